@@ -1,0 +1,193 @@
+"""Validated configuration of the control core: every limit, with its bounds and why.
+
+Owns: the table of configurable integers (name, default, lower bound, upper bound),
+loading them from the hardware parameter file and from stored settings, and the
+cross-field rules (loading < rest < soft max < over-travel; jog <= normal <= emergency).
+
+Values are validated once, when set; a bad value raises ConfigError with a clear
+message and leaves the configuration unchanged. Units are in every name.
+"""
+
+
+class ConfigError(ValueError):
+    pass
+
+
+# (name, default, low, high) - each line says why the bounds are what they are.
+FIELDS = (
+    # --- frame and drive: defaults are overwritten from hardware/table_params.json ---
+    ("loading_angle_mdeg", -60000, -85000, -10000),  # standing position is head-up (negative)
+    ("home_switch_mdeg", -59000, -85000, -5000),  # home switch edge, just off the loading stop
+    ("soft_max_mdeg", 65000, 10000, 80000),  # firmware never targets past this
+    ("overtravel_mdeg", 68000, 15000, 85000),  # over-travel switch, above the soft max
+    ("motor_steps_per_rev", 200, 24, 400),  # full steps of the stepper
+    ("microsteps", 8, 1, 64),  # driver microstep setting
+    ("gear_ratio", 300, 10, 2000),  # motor revolutions per table revolution
+    ("backlash_mdeg", 300, 0, 2000),  # gearbox lash seen at the table
+    ("kinematics", 0, 0, 1),  # 0 = rotary drive through the gearbox, 1 = lead screw
+    ("screw_lead_um", 4000, 500, 20000),  # lead screw: travel per screw revolution
+    ("screw_frame_mm", 600, 100, 2000),  # lead screw: pivot to frame anchor
+    ("screw_table_mm", 400, 100, 2000),  # lead screw: pivot to table anchor
+    ("screw_offset_mdeg", 90000, 0, 180000),  # lead screw: anchor angle at table angle 0
+    # --- motion limits at the table (mdeg/s, mdeg/s^2) ---
+    ("normal_speed_mdeg_s", 4000, 500, 8000),  # 4 dps: slow, calm tilting (guidance: go slow)
+    ("normal_accel_mdeg_s2", 4000, 500, 10000),  # 1 s ramps at normal speed
+    ("jog_speed_mdeg_s", 2000, 200, 4000),  # hold-to-run and recovery run at reduced speed
+    ("jog_accel_mdeg_s2", 4000, 500, 10000),
+    ("emergency_speed_mdeg_s", 8000, 1000, 10000),  # faster than normal, within motor torque
+    ("emergency_accel_mdeg_s2", 8000, 1000, 12000),  # still a ramp: no jolt to the person
+    ("homing_slow_mdeg_s", 500, 100, 2000),  # second, precise approach to the home switch
+    ("homing_retract_mdeg", 2000, 500, 5000),  # back off the switch before the slow approach
+    ("homing_travel_mdeg", 6000, 1000, 20000),  # the switch must be found within this travel
+    # --- session rules ---
+    ("rest_angle_mdeg", 0, -10000, 10000),  # horizontal: rest here before coming up
+    ("rest_pause_ms", 10000, 0, 120000),  # rest near horizontal before standing (dizziness)
+    ("head_down_mdeg", 2000, 0, 10000),  # above this the person counts as head-down
+    ("deep_angle_mdeg", 60000, 30000, 80000),  # beyond about 60 deg only seconds
+    ("deep_hold_max_ms", 10000, 0, 30000),  # hold cap beyond deep_angle_mdeg
+    ("arrive_tol_mdeg", 500, 50, 3000),  # close enough to a target to call it reached
+    # --- buttons and switches ---
+    ("debounce_ms", 30, 5, 200),  # contact bounce of the table buttons
+    ("long_press_ms", 1500, 500, 5000),  # START long press cycles programs
+    ("chord_ms", 3000, 1000, 10000),  # UP+DOWN chord held this long = consent acknowledgement
+    ("stuck_button_ms", 120000, 10000, 600000),  # held longer than any real use: stuck
+    ("switch_samples", 3, 1, 10),  # limit switches re-checked over this many ticks
+    # --- IMU estimation and plausibility ---
+    ("fusion_tau_ms", 500, 50, 5000),  # complementary filter: gyro trusted on this time scale
+    ("gravity_min_mg", 850, 500, 1000),  # |g| window: outside it the accel is not tilt
+    ("gravity_max_mg", 1150, 1000, 1500),
+    ("rate_max_mdeg_s", 20000, 5000, 100000),  # twice the fastest the drive can turn the table
+    ("frozen_samples", 50, 5, 1000),  # identical raw samples this many ticks: frozen sensor
+    ("bus_error_limit", 5, 1, 100),  # consecutive I2C errors before the angle is untrusted
+    ("runaway_tol_mdeg", 2500, 500, 10000),  # steps vs IMU: backlash + estimator error + margin
+    ("runaway_window_ms", 1000, 100, 10000),  # error must persist this long to trip
+    # --- main loop ---
+    ("tick_ms", 10, 5, 50),  # 100 Hz control loop
+    ("overrun_limit", 10, 2, 1000),  # consecutive overruns that make a fault
+    ("wdt_timeout_ms", 1000, 200, 8000),  # > longest blocking I2C timeout, < a person's patience
+)
+
+_INDEX = {}
+for _i in range(len(FIELDS)):
+    _INDEX[FIELDS[_i][0]] = _i
+
+
+def is_int(value):
+    """True for a real integer (not a bool, not a float)."""
+    return type(value) is int
+
+
+class Config:
+    """The live configuration: one attribute per field, always valid."""
+
+    def __init__(self):
+        for f in FIELDS:
+            setattr(self, f[0], f[1])
+        self.check()
+
+    def __getattr__(self, name: str) -> int:
+        # Only reached for a name that is not a field; declared so type checkers know
+        # every field attribute (set from FIELDS in __init__) is an int.
+        raise AttributeError(name)
+
+    def names(self):
+        return [f[0] for f in FIELDS]
+
+    def get(self, name):
+        if name not in _INDEX:
+            raise ConfigError("unknown setting '%s'" % name)
+        return getattr(self, name)
+
+    def as_dict(self):
+        d = {}
+        for f in FIELDS:
+            d[f[0]] = getattr(self, f[0])
+        return d
+
+    def update(self, values):
+        """Validate every value and the cross-field rules, then apply all or none."""
+        for name in values:
+            _validate_one(name, values[name])
+        old = self.as_dict()
+        for name in values:
+            setattr(self, name, values[name])
+        try:
+            self.check()
+        except ConfigError:
+            for name in old:
+                setattr(self, name, old[name])
+            raise
+
+    def set(self, name, value):
+        self.update({name: value})
+
+    def check(self):
+        """Cross-field rules; raises ConfigError naming the rule that fails."""
+        _order(self.loading_angle_mdeg, self.home_switch_mdeg, "loading angle", "home switch")
+        _order(self.home_switch_mdeg, self.rest_angle_mdeg, "home switch", "rest angle")
+        _order(self.rest_angle_mdeg, self.soft_max_mdeg, "rest angle", "soft max")
+        _order(self.soft_max_mdeg, self.overtravel_mdeg, "soft max", "over-travel switch")
+        _order(self.head_down_mdeg - 1, self.soft_max_mdeg, "head-down threshold", "soft max")
+        if self.jog_speed_mdeg_s > self.normal_speed_mdeg_s:
+            raise ConfigError("jog speed must not exceed normal speed")
+        if self.normal_speed_mdeg_s > self.emergency_speed_mdeg_s:
+            raise ConfigError("normal speed must not exceed emergency speed")
+        if self.homing_slow_mdeg_s > self.jog_speed_mdeg_s:
+            raise ConfigError("homing slow speed must not exceed jog speed")
+        if self.gravity_min_mg >= self.gravity_max_mg:
+            raise ConfigError("gravity window is empty")
+
+
+def _order(low, high, low_name, high_name):
+    if not low < high:
+        raise ConfigError("%s (%d) must be below %s (%d)" % (low_name, low, high_name, high))
+
+
+def _validate_one(name, value):
+    if name not in _INDEX:
+        raise ConfigError("unknown setting '%s'" % name)
+    f = FIELDS[_INDEX[name]]
+    if not is_int(value):
+        raise ConfigError("%s must be an integer, got %r" % (name, value))
+    if value < f[2] or value > f[3]:
+        raise ConfigError("%s=%d is outside [%d, %d]" % (name, value, f[2], f[3]))
+
+
+# Hardware parameter file sections the firmware takes (the rest is for the simulator).
+_HW_KEYS = (
+    ("frame", "loading_angle_mdeg"),
+    ("frame", "home_switch_mdeg"),
+    ("frame", "soft_max_mdeg"),
+    ("frame", "overtravel_mdeg"),
+    ("drive", "motor_steps_per_rev"),
+    ("drive", "microsteps"),
+    ("drive", "gear_ratio"),
+    ("drive", "backlash_mdeg"),
+)
+
+
+def hardware_values(params):
+    """Pick the firmware's numbers out of a parsed table_params.json; ConfigError if absent."""
+    out = {}
+    for section, key in _HW_KEYS:
+        try:
+            entry = params[section][key]
+            out[key] = entry[0]
+        except (KeyError, IndexError, TypeError):
+            raise ConfigError("hardware parameters: missing %s.%s" % (section, key))
+    return out
+
+
+def load_hardware(cfg, path):
+    """Read the hardware parameter file into cfg (all or nothing)."""
+    import json
+
+    try:
+        with open(path) as f:
+            params = json.load(f)
+    except OSError as e:
+        raise ConfigError("hardware parameters: cannot read %s (%s)" % (path, e))
+    except ValueError as e:
+        raise ConfigError("hardware parameters: %s is not valid JSON (%s)" % (path, e))
+    cfg.update(hardware_values(params))
+    return params

@@ -1,0 +1,1 @@
+"""Host-side tools: simulator, virtual device, console client, deploy, plots, benchmarks."""

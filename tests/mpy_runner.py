@@ -1,0 +1,48 @@
+"""Run the core tests (tests/core/test_*.py) under the MicroPython unix port.
+
+The same files pytest runs on CPython: every module-level function named test_* is
+called with no arguments. Prints one line per failure and a closing
+'N passed, N failed' line; exits non-zero if anything failed or nothing ran.
+"""
+
+import os
+import sys
+
+HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, HERE + "/../firmware")
+sys.path.insert(0, HERE + "/core")
+
+
+def main():
+    only = sys.argv[1:]
+    files = os.listdir(HERE + "/core")
+    names = sorted(n[:-3] for n in files if n.startswith("test_") and n.endswith(".py"))
+    passed = failed = 0
+    for mod_name in names:
+        if only and mod_name not in only:
+            continue
+        try:
+            mod = __import__(mod_name)
+        except Exception as e:  # an import error fails every test of that file
+            print("FAIL %s (import): %r" % (mod_name, e))
+            failed += 1
+            continue
+        for attr in sorted(dir(mod)):
+            if not attr.startswith("test_"):
+                continue
+            fn = getattr(mod, attr)
+            if not callable(fn):
+                continue
+            try:
+                fn()
+                passed += 1
+            except Exception as e:
+                failed += 1
+                print("FAIL %s.%s: %s %s" % (mod_name, attr, type(e).__name__, e))
+                sys.print_exception(e)
+    print("micropython unix port: %d passed, %d failed" % (passed, failed))
+    if failed or not passed:
+        sys.exit(1)
+
+
+main()
