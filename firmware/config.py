@@ -53,6 +53,9 @@ FIELDS = (
     ("stuck_button_ms", 120000, 10000, 600000),  # held longer than any real use: stuck
     ("switch_samples", 3, 1, 10),  # limit switches re-checked over this many ticks
     # --- IMU estimation and plausibility ---
+    ("imu_axis", 1, 0, 2),  # sensor axis (0=x, 1=y, 2=z) parallel to the pivot
+    ("imu_sign", 1, -1, 1),  # +1 if positive rotation about that axis is head-down (0 refused)
+    ("imu_zero_mdeg", 0, -15000, 15000),  # calibration: mounting offset subtracted from the tilt
     ("fusion_tau_ms", 500, 50, 5000),  # complementary filter: gyro trusted on this time scale
     ("gravity_min_mg", 850, 500, 1000),  # |g| window: outside it the accel is not tilt
     ("gravity_max_mg", 1150, 1000, 1500),
@@ -134,6 +137,8 @@ class Config:
             raise ConfigError("normal speed must not exceed emergency speed")
         if self.homing_slow_mdeg_s > self.jog_speed_mdeg_s:
             raise ConfigError("homing slow speed must not exceed jog speed")
+        if self.imu_sign == 0:
+            raise ConfigError("imu_sign must be +1 or -1")
         if self.gravity_min_mg >= self.gravity_max_mg:
             raise ConfigError("gravity window is empty")
 
@@ -163,7 +168,10 @@ _HW_KEYS = (
     ("drive", "microsteps"),
     ("drive", "gear_ratio"),
     ("drive", "backlash_mdeg"),
+    ("imu", "axis"),
+    ("imu", "sign"),
 )
+_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 def hardware_values(params):
@@ -171,10 +179,16 @@ def hardware_values(params):
     out = {}
     for section, key in _HW_KEYS:
         try:
-            entry = params[section][key]
-            out[key] = entry[0]
+            value = params[section][key][0]
         except (KeyError, IndexError, TypeError):
             raise ConfigError("hardware parameters: missing %s.%s" % (section, key))
+        if section == "imu":
+            key = "imu_" + key
+            if key == "imu_axis":
+                if value not in _AXES:
+                    raise ConfigError("hardware parameters: imu.axis must be x, y or z")
+                value = _AXES[value]
+        out[key] = value
     return out
 
 

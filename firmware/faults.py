@@ -1,0 +1,52 @@
+"""Fault codes: one table, shared by the core, the console, the log and the tests.
+
+A fault is latched in the FAULT state with one of these codes. Codes are stable
+numbers (they are persisted in the fault history), grouped by subsystem.
+"""
+
+from micropython import const
+
+NONE = const(0)
+# boot self-test
+SELFTEST_ESTOP = const(1)  # e-stop circuit open at power-up
+SELFTEST_IMU = const(2)  # IMU absent or not reading about 1 g
+SELFTEST_SWITCHES = const(3)  # switches disagree with the measured angle
+CONFIG = const(4)  # stored configuration invalid (fell back to safe defaults)
+# angle measurement
+IMU_BUS = const(10)  # consecutive I2C errors (ENODEV, ETIMEDOUT)
+IMU_GRAVITY = const(11)  # |acceleration| outside the gravity window
+IMU_RATE = const(12)  # angle changing faster than the drive can turn the table
+IMU_FROZEN = const(13)  # identical raw readings: sensor stuck
+# motion
+RUNAWAY = const(20)  # angle from steps and measured angle disagree over a window
+OVERTRAVEL = const(21)  # over-travel switch actuated
+HOMING = const(22)  # home switch not found within the expected travel
+STEPGEN = const(23)  # emitted step count far from the plan (generator glitch)
+# loop and inputs
+OVERRUN = const(30)  # run of main-loop overruns
+STUCK_BUTTON = const(31)  # a button held longer than any real use
+# storage
+STORAGE = const(40)  # a stored file missing, truncated or corrupt
+
+NAMES = {
+    NONE: "none",
+    SELFTEST_ESTOP: "selftest_estop",
+    SELFTEST_IMU: "selftest_imu",
+    SELFTEST_SWITCHES: "selftest_switches",
+    CONFIG: "config",
+    IMU_BUS: "imu_bus",
+    IMU_GRAVITY: "imu_gravity",
+    IMU_RATE: "imu_rate",
+    IMU_FROZEN: "imu_frozen",
+    RUNAWAY: "runaway",
+    OVERTRAVEL: "overtravel",
+    HOMING: "homing",
+    STEPGEN: "stepgen",
+    OVERRUN: "overrun",
+    STUCK_BUTTON: "stuck_button",
+    STORAGE: "storage",
+}
+
+
+def name(code):
+    return NAMES.get(code, "fault_%d" % code)
