@@ -27,6 +27,8 @@ OVERRUN = const(30)  # run of main-loop overruns
 STUCK_BUTTON = const(31)  # a button held longer than any real use
 # storage
 STORAGE = const(40)  # a stored file missing, truncated or corrupt
+# firmware
+INTERNAL = const(50)  # a state change the transition table forbids, or a crashed tick
 
 NAMES = {
     NONE: "none",
@@ -45,6 +47,7 @@ NAMES = {
     OVERRUN: "overrun",
     STUCK_BUTTON: "stuck_button",
     STORAGE: "storage",
+    INTERNAL: "internal",
 }
 
 

@@ -1,0 +1,225 @@
+"""The application: configuration, storage, the core, the console and a board, in one loop.
+
+Owns start-up (loading the hardware parameters, stored settings, profiles, history and
+the PIN state, each falling back to safe defaults with a reported fault), the
+fixed-rate main loop, overrun counting, the watchdog policy, and turning the core's
+events into persisted records (session history, progression, consent, calibration,
+fault history).
+
+The loop runs unchanged on the ESP32 board (firmware/board_esp32.py) and on the
+simulated board (host_tools/simboard.py), which provides a virtual clock: `wait_until`
+sleeps on the board and advances the physical model in the simulator.
+
+Watchdog policy: armed at start, fed only after a tick completed and its checks
+passed. If the tick raises (a firmware bug), the outputs go to their safe values and
+feeding stops, so the board resets and boots into RECOVERY, from which one deliberate
+press brings the user back.
+"""
+
+import faults
+import profiles
+import store
+from auth import Auth
+from config import Config, ConfigError, load_hardware
+from console import Console
+from control import Core
+from eventlog import EventLog
+from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END, E_STATE
+from history import FaultLog, History
+from micropython import const
+from signals import Inputs, Outputs
+from states import EMERGENCY_RETURN, READY
+from ticks import ticks_add, ticks_diff
+
+SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
+_LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
+
+
+class App:
+    def __init__(self, board):
+        self.board = board
+        self.fs = store.DirFS(board.fs_root)
+        self.cfg = cfg = Config()
+        self.config_fault = faults.NONE
+        self.startup_errors = []  # human-readable, shown by the console at connect/status
+        try:
+            load_hardware(cfg, board.hw_params_path)
+        except ConfigError as e:
+            self._startup_error(faults.CONFIG, str(e))
+        settings, status = store.load(self.fs, SETTINGS, {})
+        if status == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
+        elif type(settings) is dict and settings:
+            try:
+                cfg.update(settings)
+            except ConfigError as e:
+                self._startup_error(faults.CONFIG, "stored settings refused: %s" % e)
+        self.profiles, status = profiles.load_profiles(self.fs, cfg)
+        if status == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "profiles file corrupt; beginner profile in use")
+        self.history = History(self.fs)
+        if self.history.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
+        self.faultlog = FaultLog(self.fs)
+        if self.faultlog.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
+        self.faultlog.new_boot()
+        self.auth = Auth(self.fs)
+        if self.auth.pin_status == store.CORRUPT or self.auth.state_status == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "PIN or lock state corrupt; locked down")
+        self.log = EventLog(_LOG_SIZE)
+        self.core = Core(cfg, self.profiles[0], self.log)
+        self.core.config_fault = self.config_fault
+        self.core.child_lock = self.auth.child_locked
+        self.inputs = Inputs()
+        self.outputs = Outputs()
+        self.console = Console(self)
+        self.crashed = False
+        self.started = False
+        self.next_ms = 0
+        self.overruns_total = 0
+        self.ticks = 0
+        self._seen = 0  # event log sequence already turned into persisted records
+        self._latched = False
+
+    def _startup_error(self, code, text):
+        if self.config_fault == faults.NONE:
+            self.config_fault = code
+        self.startup_errors.append(text)
+
+    @property
+    def profile(self):
+        return self.core.profile
+
+    # ------------------------------------------------------------------ loop
+
+    def start(self):
+        """Boot the core (reset cause, self-test window) and arm the watchdog."""
+        board = self.board
+        self.core.boot(board.ticks_ms(), board.reset_cause())
+        board.wdt_arm(self.cfg.wdt_timeout_ms)
+        self.next_ms = board.ticks_ms()
+        self.started = True
+
+    def run(self, max_ticks=-1):
+        """The main loop. max_ticks >= 0 stops after that many passes (tests, benchmarks)."""
+        if not self.started:
+            self.start()
+        n = 0
+        while n != max_ticks:
+            n += 1
+            if not self.step():
+                return self.board.on_interrupt()
+
+    def step(self):
+        """One pass of the fixed-rate loop; False if the console asked to leave it."""
+        board = self.board
+        tick_ms = self.cfg.tick_ms
+        inp = self.inputs
+        out = self.outputs
+        now = board.ticks_ms()
+        board.read_inputs(inp)
+        if not self.crashed:
+            try:
+                self.core.tick(now, inp, out)
+            except Exception as e:  # a firmware bug: fail safe, let the watchdog reset
+                self._crash(e)
+        board.apply_outputs(out)
+        try:
+            self.console.service(now)
+        except KeyboardInterrupt:
+            # Ctrl-C from the USB console (how mpremote takes over). It arrives as a
+            # byte read between ticks, never in the middle of one, and it is obeyed
+            # only with the table at the loading stop and the driver off.
+            if self.interrupt_allowed():
+                return False
+            self.console.refuse_interrupt()
+        except Exception as e:  # the console must never stop the control loop
+            self.console.internal_error(e)
+        self._persist()
+        if out.feed_ok and not self.crashed:
+            board.wdt_feed()
+        self.ticks += 1
+        # fixed rate: the next tick is one period after the last one was due
+        self.next_ms = ticks_add(self.next_ms, tick_ms)
+        late = ticks_diff(board.ticks_ms(), self.next_ms)
+        if late > 0:
+            inp.overrun = 1  # this pass ran past the next tick's start
+            self.overruns_total += 1
+            if late > tick_ms:
+                self.next_ms = board.ticks_ms()  # don't try to catch up a burst of ticks
+        else:
+            inp.overrun = 0
+        board.wait_until(self.next_ms)
+        return True
+
+    def interrupt_allowed(self):
+        """Leaving the loop is safe only at the loading stop with the driver off."""
+        return self.core.home and not self.outputs.enable
+
+    def _crash(self, e):
+        self.crashed = True
+        out = self.outputs
+        out.rate_sps = 0
+        out.limit_lo = out.limit_hi = self.inputs.step_count
+        out.feed_ok = False
+        self.log.add(self.core.now_ms, E_FAULT, faults.INTERNAL, self.core.state)
+        self.console.internal_error(e)
+
+    # ----------------------------------------------------------- persistence
+
+    def _persist(self):
+        """Turn new core events into stored records. Runs outside the tick."""
+        log = self.log
+        if self._seen == log.seq:
+            return
+        start = log.oldest_seq()
+        if self._seen < start:
+            self._seen = start
+        while self._seen < log.seq:
+            ev = log.get(self._seen)
+            self._seen += 1
+            if ev is None:
+                continue
+            code = ev[1]
+            if code == E_SESSION_END:
+                self._session_end(ev[2], ev[3])
+            elif code == E_CONSENT or code == E_CALIBRATED:
+                self.save_profiles_and_settings()
+            elif code == E_FAULT:
+                self.faultlog.add(ev[2], self.history.count)
+            elif code == E_STATE:
+                self._state_change(ev[2], ev[3])
+
+    def _state_change(self, old, new):
+        # Re-arm the e-stop interrupt once the latch has been acknowledged.
+        if old == EMERGENCY_RETURN and new != EMERGENCY_RETURN:
+            self.board.estop_rearm()
+        if new == READY:
+            self.board.estop_rearm()
+
+    def _session_end(self, how, deepest_mdeg):
+        core = self.core
+        p = core.profile
+        level = p.level
+        profiles.record_session(p, how, deepest_mdeg, core.head_down_ms)
+        self.history.add(core.program_id, level, deepest_mdeg, core.head_down_ms, how)
+        self.save_profiles_and_settings()
+
+    def save_profiles_and_settings(self):
+        """Persist profiles and the settings that differ from the hardware defaults."""
+        profiles.save_profiles(self.fs, self.profiles)
+        store.save(self.fs, SETTINGS, self.stored_settings())
+
+    def stored_settings(self):
+        base = Config()
+        try:
+            load_hardware(base, self.board.hw_params_path)
+        except ConfigError:
+            pass
+        cur = self.cfg.as_dict()
+        out = {}
+        for k in cur:
+            if cur[k] != base.get(k):
+                out[k] = cur[k]
+        return out

@@ -1,0 +1,256 @@
+"""The therapist PIN, its lockout, the therapist session, and the child lock.
+
+Owns two records written through store.py:
+- "pin": {"salt": hex, "hash": hex} - sha256(b"ITC-PIN" + salt + PIN), salt from
+  os.urandom; the PIN itself is never stored. A 4-8 digit PIN cannot resist an
+  offline search of a copied flash (at most 10**8 guesses); the hash keeps it out of
+  plain sight, and the lockout is what stops guessing at the table or the console.
+- "authstate": {"failures": n, "lockout_ms": remaining, "child_lock": bool}.
+
+Lockout: the 5th wrong PIN in a row locks for 30 s; each further wrong PIN (tried once
+the lockout is over) locks for twice as long, capped at 16 min; a right PIN clears it.
+The failure count and the lockout are persisted at every wrong attempt, so a reset
+never buys more guesses. The board's clock restarts at boot, so the stored lockout is
+the full delay set at the last wrong attempt and it restarts, in full, at the first
+call after boot that passes the time: power-cycling never shortens a lockout.
+
+Therapist session: login() opens it; it ends on logout(), after 5 min without an
+authorised command (is_authorised() refreshes it), and at every reset.
+
+Child lock (kept here, with the other access state): when on, the table's buttons
+except the emergency return are disabled - the core enforces that. Anyone may turn
+it on (the safe direction); turning it off needs a therapist session, or no PIN set.
+
+Recovery: a missing PIN file is a new device, where set_pin(None, pin) sets the first
+PIN. A corrupt PIN file refuses every login and set_pin until clear_pin(), which the
+core must call only on a deliberate physical action at the table. A corrupt state file
+gives the restrictive state: locked out for 30 s, child lock on.
+
+Time: now_ms is a ticks_ms() value (wrapping at 2**30) or a monotonic ms count;
+intervals use ticks_diff arithmetic, correct for gaps below 2**29 ms (6.2 days).
+Runs per command, not per tick: it may allocate.
+"""
+
+import binascii
+import hashlib
+import os
+
+import store
+from micropython import const
+
+PIN_FILE = "pin"
+STATE_FILE = "authstate"
+
+_MIN_DIGITS = const(4)  # 10**4 combinations, with the lockout ~ months of guessing
+_MAX_DIGITS = const(8)  # longer is not remembered by a therapist standing at the table
+_LOCK_AFTER = const(5)  # five tries allow for typos, not for guessing
+_LOCK_BASE_MS = const(30000)  # first lockout: long enough to stop rapid guessing
+_LOCK_MAX_MS = const(960000)  # 16 min (30 s doubled 5 times): bounded, a therapist can wait
+_IDLE_MS = const(300000)  # 5 min without a therapist command ends the session
+_SALT_BYTES = const(16)  # 128-bit salt: no two devices share a hash for the same PIN
+_DOMAIN = b"ITC-PIN"  # hash domain: this hash is for nothing else
+_HALF = const(0x20000000)  # 2**29: ticks_diff arithmetic for a 2**30 ticks period
+_MASK = const(0x3FFFFFFF)
+
+
+class AuthError(ValueError):
+    pass
+
+
+def elapsed_ms(now_ms, then_ms):
+    """now_ms - then_ms like time.ticks_diff for a 2**30 period (negative if earlier)."""
+    return ((now_ms - then_ms + _HALF) & _MASK) - _HALF
+
+
+def valid_pin(pin):
+    """True for a str of 4-8 ASCII digits (an int would lose leading zeros)."""
+    if type(pin) is not str or not _MIN_DIGITS <= len(pin) <= _MAX_DIGITS:
+        return False
+    for c in pin:
+        if c not in "0123456789":
+            return False
+    return True
+
+
+def lockout_delay_ms(failures):
+    """Lockout after `failures` wrong PINs in a row: 0 before the 5th, then 30 s doubling."""
+    if failures < _LOCK_AFTER:
+        return 0
+    delay = _LOCK_BASE_MS
+    for _ in range(failures - _LOCK_AFTER):
+        delay *= 2
+        if delay >= _LOCK_MAX_MS:
+            return _LOCK_MAX_MS
+    return delay
+
+
+def _digest(salt, pin):
+    return hashlib.sha256(_DOMAIN + salt + pin.encode()).digest()
+
+
+def _same(a, b):
+    # Constant time: the comparison takes as long whichever byte differs.
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+class Auth:
+    """PIN check, lockout, therapist session and child lock, persisted in fs."""
+
+    def __init__(self, fs):
+        self.fs = fs
+        self._salt = b""
+        self._hash = b""  # empty: no PIN set (or the PIN record is damaged)
+        self.pin_damaged = False
+        self._logged_in = False
+        self._last_ms = 0
+        self.pin_status = self._load_pin()
+        self.state_status = self._load_state()
+
+    def _load_pin(self):
+        rec, status = store.load(self.fs, PIN_FILE, {})
+        if status == store.OK:
+            try:
+                self._salt = binascii.unhexlify(rec["salt"])
+                self._hash = binascii.unhexlify(rec["hash"])
+                if len(self._hash) != 32 or len(self._salt) != _SALT_BYTES:
+                    raise ValueError("bad sizes")
+            except (KeyError, TypeError, ValueError):
+                status = store.CORRUPT
+        if status == store.CORRUPT:
+            self._salt = self._hash = b""
+            self.pin_damaged = True
+        return status
+
+    def _load_state(self):
+        rec, status = store.load(self.fs, STATE_FILE, {})
+        self.failures = 0
+        self._lock_ms = 0
+        self.child_locked = False
+        if status == store.OK:
+            try:
+                failures = rec["failures"]
+                lock_ms = rec["lockout_ms"]
+                child = rec["child_lock"]
+                if (type(failures) is not int or type(lock_ms) is not int
+                        or type(child) is not bool or failures < 0
+                        or not 0 <= lock_ms <= _LOCK_MAX_MS):
+                    raise ValueError("bad values")
+                self.failures, self._lock_ms, self.child_locked = failures, lock_ms, child
+            except (KeyError, TypeError, ValueError):
+                status = store.CORRUPT
+        if status == store.CORRUPT:
+            # Unknown access state: take the restrictive one.
+            self.failures = _LOCK_AFTER
+            self._lock_ms = _LOCK_BASE_MS
+            self.child_locked = True
+        self._lock_start_ms = None  # a stored lockout starts counting at the first call
+        return status
+
+    def _save_state(self, now_ms):
+        rec = {"failures": self.failures, "lockout_ms": self.lockout_remaining_ms(now_ms),
+               "child_lock": self.child_locked}
+        return store.save(self.fs, STATE_FILE, rec)
+
+    @property
+    def has_pin(self):
+        return len(self._hash) > 0
+
+    def lockout_remaining_ms(self, now_ms):
+        """How long PIN entry stays refused (0 when not locked out)."""
+        if self._lock_ms <= 0:
+            return 0
+        if self._lock_start_ms is None:
+            self._lock_start_ms = now_ms
+        left = self._lock_ms - elapsed_ms(now_ms, self._lock_start_ms)
+        if left <= 0:
+            self._lock_ms = 0
+            return 0
+        return min(left, self._lock_ms)  # a clock seen going backwards never extends it
+
+    def _check(self, pin, now_ms):
+        """True if pin is right; a wrong one counts and may start a lockout. Saves."""
+        if valid_pin(pin) and _same(_digest(self._salt, pin), self._hash):
+            if self.failures or self._lock_ms:
+                self.failures = 0
+                self._lock_ms = 0
+                self._save_state(now_ms)
+            return True
+        self.failures += 1
+        self._lock_ms = lockout_delay_ms(self.failures)
+        self._lock_start_ms = now_ms
+        self._save_state(now_ms)
+        return False
+
+    def login(self, pin, now_ms):
+        """Open a therapist session if pin is right. False if wrong (a malformed PIN counts
+        as a wrong one), locked out, or no PIN set."""
+        self._logged_in = False
+        if not self.has_pin or self.lockout_remaining_ms(now_ms) > 0:
+            return False
+        if not self._check(pin, now_ms):
+            return False
+        self._logged_in = True
+        self._last_ms = now_ms
+        return True
+
+    def logout(self):
+        self._logged_in = False
+
+    def is_authorised(self, now_ms, refresh=True):
+        """True while a therapist session is open. refresh=True (an authorised command)
+        restarts the 5 min inactivity timer; a status display passes refresh=False.
+        Call it now and then (say every second) so a session cannot outlive 2**29 ms."""
+        if not self._logged_in:
+            return False
+        idle = elapsed_ms(now_ms, self._last_ms)
+        if idle < 0 or idle >= _IDLE_MS:
+            self._logged_in = False
+            return False
+        if refresh:
+            self._last_ms = now_ms
+        return True
+
+    def set_pin(self, old_pin, new_pin, now_ms):
+        """Set the PIN: old_pin None only when no PIN is set yet. AuthError if refused
+        (bad format, wrong old PIN - which counts as a failed attempt -, locked out,
+        damaged PIN record, or the write failed; the old PIN then stays)."""
+        if not valid_pin(new_pin):
+            raise AuthError("PIN must be %d-%d digits" % (_MIN_DIGITS, _MAX_DIGITS))
+        if self.pin_damaged:
+            raise AuthError("stored PIN is damaged: clear it at the table first")
+        if self.has_pin:
+            left = self.lockout_remaining_ms(now_ms)
+            if left > 0:
+                raise AuthError("locked out for %d s" % ((left + 999) // 1000))
+            if old_pin is None or not self._check(old_pin, now_ms):
+                raise AuthError("wrong PIN")
+        elif old_pin is not None:
+            raise AuthError("no PIN is set yet: give None as the old PIN")
+        salt = os.urandom(_SALT_BYTES)
+        digest = _digest(salt, new_pin)
+        rec = {"salt": binascii.hexlify(salt).decode(), "hash": binascii.hexlify(digest).decode()}
+        if store.save(self.fs, PIN_FILE, rec) != store.OK:
+            raise AuthError("could not store the PIN; the old one stays")
+        self._salt = salt
+        self._hash = digest
+
+    def clear_pin(self):
+        """Forget the PIN (and a damaged record). Only on a deliberate physical action at
+        the table: it is the recovery path, and it ends any therapist session."""
+        store.delete(self.fs, PIN_FILE)
+        self._salt = self._hash = b""
+        self.pin_damaged = False
+        self._logged_in = False
+
+    def set_child_lock(self, locked, now_ms):
+        """Turn the child lock on (anyone) or off (therapist session, or no PIN set).
+        Returns the store status of the write; AuthError if unlocking is refused."""
+        if not locked and not self.is_authorised(now_ms) and (self.has_pin or self.pin_damaged):
+            raise AuthError("unlocking the child lock needs the therapist PIN")
+        self.child_locked = bool(locked)
+        return self._save_state(now_ms)

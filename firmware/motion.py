@@ -1,0 +1,265 @@
+"""Integer trapezoidal step profile: where the actuator should be, tick by tick.
+
+Owns: the planned position (steps), velocity (steps/s) and the mode's limits; the
+step rate the generator should run at to follow the plan (closing the loop on the
+hardware's emitted-step count); and the dead-man window the generator may not pass.
+
+Units: steps, sps (steps/s, signed, + = head-down), sps2 (steps/s^2), ms. Time is
+passed in; nothing here reads a clock. update(), rate_for() and window() allocate
+nothing on MicroPython: every value stays a small int (|n| < 2**30) and results are
+written into attributes.
+
+How a tick's velocity is chosen (time-optimal, discrete): with dv = amax*dt/1000 the
+allowed change of speed this tick, the new speed v is the largest one within
+[v_prev - dv, min(v_prev + dv, vmax)] from which braking at dv per tick still stops
+at or before the target. The braking distance is summed exactly over the discrete
+ticks (v-dv, v-2dv, ... , > 0), so the plan never overshoots a target it can reach,
+and because v_prev - dv always passes that test when the previous tick did, speed
+and acceleration limits and exact landing hold together. When the target moves
+closer than the braking distance (a re-plan), the profile brakes at dv, passes the
+target and comes back: no step change of speed, ever.
+
+Rounding, documented:
+- dv = floor(amax * dt / 1000), but at least 1 sps: when amax*dt < 1000 the change
+  per tick exceeds amax*dt/1000 by less than 1 sps.
+- Landing: the last tick absorbs the leftover fraction of a step (< dt/1000 steps,
+  i.e. less than 1 sps for one tick) so pos == target exactly.
+- The plan's velocity is exact; pos is the floor of the planned position (a
+  milli-step remainder is kept internally).
+"""
+
+from micropython import const
+
+# Fastest step rate the profile accepts. v*v must stay a small int (v <= 32767) in the
+# braking sum; 30000 sps is 22 deg/s on the default drive (1.33 steps per mdeg), twice
+# anything the configuration allows at the table.
+MAX_SPS = const(30000)
+# Largest acceleration accepted: amax*dt (dt <= 50 ms) stays far below 2**30, and no
+# table needs more than ~50000 sps^2 (see config: <= 12 deg/s^2).
+MAX_SPS2 = const(1000000)
+# update() accepts ticks of 1..50 ms: the loop runs at 5..50 ms (config tick_ms), and
+# a late tick is clamped rather than allowed to plan one huge jump.
+_DT_MIN_MS = const(1)
+_DT_MAX_MS = const(50)
+# Milli-steps per step: the internal position remainder keeps v*dt exact.
+_U = const(1000)
+# Distances beyond this many steps are treated as "far": d*1000 must stay a small int.
+# Only braking distances above one million steps (none on any real table) would make
+# the profile brake earlier than needed - conservative, never an overshoot.
+_D_CAP = const(1000000)
+_D_CAP_U = const(1000000000)
+# rate_for() may exceed the planned speed by this much to catch up the emitted count:
+# 200 sps is 2 steps per 10 ms tick, enough for the generator's frequency quantisation
+# and the short pause at a direction change; small enough that a counter glitch can
+# only ask for a gentle speed change (0.15 deg/s at the table on the default drive).
+CORR_SPS = const(200)
+# The dead-man window allows this many ticks of motion at the commanded rate.
+_WINDOW_TICKS = const(2)
+
+
+def _brake_ticks_sps(v, dv):
+    """Sum of the speeds of a braking run from v at dv per tick: sum (v - k*dv), k >= 1,
+    positive terms only. Times dt gives the braking distance in milli-steps.
+    v <= MAX_SPS keeps every product below 2**30."""
+    if v <= dv:
+        return 0
+    m = (v - 1) // dv  # number of positive terms
+    return m * v - dv * ((m * (m + 1)) >> 1)
+
+
+def _fits(v, dq, dv):
+    """True if moving at v for one tick and then braking stops within dq (distance in
+    units of sps*tick, i.e. milli-steps / dt)."""
+    if v <= 0:
+        return True
+    return v + _brake_ticks_sps(v, dv) <= dq
+
+
+def _clamp_dt(dt_ms):
+    if dt_ms < _DT_MIN_MS:
+        return _DT_MIN_MS
+    if dt_ms > _DT_MAX_MS:
+        return _DT_MAX_MS
+    return dt_ms
+
+
+class Profile:
+    """Planned motion of the actuator, in steps. See the module docstring."""
+
+    def __init__(self, tick_ms):
+        self.tick_ms = _clamp_dt(tick_ms)  # nominal tick, for stop() and stopping_steps()
+        self.pos = 0  # planned position at the end of the current tick, steps (floor)
+        self.vel_sps = 0  # planned velocity during the current tick, signed
+        self.target = 0  # steps
+        self.rate_sps = 0  # output of rate_for(): the generator's rate for the coming tick
+        self.limit_lo = 0  # output of window(): dead-man limits, steps
+        self.limit_hi = 0
+        self._frac = 0  # planned position remainder, milli-steps, 0..999
+        self._vmax = 1
+        self._amax = 1
+
+    def reset(self, pos_steps):
+        """Stand still at pos_steps (after homing, or when the drive is de-energised)."""
+        self.pos = pos_steps
+        self.target = pos_steps
+        self.vel_sps = 0
+        self.rate_sps = 0
+        self._frac = 0
+        self.limit_lo = pos_steps
+        self.limit_hi = pos_steps
+
+    def set_limits(self, vmax_sps, amax_sps2):
+        """Limits of the current mode. Out-of-range values are clamped to 1..MAX_SPS and
+        1..MAX_SPS2 (the kinematics refuses configurations that would need more).
+        A speed above a new lower vmax is braked at amax, never cut."""
+        self._vmax = 1 if vmax_sps < 1 else MAX_SPS if vmax_sps > MAX_SPS else vmax_sps
+        self._amax = 1 if amax_sps2 < 1 else MAX_SPS2 if amax_sps2 > MAX_SPS2 else amax_sps2
+
+    def set_target(self, target_steps):
+        """New target; the next update() re-plans from the current position and speed."""
+        self.target = target_steps
+
+    def _dv(self, dt_ms):
+        dv = self._amax * dt_ms // 1000
+        return dv if dv > 0 else 1
+
+    def stop(self):
+        """Brake to rest at amax from now on: the target becomes the stopping point
+        (rounded to the next whole step in the direction of motion)."""
+        v = self.vel_sps
+        if v == 0:
+            self.target = self.pos
+            return
+        dt = self.tick_ms
+        s = _brake_ticks_sps(v if v > 0 else -v, self._dv(dt))
+        # braking distance = s * dt milli-steps, split so the product stays small
+        q = s // _U
+        r = (s - q * _U) * dt
+        if v > 0:
+            self.target = self.pos + q * dt + (self._frac + r + _U - 1) // _U
+        else:
+            self.target = self.pos - q * dt + (self._frac - r) // _U
+
+    def stopping_steps(self):
+        """Steps needed to come to rest from the current velocity at amax (>= 0)."""
+        v = self.vel_sps
+        if v < 0:
+            v = -v
+        dt = self.tick_ms
+        s = _brake_ticks_sps(v, self._dv(dt))
+        q = s // _U
+        return q * dt + ((s - q * _U) * dt + _U - 1) // _U
+
+    def done(self):
+        return self.pos == self.target and self.vel_sps == 0 and self._frac == 0
+
+    def update(self, dt_ms):
+        """Advance the plan by one tick of dt_ms (clamped to 1..50). Allocation-free."""
+        dt = _clamp_dt(dt_ms)
+        dv = self._dv(dt)
+        dsteps = self.target - self.pos
+        exact = True
+        if dsteps > _D_CAP:
+            d = _D_CAP_U
+            exact = False
+        elif dsteps < -_D_CAP:
+            d = -_D_CAP_U
+            exact = False
+        else:
+            d = dsteps * _U - self._frac
+        v = self.vel_sps
+        if d == 0 and v == 0:
+            return
+        # Work in the frame where the target lies ahead (or, exactly on it, where we move).
+        if d > 0 or (d == 0 and v > 0):
+            s = 1
+        else:
+            s = -1
+            d = -d
+            v = -v
+        lo = v - dv
+        hi = v + dv
+        cap = self._vmax if self._vmax > lo else lo  # above vmax: brake at dv, not a cut
+        if hi > cap:
+            hi = cap
+        dq = d // dt
+        if _fits(hi, dq, dv):
+            vn = hi
+        elif not _fits(lo, dq, dv):
+            vn = lo  # the target is inside the braking distance: brake, pass, come back
+        elif not _fits(lo + 1, dq, dv):
+            vn = lo  # the usual braking tick: full deceleration
+        else:
+            while hi - lo > 1:  # lo fits, hi does not
+                mid = (lo + hi) >> 1
+                if _fits(mid, dq, dv):
+                    lo = mid
+                else:
+                    hi = mid
+            vn = lo
+        rest = d - vn * dt
+        if exact and 0 <= vn <= dv and 0 <= rest < dt:
+            # Arrive: the leftover (< 1 sps for this tick) is absorbed, pos is exact.
+            self.pos = self.target
+            self._frac = 0
+        else:
+            f = self._frac + s * vn * dt
+            c = f // _U  # floor, also for negative f
+            self.pos += c
+            self._frac = f - c * _U
+        self.vel_sps = s * vn
+
+    def rate_for(self, count_steps, dt_ms):
+        """Step rate (sps, signed) for the coming tick so the emitted count reaches pos.
+
+        rate = (pos - count) * 1000 / dt, truncated toward zero, then bounded:
+        - |rate| <= |vel_sps| + CORR_SPS: a counter glitch can only ask for a small
+          change of speed; a large plan-vs-count error is left for the supervisor to
+          flag (faults.STEPGEN), not caught up at speed.
+        - while the plan moves, never against its direction (a count one step ahead
+          pauses instead of reversing the motor); at rest both signs correct the count.
+        Stored in rate_sps and returned. Allocation-free.
+        """
+        dt = _clamp_dt(dt_ms)
+        v = self.vel_sps
+        av = v if v >= 0 else -v
+        bound = av + CORR_SPS
+        e = self.pos - count_steps
+        # |e| beyond what `bound` moves in one tick saturates (keeps e*1000 small)
+        e_max = bound * dt // _U + 1
+        if e >= e_max:
+            r = bound
+        elif e <= -e_max:
+            r = -bound
+        else:
+            r = e * _U // dt if e >= 0 else -((-e * _U) // dt)
+            if r > bound:
+                r = bound
+            elif r < -bound:
+                r = -bound
+        if v > 0 and r < 0:
+            r = 0
+        elif v < 0 and r > 0:
+            r = 0
+        self.rate_sps = r
+        return r
+
+    def window(self, count_steps, dt_ms):
+        """Dead-man limits for the generator: limit_lo/limit_hi (steps).
+
+        From the current count, at most _WINDOW_TICKS ticks of motion at the commanded
+        rate_sps (call rate_for() first), rounded up to whole steps, in the direction of
+        motion; zero in the other direction; lo == hi == count at rest. If the loop
+        stops refreshing them, the generator stops within two ticks.
+        """
+        dt = _clamp_dt(dt_ms)
+        r = self.rate_sps
+        if r > 0:
+            self.limit_lo = count_steps
+            self.limit_hi = count_steps + (r * _WINDOW_TICKS * dt + _U - 1) // _U
+        elif r < 0:
+            self.limit_lo = count_steps - (-r * _WINDOW_TICKS * dt + _U - 1) // _U
+            self.limit_hi = count_steps
+        else:
+            self.limit_lo = count_steps
+            self.limit_hi = count_steps

@@ -1,0 +1,171 @@
+"""States, commands, refusal reasons, and the explicit transition and permission tables.
+
+Owns the vocabulary of the state machine. firmware/control.py moves between states only
+through `NEXT` (a state change not in the table is an internal error that faults), and
+accepts a command only if `ALLOWED[state]` has its bit; otherwise the command is refused
+with a reason and nothing changes.
+"""
+
+from micropython import const
+
+# --- states ---
+BOOT = const(0)  # power-on self-test; nothing moves
+RECOVERY = const(1)  # booted away from the loading position: wait for one deliberate command
+HOMING = const(2)  # finding the loading switch to set the step reference
+READY = const(3)  # at the loading position, driver off
+MOVING = const(4)  # normal-speed move to a clamped target
+JOGGING = const(5)  # hold-to-run UP/DOWN at reduced speed
+HOLDING = const(6)  # standing still away from the loading position (hold timer runs head-down)
+RETURNING = const(7)  # normal return: to rest angle, pause, then to the loading position
+EMERGENCY_RETURN = const(8)  # latched: to the rest angle at emergency speed, hold there
+FAULT = const(9)  # latched with a fault code; only the safe return may move
+
+STATE_NAMES = (
+    "BOOT",
+    "RECOVERY",
+    "HOMING",
+    "READY",
+    "MOVING",
+    "JOGGING",
+    "HOLDING",
+    "RETURNING",
+    "EMERGENCY_RETURN",
+    "FAULT",
+)
+
+# --- commands (from buttons, console, programs) ---
+C_GOTO = const(1)  # a: target angle mdeg (clamped)
+C_HOLD = const(2)  # a: hold time ms (capped)
+C_STOP = const(3)  # decelerate and hold here
+C_RETURN = const(4)  # normal return (rest at horizontal, then loading)
+C_ESTOP = const(5)  # emergency return (the console's estop; the circuit is the other path)
+C_ACK = const(6)  # acknowledge the emergency latch or a fault
+C_START = const(7)  # start the selected program (a, b: custom angle mdeg, hold ms)
+C_PROGRAM = const(8)  # a: select program id
+C_JOG_UP = const(9)  # hold-to-run head-up
+C_JOG_DOWN = const(10)  # hold-to-run head-down
+C_JOG_RELEASE = const(11)  # hold-to-run button released
+C_HOME = const(12)  # find the loading switch
+C_CONSENT = const(13)  # contraindications acknowledged for this profile
+C_DISCOMFORT = const(14)  # user reports discomfort: return at once
+C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
+C_CALIBRATE = const(16)  # take the IMU zero at the loading switch (a: reference mdeg)
+
+COMMAND_NAMES = (
+    "none",
+    "goto",
+    "hold",
+    "stop",
+    "return",
+    "estop",
+    "ack",
+    "start",
+    "program",
+    "jog_up",
+    "jog_down",
+    "jog_release",
+    "home",
+    "consent",
+    "discomfort",
+    "recover",
+    "calibrate",
+)
+
+# --- refusal reasons (0 = accepted) ---
+OK = const(0)
+R_STATE = const(1)  # not allowed in the current state
+R_LATCHED = const(2)  # emergency latch set: acknowledge first
+R_FAULT = const(3)  # a fault is latched
+R_CONSENT = const(4)  # contraindications not acknowledged for this profile
+R_ARG = const(5)  # argument out of range or malformed
+R_UNTRUSTED = const(6)  # no trustworthy angle source
+R_CAP = const(7)  # session head-down time used up
+R_ESTOP_OPEN = const(8)  # e-stop circuit still open: release it first
+R_IN_PROGRESS = const(9)  # emergency return still under way
+R_CAUSE = const(10)  # the fault's cause is still present
+R_LOCKED = const(11)  # buttons locked (child lock)
+
+REASON_NAMES = (
+    "ok",
+    "not allowed in this state",
+    "emergency latch set: acknowledge first",
+    "fault latched",
+    "contraindications not acknowledged",
+    "bad argument",
+    "no trustworthy angle",
+    "session head-down time used up",
+    "e-stop circuit open: release it first",
+    "emergency return still under way",
+    "fault cause still present",
+    "buttons locked",
+)
+
+
+def _bits(*items):
+    m = 0
+    for i in items:
+        m |= 1 << i
+    return m
+
+
+# Allowed state changes: NEXT[from] is a bitmask of destination states.
+# EMERGENCY_RETURN and FAULT are reachable from everywhere (they are the safe reactions).
+_SAFE = _bits(EMERGENCY_RETURN, FAULT)
+NEXT = (
+    _bits(RECOVERY, READY) | _SAFE,  # BOOT: self-test decides
+    _bits(RETURNING) | _SAFE,  # RECOVERY: one deliberate command, then a slow return
+    _bits(READY) | _SAFE,  # HOMING
+    _bits(HOMING, MOVING, JOGGING) | _SAFE,  # READY
+    _bits(HOLDING, MOVING, RETURNING, JOGGING, READY) | _SAFE,  # MOVING
+    _bits(HOLDING, RETURNING, JOGGING, READY) | _SAFE,  # JOGGING
+    _bits(MOVING, JOGGING, RETURNING) | _SAFE,  # HOLDING
+    _bits(HOLDING, HOMING, READY) | _SAFE,  # RETURNING
+    _bits(HOLDING, READY, FAULT),  # EMERGENCY_RETURN: ack -> stand still, or the fault
+    _bits(HOLDING, READY, RECOVERY, EMERGENCY_RETURN),  # FAULT: ack when the cause is gone
+)
+
+# Commands accepted in each state (the rest are refused with R_STATE / R_LATCHED / R_FAULT).
+_ALWAYS = _bits(C_ESTOP, C_PROGRAM, C_CONSENT)
+ALLOWED = (
+    _ALWAYS,  # BOOT
+    _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
+    _ALWAYS | _bits(C_STOP, C_RETURN),  # HOMING
+    _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE),  # READY
+    _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
+    _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),
+    _ALWAYS | _bits(C_GOTO, C_HOLD, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_START),
+    _ALWAYS | _bits(C_STOP, C_DISCOMFORT, C_RETURN),  # RETURNING
+    _bits(C_ESTOP, C_ACK),  # EMERGENCY_RETURN: latched
+    _bits(C_ESTOP, C_ACK, C_RETURN),  # FAULT: the safe return is the only motion
+)
+
+# Documented transitions (README table and tests): (from, to, what causes it).
+TRANSITIONS = (
+    (BOOT, READY, "self-test passed at the loading position"),
+    (BOOT, RECOVERY, "self-test passed away from the loading position"),
+    (BOOT, FAULT, "self-test failed"),
+    (RECOVERY, RETURNING, "one deliberate command (UP or START press, console return)"),
+    (READY, HOMING, "first motion command after boot, or home"),
+    (HOMING, READY, "switch found, step reference set, parked at loading"),
+    (READY, MOVING, "goto / start a program"),
+    (READY, JOGGING, "UP or DOWN held"),
+    (MOVING, HOLDING, "target reached, or stop"),
+    (MOVING, READY, "a goto to the loading position arrived"),
+    (MOVING, MOVING, "new target (re-planned smoothly)"),
+    (MOVING, RETURNING, "return, discomfort, session cap"),
+    (JOGGING, HOLDING, "button released, decelerated"),
+    (JOGGING, READY, "button released at the loading position"),
+    (HOLDING, MOVING, "goto, next program segment"),
+    (HOLDING, RETURNING, "hold time expired, program over, return, discomfort, session cap"),
+    (HOLDING, JOGGING, "UP or DOWN held"),
+    (RETURNING, HOLDING, "stop during the return"),
+    (RETURNING, HOMING, "arrived at loading without a step reference"),
+    (RETURNING, READY, "arrived at the loading position"),
+    (EMERGENCY_RETURN, HOLDING, "acknowledged at the rest angle, e-stop released: no motion"),
+    (EMERGENCY_RETURN, READY, "acknowledged at the loading position"),
+    (EMERGENCY_RETURN, FAULT, "acknowledged while a fault is still latched"),
+    (FAULT, HOLDING, "acknowledged, cause gone, away from loading: no motion"),
+    (FAULT, READY, "acknowledged, cause gone, at loading"),
+    (FAULT, RECOVERY, "boot-time fault acknowledged away from loading"),
+    (FAULT, EMERGENCY_RETURN, "e-stop"),
+)

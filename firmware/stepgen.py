@@ -1,0 +1,365 @@
+"""ESP32 step generator (board layer): STEP pulses from LEDC PWM, the truth from PCNT.
+
+Owns: the STEP/DIR/ENABLE outputs of one stepper driver, the hardware count of the
+pulses actually emitted, the driver's timing (table below), and the generator's own
+dead-man. The core (motion.Profile) says which rate to run at and which step counts
+not to pass; this module makes the pulses and reports the count.
+
+Why PWM and not RMT: esp32.RMT.write_pulses() waits for a running transmission to
+finish (queue depth 1), so feeding it tick by tick either blocks the loop - and with
+it the e-stop callback, which is only a scheduled (soft) callback on the ESP32 - or
+leaves gaps between trains; a finite loop_count() is not supported on the original
+ESP32, and stopping trains longer than 300 ms could panic older IDF builds. LEDC PWM
+is a continuous train with no per-tick gaps that is retuned without blocking. Its
+frequency changes are not glitch-free and its rate is quantised, so nothing trusts
+the requested rate: the PCNT count is the position, and the core closes the loop on
+it (Profile.rate_for()).
+
+Direction and counting: on the ESP32, machine.Counter counts one pin UP or DOWN
+(a direction *pin* is a MIMXRT-only option; checked against the 1.27/1.28 docs and
+ports/esp32/modules/machine.py). So the counter always counts UP and this module
+applies the sign of the DIR line in software, changing it only while no pulse can be
+in flight: stop, wait for the last period to end, fold the count into a base, set
+DIR, wait the driver's DIR setup time, restart.
+
+Counting pin: the PCNT driver configures its pin as an input (esp-idf issue 12465),
+and whether LEDC leaves the input path of its own output pin enabled depends on the
+IDF version. Wire the STEP line back into a spare input (sense_pin, e.g. GPIO34-39)
+at the driver's terminal - after the hardware over-travel gate - so the count is what
+the driver received. With sense_pin=None the STEP pin itself is counted; self_test()
+at boot tells whether that works on the board at hand.
+
+Safety: the ENABLE output is set to EN_SAFE (de-energised) before anything else; the
+worm gear is self-locking, so a de-energised motor holds the table. A periodic soft
+Timer stops the pulses when the count reaches limit_lo/limit_hi, when apply() has not
+been called for two ticks, or when the count stays frozen while pulses run (latched:
+fault). Being a soft callback it runs between bytecodes: it covers a stalled or
+crashed Python loop, not one stuck inside a C call - the watchdog covers that.
+"""
+
+import time
+
+from micropython import const
+
+# ENABLE level that de-energises the driver. All supported classes disable on a high
+# EN line: TMC2209 ENN, DRV8825 nENBL and A4988 ENABLE are active-low enables, and a
+# DM542's ENA+ driven from the pin with ENA- grounded turns its opto on = disabled.
+# Fit a pull-up on EN so the driver is also off while the ESP32 resets.
+EN_SAFE = const(1)
+_EN_ACTIVE = const(0)
+# DIR level for positive (head-down) steps; a reversed motor is fixed at commissioning
+# by swapping one coil pair, so that Profile step counts grow head-down.
+_DIR_POSITIVE = const(1)
+
+# Driver timing: (min STEP high ns, min STEP low ns, DIR setup before STEP ns, max sps).
+_DRIVERS = {
+    # TMC2209 datasheet rev 1.09, STEP/DIR interface timing: tSH, tSL >= max(tFILTSD,
+    # tCLK + 20 ns), typ. 100 ns; tDSU (DIR to STEP setup) 20 ns; fSTEP <= fCLK/2.
+    "tmc2209": (100, 100, 20, 6000000),
+    # TI DRV8825 (SLVSA73F) 7.6 Timing Requirements: tWH(STEP) and tWL(STEP) >= 1.9 us;
+    # tSU(STEP) (command before STEP rising) >= 650 ns; fSTEP <= 250 kHz.
+    "drv8825": (1900, 1900, 650, 250000),
+    # Allegro A4988 datasheet, Figure 1 logic interface timing: STEP high >= 1 us (A),
+    # STEP low >= 1 us (B), setup of an input change before STEP >= 200 ns (C).
+    "a4988": (1000, 1000, 200, 500000),
+    # Leadshine DM542 datasheet, control signal sequence chart: pulse width >= 2.5 us
+    # (t3), low level width >= 2.5 us (t4), DIR ahead of the active PUL edge >= 5 us
+    # (t2; ENA ahead of DIR >= 5 us, t1); pulse input frequency <= 200 kHz. Opto input.
+    "dm542": (2500, 2500, 5000, 200000),
+}
+DRIVER_NAMES = ("tmc2209", "drv8825", "a4988", "dm542")
+
+# STEP high time is twice the datasheet minimum (slow edges through level shifters and
+# optocouplers), and at least 2 us: at 1 Hz the 20-bit LEDC timer ticks about every
+# 0.95 us, so a shorter pulse could round to no pulse at all.
+_MIN_HIGH_NS = const(2000)
+# Largest rate this generator runs; the profile never plans faster (motion.MAX_SPS).
+_MAX_SPS = const(30000)
+# The dead-man timer period: half a 10 ms tick, so a window is overrun by at most 5 ms
+# of pulses (plus the soft-callback delay) before the pulses stop.
+_DEADMAN_MS = const(5)
+# Frozen-counter check: pulses at >= 500 sps for 6 timer periods (30 ms) must move the
+# count by about 15; no movement at all means the counter does not see the pulses.
+_FROZEN_MIN_SPS = const(500)
+_FROZEN_PERIODS = const(6)
+# A direction change waits for the last period of the old rate to end; up to 1 ms is
+# spun in place, longer waits are left to the next apply() so the loop never blocks.
+_SPIN_MAX_US = const(1000)
+# Keep the running frequency if the new rate is within 1/64 (1.6 %) of it: LEDC
+# retunes are not glitch-free, and the closed loop on the count absorbs the difference.
+_RETUNE_SHIFT = const(6)
+# self_test(): 1000 sps for 20 ms each way, with the driver de-energised.
+_TEST_SPS = const(1000)
+_TEST_MS = const(20)
+
+FAULT_NONE = const(0)
+FAULT_COUNTER = const(1)  # pulses ran but the count did not move: the count is not the truth
+
+
+# ------------------------------------------------------------ pure helpers (host-tested)
+
+
+def timing(driver):
+    """(min high ns, min low ns, DIR setup ns, max sps) of a driver class; ValueError."""
+    t = _DRIVERS.get(driver)
+    if t is None:
+        raise ValueError("unknown stepper driver '%s'" % driver)
+    return t
+
+
+def pulse_high_ns(driver):
+    """STEP high time this generator uses for the driver: 2x the minimum, >= 2 us."""
+    h = 2 * timing(driver)[0]
+    return h if h > _MIN_HIGH_NS else _MIN_HIGH_NS
+
+
+def max_rate_sps(driver):
+    """Fastest rate: the datasheet maximum, a low time of at least twice the minimum
+    after our high time, and the profile's MAX_SPS."""
+    t = timing(driver)
+    f = 1000000000 // (pulse_high_ns(driver) + 2 * t[1])
+    if f > t[3]:
+        f = t[3]
+    return f if f < _MAX_SPS else _MAX_SPS
+
+
+def setup_us(driver):
+    """DIR (and ENABLE) setup wait in whole microseconds: 2x the datasheet figure."""
+    us = (2 * timing(driver)[2] + 999) // 1000
+    return us if us > 0 else 1
+
+
+def duty_u16_for(freq_hz, high_ns):
+    """duty_u16 giving at least high_ns of high time at freq_hz; 0 below 1 Hz.
+
+    ceil(high_ns * freq * 65536 / 1e9) = ceil(x * 128 / 1953125), split so every
+    product stays a small int (x = high_ns * freq < 1e9 because high < period)."""
+    if freq_hz < 1:
+        return 0
+    x = high_ns * freq_hz
+    q = x // 1953125
+    r = x - q * 1953125
+    d = q * 128 + (r * 128 + 1953124) // 1953125
+    if d < 1:
+        return 1
+    return d if d < 65535 else 65535
+
+
+# ------------------------------------------------------------ the generator
+
+
+class StepGen:
+    """One stepper driver on LEDC PWM + PCNT. Pins are GPIO numbers."""
+
+    def __init__(self, step_pin, dir_pin, en_pin, counter_id, driver, tick_ms=10,
+                 timer_id=0, sense_pin=None):
+        import machine
+
+        t = timing(driver)  # refuses an unknown driver before touching any pin
+        self.driver = driver
+        self._high_ns = pulse_high_ns(driver)
+        self._max_sps = max_rate_sps(driver)
+        self._setup_us = setup_us(driver)
+        # Outputs first, each at its safe value: driver off, no pulses.
+        self._en = machine.Pin(en_pin, machine.Pin.OUT, value=EN_SAFE)
+        self._dir = machine.Pin(dir_pin, machine.Pin.OUT, value=_DIR_POSITIVE)
+        step = machine.Pin(step_pin, machine.Pin.OUT, value=0)
+        self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0)
+        # The counter after the PWM: if claiming the pin as a PCNT input were to cut
+        # the output, the failure is "no pulses" (safe), never "uncounted pulses".
+        src = step if sense_pin is None else machine.Pin(sense_pin, machine.Pin.IN)
+        self._ctr = machine.Counter(counter_id, src, edge=machine.Counter.RISING,
+                                    direction=machine.Counter.UP, filter_ns=t[0])
+        self._ctr.value(0)
+        self._base = 0  # count at the last direction change
+        self._dir_sign = 1
+        self._hz = 0  # running PWM frequency, 0 = stopped
+        self._last_hz = 0  # frequency before the last stop (for the settle wait)
+        self._stop_us = time.ticks_us()
+        self._settle_us = 0
+        self._enabled = False
+        self._block = False
+        self._busy = False  # a direction change is folding the count: timer keeps off
+        self._lo = 0
+        self._hi = 0
+        self._hb = 0  # timer periods since the last apply()
+        self._hb_max = 2 * tick_ms // _DEADMAN_MS  # two ticks without apply() stops
+        self._last_count = 0
+        self._frozen = 0
+        self.fault = FAULT_NONE
+        self.trips = 0  # dead-man stops (window reached or heartbeat lost), for the log
+        self._timer = machine.Timer(timer_id)
+        self._timer.init(mode=machine.Timer.PERIODIC, period=_DEADMAN_MS,
+                         callback=self._deadman)
+
+    # -------------------------------------------------------- called every tick
+
+    def count(self):
+        """Pulses emitted since boot, signed by direction (steps). Allocation-free."""
+        return self._base + self._dir_sign * self._ctr.value()
+
+    def apply(self, rate_sps, limit_lo, limit_hi, enable):
+        """Run at rate_sps (signed) without passing limit_lo/limit_hi; enable energises
+        the driver. Also the heartbeat of the dead-man. Allocation-free."""
+        self._hb = 0
+        self._lo = limit_lo
+        self._hi = limit_hi
+        if not enable:
+            self._stop()
+            if self._enabled:
+                self._en.value(EN_SAFE)
+                self._enabled = False
+            return
+        if not self._enabled:
+            self._en.value(_EN_ACTIVE)
+            self._enabled = True
+            time.sleep_us(self._setup_us)  # ENABLE ahead of DIR/STEP (DM542 t1: 5 us)
+        r = rate_sps
+        if self.fault != FAULT_NONE or (self._block and r > 0):
+            r = 0
+        if r > self._max_sps:
+            r = self._max_sps
+        elif r < -self._max_sps:
+            r = -self._max_sps
+        c = self.count()
+        if (r > 0 and c >= limit_hi) or (r < 0 and c <= limit_lo):
+            r = 0
+        if r == 0:
+            self._stop()
+            return
+        sign = 1 if r > 0 else -1
+        if sign != self._dir_sign and not self._reverse(sign):
+            return  # the last pulse of the old direction may still be in flight
+        self._run(r if r > 0 else -r)
+        if self._block and self._dir_sign > 0:
+            self._stop()  # the e-stop callback ran while we were starting: obey it
+
+    def estop_block_head_down(self):
+        """For the e-stop callback: stop any head-down train now and refuse positive
+        rates until clear_block(). Allocation-free; also safe mid-apply()."""
+        self._block = True
+        if self._dir_sign > 0:
+            self._pwm.duty_u16(0)  # unconditionally: also covers a start racing this call
+            self._stop()
+
+    def clear_block(self):
+        self._block = False
+
+    def clear_fault(self):
+        self.fault = FAULT_NONE
+        self._frozen = 0
+
+    # -------------------------------------------------------- internals
+
+    def _stop(self):
+        if self._hz:
+            self._pwm.duty_u16(0)
+            self._last_hz = self._hz
+            self._hz = 0
+            self._stop_us = time.ticks_us()
+            # the current period (at most) may still be running; its edge is counted
+            self._settle_us = 1000000 // self._last_hz + self._high_ns // 1000 + 2
+
+    def _reverse(self, sign):
+        """Change direction once no pulse can be in flight; False = not yet."""
+        self._stop()
+        wait = self._settle_us - time.ticks_diff(time.ticks_us(), self._stop_us)
+        if wait > 0:
+            if wait > _SPIN_MAX_US:
+                return False
+            time.sleep_us(wait)
+        self._busy = True
+        n = self._ctr.value(0)
+        self._base += self._dir_sign * n
+        self._dir_sign = sign
+        self._busy = False
+        self._dir.value(_DIR_POSITIVE if sign > 0 else 1 - _DIR_POSITIVE)
+        time.sleep_us(self._setup_us)  # DIR setup before the first STEP edge
+        return True
+
+    def _run(self, f):
+        old = self._hz
+        if old:
+            diff = f - old if f > old else old - f
+            if (diff << _RETUNE_SHIFT) < old:
+                return
+        d = duty_u16_for(f, self._high_ns)
+        self._hz = f  # before the write: an e-stop callback in between sees "running"
+        if old and f > old:
+            self._pwm.duty_u16(d)  # high time only grows while the two writes land
+            self._pwm.freq(f)
+        else:
+            self._pwm.freq(f)
+            self._pwm.duty_u16(d)
+
+    def _trip(self):
+        self._stop()
+        self.trips += 1
+
+    def _deadman(self, _timer):
+        """Soft Timer callback, every _DEADMAN_MS. Allocation-free."""
+        self._hb += 1
+        if not self._hz:
+            self._frozen = 0
+            return
+        if self._block and self._dir_sign > 0:
+            self._stop()
+            return
+        if self._hb > self._hb_max:
+            self._trip()  # the loop stopped calling apply()
+            return
+        if self._busy:
+            return
+        c = self.count()
+        if (self._dir_sign > 0 and c >= self._hi) or (self._dir_sign < 0 and c <= self._lo):
+            self._trip()
+            return
+        if self._hz >= _FROZEN_MIN_SPS and c == self._last_count:
+            self._frozen += 1
+            if self._frozen >= _FROZEN_PERIODS:
+                self._stop()
+                self.fault = FAULT_COUNTER
+        else:
+            self._frozen = 0
+        self._last_count = c
+
+    # -------------------------------------------------------- boot and shutdown
+
+    def self_test(self):
+        """Boot check, driver de-energised: run _TEST_MS of pulses up, then back down to
+        the starting count, and check the counter followed both ways. The driver's
+        translator sees a net zero move (A4988: STEP/DIR stay active while disabled).
+        Blocks about 50 ms. True if the count is trustworthy; else fault is latched."""
+        if self._enabled:
+            return False
+        start = self.count()
+        ok = True
+        for sign in (1, -1):
+            if sign != self._dir_sign and not self._reverse(sign):
+                ok = False
+                break
+            deadline = time.ticks_add(time.ticks_ms(), 4 * _TEST_MS)
+            self._run(_TEST_SPS)
+            if sign > 0:
+                time.sleep_ms(_TEST_MS)
+            else:
+                while self.count() > start and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+                    pass
+            self._stop()
+            time.sleep_us(self._settle_us)
+            moved = self.count() - start
+            if sign > 0 and moved < _TEST_SPS * _TEST_MS // 2000:
+                ok = False  # fewer than half the pulses seen
+                break
+        if self.count() != start:
+            ok = False
+        if not ok:
+            self.fault = FAULT_COUNTER
+        return ok
+
+    def deinit(self):
+        """Pulses off, driver de-energised, timer released (soft reset, tests)."""
+        self._timer.deinit()
+        self._stop()
+        self._en.value(EN_SAFE)
+        self._enabled = False

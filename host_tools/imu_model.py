@@ -1,0 +1,301 @@
+"""An MPU-6050 on the table, at register level, and the fake I2C bus it answers on.
+
+Owns: turning the true table angle and rate into the bytes the part would return
+(ACCEL_XOUT_H..GYRO_ZOUT_L, big-endian int16), with the datasheet's noise, zero offsets,
+quantisation and clipping; the registers the driver writes at init (and their effect);
+and the bus faults a real installation shows. The real firmware driver
+(firmware/mpu6050.py) runs unchanged on top of `FakeI2C`.
+
+Mounting (the estimator's convention, firmware/estimator.py): the sensor tilt theta is
+the right-hand rotation about the pivot axis imu.axis, zero when the "level" axis points
+up (z for pivot x or y: board flat; y for pivot z: board on edge), and
+    theta = imu.sign * (table angle + mount_offset_mdeg)
+so the accelerometer reads 1 g "up" in sensor axes:
+    pivot x: (0, sin theta, cos theta)    pivot y: (-sin theta, 0, cos theta)
+    pivot z: (sin theta, cos theta, 0)
+and the gyro about the pivot axis reads imu.sign * table rate. (The sensor is taken to
+sit on the pivot axis: the table's own accelerations are left out.) A calibration with
+imu_zero_mdeg = mount_offset_mdeg cancels the mounting offset.
+
+Numbers (hardware/table_params.json, imu and physics sections):
+- white noise per sample, sigma = density * sqrt(bandwidth), bandwidth from the DLPF_CFG
+  the driver wrote (accel: accel_noise_ug_rthz, gyro: gyro_noise_mdps_rthz);
+- zero offsets per axis, uniform in +-tolerance * bias_scale (accel_zero_offset_mg,
+  gyro_zero_offset_mdps; bias_scale 0.1 by default, 1.0 for a worst-case part), drawn once
+  from the seeded rng: they are properties of the part and survive power cycles;
+- while the motor turns, drive vibration with sigma physics.vibration_mg on each accel axis;
+- quantisation to the configured full scale (LSB/g = 32768 / fs, 16384 at +-2 g; gyro
+  131/65.5/32.8/16.4 LSB/dps, PS-MPU-6000A table 6.1) and clipping at +-32768.
+The register map facts (addresses, reset values, the DLPF bandwidth table) are the
+part's, from RM-MPU-6000A-00 rev 4.2.
+
+Timing: the data registers hold the latest sample; a new sample is taken at the first
+read after each sample instant (every 1+SMPLRT_DIV ms with the DLPF on), from the true
+state of that millisecond. The DLPF's few ms of delay is not modelled. The part powers up
+asleep (PWR_MGMT_1 = 0x40): until the driver wakes it, the data registers read zero.
+
+Faults, each switchable at any time with `set_fault(name, on)`:
+- "no_response": every transaction raises OSError(19) (ENODEV), as a missing device;
+- "timeout":     every transaction raises OSError(110) (ETIMEDOUT), as a stuck bus; the bus
+                 first calls its `delay_hook(timeout_delay_ms)` (the time a real timeout
+                 blocks; 0 by default);
+- "frozen":      the data registers stop changing (same 14 bytes every read);
+- "spikes":      each new sample has probability `spike_prob` of one axis reading a wild
+                 value (uniform over the int16 range).
+"""
+
+import math
+import struct
+
+ENODEV = 19
+ETIMEDOUT = 110
+
+# --- register map (RM-MPU-6000A-00 rev 4.2, section 3) ---
+SMPLRT_DIV = 0x19
+CONFIG = 0x1A
+GYRO_CONFIG = 0x1B
+ACCEL_CONFIG = 0x1C
+ACCEL_XOUT_H = 0x3B
+TEMP_OUT_H = 0x41
+GYRO_XOUT_H = 0x43
+GYRO_ZOUT_L = 0x48
+PWR_MGMT_1 = 0x6B
+PWR_MGMT_2 = 0x6C
+WHO_AM_I = 0x75
+WHO_AM_I_VALUE = 0x68
+_DATA_LEN = GYRO_ZOUT_L - ACCEL_XOUT_H + 1  # 14
+_PWR1_RESET = 0x40  # SLEEP set at power-up (RM 4.28)
+_PWR1_DEVICE_RESET = 0x80
+_PWR1_SLEEP = 0x40
+# DLPF_CFG -> bandwidth in Hz (RM 4.3): accelerometer and gyroscope.
+DLPF_ACCEL_HZ = (260, 184, 94, 44, 21, 10, 5, 260)
+DLPF_GYRO_HZ = (256, 188, 98, 42, 20, 10, 5, 256)
+ACCEL_FS_G = (2, 4, 8, 16)  # AFS_SEL
+GYRO_FS_DPS = (250, 500, 1000, 2000)  # FS_SEL
+GYRO_LSB_PER_DPS = (131.0, 65.5, 32.8, 16.4)  # PS-MPU-6000A table 6.1
+_ROOM_C = 25.0  # the temperature register reads a room at this temperature
+FAULTS = ("no_response", "timeout", "frozen", "spikes")
+
+
+def _int16(x):
+    v = int(round(x))
+    if v > 32767:
+        return 32767
+    if v < -32768:
+        return -32768
+    return v
+
+
+class Mpu6050Model:
+    """The part. `update()` once per simulated ms with the truth; the bus reads registers."""
+
+    def __init__(self, params, rng, bias_scale=0.1, mount_offset_mdeg=0.0):
+        imu = params.imu
+        self._rng = rng
+        self.addr = imu.i2c_addr
+        axis = imu.axis
+        if axis not in ("x", "y", "z"):
+            raise ValueError("imu.axis must be x, y or z, not %r" % (axis,))
+        self.axis = "xyz".index(axis)
+        self.sign = imu.sign
+        self.mount_offset_mdeg = float(mount_offset_mdeg)
+        self.accel_density_g = imu.accel_noise_ug_rthz * 1e-6
+        self.gyro_density_dps = imu.gyro_noise_mdps_rthz * 1e-3
+        self.vibration_g = params.physics.vibration_mg * 1e-3
+        self.bias_scale = float(bias_scale)
+        acc_tol = imu.accel_zero_offset_mg * 1e-3 * self.bias_scale
+        gyro_tol = imu.gyro_zero_offset_mdps * 1e-3 * self.bias_scale
+        self.accel_bias_g = [rng.uniform(-acc_tol, acc_tol) for _ in range(3)]
+        self.gyro_bias_dps = [rng.uniform(-gyro_tol, gyro_tol) for _ in range(3)]
+        self.faults = dict.fromkeys(FAULTS, False)
+        self.spike_prob = 0.05
+        self.spikes_injected = 0
+        self.reads = 0
+        self._t_ms = 0
+        self._angle_mdeg = 0.0
+        self._rate_mdeg_s = 0.0
+        self._vibrating = False
+        self.power_on_reset()
+
+    # ------------------------------------------------------------ life cycle
+
+    def power_on_reset(self):
+        """Power applied: registers at their reset values, the part asleep."""
+        self.regs = bytearray(128)
+        self.regs[PWR_MGMT_1] = _PWR1_RESET
+        self.regs[WHO_AM_I] = WHO_AM_I_VALUE
+        self._sample_slot = None
+        self._frozen_bytes = None
+
+    def update(self, t_ms, angle_mdeg, rate_mdeg_s, vibrating):
+        """The truth at virtual time t_ms (absolute ms); cheap, no noise drawn here."""
+        self._t_ms = t_ms
+        self._angle_mdeg = angle_mdeg
+        self._rate_mdeg_s = rate_mdeg_s
+        self._vibrating = vibrating
+
+    def set_fault(self, name, on=True):
+        if name not in self.faults:
+            raise ValueError("unknown IMU fault %r; one of %s" % (name, ", ".join(FAULTS)))
+        self.faults[name] = bool(on)
+        if name == "frozen":
+            self._frozen_bytes = bytes(self._data()) if on else None
+
+    # ------------------------------------------------------------ configuration
+
+    @property
+    def asleep(self):
+        return bool(self.regs[PWR_MGMT_1] & _PWR1_SLEEP)
+
+    @property
+    def dlpf_cfg(self):
+        return self.regs[CONFIG] & 7
+
+    @property
+    def accel_fs_g(self):
+        return ACCEL_FS_G[(self.regs[ACCEL_CONFIG] >> 3) & 3]
+
+    @property
+    def accel_lsb_per_g(self):
+        return 32768.0 / self.accel_fs_g
+
+    @property
+    def gyro_lsb_per_dps(self):
+        return GYRO_LSB_PER_DPS[(self.regs[GYRO_CONFIG] >> 3) & 3]
+
+    @property
+    def accel_noise_g(self):
+        """Per-sample sigma of the accelerometer noise at the current DLPF setting."""
+        return self.accel_density_g * math.sqrt(DLPF_ACCEL_HZ[self.dlpf_cfg])
+
+    @property
+    def gyro_noise_dps(self):
+        return self.gyro_density_dps * math.sqrt(DLPF_GYRO_HZ[self.dlpf_cfg])
+
+    @property
+    def sample_period_ms(self):
+        div = self.regs[SMPLRT_DIV] + 1
+        if 1 <= self.dlpf_cfg <= 6:
+            return div  # 1 kHz gyro output rate with the DLPF on
+        return max(1, (div + 7) // 8)  # 8 kHz: at most one new sample per simulated ms
+
+    # ------------------------------------------------------------ the truth, in sensor axes
+
+    def true_accel_g(self):
+        """(x, y, z) specific force in g of a still table, without noise or offsets."""
+        theta = math.radians(self.sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0)
+        s = math.sin(theta)
+        c = math.cos(theta)
+        if self.axis == 0:
+            return (0.0, s, c)
+        if self.axis == 1:
+            return (-s, 0.0, c)
+        return (s, c, 0.0)
+
+    def true_gyro_dps(self):
+        g = [0.0, 0.0, 0.0]
+        g[self.axis] = self.sign * self._rate_mdeg_s / 1000.0
+        return tuple(g)
+
+    # ------------------------------------------------------------ registers
+
+    def read(self, reg, n):
+        """Bytes of n registers from reg (auto-increment), as one bus transaction."""
+        self._check_bus()
+        self.reads += 1
+        out = bytearray(n)
+        data = None
+        for i in range(n):
+            r = (reg + i) & 0x7F
+            if ACCEL_XOUT_H <= r <= GYRO_ZOUT_L:
+                if data is None:
+                    data = self._data()
+                out[i] = data[r - ACCEL_XOUT_H]
+            else:
+                out[i] = self.regs[r]
+        return bytes(out)
+
+    def write(self, reg, data):
+        self._check_bus()
+        for i in range(len(data)):
+            r = (reg + i) & 0x7F
+            v = data[i] & 0xFF
+            if r == WHO_AM_I or ACCEL_XOUT_H <= r <= GYRO_ZOUT_L:
+                continue  # read-only
+            if r == PWR_MGMT_1 and v & _PWR1_DEVICE_RESET:
+                self.power_on_reset()  # DEVICE_RESET: all registers to defaults
+                continue
+            self.regs[r] = v
+
+    def _check_bus(self):
+        if self.faults["no_response"]:
+            raise OSError(ENODEV)
+        if self.faults["timeout"]:
+            raise OSError(ETIMEDOUT)
+
+    def _data(self):
+        """The 14 data bytes now: a new sample if a sample instant has passed."""
+        if self._frozen_bytes is not None:
+            return self._frozen_bytes
+        if self.asleep:
+            return bytes(self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
+        slot = self._t_ms // self.sample_period_ms
+        if slot != self._sample_slot:
+            self._sample_slot = slot
+            self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1] = self._sample()
+        return bytes(self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
+
+    def _sample(self):
+        rng = self._rng
+        acc = self.true_accel_g()
+        gyro = self.true_gyro_dps()
+        sa = self.accel_noise_g
+        sg = self.gyro_noise_dps
+        vib = self.vibration_g if self._vibrating else 0.0
+        la = self.accel_lsb_per_g
+        lg = self.gyro_lsb_per_dps
+        raw = [0] * 7
+        for i in range(3):
+            a = acc[i] + self.accel_bias_g[i] + rng.gauss(0.0, sa)
+            if vib:
+                a += rng.gauss(0.0, vib)
+            raw[i] = _int16(a * la)
+            raw[4 + i] = _int16((gyro[i] + self.gyro_bias_dps[i] + rng.gauss(0.0, sg)) * lg)
+        raw[3] = _int16((_ROOM_C - 36.53) * 340.0)  # RM 4.18: T = TEMP_OUT / 340 + 36.53
+        if self.faults["spikes"] and rng.random() < self.spike_prob:
+            raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
+            self.spikes_injected += 1
+        return struct.pack(">7h", *raw)
+
+
+class FakeI2C:
+    """A machine.I2C look-alike with devices on it (duck-typed for firmware drivers)."""
+
+    def __init__(self, *devices):
+        self.devices = {d.addr: d for d in devices}
+        self.delay_hook = None  # called with the ms a timing-out transaction blocks
+        self.timeout_delay_ms = 0
+        self.transactions = 0
+
+    def _device(self, addr):
+        self.transactions += 1
+        dev = self.devices.get(addr)
+        if dev is None:
+            raise OSError(ENODEV)
+        if dev.faults.get("timeout") and self.timeout_delay_ms and self.delay_hook:
+            self.delay_hook(self.timeout_delay_ms)
+        return dev
+
+    def scan(self):
+        return sorted(a for a, d in self.devices.items()
+                      if not (d.faults.get("no_response") or d.faults.get("timeout")))
+
+    def readfrom_mem(self, addr, reg, n, addrsize=8):
+        return self._device(addr).read(reg, n)
+
+    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
+        data = self._device(addr).read(reg, len(buf))
+        buf[:] = data
+
+    def writeto_mem(self, addr, reg, buf, addrsize=8):
+        self._device(addr).write(reg, bytes(buf))

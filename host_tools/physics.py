@@ -1,0 +1,384 @@
+"""The physical table: a rigid body on its pivot, its worm drive and stepper, and the step
+generator twin, integrated in fixed 1 ms steps. Host only (CPython floats).
+
+Owns: the true angle and rate of the table, the drive's position, which step pulses the
+motor followed and which it lost, and the pulse count a PCNT unit would read.
+
+Units and conventions
+- Internally SI: angles in radians, rates in rad/s, torques in N m, inertia in kg m^2.
+  The public read-outs carry their unit in the name: `true_angle_mdeg`, `true_rate_mdeg_s`.
+- Angle 0 = horizontal, positive = head-down (docs: shared safety reference). Step counts
+  and step rates are positive head-down too.
+- Every table/drive/user number comes from hardware/table_params.json (host_tools.params);
+  the constants below are physics or modelling choices, each with its reason.
+
+The model, per millisecond
+1. The step generator twin (StepGenerator) emits the pulses of this millisecond: the
+   commanded rate with fractional accumulation, only while enabled, never so that the
+   emitted count leaves the dead-man window [limit_lo, limit_hi]. The PCNT twin is its
+   signed `count`: every emitted pulse, followed by the motor or not.
+2. The rotor's speed is the pulse rate seen through two 4 ms poles (a real rotor cannot
+   follow the jitter of individual pulses); its derivative is the acceleration demand.
+3. If the table leans on the drive (it sits at one edge of the backlash band), the torque
+   the drive must give the table is  J*alpha + c*omega + F*sign(omega) - gravity.  Reflected
+   to the motor through the worm: driving the load costs tau/(ratio*eff); lowering an
+   overhauling load through a self-locking worm still costs |tau|*(1/eff - 2)/ratio in the
+   direction of motion (for a worm eff = tan(l)/tan(l+r), lowering needs tan(r-l)/tan(l),
+   about 1/eff - 2 for small angles). Plus the rotor's own inertia. If that exceeds the
+   pull-out torque T0/(1 + rpm/corner) the motor slips: the pulses of this millisecond are
+   lost (`lost_steps`), the rotor falls back to rest, the drive does not move.
+4. The worm is self-locking: the drive never moves unless the motor turns it, energised or
+   not. The table moves freely inside the backlash band (gravity, damping, Coulomb
+   friction) and is carried by the drive at the band's edges. A table falling onto an
+   edge is stopped by the worm (self-locking: the motor feels nothing); a drive that
+   crosses the lash and strikes the table must give it its own speed within
+   _LASH_TAKEUP_S, which can stall the motor (a step-start at high rate does). Mechanical
+   end stops bound the true angle; a drive pushing the table into a stop stalls there
+   (lost steps again).
+5. Gravity torque = g * (m_user*offset_user + m_table*offset_table) * cos(angle): a centre
+   of mass toward the head (positive offset) pulls head-down; at +90 deg the centre of
+   mass hangs under the pivot and the torque is zero. The user is a uniform rod of their
+   height about their own centre (m*L^2/12) plus the parallel-axis term m*offset^2.
+   The file has no table centre-of-mass offset; an optional physics.table_com_offset_mm
+   entry is read if present, else the bed is taken as balanced on the pivot.
+"""
+
+import math
+
+G_M_S2 = 9.80665  # standard gravity (a physical constant, not a table number)
+DT_MS = 1  # the fixed integration step
+_DT_S = DT_MS / 1000.0
+RAD_TO_MDEG = 180000.0 / math.pi
+# Rotor speed = pulse rate through two first-order poles of this time constant: removes
+# the +-1 pulse/ms jitter of the pulse train (which no rotor follows) while a commanded
+# ramp passes with ~8 ms delay. A step change of rate still demands a large acceleration,
+# so the model keeps a real stepper's limited start rate.
+_ROTOR_TAU_S = 0.004
+_K = _DT_S / _ROTOR_TAU_S
+_REST_SPS = 0.5  # below this the rotor counts as stopped (filter tail)
+# When the drive crosses the backlash and strikes the table, tooth, shaft and frame
+# compliance spread the table's change of speed over about this long (an estimate; a
+# rigid 1 ms impact would stall the motor on every reversal, no compliance never would).
+_LASH_TAKEUP_S = 0.010
+
+
+def mdeg_to_rad(mdeg):
+    return mdeg / RAD_TO_MDEG
+
+
+def rad_to_mdeg(rad):
+    return rad * RAD_TO_MDEG
+
+
+class StepGenerator:
+    """Twin of the firmware's step generator and of the PCNT unit counting its STEP pin.
+
+    `command()` takes what Outputs carries (rate_sps, limit_lo, limit_hi, enable); `tick()`
+    emits one millisecond of pulses and returns them (signed). `count` is the PCNT twin.
+    A pulse is emitted only if the count it makes lies inside [limit_lo, limit_hi]; when the
+    window stops a train the fractional remainder is dropped, so nothing builds up.
+    `block_head_down` is the over-travel STEP gate (hardware, set by the board from the
+    over-travel switch contact): it suppresses head-down pulses before the pin PCNT counts.
+    """
+
+    def __init__(self):
+        self.rate_sps = 0
+        self.limit_lo = 0
+        self.limit_hi = 0
+        self.enabled = False
+        self.block_head_down = False
+        self.count = 0
+        self._acc = 0  # accumulated rate*ms; 1000 makes one pulse
+
+    def command(self, rate_sps, limit_lo, limit_hi, enable):
+        self.rate_sps = int(rate_sps)
+        self.limit_lo = int(limit_lo)
+        self.limit_hi = int(limit_hi)
+        self.enabled = bool(enable)
+        if not self.enabled:
+            self._acc = 0
+
+    def off(self):
+        """De-energise and stop (power cut, reset): the driver's safe state."""
+        self.rate_sps = 0
+        self.enabled = False
+        self._acc = 0
+
+    def reset(self):
+        """A board reset: outputs back to their safe state and the PCNT count to 0."""
+        self.off()
+        self.limit_lo = 0
+        self.limit_hi = 0
+        self.count = 0
+
+    def tick(self):
+        if not self.enabled or self.rate_sps == 0:
+            return 0
+        self._acc += self.rate_sps
+        if self._acc >= 0:
+            n = self._acc // 1000
+        else:
+            n = -((-self._acc) // 1000)
+        if n == 0:
+            return 0
+        self._acc -= n * 1000
+        count = self.count
+        if n > 0:
+            if self.block_head_down or count + 1 < self.limit_lo:
+                k = 0
+            else:
+                k = max(0, min(n, self.limit_hi - count))
+        else:
+            if count - 1 > self.limit_hi:
+                k = 0
+            else:
+                k = -max(0, min(-n, count - self.limit_lo))
+        if k != n:
+            self._acc = 0
+        self.count = count + k
+        return k
+
+
+class TablePhysics:
+    """The table, user, worm drive and stepper. Call `step()` once per simulated ms."""
+
+    def __init__(
+        self,
+        params,
+        user_mass_kg=None,
+        user_height_mm=None,
+        user_com_offset_mm=None,
+        angle_mdeg=0.0,
+    ):
+        phys = params.physics
+        drive = params.drive
+        frame = params.frame
+        m = float(phys.user_mass_kg if user_mass_kg is None else user_mass_kg)
+        height_mm = float(phys.user_height_mm if user_height_mm is None else user_height_mm)
+        offset_mm = float(phys.user_com_offset_mm if user_com_offset_mm is None
+                          else user_com_offset_mm)
+        if m <= 0 or height_mm <= 0:
+            raise ValueError("user mass and height must be positive")
+        self.user_mass_kg = m
+        self.user_height_mm = height_mm
+        self.user_com_offset_mm = offset_mm
+        length_m = height_mm / 1000.0
+        offset_m = offset_mm / 1000.0
+        table_offset_m = phys.get("table_com_offset_mm", 0) / 1000.0
+        self.inertia_kgm2 = (
+            phys.table_inertia_kgm2 + m * length_m * length_m / 12.0 + m * offset_m * offset_m
+        )
+        self.gravity_moment_Nm = G_M_S2 * (m * offset_m + phys.table_mass_kg * table_offset_m)
+        self.damping_Nms = float(phys.damping_Nms_per_rad)
+        self.friction_Nm = float(phys.friction_Nm)
+
+        self.ratio = float(drive.gear_ratio)
+        self.efficiency = drive.gear_efficiency_pct / 100.0
+        if not 0.0 < self.efficiency < 0.5:
+            raise ValueError("the model needs a self-locking worm drive (efficiency < 50%)")
+        self.usteps_per_motor_rev = drive.motor_steps_per_rev * drive.microsteps
+        self.ustep_rad = 2.0 * math.pi / (self.usteps_per_motor_rev * self.ratio)
+        self._ustep_motor_rad = 2.0 * math.pi / self.usteps_per_motor_rev
+        self.half_lash_rad = mdeg_to_rad(drive.backlash_mdeg) / 2.0
+        self.pullout0_Nm = drive.motor_pullout_torque_mNm / 1000.0
+        self.corner_rpm = float(drive.motor_pullout_corner_rpm)
+        self.rotor_inertia_kgm2 = drive.motor_rotor_inertia_gcm2 * 1e-7  # g cm^2 -> kg m^2
+        self.stop_head_up_rad = mdeg_to_rad(frame.stop_head_up_mdeg)
+        self.stop_head_down_rad = mdeg_to_rad(frame.stop_head_down_mdeg)
+
+        theta = mdeg_to_rad(angle_mdeg)
+        if not self.stop_head_up_rad <= theta <= self.stop_head_down_rad:
+            raise ValueError("start angle %r mdeg is outside the end stops" % angle_mdeg)
+        self.stepgen = StepGenerator()
+        self.theta = theta  # true table angle, rad
+        self.omega = 0.0  # true table rate, rad/s
+        # The table starts at rest leaning on the drive on the side gravity pushes it.
+        side = _sign(self.gravity_torque_Nm(theta))
+        self._side = side  # -1: table at the band's low edge (drive pushes +), +1: high, 0: free
+        self._phi0 = theta - side * self.half_lash_rad
+        self.drive_steps = 0  # microsteps the rotor actually followed since construction
+        self.lost_steps = 0  # emitted pulses the rotor did not follow (absolute)
+        self._x1 = 0.0  # rotor speed filter, steps/s
+        self._x2 = 0.0
+        self.stalled = False  # the motor slipped during the last millisecond
+        self.motor_load_Nm = 0.0  # torque the motor had to give in the last millisecond
+        self.time_ms = 0
+
+    # ------------------------------------------------------------------ read-outs
+
+    @property
+    def true_angle_mdeg(self):
+        return self.theta * RAD_TO_MDEG
+
+    @property
+    def true_rate_mdeg_s(self):
+        return self.omega * RAD_TO_MDEG
+
+    @property
+    def emitted_count(self):
+        return self.stepgen.count
+
+    @property
+    def drive_angle_mdeg(self):
+        """Centre of the backlash band: where the drive holds the table."""
+        return self._phi() * RAD_TO_MDEG
+
+    @property
+    def motor_rate_sps(self):
+        return self._x2
+
+    @property
+    def motor_turning(self):
+        return self.stepgen.enabled and abs(self._x2) > _REST_SPS
+
+    def gravity_torque_Nm(self, theta=None):
+        if theta is None:
+            theta = self.theta
+        return self.gravity_moment_Nm * math.cos(theta)
+
+    def pullout_Nm(self, rate_sps):
+        rpm = abs(rate_sps) * 60.0 / self.usteps_per_motor_rev
+        return self.pullout0_Nm / (1.0 + rpm / self.corner_rpm)
+
+    # ------------------------------------------------------------------ the step
+
+    def run(self, ms):
+        for _ in range(ms):
+            self.step()
+
+    def step(self):
+        """Advance the world by one millisecond."""
+        self.time_ms += DT_MS
+        n = self.stepgen.tick()
+        energised = self.stepgen.enabled
+        theta = self.theta
+        tg = self.gravity_torque_Nm(theta)
+        h = self.half_lash_rad
+        phi = self._phi()
+
+        if energised:
+            x1 = self._x1 + (n * 1000.0 - self._x1) * _K
+            x2 = self._x2 + (x1 - self._x2) * _K
+            acc = (x2 - self._x2) / _DT_S
+            moving = n != 0 or abs(x2) > _REST_SPS
+        else:
+            x1 = x2 = acc = 0.0
+            moving = False
+
+        theta_f, omega_f = self._free(theta, self.omega, tg)  # the table alone
+        side = self._side
+        follows = True
+        self.motor_load_Nm = 0.0
+        if moving:
+            phi_c = phi + n * self.ustep_rad
+            if (n > 0 and phi_c - h > self.stop_head_down_rad) or (
+                n < 0 and phi_c + h < self.stop_head_up_rad
+            ):
+                follows = False  # the end stop takes the drive's push: the motor stalls
+            else:
+                wd = x2 * self.ustep_rad
+                ad = acc * self.ustep_rad
+                load = 0.0
+                if side != 0:
+                    tau = self._drive_torque(tg, wd, ad)
+                    if _holds(side, tau):
+                        load = tau
+                elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
+                    # the drive crosses the lash and strikes the table: the motor must give
+                    # it the drive's speed within the mesh's take-up time
+                    load = self._drive_torque(tg, wd, ad) + (
+                        self.inertia_kgm2 * (wd - omega_f) / _LASH_TAKEUP_S
+                    )
+                t_motor = self._motor_torque(load, wd, acc)
+                self.motor_load_Nm = t_motor
+                if abs(t_motor) > self.pullout_Nm(x2):
+                    follows = False
+            if follows:
+                self.drive_steps += n
+                phi = phi_c
+        if not follows:
+            self.lost_steps += abs(n)
+            x1 = x2 = acc = 0.0  # the rotor falls back; the worm holds the drive
+        self.stalled = not follows
+        self._x1 = x1
+        self._x2 = x2
+        wd = x2 * self.ustep_rad
+        ad = acc * self.ustep_rad
+
+        # the table: carried by the drive at an edge of the band, or free inside it
+        if side != 0:
+            if _holds(side, self._drive_torque(tg, wd, ad)):
+                theta = phi + side * h
+                omega = wd
+            else:
+                side = 0
+        if side == 0:
+            theta, omega = theta_f, omega_f
+            if theta <= phi - h:
+                theta, omega, side = phi - h, wd, -1  # caught by the edge: the worm takes it
+            elif theta >= phi + h:
+                theta, omega, side = phi + h, wd, 1
+        # mechanical end stops
+        if theta > self.stop_head_down_rad:
+            theta, omega = self.stop_head_down_rad, 0.0
+            if theta != phi + side * h:
+                side = 0
+        elif theta < self.stop_head_up_rad:
+            theta, omega = self.stop_head_up_rad, 0.0
+            if theta != phi + side * h:
+                side = 0
+        self.theta = theta
+        self.omega = omega
+        self._side = side
+        return n
+
+    # ------------------------------------------------------------------ helpers
+
+    def _phi(self):
+        return self._phi0 + self.drive_steps * self.ustep_rad
+
+    def _drive_torque(self, tg, wd, ad):
+        """Torque the drive must give the table to move it at wd with ad (+ = head-down)."""
+        if wd == 0.0:
+            need = self.inertia_kgm2 * ad - tg
+            if abs(need) <= self.friction_Nm:
+                return 0.0  # static friction takes it
+            return need - math.copysign(self.friction_Nm, need)
+        return (
+            self.inertia_kgm2 * ad
+            + self.damping_Nms * wd
+            + math.copysign(self.friction_Nm, wd)
+            - tg
+        )
+
+    def _motor_torque(self, tau_table, wd, acc_sps2):
+        """Torque at the motor shaft for tau_table at the table, plus the rotor's inertia."""
+        if tau_table * wd >= 0.0:
+            t = tau_table / (self.ratio * self.efficiency)
+        else:
+            t = math.copysign(abs(tau_table) * (1.0 / self.efficiency - 2.0) / self.ratio, wd)
+        return t + self.rotor_inertia_kgm2 * acc_sps2 * self._ustep_motor_rad
+
+    def _free(self, theta, omega, tg):
+        """One ms of the table alone: gravity, viscous damping, Coulomb friction."""
+        J = self.inertia_kgm2
+        f = self.friction_Nm
+        drive = tg - self.damping_Nms * omega
+        if omega == 0.0:
+            if abs(drive) <= f:
+                return theta, 0.0
+            w2 = (drive - math.copysign(f, drive)) / J * _DT_S
+        else:
+            w2 = omega + (drive - math.copysign(f, omega)) / J * _DT_S
+            if w2 * omega < 0.0:
+                w2 = 0.0  # friction stops the table, it does not reverse it
+        return theta + w2 * _DT_S, w2
+
+
+def _sign(x):
+    return 1 if x > 0 else (-1 if x < 0 else 0)
+
+
+def _holds(side, tau):
+    """The table stays on the drive's edge if the drive has to push it from that side."""
+    return (side < 0 and tau >= 0.0) or (side > 0 and tau <= 0.0)

@@ -1,0 +1,448 @@
+"""The simulated board: the ESP32 board layer's twin, driven by the physical model.
+
+Owns: virtual time, and the wiring of the world's parts to the firmware's board
+interface - the table and drive (host_tools/physics.py), the switches
+(host_tools/switches_model.py), the MPU-6050 on its I2C bus (host_tools/imu_model.py,
+read by the real firmware driver firmware/mpu6050.py), the watchdog, power and resets,
+the USB console and the storage directory. firmware/app.py runs on it unchanged.
+
+The interface the firmware uses (the same as firmware/board_esp32.py)
+    ticks_ms() / ticks_add(t, d) / ticks_diff(a, b)   MicroPython semantics, wrap at 2**30
+    wait_until(t_ms)             advance the world in 1 ms steps until ticks_ms() reaches t_ms
+    read_inputs(inp)             fill a signals.Inputs (switches, e-stop edges, PCNT, IMU)
+    apply_outputs(out)           take a signals.Outputs (step generator, LED, buzzer)
+    estop_rearm()                re-arm the e-stop IRQ (it counts at most one edge per arming)
+    console_read_into(buf) -> n  non-blocking; console_write(data)
+    wdt_arm(timeout_ms), wdt_feed()
+    reset_cause() -> int         PWRON_RESET=1 HARD_RESET=2 WDT_RESET=3 DEEPSLEEP_RESET=4
+                                 SOFT_RESET=5 (the numbers of machine)
+    fs_root, hw_params_path, maintenance_requested(), on_interrupt()
+
+Resets: `BoardReset(cause)` means "the firmware must restart". It is raised only by
+wait_until() (the one call during which the firmware gives the world time), after:
+- the watchdog twin expired (armed and not fed for timeout_ms of virtual time): WDT_RESET;
+- power came back after power_cut(): PWRON_RESET. While the power is off wait_until keeps
+  advancing the world (the firmware is not running) until something restores it: a
+  power_cut(off_ms=...) schedule, or a per-ms hook calling power_restore(). A cut with
+  nothing that could restore it raises RuntimeError rather than spin forever;
+- hard_reset() / soft_reset() (the reset button, Ctrl-D).
+The runner catches BoardReset, throws the firmware objects away and builds them again on
+the same board (App(board).run()). At the reset itself the board puts every output in its
+safe state: driver de-energised (the self-locking worm holds the table), step window
+closed, PCNT count 0, e-stop edge count 0 and IRQ armed, watchdog disarmed (except across
+a soft reset, as on the ESP32), LED and buzzer off, unread console input dropped, and
+ticks_ms() restarting from `ticks_at_boot` (esp_timer restarts with the chip; not on a
+soft reset). Power-on also resets the IMU (asleep, unconfigured); a watchdog reset does
+not (the IMU stayed powered). fs_root and everything physical persist. Between a reset
+and the next wait_until() the board ignores apply_outputs() (the old firmware is dead).
+
+Host side (scenarios, tests): host_send()/host_receive() for the console; estop_press(),
+estop_release(), estop_cut_wire(), estop_repair_wire(); press(button)/release(button)
+("UP", "DOWN", "START"); imu_fault(name, on); switch_spike(bits), switch_spike_rate;
+power_cut(off_ms=None)/power_restore(); hard_reset(); soft_reset(); advance(ms) (the world
+without the firmware); `ms_hooks`, a list of callables hook(board) run after every
+simulated millisecond, to inject events and record traces; read-outs true_angle_mdeg,
+true_rate_mdeg_s, lost_steps, emitted_count, led, buzzer, indicator_log, resets.
+
+Deterministic: all randomness comes from the random.Random passed in (default seed 0),
+split into one stream per part; there is no wall clock anywhere.
+"""
+
+import os
+import random
+import tempfile
+
+from host_tools import imu_model, params, paths, physics, switches_model
+from host_tools.switches_model import SW_ESTOP, SW_OVERTRAVEL
+
+paths.use_firmware()
+
+import mpu6050  # noqa: E402  (firmware/mpu6050.py: the real driver runs on the fake bus)
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+TICKS_PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
+TICKS_MASK = TICKS_PERIOD - 1
+TICKS_HALF = TICKS_PERIOD >> 1
+_EIO = 5  # imu_error for a driver init that failed without an errno (wrong WHO_AM_I)
+# A cut with only per-ms hooks that might restore it gives up after this much virtual time.
+MAX_UNPOWERED_MS = 10 * 60 * 1000
+
+
+class BoardReset(Exception):
+    """The board reset: the firmware must be restarted. `cause` is a reset_cause() number."""
+
+    def __init__(self, cause):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def ticks_add(t, delta):
+    return (t + delta) & TICKS_MASK
+
+
+def ticks_diff(a, b):
+    """a - b as a signed difference in [-2**29, 2**29), as time.ticks_diff."""
+    return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
+
+
+class SimBoard:
+    """The simulated ESP32 board with the table attached. See the module docstring."""
+
+    def __init__(
+        self,
+        rng=None,
+        user_mass_kg=None,
+        user_height_mm=None,
+        user_com_offset_mm=None,
+        angle_mdeg=None,
+        fs_root=None,
+        hw_params_path=None,
+        bias_scale=0.1,
+        mount_offset_mdeg=0.0,
+        bounce_max_ms=switches_model.DEFAULT_BOUNCE_MAX_MS,
+        ticks_at_boot=0,
+    ):
+        if rng is None:
+            rng = random.Random(0)
+        self.hw_params_path = hw_params_path or paths.TABLE_PARAMS
+        self.params = p = params.load(self.hw_params_path)
+        if p.imu.part != "mpu6050":
+            raise NotImplementedError("the simulator models the MPU-6050 only, not %r" % p.imu.part)
+        if fs_root is None:
+            fs_root = tempfile.mkdtemp(prefix="simboard-")
+        os.makedirs(fs_root, exist_ok=True)
+        self.fs_root = fs_root
+        if angle_mdeg is None:
+            angle_mdeg = p.frame.loading_angle_mdeg  # the table stands at the loading position
+        # one random stream per part, so adding draws in one part leaves the others alone
+        self.physics = physics.TablePhysics(
+            p, user_mass_kg, user_height_mm, user_com_offset_mm, angle_mdeg
+        )
+        self.switches = switches_model.Switches(
+            p, random.Random(rng.getrandbits(64)), bounce_max_ms
+        )
+        self.imu = imu_model.Mpu6050Model(
+            p, random.Random(rng.getrandbits(64)), bias_scale, mount_offset_mdeg
+        )
+        self.i2c = imu_model.FakeI2C(self.imu)
+        self.i2c.delay_hook = self.advance
+        self.imu_driver_factory = self._default_imu_driver
+        self._imu_driver = None
+        self._imu_ready = False
+
+        self.ticks_at_boot = ticks_at_boot & TICKS_MASK
+        self.now_ms = 0  # absolute virtual time since the simulation began (never wraps)
+        self._boot_ms = 0
+        self.powered = True
+        self._pending = None  # reset cause waiting to be raised by wait_until
+        self._reset_cause = PWRON_RESET
+        self._restore_at = None
+        self._estop_edges = 0
+        self._estop_armed = True
+        self._estop_level = False
+        self._wdt_timeout = None  # None: not armed
+        self._wdt_fed = 0
+        self._rx = bytearray()  # host -> firmware
+        self._tx = bytearray()  # firmware -> host
+        self.ctrl_c_raises = True  # a 0x03 byte read by the firmware raises KeyboardInterrupt
+        self.maintenance = False
+        self.interrupted = False
+        self.led = 0
+        self.buzzer = 0
+        self.indicator_log = []  # (now_ms, led, buzzer) at every change
+        self.resets = []  # (now_ms, cause) of every reset after the first power-on
+        self.ms_hooks = []
+        # the pins and the sensor read the world from t=0
+        self.switches.settle(self.physics.true_angle_mdeg)
+        self._estop_level = bool(self.switches.bits & SW_ESTOP)
+        self.imu.update(self.now_ms, self.physics.true_angle_mdeg, 0.0, False)
+
+    # ================================================================ firmware side
+
+    # ---------------------------------------------------------------- time
+
+    def ticks_ms(self):
+        return (self.now_ms - self._boot_ms + self.ticks_at_boot) & TICKS_MASK
+
+    @staticmethod
+    def ticks_add(t, delta):
+        return ticks_add(t, delta)
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return ticks_diff(a, b)
+
+    def wait_until(self, t_ms):
+        """Advance the world until ticks_ms() reaches t_ms (at once if it is not ahead).
+
+        Raises BoardReset if the board reset meanwhile (or before the call)."""
+        self._raise_pending()
+        while self.powered and self._pending is None and ticks_diff(t_ms, self.ticks_ms()) > 0:
+            self._step_ms()
+        if not self.powered:
+            self._run_unpowered()
+        self._raise_pending()
+
+    # ---------------------------------------------------------------- inputs, outputs
+
+    def read_inputs(self, inp):
+        inp.switches = self.switches.bits
+        inp.estop_edges = self._estop_edges
+        inp.step_count = self.physics.stepgen.count
+        self._read_imu(inp)
+
+    def apply_outputs(self, out):
+        if not self.powered or self._pending is not None:
+            return  # the firmware that computed these is dead
+        self.physics.stepgen.command(out.rate_sps, out.limit_lo, out.limit_hi, out.enable)
+        if out.led != self.led or out.buzzer != self.buzzer:
+            self.led = out.led
+            self.buzzer = out.buzzer
+            self.indicator_log.append((self.now_ms, out.led, out.buzzer))
+
+    def estop_rearm(self):
+        self._estop_armed = True
+
+    # ---------------------------------------------------------------- console
+
+    def console_read_into(self, buf):
+        """Copy waiting console bytes into buf; returns how many (0 if none)."""
+        rx = self._rx
+        if not rx:
+            return 0
+        n = min(len(buf), len(rx))
+        if self.ctrl_c_raises:
+            i = rx.find(b"\x03", 0, n)
+            if i == 0:
+                del rx[:1]
+                raise KeyboardInterrupt
+            if i > 0:
+                n = i  # deliver what came before the Ctrl-C; the next read raises
+        buf[:n] = rx[:n]
+        del rx[:n]
+        return n
+
+    def console_write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self._tx += data
+
+    def on_interrupt(self):
+        """The main loop left on Ctrl-C (table safe): the REPL would take over."""
+        self.interrupted = True
+
+    # ---------------------------------------------------------------- watchdog, resets
+
+    def wdt_arm(self, timeout_ms):
+        self._wdt_timeout = int(timeout_ms)
+        self._wdt_fed = self.now_ms
+
+    def wdt_feed(self):
+        if self._wdt_timeout is not None:
+            self._wdt_fed = self.now_ms
+
+    def reset_cause(self):
+        return self._reset_cause
+
+    def maintenance_requested(self):
+        return bool(self.maintenance)
+
+    # ================================================================ host side
+
+    @property
+    def true_angle_mdeg(self):
+        return self.physics.true_angle_mdeg
+
+    @property
+    def true_rate_mdeg_s(self):
+        return self.physics.true_rate_mdeg_s
+
+    @property
+    def lost_steps(self):
+        return self.physics.lost_steps
+
+    @property
+    def emitted_count(self):
+        return self.physics.stepgen.count
+
+    @property
+    def wdt_armed(self):
+        return self._wdt_timeout is not None
+
+    def host_send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self._rx += data
+
+    def host_receive(self):
+        out = bytes(self._tx)
+        self._tx.clear()
+        return out
+
+    def press(self, button):
+        self.switches.press(button)
+
+    def release(self, button):
+        self.switches.release(button)
+
+    def estop_press(self):
+        self.switches.estop_press()
+
+    def estop_release(self):
+        self.switches.estop_release()
+
+    def estop_cut_wire(self):
+        self.switches.estop_cut_wire()
+
+    def estop_repair_wire(self):
+        self.switches.estop_repair_wire()
+
+    def imu_fault(self, name, on=True):
+        """Switch an IMU fault on/off: no_response, timeout, frozen, spikes."""
+        self.imu.set_fault(name, on)
+
+    def switch_spike(self, bits):
+        """Invert these SW_* input bits for the next sample only."""
+        self.switches.spike(bits)
+
+    @property
+    def switch_spike_rate(self):
+        return self.switches.spike_rate
+
+    @switch_spike_rate.setter
+    def switch_spike_rate(self, p):
+        self.switches.spike_rate = p
+
+    def power_cut(self, off_ms=None):
+        """Cut the power now; with off_ms it comes back by itself after that long."""
+        if self.powered:
+            self.powered = False
+            self._pending = None  # the firmware is simply gone; it restarts on restore
+            self.physics.stepgen.off()  # driver de-energised: the worm holds the table
+            self._wdt_timeout = None
+            self.led = self.buzzer = 0
+        self._restore_at = None if off_ms is None else self.now_ms + int(off_ms)
+
+    def power_restore(self):
+        if not self.powered:
+            self.powered = True
+            self._restore_at = None
+            self.imu.power_on_reset()
+            self._reset(PWRON_RESET)
+
+    def hard_reset(self):
+        self._reset(HARD_RESET)
+
+    def soft_reset(self):
+        self._reset(SOFT_RESET)
+
+    def advance(self, ms):
+        """Advance the world by ms without raising (a pending reset waits for wait_until)."""
+        for _ in range(int(ms)):
+            self._step_ms()
+
+    # ================================================================ inside
+
+    def _step_ms(self):
+        """One millisecond of the whole world."""
+        self.now_ms += 1
+        phys = self.physics
+        sw = self.switches
+        # the over-travel STEP gate is hardware: it acts on the contact, firmware or not
+        phys.stepgen.block_head_down = sw.contact_open(SW_OVERTRAVEL)
+        phys.step()
+        bits = sw.tick(phys.true_angle_mdeg)
+        # the e-stop IRQ: counts a circuit-opening edge, then stays quiet until re-armed
+        level = bool(bits & SW_ESTOP)
+        if level and not self._estop_level and self._estop_armed and self._running():
+            self._estop_edges += 1
+            self._estop_armed = False
+        self._estop_level = level
+        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
+                        phys.motor_turning)
+        if not self.powered and self._restore_at is not None and self.now_ms >= self._restore_at:
+            self.power_restore()
+        if (
+            self._wdt_timeout is not None
+            and self._running()
+            and self.now_ms - self._wdt_fed >= self._wdt_timeout
+        ):
+            self._reset(WDT_RESET)
+        for hook in self.ms_hooks:
+            hook(self)
+
+    def _running(self):
+        return self.powered and self._pending is None
+
+    def _run_unpowered(self):
+        start = self.now_ms
+        while not self.powered:
+            if self._restore_at is None and not self.ms_hooks:
+                raise RuntimeError("power cut with nothing to restore it (use power_cut(off_ms))")
+            if self._restore_at is None and self.now_ms - start >= MAX_UNPOWERED_MS:
+                raise RuntimeError("power still off after %d ms and no restore scheduled"
+                                   % MAX_UNPOWERED_MS)
+            self._step_ms()
+
+    def _raise_pending(self):
+        if self._pending is not None:
+            cause = self._pending
+            self._pending = None
+            raise BoardReset(cause)
+
+    def _reset(self, cause):
+        """The chip resets now: outputs to their safe state; the firmware must restart."""
+        self._pending = cause
+        self._reset_cause = cause
+        self.resets.append((self.now_ms, cause))
+        self.physics.stepgen.reset()
+        self._estop_edges = 0
+        self._estop_armed = True
+        if cause != SOFT_RESET:
+            self._wdt_timeout = None  # a chip reset stops the watchdog; a soft reset does not
+            self._boot_ms = self.now_ms  # ticks_ms restarts with the chip
+        elif self._wdt_timeout is not None:
+            self._wdt_fed = self.now_ms
+        self.led = self.buzzer = 0
+        self._rx.clear()
+        self._imu_driver = None
+        self._imu_ready = False
+
+    # ---------------------------------------------------------------- the IMU driver
+
+    @property
+    def imu_driver(self):
+        """The firmware driver read by read_inputs(); built by imu_driver_factory(bus)
+        (and init()-ed) on first use after every reset. Assign one to use it as it is."""
+        return self._imu_driver
+
+    @imu_driver.setter
+    def imu_driver(self, driver):
+        self._imu_driver = driver
+        self._imu_ready = driver is not None
+
+    def _default_imu_driver(self, bus):
+        return mpu6050.from_params(bus, self.params.raw["imu"])
+
+    def _read_imu(self, inp):
+        if self._imu_driver is None:
+            self._imu_driver = self.imu_driver_factory(self.i2c)
+            self._imu_ready = False
+        if not self._imu_ready:
+            try:
+                init = getattr(self._imu_driver, "init", None)
+                if init is not None:
+                    init()
+                self._imu_ready = True
+            except OSError as e:
+                inp.imu_error = mpu6050.errno_of(e)
+                return
+            except ValueError:
+                inp.imu_error = _EIO
+                return
+        self._imu_driver.read_into(inp)

@@ -1,0 +1,166 @@
+"""The table's switches and buttons as the board's input pins see them, one sample per ms.
+
+Owns: the loading/home and over-travel limit switches (actuated by the true angle), the
+e-stop circuit, the UP/DOWN/START buttons, contact bounce, and injected noise spikes.
+The result is the logical SW_* bitmask of firmware/signals.py (1 = active).
+
+- Every contact is normally closed, so "active" means "circuit open": a pressed e-stop and
+  a cut e-stop wire read the same. Limit switches open at the angles of the frame section
+  of hardware/table_params.json: home when true angle <= frame.home_switch_mdeg, over-travel
+  when true angle >= frame.overtravel_mdeg.
+- Bounce: every change of a contact's physical state is followed by 1..bounce_max_ms
+  milliseconds (drawn from the seeded rng) in which each sample reads at random; then it
+  settles on the new state.
+- Spikes: `spike(bits)` inverts those bits for the next single sample only (an EMI glitch);
+  `spike_rate` (per bit, per ms) makes them happen at random.
+"""
+
+from host_tools.paths import use_firmware
+
+use_firmware()
+
+from signals import (  # noqa: E402  (firmware/signals.py, on sys.path after use_firmware)
+    SW_DOWN,
+    SW_ESTOP,
+    SW_HOME,
+    SW_OVERTRAVEL,
+    SW_START,
+    SW_UP,
+)
+
+BUTTONS = {"UP": SW_UP, "DOWN": SW_DOWN, "START": SW_START}
+ALL_BITS = (SW_UP, SW_DOWN, SW_START, SW_ESTOP, SW_HOME, SW_OVERTRAVEL)
+# A few ms of bounce, typical of small snap-action and push-button contacts.
+DEFAULT_BOUNCE_MAX_MS = 5
+
+
+class Contact:
+    """One switch contact with bounce. `active` is the settled physical state."""
+
+    def __init__(self, rng, bounce_max_ms):
+        self._rng = rng
+        self._bounce_max_ms = bounce_max_ms
+        self.active = False  # physical state (after bounce settles)
+        self.reading = False  # what the pin reads this ms
+        self._bounce_left = 0
+
+    def set(self, active):
+        active = bool(active)
+        if active != self.active:
+            self.active = active
+            if self._bounce_max_ms > 0:
+                self._bounce_left = self._rng.randint(1, self._bounce_max_ms)
+
+    def settle(self, active):
+        """Take this state with no bounce (it was there before power-up)."""
+        self.active = self.reading = bool(active)
+        self._bounce_left = 0
+
+    def tick(self):
+        if self._bounce_left > 0:
+            self._bounce_left -= 1
+            if self._bounce_left > 0:
+                self.reading = self._rng.random() < 0.5
+                return
+        self.reading = self.active
+
+    @property
+    def bouncing(self):
+        return self._bounce_left > 0
+
+
+class Switches:
+    """All the board's switch inputs. Call `tick(true_angle_mdeg)` once per simulated ms."""
+
+    def __init__(self, params, rng, bounce_max_ms=DEFAULT_BOUNCE_MAX_MS):
+        self._rng = rng
+        self.home_switch_mdeg = params.frame.home_switch_mdeg
+        self.overtravel_mdeg = params.frame.overtravel_mdeg
+        self._contacts = {bit: Contact(rng, bounce_max_ms) for bit in ALL_BITS}
+        self.estop_pressed = False
+        self.estop_wire_cut = False
+        self.spike_rate = 0.0  # probability per bit per ms of a one-sample glitch
+        self._spike_next = 0
+        self.bits = 0  # logical SW_* bits of the latest sample
+
+    # ------------------------------------------------------------ the people
+
+    def press(self, button):
+        self._contacts[_button_bit(button)].set(True)
+
+    def release(self, button):
+        self._contacts[_button_bit(button)].set(False)
+
+    def estop_press(self):
+        self.estop_pressed = True
+        self._contacts[SW_ESTOP].set(True)
+
+    def estop_release(self):
+        self.estop_pressed = False
+        self._contacts[SW_ESTOP].set(self.estop_wire_cut)
+
+    def estop_cut_wire(self):
+        self.estop_wire_cut = True
+        self._contacts[SW_ESTOP].set(True)
+
+    def estop_repair_wire(self):
+        self.estop_wire_cut = False
+        self._contacts[SW_ESTOP].set(self.estop_pressed)
+
+    # ------------------------------------------------------------ faults
+
+    def spike(self, bits):
+        """Invert these SW_* bits for the next sample only."""
+        self._spike_next |= bits
+
+    # ------------------------------------------------------------ sampling
+
+    def physical_bits(self):
+        """The settled physical state, without bounce or spikes (for traces and tests)."""
+        b = 0
+        for bit, c in self._contacts.items():
+            if c.active:
+                b |= bit
+        return b
+
+    def settle(self, true_angle_mdeg):
+        """Limit switches in their state for this angle, without bounce (the state they
+        were in before the board powered up); samples once."""
+        self._contacts[SW_HOME].settle(true_angle_mdeg <= self.home_switch_mdeg)
+        self._contacts[SW_OVERTRAVEL].settle(true_angle_mdeg >= self.overtravel_mdeg)
+        return self.tick(true_angle_mdeg)
+
+    def tick(self, true_angle_mdeg):
+        """One ms: the limit switches follow the angle; every contact is sampled once."""
+        contacts = self._contacts
+        contacts[SW_HOME].set(true_angle_mdeg <= self.home_switch_mdeg)
+        contacts[SW_OVERTRAVEL].set(true_angle_mdeg >= self.overtravel_mdeg)
+        b = 0
+        for bit, c in contacts.items():
+            c.tick()
+            if c.reading:
+                b |= bit
+        spikes = self._spike_next
+        self._spike_next = 0
+        if self.spike_rate > 0.0:
+            for bit in ALL_BITS:
+                if self._rng.random() < self.spike_rate:
+                    spikes |= bit
+        self.bits = b ^ spikes
+        return self.bits
+
+    def contact_open(self, bit):
+        """The raw contact reading of one input this ms (incl. bounce, excl. spikes)."""
+        return self._contacts[bit].reading
+
+
+def _button_bit(button):
+    if isinstance(button, str):
+        try:
+            return BUTTONS[button.upper()]
+        except KeyError:
+            raise ValueError("unknown button %r (UP, DOWN or START)" % button) from None
+    if button in BUTTONS.values():
+        return button
+    raise ValueError("unknown button %r" % (button,))
+
