@@ -103,7 +103,7 @@ _LINE_MAX = const(120)  # longest command line; the longest real one ("pin set .
 # Output written per tick at most: 9.6 KB/s at 100 Hz, below the 11.5 KB/s of 115200
 # baud, so a write never waits for the UART and a long reply never stretches a tick.
 _TX_CHUNK = const(96)
-_TX_MAX = const(6144)  # pending output bound: the largest reply (log 96, JSON) fits
+_TX_MAX = const(8192)  # pending output bound: the largest reply (log 96, JSON: 7.8 KB) fits
 _TX_RESERVE = const(128)  # kept free so a "reply dropped" error always fits
 _TEL_BACKLOG = const(256)  # telemetry is skipped (not queued) while this much waits
 _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle session
@@ -268,7 +268,7 @@ def event_text(code, a, b):
     if code == E_SESSION_END:
         return "%s, deepest %s deg" % (_name(profiles.ENDED_NAMES, a), fmt_milli(b))
     if code == E_CLAMPED:
-        return "%s deg clamped to %s deg" % (fmt_milli(a), fmt_milli(b))
+        return "%s -> %s deg" % (fmt_milli(a), fmt_milli(b))
     if code == E_CAP:
         return _name(_CAP_KINDS, a)
     if code == E_HOMED:
@@ -855,11 +855,15 @@ class Console:
         for t, code, a, b in log.since(log.seq - n):
             name = _name(EVENT_NAMES, code)
             text = event_text(code, a, b)
-            evs.append({"t_ms": t, "event": name, "a": a, "b": b, "text": text})
-            lines.append("%s %s %s" % (fmt_milli(t), name, text))
-        if not lines:
+            # one of the two, and rows rather than objects: a full log stays < 8 KB
+            if self.json:
+                evs.append([t, name, a, b, text])
+            else:
+                lines.append("%s %s %s" % (fmt_milli(t), name, text))
+        if not evs and not lines:
             lines.append("no events")
-        self._ok("\n".join(lines), {"events": evs})
+        self._ok("\n".join(lines), {"fields": ["t_ms", "event", "a", "b", "text"],
+                                    "events": evs})
 
     def _c_history(self, args):
         self._nargs(args, 0, 1)
@@ -1030,11 +1034,15 @@ class Console:
 
     def _c_json(self, args):
         self._nargs(args, 0, 1)
+        on = self.json
         if args:
             if args[0] != "on" and args[0] != "off":
                 raise ParseError("usage: " + _USAGE["json"])
-            self.json = args[0] == "on"
-        self._ok("ok json: %s" % ("on" if self.json else "off"), {"json": self.json})
+            on = args[0] == "on"
+        # The reply to `json on` and to `json off` is JSON: whoever switches expects it.
+        self.json = self.json or on
+        self._ok("ok json: %s" % ("on" if on else "off"), {"json": on})
+        self.json = on
 
     def _c_version(self, args):
         self._nargs(args, 0, 0)

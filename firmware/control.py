@@ -277,12 +277,15 @@ class Core:
             self._edges_seen = edges
         edge = edges != self._edges_seen
         self._edges_seen = edges
+        was_open = self.estop_open
         self.estop_open = inp.switches & SW_ESTOP != 0
         if self.state == BOOT:
             return  # the self-test refuses to start with the circuit open
-        if self.estop_open or edge:
-            if self.state != EMERGENCY_RETURN:
-                self._emergency(1 if self.estop_open else 2)
+        # Act on the circuit opening (polled) or on an ISR edge; a circuit already open
+        # at power-up is the self-test's fault, and nothing moves until a command.
+        opened = self.estop_open and not was_open
+        if (opened or edge) and self.state != EMERGENCY_RETURN:
+            self._emergency(1 if opened else 2)
 
     def _check_safety(self, dt, inp):
         est = self.est
@@ -686,6 +689,7 @@ class Core:
         self.steps_trusted = True
         self.steps_angle_mdeg = self.est.angle_mdeg
         self.prof.reset(self.count + self.offset)
+        self.runaway.reset()  # a new reference: the old error history no longer applies
 
     def _start_return(self):
         self.runner.stop()

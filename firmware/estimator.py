@@ -45,10 +45,9 @@ Every update allocates nothing on MicroPython; all intermediate values stay belo
 2**30 (inputs are clamped to the sensors' full scales, dt to _DT_MAX_MS).
 """
 
-from micropython import const
-
 import faults
 from imath import atan2_mdeg, cos_q15, isqrt, sin_q15
+from micropython import const
 
 _FULL_MDEG = const(360000)
 _HALF_MDEG = const(180000)

@@ -56,7 +56,7 @@ _ODR_HZ = (1000, 200, 100, 50, 25, 500)
 _ODR_CODE = (6, 7, 8, 9, 10, 15)
 # UI filter bandwidth codes 0..7 (DS 14.40, low-noise mode): 0 is ODR/2, 1..7 are
 # max(400 Hz, ODR) divided by these.
-_BW_DIV = (None, 4, 5, 8, 10, 16, 20, 40)
+_BW_DIV = (4, 5, 8, 10, 16, 20, 40)  # codes 1..7
 _BW_BASE_MIN_HZ = const(400)
 
 _COUNT_MAX = const(0x3FFFFFFF)
@@ -70,8 +70,8 @@ def filter_code(odr_hz, dlpf_hz):
     base = odr_hz if odr_hz > _BW_BASE_MIN_HZ else _BW_BASE_MIN_HZ
     best = -1
     best_hz = 0
-    for code in range(len(_BW_DIV)):
-        bw = odr_hz // 2 if code == 0 else base // _BW_DIV[code]
+    for code in range(len(_BW_DIV) + 1):
+        bw = odr_hz // 2 if code == 0 else base // _BW_DIV[code - 1]
         if best_hz < bw <= dlpf_hz:
             best = code
             best_hz = bw

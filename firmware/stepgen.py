@@ -91,6 +91,7 @@ _RETUNE_SHIFT = const(6)
 # self_test(): 1000 sps for 20 ms each way, with the driver de-energised.
 _TEST_SPS = const(1000)
 _TEST_MS = const(20)
+_TEST_POLL_US = const(100)  # poll the count 10x per 1 ms period: stop before the next edge
 
 FAULT_NONE = const(0)
 FAULT_COUNTER = const(1)  # pulses ran but the count did not move: the count is not the truth
@@ -156,6 +157,14 @@ class StepGen:
         import machine
 
         t = timing(driver)  # refuses an unknown driver before touching any pin
+        # MicroPython-only timing, bound here (not at import, so the pure helpers above
+        # import on CPython). The project's pyright resolves `time` to CPython's typeshed;
+        # with typeshedPath = the venv's site-packages these ignores become unnecessary.
+        self._ticks_us = time.ticks_us  # pyright: ignore[reportAttributeAccessIssue]
+        self._ticks_ms = time.ticks_ms  # pyright: ignore[reportAttributeAccessIssue]
+        self._ticks_diff = time.ticks_diff  # pyright: ignore[reportAttributeAccessIssue]
+        self._ticks_add = time.ticks_add  # pyright: ignore[reportAttributeAccessIssue]
+        self._sleep_us = time.sleep_us  # pyright: ignore[reportAttributeAccessIssue]
         self.driver = driver
         self._high_ns = pulse_high_ns(driver)
         self._max_sps = max_rate_sps(driver)
@@ -175,7 +184,7 @@ class StepGen:
         self._dir_sign = 1
         self._hz = 0  # running PWM frequency, 0 = stopped
         self._last_hz = 0  # frequency before the last stop (for the settle wait)
-        self._stop_us = time.ticks_us()
+        self._stop_us = self._ticks_us()
         self._settle_us = 0
         self._enabled = False
         self._block = False
@@ -213,7 +222,7 @@ class StepGen:
         if not self._enabled:
             self._en.value(_EN_ACTIVE)
             self._enabled = True
-            time.sleep_us(self._setup_us)  # ENABLE ahead of DIR/STEP (DM542 t1: 5 us)
+            self._sleep_us(self._setup_us)  # ENABLE ahead of DIR/STEP (DM542 t1: 5 us)
         r = rate_sps
         if self.fault != FAULT_NONE or (self._block and r > 0):
             r = 0
@@ -256,25 +265,25 @@ class StepGen:
             self._pwm.duty_u16(0)
             self._last_hz = self._hz
             self._hz = 0
-            self._stop_us = time.ticks_us()
+            self._stop_us = self._ticks_us()
             # the current period (at most) may still be running; its edge is counted
             self._settle_us = 1000000 // self._last_hz + self._high_ns // 1000 + 2
 
     def _reverse(self, sign):
         """Change direction once no pulse can be in flight; False = not yet."""
         self._stop()
-        wait = self._settle_us - time.ticks_diff(time.ticks_us(), self._stop_us)
+        wait = self._settle_us - self._ticks_diff(self._ticks_us(), self._stop_us)
         if wait > 0:
             if wait > _SPIN_MAX_US:
                 return False
-            time.sleep_us(wait)
+            self._sleep_us(wait)
         self._busy = True
         n = self._ctr.value(0)
         self._base += self._dir_sign * n
         self._dir_sign = sign
         self._busy = False
         self._dir.value(_DIR_POSITIVE if sign > 0 else 1 - _DIR_POSITIVE)
-        time.sleep_us(self._setup_us)  # DIR setup before the first STEP edge
+        self._sleep_us(self._setup_us)  # DIR setup before the first STEP edge
         return True
 
     def _run(self, f):
@@ -326,36 +335,40 @@ class StepGen:
     # -------------------------------------------------------- boot and shutdown
 
     def self_test(self):
-        """Boot check, driver de-energised: run _TEST_MS of pulses up, then back down to
-        the starting count, and check the counter followed both ways. The driver's
-        translator sees a net zero move (A4988: STEP/DIR stay active while disabled).
-        Blocks about 50 ms. True if the count is trustworthy; else fault is latched."""
+        """Boot check, driver de-energised: pulse up _TEST_SPS * _TEST_MS / 1000 steps,
+        then back down to the starting count, and check the counter followed both ways.
+        The driver's translator sees a net zero move (A4988: STEP/DIR stay active while
+        disabled). Blocks about 50 ms. True if the count is trustworthy; else the
+        fault is latched."""
         if self._enabled:
             return False
         start = self.count()
-        ok = True
-        for sign in (1, -1):
-            if sign != self._dir_sign and not self._reverse(sign):
-                ok = False
-                break
-            deadline = time.ticks_add(time.ticks_ms(), 4 * _TEST_MS)
-            self._run(_TEST_SPS)
-            if sign > 0:
-                time.sleep_ms(_TEST_MS)
-            else:
-                while self.count() > start and time.ticks_diff(deadline, time.ticks_ms()) > 0:
-                    pass
-            self._stop()
-            time.sleep_us(self._settle_us)
-            moved = self.count() - start
-            if sign > 0 and moved < _TEST_SPS * _TEST_MS // 2000:
-                ok = False  # fewer than half the pulses seen
-                break
-        if self.count() != start:
-            ok = False
+        n = _TEST_SPS * _TEST_MS // 1000
+        self._lo = start - 2 * n  # the dead-man window for the test's own pulses
+        self._hi = start + 2 * n
+        ok = self._test_run(1, start + n) and self._test_run(-1, start)
+        ok = ok and self.count() == start
+        self._lo = self._hi = self.count()
         if not ok:
             self.fault = FAULT_COUNTER
         return ok
+
+    def _test_run(self, sign, until):
+        """Pulse toward `until` (count) at _TEST_SPS; False if it is not reached in time."""
+        if sign != self._dir_sign and not self._reverse(sign):
+            return False
+        deadline = self._ticks_add(self._ticks_ms(), 4 * _TEST_MS)
+        self._run(_TEST_SPS)
+        reached = False
+        while self._ticks_diff(deadline, self._ticks_ms()) > 0:
+            self._hb = 0  # this loop is the heartbeat while it runs
+            if (self.count() - until) * sign >= 0:
+                reached = True
+                break
+            self._sleep_us(_TEST_POLL_US)
+        self._stop()
+        self._sleep_us(self._settle_us)
+        return reached
 
     def deinit(self):
         """Pulses off, driver de-energised, timer released (soft reset, tests)."""

@@ -1,4 +1,4 @@
-"""Estimator: angle convention, fusion, bias learning, and how each plausibility fault fires and clears.
+"""Estimator: angle convention, fusion, bias learning, how each plausibility fault fires and clears.
 
 Defaults from make_config(): pivot axis y, sign +1, fusion_tau_ms 500, gravity window
 850..1150 mg, rate_max 20 dps, frozen_samples 50, bus_error_limit 5; 10 ms ticks.

@@ -166,7 +166,7 @@ def test_sweep_random_targets_and_modes_land_exactly():
 def test_sweep_replanning_reversals_and_mode_changes():
     rnd = Lcg(777)
     modes = ((5333, 5333), (2667, 5333), (10667, 10667), (667, 5333), (30000, 1000000), (1, 1))
-    for case in range(40):
+    for _ in range(40):
         dt = rnd.between(5, 20)
         p = Profile(dt)
         vmax, amax = modes[rnd.below(4)]

@@ -6,12 +6,11 @@ CPython only. The invariants are the core tests' Checker (tests/core/test_motion
 
 import sys
 
+import stepgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_motion import Checker
-
-import stepgen
 from motion import MAX_SPS, Profile
+from test_motion import Checker
 
 # (vmax sps, amax sps^2): normal, jog, emergency and homing on the default drive,
 # plus the extremes the profile accepts.

@@ -1,0 +1,134 @@
+"""A test rig for the control core: the Core plus a simple kinematic stand-in of the table.
+
+The stand-in moves exactly as the emitted steps say (no inertia, no lost steps) within
+the dead-man window, produces the ideal IMU sample of its angle with a small
+deterministic dither (a real sensor is never perfectly still), and the switch bits of
+its position. Pure integer code with no allocation per tick, so the same rig runs on
+CPython and on the MicroPython unix port, and the allocation tests can wrap it.
+"""
+
+import faults
+from control import Core
+from estimator import sample_for_angle_into
+from kinematics import make_kinematics
+from profiles import default_profile
+from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL, Inputs, Outputs
+from support import make_config
+
+TICK_MS = 10
+
+
+class Plant:
+    def __init__(self, cfg, angle_mdeg):
+        self.cfg = cfg
+        self.kin = make_kinematics(cfg)
+        self.base = self.kin.steps_from_mdeg(angle_mdeg)  # table steps at count 0
+        self.count = 0  # emitted steps (the hardware counter)
+        self.rate_mdeg_s = 0
+        self.buttons = 0  # SW_UP/SW_DOWN/SW_START bits held
+        self.estop = False
+        self.estop_edges = 0
+        self.home_disconnected = False  # the home switch never reads active
+        self.imu_error = 0
+        self.force_switches = 0  # switch bits forced active (a failed or noisy switch)
+        self.lag_steps = 0  # steps emitted that the table did not follow (lost)
+        self._acc_ms = 0  # sub-step remainder, step*ms
+        self._seed = 12345
+
+    def angle_mdeg(self):
+        return self.kin.mdeg_from_steps(self.base + self.count - self.lag_steps)
+
+    def fill(self, inp):
+        a = self.angle_mdeg()
+        sample_for_angle_into(inp, a, self.rate_mdeg_s, self.cfg)
+        self._seed = (self._seed * 1103515245 + 12345) & 0x3FFFFFFF
+        inp.acc_z_mg += (self._seed >> 20) & 3  # 0..3 mg and 0..7 mdps of dither
+        inp.gyro_x_mdps += (self._seed >> 16) & 7
+        inp.imu_error = self.imu_error
+        sw = self.buttons | self.force_switches
+        if self.estop:
+            sw |= SW_ESTOP
+        if a <= self.cfg.home_switch_mdeg and not self.home_disconnected:
+            sw |= SW_HOME
+        if a >= self.cfg.overtravel_mdeg:
+            sw |= SW_OVERTRAVEL
+        inp.switches = sw
+        inp.step_count = self.count
+        inp.estop_edges = self.estop_edges
+
+    def apply(self, out, dt_ms):
+        before = self.angle_mdeg()
+        if out.enable and out.rate_sps != 0:
+            self._acc_ms += out.rate_sps * dt_ms
+            n = self._acc_ms // 1000 if self._acc_ms >= 0 else -((-self._acc_ms) // 1000)
+            self._acc_ms -= n * 1000
+            c = self.count + n
+            if c > out.limit_hi:
+                c = out.limit_hi
+            if c < out.limit_lo:
+                c = out.limit_lo
+            self.count = c
+        else:
+            self._acc_ms = 0
+        self.rate_mdeg_s = (self.angle_mdeg() - before) * 1000 // dt_ms
+
+
+class Rig:
+    def __init__(self, angle_mdeg=None, consent=True, cfg=None, estop=False, **cfg_overrides):
+        self.cfg = cfg if cfg is not None else make_config(**cfg_overrides)
+        self.profile = default_profile("test", self.cfg)
+        self.profile.consent = consent
+        if angle_mdeg is None:
+            angle_mdeg = self.cfg.loading_angle_mdeg
+        self.plant = Plant(self.cfg, angle_mdeg)
+        self.plant.estop = estop
+        self.core = Core(self.cfg, self.profile)
+        self.inp = Inputs()
+        self.out = Outputs()
+        self.t_ms = 0
+        self.core.boot(0, 1)
+
+    def tick(self, n=1):
+        core = self.core
+        plant = self.plant
+        inp = self.inp
+        out = self.out
+        for _ in range(n):
+            plant.fill(inp)
+            core.tick(self.t_ms, inp, out)
+            plant.apply(out, TICK_MS)
+            self.t_ms = (self.t_ms + TICK_MS) & 0x3FFFFFFF
+
+    def run_until(self, predicate, max_ms):
+        """Tick until predicate(rig) holds; returns the ms it took, or fails."""
+        waited = 0
+        while not predicate(self):
+            if waited >= max_ms:
+                raise AssertionError("condition not reached in %d ms (state %d, angle %d)"
+                                     % (max_ms, self.core.state, self.plant.angle_mdeg()))
+            self.tick()
+            waited += TICK_MS
+        return waited
+
+    def state_is(self, st):
+        return self.run_until(lambda r: r.core.state == st, 600000)
+
+    def boot(self):
+        """Run the power-on self-test window."""
+        self.tick(40)
+
+    def ready_homed(self):
+        """Boot at the loading position and home (what the first motion command does)."""
+        from states import C_HOME, READY
+
+        self.boot()
+        assert self.core.state == READY, self.core.state
+        assert self.core.command(C_HOME) == 0
+        self.run_until(lambda r: r.core.state == READY, 60000)
+        assert self.core.homed
+        assert self.core.fault == faults.NONE
+
+    def events(self, code):
+        """All logged events with this code, oldest first."""
+        log = self.core.log
+        return [e for e in log.since(0) if e[1] == code]
