@@ -1,27 +1,110 @@
-"""Console numbers: the one strict syntax the console accepts, and its formatting back.
+"""The console's grammar: a line's words, the command table, strict numbers.
 
-Owns the conversion between console text and the firmware's integer units. A whole
-number is an optional '-' and 1-9 ASCII digits. A decimal quantity (degrees, seconds)
-is an optional '-', 1-6 ASCII digits, and optionally one '.' followed by 1-3 digits;
-it becomes an int in thousandths (deg -> mdeg, s -> ms). Everything else raises
-ParseError: '', '-', '+1', '--3', ' 1', '1e5', '0x10', '1_000', 'nan', 'inf', '1.',
-'.5', '1.2345', non-ASCII digits, too many digits, and values outside [lo, hi].
+Owns everything that turns console text into validated values before anything runs:
+the command table (name, usage, help), the request id, each command's arguments, and
+the one number syntax the console accepts. firmware/console.py runs a command only
+with what parse() returned, so a malformed line is refused before anything changes.
+Runs per command, not per tick: it may allocate.
 
-No floats anywhere (they are single precision and allocate on the ESP32): a number
-typed on the host is exactly the integer the core gets. Python's int() is not used,
-because it accepts '1_000', ' 1 ', '+1' and other Unicode digits.
-Runs per command, not per tick: it may allocate (error messages).
+Numbers. A whole number is an optional '-' and 1-9 ASCII digits. A decimal quantity
+(degrees, seconds) is an optional '-', 1-6 ASCII digits, and optionally one '.' and
+1-3 digits; it becomes an int in thousandths (deg -> mdeg, s -> ms). Everything else
+raises ParseError: '', '-', '+1', '--3', ' 1', '1e5', '0x10', '1_000', 'nan', 'inf',
+'1.', '.5', '1.2345', non-ASCII digits, too many digits, values outside the bounds.
+No floats anywhere (single precision and boxed on the ESP32): the number typed on the
+host is exactly the integer the core gets. Python's int() is not used: it accepts
+'1_000', ' 1 ', '+1' and non-ASCII digits.
 """
 
+import profiles
+import programs
+from config import FIELDS as CONFIG_FIELDS
 from micropython import const
 
 _INT_DIGITS = const(9)  # 999_999_999 < 2**30: stays a small int on MicroPython
 _WHOLE_DIGITS = const(6)  # 999_999.999 -> 999_999_999 thousandths: still a small int
 _FRAC_DIGITS = const(3)  # thousandths: mdeg, ms
+MAX_ANGLE_MDEG = const(180000)  # the core refuses angles beyond +-180 deg; so do we
+MAX_HOLD_MS = const(3600000)  # the core refuses holds over an hour; so do we
+_REQ_ID_MAX = const(999999999)
+_LIST_MAX = const(999)  # log/history n: more than is kept just shows all of it
+STREAM_MAX_HZ = const(50)  # 20 ms: two 10 ms ticks per line at most
+
+# (name, usage, what it does): drives parsing, `help` and the host client's completion.
+COMMANDS = (
+    ("help", "help [command]", "list the commands, or one command's usage"),
+    ("status", "status", "state, angle, target, fault, session, profile, access"),
+    ("goto", "goto <deg>", "move to an angle (clamped to the profile max and soft max)"),
+    ("hold", "hold <s>", "hold time at the target (capped by the profile)"),
+    ("program", "program [name|id]", "show or select: beginner progression interval custom"),
+    ("start", "start [<deg> <s>]", "start the selected program (custom/interval: angle, hold)"),
+    ("stop", "stop", "decelerate and hold here"),
+    ("return", "return", "normal return: rest at horizontal, then the loading position"),
+    ("estop", "estop", "emergency return, latched until 'ack'"),
+    ("ack", "ack", "acknowledge the emergency latch or a fault (never moves by itself)"),
+    ("discomfort", "discomfort", "the person feels unwell: return at once"),
+    ("consent", "consent [yes]", "show the contraindications; 'consent yes' confirms none apply"),
+    ("home", "home", "find the loading switch and set the step reference"),
+    ("calibrate", "calibrate [<deg>]", "take the IMU zero (READY: at the loading switch)"),
+    ("faults", "faults", "the latched fault and the fault history kept across resets"),
+    ("log", "log [n]", "the last n events (default 20)"),
+    ("history", "history [n]", "the last n sessions (default 10)"),
+    ("config", "config get [name] | config set <name> <value>", "settings (set: login, READY)"),
+    ("profile", "profile [set <field> <value>]",
+     "the active profile; set (login, READY): max_deg hold_s cap_s advance_after"),
+    ("selftest", "selftest", "boot self-test result, reset cause and the live checks"),
+    ("stream", "stream <hz>|off", "telemetry lines at 1-50 Hz"),
+    ("json", "json [on|off]", "machine mode: every reply one JSON object per line"),
+    ("version", "version", "firmware and protocol version"),
+    ("login", "login <pin>", "open a therapist session (5 wrong PINs lock out)"),
+    ("logout", "logout", "close the therapist session"),
+    ("pin", "pin set [<old>] <new>", "set the therapist PIN, 4-8 digits (first one: no old)"),
+    ("lock", "lock", "child lock on: table buttons off, the e-stop still works"),
+    ("unlock", "unlock [<pin>]", "child lock off (therapist PIN)"),
+    ("reboot", "reboot", "reset the controller (READY only)"),
+    ("maintenance", "maintenance", "restart into maintenance mode for deploy (READY only)"),
+)
+USAGE = {}
+for _c in COMMANDS:
+    USAGE[_c[0]] = _c[1]
+
+# Settings `config set` refuses. The frame, drive and IMU mounting numbers come from
+# the hardware file (one source of truth: deploy a new file to change them); the
+# kinematics, loop period and watchdog are taken once at boot.
+FIXED_SETTINGS = (
+    "loading_angle_mdeg",
+    "home_switch_mdeg",
+    "soft_max_mdeg",
+    "overtravel_mdeg",
+    "motor_steps_per_rev",
+    "microsteps",
+    "gear_ratio",
+    "backlash_mdeg",
+    "kinematics",
+    "screw_lead_um",
+    "screw_frame_mm",
+    "screw_table_mm",
+    "screw_offset_mdeg",
+    "imu_axis",
+    "imu_sign",
+    "tick_ms",
+    "wdt_timeout_ms",
+)
+
+# `profile set` fields: (console name, Profile field, decimal in thousandths?).
+PROFILE_SETTINGS = (
+    ("max_deg", "max_mdeg", True),
+    ("hold_s", "hold_max_ms", True),
+    ("cap_s", "session_cap_ms", True),
+    ("advance_after", "advance_after", False),
+)
 
 
 class ParseError(ValueError):
     pass
+
+
+# ------------------------------------------------------------------ numbers
 
 
 def _digits(text, start, end):
@@ -98,3 +181,152 @@ def fmt_milli(v):
 def _clip(text):
     # Echo a bad token, shortened: a reply line stays short whatever was typed.
     return text if len(text) <= 16 else text[:16] + "..."
+
+
+# ------------------------------------------------------------------ lines
+
+
+def split(text):
+    """(request id or None, words) of a printable-ASCII line, lower-cased.
+
+    A first word '#<n>' is a request id (0-999999999), echoed in JSON replies.
+    """
+    words = text.lower().split()
+    if not words or words[0][0] != "#":
+        return None, words
+    req = parse_int(words[0][1:], 0, _REQ_ID_MAX, "request id")
+    if len(words) == 1:
+        raise ParseError("request id without a command")
+    return req, words[1:]
+
+
+def parse(words):
+    """(name, values) of a command line's words; ParseError says what is wrong.
+
+    The values are what the console's handler for `name` takes, already checked
+    against every bound that does not depend on the table's current state.
+    """
+    name = words[0]
+    if name not in USAGE:
+        raise ParseError("unknown command '%s' (help lists them)" % _clip(name))
+    args = words[1:]
+    n = len(args)
+    usage = ParseError("usage: " + USAGE[name])
+    if name == "goto" or name == "calibrate":
+        if n != 1 and not (n == 0 and name == "calibrate"):
+            raise usage
+        return name, (_angle(args[0]) if n else None,)
+    if name == "hold":
+        if n != 1:
+            raise usage
+        return name, (parse_milli(args[0], 0, MAX_HOLD_MS, "hold (s)"),)
+    if name == "start":
+        if n != 0 and n != 2:
+            raise ParseError("usage: %s (both the angle and the hold, or neither)" % USAGE[name])
+        if n == 0:
+            return name, (0, 0)
+        return name, (parse_milli(args[0], 0, MAX_ANGLE_MDEG, "angle (deg)"),
+                      parse_milli(args[1], 0, MAX_HOLD_MS, "hold (s)"))
+    if name == "program":
+        if n > 1:
+            raise usage
+        return name, (_program(args[0]) if n else None,)
+    if name == "log" or name == "history":
+        if n > 1:
+            raise usage
+        return name, (parse_int(args[0], 1, _LIST_MAX, "n") if n else None,)
+    if name == "config":
+        return name, _config(args, usage)
+    if name == "profile":
+        if n == 0:
+            return name, (None, 0)
+        if n != 3 or args[0] != "set":
+            raise usage
+        return name, _profile(args[1], args[2])
+    if name == "stream":
+        if n != 1:
+            raise usage
+        if args[0] == "off":
+            return name, (0,)
+        return name, (parse_int(args[0], 1, STREAM_MAX_HZ, "rate (Hz)"),)
+    if name == "json" or name == "consent":
+        choices = ("yes",) if name == "consent" else ("on", "off")
+        if n > 1 or (n == 1 and args[0] not in choices):
+            raise usage
+        return name, (args[0] if n else None,)
+    if name == "help":
+        if n > 1:
+            raise usage
+        if n and args[0] not in USAGE:
+            raise ParseError("unknown command '%s'" % _clip(args[0]))
+        return name, (args[0] if n else None,)
+    if name == "login" or name == "unlock":
+        if n != 1 and not (n == 0 and name == "unlock"):
+            raise usage
+        return name, (_pin(args[0]) if n else None,)
+    if name == "pin":
+        if not 2 <= n <= 3 or args[0] != "set":
+            raise usage
+        return name, (_pin(args[1]) if n == 3 else None, _pin(args[-1]))
+    if n:
+        raise usage  # the rest take no arguments
+    return name, ()
+
+
+def _angle(text):
+    return parse_milli(text, -MAX_ANGLE_MDEG, MAX_ANGLE_MDEG, "angle (deg)")
+
+
+def _program(text):
+    names = programs.NAMES
+    for k in names:
+        if names[k] == text:
+            return k
+    if "0" <= text[0] <= "9":
+        pid = parse_int(text, 0, 99, "program id")
+        if pid in names:
+            return pid
+    raise ParseError("unknown program '%s' (%s)"
+                     % (_clip(text), " ".join([names[k] for k in sorted(names)])))
+
+
+def _pin(text):
+    # The format only (the PIN itself is checked by auth.py): 4-8 ASCII digits.
+    if not 4 <= len(text) <= 8 or _digits(text, 0, len(text)) < 0:
+        raise ParseError("a PIN is 4-8 digits")
+    return text
+
+
+def config_field(name):
+    """The config.FIELDS entry (name, default, lo, hi) of a setting; ParseError if none."""
+    for f in CONFIG_FIELDS:
+        if f[0] == name:
+            return f
+    raise ParseError("unknown setting '%s' (config get lists them)" % _clip(name))
+
+
+def _config(args, usage):
+    """('get', name or None, 0) or ('set', name, value) for `config ...`."""
+    n = len(args)
+    if n == 0 or (args[0] == "get" and n <= 2):
+        return "get", (config_field(args[1])[0] if n == 2 else None), 0
+    if args[0] != "set" or n != 3:
+        raise usage
+    f = config_field(args[1])
+    value = parse_int(args[2], f[2], f[3], f[0])
+    if f[0] in FIXED_SETTINGS:
+        raise ParseError("%s comes from the hardware file or is read at boot: "
+                         "deploy a new hardware file to change it" % f[0])
+    return "set", f[0], value
+
+
+def _profile(name, text):
+    """(PROFILE_SETTINGS entry, value) for `profile set <name> <text>`."""
+    for s in PROFILE_SETTINGS:
+        if s[0] == name:
+            for f in profiles.FIELDS:
+                if f[0] == s[1]:
+                    if s[2]:
+                        return s, parse_milli(text, f[2], f[3], name)
+                    return s, parse_int(text, f[2], f[3], name)
+    raise ParseError("profile set takes %s" % " ".join([s[0] for s in PROFILE_SETTINGS]))

@@ -34,8 +34,11 @@ FIELDS = (
     ("normal_accel_mdeg_s2", 4000, 500, 10000),  # 1 s ramps at normal speed
     ("jog_speed_mdeg_s", 2000, 200, 4000),  # hold-to-run and recovery run at reduced speed
     ("jog_accel_mdeg_s2", 4000, 500, 10000),
-    ("emergency_speed_mdeg_s", 8000, 1000, 10000),  # faster than normal, within motor torque
-    ("emergency_accel_mdeg_s2", 8000, 1000, 12000),  # still a ramp: no jolt to the person
+    # Emergency return: a little faster than normal, but kept where the motor still has
+    # torque margin for a 150 kg misadjusted user (hardware/mechanics_figures.md); a
+    # reliable return beats a fast one that loses steps.
+    ("emergency_speed_mdeg_s", 5000, 1000, 10000),
+    ("emergency_accel_mdeg_s2", 6000, 1000, 12000),  # still a ramp: no jolt to the person
     ("homing_slow_mdeg_s", 500, 100, 2000),  # second, precise approach to the home switch
     ("homing_retract_mdeg", 2000, 500, 5000),  # back off the switch before the slow approach
     ("homing_travel_mdeg", 6000, 1000, 20000),  # the switch must be found within this travel

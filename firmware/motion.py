@@ -26,6 +26,13 @@ Rounding, documented:
   i.e. less than 1 sps for one tick) so pos == target exactly.
 - The plan's velocity is exact; pos is the floor of the planned position (a
   milli-step remainder is kept internally).
+
+Ticks of varying length: shorter ticks brake over a (slightly) longer distance, so
+braking is planned with the shortest tick seen lately (see update()). A move then
+never passes its target unless a tick arrives earlier than any in the last ~1.3 s
+while braking is tight; that costs at most v * (tick - dt) / 2000 steps (about 11
+steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the profile brakes
+through and returns from exactly (tests/host/test_motion_props.py).
 """
 
 from micropython import const
@@ -53,6 +60,9 @@ _D_CAP_U = const(1000000000)
 # and the short pause at a direction change; small enough that a counter glitch can
 # only ask for a gentle speed change (0.15 deg/s at the table on the default drive).
 CORR_SPS = const(200)
+# After an early (short) tick, braking stays planned with it for 128 ticks (1.3 s at
+# 10 ms) per millisecond of recovery: long enough to cover a jittery stretch of loop.
+_DTP_RECOVER_TICKS = const(128)
 # The dead-man window allows this many ticks of motion at the commanded rate.
 _WINDOW_TICKS = const(2)
 
@@ -67,12 +77,15 @@ def _brake_ticks_sps(v, dv):
     return m * v - dv * ((m * (m + 1)) >> 1)
 
 
-def _fits(v, dq, dv):
-    """True if moving at v for one tick and then braking stops within dq (distance in
-    units of sps*tick, i.e. milli-steps / dt)."""
+def _fits(v, d, dt, dtp, dvp):
+    """True if moving at v for this tick (dt ms) and then braking at dvp per planning
+    tick (dtp ms) stops within d milli-steps."""
     if v <= 0:
         return True
-    return v + _brake_ticks_sps(v, dv) <= dq
+    r = d - v * dt
+    if r < 0:
+        return False
+    return r // dtp >= _brake_ticks_sps(v, dvp)
 
 
 def _clamp_dt(dt_ms):
@@ -87,7 +100,7 @@ class Profile:
     """Planned motion of the actuator, in steps. See the module docstring."""
 
     def __init__(self, tick_ms):
-        self.tick_ms = _clamp_dt(tick_ms)  # nominal tick, for stop() and stopping_steps()
+        self.tick_ms = _clamp_dt(tick_ms)  # nominal tick: the longest braking is planned with
         self.pos = 0  # planned position at the end of the current tick, steps (floor)
         self.vel_sps = 0  # planned velocity during the current tick, signed
         self.target = 0  # steps
@@ -95,6 +108,9 @@ class Profile:
         self.limit_lo = 0  # output of window(): dead-man limits, steps
         self.limit_hi = 0
         self._frac = 0  # planned position remainder, milli-steps, 0..999
+        self._dtp = self.tick_ms  # planning tick for braking (see update())
+        self._ap = 1  # planning deceleration, sps^2 (see update())
+        self._dtp_age = 0
         self._vmax = 1
         self._amax = 1
 
@@ -114,6 +130,7 @@ class Profile:
         A speed above a new lower vmax is braked at amax, never cut."""
         self._vmax = 1 if vmax_sps < 1 else MAX_SPS if vmax_sps > MAX_SPS else vmax_sps
         self._amax = 1 if amax_sps2 < 1 else MAX_SPS2 if amax_sps2 > MAX_SPS2 else amax_sps2
+        self._ap = self._dv(self._dtp) * 1000 // self._dtp  # re-learnt by update()
 
     def set_target(self, target_steps):
         """New target; the next update() re-plans from the current position and speed."""
@@ -123,6 +140,12 @@ class Profile:
         dv = self._amax * dt_ms // 1000
         return dv if dv > 0 else 1
 
+    def _dvp(self):
+        """Speed decrement per planning tick: the lowest effective deceleration seen
+        lately (amax*dt/1000 is floored, so it differs slightly with dt) at _dtp."""
+        dvp = self._ap * self._dtp // 1000
+        return dvp if dvp > 0 else 1
+
     def stop(self):
         """Brake to rest at amax from now on: the target becomes the stopping point
         (rounded to the next whole step in the direction of motion)."""
@@ -130,8 +153,8 @@ class Profile:
         if v == 0:
             self.target = self.pos
             return
-        dt = self.tick_ms
-        s = _brake_ticks_sps(v if v > 0 else -v, self._dv(dt))
+        dt = self._dtp  # the planning tick: what update() brakes with
+        s = _brake_ticks_sps(v if v > 0 else -v, self._dvp())
         # braking distance = s * dt milli-steps, split so the product stays small
         q = s // _U
         r = (s - q * _U) * dt
@@ -145,8 +168,8 @@ class Profile:
         v = self.vel_sps
         if v < 0:
             v = -v
-        dt = self.tick_ms
-        s = _brake_ticks_sps(v, self._dv(dt))
+        dt = self._dtp  # the planning tick: what update() brakes with
+        s = _brake_ticks_sps(v, self._dvp())
         q = s // _U
         return q * dt + ((s - q * _U) * dt + _U - 1) // _U
 
@@ -182,17 +205,38 @@ class Profile:
         cap = self._vmax if self._vmax > lo else lo  # above vmax: brake at dv, not a cut
         if hi > cap:
             hi = cap
-        dq = d // dt
-        if _fits(hi, dq, dv):
+        # Braking is planned with the shortest tick seen lately: shorter ticks brake
+        # over a longer distance, so a plan made with a long (late) tick would overshoot
+        # when short ones follow. The planning tick creeps back toward the nominal one
+        # by 1 ms after _DTP_RECOVER_TICKS ticks all longer than it.
+        # Likewise with the effective deceleration dv*1000/dt (sps^2), which the floor
+        # in dv makes depend on dt: the lowest seen lately is planned with.
+        a_now = dv * 1000 // dt
+        if dt <= self._dtp or a_now <= self._ap:
+            if dt < self._dtp:
+                self._dtp = dt
+            if a_now < self._ap:
+                self._ap = a_now
+            self._dtp_age = 0
+        else:
+            self._dtp_age += 1
+            if self._dtp_age >= _DTP_RECOVER_TICKS:
+                if self._dtp < self.tick_ms:
+                    self._dtp += 1
+                self._ap = a_now
+                self._dtp_age = 0
+        dtp = self._dtp
+        dvp = self._dvp()
+        if _fits(hi, d, dt, dtp, dvp):
             vn = hi
-        elif not _fits(lo, dq, dv):
+        elif not _fits(lo, d, dt, dtp, dvp):
             vn = lo  # the target is inside the braking distance: brake, pass, come back
-        elif not _fits(lo + 1, dq, dv):
+        elif not _fits(lo + 1, d, dt, dtp, dvp):
             vn = lo  # the usual braking tick: full deceleration
         else:
             while hi - lo > 1:  # lo fits, hi does not
                 mid = (lo + hi) >> 1
-                if _fits(mid, dq, dv):
+                if _fits(mid, d, dt, dtp, dvp):
                     lo = mid
                 else:
                     hi = mid

@@ -22,7 +22,7 @@ ENABLE_ACTIVE = const(0)  # driver energised only while driven low; pull-up = di
 
 # --- PCNT feedback: counts the pulses the gate delivered (the sign is the DIR set) ---
 STEP_SENSE = const(18)
-STEP_SENSE_ACTIVE = const(0)  # gated pulse is low at the driver's opto: count falling edges
+STEP_SENSE_ACTIVE = const(0)  # the gated pulse is low here: either edge counts it once
 
 # --- IMU on I2C0 ---
 SDA = const(21)

@@ -5,8 +5,9 @@ A board (firmware/board_esp32.py on the ESP32, host_tools/simboard.py in the
 simulator) fills Inputs from its hardware and applies Outputs to it.
 
 Switch bits are *logical*: 1 means "active" (button pressed, e-stop circuit open,
-limit switch actuated). All switches and the e-stop are normally closed, so an open
-circuit - including a cut wire - reads as active.
+limit switch actuated). The e-stop and the limit switches are normally closed, so an
+open circuit - including a cut wire - reads as active; the buttons are normally open,
+so a cut button wire can never command motion (hardware/pinout.csv).
 """
 
 from micropython import const

@@ -24,32 +24,36 @@ DIR, wait the driver's DIR setup time, restart.
 
 Counting pin: the PCNT driver configures its pin as an input (esp-idf issue 12465),
 and whether LEDC leaves the input path of its own output pin enabled depends on the
-IDF version. Wire the STEP line back into a spare input (sense_pin, e.g. GPIO34-39)
-at the driver's terminal - after the hardware over-travel gate - so the count is what
-the driver received. With sense_pin=None the STEP pin itself is counted; self_test()
-at boot tells whether that works on the board at hand.
+IDF version. So the board counts a separate input, sense_pin = pins.STEP_SENSE, wired
+to the STEP line after the hardware over-travel gate: the count is what the driver
+received (hardware/safety_wiring.md). With sense_pin=None the STEP pin itself is
+counted; self_test() at boot tells whether that works on the board at hand.
 
 Safety: the ENABLE output is set to EN_SAFE (de-energised) before anything else; the
 worm gear is self-locking, so a de-energised motor holds the table. A periodic soft
 Timer stops the pulses when the count reaches limit_lo/limit_hi, when apply() has not
-been called for two ticks, or when the count stays frozen while pulses run (latched:
-fault). Being a soft callback it runs between bytecodes: it covers a stalled or
-crashed Python loop, not one stuck inside a C call - the watchdog covers that.
+been called for two ticks, or when the count stays frozen while pulses run (latched
+in `fault` for that direction, see FAULT_*). Being a soft callback it runs between
+bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C call -
+the watchdog covers that. `trips` counts the dead-man stops for the supervisor.
 """
 
 import time
 
+import pins
 from micropython import const
 
-# ENABLE level that de-energises the driver. All supported classes disable on a high
-# EN line: TMC2209 ENN, DRV8825 nENBL and A4988 ENABLE are active-low enables, and a
-# DM542's ENA+ driven from the pin with ENA- grounded turns its opto on = disabled.
-# Fit a pull-up on EN so the driver is also off while the ESP32 resets.
-EN_SAFE = const(1)
-_EN_ACTIVE = const(0)
+# Signal levels come from the pin map (firmware/pins.py), the one place they are
+# declared. EN_SAFE is the ENABLE level that de-energises the driver, set before any
+# other output at construction: all supported classes disable on a high EN line
+# (TMC2209 ENN, DRV8825 nENBL, A4988 ENABLE are active-low; a DM-class ENA opto, on
+# while ENABLE is high through the board's inverting buffer, disables), and the
+# board's pull-up keeps it there while the ESP32 resets (hardware/safety_wiring.md).
+EN_SAFE = 1 - pins.ENABLE_ACTIVE
+_EN_ON = pins.ENABLE_ACTIVE
 # DIR level for positive (head-down) steps; a reversed motor is fixed at commissioning
-# by swapping one coil pair, so that Profile step counts grow head-down.
-_DIR_POSITIVE = const(1)
+# by swapping one coil pair, never here, so that Profile step counts grow head-down.
+_DIR_POSITIVE = pins.DIR_ACTIVE
 
 # Driver timing: (min STEP high ns, min STEP low ns, DIR setup before STEP ns, max sps).
 _DRIVERS = {
@@ -93,8 +97,14 @@ _TEST_SPS = const(1000)
 _TEST_MS = const(20)
 _TEST_POLL_US = const(100)  # poll the count 10x per 1 ms period: stop before the next edge
 
+# StepGen.fault bits: the direction in which pulses ran but the count did not move.
+# That direction is refused until clear_fault(); the other stays available, because
+# the over-travel gate legitimately swallows head-down pulses (the way back must stay
+# open), while a dead counter soon freezes both ways and then nothing moves blind.
 FAULT_NONE = const(0)
-FAULT_COUNTER = const(1)  # pulses ran but the count did not move: the count is not the truth
+FAULT_FROZEN_POS = const(1)  # head-down (positive) pulses not counted
+FAULT_FROZEN_NEG = const(2)  # head-up (negative) pulses not counted
+FAULT_COUNTER = const(3)  # both: the count is not the truth (also a failed self_test)
 
 
 # ------------------------------------------------------------ pure helpers (host-tested)
@@ -150,7 +160,14 @@ def duty_u16_for(freq_hz, high_ns):
 
 
 class StepGen:
-    """One stepper driver on LEDC PWM + PCNT. Pins are GPIO numbers."""
+    """One stepper driver on LEDC PWM + PCNT.
+
+    step_pin, dir_pin, en_pin, sense_pin: GPIO numbers (pins.STEP, DIR, ENABLE,
+    STEP_SENSE); counter_id: PCNT unit; driver: a DRIVER_NAMES entry (hardware
+    drive.driver); tick_ms: the control loop's tick (the heartbeat); timer_id: the
+    hardware Timer for the dead-man. apply(rate_sps, limit_lo, limit_hi, enable)
+    every tick; count() is the emitted position in steps, + = head-down.
+    """
 
     def __init__(self, step_pin, dir_pin, en_pin, counter_id, driver, tick_ms=10,
                  timer_id=0, sense_pin=None):
@@ -171,17 +188,26 @@ class StepGen:
         self._setup_us = setup_us(driver)
         # Outputs first, each at its safe value: driver off, no pulses.
         self._en = machine.Pin(en_pin, machine.Pin.OUT, value=EN_SAFE)
-        self._dir = machine.Pin(dir_pin, machine.Pin.OUT, value=_DIR_POSITIVE)
-        step = machine.Pin(step_pin, machine.Pin.OUT, value=0)
-        self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0)
+        # DIR starts head-up, the level the board pulls it to during reset.
+        self._dir = machine.Pin(dir_pin, machine.Pin.OUT, value=1 - _DIR_POSITIVE)
+        idle = 1 - pins.STEP_ACTIVE
+        step = machine.Pin(step_pin, machine.Pin.OUT, value=idle)
+        self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0, invert=idle == 1)
         # The counter after the PWM: if claiming the pin as a PCNT input were to cut
         # the output, the failure is "no pulses" (safe), never "uncounted pulses".
-        src = step if sense_pin is None else machine.Pin(sense_pin, machine.Pin.IN)
-        self._ctr = machine.Counter(counter_id, src, edge=machine.Counter.RISING,
+        # Each pulse is counted once, on its leading edge.
+        if sense_pin is None:
+            src = step
+            active = pins.STEP_ACTIVE
+        else:
+            src = machine.Pin(sense_pin, machine.Pin.IN)
+            active = pins.STEP_SENSE_ACTIVE
+        edge = machine.Counter.RISING if active else machine.Counter.FALLING
+        self._ctr = machine.Counter(counter_id, src, edge=edge,
                                     direction=machine.Counter.UP, filter_ns=t[0])
         self._ctr.value(0)
         self._base = 0  # count at the last direction change
-        self._dir_sign = 1
+        self._dir_sign = -1
         self._hz = 0  # running PWM frequency, 0 = stopped
         self._last_hz = 0  # frequency before the last stop (for the settle wait)
         self._stop_us = self._ticks_us()
@@ -220,11 +246,13 @@ class StepGen:
                 self._enabled = False
             return
         if not self._enabled:
-            self._en.value(_EN_ACTIVE)
+            self._en.value(_EN_ON)
             self._enabled = True
             self._sleep_us(self._setup_us)  # ENABLE ahead of DIR/STEP (DM542 t1: 5 us)
         r = rate_sps
-        if self.fault != FAULT_NONE or (self._block and r > 0):
+        if r > 0 and (self._block or self.fault & FAULT_FROZEN_POS):
+            r = 0
+        elif r < 0 and self.fault & FAULT_FROZEN_NEG:
             r = 0
         if r > self._max_sps:
             r = self._max_sps
@@ -327,7 +355,8 @@ class StepGen:
             self._frozen += 1
             if self._frozen >= _FROZEN_PERIODS:
                 self._stop()
-                self.fault = FAULT_COUNTER
+                self.fault |= FAULT_FROZEN_POS if self._dir_sign > 0 else FAULT_FROZEN_NEG
+                self._frozen = 0
         else:
             self._frozen = 0
         self._last_count = c

@@ -19,7 +19,7 @@ import os
 import sys
 from xml.sax.saxutils import escape
 
-from host_tools import paths
+from host_tools import params, paths
 
 PINOUT = os.path.join(paths.HARDWARE, "pinout.csv")
 
@@ -118,9 +118,9 @@ def _boxes():
     add("driver", _DRV_X, 200, _DRV_W, 300, "Stepper driver",
         ("StepperOnline DM860T", "opto inputs, anodes to +5 V"),
         left=("PUL-", "DIR-", "ENA-", "+48 V VDC"), right=("A+ A- B+ B-",))
-    add("motor", 1390, 260, 180, 90, "Motor", ("NEMA 34, 4.5 N m, dual shaft", "34HS31-5504 series"),
-        left=("A+ A- B+ B-",))
-    add("gearbox", 1390, 400, 180, 90, "Gearbox 300:1",
+    add("motor", 1390, 260, 180, 90, "Motor",
+        ("NEMA 34, 4.5 N m, dual shaft", "34HS31-5504 series"), left=("A+ A- B+ B-",))
+    add("gearbox", 1390, 400, 180, 90, "Gearbox %g:1" % params.load().drive.gear_ratio,
         ("planetary 5:1 into", "self-locking worm 60:1"))
     add("table", 1390, 540, 180, 90, "Table pivot",
         ("manual crank: motor rear", "shaft, driver disabled"))

@@ -14,12 +14,11 @@ MPY = sys.implementation.name == "micropython"
 
 
 def lcg_values(seed, n, lo, hi):
+    """n pseudo-random ints in lo..hi (a generator: no list on a small heap)."""
     x = seed
-    out = []
     for _ in range(n):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        out.append(lo + (x >> 8) % (hi - lo + 1))
-    return out
+        yield lo + (x >> 8) % (hi - lo + 1)
 
 
 # ------------------------------------------------------------ rotary (default drive)

@@ -62,6 +62,7 @@ def test_trapezoid_times():
 
 
 def test_lost_step_offset_is_where_the_margin_reaches_one():
+    """Covers: HZ-05"""
     p = params.load()
     cfg = mechanics.make_config(p)
     v, a = cfg.normal_speed_mdeg_s, cfg.normal_accel_mdeg_s2

@@ -6,6 +6,7 @@ CPython only. The invariants are the core tests' Checker (tests/core/test_motion
 
 import sys
 
+import pins
 import stepgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -266,7 +267,7 @@ class World:
                 self.v = v
 
         class PWM:
-            def __init__(self, pin, freq=1000, duty_u16=0):
+            def __init__(self, pin, freq=1000, duty_u16=0, invert=False):
                 world.pwm = self
                 world.en_at_pwm = {k: p.v for k, p in world.pins.items()}
                 self.freq_hz = freq
@@ -287,10 +288,13 @@ class World:
 
         class Counter:
             RISING = 1
+            FALLING = 2
             UP = 1
 
             def __init__(self, cid, src, edge=1, direction=1, filter_ns=0):
                 world.ctr = self
+                world.ctr_src = src
+                world.ctr_edge = edge
                 self.n = 0
                 self.filter_ns = filter_ns
 
@@ -322,14 +326,15 @@ class World:
         return m
 
 
-def make_gen(driver="a4988", monkey=None):
+def make_gen(driver="a4988", sense_pin=None):
     world = World()
     saved = sys.modules.get("machine")
     sys.modules["machine"] = world.machine()
     old_time = stepgen.time
     stepgen.time = world
     try:
-        sg = stepgen.StepGen(25, 26, 27, 0, driver, tick_ms=10, timer_id=0)
+        sg = stepgen.StepGen(25, 26, 27, 0, driver, tick_ms=10, timer_id=0,
+                             sense_pin=sense_pin)
     finally:
         if saved is None:
             del sys.modules["machine"]
@@ -339,8 +344,8 @@ def make_gen(driver="a4988", monkey=None):
     return world, sg, old_time
 
 
-def with_gen(fn, driver="a4988"):
-    world, sg, old_time = make_gen(driver)
+def with_gen(fn, driver="a4988", sense_pin=None):
+    world, sg, old_time = make_gen(driver, sense_pin)
     try:
         fn(world, sg)
     finally:
@@ -361,7 +366,9 @@ def drive(world, sg, p, ticks, enable=True):
 def test_stepgen_starts_safe_and_follows_a_profile_with_reversals():
     def run(world, sg):
         assert world.en_at_pwm[27] == stepgen.EN_SAFE  # driver off before any PWM
+        assert stepgen.EN_SAFE == 1 - pins.ENABLE_ACTIVE
         assert world.ctr.filter_ns == stepgen.timing("a4988")[0]
+        assert world.ctr_src is world.pins[25] and world.ctr_edge == 1  # STEP, leading edge
         p = Profile(10)
         p.set_limits(5333, 5333)
         p.reset(0)
@@ -375,6 +382,17 @@ def test_stepgen_starts_safe_and_follows_a_profile_with_reversals():
         assert world.pins[27].v == stepgen.EN_SAFE and sg.trips == 0
 
     with_gen(run)
+
+
+def test_board_wiring_counts_the_gated_sense_line_on_its_leading_edge():
+    def run(world, sg):
+        # pins.STEP_SENSE sees the pulse after the over-travel gate, low-going
+        assert world.ctr_src is world.pins[pins.STEP_SENSE]
+        want = 1 if pins.STEP_SENSE_ACTIVE else 2  # Counter.RISING / Counter.FALLING
+        assert world.ctr_edge == want
+        assert sg.self_test() and sg.count() == 0
+
+    with_gen(run, "dm542", sense_pin=pins.STEP_SENSE)
 
 
 def test_reversal_mid_move_keeps_the_count_true():
@@ -440,18 +458,33 @@ def test_estop_blocks_head_down_until_cleared():
     with_gen(run)
 
 
-def test_frozen_counter_latches_a_fault_and_stops():
+def test_frozen_counter_latches_the_direction_then_both():
     def run(world, sg):
-        world.counter_works = False
+        world.counter_works = False  # e.g. the over-travel gate swallowing head-down pulses
         for _ in range(6):
             sg.apply(2000, -100000, 100000, True)
             world.advance(10000)
-        assert sg.fault == stepgen.FAULT_COUNTER
+        assert sg.fault == stepgen.FAULT_FROZEN_POS
         at = world.true_pos
         assert at <= 2000 * 45 // 1000
         sg.apply(2000, -100000, 100000, True)
         world.advance(20000)
-        assert world.true_pos == at  # latched until clear_fault()
+        assert world.true_pos == at  # head-down latched until clear_fault()
+        for _ in range(6):  # the way back stays open...
+            sg.apply(-2000, -100000, 100000, True)
+            world.advance(10000)
+        assert world.true_pos < at
+        # ...but a counter that is dead both ways stops everything: nothing moves blind
+        assert sg.fault == stepgen.FAULT_COUNTER
+        at = world.true_pos
+        sg.apply(-2000, -100000, 100000, True)
+        world.advance(20000)
+        assert world.true_pos == at
+        sg.clear_fault()
+        world.counter_works = True
+        sg.apply(-2000, -100000, 100000, True)
+        world.advance(20000)
+        assert world.true_pos < at
 
     with_gen(run)
 
@@ -469,3 +502,33 @@ def test_self_test_passes_with_a_counter_and_fails_without():
 
     with_gen(ok)
     with_gen(broken)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dts=st.lists(st.integers(5, 25), min_size=1, max_size=12),
+    target=st.integers(1, 40000),
+    mode=st.integers(0, 3),
+)
+def test_jittered_ticks_overshoot_at_most_one_early_tick(dts, target, mode):
+    """Braking is planned with the shortest tick seen lately, so a move from rest
+    overshoots only if a tick comes earlier than any before it in the braking phase:
+    at most v * (10 - dt) / 2000 steps, and it comes back exactly."""
+    p = Profile(10)
+    vmax, amax = MODES[mode]
+    p.set_limits(vmax, amax)
+    p.reset(0)
+    p.set_target(target)
+    chk = Checker(p)
+    furthest = 0
+    i = 0
+    while not p.done():
+        dt = dts[i % len(dts)]
+        i += 1
+        chk.step(dt, vmax, amax)
+        furthest = max(furthest, p.pos)
+        assert chk.ticks < 100000
+    assert p.pos == target
+    assert furthest - target <= vmax * (10 - min(dts + [10])) // 2000 + 1
+    if min(dts) >= 10 or dts[0] == min(dts):
+        assert furthest == target  # the shortest tick was seen before braking began

@@ -95,7 +95,10 @@ def test_pins_py_uses_const_so_micropython_folds_them():
 
 
 def test_safe_levels_through_reset():
-    """While the ESP32 resets its pins float; the pulls must then hold the safe state."""
+    """While the ESP32 resets its pins float; the pulls must then hold the safe state.
+
+    Covers: HZ-07, HZ-15
+    """
     by_role = {r["role"]: r for r in rows()}
     # the driver is disabled: the pull drives ENABLE to its inactive level
     assert by_role["ENABLE"]["pull"].startswith("ext-up")
@@ -110,7 +113,10 @@ def test_safe_levels_through_reset():
 
 
 def test_step_counter_input_is_not_the_step_pin():
-    # creating a PCNT channel makes its pin an input: the counter needs its own GPIO
+    """Creating a PCNT channel makes its pin an input: the counter needs its own GPIO.
+
+    Covers: HZ-05
+    """
     assert pins.STEP_SENSE != pins.STEP
 
 
