@@ -1,0 +1,218 @@
+"""The ESP32 board: the one place (with stepgen.py) that touches hardware.
+
+Owns the pins (firmware/pins.py), the e-stop interrupt, the IMU on I2C, the step
+generator, the indicators, the USB console, the watchdog, the reset cause and the
+maintenance boot. It implements the board interface firmware/app.py uses; its
+simulated twin is host_tools/simboard.py.
+
+E-stop, two channels: Pin.irq on the circuit-opening edge runs a (soft, scheduled)
+callback that counts the edge, stops any head-down pulse train at once and disables
+itself, so contact bounce cannot flood the 8-entry scheduler queue; the core also
+polls the pin every tick. The IRQ is re-armed when the latch is acknowledged.
+
+Wireless: this module never imports `network` or `bluetooth`; Wi-Fi and Bluetooth stay
+off, and the USB cable is the only way in.
+"""
+
+import sys
+import time
+
+import esp32  # noqa: F401  (ESP32 port check: this module is board code only)
+import machine
+import micropython
+import pins
+from micropython import const
+from signals import (
+    IND_ALARM,
+    IND_FAST,
+    IND_SLOW,
+    IND_STEADY,
+    SW_DOWN,
+    SW_ESTOP,
+    SW_HOME,
+    SW_OVERTRAVEL,
+    SW_START,
+    SW_UP,
+)
+from stepgen import StepGen
+
+MAINTENANCE_FLAG = "maintenance"  # a file: the next boot is a maintenance boot
+_I2C_FREQ = const(400000)  # MPU-6050 fast mode
+_I2C_TIMEOUT_US = const(5000)  # a stuck bus costs at most 5 ms of a 10 ms tick
+_PCNT_UNIT = const(0)
+_TIMER_ID = const(0)
+
+
+class Esp32Board:
+    hw_params_path = "table_params.json"
+    fs_root = ""
+
+    def __init__(self):
+        import json
+
+        # Outputs first, at their safe values (the step generator de-energises the driver).
+        with open(self.hw_params_path) as f:
+            params = json.load(f)
+        self.stepgen = StepGen(pins.STEP, pins.DIR, pins.ENABLE, _PCNT_UNIT,
+                               params["drive"]["driver"][0], timer_id=_TIMER_ID,
+                               sense_pin=pins.STEP_SENSE)
+        self.led = machine.Pin(pins.LED, machine.Pin.OUT, value=1 - pins.LED_ACTIVE)
+        self.buzzer = machine.Pin(pins.BUZZER, machine.Pin.OUT, value=1 - pins.BUZZER_ACTIVE)
+        # Inputs. The safety switches are on input-only pins with external pull-ups.
+        self.p_up = machine.Pin(pins.UP, machine.Pin.IN, machine.Pin.PULL_UP)
+        self.p_down = machine.Pin(pins.DOWN, machine.Pin.IN, machine.Pin.PULL_UP)
+        self.p_start = machine.Pin(pins.START, machine.Pin.IN, machine.Pin.PULL_UP)
+        self.p_estop = machine.Pin(pins.ESTOP, machine.Pin.IN)
+        self.p_over = machine.Pin(pins.OVERTRAVEL, machine.Pin.IN)
+        self.p_home = machine.Pin(pins.HOME, machine.Pin.IN)
+        self.estop_edges = 0
+        self._estop_cb = self._estop_isr  # bound once: no allocation when re-arming
+        self.estop_rearm()
+        # IMU; a missing sensor is reported through Inputs.imu_error, never raised here.
+        from mpu6050 import from_params
+
+        self.i2c = machine.I2C(0, scl=machine.Pin(pins.SCL), sda=machine.Pin(pins.SDA),
+                               freq=_I2C_FREQ, timeout=_I2C_TIMEOUT_US)
+        self.imu = from_params(self.i2c, params["imu"])
+        self._imu_ok = False
+        # Console: Ctrl-C arrives as a byte (firmware/console.py turns it into
+        # KeyboardInterrupt between ticks), never as an exception in the middle of one.
+        micropython.kbd_intr(-1)
+        import select
+
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+        self._stdin = sys.stdin.buffer
+        self._wdt = None
+        self._blink_ms = 0
+
+    # ---------------------------------------------------------------- time
+
+    def ticks_ms(self):
+        return time.ticks_ms()  # pyright: ignore[reportAttributeAccessIssue]
+
+    def wait_until(self, t_ms):
+        """Sleep until t_ms; scheduled callbacks (the e-stop IRQ) run meanwhile."""
+        d = time.ticks_diff(t_ms, time.ticks_ms())  # pyright: ignore[reportAttributeAccessIssue]
+        if d > 0:
+            time.sleep_ms(d)  # pyright: ignore[reportAttributeAccessIssue]
+
+    # -------------------------------------------------------------- inputs
+
+    def _estop_isr(self, pin):
+        # Scheduled (soft) callback: record, stop head-down pulses, disarm. No allocation.
+        self.estop_edges += 1
+        self.stepgen.estop_block_head_down()
+        pin.irq(handler=None)
+
+    def estop_rearm(self):
+        """Re-enable the e-stop IRQ (after the latch was acknowledged) and unblock."""
+        self.stepgen.clear_block()
+        trig = machine.Pin.IRQ_RISING if pins.ESTOP_ACTIVE else machine.Pin.IRQ_FALLING
+        self.p_estop.irq(handler=self._estop_cb, trigger=trig)
+
+    def read_inputs(self, inp):
+        sw = 0
+        if self.p_up.value() == pins.UP_ACTIVE:
+            sw |= SW_UP
+        if self.p_down.value() == pins.DOWN_ACTIVE:
+            sw |= SW_DOWN
+        if self.p_start.value() == pins.START_ACTIVE:
+            sw |= SW_START
+        if self.p_estop.value() == pins.ESTOP_ACTIVE:
+            sw |= SW_ESTOP
+        if self.p_home.value() == pins.HOME_ACTIVE:
+            sw |= SW_HOME
+        if self.p_over.value() == pins.OVERTRAVEL_ACTIVE:
+            sw |= SW_OVERTRAVEL
+        inp.switches = sw
+        inp.estop_edges = self.estop_edges
+        inp.step_count = self.stepgen.count()
+        if not self._imu_ok:
+            try:
+                self.imu.init()
+                self._imu_ok = True
+            except (OSError, ValueError):
+                inp.imu_error = 19  # absent or wrong part: the estimator counts it
+                return
+        self.imu.read_into(inp)
+        if inp.imu_error:
+            self._imu_ok = inp.imu_error not in (19, 5)  # re-initialise a vanished sensor
+
+    # ------------------------------------------------------------- outputs
+
+    def apply_outputs(self, out):
+        self.stepgen.apply(out.rate_sps, out.limit_lo, out.limit_hi, out.enable)
+        self._blink_ms = (self._blink_ms + 10) % 1000
+        self.led.value(self._level(out.led) ^ (1 - pins.LED_ACTIVE))
+        self.buzzer.value(self._level(out.buzzer) ^ (1 - pins.BUZZER_ACTIVE))
+
+    def _level(self, pattern):
+        t = self._blink_ms
+        if pattern == IND_STEADY:
+            return 1
+        if pattern == IND_SLOW:
+            return 1 if t < 500 else 0
+        if pattern == IND_FAST:
+            return 1 if t % 250 < 125 else 0
+        if pattern == IND_ALARM:
+            return 1 if t % 500 < 350 else 0
+        return 0
+
+    # ------------------------------------------------------------- console
+
+    def console_read_into(self, buf):
+        """Non-blocking: the bytes waiting on USB, at most len(buf)."""
+        n = 0
+        while n < len(buf) and self._poll.poll(0):
+            b = self._stdin.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def console_write(self, data):
+        sys.stdout.write(data)
+
+    # ------------------------------------------------- watchdog and resets
+
+    def wdt_arm(self, timeout_ms):
+        self._wdt = machine.WDT(timeout=timeout_ms)
+
+    def wdt_feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    def reset_cause(self):
+        return machine.reset_cause()
+
+    def reset(self):
+        machine.reset()
+
+    def maintenance_requested(self):
+        """START held at power-up, or the flag file left by the console's `maintenance`."""
+        if self.p_start.value() == pins.START_ACTIVE:
+            return True
+        try:
+            import os
+
+            os.remove(MAINTENANCE_FLAG)  # one maintenance boot per request
+            return True
+        except OSError:
+            return False
+
+    def maintenance_banner(self):
+        self.stepgen.deinit()
+        micropython.kbd_intr(3)
+        print("inversion table: MAINTENANCE BOOT - control loop and watchdog not started")
+
+    def enter_maintenance(self):
+        with open(MAINTENANCE_FLAG, "w") as f:
+            f.write("1")
+        machine.reset()
+
+    def on_interrupt(self):
+        """Ctrl-C at the loading stop: with the watchdog armed the only safe way to the
+        REPL is a maintenance boot."""
+        self.enter_maintenance()
