@@ -129,7 +129,7 @@ _ALWAYS = _bits(C_ESTOP, C_PROGRAM, C_CONSENT)
 ALLOWED = (
     _ALWAYS,  # BOOT
     _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
-    _ALWAYS | _bits(C_STOP, C_RETURN),  # HOMING
+    _ALWAYS | _bits(C_STOP),  # HOMING: at the loading stop already; stop ends it
     _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE),  # READY
     _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
     _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),

@@ -447,3 +447,16 @@ def test_fault_from_estop_is_reached_from_every_state_that_moves():
     for st in (MOVING, HOLDING, RETURNING, JOGGING, HOMING, READY, RECOVERY):
         assert NEXT[st] & (1 << EMERGENCY_RETURN)
         assert NEXT[st] & (1 << FAULT)
+
+
+def test_return_during_homing_is_refused_not_an_internal_fault():
+    """Found by the hypothesis state machine: goto in READY starts homing, and a
+    return during homing asked for HOMING -> RETURNING, which the table forbids."""
+    rig = Rig(consent=False)
+    rig.boot()
+    assert rig.core.command(C_GOTO, 0) == OK
+    assert rig.core.state == HOMING
+    assert rig.core.command(C_RETURN) == R_STATE
+    assert rig.core.fault == faults.NONE
+    rig.state_is(HOLDING)  # homing finished and the pending goto ran
+    assert abs(rig.plant.angle_mdeg()) < 100
