@@ -35,7 +35,7 @@ pytest: $(STAMP) ## pytest on CPython (core, simulator, tools, scenarios)
 	$(BIN)/python -m pytest
 
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
-	$(BIN)/micropython -X heapsize=256K tests/mpy_runner.py
+	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
 test: lint typecheck mpy pytest test-mpy ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
 

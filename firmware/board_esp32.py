@@ -56,6 +56,8 @@ class Esp32Board:
         self.stepgen = StepGen(pins.STEP, pins.DIR, pins.ENABLE, _PCNT_UNIT,
                                params["drive"]["driver"][0], timer_id=_TIMER_ID,
                                sense_pin=pins.STEP_SENSE)
+        # the counter must see the pulses before anything moves (driver still disabled)
+        self._stepgen_ok = self.stepgen.self_test()
         self.led = machine.Pin(pins.LED, machine.Pin.OUT, value=1 - pins.LED_ACTIVE)
         self.buzzer = machine.Pin(pins.BUZZER, machine.Pin.OUT, value=1 - pins.BUZZER_ACTIVE)
         # Inputs. The safety switches are on input-only pins with external pull-ups.
@@ -128,6 +130,7 @@ class Esp32Board:
         inp.switches = sw
         inp.estop_edges = self.estop_edges
         inp.step_count = self.stepgen.count()
+        inp.stepgen_fault = self.stepgen.fault if self._stepgen_ok else 3
         if not self._imu_ok:
             try:
                 self.imu.init()

@@ -258,6 +258,8 @@ class Console:
     def service(self, now_ms):
         """One tick of console work. Never blocks; allocates nothing when idle."""
         self.now_ms = now_ms
+        if self._action is not None and not self._tx:
+            self._run_action()  # its reply went out last tick; nothing new ran since
         if self._rx_pos >= self._rx_len:
             n = self.board.console_read_into(self._rx)
             if n is not None and n > 0:
@@ -271,8 +273,6 @@ class Console:
             self._stream(now_ms)
         if self._tx:
             self._drain()
-        elif self._action is not None:
-            self._run_action()
         d = ticks_diff(now_ms, self._auth_ms)
         if d >= _AUTH_POLL_MS or d < 0:
             self._auth_ms = now_ms

@@ -145,6 +145,7 @@ class Core:
         self.fault = faults.NONE
         self.fault_at_boot = False
         self.config_fault = faults.NONE  # set by the application before the first tick
+        self.stepgen_fault = 0
         self.reduced = False  # recovery / degraded: move at jog speed
         self.pending_cmd = 0  # a motion command waiting for homing to finish
         self.pending_a = 0
@@ -240,6 +241,7 @@ class Core:
     def _measure(self, dt, inp):
         cfg = self.cfg
         self.count = inp.step_count
+        self.stepgen_fault = inp.stepgen_fault
         prof = self.prof
         still = prof.vel_sps == 0 and prof.rate_sps == 0
         self.est.update(dt, inp, still)
@@ -304,6 +306,10 @@ class Core:
             if self.runaway.tripped:
                 self.steps_trusted = False
                 self._raise_fault(faults.RUNAWAY)
+        if inp.stepgen_fault and self.steps_trusted:
+            # the hardware counter is not the truth (frozen, or the boot self-test failed)
+            self.steps_trusted = False
+            self._raise_fault(faults.STEPGEN)
         if self.steps_trusted:
             err = self.prof.pos - (self.count + self.offset)
             if err > self.stepgen_tol or err < -self.stepgen_tol:
@@ -785,6 +791,8 @@ class Core:
             code = faults.SELFTEST_ESTOP
         elif not est.valid:
             code = est.fault if est.fault != faults.NONE else faults.SELFTEST_IMU
+        elif self.stepgen_fault:
+            code = faults.STEPGEN
         elif self.config_fault != faults.NONE:
             code = self.config_fault
         else:

@@ -23,9 +23,12 @@ Round-trip error (tests/core/test_kinematics.py checks these bounds):
   drive: 1.333 steps per mdeg, <= 1 mdeg); steps -> angle -> steps within half a
   mdeg's steps + 0.5 (default: <= 1 step).
 - Lead screw: the same bounds with the local steps-per-mdeg of the segment (the
-  piecewise-linear table is one map used both ways). Against the exact law of
-  cosines the table adds the chord error of 0.5 deg segments and the Q15 cosine's
-  1.3 LSB (tens of um of screw length on a 600/400 mm frame, a few mdeg of angle).
+  piecewise-linear table is one map used both ways): on the default 600/400 mm frame
+  <= 1 mdeg and <= 1 step. Against the exact law of cosines the table adds the chord
+  error of 0.5 deg segments and the Q15 cosine's 1.3 LSB: <= 6 steps of screw, about
+  6 mdeg of angle, on that frame (tests/core/test_kinematics.py).
+- The lead screw is taken as driven directly (steps per um = motor steps *
+  microsteps / lead); gear_ratio applies to the rotary drive only.
 """
 
 from config import ConfigError

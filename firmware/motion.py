@@ -100,7 +100,7 @@ class Profile:
     """Planned motion of the actuator, in steps. See the module docstring."""
 
     def __init__(self, tick_ms):
-        self.tick_ms = _clamp_dt(tick_ms)  # nominal tick: the longest braking is planned with
+        self.tick_ms = _clamp_dt(tick_ms)  # nominal tick (braking is planned with <= this)
         self.pos = 0  # planned position at the end of the current tick, steps (floor)
         self.vel_sps = 0  # planned velocity during the current tick, signed
         self.target = 0  # steps

@@ -45,6 +45,7 @@ class Inputs:
         self.gyro_y_mdps = 0
         self.gyro_z_mdps = 0
         self.overrun = 0  # 1 if the previous loop pass overran its tick
+        self.stepgen_fault = 0  # non-zero: the step generator's own check failed (stepgen.py)
 
 
 class Outputs:

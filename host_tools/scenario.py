@@ -61,12 +61,16 @@ ESTOP_ACTIONS = ("press", "release", "cut_wire", "repair_wire")
 PROGRAMS = ("beginner", "progression", "interval", "custom", "none")
 VIA = ("console", "button")
 UNTIL = ("duration", "session_end")
+SPEEDS = ("emergency", "normal", "jog")  # firmware config <name>_speed_mdeg_s / _accel_
 FAULT_NAMES = tuple(sorted(faults.NAMES.values()))
 COMMANDS = tuple(c for c in COMMAND_NAMES if c != "none")
 # The event actions, in the order the README documents them.
 ACTIONS = ("press", "release", "estop", "console", "command", "imu_fault", "switch_spike",
            "switch_noise", "power_cut", "power_restore", "hard_reset", "soft_reset", "crash",
            "user_load")
+# Anchors for reaches_angle_deg's `after` that are not events of the file: the run's
+# start, the program start, the first fault the firmware raised, the first reset.
+_ANCHORS = ("begin", "start", "fault", "reboot")
 # Actions that are a person's or an operator's input (for no_motion_without_command).
 _INPUT_ACTIONS = ("press", "console", "command", "estop", "start")
 
@@ -120,6 +124,20 @@ class Event:
         self.a = 0  # command arguments
         self.b = 0
         self.fired_ms = None
+
+    def short(self):
+        """A few words for a plot marker."""
+        a = self.action
+        if a in ("press", "release"):
+            return "%s %s" % (a, self.arg)
+        if a == "estop":
+            return {"press": "e-stop", "release": "e-stop released", "cut_wire": "wire cut",
+                    "repair_wire": "wire repaired"}[self.arg]
+        if a == "console":
+            return self.arg[:20]
+        if a == "imu_fault":
+            return "IMU %s%s" % (self.arg, "" if self.on else " off")
+        return self.describe()[:22]
 
     def describe(self):
         a = self.action
@@ -562,9 +580,9 @@ class _Parser:
                 ev.label = self.str_((S, i, "label"), t["label"])
                 if ev.label in labels:
                     self.fail((S, i, "label"), "label '%s' is used twice" % ev.label)
-                if ev.label in ACTIONS or ev.label in ("begin", "start"):
-                    self.fail((S, i, "label"), "label '%s' is an action name; choose another"
-                              % ev.label)
+                if ev.label in _ANCHORS:
+                    self.fail((S, i, "label"), "label '%s' is reserved (%s); choose another"
+                              % (ev.label, ", ".join(_ANCHORS)))
                 labels.add(ev.label)
             self._action(ev, t, acts[0])
             sc.events.append(ev)
@@ -702,25 +720,36 @@ class _Parser:
     def _reaches(self, w, v, sc):
         if type(v) is not dict:
             self.fail(w, "must be a table {angle = 0, within_s = 15, after = \"estop\"}")
-        self._keys(w, v, {"angle", "within_s", "after", "tol"})
-        for k in ("angle", "within_s"):
-            if k not in v:
-                self.fail(w, "needs %s, e.g. {angle = 0, within_s = 15, after = \"estop\"}" % k)
+        self._keys(w, v, {"angle", "within_s", "after", "tol", "speed", "margin_s"})
+        if "angle" not in v:
+            self.fail(w, "needs angle, e.g. {angle = 0, within_s = 15, after = \"estop\"}")
+        if ("within_s" in v) == ("speed" in v):
+            self.fail(w, "give within_s (a fixed time) or speed = \"emergency\" / \"normal\" "
+                      "/ \"jog\" (the time those firmware limits allow, plus margin_s)")
+        if "margin_s" in v and "speed" not in v:
+            self.fail(w, "margin_s goes with speed (with within_s, add the margin yourself)")
         out = {
             "angle_mdeg": self.num(w, v["angle"], -90, 90, "deg") * 1000,
-            "within_ms": self.seconds_ms(w, v["within_s"], 0, DURATION_S[1]),
+            "within_ms": None,
+            "speed": None,
+            "margin_ms": 0,
             "tol_mdeg": self.num(w, v.get("tol", 1.0), *TOL_DEG, "deg") * 1000,
             "after": self.str_(w, v.get("after", "begin")),
         }
+        if "within_s" in v:
+            out["within_ms"] = self.seconds_ms(w, v["within_s"], 0, DURATION_S[1])
+        else:
+            out["speed"] = self.str_(w, v["speed"], SPEEDS, "speed")
+            out["margin_ms"] = self.seconds_ms(w, v.get("margin_s", 0), 0, 600)
         after = out["after"]
-        known = {"begin"} | {e.label for e in sc.events if e.label} | {
+        known = {"begin", "fault", "reboot"} | {e.label for e in sc.events if e.label} | {
             e.action for e in sc.events}
         if sc.program is not None:
             known.add("start")
         if after not in known:
             self.fail(w, "after = '%s' names no event: use 'begin', 'start' (with a program), "
-                      "an event's label or an action used in [[events]] (%s)"
-                      % (after, ", ".join(sorted(known))))
+                      "'fault', 'reboot', an event's label or an action used in [[events]] "
+                      "(here: %s)" % (after, ", ".join(sorted(known))))
         return out
 
     def checks(self, sc, arr):
@@ -745,7 +774,8 @@ class _Parser:
                 self.fail((S, i, "at_s" if "at_s" in t else "at_ms"),
                           "after the end of the run (duration_s = %g)" % (sc.duration_ms / 1000))
             if "state" in t:
-                c["state"] = self.state((S, i, "state"), t["state"])
+                c["state"] = self.str_((S, i, "state"), t["state"], STATE_NAMES + ("OFF",),
+                                       "state")
             if "fault" in t:
                 c["fault"] = self.str_((S, i, "fault"), t["fault"], FAULT_NAMES, "fault")
             for k in ("min_true_angle_deg", "max_true_angle_deg"):
@@ -862,10 +892,12 @@ class _Run:
         self.noise_rng = random.Random((sc.table["seed"] * 7919 + 17) & 0xFFFFFFFF)
         self.input_times = []
         self.program_start_ms = None
-        self.anchor = {"begin": 0}
+        self.anchor = {"begin": 0}  # action names (first event of each), start, ...
+        self.label_anchor = {}  # event labels: looked up before the action names
         self.when_due = None  # fire time of a when_state event whose state was reached
         self.checks = sorted(sc.checks, key=lambda c: c["at_ms"])
         self.check_i = 0
+        self.next_check = self.checks[0]["at_ms"] if self.checks else float("inf")
         self.session_ends = 0  # E_SESSION_END seen after the last user event fired
         self._fw_i = 0
         self._last_progress = -1
@@ -912,12 +944,14 @@ class _Run:
         send = self.runner.send
         self._at(t, lambda: send("program %s" % name), "console", "console 'program %s'" % name)
         if p["via"] == "button":
-            self._at(t + 100, self._start_press, "start", "press START (start %s)" % name)
+            self._at(t + 100, self._start_press, "start", "press START (start %s)" % name,
+                     "start " + name)
         else:
             line = "start"
             if p["angle_mdeg"] or p["hold_ms"]:
                 line = "start %s %s" % (_milli(p["angle_mdeg"]), _milli(p["hold_ms"]))
-            self._at(t + 20, lambda: self._start_console(line), "start", "console '%s'" % line)
+            self._at(t + 20, lambda: self._start_console(line), "start", "console '%s'" % line,
+                     "start " + name)
 
     def _start_console(self, line):
         self.program_start_ms = self.board.now_ms
@@ -930,9 +964,9 @@ class _Run:
         self.board.press("START")
         self._at(self.board.now_ms + 150, lambda: self.board.release("START"), None, None)
 
-    def _at(self, t_ms, fn, kind, text):
+    def _at(self, t_ms, fn, kind, text, mark=None):
         self._order += 1
-        self.due.append((t_ms, self._order, fn, kind, text))
+        self.due.append((t_ms, self._order, fn, kind, text, mark))
         self.due.sort(key=lambda d: (d[0], d[1]))
         self.next_due = self._next_due() if hasattr(self, "board") else 0
 
@@ -964,6 +998,8 @@ class _Run:
             self.first_lost_ms = now
         if now >= self.next_due:
             self._fire_due(now)
+        if now >= self.next_check:
+            self._checks_due(board, now)
         if self.noise is not None:
             p, bits = self.noise
             rng = self.noise_rng
@@ -980,9 +1016,9 @@ class _Run:
         while True:
             fired = False
             if self.due and self.due[0][0] <= now:
-                _, _, fn, kind, text = self.due.pop(0)
+                _, _, fn, kind, text, mark = self.due.pop(0)
                 if text:
-                    self.recorder.note(now, kind or "scenario", text)
+                    self.recorder.note(now, kind or "scenario", text, mark)
                 if kind in _INPUT_ACTIONS:
                     self.input_times.append(now)
                 fn()
@@ -1003,9 +1039,9 @@ class _Run:
         ev.fired_ms = now
         self.session_ends = 0
         self.recorder.note(now, ev.action, ev.describe() + (
-            " [%s]" % ev.label if ev.label else ""))
+            " [%s]" % ev.label if ev.label else ""), ev.label or ev.short())
         if ev.label:
-            self.anchor.setdefault(ev.label, now)
+            self.label_anchor.setdefault(ev.label, now)
         self.anchor.setdefault(ev.action, now)
         act = ev.action
         if act in _INPUT_ACTIONS and not (act == "estop" and ev.arg in ("release",
@@ -1023,7 +1059,8 @@ class _Run:
         elif act == "estop":
             getattr(board, "estop_" + ev.arg)()
             if ev.arg == "press" and ev.for_ms:
-                self._at(now + ev.for_ms, board.estop_release, "estop", "e-stop release")
+                self._at(now + ev.for_ms, board.estop_release, "estop_release",
+                         "e-stop release")
         elif act == "console":
             self.runner.send(ev.arg)
         elif act == "command":
@@ -1088,10 +1125,6 @@ class _Run:
                 self.next_due = self._next_due()
                 if self.when_due <= now:
                     self._fire_due(now)
-        # timed checks
-        while self.check_i < len(self.checks) and self.checks[self.check_i]["at_ms"] <= now:
-            self._check_now(self.checks[self.check_i], runner, now)
-            self.check_i += 1
         # session ends (for until = "session_end")
         log = self.recorder.fw_log
         while self._fw_i < len(log):
@@ -1106,14 +1139,23 @@ class _Run:
             if ahead > 0:
                 time.sleep(ahead)
 
-    def _check_now(self, c, runner, now):
-        core = runner.core
+    def _checks_due(self, board, now):
+        while self.check_i < len(self.checks) and self.checks[self.check_i]["at_ms"] <= now:
+            self._check_now(self.checks[self.check_i], now)
+            self.check_i += 1
+        self.next_check = (self.checks[self.check_i]["at_ms"] if self.check_i < len(self.checks)
+                           else float("inf"))
+
+    def _check_now(self, c, now):
+        board = self.board
+        core = self.runner.core
         where = "checks[%d] at %g s" % (c["index"], c["at_ms"] / 1000)
-        st = STATE_NAMES[core.state]
-        a = self.board.true_angle_mdeg / 1000
+        # between a reset and the next boot the old firmware is dead: it has no state
+        st = STATE_NAMES[core.state] if board.powered and board._pending is None else "OFF"
+        a = board.true_angle_mdeg / 1000
         if "state" in c and st != c["state"]:
             self._failed("%s: state is %s, expected %s" % (where, st, c["state"]))
-        if "fault" in c and faults.name(core.fault) != c["fault"]:
+        if "fault" in c and st != "OFF" and faults.name(core.fault) != c["fault"]:
             self._failed("%s: fault is %s, expected %s" % (where, faults.name(core.fault),
                                                            c["fault"]))
         if "min_true_angle_deg" in c and a < c["min_true_angle_deg"]:
@@ -1328,15 +1370,35 @@ class _Run:
 
     def _eval_reaches(self, r):
         name = r["after"]
-        t0 = self.anchor.get(name)
+        t0 = self.label_anchor.get(name, self.anchor.get(name))
+        if name == "fault":
+            t0 = next((ev[0] for ev in self.recorder.fw_log if ev[2] == fw_events.E_FAULT),
+                      None)
+        elif name == "reboot":
+            t0 = self.board.resets[0][0] if self.board.resets else None
         want = r["angle_mdeg"]
         tol = r["tol_mdeg"]
-        label = "reaches_angle_deg %g within %g s after %s" % (
-            want / 1000, r["within_ms"] / 1000, name)
         if t0 is None:
-            self._failed("%s: '%s' never happened" % (label, name))
+            self._failed("reaches_angle_deg %g after %s: '%s' never happened" % (
+                want / 1000, name, name))
             return
         rows = self.recorder.rows
+        within = r["within_ms"]
+        how = ""
+        if within is None:
+            # the time the firmware's own limits allow from where the table was
+            cfg = _hardware_config(self.sc.settings)
+            v = cfg.get(r["speed"] + "_speed_mdeg_s")
+            a = cfg.get(r["speed"] + "_accel_mdeg_s2")
+            start = next((row[TRUE] for row in rows if row[0] >= t0), None)
+            d = abs(start - want) if start is not None else 0
+            move_ms = trapezoid_ms(d, v, a)
+            within = move_ms + r["margin_ms"]
+            how = " (%.1f deg at %g deg/s, %g deg/s^2 = %.2f s, + %g s margin)" % (
+                d / 1000, v / 1000, a / 1000, move_ms / 1000, r["margin_ms"] / 1000)
+        r = dict(r, within_ms=within)
+        label = "reaches_angle_deg %g within %.2f s after %s%s" % (
+            want / 1000, within / 1000, name, how)
         start = None
         best = None
         for row in rows:
@@ -1399,6 +1461,16 @@ class _Run:
                 self._failed("no_motion_without_command: %d steps emitted in %s at t=%.2f s"
                              % (row[8] - prev[8], prev[STATE], t / 1000))
             prev = row
+
+
+def trapezoid_ms(distance_mdeg, speed_mdeg_s, accel_mdeg_s2):
+    """Rest-to-rest time of a trapezoidal (or triangular) move, ms."""
+    d, v, a = float(distance_mdeg), float(speed_mdeg_s), float(accel_mdeg_s2)
+    if d <= 0:
+        return 0
+    if d >= v * v / a:
+        return int(round(1000 * (d / v + v / a)))
+    return int(round(1000 * 2 * math.sqrt(d / a)))
 
 
 def _is_error(line):

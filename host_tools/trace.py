@@ -104,6 +104,7 @@ class Recorder:
         self.rows = []
         self.events = []
         self.fw_log = []
+        self.marks = {}  # index in events -> plot label of a scenario action
         self._pending = []  # event texts since the previous row
         self._app = None
         self._seen = 0
@@ -113,9 +114,11 @@ class Recorder:
         runner.tick_hooks.append(self.hook)
         self.hook(runner, sample=False)  # take the first boot's events
 
-    def note(self, t_ms, kind, text):
-        """A scenario action at t_ms (it appears in the next row's events)."""
+    def note(self, t_ms, kind, text, mark=None):
+        """A scenario action at t_ms (it appears in the next row's events); mark: the
+        plot marker's label (default: a shortened text)."""
         self.events.append((t_ms, "scenario", kind, text))
+        self.marks[len(self.events) - 1] = mark
         self._pending.append("scenario: " + text)
 
     def _read_fw_log(self, runner):
@@ -253,7 +256,8 @@ def _bands(rows):
 def _marker_events(recorder):
     """(t_s, kind, label) for the plot: e-stops, faults, resets, power, scenario inputs."""
     out = []
-    for t, source, kind, text in recorder.events:
+    for i, (t, source, kind, text) in enumerate(recorder.events):
+        mark = recorder.marks.get(i)
         if source == "fw":
             if kind == "fault":
                 out.append((t, "fault", text.replace("fault ", "", 1).split(" in ")[0]))
@@ -264,20 +268,29 @@ def _marker_events(recorder):
         elif kind == "console":
             line = text.split("'")[1] if "'" in text else text
             if not line.startswith("program "):
-                out.append((t, kind, line[:18]))
+                out.append((t, kind, mark or line[:20]))
         elif kind in _MARKERS and kind not in ("boot", "fault"):
-            out.append((t, kind, text[:24] if kind in ("press", "imu_fault") else
-                        _MARKERS[kind][2]))
-    # one marker per kind per 0.5 s: a bouncing contact or a retried fault would be a smear
+            out.append((t, kind, mark or text[:22]))
+    # one marker per kind per 0.5 s (a bouncing contact would be a smear), and one per
+    # fault name: a fault raised again and again (a retried safe return) is counted
     out.sort(key=lambda e: e[0])
     kept = []
     last = {}
+    fault_at = {}
     for t, kind, label in out:
-        if kind in last and t - last[kind] < 500:
+        if kind == "fault":
+            if label in fault_at:
+                fault_at[label][1] += 1
+                continue
+            fault_at[label] = [len(kept), 1]
+        elif kind in last and t - last[kind] < 500:
             continue
         last[kind] = t
-        kept.append((t / 1000.0, kind, label))
-    return kept
+        kept.append([t / 1000.0, kind, label])
+    for label, (i, n) in fault_at.items():
+        if n > 1:
+            kept[i][2] = "%s (x%d)" % (label, n)
+    return [tuple(k) for k in kept]
 
 
 def plot(recorder, path, title, subtitle="", refs=()):

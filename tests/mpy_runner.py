@@ -5,6 +5,7 @@ called with no arguments. Prints one line per failure and a closing
 'N passed, N failed' line; exits non-zero if anything failed or nothing ran.
 """
 
+import gc
 import os
 import sys
 
@@ -40,6 +41,10 @@ def main():
                 failed += 1
                 print("FAIL %s.%s: %s %s" % (mod_name, attr, type(e).__name__, e))
                 sys.print_exception(e)
+        # drop the test module (not the firmware) so the heap holds one test file at a time
+        del sys.modules[mod_name]
+        mod = None
+        gc.collect()
     print("micropython unix port: %d passed, %d failed" % (passed, failed))
     if failed or not passed:
         sys.exit(1)

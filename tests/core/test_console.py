@@ -807,14 +807,25 @@ def test_output_is_written_in_bounded_chunks():
     for i in range(200):
         r.app.log.add(i * 10, E_STATE, READY, MOVING)
     r.board.writes = []
-    r.board.host_send(b"log 96\n")
+    r.board.host_send(b"log 40\n")  # ~3 KB of JSON: 30 ticks of output
     r.tick()
-    assert r.con.pending_output() > 0
+    assert r.con.pending_output() > 1000
     r.run()
-    assert r.board.writes and max(r.board.writes) <= 96
+    assert len(r.board.writes) >= 30 and max(r.board.writes) <= 96
     o = json.loads(bytes(r.board.out).decode())
     assert o["ok"] is True, o.get("error")
-    assert len(o["events"]) == 96
+    assert len(o["events"]) == 40
+
+
+def test_a_reply_that_does_not_fit_is_replaced_by_an_error():
+    r = Rig(json_mode=True)
+    r.board.host_send(b"#1 help\n#2 help\n#3 help\n")  # ~3.7 KB each, 8 KB of room
+    r.run()
+    got = [json.loads(s) for s in bytes(r.board.out).decode().split("\n") if s]
+    assert [o["id"] for o in got] == [1, 2, 3]
+    assert got[0]["ok"] is True and got[1]["ok"] is True
+    assert got[2] == {"ok": False, "error": "output backed up, reply dropped", "id": 3}
+    assert r.con.tx_dropped == 1
 
 
 def test_internal_errors_become_replies_not_crashes():

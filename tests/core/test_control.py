@@ -17,7 +17,6 @@ from states import (
     C_CALIBRATE,
     C_CONSENT,
     C_DISCOMFORT,
-    C_ESTOP,
     C_GOTO,
     C_HOLD,
     C_HOME,

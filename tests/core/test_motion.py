@@ -410,3 +410,110 @@ def test_pulse_width_duty_and_rate_limits_respect_the_driver():
             assert period_ns - high_ns >= 2 * t_low, (name, f, d)
         assert stepgen.setup_us(name) * 1000 >= 2 * t_dir
     assert stepgen.duty_u16_for(0, 2000) == 0
+
+
+class _FakePin:
+    OUT = 3
+    IN = 1
+
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.v = value if value is not None else 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+
+
+class _FakePWM:
+    def __init__(self, pin, freq=1000, duty_u16=0, invert=False):
+        self.f = freq
+        self.d = duty_u16
+
+    def freq(self, f):
+        self.f = f
+
+    def duty_u16(self, d):
+        self.d = d
+
+
+class _FakeCounter:
+    RISING = 1
+    FALLING = 2
+    UP = 1
+
+    def __init__(self, cid, src, edge=1, direction=1, filter_ns=0):
+        self.n = 0
+
+    def value(self, v=None):
+        n = self.n
+        if v is not None:
+            self.n = v
+        return n
+
+
+class _FakeTimer:
+    PERIODIC = 1
+
+    def __init__(self, tid):
+        self.cb = None
+
+    def init(self, mode=1, period=0, callback=None):
+        self.cb = callback
+
+    def deinit(self):
+        self.cb = None
+
+
+class _FakeMachine:
+    Pin = _FakePin
+    PWM = _FakePWM
+    Counter = _FakeCounter
+    Timer = _FakeTimer
+
+
+def test_stepgen_tick_allocates_nothing_on_the_unix_port():
+    # The generator's own code (apply, count, the dead-man callback, the e-stop block)
+    # with non-allocating stand-ins for machine; CPython lacks time.sleep_us, and
+    # tests/host/test_motion_props.py drives the same code there on a simulated board.
+    if not MPY:
+        return
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = _FakeMachine()
+    try:
+        sg = stepgen.StepGen(25, 26, 27, 0, "dm542", sense_pin=18)
+    finally:
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+    p = Profile(10)
+    p.set_limits(10666, 10666)
+    p.reset(0)
+    p.set_target(30000)
+    ctr = sg._ctr
+    deadman = sg._deadman
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for i in range(1500):
+            if i == 500:
+                p.set_target(-3000)  # a reversal: the direction-change path
+            if i == 1200:
+                sg.estop_block_head_down()
+            c = sg.count()
+            p.update(10)
+            p.rate_for(c, 10)
+            p.window(c, 10)
+            sg.apply(p.rate_sps, p.limit_lo, p.limit_hi, True)
+            ctr.n += abs(p.rate_sps) // 100  # the pulses of this tick
+            deadman(None)
+            deadman(None)
+        sg.apply(0, 0, 0, False)
+        used = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    sg.deinit()
+    assert used == 0, used
+    assert sg.fault == stepgen.FAULT_NONE

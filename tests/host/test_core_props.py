@@ -12,12 +12,11 @@ Invariants:
 - no state change outside the transition table (that would latch faults.INTERNAL).
 """
 
+import faults
 import hypothesis.strategies as st
+from events import E_ACK, E_COMMAND
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
-import faults
-from events import E_ACK, E_COMMAND
 from rig import Rig
 from signals import SW_DOWN, SW_START, SW_UP
 from states import (

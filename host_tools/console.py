@@ -1,0 +1,625 @@
+"""The console client: talk to the table's serial console by hand or from a script.
+
+    python -m host_tools.console --port /dev/ttyUSB0      interactive prompt (history,
+                                                          completion; 'quit' or Ctrl-D)
+    python -m host_tools.console --port build/ttyV        the virtual device (make vdev)
+    python -m host_tools.console --sim                    the firmware on the simulated
+                                                          board, in this process
+    python -m host_tools.console --port P --exec "status" --exec "goto 20"
+    python -m host_tools.console --port P --exec "status; goto 20"       (the same)
+    python -m host_tools.console --sim --exec "consent; consent yes; goto 20; until HOLDING 60" \\
+        --duration 30 --record build/run.csv --plot build/run.png
+    python -m host_tools.console --port P --live          live telemetry view (Ctrl-C ends)
+
+Underneath, the client always speaks the console's JSON mode (firmware/console.py): it
+sends `#<id> <command>` and waits for the one reply that carries that id; telemetry
+and alerts arriving meanwhile go to their own handlers (recorder, live view, screen).
+Two words are the client's own, for scripts, and are not sent: `wait <s>` lets time
+pass (telemetry keeps being recorded) and `until <STATE> [<timeout_s>]` polls `status`
+until the table is in that state.
+
+--exec runs the commands in order and stops at the first one that fails (unless
+--keep-going). Exit status: 0 all succeeded, 1 a command was refused or malformed (or
+`until` timed out), 2 the table could not be reached or stopped answering.
+
+Ctrl-C in the client never reaches the table: the client catches it (and ends --live or
+--duration). To stop the table, type `stop`, `return` or `estop` - or use the table's
+own emergency button, which never depends on this link.
+
+Opening a serial port keeps DTR and RTS low, as mpremote does: on ESP32 boards they
+drive EN and GPIO0, and toggling them would reset the controller mid-session.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+from host_tools import telemetry
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NO_LINK = 2
+LINE_MAX = 120  # the firmware's line bound (firmware/console.py)
+CLIENT_WORDS = ("wait", "until", "quit", "exit")
+_HISTORY_FILE = os.path.join(os.path.expanduser("~"), ".inversion_table_console_history")
+_SECRET_WORDS = ("login", "pin", "unlock")  # lines with a PIN never go into the history
+
+
+class ClientError(Exception):
+    """The link failed: no reply in time, port closed, not the table's console."""
+
+
+# ------------------------------------------------------------------ transports
+
+
+class SerialTransport:
+    """A serial port: a USB adapter (/dev/ttyUSB0) or a pty (build/ttyV from make vdev)."""
+
+    def __init__(self, port, baud=115200):
+        import serial
+
+        ser = serial.Serial(baudrate=baud, timeout=0.05)
+        ser.port = port
+        ser.dtr = False  # GPIO0 high: normal boot, never the bootloader
+        ser.rts = False  # EN high: the controller keeps running
+        ser.open()
+        self.ser = ser
+
+    def write(self, data):
+        self.ser.write(data)
+        self.ser.flush()
+
+    def read(self, timeout_s):
+        """What arrived within timeout_s (b"" if nothing)."""
+        self.ser.timeout = max(0.0, timeout_s)
+        data = self.ser.read(1)
+        if data:
+            waiting = self.ser.in_waiting
+            if waiting:
+                data += self.ser.read(waiting)
+        return data
+
+    def close(self):
+        self.ser.close()
+
+
+class SimTransport:
+    """The firmware on the simulated board in this process: host_tools.runner.SimRunner,
+    or anything with .board.host_send(bytes) / .board.host_receive() and .run_ms(ms).
+
+    Simulated time passes only while the client reads; with realtime=True it is paced
+    to the wall clock (the live view, the interactive prompt)."""
+
+    def __init__(self, runner, step_ms=10, realtime=False):
+        self.runner = runner
+        self.step_ms = step_ms
+        self.realtime = realtime
+
+    def write(self, data):
+        self.runner.board.host_send(bytes(data))
+
+    def read(self, timeout_s):
+        waited_ms = 0
+        limit_ms = int(timeout_s * 1000)
+        while True:
+            data = self.runner.board.host_receive()
+            if data:
+                return data
+            if waited_ms >= limit_ms:
+                return b""
+            self.runner.run_ms(self.step_ms)
+            waited_ms += self.step_ms
+            if self.realtime:
+                time.sleep(self.step_ms / 1000.0)
+
+    def close(self):
+        pass
+
+
+# ------------------------------------------------------------------ the client
+
+
+class ConsoleClient:
+    """Request/reply over a transport, in the console's JSON mode.
+
+    on_telemetry(sample) gets every telemetry sample (a dict of telemetry.FIELDS),
+    on_alert(text) the console's alerts, on_text(line) anything that is not JSON (the
+    start-up banner)."""
+
+    def __init__(self, transport, timeout_s=5.0, on_telemetry=None, on_alert=None,
+                 on_text=None):
+        self.t = transport
+        self.timeout_s = timeout_s
+        self.on_telemetry = on_telemetry
+        self.on_alert = on_alert
+        self.on_text = on_text
+        self.commands = []  # the firmware's command table (help), after connect()
+        self._buf = b""
+        self._next_id = 1
+        self.lock = threading.Lock()  # one user of the transport at a time
+
+    def connect(self):
+        """End any half line left on the port, switch to JSON, fetch the command table."""
+        self.t.write(b"\n")
+        r = self.request("json on")
+        if not r.get("ok"):
+            raise ClientError("the console refused JSON mode: %s" % r.get("error"))
+        self.commands = self.request("help").get("commands", [])
+        return self
+
+    def request(self, line, timeout_s=None):
+        """Send one command line; its reply (a dict with "ok"). ClientError if none came."""
+        bad = check_line(line)
+        if bad:
+            return {"ok": False, "error": bad, "local": True}
+        with self.lock:
+            rid = self._next_id
+            self._next_id += 1
+            self.t.write(("#%d %s\n" % (rid, line)).encode("ascii"))
+            wait_s = self.timeout_s if timeout_s is None else timeout_s
+            # a simulated board's time is counted, not the wall clock's
+            sim = isinstance(self.t, SimTransport)
+            deadline = time.monotonic() + wait_s
+            while True:
+                for obj in self._read_objects(0.05):
+                    if "ok" in obj and obj.get("id") == rid:
+                        return obj
+                wait_s -= 0.05
+                if (wait_s <= 0) if sim else (time.monotonic() > deadline):
+                    raise ClientError("no reply to %r within %g s" % (line, self.timeout_s
+                                      if timeout_s is None else timeout_s))
+
+    def poll(self, timeout_s=0.05):
+        """Read what arrives within timeout_s; telemetry and alerts go to their handlers."""
+        with self.lock:
+            for _ in self._read_objects(timeout_s):
+                pass
+
+    def pump(self, seconds):
+        """Let seconds pass, handling telemetry (simulated seconds on a SimTransport)."""
+        if isinstance(self.t, SimTransport) and not self.t.realtime:
+            steps = max(1, int(seconds * 1000) // self.t.step_ms)
+            for _ in range(steps):
+                with self.lock:
+                    self.t.runner.run_ms(self.t.step_ms)
+                    self._dispatch(self.t.runner.board.host_receive())
+            return
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.poll(min(0.1, max(0.0, end - time.monotonic())))
+
+    def _read_objects(self, timeout_s):
+        return self._dispatch(self.t.read(timeout_s))
+
+    def _dispatch(self, data):
+        """Split data into lines; hand telemetry, alerts and text to their handlers and
+        return the other JSON objects (replies)."""
+        out = []
+        if not data:
+            return out
+        self._buf += data
+        while True:
+            i = self._buf.find(b"\n")
+            if i < 0:
+                break
+            raw = self._buf[:i].rstrip(b"\r")
+            self._buf = self._buf[i + 1:]
+            text = raw.decode("utf-8", "replace")
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict):
+                if text and self.on_text:
+                    self.on_text(text)
+                continue
+            if "tel" in obj:
+                if self.on_telemetry:
+                    self.on_telemetry(obj["tel"])
+            elif "alert" in obj:
+                if self.on_alert:
+                    self.on_alert(obj["alert"])
+            else:
+                out.append(obj)
+        return out
+
+    # -------------------------------------------------------------- scripts
+
+    def run(self, line):
+        """One script step: a console command, or the client's wait/until. A reply dict."""
+        words = line.split()
+        if words and words[0].lower() == "wait":
+            return self._wait(words)
+        if words and words[0].lower() == "until":
+            return self._until(words)
+        return self.request(line)
+
+    def _wait(self, words):
+        try:
+            seconds = float(words[1])
+            if len(words) != 2 or not 0 <= seconds <= 86400:
+                raise ValueError
+        except (IndexError, ValueError):
+            return {"ok": False, "error": "usage: wait <seconds>", "local": True}
+        self.pump(seconds)
+        return {"ok": True, "waited_s": seconds, "local": True}
+
+    def _until(self, words):
+        try:
+            state = words[1].upper()
+            timeout = float(words[2]) if len(words) > 2 else 60.0
+            if len(words) > 3 or not 0 < timeout <= 86400:
+                raise ValueError
+        except (IndexError, ValueError):
+            return {"ok": False, "error": "usage: until <STATE> [<timeout_s>]", "local": True}
+        waited = 0.0
+        while True:
+            st = self.request("status")
+            if st.get("state") == state:
+                return {"ok": True, "state": state, "waited_s": round(waited, 3),
+                        "local": True}
+            if waited >= timeout:
+                return {"ok": False, "error": "still %s after %g s, not %s"
+                        % (st.get("state"), timeout, state), "local": True}
+            self.pump(0.2)
+            waited += 0.2
+
+
+def check_line(line):
+    """Why the firmware would discard this line (it could not even tag the reply), or ''."""
+    if "\n" in line or "\r" in line:
+        return "one command per line"
+    if any(not (" " <= c <= "~" or c == "\t") for c in line):
+        return "only printable ASCII"
+    if len(line) + 12 > LINE_MAX:  # "#<id> " takes up to 11 bytes of the line
+        return "line too long (at most %d bytes)" % (LINE_MAX - 12)
+    return ""
+
+
+def split_commands(execs):
+    """--exec values, each possibly 'a; b; c', as one list of command lines."""
+    out = []
+    for e in execs or ():
+        for part in e.split(";"):
+            part = part.strip()
+            if part:
+                out.append(part)
+    return out
+
+
+# ------------------------------------------------------------------ display
+
+
+def _human(key, v):
+    """(label, text) like the firmware's human mode: mdeg as deg, ms as s."""
+    if isinstance(v, bool):
+        return key.replace("_", " "), "yes" if v else "no"
+    if v is None:
+        return key.replace("_", " "), "-"
+    if isinstance(v, int):
+        for suffix, unit in (("_mdeg_s", "deg/s"), ("_mdeg", "deg"), ("_ms", "s")):
+            if key.endswith(suffix):
+                return key[: -len(suffix)].replace("_", " "), "%.3f %s" % (v / 1000.0, unit)
+    if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
+        return key.replace("_", " "), ", ".join(str(x) for x in v) or "none"
+    return key.replace("_", " "), str(v)
+
+
+def render(reply):
+    """A reply as text for a person."""
+    if not reply.get("ok"):
+        return "error: %s" % reply.get("error", "?")
+    lines = []
+    fields = reply.get("fields")
+    for k, v in reply.items():
+        if k in ("ok", "id", "local", "fields"):
+            continue
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v) and (
+            len(v) > 3 or any("," in x for x in v)
+        ):
+            lines.append("%s:" % k)
+            lines.extend("  - " + x for x in v)
+        elif isinstance(v, list) and v and isinstance(v[0], (dict, list)):
+            lines.append("%s:" % k)
+            for item in v:
+                if isinstance(item, list) and fields:
+                    item = dict(zip(fields, item))
+                if isinstance(item, dict) and "text" in item and "t_ms" in item:
+                    lines.append("  %9.3f %s %s" % (item["t_ms"] / 1000.0, item.get("event", ""),
+                                                    item["text"]))
+                elif isinstance(item, dict):
+                    lines.append("  " + ", ".join("%s %s" % _human(a, b) for a, b in item.items()))
+                else:
+                    lines.append("  " + " ".join(str(x) for x in item))
+        else:
+            lines.append("%s: %s" % _human(k, v))
+    return "\n".join(lines) or "ok"
+
+
+def tel_text(s):
+    return "tel %9.3f s %-16s angle %8.3f target %8.3f rate %7.3f deg/s fault %s" % (
+        s["t_ms"] / 1000.0, s["state"], s["angle_mdeg"] / 1000.0, s["target_mdeg"] / 1000.0,
+        s["rate_mdeg_s"] / 1000.0, s["fault"])
+
+
+def live_view(client, seconds=None, out=None):
+    """A live telemetry panel (rich) until Ctrl-C or `seconds` have passed."""
+    from collections import deque
+
+    from rich.console import Console as RichConsole
+    from rich.live import Live
+    from rich.table import Table
+
+    latest = {}
+    trail = deque(maxlen=60)
+    count = [0]
+    prev = client.on_telemetry
+
+    def on_tel(sample):
+        if prev:
+            prev(sample)
+        latest.update(sample)
+        trail.append(sample["angle_mdeg"])
+        count[0] += 1
+
+    def panel():
+        tab = Table(title="inversion table - live", show_header=False, min_width=60)
+        tab.add_column("what", style="bold")
+        tab.add_column("value")
+        if not latest:
+            tab.add_row("waiting", "for telemetry...")
+            return tab
+        a = latest["angle_mdeg"] / 1000.0
+        tab.add_row("state", latest["state"])
+        tab.add_row("angle", "%8.3f deg  %s" % (a, _gauge(a)))
+        tab.add_row("target", "%8.3f deg" % (latest["target_mdeg"] / 1000.0))
+        tab.add_row("rate", "%8.3f deg/s" % (latest["rate_mdeg_s"] / 1000.0))
+        fault = latest["fault"]
+        tab.add_row("fault", "[red]%s[/red]" % fault if fault != "none" else fault)
+        tab.add_row("angle, last %d" % len(trail), _sparkline(trail))
+        tab.add_row("samples", str(count[0]))
+        return tab
+
+    client.on_telemetry = on_tel
+    end = None if seconds is None else time.monotonic() + seconds
+    try:
+        with Live(panel(), console=RichConsole(file=out) if out else None,
+                  refresh_per_second=10) as live:
+            while end is None or time.monotonic() < end:
+                client.poll(0.1)
+                live.update(panel())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.on_telemetry = prev
+    return count[0]
+
+
+def _gauge(angle_deg, width=37):
+    """-90 .. +90 deg as a bar with the horizontal marked."""
+    pos = int(round((max(-90.0, min(90.0, angle_deg)) + 90.0) / 180.0 * (width - 1)))
+    cells = ["-"] * width
+    cells[(width - 1) // 2] = "|"
+    cells[pos] = "#"
+    return "head-up [" + "".join(cells) + "] head-down"
+
+
+def _sparkline(values):
+    blocks = " .:-=+*#%@"
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1
+    return "".join(blocks[int((v - lo) * (len(blocks) - 1) / span)] for v in values)
+
+
+# ------------------------------------------------------------------ interactive
+
+
+def interactive(client, say, history_file=_HISTORY_FILE, pt_input=None, pt_output=None):
+    """A prompt with history and completion; a background pump shows telemetry/alerts.
+    pt_input/pt_output: prompt_toolkit input and output (tests pass a pipe)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import NestedCompleter
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    class _History(FileHistory):
+        def store_string(self, string):
+            words = string.split()
+            if words and words[0].lower() in _SECRET_WORDS:
+                return  # a PIN must not end up in a file
+            super().store_string(string)
+
+    completer = NestedCompleter.from_nested_dict(completion_tree(client))
+    session = PromptSession(history=_History(history_file), completer=completer,
+                            input=pt_input, output=pt_output)
+    stop = threading.Event()
+
+    def pump():
+        while not stop.is_set():
+            try:
+                client.poll(0.05)
+            except Exception as e:  # the link died: say so once and stop pumping
+                say("link lost: %s" % e)
+                return
+            time.sleep(0.02)
+
+    status = EXIT_OK
+    with patch_stdout():
+        th = threading.Thread(target=pump, daemon=True)
+        th.start()
+        try:
+            while True:
+                try:
+                    line = session.prompt("table> ")
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C clears the line; it is never sent to the table
+                except EOFError:
+                    break
+                line = line.strip()
+                if not line:
+                    continue
+                if line.lower() in ("quit", "exit"):
+                    break
+                try:
+                    reply = client.run(line)
+                except ClientError as e:
+                    say("error: %s" % e)
+                    status = EXIT_NO_LINK
+                    continue
+                say(render(reply))
+        finally:
+            stop.set()
+            th.join(1.0)
+    return status
+
+
+def completion_tree(client):
+    """Nested completion from the firmware's own tables (help, config get, program)."""
+    tree = {}
+    for c in client.commands:
+        tree[c["name"]] = None
+    try:
+        fields = sorted(client.request("config get").get("config", {}))
+        programs = client.request("program").get("programs", [])
+        profile_fields = ["max_deg", "hold_s", "cap_s", "advance_after"]
+    except ClientError:
+        fields, programs, profile_fields = [], [], []
+    names = dict.fromkeys(tree)
+    tree.update({
+        "help": names,
+        "config": {"get": dict.fromkeys(fields), "set": dict.fromkeys(fields)},
+        "profile": {"set": dict.fromkeys(profile_fields)},
+        "program": dict.fromkeys(programs),
+        "stream": dict.fromkeys(["off", "1", "5", "10", "20", "50"]),
+        "json": dict.fromkeys(["on", "off"]),
+        "consent": {"yes": None},
+        "pin": {"set": None},
+        "wait": None,
+        "until": dict.fromkeys(["READY", "HOLDING", "MOVING", "RETURNING"]),
+        "quit": None,
+    })
+    return tree
+
+
+# ------------------------------------------------------------------ main
+
+
+def open_transport(args):
+    if args.sim:
+        from host_tools.runner import SimRunner
+
+        kwargs = {}
+        if args.sim_fs:
+            kwargs["fs_root"] = args.sim_fs
+        runner = SimRunner(**kwargs)
+        # by hand or watching, the simulation keeps pace with the clock; scripts run fast
+        realtime = args.live or not (args.exec or args.duration)
+        return SimTransport(runner, realtime=realtime)
+    if not args.port:
+        raise ClientError("give --port PATH (a serial port or build/ttyV) or --sim")
+    return SerialTransport(args.port, args.baud)
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m host_tools.console",
+                                 description="Console client for the inversion table.")
+    ap.add_argument("--port", help="serial port: /dev/ttyUSB0, or build/ttyV (make vdev)")
+    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--sim", action="store_true",
+                    help="run the firmware on the simulated board in this process")
+    ap.add_argument("--sim-fs", help="with --sim: keep the board's files in this directory")
+    ap.add_argument("--exec", action="append", metavar="CMDS",
+                    help="run these commands ('a; b' or repeat --exec) and exit")
+    ap.add_argument("--keep-going", action="store_true",
+                    help="with --exec: run the remaining commands after a failure")
+    ap.add_argument("--json", action="store_true", help="print replies as raw JSON lines")
+    ap.add_argument("--live", action="store_true", help="live telemetry view (rich)")
+    ap.add_argument("--record", metavar="FILE.csv", help="record telemetry to CSV")
+    ap.add_argument("--plot", metavar="FILE.png", help="plot the telemetry at the end")
+    ap.add_argument("--stream-hz", type=int, default=10, help="telemetry rate, 1-50 Hz")
+    ap.add_argument("--duration", type=float,
+                    help="seconds to keep receiving telemetry after the commands")
+    ap.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    return ap
+
+
+def main(argv=None, out=None):
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+
+    def say(text):
+        print(text, file=out, flush=True)
+
+    streaming = bool(args.live or args.record or args.plot)
+    recorder = telemetry.Recorder(args.record) if streaming else None
+    try:
+        transport = open_transport(args)
+    except (ClientError, OSError, ImportError) as e:
+        say("error: cannot open the console: %s" % e)
+        if recorder:
+            recorder.close()
+        return EXIT_NO_LINK
+
+    def on_tel(sample):
+        if recorder is not None:
+            recorder.add(sample)
+        if not args.live and not args.exec and not args.duration:
+            say(tel_text(sample))  # interactive: show it
+
+    client = ConsoleClient(transport, timeout_s=args.timeout, on_telemetry=on_tel,
+                           on_alert=lambda a: say("alert: %s" % a),
+                           on_text=None if args.exec else say)
+    status = EXIT_OK
+    cmds = split_commands(args.exec)
+    try:
+        client.connect()
+        if streaming:
+            r = client.request("stream %d" % args.stream_hz)
+            if not r.get("ok"):
+                say("error: stream %d: %s" % (args.stream_hz, r.get("error")))
+                return EXIT_FAILED
+        for line in cmds:
+            reply = client.run(line)
+            if args.json:
+                say(json.dumps(reply))
+            else:
+                say("> %s\n%s" % (line, render(reply)))
+            if not reply.get("ok"):
+                status = EXIT_FAILED
+                if not args.keep_going:
+                    break
+        if args.live:
+            live_view(client, args.duration)
+        elif args.duration:
+            client.pump(args.duration)
+        elif not cmds:
+            status = interactive(client, say)
+        if streaming:
+            client.request("stream off")
+    except ClientError as e:
+        say("error: %s" % e)
+        status = EXIT_NO_LINK
+    except KeyboardInterrupt:
+        say("interrupted")
+        status = EXIT_FAILED
+    finally:
+        transport.close()
+        if recorder is not None:
+            recorder.close()
+    if args.plot:
+        if recorder is not None and recorder.samples:
+            telemetry.plot(recorder.samples, args.plot)
+            say("%d telemetry samples plotted to %s" % (len(recorder.samples), args.plot))
+        else:
+            say("error: no telemetry received, nothing plotted")
+            status = status or EXIT_FAILED
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
