@@ -119,6 +119,7 @@ _BOOT_MS = const(300)  # self-test window: the estimator settles and the switche
 _DT_MAX_MS = const(100)  # a stalled loop must not make simulated time jump further
 _SWITCH_TOL_MDEG = const(4000)  # boot check: switch state vs angle, allowing IMU error
 _STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
+_SG_HEAD_DOWN_ONLY = const(1)  # stepgen.FAULT_FROZEN_POS: only head-down pulses uncounted
 _ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
 _HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malformed
 
@@ -145,7 +146,8 @@ class Core:
         self.fault = faults.NONE
         self.fault_at_boot = False
         self.config_fault = faults.NONE  # set by the application before the first tick
-        self.stepgen_fault = 0
+        self._sg_seen = 0
+        self.drive_ok = True  # the step generator can be trusted to move the table
         self.reduced = False  # recovery / degraded: move at jog speed
         self.pending_cmd = 0  # a motion command waiting for homing to finish
         self.pending_a = 0
@@ -241,7 +243,6 @@ class Core:
     def _measure(self, dt, inp):
         cfg = self.cfg
         self.count = inp.step_count
-        self.stepgen_fault = inp.stepgen_fault
         prof = self.prof
         still = prof.vel_sps == 0 and prof.rate_sps == 0
         self.est.update(dt, inp, still)
@@ -306,10 +307,17 @@ class Core:
             if self.runaway.tripped:
                 self.steps_trusted = False
                 self._raise_fault(faults.RUNAWAY)
-        if inp.stepgen_fault and self.steps_trusted:
-            # the hardware counter is not the truth (frozen, or the boot self-test failed)
-            self.steps_trusted = False
-            self._raise_fault(faults.STEPGEN)
+        sg = inp.stepgen_fault
+        if sg != self._sg_seen:
+            self._sg_seen = sg
+            if sg:
+                # The counter is not the truth. Head-down pulses alone uncounted (1) still
+                # leave a counted way up; otherwise the drive cannot be confirmed at all
+                # and nothing moves (the worm holds; manual release).
+                if sg != _SG_HEAD_DOWN_ONLY:
+                    self.steps_trusted = False
+                    self.drive_ok = False
+                self._raise_fault(faults.STEPGEN)
         if self.steps_trusted:
             err = self.prof.pos - (self.count + self.offset)
             if err > self.stepgen_tol or err < -self.stepgen_tol:
@@ -580,6 +588,8 @@ class Core:
             return not self.overtravel
         if code == faults.SELFTEST_ESTOP:
             return not self.estop_open
+        if code == faults.STEPGEN and self._sg_seen:
+            return False
         if (
             code == faults.SELFTEST_IMU
             or code == faults.RUNAWAY
@@ -653,7 +663,10 @@ class Core:
         With the steps untrusted (runaway, lost steps) the drive first stops, then the
         step reference is taken again from the IMU, and only then does the return start.
         """
-        if self.steps_trusted:
+        if not self.drive_ok:
+            self.prof.stop()
+            self.phase = P_LATCHED
+        elif self.steps_trusted:
             self.phase = P_TO_REST
             self._return_to_rest(self.v_jog, self.a_jog)
         elif self.imu_trusted and self.est.valid:
@@ -682,6 +695,8 @@ class Core:
 
     def _can_move(self):
         """True if a trustworthy angle source can guide a move (re-referencing if stopped)."""
+        if not self.drive_ok:
+            return False
         if self.steps_trusted:
             return True
         if self.imu_trusted and self.est.valid and self.prof.done():
@@ -791,7 +806,7 @@ class Core:
             code = faults.SELFTEST_ESTOP
         elif not est.valid:
             code = est.fault if est.fault != faults.NONE else faults.SELFTEST_IMU
-        elif self.stepgen_fault:
+        elif self._sg_seen:
             code = faults.STEPGEN
         elif self.config_fault != faults.NONE:
             code = self.config_fault

@@ -1133,7 +1133,8 @@ class _Run:
             self._fw_i += 1
         if self.progress is not None and now - self._last_progress >= 1000:
             self._last_progress = now
-            self.progress(now, self.end_ms)
+            self.progress(now, self.end_ms, STATE_NAMES[runner.core.state],
+                          self.board.true_angle_mdeg)
         if self.realtime:
             ahead = now / 1000.0 - (time.perf_counter() - self._wall0)
             if ahead > 0:
@@ -1210,7 +1211,8 @@ class _Run:
         self._console(runner)
         self.recorder.flush()
         if self.progress is not None:
-            self.progress(board.now_ms, self.end_ms)
+            self.progress(board.now_ms, self.end_ms, STATE_NAMES[runner.core.state],
+                          board.true_angle_mdeg)
         self._evaluate(wall)
         if self._own_fs:
             shutil.rmtree(self.fs_root, ignore_errors=True)
@@ -1488,7 +1490,8 @@ def _milli(v):
 def run(sc, progress=None, realtime=False, fs_root=None):
     """Run a parsed scenario; returns a Result (never raises for a firmware problem).
 
-    progress(now_ms, end_ms) is called about once per simulated second; realtime paces the
+    progress(now_ms, end_ms, state_name, true_angle_mdeg) is called about once per simulated
+    second; realtime paces the
     run to the wall clock; fs_root keeps the board's storage there (default: a temp dir)."""
     return _Run(sc, progress, realtime, fs_root).go()
 

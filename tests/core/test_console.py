@@ -819,13 +819,16 @@ def test_output_is_written_in_bounded_chunks():
 
 def test_a_reply_that_does_not_fit_is_replaced_by_an_error():
     r = Rig(json_mode=True)
-    r.board.host_send(b"#1 help\n#2 help\n#3 help\n")  # ~3.7 KB each, 8 KB of room
+    chunks = []
+    r.board.console_write = chunks.append  # a sink that needs no large buffer
+    r.con._queue([b"x" * 99 + b"\n"] * 80)  # 8000 bytes still to write: 8 KB is the bound
+    r.board.host_send(b"#5 version\n")
     r.run()
-    got = [json.loads(s) for s in bytes(r.board.out).decode().split("\n") if s]
-    assert [o["id"] for o in got] == [1, 2, 3]
-    assert got[0]["ok"] is True and got[1]["ok"] is True
-    assert got[2] == {"ok": False, "error": "output backed up, reply dropped", "id": 3}
+    last = b"".join(chunks[-3:]).split(b"\n")[-2]
+    assert json.loads(last) == {"ok": False, "error": "output backed up, reply dropped", "id": 5}
     assert r.con.tx_dropped == 1
+    r.board.console_write = lambda data: r.board.out.extend(data)
+    assert r.cmd("#6 version")["ok"] is True  # once written out, replies fit again
 
 
 def test_internal_errors_become_replies_not_crashes():
@@ -849,6 +852,7 @@ def test_idle_service_allocates_nothing():
     if not hasattr(gc, "mem_alloc"):
         return  # CPython: measured on the MicroPython unix port
     r = Rig()
+    r.login()  # the once-a-second session check runs too
     con = r.con
     now = r.now_ms
     con.service(now)
@@ -857,3 +861,12 @@ def test_idle_service_allocates_nothing():
     for i in range(1000):
         con.service(now + i * 10)
     assert gc.mem_alloc() - before == 0, gc.mem_alloc() - before
+    assert con.auth.is_authorised(now + 9990, False)
+
+
+def test_refused_ctrl_c_is_answered_with_an_alert():
+    r = Rig(json_mode=True)
+    r.con.refuse_interrupt()
+    r.run()
+    o = json.loads(bytes(r.board.out).decode())
+    assert "Ctrl-C refused" in o["alert"]

@@ -9,7 +9,7 @@ import faults
 from events import E_CLAMPED, E_SESSION_END, E_STUCK_BUTTON
 from profiles import COMPLETED, DISCOMFORT, EMERGENCY
 from rig import Rig
-from signals import SW_DOWN, SW_OVERTRAVEL, SW_START, SW_UP
+from signals import SW_DOWN, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
 from states import (
     ALLOWED,
     BOOT,
@@ -459,3 +459,69 @@ def test_return_during_homing_is_refused_not_an_internal_fault():
     assert rig.core.fault == faults.NONE
     rig.state_is(HOLDING)  # homing finished and the pending goto ran
     assert abs(rig.plant.angle_mdeg()) < 100
+
+
+def test_selftest_switches_disagree_with_the_angle():
+    """The home switch says 'at the loading stop' while the IMU says 20 deg: one of
+    them lies, so nothing may move on either. Covers: HZ-06"""
+    rig = Rig(angle_mdeg=20000)
+    rig.plant.force_switches = SW_HOME
+    rig.boot()
+    assert rig.core.state == FAULT
+    assert rig.core.fault == faults.SELFTEST_SWITCHES
+    _still_for(rig, 2000)
+
+
+def test_overrun_run_is_a_fault():
+    """Single overruns are counted; overrun_limit in a row is a latched fault. Covers: HZ-16"""
+    rig = Rig()
+    _at_hold(rig, 20000)
+    limit = rig.cfg.overrun_limit
+    rig.inp.overrun = 1
+    rig.tick(limit - 1)
+    rig.inp.overrun = 0
+    rig.tick()
+    assert rig.core.state == HOLDING  # a burst shorter than the limit is tolerated
+    rig.inp.overrun = 1
+    rig.tick(limit)
+    rig.inp.overrun = 0
+    assert rig.core.state == FAULT
+    assert rig.core.fault == faults.OVERRUN
+    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    assert abs(rig.plant.angle_mdeg()) <= rig.cfg.arrive_tol_mdeg
+
+
+def test_stepgen_fault_is_latched_and_returns_on_the_imu():
+    """Head-down pulses no longer counted (the counter check, code 1): latched, and
+    the counted head-up direction still brings the person to horizontal. Covers: HZ-05"""
+    rig = Rig()
+    _at_hold(rig, 20000)
+    rig.inp.stepgen_fault = 1
+    rig.tick()
+    assert rig.core.state == FAULT
+    assert rig.core.fault == faults.STEPGEN
+    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    assert abs(rig.plant.angle_mdeg()) <= 1000
+
+
+def test_dead_counter_stands_still_latched_with_the_alarm():
+    """The counter is dead both ways: the drive cannot be confirmed, so nothing moves
+    (the self-locking worm holds; the manual release brings the person up)."""
+    rig = Rig()
+    _at_hold(rig, 20000)
+    rig.inp.stepgen_fault = 3
+    rig.tick()
+    assert rig.core.state == FAULT
+    rig.run_until(lambda r: not r.out.enable, 3000)
+    _still_for(rig, 2000)
+    assert rig.out.buzzer == 4  # IND_ALARM
+    assert rig.core.command(C_RETURN) != OK
+    assert rig.core.command(C_ACK) == R_CAUSE
+
+
+def test_stepgen_self_test_failure_is_a_boot_fault():
+    rig = Rig()
+    rig.inp.stepgen_fault = 3
+    rig.boot()
+    assert rig.core.state == FAULT
+    assert rig.core.fault == faults.STEPGEN

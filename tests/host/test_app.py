@@ -1,0 +1,67 @@
+"""The application loop on the simulated board: watchdog policy, crash handling,
+start-up fallbacks."""
+
+import os
+
+import faults
+from states import C_GOTO, HOLDING, READY, RECOVERY
+
+from host_tools.runner import SimRunner
+
+WDT_RESET = 3
+
+
+def _holding_at(runner, angle_mdeg):
+    runner.run_ms(500)
+    assert runner.core.state == READY
+    runner.core.profile.consent = True
+    assert runner.core.command(C_GOTO, angle_mdeg) == 0
+    assert runner.run_until(lambda r: r.core.state == HOLDING, 60000)
+
+
+def test_watchdog_not_fed_when_the_tick_fails():
+    """A tick that raises (a firmware bug): outputs go safe, the watchdog is starved,
+    the board resets and boots into RECOVERY, from which one press brings the person
+    back. Covers: HZ-04, HZ-16"""
+    runner = SimRunner()
+    _holding_at(runner, 20000)
+    app = runner.app
+
+    def broken_tick(now_ms, inp, out):
+        raise ZeroDivisionError("injected firmware bug")
+
+    app.core.tick = broken_tick
+    angle = runner.board.true_angle_mdeg
+    runner.step()
+    assert app.crashed
+    assert app.outputs.rate_sps == 0
+    assert not app.outputs.feed_ok
+    runner.run_ms(2500)  # longer than the 1 s watchdog timeout
+    assert runner.app is not app  # the board reset and the firmware started again
+    assert runner.reset_causes[-1] == WDT_RESET
+    assert abs(runner.board.true_angle_mdeg - angle) < 500  # nothing moved meanwhile
+    runner.run_ms(500)
+    assert runner.core.state == RECOVERY
+    runner.board.press("START")
+    runner.run_ms(200)
+    runner.board.release("START")
+    assert runner.run_until(lambda r: r.core.state == READY, 120000)
+    assert runner.board.true_angle_mdeg < -55000
+
+
+def test_corrupt_settings_file_falls_back_and_reports():
+    runner = SimRunner()
+    runner.run_ms(300)
+    runner.app.cfg.set("rest_pause_ms", 5000)
+    runner.app.save_profiles_and_settings()
+    path = os.path.join(runner.board.fs_root, "settings")
+    data = bytearray(open(path, "rb").read())
+    data[-2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    runner.board.hard_reset()
+    runner.run_ms(600)
+    app = runner.app
+    assert app.cfg.rest_pause_ms == 10000  # safe default, not the damaged value
+    assert any("settings" in e for e in app.startup_errors)
+    assert app.core.fault == faults.STORAGE
+    assert os.path.exists(path + ".bad")  # preserved for diagnosis
