@@ -361,7 +361,8 @@ class Core:
             if act & (SW_UP | SW_DOWN) != self.jog_bit and self.phase != P_STOPPING:
                 self.command(C_JOG_RELEASE)
         elif b.pressed & SW_UP and not act & SW_DOWN:
-            self.command(C_RECOVER if st == RECOVERY else C_JOG_UP)
+            if st != READY:  # at the loading stop there is nowhere further up to go
+                self.command(C_RECOVER if st == RECOVERY else C_JOG_UP)
         elif b.pressed & SW_DOWN and not act & SW_UP:
             if st != RECOVERY:
                 self.command(C_JOG_DOWN)

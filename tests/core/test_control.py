@@ -525,3 +525,20 @@ def test_stepgen_self_test_failure_is_a_boot_fault():
     rig.boot()
     assert rig.core.state == FAULT
     assert rig.core.fault == faults.STEPGEN
+
+
+def test_up_down_chord_held_gives_the_consent_without_moving():
+    """The table's own acknowledgement: UP and DOWN held together for chord_ms.
+    Covers: HZ-13"""
+    rig = Rig(consent=False)
+    rig.ready_homed()
+    count = rig.plant.count
+    rig.plant.buttons = SW_UP | SW_DOWN
+    rig.tick(rig.cfg.chord_ms // 10 - 20)
+    assert not rig.profile.consent  # not yet: it must be held the whole time
+    rig.tick(30)
+    rig.plant.buttons = 0
+    rig.tick(5)
+    assert rig.profile.consent
+    assert rig.plant.count == count
+    assert rig.core.state == READY
