@@ -31,6 +31,7 @@ from signals import Inputs, Outputs
 from states import EMERGENCY_RETURN, READY
 from ticks import ticks_add, ticks_diff
 
+VERSION = "0.1.0"
 SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
 
@@ -38,6 +39,7 @@ _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
 class App:
     def __init__(self, board):
         self.board = board
+        self.version = VERSION
         self.fs = store.DirFS(board.fs_root)
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
@@ -207,9 +209,11 @@ class App:
         self.save_profiles_and_settings()
 
     def save_profiles_and_settings(self):
-        """Persist profiles and the settings that differ from the hardware defaults."""
-        profiles.save_profiles(self.fs, self.profiles)
-        store.save(self.fs, SETTINGS, self.stored_settings())
+        """Persist profiles and the settings that differ from the hardware defaults.
+        Returns store.OK, or store.WRITE_FAILED if either write failed."""
+        a = profiles.save_profiles(self.fs, self.profiles)
+        b = store.save(self.fs, SETTINGS, self.stored_settings())
+        return a if a != store.OK else b
 
     def stored_settings(self):
         base = Config()

@@ -85,6 +85,7 @@ class Esp32Board:
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
         self._stdin = sys.stdin.buffer
+        self._one = bytearray(1)
         self._wdt = None
         self._blink_ms = 0
 
@@ -165,14 +166,20 @@ class Esp32Board:
     # ------------------------------------------------------------- console
 
     def console_read_into(self, buf):
-        """Non-blocking: the bytes waiting on USB, at most len(buf)."""
+        """Non-blocking: the bytes waiting on USB, at most len(buf). Allocation-free:
+        ipoll() yields without building a list, readinto() fills a preallocated byte."""
         n = 0
-        while n < len(buf) and self._poll.poll(0):
-            b = self._stdin.read(1)
-            if not b:
+        one = self._one
+        while n < len(buf):
+            ready = False
+            for _ in self._poll.ipoll(0):
+                ready = True
+            if not ready or not self._stdin.readinto(one):
                 break
-            buf[n] = b[0]
+            buf[n] = one[0]
             n += 1
+            if one[0] == 3:
+                break  # Ctrl-C: hand it to the console before reading on
         return n
 
     def console_write(self, data):

@@ -70,8 +70,10 @@ for _c in COMMANDS:
 
 # Settings `config set` refuses. The frame, drive and IMU mounting numbers come from
 # the hardware file (one source of truth: deploy a new file to change them); the
-# kinematics, loop period and watchdog are taken once at boot.
+# kinematics, loop period and watchdog are taken once at boot; the IMU zero is taken by
+# `calibrate` (the core re-references the steps with it; a typed-in zero would not).
 FIXED_SETTINGS = (
+    "imu_zero_mdeg",
     "loading_angle_mdeg",
     "home_switch_mdeg",
     "soft_max_mdeg",
@@ -314,6 +316,8 @@ def _config(args, usage):
         raise usage
     f = config_field(args[1])
     value = parse_int(args[2], f[2], f[3], f[0])
+    if f[0] == "imu_zero_mdeg":
+        raise ParseError("imu_zero_mdeg is set by calibrate")
     if f[0] in FIXED_SETTINGS:
         raise ParseError("%s comes from the hardware file or is read at boot: "
                          "deploy a new hardware file to change it" % f[0])

@@ -2,12 +2,17 @@
 
 Owns the console protocol. The app calls `service(now_ms)` once per tick after the
 core's tick; it reads at most 64 bytes (`board.console_read_into`), runs at most one
-complete command line, writes at most 96 bytes of pending output
-(`board.console_write`) and, when streaming, queues one telemetry line per period.
-When no byte arrived and nothing is pending it allocates nothing. The grammar (the
-command table, arguments, strict numbers) is firmware/cmdparse.py: a line runs only
-once all of it parsed, and each handler checks the table's state and the access
-rights before it changes anything, so an error reply always means nothing changed.
+complete command line, formats at most two fields or rows of a long reply, writes at
+most 96 bytes (`board.console_write`) and, when streaming, queues one telemetry line
+per period. A new line is taken only once the previous reply is formatted and less
+than 512 bytes wait, so a tick's work and the output queue stay small; nothing is
+ever dropped. When no byte arrived and nothing is pending it allocates nothing.
+
+The grammar (the command table, arguments, strict numbers) is firmware/cmdparse.py:
+a line runs only once all of it parsed, and each handler checks the table's state and
+the access rights before it changes anything, so an error reply means nothing
+changed - except that a wrong PIN counts toward the lockout and ends an open
+therapist session (firmware/auth.py), as it should.
 
 Access: the console is the only way in. The board layer never imports `network` or
 `bluetooth`, so Wi-Fi and Bluetooth stay off. Anyone at the console may move the table
@@ -25,11 +30,12 @@ Lines
   end and answered with an error. Only printable ASCII (tab = space; backspace and DEL
   delete the previous byte); a line with any other byte (NUL, control bytes, invalid
   UTF-8, binary noise) is discarded and answered with an error.
-- Byte 0x03 (Ctrl-C) raises KeyboardInterrupt out of service(); the app leaves its loop
-  if the table is at the loading stop with the driver off (else it calls
-  refuse_interrupt()), and the REPL takes over. On the ESP32 MicroPython's own
-  keyboard interrupt does this before the byte reaches us; on the unix-port virtual
-  device the pty is raw, so this is how mpremote interrupts the firmware.
+- Byte 0x03 (Ctrl-C) raises KeyboardInterrupt out of service(), between ticks, never
+  inside one: the boards turn MicroPython's own keyboard interrupt off
+  (micropython.kbd_intr(-1)) and the unix-port virtual device's pty is raw, so the
+  byte arrives here. The app leaves its loop only with the table at the loading stop
+  and the driver off (else it calls refuse_interrupt(), answered with an alert); this
+  is how mpremote takes over for deploy.
 - Words are separated by spaces; the line is case-insensitive. A first word `#<n>`
   (0-999999999) is a request id, echoed as "id" in JSON replies.
 
@@ -106,8 +112,13 @@ _LINE_MAX = const(120)  # longest command line; the longest real one ("pin set .
 # Output written per tick at most: 9.6 KB/s at 100 Hz, below the 11.5 KB/s of 115200
 # baud, so a write never waits for the UART and a long reply never stretches a tick.
 _TX_CHUNK = const(96)
-_TX_MAX = const(8192)  # pending output bound: the largest reply (log 96, JSON: 7 KB) fits
-_TX_RESERVE = const(128)  # kept free so a "reply dropped" error always fits
+# A reply's fields and rows are formatted this many per tick (a JSON row or an event
+# text costs the ESP32 about as much as the rest of the console's tick), and only
+# while less than _TX_HIGH bytes wait to be written; a new line is taken only then
+# too. So a tick's console work and the output queue (about 1 KB) stay bounded, and a
+# long reply (log, help) makes later commands wait for it (under a second), never drop.
+_ITEMS_PER_TICK = const(2)
+_TX_HIGH = const(512)
 _TEL_BACKLOG = const(256)  # telemetry is skipped (not queued) while this much waits
 _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle session
 _LOG_DEFAULT = const(20)
@@ -209,6 +220,38 @@ def event_text(code, a, b):
     return "a=%d b=%d" % (a, b)
 
 
+def _same(x):
+    return x
+
+
+def _help_json(c):
+    return {"name": c[0], "usage": c[1], "help": c[2]}
+
+
+def _help_text(c):
+    return "%-40s %s" % (c[1], c[2])
+
+
+def _fault_json(e):
+    return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
+
+
+def _fault_text(e):
+    return "  %s (code %d) in boot %d, after session %d" % (faults.name(e[0]), e[0], e[1], e[2])
+
+
+def _session_json(e):
+    return {"session": e[0], "program": _name(programs.NAMES, e[1]), "level": e[2],
+            "deepest_mdeg": e[3], "head_down_ms": e[4],
+            "ended": _name(profiles.ENDED_NAMES, e[5])}
+
+
+def _session_text(e):
+    return "#%d %s level %d: deepest %s deg, head-down %s s, %s" % (
+        e[0], _name(programs.NAMES, e[1]), e[2], fmt_milli(e[3]), fmt_milli(e[4]),
+        _name(profiles.ENDED_NAMES, e[5]))
+
+
 class Console:
     def __init__(self, app):
         self.app = app
@@ -223,12 +266,21 @@ class Console:
         self._n = 0
         self._discard = _D_NONE
         self._after_cr = False
-        # output: whole reply lines (bytes), written _TX_CHUNK bytes per tick
+        # output: pieces of lines (bytes), written _TX_CHUNK bytes per tick
         self._tx = []
         self._tx_off = 0
         self._tx_bytes = 0
-        self.tx_dropped = 0  # replies that did not fit the output bound
         self.tel_dropped = 0  # telemetry lines skipped while output was backed up
+        # the reply being formatted: its pairs and rows, a few per tick (see _more)
+        self._busy = False
+        self._g_pairs = ()
+        self._g_rows = ()
+        self._g_i = 0
+        self._g_key = None
+        self._g_open = False
+        self._g_row_json = _same
+        self._g_row_text = _same
+        self._alerts = []  # alerts raised while a reply line was open
         # telemetry
         self.stream_hz = 0
         self._stream_ms = 0
@@ -237,6 +289,7 @@ class Console:
         self._tel_t = 0
         self._tel_angle = 0
         self._req_id = None  # of the command being run
+        self._g_js = False  # the reply being written is JSON
         self._consent_shown = False  # `consent yes` only right after the list was shown
         self._action = None  # (board method, name) to call once the reply is out
         self._auth_ms = 0
@@ -248,10 +301,10 @@ class Console:
             auth = Auth(app.fs)
             app.core.child_lock = auth.child_locked
         self.auth = auth
-        self._queue_line("inversion table console, protocol %d: 'help' lists the commands"
-                         % PROTOCOL)
+        self._queue(("inversion table console, protocol %d: 'help' lists the commands\n"
+                     % PROTOCOL).encode())
         for e in app.startup_errors:
-            self._queue_line("startup error: " + e)
+            self._queue(("startup error: %s\n" % e).encode())
 
     # ------------------------------------------------------------------ per tick
 
@@ -260,13 +313,16 @@ class Console:
         self.now_ms = now_ms
         if self._action is not None and not self._tx:
             self._run_action()  # its reply went out last tick; nothing new ran since
-        if self._rx_pos >= self._rx_len:
-            n = self.board.console_read_into(self._rx)
-            if n is not None and n > 0:
-                self._rx_pos = 0
-                self._rx_len = n if n < _RX_CHUNK else _RX_CHUNK
-        if self._rx_pos < self._rx_len:
-            self._take_bytes()
+        if self._busy:
+            self._more()
+        elif self._tx_bytes <= _TX_HIGH:
+            if self._rx_pos >= self._rx_len:
+                n = self.board.console_read_into(self._rx)
+                if n is not None and n > 0:
+                    self._rx_pos = 0
+                    self._rx_len = n if n < _RX_CHUNK else _RX_CHUNK
+            if self._rx_pos < self._rx_len:
+                self._take_bytes()
         if self.selftest is None:
             self._note_selftest()
         if self._stream_ms:
@@ -295,6 +351,12 @@ class Console:
     def pending_output(self):
         """Bytes queued but not yet written."""
         return self._tx_bytes
+
+    def busy(self):
+        """True while input waits, a reply is being formatted or written, or a restart
+        waits for its reply to go out."""
+        return (self._busy or self._tx_bytes > 0 or self._rx_pos < self._rx_len
+                or self._action is not None)
 
     # ------------------------------------------------------------ line assembly
 
@@ -370,67 +432,99 @@ class Console:
 
     # ------------------------------------------------------------------ output
 
-    def _queue(self, parts, limit=_TX_MAX - _TX_RESERVE):
-        """Queue the parts (bytes) of one or more lines, all or none."""
-        total = 0
-        for p in parts:
-            total += len(p)
-        if self._tx_bytes + total > limit:
-            return False
-        for p in parts:
-            self._tx.append(p)
-        self._tx_bytes += total
-        return True
+    def _queue(self, data):
+        tx = self._tx
+        # small pieces join the last one (not the one half written): fewer writes per tick
+        if tx and len(tx[-1]) + len(data) <= _TX_CHUNK and (len(tx) > 1 or not self._tx_off):
+            tx[-1] += data
+        else:
+            tx.append(data)
+        self._tx_bytes += len(data)
 
-    def _queue_line(self, text):
-        if not self._queue(((text + "\n").encode(),)):
-            self.tx_dropped += 1
-            self._queue((b"error: output backed up, reply dropped\n",), _TX_MAX)
-
-    def _reply(self, text, obj, key=None, rows=None):
-        """Queue one reply: text (a str or a list of lines) in human mode, or obj as one
-        JSON line, with rows (a list) under key. Queued a line or a row at a time, so a
-        long reply needs no large contiguous block of the heap."""
+    def _reply(self, text, obj, pairs=(), key=None, rows=(), row_json=None, row_text=None):
+        """Start one reply. Human mode: text (a str or a list of lines, may be None),
+        then a "label: value" line per pair and row_text(row) per row. JSON mode: obj,
+        the pairs as more fields and row_json(row) for each row in a list under key, all
+        on one line. The head goes out now; the pairs and rows a few per tick."""
+        if self._busy:
+            # a handler that failed after its reply began: the line must stay whole
+            self._alert(text if type(text) is str else "internal error")
+            return
         if self._req_id is not None:
             obj["id"] = self._req_id
-        if not self.json:
-            lines = [text] if type(text) is str else text
-            parts = [(line + "\n").encode() for line in lines]
-        elif key is None:
-            parts = [(json.dumps(obj) + "\n").encode()]
-        else:
-            head = json.dumps(obj)  # never "{}": every reply has "ok"
-            parts = [(head[:-1] + ', "%s": [' % key).encode()]
-            rows = rows or []
-            last = len(rows) - 1
-            for i in range(len(rows)):
-                parts.append((json.dumps(rows[i]) + (", " if i < last else "")).encode())
-            parts.append(b"]}\n")
-        if self._queue(parts):
-            return
-        self.tx_dropped += 1
-        if not self.json:
-            self._queue((b"error: output backed up, reply dropped\n",), _TX_MAX)
-            return
-        err = {"ok": False, "error": "output backed up, reply dropped"}
-        if self._req_id is not None:
-            err["id"] = self._req_id
-        self._queue(((json.dumps(err) + "\n").encode(),), _TX_MAX)
+        # A request tagged with an id comes from a machine client: answer it in JSON
+        # whatever the mode, so a restarted board (back in human mode) stays readable.
+        js = self._g_js = self.json or self._req_id is not None
+        if js:
+            self._queue(json.dumps(obj)[:-1].encode())  # '{"ok": ...' - closed by _more
+        elif text is not None:
+            for line in [text] if type(text) is str else text:
+                self._queue((line + "\n").encode())
+        self._busy = True
+        self._g_pairs = pairs
+        self._g_rows = rows
+        self._g_i = 0
+        self._g_key = key
+        self._g_open = False  # the JSON list under key has been opened
+        self._g_row_json = row_json or _same
+        self._g_row_text = row_text or _same
+        self._more()  # a short reply is complete at once
 
-    def _ok(self, text, obj=None, key=None, rows=None):
+    def _more(self):
+        """Format the next pairs and rows of the reply; close it after the last one."""
+        pairs = self._g_pairs
+        rows = self._g_rows
+        np = len(pairs)
+        total = np + len(rows)
+        n = _ITEMS_PER_TICK
+        js = self._g_js
+        while self._g_i < total:
+            if n == 0 or self._tx_bytes > _TX_HIGH:
+                return
+            n -= 1
+            i = self._g_i
+            self._g_i = i + 1
+            try:
+                if i < np:
+                    pair = pairs[i]
+                    k = pair[0]
+                    v = pair[1]
+                    if js:
+                        piece = ', "%s": %s' % (k, json.dumps(v))
+                    else:
+                        piece = "%s: %s\n" % _human(k, v)
+                elif js:
+                    piece = json.dumps(self._g_row_json(rows[i - np]))
+                    piece = (", " if self._g_open else ', "%s": [' % self._g_key) + piece
+                    self._g_open = True
+                else:
+                    piece = self._g_row_text(rows[i - np]) + "\n"
+            except Exception as e:  # a bad item is left out; the reply line stays whole
+                self._alert("internal error: %s %s" % (type(e).__name__, e))
+                continue
+            self._queue(piece.encode())
+        if js:
+            if self._g_key is None:
+                self._queue(b"}\n")
+            elif self._g_open:
+                self._queue(b"]}\n")
+            else:
+                self._queue((', "%s": []}\n' % self._g_key).encode())
+        self._busy = False
+        self._g_pairs = self._g_rows = ()
+        self._g_row_json = self._g_row_text = _same
+        for a in self._alerts:
+            self._queue(a)
+        self._alerts = []
+
+    def _ok(self, text, obj=None, **more):
         if obj is None:
             obj = {}
         obj["ok"] = True
-        self._reply(text, obj, key, rows)
+        self._reply(text, obj, **more)
 
     def _ok_pairs(self, pairs):
-        """A reply of (key, value) pairs: "label: value" lines, or one JSON object."""
-        obj = {}
-        lines = []
-        for k, v in pairs:
-            obj[k] = v
-            lines.append("%s: %s" % _human(k, v))
-        self._ok(lines, obj)
+        self._reply(None, {"ok": True}, pairs)
 
     def _error(self, msg, obj=None):
         if obj is None:
@@ -441,9 +535,13 @@ class Console:
 
     def _alert(self, msg):
         if self.json:
-            self._queue(((json.dumps({"alert": msg}) + "\n").encode(),), _TX_MAX)
+            data = (json.dumps({"alert": msg}) + "\n").encode()
         else:
-            self._queue((("alert: " + msg + "\n").encode(),), _TX_MAX)
+            data = ("alert: " + msg + "\n").encode()
+        if self._busy:
+            self._alerts.append(data)  # never inside an open reply line
+        else:
+            self._queue(data)
 
     def _drain(self):
         budget = _TX_CHUNK
@@ -496,7 +594,7 @@ class Console:
         self._tel_have = True
         self._tel_t = now
         self._tel_angle = angle
-        if self._tx_bytes > _TEL_BACKLOG:
+        if self._tx_bytes > _TEL_BACKLOG or self._busy:
             self.tel_dropped += 1
             return
         state = _name(STATE_NAMES, core.state)
@@ -506,7 +604,7 @@ class Console:
         else:
             line = _TEL_TEXT % (fmt_milli(now), state, fmt_milli(angle),
                                 fmt_milli(core.target_mdeg), fmt_milli(rate), fault)
-        self._queue((line.encode(),))
+        self._queue(line.encode())
 
     # ------------------------------------------------------------ small helpers
 
@@ -602,13 +700,8 @@ class Console:
     # parsed (cmdparse.parse). Checks first, then changes.
 
     def _c_help(self, name):
-        lines = []
-        cmds = []
-        for c in COMMANDS:
-            if name is None or c[0] == name:
-                lines.append("%-40s %s" % (c[1], c[2]))
-                cmds.append({"name": c[0], "usage": c[1], "help": c[2]})
-        self._ok(lines, {}, "commands", cmds)
+        rows = COMMANDS if name is None else [c for c in COMMANDS if c[0] == name]
+        self._ok(None, key="commands", rows=rows, row_json=_help_json, row_text=_help_text)
 
     def _c_status(self):
         app = self.app
@@ -702,66 +795,55 @@ class Console:
         core = self.app.core
         fl = self.app.faultlog
         latched = faults.name(core.fault)
-        hist = []
-        lines = ["latched: %s (state %s)" % (latched, _name(STATE_NAMES, core.state)),
-                 "boot %d; fault history, oldest first:" % fl.boot]
-        for e in fl.entries:
-            name = faults.name(e[0])
-            hist.append({"fault": name, "code": e[0], "boot": e[1], "session": e[2]})
-            lines.append("  %s (code %d) in boot %d, after session %d"
-                         % (name, e[0], e[1], e[2]))
-        if not hist:
-            lines.append("  none")
-        self._ok(lines, {"latched": latched, "boot": fl.boot}, "history", hist)
+        text = ["latched: %s (state %s)" % (latched, _name(STATE_NAMES, core.state)),
+                "boot %d; fault history, oldest first:%s" % (fl.boot,
+                                                             "" if fl.entries else " none")]
+        self._ok(text, {"latched": latched, "boot": fl.boot}, key="history",
+                 rows=list(fl.entries), row_json=_fault_json, row_text=_fault_text)
 
     def _c_log(self, n):
         log = self.app.core.log
-        if n is None:
-            n = _LOG_DEFAULT
-        rows = []
-        lines = []
-        for t, code, a, b in log.since(log.seq - n):
-            name = _name(EVENT_NAMES, code)
-            text = event_text(code, a, b)
-            # one of the two, and rows rather than objects: a full log stays < 8 KB
-            if self.json:
-                rows.append([t, name, a, b, text])
-            else:
-                lines.append("%s %s %s" % (fmt_milli(t), name, text))
-        self._ok(lines or "no events", {"fields": ["t_ms", "event", "a", "b", "text"]},
-                 "events", rows)
+        start = log.seq - (_LOG_DEFAULT if n is None else n)
+        if start < log.oldest_seq():
+            start = log.oldest_seq()
+        # rows are sequence numbers: each event is read and worded only when its turn
+        # comes (a few per tick), not all at once
+        self._ok(None if start < log.seq else "no events",
+                 {"fields": ["t_ms", "event", "a", "b", "text"]}, key="events",
+                 rows=range(start, log.seq), row_json=self._event_row,
+                 row_text=self._event_line)
+
+    def _event_row(self, seq):
+        ev = self.app.core.log.get(seq)
+        if ev is None:  # overwritten meanwhile (the ring wrapped): say so
+            return [0, "lost", 0, 0, "overwritten while listing"]
+        t, code, a, b = ev
+        return [t, _name(EVENT_NAMES, code), a, b, event_text(code, a, b)]
+
+    def _event_line(self, seq):
+        t, name, a, b, text = self._event_row(seq)
+        return "%s %s %s" % (fmt_milli(t), name, text)
 
     def _c_history(self, n):
         hist = self.app.history
-        out = []
-        lines = []
-        for e in hist.last(_HISTORY_DEFAULT if n is None else n):
-            prog = _name(programs.NAMES, e[1])
-            ended = _name(profiles.ENDED_NAMES, e[5])
-            out.append({"session": e[0], "program": prog, "level": e[2],
-                        "deepest_mdeg": e[3], "head_down_ms": e[4], "ended": ended})
-            lines.append("#%d %s level %d: deepest %s deg, head-down %s s, %s"
-                         % (e[0], prog, e[2], fmt_milli(e[3]), fmt_milli(e[4]), ended))
-        self._ok(lines or "no sessions yet", {"total": hist.count}, "sessions", out)
+        rows = hist.last(_HISTORY_DEFAULT if n is None else n)
+        self._ok(None if rows else "no sessions yet", {"total": hist.count}, key="sessions",
+                 rows=rows, row_json=_session_json, row_text=_session_text)
 
     def _c_config(self, op, name, value):
         app = self.app
         cfg = app.cfg
         if op == "get":
             if name is None:
-                values = cfg.as_dict()
-                lines = ["%s = %d" % (f[0], values[f[0]]) for f in CONFIG_FIELDS]
-                self._ok(lines, {"config": values})
+                self._ok(None, {"fields": ["name", "value", "min", "max", "fixed"]},
+                         key="config", rows=CONFIG_FIELDS, row_json=self._setting_row,
+                         row_text=self._setting_line)
                 return
             for f in CONFIG_FIELDS:
                 if f[0] == name:
-                    v = cfg.get(name)
-                    fixed = name in FIXED_SETTINGS
-                    self._ok("%s = %d  [%d, %d]%s" % (name, v, f[2], f[3],
-                                                       "  (fixed: hardware file or boot)"
-                                                       if fixed else ""),
-                             {"name": name, "value": v, "min": f[2], "max": f[3],
-                              "fixed": fixed})
+                    r = self._setting_row(f)
+                    self._ok(self._setting_line(f), {"name": r[0], "value": r[1], "min": r[2],
+                                                     "max": r[3], "fixed": r[4]})
             return
         self._need_therapist()
         self._need_ready("config set")
@@ -783,6 +865,13 @@ class Console:
         text = "ok config: %s = %d (was %d)" % (name, value, old)
         self._ok(text + ("; " + warn if warn else ""),
                  {"name": name, "value": value, "old": old, "warning": warn or None})
+
+    def _setting_row(self, f):
+        return [f[0], self.app.cfg.get(f[0]), f[2], f[3], f[0] in FIXED_SETTINGS]
+
+    def _setting_line(self, f):
+        name, v, lo, hi, fixed = self._setting_row(f)
+        return "%s = %d  [%d, %d]%s" % (name, v, lo, hi, "  (fixed)" if fixed else "")
 
     def _c_profile(self, setting, value):
         p = self.app.core.profile

@@ -119,6 +119,7 @@ _BOOT_MS = const(300)  # self-test window: the estimator settles and the switche
 _DT_MAX_MS = const(100)  # a stalled loop must not make simulated time jump further
 _SWITCH_TOL_MDEG = const(4000)  # boot check: switch state vs angle, allowing IMU error
 _STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
+_MANUAL = const(-1)  # E_SESSION_START program id of a manual session (goto, jog, recovery)
 _SG_HEAD_DOWN_ONLY = const(1)  # stepgen.FAULT_FROZEN_POS: only head-down pulses uncounted
 _ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
 _HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malformed
@@ -484,7 +485,7 @@ class Core:
             self._start_homing()
             return OK
         if st == READY:
-            self._session_begin(self.program_id if cmd == C_START else 0)
+            self._session_begin(self.program_id if cmd == C_START else _MANUAL)
         if cmd == C_GOTO:
             self.runner.stop()
             self.hold_ms_next = -1  # manual: hold for the cap at the reached depth
@@ -512,7 +513,7 @@ class Core:
             return R_UNTRUSTED
         if st == RECOVERY:
             self.reduced = True
-            self._session_begin(0)
+            self._session_begin(_MANUAL)
         if self.runner.active:
             self.s_aborted = True
         self._start_return()

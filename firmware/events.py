@@ -12,7 +12,7 @@ E_FAULT = const(3)  # a: fault code, b: state it was raised in
 E_COMMAND = const(4)  # a: command, b: result (0 = accepted, else refusal reason)
 E_ESTOP = const(5)  # a: 1 = circuit open, 2 = IRQ edge, 3 = console estop
 E_ACK = const(6)  # a: state acknowledged
-E_SESSION_START = const(7)  # a: program id (0 = manual)
+E_SESSION_START = const(7)  # a: program id (-1 = manual: goto, jog, recovery)
 E_SESSION_END = const(8)  # a: outcome (profiles.COMPLETED...FAULT), b: deepest mdeg
 E_CLAMPED = const(9)  # a: requested target mdeg, b: clamped target mdeg
 E_CAP = const(10)  # a: 1 = hold time cap, 2 = session head-down cap

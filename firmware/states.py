@@ -33,6 +33,22 @@ STATE_NAMES = (
     "FAULT",
 )
 
+# Sub-phases of a state (control.py P_* and H_*), for status and logs.
+PHASE_NAMES = {
+    0: "none",
+    1: "to_rest",
+    2: "resting",
+    3: "to_loading",
+    4: "latched",
+    5: "stopping",
+    6: "re_reference",
+    10: "approach",
+    11: "brake",
+    12: "retract",
+    13: "slow_approach",
+    14: "park",
+}
+
 # --- commands (from buttons, console, programs) ---
 C_GOTO = const(1)  # a: target angle mdeg (clamped)
 C_HOLD = const(2)  # a: hold time ms (capped)

@@ -122,6 +122,9 @@ class SimTransport:
 # ------------------------------------------------------------------ the client
 
 
+BANNER = "inversion table console"  # first words of the firmware's start-up line
+
+
 class ConsoleClient:
     """Request/reply over a transport, in the console's JSON mode.
 
@@ -138,6 +141,7 @@ class ConsoleClient:
         self.on_text = on_text
         self.commands = []  # the firmware's command table (help), after connect()
         self._buf = b""
+        self._banner_seen = False  # the firmware's start-up line: it has just restarted
         self._next_id = 1
         self.lock = threading.Lock()  # one user of the transport at a time
 
@@ -158,19 +162,31 @@ class ConsoleClient:
         with self.lock:
             rid = self._next_id
             self._next_id += 1
-            self.t.write(("#%d %s\n" % (rid, line)).encode("ascii"))
-            wait_s = self.timeout_s if timeout_s is None else timeout_s
+            data = ("#%d %s\n" % (rid, line)).encode("ascii")
+            self.t.write(data)
+            wait0 = self.timeout_s if timeout_s is None else timeout_s
+            wait_s = wait0
             # a simulated board's time is counted, not the wall clock's
             sim = isinstance(self.t, SimTransport)
             deadline = time.monotonic() + wait_s
+            self._banner_seen = False
+            retried = False
             while True:
                 for obj in self._read_objects(0.05):
                     if "ok" in obj and obj.get("id") == rid:
                         return obj
                 wait_s -= 0.05
                 if (wait_s <= 0) if sim else (time.monotonic() > deadline):
-                    raise ClientError("no reply to %r within %g s" % (line, self.timeout_s
-                                      if timeout_s is None else timeout_s))
+                    if self._banner_seen and not retried:
+                        # The firmware restarted while the request was on its way: a
+                        # board drops unread input at a reset, so it never ran. Once.
+                        retried = True
+                        self._banner_seen = False
+                        self.t.write(data)
+                        wait_s = wait0
+                        deadline = time.monotonic() + wait_s
+                        continue
+                    raise ClientError("no reply to %r within %g s" % (line, wait0))
 
     def poll(self, timeout_s=0.05):
         """Read what arrives within timeout_s; telemetry and alerts go to their handlers."""
@@ -213,6 +229,8 @@ class ConsoleClient:
             except ValueError:
                 obj = None
             if not isinstance(obj, dict):
+                if text.startswith(BANNER):
+                    self._banner_seen = True
                 if text and self.on_text:
                     self.on_text(text)
                 continue
@@ -484,7 +502,7 @@ def completion_tree(client):
     for c in client.commands:
         tree[c["name"]] = None
     try:
-        fields = sorted(client.request("config get").get("config", {}))
+        fields = sorted(row[0] for row in client.request("config get").get("config", []))
         programs = client.request("program").get("programs", [])
         profile_fields = ["max_deg", "hold_s", "cap_s", "advance_after"]
     except ClientError:

@@ -252,6 +252,15 @@ class SimBoard:
     def maintenance_requested(self):
         return bool(self.maintenance)
 
+    def reset(self):
+        """The firmware asked for a reset (console `reboot`): a hard reset."""
+        self.hard_reset()
+
+    def enter_maintenance(self):
+        """Console `maintenance`: the next boot is a maintenance boot, then reset."""
+        self.maintenance = True
+        self.hard_reset()
+
     # ================================================================ host side
 
     @property
