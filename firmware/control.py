@@ -119,6 +119,7 @@ _BOOT_MS = const(300)  # self-test window: the estimator settles and the switche
 _DT_MAX_MS = const(100)  # a stalled loop must not make simulated time jump further
 _SWITCH_TOL_MDEG = const(4000)  # boot check: switch state vs angle, allowing IMU error
 _STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
+_SAFE_RETURN_TRIES = const(3)  # automatic safe-return attempts before standing still
 _MANUAL = const(-1)  # E_SESSION_START program id of a manual session (goto, jog, recovery)
 _SG_HEAD_DOWN_ONLY = const(1)  # stepgen.FAULT_FROZEN_POS: only head-down pulses uncounted
 _ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
@@ -146,6 +147,7 @@ class Core:
         self.timer_ms = 0  # countdown of the current phase (boot window, rest pause, hold)
         self.fault = faults.NONE
         self.fault_at_boot = False
+        self.retries = 0  # safe-return attempts that ended in the same fault
         self.config_fault = faults.NONE  # set by the application before the first tick
         self._sg_seen = 0
         self.drive_ok = True  # the step generator can be trusted to move the table
@@ -303,7 +305,10 @@ class Core:
         if est.fault != faults.NONE and self.imu_trusted:
             self.imu_trusted = False
             self._raise_fault(est.fault)
-        if self.referenced and self.steps_trusted and self.imu_trusted and est.valid:
+        # The runaway check judges motion: off while homing (the reference is being
+        # set) and while de-energised, so a mis-mounted IMU can still be calibrated.
+        if (self.referenced and self.steps_trusted and self.imu_trusted and est.valid
+                and self.state != HOMING and self._energised()):
             self.runaway.update(dt, self.steps_angle_mdeg, est.angle_mdeg, True)
             if self.runaway.tripped:
                 self.steps_trusted = False
@@ -499,6 +504,8 @@ class Core:
             self.jog_bit = SW_UP if cmd == C_JOG_UP else SW_DOWN
             self._go(self.cfg.loading_angle_mdeg if cmd == C_JOG_UP else self.cfg.soft_max_mdeg,
                      self.v_jog, self.a_jog, False)
+            # the hold cap of the clamped end of the jog, should it be held there
+            self.timer_ms = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
         return OK
 
     def _cmd_return(self, st):
@@ -507,6 +514,7 @@ class Core:
         if st == FAULT:
             if not self._can_move():
                 return R_UNTRUSTED
+            self.retries = 0  # a deliberate request: the automatic tries start again
             self._fault_return()
             return OK
         if not self._can_move():
@@ -570,6 +578,7 @@ class Core:
         self.log.add(self.now_ms, E_ACK, st)
         code = self.fault
         self.fault = faults.NONE
+        self.retries = 0
         self.imu_trusted = True
         self.runaway.reset()
         if code == faults.RUNAWAY or code == faults.STEPGEN:
@@ -640,6 +649,17 @@ class Core:
         self._return_to_rest(self.v_emergency, self.a_emergency)
 
     def _raise_fault(self, code):
+        if code == self.fault and self.state == FAULT:
+            # The same fault again during its own safe return (e.g. the load is too
+            # heavy to lift and runaway trips at every try): not a new fault to log.
+            # A few tries, then stand still latched; a deliberate return may retry.
+            self.retries += 1
+            if self.retries >= _SAFE_RETURN_TRIES or not self._can_move():
+                self.prof.stop()
+                self.phase = P_LATCHED
+            else:
+                self._fault_return()
+            return
         self.log.add(self.now_ms, E_FAULT, code, self.state)
         if self.fault == faults.NONE:
             self.fault = code
@@ -842,7 +862,8 @@ class Core:
         if st == MOVING:
             if prof.done():
                 hold = self.hold_ms_next
-                cap = programs.hold_cap_ms(self.angle_mdeg, self.profile, self.cfg)
+                # the cap of the commanded depth: the measured angle wobbles around it
+                cap = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
                 if hold < 0 or hold > cap:
                     if hold > cap:
                         self.log.add(self.now_ms, E_CAP, 1)
@@ -863,6 +884,12 @@ class Core:
         elif st == JOGGING:
             if self.phase == P_STOPPING and prof.done():
                 self._settle_after_latch()
+            elif prof.done() and self.angle_mdeg > self.cfg.head_down_mdeg:
+                # held at the clamp with the button still down: the hold cap runs
+                self.timer_ms -= dt
+                if self.timer_ms <= 0:
+                    self.log.add(self.now_ms, E_CAP, 1)
+                    self._start_return()
         elif st == RETURNING:
             self._step_return(dt)
         elif st == HOMING:

@@ -39,7 +39,10 @@ Once a fault fires, valid is False and the angle is re-initialised from the next
 accelerometer sample. The fault clears (fault = NONE, valid = True) after
 cfg.fusion_tau_ms of continuously good samples - by then the filter has settled again.
 Before the first usable sample valid is False and fault is NONE; the first usable
-sample sets the angle straight from the accelerometer.
+sample sets the angle straight from the accelerometer, and for fusion_tau_ms after that
+the accelerometer is blended as a running mean (gain dt/elapsed), restarting from a
+sample more than 3 deg off it - so a knock at power-up cannot leave the angle
+off for seconds while it claims to be valid.
 
 Every update allocates nothing on MicroPython; all intermediate values stay below
 2**30 (inputs are clamped to the sensors' full scales, dt to _DT_MAX_MS).
@@ -74,6 +77,9 @@ _RATE_PERSIST_MS = const(100)
 # Floor of the accelerometer-vs-fused disagreement limit: about 8 sigma of the tilt noise
 # with the widest DLPF (184 Hz: ~0.4 deg rms) plus 8 mg of drive vibration.
 _DISAGREE_MIN_MDEG = const(5000)
+# Start-up phase: a sample this far from the running mean restarts it. Tilt noise is
+# ~0.2 deg rms at the 44 Hz DLPF plus ~0.5 deg of drive vibration: 3 deg is beyond both.
+_SETTLE_JUMP_MDEG = const(3000)
 _COUNT_MAX = const(0x3FFFFFFF)
 
 
@@ -113,6 +119,7 @@ class Estimator:
         self.fault = faults.NONE  # why it cannot (a faults code), NONE otherwise
         self.bus_errors = 0  # consecutive samples with a bus error
         self._init = False
+        self._settle_ms = 0  # time since the angle was (re)initialised, up to fusion_tau_ms
         self._theta = 0  # sensor tilt about the pivot axis, mdeg
         self._acc_theta = 0
         self._rate = 0  # bias-corrected, sensor sign, mdps
@@ -187,6 +194,7 @@ class Estimator:
                 self._theta = tilt
                 self._g_rem = 0
                 self._c_rem = 0
+                self._settle_ms = 0
                 self._init = True
         elif not frozen:
             if rate_in:
@@ -199,8 +207,24 @@ class Estimator:
                 limit = rate_max * cfg.fusion_tau_ms // 1000  # <= 100000 * 5000: small int
                 if limit < _DISAGREE_MIN_MDEG:
                     limit = _DISAGREE_MIN_MDEG
-                if -limit <= err <= limit:
-                    den = cfg.fusion_tau_ms + dt
+                # Start-up: for fusion_tau_ms after (re)initialisation the accelerometer is
+                # averaged with weight dt/elapsed (a running mean), so a bad first sample is
+                # averaged away instead of decaying with the full time constant, and when a
+                # sample is more than _SETTLE_JUMP_MDEG off the mean, the mean restarts
+                # from it (no fault: there was no settled angle yet to disagree with).
+                tau = cfg.fusion_tau_ms
+                settling = self._settle_ms < tau
+                if settling and not -_SETTLE_JUMP_MDEG <= err <= _SETTLE_JUMP_MDEG:
+                    # still settling and far off: the early samples were the outliers
+                    self._theta = tilt
+                    self._c_rem = 0
+                    self._settle_ms = 0
+                    err = 0
+                if settling:
+                    self._settle_ms += dt
+                    tau = self._settle_ms
+                if settling or -limit <= err <= limit:
+                    den = tau + dt
                     c = self._c_rem + err * dt
                     corr = c // den
                     self._c_rem = c - corr * den

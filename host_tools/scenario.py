@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import time
 import tomllib
+import traceback
 
 from host_tools import imu_model, params, physics, trace
 from host_tools.paths import use_firmware
@@ -68,6 +69,31 @@ COMMANDS = tuple(c for c in COMMAND_NAMES if c != "none")
 ACTIONS = ("press", "release", "estop", "console", "command", "imu_fault", "switch_spike",
            "switch_noise", "power_cut", "power_restore", "hard_reset", "soft_reset", "crash",
            "user_load")
+# Every key of the format, by section ("" = top level; "events.<x>" / "expect.<x>" are
+# inline tables). The parser accepts exactly these; scenarios/README.md documents each
+# (tests/host/test_scenario_format.py checks that it does).
+KEYS = {
+    "": ("name", "description", "xfail", "duration_s", "until", "user", "table", "profile",
+         "settings", "program", "events", "expect", "checks"),
+    "user": ("mass_kg", "height_mm", "com_offset_mm"),
+    "table": ("start_angle_deg", "imu_bias_scale", "seed", "bounce_max_ms",
+              "imu_mount_offset_deg", "ticks_at_boot"),
+    "profile": ("max_angle_deg", "hold_max_s", "session_cap_s", "consent", "level",
+                "advance_after", "name"),
+    "program": ("name", "level", "angle_deg", "hold_s", "start_s", "via"),
+    "events": ("at_s", "at_ms", "when_state", "delay_s", "label", "for_s", "for_ms", "on",
+               "a", "b") + ACTIONS,
+    "events.switch_noise": ("per_s", "inputs"),
+    "events.user_load": ("mass_kg", "height_mm", "com_offset_mm"),
+    "expect": ("final_state", "final_true_angle_deg", "max_true_angle_deg",
+               "min_true_angle_deg", "reaches_angle_deg", "state_seen", "state_never", "fault",
+               "faults_seen", "no_faults", "max_faults_raised", "refused",
+               "lost_steps_detected", "max_lost_steps",
+               "no_motion_without_command", "sessions_recorded", "boots", "max_head_down_s"),
+    "expect.final_true_angle_deg": ("angle", "tol"),
+    "expect.reaches_angle_deg": ("angle", "within_s", "after", "tol", "speed", "margin_s"),
+    "checks": ("at_s", "at_ms", "state", "fault", "min_true_angle_deg", "max_true_angle_deg"),
+}
 # Anchors for reaches_angle_deg's `after` that are not events of the file: the run's
 # start, the program start, the first fault the firmware raised, the first reset.
 _ANCHORS = ("begin", "start", "fault", "reboot")
@@ -295,6 +321,13 @@ class _Parser:
                 code = s.split("#", 1)[0]
                 if pat.search(code):
                     return n
+        if header_line is None and key is None and section:
+            # not a [section]: a top-level `section = ...` line (before any header)
+            for n, line in enumerate(self.lines, 1):
+                if line.lstrip().startswith("["):
+                    break
+                if re.match(r"^\s*%s\s*=" % re.escape(section), line):
+                    return n
         return header_line
 
     # ---------------------------------------------------------------- value checks
@@ -332,7 +365,8 @@ class _Parser:
         if type(v) is not str:
             self.fail(where, "must be a string (in quotes), got %s" % _show(v))
         if choices is not None and v not in choices:
-            hint = difflib.get_close_matches(v, list(choices), 1)
+            same = [c for c in choices if c.lower() == v.lower()]
+            hint = same or difflib.get_close_matches(v, list(choices), 1)
             self.fail(where, "unknown %s '%s'%s (one of: %s)" % (
                 what, v, (" - did you mean '%s'?" % hint[0]) if hint else "", ", ".join(choices)))
         return v
@@ -361,9 +395,7 @@ class _Parser:
 
     def scenario(self, data):
         sc = Scenario(self.path)
-        top = {"name", "description", "xfail", "duration_s", "until", "user", "table",
-               "profile", "settings", "program", "events", "expect", "checks"}
-        self._keys(("", 0, None), data, top)
+        self._keys(("", 0, None), data, KEYS[""])
         T = ""
         if "name" in data:
             sc.name = self.str_((T, 0, "name"), data["name"])
@@ -391,7 +423,7 @@ class _Parser:
 
     def user(self, sc, t):
         S = "user"
-        self._keys((S, 0, None), t, {"mass_kg", "height_mm", "com_offset_mm"})
+        self._keys((S, 0, None), t, KEYS[S])
         if "mass_kg" in t:
             sc.user["mass_kg"] = self.num((S, 0, "mass_kg"), t["mass_kg"], *MASS_KG, "kg")
         if "height_mm" in t:
@@ -403,8 +435,7 @@ class _Parser:
 
     def table(self, sc, t):
         S = "table"
-        self._keys((S, 0, None), t, {"start_angle_deg", "imu_bias_scale", "seed",
-                                     "bounce_max_ms", "imu_mount_offset_deg", "ticks_at_boot"})
+        self._keys((S, 0, None), t, KEYS[S])
         fr = P.frame
         if "start_angle_deg" in t:
             sc.table["start_angle_mdeg"] = 1000 * self.num(
@@ -446,7 +477,7 @@ class _Parser:
             return
         if type(t) is str:  # program = "beginner"
             t = {"name": t}
-        self._keys((S, 0, None), t, {"name", "level", "angle_deg", "hold_s", "start_s", "via"})
+        self._keys((S, 0, None), t, KEYS[S])
         if "name" not in t:
             self.fail((S, 0, None), "needs name = one of %s" % ", ".join(PROGRAMS))
         name = self.str_((S, 0, "name"), t["name"], PROGRAMS, "program")
@@ -491,7 +522,7 @@ class _Parser:
         keys = {"max_angle_deg": ("max_mdeg", MAX_DEG, 1000, "deg"),
                 "hold_max_s": ("hold_max_ms", (10.0, 300.0), 1000, "s"),
                 "session_cap_s": ("session_cap_ms", (10.0, 600.0), 1000, "s")}
-        self._keys((S, 0, None), t, set(keys) | {"consent", "level", "advance_after", "name"})
+        self._keys((S, 0, None), t, KEYS[S])
         d = {}
         for k, (field, rng, scale, unit) in keys.items():
             if k in t:
@@ -524,9 +555,12 @@ class _Parser:
             for k, (field, _, _, _) in keys.items():
                 if field in msg:
                     key = k
+            sect = S
             if "level" in msg:
                 key = "level"
-            self.fail((S, 0, key), "refused by the firmware's profile rules: %s" % msg)
+                if p is not None and p["level"] is not None:
+                    sect = "program"  # the level came from [program]
+            self.fail((sect, 0, key), "refused by the firmware's profile rules: %s" % msg)
         sc.profile = d
 
     def events(self, sc, arr):
@@ -535,13 +569,11 @@ class _Parser:
             self.fail((S, 0, None), "must be an array of tables: write each as [[events]]")
         last_at = 0
         labels = set()
-        common = {"at_s", "at_ms", "when_state", "delay_s", "label"}
-        options = {"for_s", "for_ms", "on", "a", "b"}
         for i, t in enumerate(arr, 1):
             w = (S, i, None)
             if type(t) is not dict:
                 self.fail(w, "each event must be a table ([[events]] with key = value lines)")
-            self._keys(w, t, common | options | set(ACTIONS))
+            self._keys(w, t, KEYS[S])
             ev = Event(i, self.line_of(S, i, None))
             acts = [k for k in t if k in ACTIONS]
             if len(acts) != 1:
@@ -625,7 +657,7 @@ class _Parser:
             else:
                 if type(v) is not dict:
                     self.fail(w, "must be \"off\" or {per_s = 20, inputs = [\"HOME\", ...]}")
-                self._keys(w, v, {"per_s", "inputs"})
+                self._keys(w, v, KEYS["events.switch_noise"])
                 if "per_s" not in v:
                     self.fail(w, "needs per_s (glitches per second on each input)")
                 rate = self.num(w, v["per_s"], *NOISE_PER_S, "/s")
@@ -641,7 +673,7 @@ class _Parser:
         elif act == "user_load":
             if type(v) is not dict or not v:
                 self.fail(w, "must be a table, e.g. {mass_kg = 120, com_offset_mm = 150}")
-            self._keys(w, v, {"mass_kg", "height_mm", "com_offset_mm"})
+            self._keys(w, v, KEYS["events.user_load"])
             d = {}
             if "mass_kg" in v:
                 d["mass_kg"] = self.num(w, v["mass_kg"], *MASS_KG, "kg")
@@ -663,12 +695,7 @@ class _Parser:
 
     def expect(self, sc, t):
         S = "expect"
-        keys = {"final_state", "final_true_angle_deg", "max_true_angle_deg",
-                "min_true_angle_deg", "reaches_angle_deg", "state_seen", "state_never",
-                "fault", "faults_seen", "no_faults", "refused", "lost_steps_detected",
-                "max_lost_steps", "no_motion_without_command", "sessions_recorded", "boots",
-                "max_head_down_s"}
-        self._keys((S, 0, None), t, keys)
+        self._keys((S, 0, None), t, KEYS[S])
         e = {}
         for k, v in t.items():
             w = (S, 0, k)
@@ -699,6 +726,8 @@ class _Parser:
                 e[k] = True
             elif k == "max_lost_steps":
                 e[k] = self.int_(w, v, 0, 10**9, "steps")
+            elif k == "max_faults_raised":
+                e[k] = self.int_(w, v, 0, 10**6)
             elif k == "sessions_recorded":
                 e[k] = self.int_(w, v, 0, 10**6)
             elif k == "boots":
@@ -710,7 +739,7 @@ class _Parser:
     def _angle_tol(self, w, v):
         if type(v) in (int, float) and type(v) is not bool:
             return (self.num(w, v, -90, 90, "deg") * 1000, 1000.0)
-        self._keys(w, v, {"angle", "tol"})
+        self._keys(w, v, KEYS["expect.final_true_angle_deg"])
         if "angle" not in v:
             self.fail(w, "needs angle (deg), e.g. {angle = -60, tol = 1}")
         a = self.num(w, v["angle"], -90, 90, "deg")
@@ -720,7 +749,7 @@ class _Parser:
     def _reaches(self, w, v, sc):
         if type(v) is not dict:
             self.fail(w, "must be a table {angle = 0, within_s = 15, after = \"estop\"}")
-        self._keys(w, v, {"angle", "within_s", "after", "tol", "speed", "margin_s"})
+        self._keys(w, v, KEYS["expect.reaches_angle_deg"])
         if "angle" not in v:
             self.fail(w, "needs angle, e.g. {angle = 0, within_s = 15, after = \"estop\"}")
         if ("within_s" in v) == ("speed" in v):
@@ -760,8 +789,7 @@ class _Parser:
             w = (S, i, None)
             if type(t) is not dict:
                 self.fail(w, "each check must be a table")
-            self._keys(w, t, {"at_s", "at_ms", "state", "fault", "min_true_angle_deg",
-                              "max_true_angle_deg"})
+            self._keys(w, t, KEYS[S])
             c = {"index": i}
             if ("at_s" in t) == ("at_ms" in t):
                 self.fail(w, "needs exactly one of at_s / at_ms")
@@ -828,6 +856,7 @@ class Result:
         self.stats = {}
         self.console = []  # (t_ms, line) of everything the console printed
         self.error = None  # an exception the simulation itself raised
+        self.error_traceback = ""  # its traceback (a simulator or firmware bug)
 
     @property
     def passed(self):
@@ -1184,9 +1213,11 @@ class _Run:
     def go(self):
         res = self.result
         try:
-            self.build()
+            if not hasattr(self, "runner"):
+                self.build()
         except Exception as e:  # noqa: BLE001 - reported as the run's error, not a traceback
             res.error = e
+            res.error_traceback = traceback.format_exc()
             res.failures.append("the simulation could not start: %s: %s"
                                 % (type(e).__name__, e))
             return res
@@ -1205,6 +1236,7 @@ class _Run:
             pass
         except Exception as e:  # noqa: BLE001 - a firmware/simulator exception is a failure
             res.error = e
+            res.error_traceback = traceback.format_exc()
             res.failures.append("the simulation raised %s: %s at t=%.2f s"
                                 % (type(e).__name__, e, board.now_ms / 1000))
         wall = time.perf_counter() - self._wall0
@@ -1276,6 +1308,7 @@ class _Run:
             "wall_s": wall_s,
             "factor": (sim_ms / 1000.0) / wall_s if wall_s > 0 else float("inf"),
             "refusals": len(refusals) + len(console_errors),
+            "faults_raised": sum(1 for ev in fw if ev[2] == fw_events.E_FAULT),
         }
         for ev in sc.events:
             if ev.fired_ms is None:
@@ -1327,6 +1360,12 @@ class _Run:
         if e.get("no_faults") is True and fault_names:
             t = next(ev[0] for ev in fw if ev[2] == fw_events.E_FAULT)
             fail("no_faults: raised %s (first at t=%.2f s)" % (", ".join(fault_names), t / 1000))
+        raised = [ev for ev in fw if ev[2] == fw_events.E_FAULT]
+        if "max_faults_raised" in e and len(raised) > e["max_faults_raised"]:
+            fail("max_faults_raised: the firmware raised %d faults (%s), limit %d; the "
+                 "first at t=%.2f s, the last at t=%.2f s" % (
+                     len(raised), ", ".join(fault_names), e["max_faults_raised"],
+                     raised[0][0] / 1000, raised[-1][0] / 1000))
         if e.get("no_faults") is False and not fault_names:
             fail("no_faults = false: expected at least one fault, none was raised")
         if "refused" in e:

@@ -341,9 +341,11 @@ def main(argv=None):
         print("error: writing the output: %s" % e, file=sys.stderr)
         status = 2
     print_summary(result)
-    if result.error is not None and not isinstance(result.error, scn.ScenarioError):
-        print("note: the simulation stopped on %s: %s" % (
-            type(result.error).__name__, result.error), file=sys.stderr)
+    if result.error is not None:
+        # not a scenario problem: a bug in the simulator or the firmware; show where
+        print("the simulation stopped on %s: %s (a simulator or firmware bug, not a "
+              "scenario problem):\n%s" % (type(result.error).__name__, result.error,
+                                          result.error_traceback), file=sys.stderr)
     return status
 
 

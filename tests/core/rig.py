@@ -30,6 +30,7 @@ class Plant:
         self.estop_edges = 0
         self.home_disconnected = False  # the home switch never reads active
         self.imu_error = 0
+        self.imu_bias_mdeg = 0  # the IMU reads this much deeper than the truth
         self.force_switches = 0  # switch bits forced active (a failed or noisy switch)
         self.lag_steps = 0  # steps emitted that the table did not follow (lost)
         self._acc_ms = 0  # sub-step remainder, step*ms
@@ -40,7 +41,7 @@ class Plant:
 
     def fill(self, inp):
         a = self.angle_mdeg()
-        sample_for_angle_into(inp, a, self.rate_mdeg_s, self.cfg)
+        sample_for_angle_into(inp, a + self.imu_bias_mdeg, self.rate_mdeg_s, self.cfg)
         self._seed = (self._seed * 1103515245 + 12345) & 0x3FFFFFFF
         inp.acc_z_mg += (self._seed >> 20) & 3  # 0..3 mg and 0..7 mdps of dither
         inp.gyro_x_mdps += (self._seed >> 16) & 7

@@ -218,7 +218,8 @@ def test_normal_return_rests_at_horizontal_then_goes_to_loading():
     rig.tick(990)
     assert rig.plant.angle_mdeg() == a
     rig.state_is(READY)
-    assert abs(rig.plant.angle_mdeg() - rig.cfg.loading_angle_mdeg) <= 10
+    # the reference is the switch edge seen switch_samples ticks late at homing speed
+    assert abs(rig.plant.angle_mdeg() - rig.cfg.loading_angle_mdeg) <= 25
 
 
 def test_hold_expires_and_returns_by_itself():
@@ -542,3 +543,46 @@ def test_up_down_chord_held_gives_the_consent_without_moving():
     assert rig.profile.consent
     assert rig.plant.count == count
     assert rig.core.state == READY
+
+
+def test_jog_held_at_the_clamp_obeys_the_hold_cap():
+    """A DOWN button held (or jammed) at the clamp: the hold cap still returns the
+    person. Found by the stuck-DOWN scenario. Covers: HZ-01, HZ-08"""
+    rig = Rig()
+    rig.profile.hold_max_ms = 20000
+    rig.ready_homed()
+    rig.plant.buttons = SW_DOWN
+    rig.run_until(lambda r: r.core.state == JOGGING and r.core.prof.done(), 60000)
+    rig.run_until(lambda r: r.core.state == RETURNING, 21000)
+
+
+def test_hold_cap_is_that_of_the_commanded_depth():
+    """Level 7 is 60 deg, exactly the deep-angle threshold: its 5 minutes must not
+    become 10 s because the IMU reads a few mdeg deeper. Found by a scenario."""
+    rig = Rig()
+    rig.plant.imu_bias_mdeg = 200  # the IMU reads 0.2 deg deep
+    rig.profile.max_mdeg = 60000
+    rig.profile.hold_max_ms = 300000
+    rig.ready_homed()
+    rig.core.command(C_GOTO, 60000)
+    rig.state_is(HOLDING)
+    assert rig.core.angle_mdeg > 60000
+    assert rig.core.timer_ms == 300000
+
+
+def test_a_fault_repeating_in_its_own_safe_return_is_logged_once_then_stands_still():
+    """A load too heavy to lift: runaway trips at every try. Found by a scenario (27
+    fault records, a flash write every 3 s). Covers: HZ-05"""
+    rig = Rig()
+    _at_hold(rig, 25000)
+    rig.plant.lag_steps = 10000
+    rig.run_until(lambda r: r.core.state == FAULT, 3000)
+    for _ in range(6):  # the table keeps slipping behind whatever is commanded
+        rig.tick(300)
+        rig.plant.lag_steps = rig.plant.count + rig.plant.base - rig.plant.kin.steps_from_mdeg(
+            20000)
+    rig.tick(1000)
+    assert len([e for e in rig.events(3) if e[2] == faults.RUNAWAY]) == 1  # E_FAULT once
+    assert rig.core.phase == 4  # standing still, latched
+    rig.tick(20)
+    assert not rig.out.enable

