@@ -232,10 +232,12 @@ class _Vdev:
         return st
 
 
-def _vdev_session(vdev, quick):
+def _vdev_session(vdev, quick, attribution=None):
     """A full session through the console client, as a person at the table would run it:
     consent, program, start, telemetry for a while, to the end; then the records and an
-    e-stop with its acknowledgement. Returns the requests that were refused or failed."""
+    e-stop with its acknowledgement. Returns the requests that were refused or failed.
+    attribution (a list): filled with (command, largest one-tick allocation so far) each
+    time that maximum rose."""
     from host_tools.console import ConsoleClient, SerialTransport
 
     failed = []
@@ -247,6 +249,13 @@ def _vdev_session(vdev, quick):
             r = c.run(line)
             if not r.get("ok"):
                 failed.append("%s: %s" % (line, r.get("error")))
+            if attribution is not None:
+                # the vdev refreshes its state file every 0.5 s: let it, then read the
+                # running maximum of one tick's allocation (it rises at the culprit)
+                c.pump(0.6)
+                m = vdev.state().get("heap_tick_alloc_max_bytes")
+                if not attribution or m != attribution[-1][1]:
+                    attribution.append((line, m))
             return r
 
         def until_latched(timeout_s=120):
@@ -285,13 +294,14 @@ def _vdev_session(vdev, quick):
     return failed
 
 
-def _vdev_heap(heapsize, code, quick, session=True):
+def _vdev_heap(heapsize, code, quick, session=True, attribute=False):
     v = _Vdev(heapsize, code)
     failed = []
+    attribution = [] if attribute else None
     try:
         booted = v.wait_boot()
         if booted == "running" and session:
-            failed = _vdev_session(v, quick)
+            failed = _vdev_session(v, quick, attribution)
     finally:
         st = v.stop()
     keys = ("heapsize_bytes", "code", "fatal", "ticks", "virtual_ms", "heap_peak_bytes",
@@ -300,9 +310,24 @@ def _vdev_heap(heapsize, code, quick, session=True):
     out = {k: st.get(k) for k in keys}
     out["booted"] = booted
     out["session_failures"] = failed
+    if attribution is not None:
+        out["tick_alloc_max_rose_at"] = attribution
     if booted != "running" or st.get("fatal"):
         out["log_tail"] = st.get("log_tail")
     return out
+
+
+def _write_romfs(fw_dir, image_path):
+    """A ROMFS image of the deploy set, written with mpremote's writer (what `mpremote
+    romfs deploy` puts in a partition)."""
+    from mpremote.romfs import VfsRomWriter
+
+    w = VfsRomWriter()
+    for name in sorted(os.listdir(fw_dir)):
+        with open(os.path.join(fw_dir, name), "rb") as f:
+            w.mkfile(name, f.read())
+    with open(image_path, "wb") as f:
+        f.write(w.finalise())
 
 
 def heap_bench(fw_dir, harness_dir, quick):
@@ -320,11 +345,21 @@ def heap_bench(fw_dir, harness_dir, quick):
                          and not d["rom_fit_56k"]["fatal"])
     if not quick:
         d["rom_session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick)
-    # per module: the heap each takes once imported (code loaded from .mpy files)
+        # the same session again, slower, to tell which command allocates most in a tick
+        d["attribution_session"] = _vdev_heap(HEAP_MEASURE_K, "heap", quick, attribute=True)
+    # per module: the heap each takes once imported, code loaded from .mpy files (as
+    # deployed) and code in place (a ROMFS image of the same files)
     imp = _micropython("import sys\nsys.path[:0] = [%r, %r]\nimport bench_mpy\n"
                        "bench_mpy.imports_main()" % (harness_dir, fw_dir), HEAP_MEASURE_K)
     d["imports_by_module_bytes"] = dict(sorted(imp["modules"].items(), key=lambda kv: -kv[1]))
     d["imports_total_bytes"] = imp["heap_after_bytes"] - imp["heap_before_bytes"]
+    image = os.path.join(os.path.dirname(fw_dir), "firmware.romfs")
+    _write_romfs(fw_dir, image)
+    rom = _micropython("import sys\nsys.path[:0] = [%r]\nimport bench_mpy\n"
+                       "bench_mpy.imports_main(%r)" % (harness_dir, image), HEAP_MEASURE_K)
+    d["imports_in_place_by_module_bytes"] = dict(sorted(rom["modules"].items(),
+                                                        key=lambda kv: -kv[1]))
+    d["imports_in_place_total_bytes"] = rom["heap_after_bytes"] - rom["heap_before_bytes"]
     ok = sess["booted"] == "running" and not sess["fatal"] and not sess["session_failures"]
     d["session_ok"] = ok
     return (sess["heap_peak_bytes"] if ok else None), d
@@ -357,13 +392,18 @@ class _ProbeBoard:
     probe_rate = 0.0
     probe_turning = False
     world_s = 0.0
+    inputs_s = 0.0
 
     def read_inputs(self, inp):
+        t0 = time.perf_counter()
         ph = self.physics
         self.probe_angle = ph.true_angle_mdeg
         self.probe_rate = ph.true_rate_mdeg_s
         self.probe_turning = ph.motor_turning
-        super().read_inputs(inp)
+        try:
+            super().read_inputs(inp)
+        finally:
+            self.inputs_s += time.perf_counter() - t0
 
     def wait_until(self, t_ms):
         t0 = time.perf_counter()
@@ -458,12 +498,26 @@ def angle_error(quick):
             a[1] = abs(e)
         a[2] += e * e
 
+    tick_s = [0.0]
     try:
         board = _probe_board(fs_root=root)
         runner = SimRunner(board=board)
+        core = runner.app.core
+        core_tick = core.tick
+
+        def timed_tick(now, inp, out):  # the core alone, inside App.step
+            t = time.perf_counter()
+            try:
+                core_tick(now, inp, out)
+            finally:
+                tick_s[0] += time.perf_counter() - t
+
+        core.tick = timed_tick
         t0 = time.perf_counter()
         session_script(runner, ms, on_tick)
         step_s[0] = time.perf_counter() - t0
+        if runner.app.core is not core:
+            raise BenchError("the firmware restarted during the angle-error session")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     n = acc["rest"][0] + acc["motion"][0]
@@ -480,8 +534,14 @@ def angle_error(quick):
                             if acc["motion"][0] else None),
         # where the wall time of this (instrumented) run went
         "wall_s": round(step_s[0], 3),
-        "world_share": round(board.world_s / step_s[0], 3) if step_s[0] else None,
     }
+    if step_s[0]:
+        w = step_s[0]
+        details["world_share"] = round(board.world_s / w, 3)  # physics, switches, IMU/ms
+        details["inputs_share"] = round(board.inputs_s / w, 3)  # IMU model + fw driver
+        details["core_tick_share"] = round(tick_s[0] / w, 3)
+        details["rest_share"] = round(1 - (board.world_s + board.inputs_s + tick_s[0]) / w, 3)
+        details["ticks_per_wall_s"] = round((n + 0.0) / w) if n else None
     return out, details
 
 
@@ -746,10 +806,12 @@ def _notes(res):
     if res["targets"]["sim_realtime_factor"]["pass"] is False:
         s = d.get("sim", {})
         notes.append(
-            "sim: the world (SimBoard.wait_until: physics, switches and IMU model, every "
-            "simulated ms) takes %.0f%% of the wall time, the firmware's App.step (tick, "
-            "console, IMU driver on the fake bus) the rest%s."
-            % (100 * (s.get("world_share") or 0),
+            "sim: of the wall time, the world advanced per simulated ms (SimBoard.wait_until: "
+            "physics, switches, IMU model) takes %.0f%%, reading the inputs (IMU model at "
+            "register level + the firmware's driver) %.0f%%, Core.tick %.0f%%, the rest of "
+            "App.step (console, persistence, loop) and the script %.0f%%%s."
+            % (100 * (s.get("world_share") or 0), 100 * (s.get("inputs_share") or 0),
+               100 * (s.get("core_tick_share") or 0), 100 * (s.get("rest_share") or 0),
                "; top own-time functions in details.sim.profile" if s.get("profile")
                else ""))
     if res["targets"]["estop_reaction_ms"]["pass"] is False:
@@ -818,7 +880,9 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
         for k, v in vals.items():
             res[k] = None if v is None else round(v, 1)
         details["angle_error"] = d
-        details.setdefault("sim", {})["world_share"] = d["world_share"]
+        sim_d = details.setdefault("sim", {})
+        for k in ("world_share", "inputs_share", "core_tick_share", "rest_share"):
+            sim_d[k] = d.get(k)
 
     def estop():
         worst, d = estop_bench(quick)

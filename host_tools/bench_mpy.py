@@ -364,13 +364,26 @@ MODULES = (
 )
 
 
-def imports_main():
+def imports_main(romfs=None):
     """The heap each firmware module takes once imported (its code, when loaded from .mpy
     files, plus its globals), in dependency order; print BENCH_JSON. A MemoryError is
-    reported with the module it hit. Where the whole firmware's heap goes before a tick."""
+    reported with the module it hit. Where the whole firmware's heap goes before a tick.
+
+    romfs: a ROMFS image of the .mpy files, mounted at /rom from a buffer read into the
+    heap before the baseline: the bytecode then runs in place (as from a ROMFS partition
+    or frozen), and what is left per module is its objects."""
     import json  # noqa: F401  (loaded first: reporting a MemoryError must not need heap)
 
     res = {"modules": {}, "error": None, "failed_at": None, "heap_at_error_bytes": None}
+    image = None
+    if romfs:
+        import vfs
+
+        with open(romfs, "rb") as f:
+            image = f.read()
+        vfs.mount(vfs.VfsRom(image), "/rom")
+        sys.path.insert(0, "/rom")
+        res["romfs_image_bytes"] = len(image)
     gc.collect()
     res["heap_total_bytes"] = gc.mem_alloc() + gc.mem_free()
     res["heap_before_bytes"] = before = gc.mem_alloc()

@@ -337,9 +337,19 @@ class Harness:
         self._button(button, False)
         self.run_ms(50)
 
+    def _estop_open(self):
+        sw = self.board.switches
+        return sw.estop_pressed or sw.estop_wire_cut
+
+    def _estop_opened(self, was_open):
+        if not was_open and self.checker is not None:
+            self.checker.note_estop_opened()
+
     def _a_estop_press(self):
         self._count("estop_press")
+        was = self._estop_open()
         self.board.estop_press()
+        self._estop_opened(was)
         self.run_ms(10)
 
     def _a_estop_release(self):
@@ -349,13 +359,18 @@ class Harness:
     def _a_estop_blip(self, ms):
         """The e-stop circuit opens for ms (a press shorter than a tick, or a loose wire)."""
         self._count("estop_blip")
+        was = self._estop_open()
         self.board.estop_press()
+        if ms >= invariants.ESTOP_BLIP_MIN_MS:
+            self._estop_opened(was)
         self.at(ms, self.board.estop_release)
         self.run_ms(max(20, ms + 10))
 
     def _a_cut_wire(self):
         self._count("cut_wire")
+        was = self._estop_open()
         self.board.estop_cut_wire()
+        self._estop_opened(was)
         self.run_ms(10)
 
     def _a_repair_wire(self):
@@ -757,7 +772,7 @@ def _snapshot(h):
     }
 
 
-_STATIC = (S.READY, S.RECOVERY, S.BOOT)
+_STATIC = (S.READY, S.RECOVERY)
 
 
 def _changed(before, after, static, pin_word):
@@ -832,8 +847,10 @@ def fuzz_console(seed, lines=1000, json_mode=True):
                 pin_word = any(w in low for w in (b"login", b"unlock", b"pin", b"lock"))
                 diff = _changed(before, _snapshot(h), static, pin_word)
                 if diff:
+                    after = _snapshot(h)
                     raise invariants.Violation("F1", h.board.now_ms, "input %r was refused "
-                                               "(%r) but changed %s" % (data, out[-200:], diff))
+                                               "(%r) but changed %s" % (data, out[-200:], [
+                                                   (k, before[k], after[k]) for k in diff]))
             if h.core.state not in _STATIC and rng.random() < 0.05:
                 h.send("estop")  # now and then back to a standing state
                 h.run_ms(100)

@@ -29,9 +29,10 @@ I1 depth. At every ms: true angle <= max(L, A_boot) + DEPTH_MARGIN_MDEG (1 deg),
    Also at every tick: the firmware's profile max never exceeds what the harness
    configured (a corrupt or forged file never raises a limit).
 
-I2 emergency return. A trigger is: the e-stop pin reading going open (press, cut wire,
-   a blip, contact bounce) while the board is powered, the firmware alive and past BOOT;
-   or an accepted console `estop`. From the true angle A and rate v at the trigger, the
+I2 emergency return. A trigger is: the e-stop circuit opened by the outside world (a
+   press, a cut wire, a blip of >= ESTOP_BLIP_MIN_MS: shorter ones may fall between two
+   polls while the IRQ is disarmed) while the firmware runs past BOOT; or any emergency
+   the firmware takes (E_ESTOP: the console's estop, the circuit, its IRQ - noise too). From the true angle A and rate v at the trigger, the
    deadline is
        t0 + T_stop(v) + T_trap(A - rest + d_stop(v), v_e, a_e) + EMERG_MARGIN_MS
        + EMERG_MARGIN_PCT % of the physics time,
@@ -89,10 +90,10 @@ use_firmware()
 import events as ev  # noqa: E402  (firmware/, importable once use_firmware() ran)
 import faults  # noqa: E402
 import states as S  # noqa: E402
-from signals import SW_ESTOP  # noqa: E402
 
 INF = float("inf")
 
+ESTOP_BLIP_MIN_MS = 15  # a tick (10 ms) + contact bounce (<= 5 ms): the poll must see it
 DEPTH_MARGIN_MDEG = 1000  # I1: "never exceeds the profile max by more than 1 degree"
 # I2: arrival at rest. The firmware's arrive tolerance (0.5 deg) + backlash (0.3 deg)
 # + the IMU's reference error at boot (about 0.2 deg with the default part).
@@ -254,7 +255,6 @@ class Checker:
         self.user_since_boot = False
         # I2
         self.obligation = None
-        self.estop_reading = bool(b.switches.bits & SW_ESTOP)
         # I4 bookkeeping
         self.app = None
         self.seq = 0
@@ -393,14 +393,10 @@ class Checker:
         if a < self.hu:
             self._fail("I3", "table moved head-up to %.0f mdeg without a reason (allowed "
                        "up to %.0f)" % (a, self.hu))
-        # I2 triggers: the e-stop pin reading opening
-        reading = bool(board.switches.bits & SW_ESTOP)
-        if reading and not self.estop_reading and self._firmware_live(board):
-            if self.runner.app.core.state != S.BOOT:
-                self._trigger(now, "e-stop pin opened")
-        self.estop_reading = reading
         ob = self.obligation
         if ob is not None:
+            if not self._firmware_live(board):
+                ob.deadline += 1  # a stalled loop: the deadline waits for it (or a reset)
             if a <= self.lim.rest + self._arrive_tol(ob):
                 self._met(now, ob)
             elif now >= ob.deadline:
@@ -430,6 +426,13 @@ class Checker:
         self._revoke_all(rate=0.0)  # the driver is off at the reset: only backlash moves
 
     # ------------------------------------------------------------ I2
+
+    def note_estop_opened(self):
+        """The e-stop circuit was opened by a person or a cut wire (closed -> open), or
+        opened for >= ESTOP_BLIP_MIN_MS. A trigger if the firmware runs past BOOT."""
+        b = self.board
+        if self._firmware_live(b) and self.runner.app.core.state != S.BOOT:
+            self._trigger(b.now_ms, "e-stop circuit opened")
 
     def _trigger(self, now, why):
         self._grant_to_rest()
@@ -497,7 +500,8 @@ class Checker:
             excuse = "overload beyond the motor's jog-speed torque"
         else:
             excuse = None
-        if excuse is None and ob.runaway_in_er and self.runner.app.core.state == S.EMERGENCY_RETURN:
+        if (excuse is None and ob.runaway_in_er
+                and self.runner.app.core.state in (S.EMERGENCY_RETURN, S.FAULT)):
             raise KnownBug("runaway_in_emergency_return", "I2", now, "a runaway during the "
                            "emergency return latched the table standing still at %.0f mdeg "
                            "(IMU healthy: it could re-reference and return)" % a)
@@ -568,8 +572,10 @@ class Checker:
                         S.STATE_NAMES[frm], S.STATE_NAMES[to]))
                 if to == S.READY:
                     ready_entered = True
-            elif code == ev.E_ESTOP and e[2] == 3:
-                self._trigger(now, "console estop")
+            elif code == ev.E_ESTOP:
+                # the firmware took an emergency (the console's estop, the circuit or its
+                # IRQ, noise included): a safety reason, and the return must complete
+                self._trigger(now, "firmware emergency (source %d)" % e[2])
             elif code == ev.E_COMMAND and e[3] == S.OK and user_recent:
                 self._command_licence(e[2], core)
         if ready_entered and core.state == S.READY:

@@ -144,6 +144,7 @@ class FakeCore:
             try:
                 self.runner.start(self.program_id, self.profile, a, b)
             except ValueError:
+                self.calls.pop()  # refused: as if it had never been asked
                 return 5
             self.runner.next()
             self.state = MOVING
