@@ -48,6 +48,8 @@ class App:
             load_hardware(cfg, board.hw_params_path)
         except ConfigError as e:
             self._startup_error(faults.CONFIG, str(e))
+        # what a save compares against, taken once (rebuilding it per save cost 16 KB)
+        self._base_settings = cfg.as_dict()
         settings, status = store.load(self.fs, SETTINGS, {})
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
@@ -216,14 +218,11 @@ class App:
         return a if a != store.OK else b
 
     def stored_settings(self):
-        base = Config()
-        try:
-            load_hardware(base, self.board.hw_params_path)
-        except ConfigError:
-            pass
+        """The settings that differ from the defaults plus the hardware file."""
+        base = self._base_settings
         cur = self.cfg.as_dict()
         out = {}
         for k in cur:
-            if cur[k] != base.get(k):
+            if cur[k] != base[k]:
                 out[k] = cur[k]
         return out

@@ -108,6 +108,8 @@ class Profile:
         self.limit_lo = 0  # output of window(): dead-man limits, steps
         self.limit_hi = 0
         self._frac = 0  # planned position remainder, milli-steps, 0..999
+        self._braking = False  # the last update() lowered the speed
+        self._stopping = False  # the target is a stop() point, re-planned on new limits
         self._dtp = self.tick_ms  # planning tick for braking (see update())
         self._ap = 1  # planning deceleration, sps^2 (see update())
         self._dtp_age = 0
@@ -121,6 +123,8 @@ class Profile:
         self.vel_sps = 0
         self.rate_sps = 0
         self._frac = 0
+        self._braking = False
+        self._stopping = False
         self.limit_lo = pos_steps
         self.limit_hi = pos_steps
 
@@ -131,10 +135,13 @@ class Profile:
         self._vmax = 1 if vmax_sps < 1 else MAX_SPS if vmax_sps > MAX_SPS else vmax_sps
         self._amax = 1 if amax_sps2 < 1 else MAX_SPS2 if amax_sps2 > MAX_SPS2 else amax_sps2
         self._ap = self._dv(self._dtp) * 1000 // self._dtp  # re-learnt by update()
+        if self._stopping:
+            self.stop()  # a stop means "at rest as soon as the limits now in force allow"
 
     def set_target(self, target_steps):
         """New target; the next update() re-plans from the current position and speed."""
         self.target = target_steps
+        self._stopping = False
 
     def _dv(self, dt_ms):
         dv = self._amax * dt_ms // 1000
@@ -148,7 +155,9 @@ class Profile:
 
     def stop(self):
         """Brake to rest at amax from now on: the target becomes the stopping point
-        (rounded to the next whole step in the direction of motion)."""
+        (rounded to the next whole step in the direction of motion). New limits
+        before it is at rest re-plan the stop with them."""
+        self._stopping = True
         v = self.vel_sps
         if v == 0:
             self.target = self.pos
@@ -192,6 +201,7 @@ class Profile:
             d = dsteps * _U - self._frac
         v = self.vel_sps
         if d == 0 and v == 0:
+            self._braking = False  # at rest: the count may be corrected either way
             return
         # Work in the frame where the target lies ahead (or, exactly on it, where we move).
         if d > 0 or (d == 0 and v > 0):
@@ -251,6 +261,8 @@ class Profile:
             c = f // _U  # floor, also for negative f
             self.pos += c
             self._frac = f - c * _U
+        vo = self.vel_sps
+        self._braking = vn < (vo if vo >= 0 else -vo)  # slower than the last tick
         self.vel_sps = s * vn
 
     def rate_for(self, count_steps, dt_ms):
@@ -268,6 +280,13 @@ class Profile:
         v = self.vel_sps
         av = v if v >= 0 else -v
         bound = av + CORR_SPS
+        if self._braking:
+            # While braking, slower than the last tick's rate (but never below the plan):
+            # the deceleration shows in the emitted rate in the same tick - an e-stop's
+            # reaction - instead of waiting for the next 100 sps quantum of (pos-count).
+            last = self.rate_sps if self.rate_sps >= 0 else -self.rate_sps
+            if last - 1 < bound:
+                bound = last - 1 if last - 1 > av else av
         e = self.pos - count_steps
         # |e| beyond what `bound` moves in one tick saturates (keeps e*1000 small)
         e_max = bound * dt // _U + 1

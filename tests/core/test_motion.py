@@ -517,3 +517,25 @@ def test_stepgen_tick_allocates_nothing_on_the_unix_port():
     sg.deinit()
     assert used == 0, used
     assert sg.fault == stepgen.FAULT_NONE
+
+
+def test_stop_is_replanned_when_the_limits_change():
+    """Found by hypothesis: a stop planned under a tiny deceleration kept its far-away
+    stopping point after the limits were raised again, travelling ~1.6 million steps."""
+    p = Profile(6)
+    p.set_limits(30000, 1000000)
+    p.reset(0)
+    p.set_target(565)
+    for _ in range(4):
+        p.update(6)
+    p.set_limits(50, 40)
+    p.stop()
+    far = p.target
+    p.set_limits(5333, 5333)  # back to normal limits while still braking
+    assert p.target < far
+    ticks = 0
+    while not p.done():
+        p.update(6)
+        ticks += 1
+        assert ticks < 2000
+    assert p.pos == p.target
