@@ -13,19 +13,24 @@ allocation (exactly 0) is asserted, by tests/host/test_bench.py.
 
 Figures and how they are measured
 - tick_alloc_bytes, tick_us_median_mpy, tick_us_median_cpython: host_tools/bench_mpy.py
-  tick_main() under the MicroPython unix port and under CPython (subprocesses). Core.tick
-  alone is timed (ticks_us / perf_counter_ns) and its allocation counted (gc.mem_alloc
-  around it, GC disabled) on the kinematic stand-in of tests/core/rig.py, steady-state
-  ticks only, per state, after a warm-up; the headline median pools moving, holding and
-  emergency return with the same number of ticks each. The firmware runs as the
-  xtensawin .mpy files the ESP32 gets (same bytecode; the unix port loads them).
+  tick_main() under the MicroPython unix port and under CPython (subprocesses), on the
+  kinematic stand-in of tests/core/rig.py through a script that visits every state.
+  Core.tick alone is measured: timed per call (ticks_us / perf_counter_ns) in one pass,
+  its allocation counted (gc.mem_alloc() just before and after, GC disabled) in a second
+  pass of the same script. Steady-state ticks only, per state, after a warm-up; the
+  headline median pools moving, holding and emergency return with the same number of
+  ticks each; tick_alloc_bytes is the worst state's bytes per tick, rounded up. The
+  firmware runs as the xtensawin .mpy files the ESP32 gets (the unix port loads them:
+  no native code).
 - heap_peak_bytes: the virtual device (host_tools/vdev.py, --fast, the firmware's code
   loaded into the heap as deployed .mpy files are) first with -X heapsize=56K; if the
   firmware does not boot there, again with a heap large enough to measure it. A full
   session runs through the console client; the figure is the vdev's heap_peak_bytes (the
   most live data after a tick); the raw peak (before the per-tick collect) and the most
   one tick allocated are reported next to it, with the per-module import costs
-  (bench_mpy.imports_main()) and the same with the code in place (vdev --code rom).
+  (bench_mpy.imports_main(), code loaded and code in place from a ROMFS image), the same
+  session with the code in place (vdev --code rom) and, in a full run, which console
+  command raised the largest one-tick allocation.
 - mpy_total_bytes: mpy-cross -march=xtensawin of firmware/*.py except main.py, plus
   main.py's source size.
 - sim_realtime_factor: SimRunner (real App on SimBoard) running a 10-minute session
@@ -109,27 +114,25 @@ def _tool(name):
 
 
 def build_mpy(out_dir):
-    """Compile the deploy set: firmware/*.py except main.py, -march=xtensawin.
+    """Compile what deploy puts on an ESP32 (host_tools/deploy.py's compiler): firmware/*.py
+    except main.py, -march=xtensawin; main.py stays source. Also the harness.
 
     Returns (fw_dir, harness_dir, sizes) - sizes maps file name to deployed bytes."""
-    mpy_cross = _tool("mpy-cross")
+    from host_tools import deploy
+
     fw_dir = os.path.join(out_dir, "fw")
     harness_dir = os.path.join(out_dir, "harness")
     for d in (fw_dir, harness_dir):
         shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+    srcs = deploy.firmware_sources()
+    mods = [p for p in srcs if os.path.basename(p) != "main.py"]
     sizes = {}
-    for name in sorted(os.listdir(paths.FIRMWARE)):
-        if not name.endswith(".py"):
-            continue
-        src = os.path.join(paths.FIRMWARE, name)
-        if name == "main.py":
-            sizes[name] = os.path.getsize(src)  # stays source: MicroPython runs main.py
-            continue
-        dst = os.path.join(fw_dir, name[:-3] + ".mpy")
-        _run([mpy_cross, "-march=xtensawin", "-o", dst, src])
-        sizes[name[:-3] + ".mpy"] = os.path.getsize(dst)
-    _run([mpy_cross, "-o", os.path.join(harness_dir, "bench_mpy.mpy"), HARNESS])
+    for mpy in deploy.compile_files(mods, fw_dir, "xtensawin", _tool("mpy-cross")):
+        sizes[os.path.basename(mpy)] = os.path.getsize(mpy)
+    for p in srcs:
+        if os.path.basename(p) == "main.py":
+            sizes["main.py"] = os.path.getsize(p)  # MicroPython runs main.py as source
+    deploy.compile_files([HARNESS], harness_dir, None, _tool("mpy-cross"))
     return fw_dir, harness_dir, sizes
 
 
@@ -324,8 +327,9 @@ def _write_romfs(fw_dir, image_path):
 
     w = VfsRomWriter()
     for name in sorted(os.listdir(fw_dir)):
-        with open(os.path.join(fw_dir, name), "rb") as f:
-            w.mkfile(name, f.read())
+        if name.endswith(".mpy"):
+            with open(os.path.join(fw_dir, name), "rb") as f:
+                w.mkfile(name, f.read())
     with open(image_path, "wb") as f:
         f.write(w.finalise())
 
@@ -423,11 +427,13 @@ def _probe_board(**kw):
 def session_script(runner, duration_ms, on_tick=None):
     """The 10-minute session: consent on the console, then the beginner and the interval
     programs in turn (each started on the console and run to its end) until duration_ms.
-    Returns the number of sessions started."""
+    Returns (sessions started, sessions recorded as ended, console error lines)."""
     from states import READY
 
     board = runner.board
     end = board.now_ms + duration_ms
+    history0 = runner.app.history.count
+    said = []
 
     def run_ms(ms):
         stop = min(board.now_ms + ms, end)
@@ -435,6 +441,9 @@ def session_script(runner, duration_ms, on_tick=None):
             runner.step()
             if on_tick is not None:
                 on_tick(runner)
+        text = runner.receive()
+        if text:
+            said.append(text)
 
     run_ms(500)
     runner.send("consent")
@@ -454,8 +463,8 @@ def session_script(runner, duration_ms, on_tick=None):
             run_ms(10)
             core = runner.core
         run_ms(2000)
-    runner.receive()
-    return started
+    errors = [ln for ln in "".join(said).splitlines() if ln.startswith(("error", "alert"))]
+    return started, runner.app.history.count - history0, errors
 
 
 def sim_factor(quick):
@@ -467,12 +476,14 @@ def sim_factor(quick):
     try:
         runner = SimRunner(fs_root=root)
         t0 = time.perf_counter()
-        sessions = session_script(runner, ms)
+        started, ended, errors = session_script(runner, ms)
         wall = time.perf_counter() - t0
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if errors:
+        raise BenchError("the session script was refused: %s" % errors[:3])
     return ms / 1000.0 / wall, {"simulated_s": ms / 1000.0, "wall_s": round(wall, 3),
-                                "sessions_started": sessions}
+                                "sessions_started": started, "sessions_ended": ended}
 
 
 def angle_error(quick):
@@ -514,8 +525,10 @@ def angle_error(quick):
 
         core.tick = timed_tick
         t0 = time.perf_counter()
-        session_script(runner, ms, on_tick)
+        _, _, errors = session_script(runner, ms, on_tick)
         step_s[0] = time.perf_counter() - t0
+        if errors:
+            raise BenchError("the session script was refused: %s" % errors[:3])
         if runner.app.core is not core:
             raise BenchError("the firmware restarted during the angle-error session")
     finally:
@@ -575,10 +588,23 @@ def _moving_head_down(seed, bounce_max_ms=None):
     return runner, root
 
 
-def _press_and_react(snapshot, offset_ms, tick_ms):
-    """Copy the snapshot, press the e-stop offset_ms after the next tick's instant, run;
-    returns (reaction_ms, edge_ms) from the press: to the first tick whose plan velocity
-    dropped, and to the IRQ edge (the first open reading)."""
+def _cruise_rate_min(snapshot, ticks=30):
+    """The lowest step rate the generator is commanded while cruising (it dithers between
+    neighbouring 100 sps steps around the plan's speed)."""
+    r = copy.deepcopy(snapshot)
+    low = None
+    for _ in range(ticks):
+        r.step()
+        rate = r.app.outputs.rate_sps
+        low = rate if low is None else min(low, rate)
+    return low
+
+
+def _press_and_react(snapshot, offset_ms, cruise_rate_min):
+    """Copy the snapshot, press the e-stop offset_ms after the next tick's instant, run.
+    Returns the ms from the press to: the first tick whose plan velocity dropped (the
+    reaction), the first tick commanding a step rate below any cruise rate (the
+    generator slowing), and the IRQ edge (the first open reading of the contact)."""
     r = copy.deepcopy(snapshot)
     board = r.board
     press_at = board.now_ms + offset_ms
@@ -593,12 +619,18 @@ def _press_and_react(snapshot, offset_ms, tick_ms):
 
     board.ms_hooks.append(hook)
     prev_v = r.core.prof.vel_sps
+    plan = rate = None
     for _ in range(50):
         t = board.now_ms  # this tick's instant (it reads the inputs sampled at t)
         r.step()
         v = r.core.prof.vel_sps
-        if t > press_at and v < prev_v:
-            return t - press_at, (None if edge["at"] is None else edge["at"] - press_at)
+        if t > press_at:
+            if plan is None and v < prev_v:
+                plan = t - press_at
+            if rate is None and r.app.outputs.rate_sps < cruise_rate_min:
+                rate = t - press_at
+            if plan is not None and rate is not None:
+                return plan, rate, (None if edge["at"] is None else edge["at"] - press_at)
         prev_v = v
     raise BenchError("no deceleration within 50 ticks of an e-stop at +%d ms" % offset_ms)
 
@@ -608,8 +640,8 @@ def estop_bench(quick):
     tick_ms = 10
     seeds = (0,) if quick else (0, 1, 2, 3, 4)
     rows = []
-    worst = 0
-    worst_fw = 0
+    worst = worst_rate = worst_fw = 0
+    dv = None
     roots = []
     try:
         for bounce in (None, 0):  # the default board's contact bounce, then none
@@ -617,26 +649,36 @@ def estop_bench(quick):
                 snap, root = _moving_head_down(seed, bounce)
                 roots.append(root)
                 tick_ms = snap.app.cfg.tick_ms
-                per = []
+                dv = snap.core.a_emergency * tick_ms // 1000
+                low = _cruise_rate_min(snap)
+                per, per_rate = [], []
                 for k in range(1, tick_ms + 1):
-                    react, edge = _press_and_react(snap, k, tick_ms)
-                    per.append(react)
+                    plan, rate, edge = _press_and_react(snap, k, low)
+                    per.append(plan)
+                    per_rate.append(rate)
                     if bounce is None:
-                        worst = max(worst, react)
+                        worst = max(worst, plan)
+                        worst_rate = max(worst_rate, rate)
                     if edge is not None:
-                        worst_fw = max(worst_fw, react - edge)
+                        worst_fw = max(worst_fw, plan - edge)
                 rows.append({"seed": seed, "bounce": "default" if bounce is None else "none",
-                             "reaction_ms_by_press_offset": per})
+                             "reaction_ms_by_press_offset": per,
+                             "rate_below_cruise_ms_by_press_offset": per_rate})
     finally:
         for root in roots:
             shutil.rmtree(root, ignore_errors=True)
-    no_bounce = [r for r in rows if r["bounce"] == "none"]
+    no_bounce = [r for r in rows if r["bounce"] == "none"][0]
     return worst, {
         "tick_ms": tick_ms,
         "press_offsets_ms": list(range(1, tick_ms + 1)),
         "sweeps": rows,
-        "worst_without_bounce_ms": max(no_bounce[0]["reaction_ms_by_press_offset"]),
+        "worst_without_bounce_ms": max(no_bounce["reaction_ms_by_press_offset"]),
         "worst_edge_to_decel_ms": worst_fw,
+        "worst_rate_below_cruise_ms": worst_rate,
+        "worst_rate_below_cruise_without_bounce_ms":
+            max(no_bounce["rate_below_cruise_ms_by_press_offset"]),
+        "first_tick_decrement_sps": dv,
+        "rate_quantum_sps": 1000 // tick_ms,  # one step per tick
     }
 
 
@@ -814,14 +856,25 @@ def _notes(res):
                100 * (s.get("core_tick_share") or 0), 100 * (s.get("rest_share") or 0),
                "; top own-time functions in details.sim.profile" if s.get("profile")
                else ""))
-    if res["targets"]["estop_reaction_ms"]["pass"] is False:
-        e = d.get("estop", {})
+    e = d.get("estop", {})
+    if res["targets"]["estop_reaction_ms"]["pass"] is False and e:
         notes.append(
-            "estop: worst %s ms with contact bounce; %s ms without; first open reading to "
-            "deceleration at most %s ms (one tick). The excess is the simulated contact "
-            "bounce before the first open reading." % (
+            "estop: worst %s ms with the simulated contact bounce, %s ms without; from the "
+            "first open reading (the IRQ edge) to the decelerating tick at most %s ms: the "
+            "polled 10 ms tick. The rest is the bounce model (1-5 ms of random readings "
+            "before the contact reads open for good)." % (
                 res.get("estop_reaction_ms"), e.get("worst_without_bounce_ms"),
                 e.get("worst_edge_to_decel_ms")))
+    if e and e.get("worst_rate_below_cruise_ms") is not None:
+        notes.append(
+            "estop: the plan slows in the reacting tick, but the step rate commanded to the "
+            "generator falls below its cruise values only %s ms after the press at worst "
+            "(%s ms without bounce): rate_for() commands whole steps per tick toward the "
+            "plan position (%s sps quanta), and the first tick's braking decrement "
+            "(emergency accel x tick = %s sps) stays within one quantum." % (
+                e["worst_rate_below_cruise_ms"],
+                e.get("worst_rate_below_cruise_without_bounce_ms"), e.get("rate_quantum_sps"),
+                e.get("first_tick_decrement_sps")))
     return notes
 
 
@@ -850,7 +903,8 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
         fw_dir, harness_dir, sizes = build_mpy(work_dir)
         built.update(fw=fw_dir, harness=harness_dir)
         res["mpy_total_bytes"] = sum(sizes.values())
-        details["mpy"] = {"files": sizes, "count": len(sizes)}
+        details["mpy"] = {"files": sizes, "count": len(sizes),
+                          "table_params_json_bytes": os.path.getsize(paths.TABLE_PARAMS)}
 
     def ticks():
         mpy_r, cpy_r = tick_bench(built["fw"], built["harness"], quick)
@@ -887,6 +941,7 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
     def estop():
         worst, d = estop_bench(quick)
         res["estop_reaction_ms"] = worst
+        res["estop_rate_below_cruise_ms"] = d["worst_rate_below_cruise_ms"]
         details["estop"] = d
 
     def upright():
