@@ -92,6 +92,9 @@ TARGETS = (
     ("angle_error_max_motion_mdeg", "<=", 1000, "mdeg"),
     ("angle_error_max_mdeg", None, None, "mdeg"),
     ("angle_error_rms_mdeg", None, None, "mdeg"),
+    ("estimator_us_median_mpy", None, None, "us"),
+    ("estimator_alloc_bytes", "==", 0, "B"),
+    ("clamp_exceed_max_mdeg", "<=", 1000, "mdeg"),
 )
 KEYS = tuple(t[0] for t in TARGETS)
 
@@ -561,6 +564,43 @@ def angle_error(quick):
 # ------------------------------------------------------------ e-stop and return
 
 
+def clamp_bench():
+    """Worst true angle beyond the clamp [.., min(profile max, soft max)], every simulated
+    ms: a goto far beyond the profile max, then DOWN held against the clamp (jog)."""
+    from states import C_GOTO, HOLDING
+
+    from host_tools.runner import SimRunner
+
+    root = tempfile.mkdtemp(prefix="bench-clamp-")
+    worst = [-10**9]
+    try:
+        runner = SimRunner(fs_root=root)
+        board = runner.board
+
+        def hook(b):
+            core = runner.app.core
+            over = b.true_angle_mdeg - min(core.profile.max_mdeg, core.cfg.soft_max_mdeg)
+            if over > worst[0]:
+                worst[0] = over
+
+        board.ms_hooks.append(hook)
+        runner.run_ms(500)
+        core = runner.core
+        core.profile.consent = True
+        if core.command(C_GOTO, 80000) != 0:
+            raise BenchError("goto was refused in the clamp run")
+        if not runner.run_until(lambda r: r.core.state == HOLDING, 120000):
+            raise BenchError("the clamp run never reached HOLDING")
+        runner.run_ms(3000)
+        board.press("DOWN")  # hold-to-run against the clamp
+        runner.run_ms(8000)
+        board.release("DOWN")
+        runner.run_ms(2000)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return worst[0], {"clamp_mdeg": min(core.profile.max_mdeg, core.cfg.soft_max_mdeg)}
+
+
 def _moving_head_down(seed, bounce_max_ms=None):
     """A runner whose table moves head-down at normal speed past 20 deg toward 60, stopped
     on a tick boundary (the next tick not yet run)."""
@@ -906,6 +946,17 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
         details["mpy"] = {"files": sizes, "count": len(sizes),
                           "table_params_json_bytes": os.path.getsize(paths.TABLE_PARAMS)}
 
+    def estimator():
+        rig_dir = os.path.join(paths.ROOT, "tests", "core")
+        n, warm = (300, 50) if quick else (3000, 200)
+        r = _micropython(
+            "import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench_mpy\n"
+            "bench_mpy.estimator_main(%d, %d)" % (built["harness"], built["fw"], rig_dir, n, warm),
+            TICK_HEAP_K)
+        res["estimator_us_median_mpy"] = r["estimator_us_median"]
+        res["estimator_alloc_bytes"] = r["estimator_alloc_bytes"]
+        details["estimator_mpy"] = r
+
     def ticks():
         mpy_r, cpy_r = tick_bench(built["fw"], built["harness"], quick)
         res["tick_alloc_bytes"] = mpy_r["tick_alloc_bytes"]
@@ -944,6 +995,11 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
         res["estop_rate_below_cruise_ms"] = d["worst_rate_below_cruise_ms"]
         details["estop"] = d
 
+    def clamp():
+        v, d = clamp_bench()
+        res["clamp_exceed_max_mdeg"] = round(v, 1)
+        details["clamp"] = d
+
     def upright():
         s, d = upright_bench()
         res["upright_s_from_60deg"] = round(s, 2)
@@ -952,11 +1008,13 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
     step("mpy-cross", mpy)
     if built:
         step("tick (micropython, cpython)", ticks)
+        step("estimator (micropython)", estimator)
         step("heap (micropython -X heapsize=56K)", heap)
     step("simulator speed", sim)
     step("angle error", err)
     step("e-stop reaction sweep", estop)
     step("emergency return from 60 deg", upright)
+    step("clamp: goto beyond the max, DOWN held", clamp)
 
     targets = {}
     missed = []

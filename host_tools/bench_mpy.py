@@ -354,6 +354,58 @@ def tick_main(n=3000, warm=200):
     })
 
 
+def estimator_main(n=3000, warm=200):
+    """The estimator alone (issue 5): Estimator.update on a table turning at 4 deg/s with
+    dithered samples; a timing pass, then (MicroPython) an allocation pass; BENCH_JSON."""
+    from estimator import Estimator, sample_for_angle_into
+    from signals import Inputs
+    from support import make_config
+
+    cfg = make_config()
+    est = Estimator(cfg)
+    inp = Inputs()
+    clock = _clock
+    from array import array
+
+    times = array("q" if not MPY else "l", [0] * n)
+    angle = 0
+    seed = 1
+    alloc = 0
+    for phase in (0, 1) if MPY else (0,):
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(warm + n):
+                angle += 40  # 4 deg/s at 100 Hz
+                if angle > 60000:
+                    angle = -60000
+                sample_for_angle_into(inp, angle, 4000, cfg)
+                seed = (seed * 1103515245 + 12345) & 0x3FFFFFFF
+                inp.acc_x_mg += (seed >> 20) & 7
+                inp.gyro_y_mdps += (seed >> 16) & 31
+                if phase == 0:
+                    t0 = clock()
+                    est.update(10, inp, False)
+                    t1 = clock()
+                    if i >= warm:
+                        times[i - warm] = t1 - t0
+                else:
+                    a0 = _mem_alloc()
+                    est.update(10, inp, False)
+                    a1 = _mem_alloc()
+                    if i >= warm:
+                        alloc += a1 - a0
+        finally:
+            gc.enable()
+    s = sorted(times)
+    _emit({
+        "estimator_us_median": _us(_median(s)),
+        "estimator_us_p90": _us(s[(len(s) * 9) // 10]),
+        "estimator_alloc_bytes": alloc if MPY else None,
+        "updates": n,
+    })
+
+
 # =============================================================== import costs
 
 # Firmware modules in dependency order: each one's import cost is attributed to it.
