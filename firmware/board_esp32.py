@@ -6,9 +6,13 @@ maintenance boot. It implements the board interface firmware/app.py uses; its
 simulated twin is host_tools/simboard.py.
 
 E-stop, two channels: Pin.irq on the circuit-opening edge runs a (soft, scheduled)
-callback that counts the edge, stops any head-down pulse train at once and disables
-itself, so contact bounce cannot flood the 8-entry scheduler queue; the core also
-polls the pin every tick. The IRQ is re-armed when the latch is acknowledged.
+callback that counts the edge, sets a flag and disables itself, so contact bounce cannot
+flood the 8-entry scheduler queue; the core also polls the pin every tick. From the
+edge on, no more head-down motion is queued: apply_outputs never lets the head-down
+step rate rise above what was already running. The pulses are deliberately not cut
+dead - a step change of speed would jolt the person and leave the core's braking plan
+ahead of the counter - the core latches EMERGENCY_RETURN on the next tick and brakes
+on a ramp. The IRQ is re-armed when the latch is acknowledged.
 
 Wireless: this module never imports `network` or `bluetooth`; Wi-Fi and Bluetooth stay
 off, and the USB cable is the only way in.
@@ -68,6 +72,8 @@ class Esp32Board:
         self.p_over = machine.Pin(pins.OVERTRAVEL, machine.Pin.IN)
         self.p_home = machine.Pin(pins.HOME, machine.Pin.IN)
         self.estop_edges = 0
+        self._estop_seen = False  # an edge since the last re-arm: no faster head-down
+        self._last_rate = 0
         self._estop_cb = self._estop_isr  # bound once: no allocation when re-arming
         self.estop_rearm()
         # IMU; a missing sensor is reported through Inputs.imu_error, never raised here.
@@ -103,14 +109,14 @@ class Esp32Board:
     # -------------------------------------------------------------- inputs
 
     def _estop_isr(self, pin):
-        # Scheduled (soft) callback: record, stop head-down pulses, disarm. No allocation.
+        # Scheduled (soft) callback: record, flag, disarm. No allocation.
         self.estop_edges += 1
-        self.stepgen.estop_block_head_down()
+        self._estop_seen = True
         pin.irq(handler=None)
 
     def estop_rearm(self):
-        """Re-enable the e-stop IRQ (after the latch was acknowledged) and unblock."""
-        self.stepgen.clear_block()
+        """Re-enable the e-stop IRQ (after the latch was acknowledged)."""
+        self._estop_seen = False
         trig = machine.Pin.IRQ_RISING if pins.ESTOP_ACTIVE else machine.Pin.IRQ_FALLING
         self.p_estop.irq(handler=self._estop_cb, trigger=trig)
 
@@ -146,7 +152,11 @@ class Esp32Board:
     # ------------------------------------------------------------- outputs
 
     def apply_outputs(self, out):
-        self.stepgen.apply(out.rate_sps, out.limit_lo, out.limit_hi, out.enable)
+        rate = out.rate_sps
+        if self._estop_seen and rate > 0 and rate > self._last_rate:
+            rate = self._last_rate if self._last_rate > 0 else 0
+        self._last_rate = rate
+        self.stepgen.apply(rate, out.limit_lo, out.limit_hi, out.enable)
         self._blink_ms = (self._blink_ms + 10) % 1000
         self.led.value(self._level(out.led) ^ (1 - pins.LED_ACTIVE))
         self.buzzer.value(self._level(out.buzzer) ^ (1 - pins.BUZZER_ACTIVE))

@@ -45,6 +45,7 @@ Faults, each switchable at any time with `set_fault(name, on)`:
 """
 
 import math
+import random
 import struct
 
 ENODEV = 19
@@ -77,6 +78,14 @@ _ROOM_C = 25.0  # the temperature register reads a room at this temperature
 FAULTS = ("no_response", "timeout", "frozen", "spikes")
 
 
+_DATA = struct.Struct(">7h")
+_TWOPI = 2.0 * math.pi
+_sqrt = math.sqrt
+_log = math.log
+_sin = math.sin
+_cos = math.cos
+
+
 def _int16(x):
     v = int(round(x))
     if v > 32767:
@@ -84,6 +93,51 @@ def _int16(x):
     if v < -32768:
         return -32768
     return v
+
+
+_TEMP_RAW = _int16((_ROOM_C - 36.53) * 340.0)  # RM 4.18: T = TEMP_OUT / 340 + 36.53
+
+
+def _normal_draws(rng, sigmas, out):
+    """out[i] = rng.gauss(0.0, sigmas[i]) for each i in turn: the same values, and the
+    same rng state afterwards, as those calls. CPython's random.gauss (Box-Muller: one
+    pair of normals per two uniforms, the second kept in rng.gauss_next) inlined, as the
+    call costs as much as the arithmetic. Used only if _INLINE_GAUSS_EXACT."""
+    rnd = rng.random
+    z2 = rng.gauss_next
+    i = 0
+    for s in sigmas:
+        if z2 is None:
+            x2pi = rnd() * _TWOPI
+            g2rad = _sqrt(-2.0 * _log(1.0 - rnd()))
+            z = _cos(x2pi) * g2rad
+            z2 = _sin(x2pi) * g2rad
+        else:
+            z = z2
+            z2 = None
+        out[i] = 0.0 + z * s
+        i += 1
+    rng.gauss_next = z2
+
+
+def _inline_gauss_exact():
+    """True if _normal_draws reproduces this interpreter's random.Random.gauss exactly
+    (checked once at import; on another implementation the model calls gauss itself)."""
+    try:
+        a = random.Random(2024)
+        b = random.Random(2024)
+        sigmas = (1.0, 0.5, 2.0, 1e-3, 3.0)  # an odd count leaves a value pending
+        want = [a.gauss(0.0, s) for s in sigmas] + [a.gauss(0.0, 1.0), a.gauss(0.0, 1.0)]
+        got = [0.0] * 5
+        more = [0.0] * 2
+        _normal_draws(b, sigmas, got)
+        _normal_draws(b, (1.0, 1.0), more)
+        return got + more == want and a.getstate() == b.getstate()
+    except Exception:
+        return False
+
+
+_INLINE_GAUSS_EXACT = _inline_gauss_exact()
 
 
 class Mpu6050Model:
@@ -115,6 +169,11 @@ class Mpu6050Model:
         self._angle_mdeg = 0.0
         self._rate_mdeg_s = 0.0
         self._vibrating = False
+        # rng.gauss itself for an rng whose gauss is not the standard one
+        self._inline_gauss = _INLINE_GAUSS_EXACT and type(rng).gauss is random.Random.gauss
+        self._noise = [0.0] * 9  # the draws of one sample
+        self._cfg_key = None  # the configuration registers _cfg was derived from
+        self._cfg = None
         self.power_on_reset()
 
     # ------------------------------------------------------------ life cycle
@@ -166,11 +225,11 @@ class Mpu6050Model:
     @property
     def accel_noise_g(self):
         """Per-sample sigma of the accelerometer noise at the current DLPF setting."""
-        return self.accel_density_g * math.sqrt(DLPF_ACCEL_HZ[self.dlpf_cfg])
+        return self.accel_density_g * self._config()[1]
 
     @property
     def gyro_noise_dps(self):
-        return self.gyro_density_dps * math.sqrt(DLPF_GYRO_HZ[self.dlpf_cfg])
+        return self.gyro_density_dps * self._config()[2]
 
     @property
     def sample_period_ms(self):
@@ -178,6 +237,19 @@ class Mpu6050Model:
         if 1 <= self.dlpf_cfg <= 6:
             return div  # 1 kHz gyro output rate with the DLPF on
         return max(1, (div + 7) // 8)  # 8 kHz: at most one new sample per simulated ms
+
+    def _config(self):
+        """(sample period ms, sqrt of the accel and gyro bandwidths, accel LSB/g, gyro
+        LSB/dps) for the configuration registers as they are now; derived again only
+        when SMPLRT_DIV..ACCEL_CONFIG changed (they are compared at every sample)."""
+        key = self.regs[SMPLRT_DIV : ACCEL_CONFIG + 1]
+        if key != self._cfg_key:
+            dlpf = self.dlpf_cfg
+            self._cfg = (self.sample_period_ms, math.sqrt(DLPF_ACCEL_HZ[dlpf]),
+                         math.sqrt(DLPF_GYRO_HZ[dlpf]), self.accel_lsb_per_g,
+                         self.gyro_lsb_per_dps)
+            self._cfg_key = key
+        return self._cfg
 
     # ------------------------------------------------------------ the truth, in sensor axes
 
@@ -201,8 +273,12 @@ class Mpu6050Model:
 
     def read(self, reg, n):
         """Bytes of n registers from reg (auto-increment), as one bus transaction."""
-        self._check_bus()
+        faults = self.faults
+        if faults["no_response"] or faults["timeout"]:
+            self._check_bus()
         self.reads += 1
+        if reg == ACCEL_XOUT_H and n == _DATA_LEN:
+            return self._data()  # the burst read of every tick: exactly the data block
         out = bytearray(n)
         data = None
         for i in range(n):
@@ -237,35 +313,61 @@ class Mpu6050Model:
         """The 14 data bytes now: a new sample if a sample instant has passed."""
         if self._frozen_bytes is not None:
             return self._frozen_bytes
-        if self.asleep:
-            return bytes(self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
-        slot = self._t_ms // self.sample_period_ms
+        regs = self.regs
+        if regs[PWR_MGMT_1] & _PWR1_SLEEP:
+            return bytes(regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
+        cfg = self._config()
+        slot = self._t_ms // cfg[0]
         if slot != self._sample_slot:
             self._sample_slot = slot
-            self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1] = self._sample()
-        return bytes(self.regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
+            data = self._sample(cfg)
+            regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1] = data
+            return data
+        return bytes(regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
 
-    def _sample(self):
+    def _sample(self, cfg):
+        """Draw a new sample: its 14 data bytes (big-endian int16)."""
         rng = self._rng
-        acc = self.true_accel_g()
-        gyro = self.true_gyro_dps()
-        sa = self.accel_noise_g
-        sg = self.gyro_noise_dps
+        ax, ay, az = self.true_accel_g()
+        gx, gy, gz = self.true_gyro_dps()
+        _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
+        sa = self.accel_density_g * sqrt_bw_a
+        sg = self.gyro_density_dps * sqrt_bw_g
         vib = self.vibration_g if self._vibrating else 0.0
-        la = self.accel_lsb_per_g
-        lg = self.gyro_lsb_per_dps
-        raw = [0] * 7
-        for i in range(3):
-            a = acc[i] + self.accel_bias_g[i] + rng.gauss(0.0, sa)
-            if vib:
-                a += rng.gauss(0.0, vib)
-            raw[i] = _int16(a * la)
-            raw[4 + i] = _int16((gyro[i] + self.gyro_bias_dps[i] + rng.gauss(0.0, sg)) * lg)
-        raw[3] = _int16((_ROOM_C - 36.53) * 340.0)  # RM 4.18: T = TEMP_OUT / 340 + 36.53
+        # per axis in turn: accel noise, drive vibration (while the motor turns), gyro noise
+        if vib:
+            sigmas = (sa, vib, sg, sa, vib, sg, sa, vib, sg)
+            k = 3
+        else:
+            sigmas = (sa, sg, sa, sg, sa, sg)
+            k = 2
+        n = self._noise
+        if self._inline_gauss:
+            _normal_draws(rng, sigmas, n)
+        else:
+            for i in range(len(sigmas)):
+                n[i] = rng.gauss(0.0, sigmas[i])
+        ab = self.accel_bias_g
+        gb = self.gyro_bias_dps
+        a0 = ax + ab[0] + n[0]
+        a1 = ay + ab[1] + n[k]
+        a2 = az + ab[2] + n[2 * k]
+        if vib:
+            a0 += n[1]
+            a1 += n[4]
+            a2 += n[7]
+        # round() of a float is int(round()): _int16 without the clipping, which the
+        # packing checks (struct.error only for a value past the int16 range)
+        raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
+               round((gx + gb[0] + n[k - 1]) * lg), round((gy + gb[1] + n[2 * k - 1]) * lg),
+               round((gz + gb[2] + n[3 * k - 1]) * lg)]
         if self.faults["spikes"] and rng.random() < self.spike_prob:
             raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
             self.spikes_injected += 1
-        return struct.pack(">7h", *raw)
+        try:
+            return _DATA.pack(*raw)
+        except struct.error:  # clipping at full scale
+            return _DATA.pack(*[_int16(v) for v in raw])
 
 
 class FakeI2C:

@@ -45,6 +45,9 @@ The model, per millisecond
 
 import math
 
+_cos = math.cos
+_copysign = math.copysign
+
 G_M_S2 = 9.80665  # standard gravity (a physical constant, not a table number)
 DT_MS = 1  # the fixed integration step
 _DT_S = DT_MS / 1000.0
@@ -112,29 +115,34 @@ class StepGenerator:
         self.count = 0
 
     def tick(self):
-        if not self.enabled or self.rate_sps == 0:
+        rate = self.rate_sps
+        if not self.enabled or rate == 0:
             return 0
-        self._acc += self.rate_sps
-        if self._acc >= 0:
-            n = self._acc // 1000
-        else:
-            n = -((-self._acc) // 1000)
+        acc = self._acc + rate
+        n = acc // 1000 if acc >= 0 else -((-acc) // 1000)
         if n == 0:
+            self._acc = acc
             return 0
-        self._acc -= n * 1000
+        acc -= n * 1000
         count = self.count
         if n > 0:
             if self.block_head_down or count + 1 < self.limit_lo:
                 k = 0
             else:
-                k = max(0, min(n, self.limit_hi - count))
+                room = self.limit_hi - count
+                k = n if n <= room else room  # max(0, min(n, room))
+                if k < 0:
+                    k = 0
         else:
             if count - 1 > self.limit_hi:
                 k = 0
             else:
-                k = -max(0, min(-n, count - self.limit_lo))
+                room = count - self.limit_lo
+                k = -n if -n <= room else room  # -max(0, min(-n, room))
+                k = -k if k > 0 else 0
         if k != n:
-            self._acc = 0
+            acc = 0
+        self._acc = acc
         self.count = count + k
         return k
 
@@ -203,6 +211,7 @@ class TablePhysics:
         self.stalled = False  # the motor slipped during the last millisecond
         self.motor_load_Nm = 0.0  # torque the motor had to give in the last millisecond
         self.time_ms = 0
+        self._rest = None  # the fixed point step_settled() found (see at_rest())
 
     # ------------------------------------------------------------------ read-outs
 
@@ -243,54 +252,96 @@ class TablePhysics:
     # ------------------------------------------------------------------ the step
 
     def run(self, ms):
-        for _ in range(ms):
-            self.step()
+        """ms steps; the same as calling step() ms times (at rest it only counts time)."""
+        while ms > 0:
+            if self.at_rest():
+                self.coast(ms)
+                return
+            if self.might_rest():
+                self.step_settled()
+            else:
+                self.step()
+            ms -= 1
 
     def step(self):
-        """Advance the world by one millisecond."""
+        """Advance the world by one millisecond.
+
+        Written for speed (it runs every simulated ms while the motor turns): attributes
+        read once into locals, the small helpers inlined, the drive torque of an edge
+        computed once. The arithmetic is the model of the module docstring, operation for
+        operation (tests/host/test_sim_speed_equivalence.py holds it to the bit)."""
         self.time_ms += DT_MS
-        n = self.stepgen.tick()
-        energised = self.stepgen.enabled
+        sg = self.stepgen
+        energised = sg.enabled
+        n = sg.tick() if energised and sg.rate_sps else 0
         theta = self.theta
-        tg = self.gravity_torque_Nm(theta)
+        omega = self.omega
+        tg = self.gravity_moment_Nm * _cos(theta)
         h = self.half_lash_rad
-        phi = self._phi()
+        ustep = self.ustep_rad
+        phi = self._phi0 + self.drive_steps * ustep
+        J = self.inertia_kgm2
+        c = self.damping_Nms
+        f = self.friction_Nm
+
+        # the table alone for one ms: gravity, viscous damping, Coulomb friction
+        free = tg - c * omega
+        if omega == 0.0:
+            if abs(free) <= f:
+                theta_f = theta
+                omega_f = 0.0
+            else:
+                omega_f = (free - _copysign(f, free)) / J * _DT_S
+                theta_f = theta + omega_f * _DT_S
+        else:
+            omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
+            if omega_f * omega < 0.0:
+                omega_f = 0.0  # friction stops the table, it does not reverse it
+            theta_f = theta + omega_f * _DT_S
 
         if energised:
-            x1 = self._x1 + (n * 1000.0 - self._x1) * _K
-            x2 = self._x2 + (x1 - self._x2) * _K
-            acc = (x2 - self._x2) / _DT_S
+            x1 = self._x1
+            x2_old = self._x2
+            x1 = x1 + (n * 1000.0 - x1) * _K
+            x2 = x2_old + (x1 - x2_old) * _K
+            acc = (x2 - x2_old) / _DT_S
             moving = n != 0 or abs(x2) > _REST_SPS
         else:
             x1 = x2 = acc = 0.0
             moving = False
 
-        theta_f, omega_f = self._free(theta, self.omega, tg)  # the table alone
         side = self._side
         follows = True
-        self.motor_load_Nm = 0.0
+        motor_load = 0.0
+        tau_edge = None  # the drive torque at (wd, ad) when the table sits on an edge
         if moving:
-            phi_c = phi + n * self.ustep_rad
+            phi_c = phi + n * ustep
             if (n > 0 and phi_c - h > self.stop_head_down_rad) or (
                 n < 0 and phi_c + h < self.stop_head_up_rad
             ):
                 follows = False  # the end stop takes the drive's push: the motor stalls
             else:
-                wd = x2 * self.ustep_rad
-                ad = acc * self.ustep_rad
+                wd = x2 * ustep
+                ad = acc * ustep
                 load = 0.0
                 if side != 0:
-                    tau = self._drive_torque(tg, wd, ad)
-                    if _holds(side, tau):
-                        load = tau
+                    tau_edge = _drive_torque(J, c, f, tg, wd, ad)
+                    if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
+                        load = tau_edge
                 elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
                     # the drive crosses the lash and strikes the table: the motor must give
                     # it the drive's speed within the mesh's take-up time
-                    load = self._drive_torque(tg, wd, ad) + (
-                        self.inertia_kgm2 * (wd - omega_f) / _LASH_TAKEUP_S
+                    load = _drive_torque(J, c, f, tg, wd, ad) + (
+                        J * (wd - omega_f) / _LASH_TAKEUP_S
                     )
-                t_motor = self._motor_torque(load, wd, acc)
-                self.motor_load_Nm = t_motor
+                # reflected to the motor through the worm, plus the rotor's own inertia
+                eff = self.efficiency
+                if load * wd >= 0.0:
+                    t_motor = load / (self.ratio * eff)
+                else:
+                    t_motor = _copysign(abs(load) * (1.0 / eff - 2.0) / self.ratio, wd)
+                t_motor = t_motor + self.rotor_inertia_kgm2 * acc * self._ustep_motor_rad
+                motor_load = t_motor
                 if abs(t_motor) > self.pullout_Nm(x2):
                     follows = False
             if follows:
@@ -299,21 +350,25 @@ class TablePhysics:
         if not follows:
             self.lost_steps += abs(n)
             x1 = x2 = acc = 0.0  # the rotor falls back; the worm holds the drive
+            tau_edge = None
         self.stalled = not follows
+        self.motor_load_Nm = motor_load
         self._x1 = x1
         self._x2 = x2
-        wd = x2 * self.ustep_rad
-        ad = acc * self.ustep_rad
+        wd = x2 * ustep
 
         # the table: carried by the drive at an edge of the band, or free inside it
         if side != 0:
-            if _holds(side, self._drive_torque(tg, wd, ad)):
+            if tau_edge is None:  # (else: computed above for this same wd and acc)
+                tau_edge = _drive_torque(J, c, f, tg, wd, acc * ustep)
+            if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
                 theta = phi + side * h
                 omega = wd
             else:
                 side = 0
         if side == 0:
-            theta, omega = theta_f, omega_f
+            theta = theta_f
+            omega = omega_f
             if theta <= phi - h:
                 theta, omega, side = phi - h, wd, -1  # caught by the edge: the worm takes it
             elif theta >= phi + h:
@@ -332,53 +387,80 @@ class TablePhysics:
         self._side = side
         return n
 
+    # ------------------------------------------------------------------ at rest
+
+    # A table standing still with a motor that gets no pulses is a fixed point of step():
+    # the same state in, the same state out, millisecond after millisecond (the worm is
+    # self-locking; the rotor filter has decayed). The simulator then only counts time
+    # (SimBoard's fast path). Rest is recognised exactly, never estimated: a step whose
+    # state and inputs before and after compare equal proves it; the record of that state
+    # is compared again before every skip, so any change (a command, a new user load, an
+    # edited parameter) ends the rest at once.
+
+    def might_rest(self):
+        """Cheap pre-check: no pulses can come and the table does not move."""
+        sg = self.stepgen
+        return (not sg.enabled or sg.rate_sps == 0) and self.omega == 0.0
+
+    def step_settled(self):
+        """step(), and True if it changed nothing but time_ms (a fixed point: then
+        at_rest() holds until a state, input or parameter changes)."""
+        before = self._rest_key()
+        self.step()
+        after = self._rest_key()
+        # repr as well: == takes -0.0 for 0.0; the bits must not change either
+        if before == after and repr(before) == repr(after):
+            self._rest = after
+            return True
+        self._rest = None
+        return False
+
+    def at_rest(self):
+        """True while the state is the fixed point step_settled() found: another step()
+        would change nothing but time_ms."""
+        rest = self._rest
+        if rest is None:
+            return False
+        if rest == self._rest_key():
+            return True
+        self._rest = None  # something changed: only step_settled() can find rest again
+        return False
+
+    def coast(self, ms):
+        """ms steps at rest (only valid while at_rest()): only the time moves."""
+        self.time_ms += ms * DT_MS
+
+    def _rest_key(self):
+        """Everything step() reads or writes, except time_ms."""
+        sg = self.stepgen
+        return (
+            self.theta, self.omega, self._side, self.drive_steps, self.lost_steps,
+            self._x1, self._x2, self.stalled, self.motor_load_Nm,
+            sg.enabled, sg.rate_sps, sg.limit_lo, sg.limit_hi, sg.block_head_down, sg.count,
+            sg._acc,
+            self.gravity_moment_Nm, self.inertia_kgm2, self.damping_Nms, self.friction_Nm,
+            self._phi0, self.ustep_rad, self.half_lash_rad, self.stop_head_up_rad,
+            self.stop_head_down_rad, self.ratio, self.efficiency, self.rotor_inertia_kgm2,
+            self._ustep_motor_rad, self.pullout0_Nm, self.corner_rpm,
+            self.usteps_per_motor_rev,
+        )
+
     # ------------------------------------------------------------------ helpers
 
     def _phi(self):
         return self._phi0 + self.drive_steps * self.ustep_rad
 
-    def _drive_torque(self, tg, wd, ad):
-        """Torque the drive must give the table to move it at wd with ad (+ = head-down)."""
-        if wd == 0.0:
-            need = self.inertia_kgm2 * ad - tg
-            if abs(need) <= self.friction_Nm:
-                return 0.0  # static friction takes it
-            return need - math.copysign(self.friction_Nm, need)
-        return (
-            self.inertia_kgm2 * ad
-            + self.damping_Nms * wd
-            + math.copysign(self.friction_Nm, wd)
-            - tg
-        )
 
-    def _motor_torque(self, tau_table, wd, acc_sps2):
-        """Torque at the motor shaft for tau_table at the table, plus the rotor's inertia."""
-        if tau_table * wd >= 0.0:
-            t = tau_table / (self.ratio * self.efficiency)
-        else:
-            t = math.copysign(abs(tau_table) * (1.0 / self.efficiency - 2.0) / self.ratio, wd)
-        return t + self.rotor_inertia_kgm2 * acc_sps2 * self._ustep_motor_rad
-
-    def _free(self, theta, omega, tg):
-        """One ms of the table alone: gravity, viscous damping, Coulomb friction."""
-        J = self.inertia_kgm2
-        f = self.friction_Nm
-        drive = tg - self.damping_Nms * omega
-        if omega == 0.0:
-            if abs(drive) <= f:
-                return theta, 0.0
-            w2 = (drive - math.copysign(f, drive)) / J * _DT_S
-        else:
-            w2 = omega + (drive - math.copysign(f, omega)) / J * _DT_S
-            if w2 * omega < 0.0:
-                w2 = 0.0  # friction stops the table, it does not reverse it
-        return theta + w2 * _DT_S, w2
+def _drive_torque(J, c, f, tg, wd, ad):
+    """Torque the drive must give the table to move it at wd with ad (+ = head-down):
+    J inertia, c viscous damping, f Coulomb friction, tg gravity torque."""
+    if wd == 0.0:
+        need = J * ad - tg
+        if abs(need) <= f:
+            return 0.0  # static friction takes it
+        return need - _copysign(f, need)
+    return J * ad + c * wd + _copysign(f, wd) - tg
 
 
 def _sign(x):
     return 1 if x > 0 else (-1 if x < 0 else 0)
-
-
-def _holds(side, tau):
-    """The table stays on the drive's edge if the drive has to push it from that side."""
-    return (side < 0 and tau >= 0.0) or (side > 0 and tau <= 0.0)

@@ -46,6 +46,15 @@ true_rate_mdeg_s, lost_steps, emitted_count, led, buzzer, indicator_log, resets.
 
 Deterministic: all randomness comes from the random.Random passed in (default seed 0),
 split into one stream per part; there is no wall clock anywhere.
+
+Speed: with no ms_hooks registered, the board does not step the world one millisecond
+at a time where nothing can happen: milliseconds at rest (driver giving no pulses, table
+standing on the self-locking worm, switches settled) are skipped in one step, and a
+moving table is stepped ms by ms without the per-ms switch and IRQ bookkeeping until a
+limit switch is reached (see _run). The result is the same, bit for bit, as stepping
+every millisecond (tests/host/test_sim_speed_equivalence.py); `fast_forward = False`
+steps every millisecond anyway. With ms_hooks registered every millisecond is stepped
+and the hooks see each one.
 """
 
 import os
@@ -71,6 +80,11 @@ TICKS_HALF = TICKS_PERIOD >> 1
 _EIO = 5  # imu_error for a driver init that failed without an errno (wrong WHO_AM_I)
 # A cut with only per-ms hooks that might restore it gives up after this much virtual time.
 MAX_UNPOWERED_MS = 10 * 60 * 1000
+# When SimBoard._run returns early: at a reset or power loss (wait_until), when the
+# power is back (a cut), never (advance).
+_STOP_AT_RESET = 0
+_STOP_AT_POWER = 1
+_STOP_NEVER = 2
 
 
 class BoardReset(Exception):
@@ -144,6 +158,7 @@ class SimBoard:
         self._restore_at = None
         self._estop_edges = 0
         self._estop_armed = True
+        self._last_rate = 0
         self._estop_level = False
         self._wdt_timeout = None  # None: not armed
         self._wdt_fed = 0
@@ -157,6 +172,9 @@ class SimBoard:
         self.indicator_log = []  # (now_ms, led, buzzer) at every change
         self.resets = []  # (now_ms, cause) of every reset after the first power-on
         self.ms_hooks = []
+        # Skip the milliseconds at rest while no ms_hooks are registered (see _run); the
+        # result is the same as stepping them one by one. False: always step each ms.
+        self.fast_forward = True
         # the pins and the sensor read the world from t=0
         self.switches.settle(self.physics.true_angle_mdeg)
         self._estop_level = bool(self.switches.bits & SW_ESTOP)
@@ -181,12 +199,19 @@ class SimBoard:
         """Advance the world until ticks_ms() reaches t_ms (at once if it is not ahead).
 
         Raises BoardReset if the board reset meanwhile (or before the call)."""
-        self._raise_pending()
-        while self.powered and self._pending is None and ticks_diff(t_ms, self.ticks_ms()) > 0:
-            self._step_ms()
+        if self._pending is not None:
+            self._raise_pending()
+        if self.ms_hooks or not self.fast_forward:
+            while self.powered and self._pending is None and ticks_diff(t_ms, self.ticks_ms()) > 0:
+                self._step_ms()
+        elif self.powered:
+            left = ticks_diff(t_ms, self.ticks_ms())
+            if left > 0:
+                self._run(left, _STOP_AT_RESET)
         if not self.powered:
             self._run_unpowered()
-        self._raise_pending()
+        if self._pending is not None:
+            self._raise_pending()
 
     # ---------------------------------------------------------------- inputs, outputs
 
@@ -199,7 +224,13 @@ class SimBoard:
     def apply_outputs(self, out):
         if not self.powered or self._pending is not None:
             return  # the firmware that computed these is dead
-        self.physics.stepgen.command(out.rate_sps, out.limit_lo, out.limit_hi, out.enable)
+        rate = out.rate_sps
+        if not self._estop_armed and rate > 0 and rate > self._last_rate:
+            # the ISR twin saw an e-stop edge: no more head-down motion is queued than
+            # was already running (never faster); the core's ramped braking follows
+            rate = self._last_rate if self._last_rate > 0 else 0
+        self._last_rate = rate
+        self.physics.stepgen.command(rate, out.limit_lo, out.limit_hi, out.enable)
         if out.led != self.led or out.buzzer != self.buzzer:
             self.led = out.led
             self.buzzer = out.buzzer
@@ -352,28 +383,46 @@ class SimBoard:
 
     def advance(self, ms):
         """Advance the world by ms without raising (a pending reset waits for wait_until)."""
-        for _ in range(int(ms)):
-            self._step_ms()
+        if self.ms_hooks or not self.fast_forward:
+            for _ in range(int(ms)):
+                self._step_ms()
+        else:
+            self._run(int(ms), _STOP_NEVER)
 
     # ================================================================ inside
 
     def _step_ms(self):
-        """One millisecond of the whole world."""
+        """One millisecond of the whole world, then the ms_hooks."""
+        self._world_ms(False)
+        phys = self.physics
+        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
+                        phys.motor_turning)
+        for hook in self.ms_hooks:
+            hook(self)
+
+    def _world_ms(self, settle):
+        """One millisecond of the table, switches, e-stop IRQ, power and watchdog (the IMU
+        is updated by the caller). settle: let the physics check whether it came to rest."""
         self.now_ms += 1
         phys = self.physics
-        sw = self.switches
         # the over-travel STEP gate is hardware: it acts on the contact, firmware or not
-        phys.stepgen.block_head_down = sw.contact_open(SW_OVERTRAVEL)
-        phys.step()
-        bits = sw.tick(phys.true_angle_mdeg)
+        phys.stepgen.block_head_down = self.switches.contact_open(SW_OVERTRAVEL)
+        if settle:
+            phys.step_settled()
+        else:
+            phys.step()
+        self._after_physics_ms()
+
+    def _after_physics_ms(self):
+        """The rest of a millisecond once the table has moved: the switches sample the
+        new angle, the e-stop IRQ, a scheduled power restore, the watchdog."""
+        bits = self.switches.tick(self.physics.theta * physics.RAD_TO_MDEG)
         # the e-stop IRQ: counts a circuit-opening edge, then stays quiet until re-armed
         level = bool(bits & SW_ESTOP)
         if level and not self._estop_level and self._estop_armed and self._running():
             self._estop_edges += 1
             self._estop_armed = False
         self._estop_level = level
-        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
-                        phys.motor_turning)
         if not self.powered and self._restore_at is not None and self.now_ms >= self._restore_at:
             self.power_restore()
         if (
@@ -382,8 +431,87 @@ class SimBoard:
             and self.now_ms - self._wdt_fed >= self._wdt_timeout
         ):
             self._reset(WDT_RESET)
-        for hook in self.ms_hooks:
-            hook(self)
+
+    def _run(self, ms, stop):
+        """ms milliseconds of the world without ms_hooks: exactly what ms calls of
+        _step_ms() do, in fewer Python steps. Returns early when `stop` (_STOP_*) says so.
+
+        While the switches are settled for the table's angle (Switches.settled_for: no
+        bounce, no spike due, no random spikes) a sample changes nothing and draws
+        nothing from the rng, and no e-stop edge can come; nor can a watchdog expiry or a
+        power restore before their due time. For those milliseconds
+        - at rest (TablePhysics.at_rest(): the driver gives no pulses, the table stands
+          on the self-locking worm, a step changes nothing) only the clocks move: the
+          block is one step;
+        - otherwise only the table moves: it is stepped ms by ms (the 1 ms resolution the
+          drive's lost-step model needs) until a limit switch's contact would change;
+          that millisecond then gets its switch sample, IRQ and all.
+        Anything else (bounce, spikes, a watchdog or power event due) runs ms by ms.
+        Whether the physics came to rest is checked (an extra comparison of its state)
+        at most once per call. The IMU model keeps only the latest truth, so it is
+        updated once at the end."""
+        phys = self.physics
+        sw = self.switches
+        stepgen = phys.stepgen
+        overtravel = sw.contact(SW_OVERTRAVEL)
+        rad_to_mdeg = physics.RAD_TO_MDEG
+        tried = False
+        while ms > 0:
+            stepgen.block_head_down = overtravel.reading
+            angle = phys.theta * rad_to_mdeg
+            if not sw.settled_for(angle):
+                k = 0
+            elif not self.powered:
+                k = ms if self._restore_at is None else min(ms, self._restore_at - 1 - self.now_ms)
+            elif self._wdt_timeout is not None and self._pending is None:
+                k = min(ms, self._wdt_fed + self._wdt_timeout - 1 - self.now_ms)
+            else:
+                k = ms
+            if k > 0:
+                if phys.at_rest():
+                    self.now_ms += k
+                    phys.coast(k)
+                    ms -= k
+                    continue
+                home_mdeg = sw.home_switch_mdeg
+                over_mdeg = sw.overtravel_mdeg
+                home = angle <= home_mdeg
+                over = angle >= over_mdeg
+                # the drive's command cannot change inside the block (no firmware runs)
+                check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
+                step = phys.step
+                crossed = False
+                j = 0
+                while j < k:
+                    j += 1
+                    if check and phys.might_rest():
+                        check = False
+                        tried = True
+                        if phys.step_settled():
+                            break  # nothing changed: the next round skips the rest
+                    else:
+                        step()
+                    a = phys.theta * rad_to_mdeg
+                    if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
+                        crossed = True
+                        break
+                self.now_ms += j
+                ms -= j
+                if crossed:
+                    self._after_physics_ms()
+            else:
+                settle = not tried and phys.might_rest()
+                if settle:
+                    tried = True
+                self._world_ms(settle)
+                ms -= 1
+            if stop == _STOP_AT_RESET:
+                if self._pending is not None or not self.powered:
+                    break
+            elif stop == _STOP_AT_POWER and self.powered:
+                break
+        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
+                        phys.motor_turning)
 
     def _running(self):
         return self.powered and self._pending is None
@@ -396,7 +524,10 @@ class SimBoard:
             if self._restore_at is None and self.now_ms - start >= MAX_UNPOWERED_MS:
                 raise RuntimeError("power still off after %d ms and no restore scheduled"
                                    % MAX_UNPOWERED_MS)
-            self._step_ms()
+            if self.ms_hooks or not self.fast_forward:
+                self._step_ms()
+            else:
+                self._run(max(1, self._restore_at - self.now_ms), _STOP_AT_POWER)
 
     def _raise_pending(self):
         if self._pending is not None:

@@ -43,6 +43,7 @@ class Contact:
         self.active = False  # physical state (after bounce settles)
         self.reading = False  # what the pin reads this ms
         self._bounce_left = 0
+        self.on_change = None  # called (no arguments) when set()/settle() touch the contact
 
     def set(self, active):
         active = bool(active)
@@ -50,11 +51,15 @@ class Contact:
             self.active = active
             if self._bounce_max_ms > 0:
                 self._bounce_left = self._rng.randint(1, self._bounce_max_ms)
+            if self.on_change is not None:
+                self.on_change()
 
     def settle(self, active):
         """Take this state with no bounce (it was there before power-up)."""
         self.active = self.reading = bool(active)
         self._bounce_left = 0
+        if self.on_change is not None:
+            self.on_change()
 
     def tick(self):
         if self._bounce_left > 0:
@@ -77,6 +82,16 @@ class Switches:
         self.home_switch_mdeg = params.frame.home_switch_mdeg
         self.overtravel_mdeg = params.frame.overtravel_mdeg
         self._contacts = {bit: Contact(rng, bounce_max_ms) for bit in ALL_BITS}
+        self._order = tuple(self._contacts.items())  # sampling order: ALL_BITS
+        self._home = self._contacts[SW_HOME]
+        self._overtravel = self._contacts[SW_OVERTRAVEL]
+        for c in self._contacts.values():
+            c.on_change = self._wake
+        # Quiet: every contact reads its settled state and none is bouncing, so sampling
+        # them would change nothing and draw nothing: tick() reuses `_settled_bits`
+        # until a contact is set (press, release, a limit switch crossing) again.
+        self._quiet = False
+        self._settled_bits = 0
         self.estop_pressed = False
         self.estop_wire_cut = False
         self.spike_rate = 0.0  # probability per bit per ms of a one-sample glitch
@@ -132,22 +147,57 @@ class Switches:
 
     def tick(self, true_angle_mdeg):
         """One ms: the limit switches follow the angle; every contact is sampled once."""
-        contacts = self._contacts
-        contacts[SW_HOME].set(true_angle_mdeg <= self.home_switch_mdeg)
-        contacts[SW_OVERTRAVEL].set(true_angle_mdeg >= self.overtravel_mdeg)
-        b = 0
-        for bit, c in contacts.items():
-            c.tick()
-            if c.reading:
-                b |= bit
+        home = self._home
+        over = self._overtravel
+        if (true_angle_mdeg <= self.home_switch_mdeg) != home.active:
+            home.set(not home.active)
+        if (true_angle_mdeg >= self.overtravel_mdeg) != over.active:
+            over.set(not over.active)
+        if self._quiet:
+            b = self._settled_bits
+        else:
+            # only a bouncing contact draws from the rng, in ALL_BITS order
+            b = 0
+            quiet = True
+            for bit, c in self._order:
+                c.tick()
+                if c.reading:
+                    b |= bit
+                if c._bounce_left > 0:
+                    quiet = False
+            self._quiet = quiet
+            self._settled_bits = b
         spikes = self._spike_next
-        self._spike_next = 0
+        if spikes:
+            self._spike_next = 0
         if self.spike_rate > 0.0:
+            rnd = self._rng.random
             for bit in ALL_BITS:
-                if self._rng.random() < self.spike_rate:
+                if rnd() < self.spike_rate:
                     spikes |= bit
         self.bits = b ^ spikes
         return self.bits
+
+    def settled_for(self, true_angle_mdeg):
+        """True if tick(true_angle_mdeg) would change nothing and draw nothing: no contact
+        bouncing or about to change, no spike due, no random spikes, and the limit
+        switches already in their state for this angle. Then every such tick returns
+        `bits` again (the board's fast path skips them)."""
+        return (
+            self._quiet
+            and not self._spike_next
+            and self.spike_rate <= 0.0
+            and self.bits == self._settled_bits
+            and (true_angle_mdeg <= self.home_switch_mdeg) == self._home.active
+            and (true_angle_mdeg >= self.overtravel_mdeg) == self._overtravel.active
+        )
+
+    def contact(self, bit):
+        """The Contact of one SW_* input (its `reading` is the pin this ms)."""
+        return self._contacts[bit]
+
+    def _wake(self):
+        self._quiet = False
 
     def contact_open(self, bit):
         """The raw contact reading of one input this ms (incl. bounce, excl. spikes)."""

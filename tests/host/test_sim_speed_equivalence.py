@@ -1,0 +1,355 @@
+"""The simulator's fast paths change nothing but the speed.
+
+SimBoard skips the milliseconds at rest and steps a moving table without the per-ms
+switch bookkeeping when no ms_hooks are registered (host_tools/simboard.py, _run); the
+switches sample only what can change (switches_model.py); the IMU model draws its noise
+with random.gauss inlined (imu_model.py). Each is checked here against the plain path
+it replaces, bit for bit: the same firmware inputs every tick, the same true angle to
+the last bit, the same rng streams afterwards.
+
+- sessions of the real firmware with random events (console commands, buttons, e-stop,
+  wire cuts, spikes, noise, IMU faults with bus timeouts, power cuts, resets, crashes,
+  hangs, a user load changed mid-rest), fast_forward on and off;
+- the physics alone: run(ms) against ms calls of step(), and rest ending on any change;
+- the switches: the quiet sample against a full sample every ms;
+- the IMU: inlined draws against rng.gauss.
+"""
+
+import random
+
+import pytest
+from signals import SW_DOWN, SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP, Inputs, Outputs
+
+from host_tools import imu_model, params, physics
+from host_tools.imu_model import FakeI2C, Mpu6050Model
+from host_tools.runner import SimRunner
+from host_tools.simboard import SimBoard
+from host_tools.switches_model import Switches
+
+P = params.load()
+WIDE = 10**9
+COMMANDS = ("goto 20", "goto 35", "goto -10", "goto 5", "stop", "return", "estop", "ack",
+            "program custom", "start 25 4", "program beginner", "start", "home", "hold 3",
+            "status", "consent yes", "discomfort")
+
+
+class _Session:
+    """The firmware on a board, with events drawn from their own seeded stream."""
+
+    def __init__(self, tmp_path, seed, fast, ticks_at_boot=0):
+        self.board = b = SimBoard(rng=random.Random(seed), fs_root=str(tmp_path),
+                                  ticks_at_boot=ticks_at_boot,
+                                  angle_mdeg=None if seed % 3 else 0)
+        b.fast_forward = fast
+        b.i2c.timeout_delay_ms = 25  # a stuck bus blocks: the board advances meanwhile
+        self.steps = 0
+        step = b.physics.step
+
+        def counted():
+            self.steps += 1
+            return step()
+
+        b.physics.step = counted
+        self.runner = SimRunner(board=b)
+        self.ev = random.Random(seed * 7919 + 1)
+        self.release_at = {}
+        self.rows = []
+
+    def event(self):
+        b = self.board
+        ev = self.ev
+        r = ev.random()
+        if r < 0.25:
+            self.runner.send(ev.choice(COMMANDS))
+        elif r < 0.40:
+            button = ev.choice(("UP", "DOWN", "START"))
+            b.press(button)
+            self.release_at[button] = b.now_ms + ev.choice((30, 200, 1600))
+        elif r < 0.47:
+            ev.choice((b.estop_press, b.estop_release, b.estop_cut_wire,
+                       b.estop_repair_wire))()
+        elif r < 0.53:
+            b.switch_spike(ev.choice((SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_UP | SW_DOWN)))
+        elif r < 0.57:
+            b.switch_spike_rate = 0.0 if b.switch_spike_rate else 0.002
+        elif r < 0.65:
+            b.imu_fault(ev.choice(imu_model.FAULTS), ev.random() < 0.4)
+        elif r < 0.69:
+            b.power_cut(off_ms=ev.randint(0, 400))
+        elif r < 0.72:
+            ev.choice((b.hard_reset, b.soft_reset))()
+        elif r < 0.75:
+            def boom(*_args):
+                raise RuntimeError("injected crash")
+
+            self.runner.core.tick = boom
+        elif r < 0.80:
+            b.advance(ev.randint(1, 120))  # the main loop hangs; the world goes on
+        elif r < 0.85:
+            ph = b.physics  # a heavier or lighter user, as scenario user_load does
+            twin = physics.TablePhysics(P, ev.choice((40, 80, 150)), ph.user_height_mm,
+                                        ev.choice((-100, 20, 250)), 0)
+            ph.inertia_kgm2 = twin.inertia_kgm2
+            ph.gravity_moment_Nm = twin.gravity_moment_Nm
+        else:
+            b.imu_fault("timeout", False)
+            b.imu_fault("no_response", False)
+
+    def run(self, ticks, p_event):
+        b = self.board
+        for _ in range(ticks):
+            for button, at in list(self.release_at.items()):
+                if b.now_ms >= at:
+                    b.release(button)
+                    del self.release_at[button]
+            if self.ev.random() < p_event:
+                self.event()
+            self.runner.step()
+            self.rows.append(self.row())
+        return self
+
+    def row(self):
+        b = self.board
+        app = self.runner.app
+        i = app.inputs
+        o = app.outputs
+        ph = b.physics
+        return (b.now_ms, b.ticks_ms(), app.core.state, i.switches, i.estop_edges, i.step_count,
+                i.acc_x_mg, i.acc_y_mg, i.acc_z_mg, i.gyro_x_mdps, i.gyro_y_mdps, i.gyro_z_mdps,
+                i.imu_error, o.rate_sps, o.limit_lo, o.limit_hi, o.enable, b.led, b.buzzer,
+                ph.theta.hex(), ph.omega.hex(), ph.lost_steps, ph.drive_steps,
+                ph.stepgen.count, ph.time_ms, b.switches.bits, b._estop_edges, len(b.resets),
+                b.imu.reads)
+
+    def final(self):
+        b = self.board
+        return (b.switches._rng.getstate(), b.imu._rng.getstate(), bytes(b.imu.regs),
+                b.indicator_log, b.resets, b.host_receive(), b.physics._rest_key(),
+                b.switches.physical_bits(), self.runner.reset_causes)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_fast_path_gives_the_same_session(tmp_path, seed):
+    ticks_at_boot = (1 << 30) - 2500 if seed == 4 else 0  # ticks_ms wraps in the run
+    exact = _Session(tmp_path / "exact", seed, False, ticks_at_boot).run(3000, 0.02)
+    fast = _Session(tmp_path / "fast", seed, True, ticks_at_boot).run(3000, 0.02)
+    assert len(exact.rows) == len(fast.rows)
+    for a, b in zip(exact.rows, fast.rows):
+        assert a == b
+    assert exact.final() == fast.final()
+    assert exact.steps == exact.board.now_ms  # the plain path steps every ms
+
+
+def test_fast_path_skips_the_milliseconds_at_rest(tmp_path):
+    # a quiet session: boot, home, stand READY (driver off), a short move and a hold
+    exact = _Session(tmp_path / "exact", 5, False).run(1500, 0.0)
+    fast = _Session(tmp_path / "fast", 5, True)
+    fast.run(1500, 0.0)
+    assert fast.rows == exact.rows
+    assert fast.steps < fast.board.now_ms / 4  # most of the time the table stood still
+
+
+@pytest.mark.parametrize("start_mdeg,rate_sps", [
+    (P.frame.overtravel_mdeg - 3000, 3000),  # into the over-travel switch and its STEP gate
+    (P.frame.home_switch_mdeg + 3000, -3000),  # onto the loading switch
+])
+def test_limit_switch_crossings_inside_a_block(tmp_path, start_mdeg, rate_sps):
+    def run(fast):
+        b = SimBoard(rng=random.Random(6), fs_root=str(tmp_path / str(fast)),
+                     angle_mdeg=start_mdeg)
+        b.fast_forward = fast
+        out = Outputs()
+        out.limit_lo, out.limit_hi, out.enable = -WIDE, WIDE, True
+        chunks = random.Random(7)
+        inp = Inputs()
+        rows = []
+        for i in range(400):
+            out.rate_sps = rate_sps if i < 250 else -rate_sps // 2
+            b.apply_outputs(out)
+            b.wait_until(b.ticks_add(b.ticks_ms(), chunks.randint(1, 40)))
+            b.read_inputs(inp)
+            rows.append((b.now_ms, inp.switches, inp.step_count, inp.acc_x_mg, b.lost_steps,
+                         b.physics.theta.hex(), b.switches.contact_open(SW_OVERTRAVEL)))
+        return rows, b.switches._rng.getstate(), b.imu._rng.getstate()
+
+    exact = run(False)
+    assert any(r[1] & (SW_OVERTRAVEL | SW_HOME) for r in exact[0])
+    assert any(not r[1] & (SW_OVERTRAVEL | SW_HOME) for r in exact[0])
+    assert run(True) == exact
+
+
+def test_ms_hooks_still_see_every_millisecond(tmp_path):
+    b = SimBoard(rng=random.Random(1), fs_root=str(tmp_path))
+    seen = []
+    b.ms_hooks.append(lambda brd: seen.append(brd.now_ms))
+    b.advance(30)
+    b.wait_until(b.ticks_add(b.ticks_ms(), 20))
+    assert seen == list(range(1, 51))
+
+
+# ------------------------------------------------------------------ the physics alone
+
+
+def _commands(rng, t):
+    for _ in range(rng.randint(3, 10)):
+        rate = rng.choice((0, 0, rng.randint(-12000, 12000), rng.randint(-2000, 2000)))
+        lo, hi = (-WIDE, WIDE) if rng.random() < 0.7 else (
+            t.stepgen.count - rng.randint(0, 400), t.stepgen.count + rng.randint(0, 400))
+        yield rate, lo, hi, rng.random() < 0.8, rng.randint(1, 2500)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_physics_run_is_step_after_step(seed):
+    rng = random.Random(seed)
+    kw = dict(user_mass_kg=rng.choice((40, 80, 150)), user_com_offset_mm=rng.choice((-150, 20,
+              300)), angle_mdeg=rng.randint(-60000, 74000))
+    a = physics.TablePhysics(P, **kw)
+    b = physics.TablePhysics(P, **kw)
+    for rate, lo, hi, enable, ms in _commands(rng, a):
+        a.stepgen.command(rate, lo, hi, enable)
+        b.stepgen.command(rate, lo, hi, enable)
+        for _ in range(ms):
+            a.step()
+        b.run(ms)
+        assert a._rest_key() == b._rest_key() and a.time_ms == b.time_ms
+        assert (a.theta.hex(), a.omega.hex()) == (b.theta.hex(), b.omega.hex())
+
+
+def _reference_tick(sg):
+    """StepGenerator.tick as first written (clear, slower): the oracle for the fast one."""
+    if not sg.enabled or sg.rate_sps == 0:
+        return 0
+    sg._acc += sg.rate_sps
+    n = sg._acc // 1000 if sg._acc >= 0 else -((-sg._acc) // 1000)
+    if n == 0:
+        return 0
+    sg._acc -= n * 1000
+    count = sg.count
+    if n > 0:
+        if sg.block_head_down or count + 1 < sg.limit_lo:
+            k = 0
+        else:
+            k = max(0, min(n, sg.limit_hi - count))
+    elif count - 1 > sg.limit_hi:
+        k = 0
+    else:
+        k = -max(0, min(-n, count - sg.limit_lo))
+    if k != n:
+        sg._acc = 0
+    sg.count = count + k
+    return k
+
+
+def test_step_generator_matches_its_reference():
+    rng = random.Random(11)
+    a = physics.StepGenerator()
+    b = physics.StepGenerator()
+    for _ in range(3000):
+        args = (rng.choice((0, rng.randint(-9000, 9000), rng.randint(-1500, 1500))),
+                a.count - rng.randint(-5, 60), a.count + rng.randint(-5, 60),
+                rng.random() < 0.9)
+        a.command(*args)
+        b.command(*args)
+        a.block_head_down = b.block_head_down = rng.random() < 0.1
+        for _ in range(rng.randint(1, 40)):
+            assert a.tick() == _reference_tick(b)
+            assert (a.count, a._acc) == (b.count, b._acc)
+
+
+def test_rest_ends_when_anything_changes():
+    t = physics.TablePhysics(P, angle_mdeg=0)
+    t.stepgen.command(0, 0, 0, False)
+    t.run(100)
+    assert t.at_rest()  # de-energised, on the self-locking worm
+    t.gravity_moment_Nm *= 1.01  # a new user: rest must be proven again
+    assert not t.at_rest()
+    assert t.step_settled() and t.at_rest()
+    t.stepgen.command(1000, -WIDE, WIDE, True)  # a command: it moves
+    assert not t.at_rest()
+    t.run(500)
+    assert t.drive_steps > 0
+
+
+# ------------------------------------------------------------------ switches
+
+
+def test_quiet_switches_sample_as_a_full_sample_would():
+    def sequence(force_full):
+        sw = Switches(P, random.Random(3))
+        ev = random.Random(4)
+        out = []
+        angle = P.frame.home_switch_mdeg + 500.0
+        for ms in range(20000):
+            r = ev.random()
+            if r < 0.004:
+                (sw.press if ev.random() < 0.5 else sw.release)(ev.choice(("UP", "DOWN",
+                                                                            "START")))
+            elif r < 0.006:
+                ev.choice((sw.estop_press, sw.estop_release, sw.estop_cut_wire,
+                           sw.estop_repair_wire))()
+            elif r < 0.007:
+                sw.spike(ev.choice((SW_UP, SW_START, SW_ESTOP | SW_HOME)))
+            elif r < 0.0075:
+                sw.spike_rate = 0.0 if sw.spike_rate else 0.01
+            if ms % 7 == 0:  # the table wanders across both limit switches
+                angle += ev.choice((-1.0, 1.0)) * ev.random() * 4000
+                angle = max(-62000.0, min(78000.0, angle))
+            if force_full:
+                sw._quiet = False
+            out.append((sw.tick(angle), sw.contact_open(SW_OVERTRAVEL)))
+        return out, sw._rng.getstate()
+
+    assert sequence(False) == sequence(True)
+
+
+def test_settled_switches_report_it():
+    sw = Switches(P, random.Random(1))
+    sw.settle(0.0)
+    assert sw.settled_for(0.0)
+    assert not sw.settled_for(P.frame.home_switch_mdeg - 1)  # a limit switch would change
+    sw.press(SW_START)
+    assert not sw.settled_for(0.0)
+    for _ in range(10):
+        sw.tick(0.0)
+    assert sw.settled_for(0.0) and sw.bits == SW_START
+    sw.spike(SW_UP)
+    assert not sw.settled_for(0.0)
+
+
+# ------------------------------------------------------------------ IMU noise
+
+
+def test_inlined_gauss_is_this_interpreters_gauss():
+    assert imu_model._INLINE_GAUSS_EXACT  # else the model falls back to rng.gauss (slower)
+
+
+@pytest.mark.parametrize("vibrating", [False, True])
+def test_imu_samples_are_those_of_rng_gauss(vibrating):
+    def samples(inline):
+        imu = Mpu6050Model(P, random.Random(9))
+        imu._inline_gauss = inline
+        bus = FakeI2C(imu)
+        bus.writeto_mem(imu.addr, imu_model.PWR_MGMT_1, b"\x01")
+        bus.writeto_mem(imu.addr, imu_model.CONFIG, b"\x03")
+        imu.set_fault("spikes")
+        out = []
+        for i in range(1, 600):
+            imu.update(i, 1000.0 * (i % 90) - 30000.0, 500.0 * (i % 7), vibrating)
+            out.append(bus.readfrom_mem(imu.addr, imu_model.ACCEL_XOUT_H, 14))
+        return out, imu._rng.getstate(), imu.spikes_injected
+
+    assert samples(True) == samples(False)
+
+
+def test_imu_config_change_is_seen_at_the_next_sample():
+    imu = Mpu6050Model(P, random.Random(2))
+    bus = FakeI2C(imu)
+    bus.writeto_mem(imu.addr, imu_model.PWR_MGMT_1, b"\x01")
+    bus.writeto_mem(imu.addr, imu_model.CONFIG, b"\x03")
+    assert imu.sample_period_ms == 1 and imu.accel_noise_g > 0
+    sigma44 = imu.accel_noise_g
+    imu.regs[imu_model.CONFIG] = 6  # written behind the bus's back: still seen
+    assert imu.accel_noise_g < sigma44
+    imu.regs[imu_model.ACCEL_CONFIG] = 3 << 3
+    imu.update(5, 0.0, 0.0, False)
+    assert abs(bus.readfrom_mem(imu.addr, imu_model.ACCEL_XOUT_H, 6)[4] * 256 - 2048) < 300
