@@ -213,7 +213,6 @@ class StepGen:
         self._stop_us = self._ticks_us()
         self._settle_us = 0
         self._enabled = False
-        self._block = False
         self._busy = False  # a direction change is folding the count: timer keeps off
         self._lo = 0
         self._hi = 0
@@ -250,7 +249,7 @@ class StepGen:
             self._enabled = True
             self._sleep_us(self._setup_us)  # ENABLE ahead of DIR/STEP (DM542 t1: 5 us)
         r = rate_sps
-        if r > 0 and (self._block or self.fault & FAULT_FROZEN_POS):
+        if r > 0 and self.fault & FAULT_FROZEN_POS:
             r = 0
         elif r < 0 and self.fault & FAULT_FROZEN_NEG:
             r = 0
@@ -268,19 +267,6 @@ class StepGen:
         if sign != self._dir_sign and not self._reverse(sign):
             return  # the last pulse of the old direction may still be in flight
         self._run(r if r > 0 else -r)
-        if self._block and self._dir_sign > 0:
-            self._stop()  # the e-stop callback ran while we were starting: obey it
-
-    def estop_block_head_down(self):
-        """For the e-stop callback: stop any head-down train now and refuse positive
-        rates until clear_block(). Allocation-free; also safe mid-apply()."""
-        self._block = True
-        if self._dir_sign > 0:
-            self._pwm.duty_u16(0)  # unconditionally: also covers a start racing this call
-            self._stop()
-
-    def clear_block(self):
-        self._block = False
 
     def clear_fault(self):
         self.fault = FAULT_NONE
@@ -338,9 +324,6 @@ class StepGen:
         self._hb += 1
         if not self._hz:
             self._frozen = 0
-            return
-        if self._block and self._dir_sign > 0:
-            self._stop()
             return
         if self._hb > self._hb_max:
             self._trip()  # the loop stopped calling apply()

@@ -500,8 +500,6 @@ def test_stepgen_tick_allocates_nothing_on_the_unix_port():
         for i in range(1500):
             if i == 500:
                 p.set_target(-3000)  # a reversal: the direction-change path
-            if i == 1200:
-                sg.estop_block_head_down()
             c = sg.count()
             p.update(10)
             p.rate_for(c, 10)

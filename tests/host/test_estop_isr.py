@@ -2,8 +2,9 @@
 firmware/board_esp32.py): after the edge no more head-down motion is queued - the
 head-down rate can only fall - but nothing is cut dead, so the core brakes on a ramp."""
 
-from host_tools.simboard import SimBoard
 from signals import Outputs
+
+from host_tools.simboard import SimBoard
 
 
 def _out(rate):

@@ -436,28 +436,6 @@ def test_deadman_stops_at_the_window_edge():
     with_gen(run)
 
 
-def test_estop_blocks_head_down_until_cleared():
-    def run(world, sg):
-        sg.apply(3000, -100000, 100000, True)
-        world.advance(10000)
-        sg.estop_block_head_down()
-        at = world.true_pos
-        world.advance(50000)
-        assert world.true_pos == at
-        sg.apply(3000, -100000, 100000, True)
-        world.advance(20000)
-        assert world.true_pos == at  # head-down refused
-        sg.apply(-3000, -100000, 100000, True)
-        world.advance(20000)
-        assert world.true_pos < at  # head-up (the protective return) allowed
-        sg.clear_block()
-        sg.apply(3000, -100000, 100000, True)
-        world.advance(20000)
-        assert sg.count() == world.true_pos
-
-    with_gen(run)
-
-
 def test_frozen_counter_latches_the_direction_then_both():
     def run(world, sg):
         world.counter_works = False  # e.g. the over-travel gate swallowing head-down pulses
