@@ -307,7 +307,7 @@ class StepGen:
             if (diff << _RETUNE_SHIFT) < old:
                 return
         d = duty_u16_for(f, self._high_ns)
-        self._hz = f  # before the write: an e-stop callback in between sees "running"
+        self._hz = f  # before the write: a dead-man callback in between sees "running"
         if old and f > old:
             self._pwm.duty_u16(d)  # high time only grows while the two writes land
             self._pwm.freq(f)

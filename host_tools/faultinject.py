@@ -10,12 +10,15 @@ failing sequence as a ready-to-paste regular test.
 An action is a plain tuple (kind, *args), so a sequence prints and pastes as code:
 
   user        ("wait", ms)  ("console", line)  ("tap", button, ms)  ("press", button)
-              ("release", button)  ("chord", ms)  ("recover",)
+              ("release", button)  ("chord", ms)
   faults      ("estop_press",)  ("estop_release",)  ("estop_blip", ms)  ("cut_wire",)
               ("repair_wire",)  ("imu", name, on)  ("spike", bits)  ("noise", rate, ms)
               ("overload", mass_kg, com_offset_mm)  ("hang", ms)  ("crash",)
               ("power_cut", in_ms, off_ms, corrupt)  ("hard_reset",)
-              ("corrupt", file, how, seed)
+              ("corrupt", file, how, seed)  ("stuck", button, ms)
+  probes      ("recover",): the world healthy again, acknowledgements and presses bring
+              the table to READY; ("reset_recover", in_ms): a clean power cut, then at
+              most one acknowledgement and ONE press (the after-reset rule)
 
 Buttons are "UP", "DOWN", "START". IMU fault names are imu_model.FAULTS. `corrupt` of
 power_cut is a tuple of (file, how, seed) applied to board.fs_root while the power is off.
@@ -30,6 +33,7 @@ head): the physics' user mass and centre of mass change mid-run, through the phy
 own formulas (a twin TablePhysics built with the new user), as scenario.py does.
 """
 
+import atexit
 import os
 import random
 import shutil
@@ -64,6 +68,22 @@ FILES = ("settings", "profiles", "history", "faults", "pin", "authstate")
 # tests/host/test_reliability.py. The random generators leave their triggers out, so a
 # soak reports new violations only; put the trigger back once the lead fixed the bug.
 KNOWN_BUGS = {
+    "lost_steps_unjudged_at_rest": "the runaway check judges only while the driver is "
+    "energised: steps lost in the last second of a move (up to ~4.5 deg at emergency "
+    "speed, over the 2.5 deg tolerance) are never judged once the move ends; the firmware "
+    "reports the table at rest and the error stays (invariants.KnownBug classifies it)",
+    "homing_fails_near_the_stop": "homing faults with the table within a degree or two of "
+    "the loading stop, so a plain return ends in a HOMING fault instead of READY, press "
+    "after press: (a) the retract is aimed from the fused IMU angle while the move counts "
+    "steps, and with the normal IMU reference error and the backlash the 2 deg retract can "
+    "leave the switch pressed; (b) the approach stops at the step-counted loading angle "
+    "(homing_travel_mdeg is never used), so steps lost below the runaway tolerance (a "
+    "150 kg user, 100 mm off centre) leave it short of the switch. The recovery probe "
+    "classifies a HOMING fault within homing_travel_mdeg of the switch",
+    "frozen_imu_reference_at_boot": "an IMU frozen through a watchdog reset passes the "
+    "300 ms self-test (the frozen check needs 50 samples) and gives the steps their "
+    "reference; the IMU_FROZEN fault's safe return then runs on that wrong reference "
+    "(invariants.KnownBug classifies it while the IMU stays frozen)",
     "runaway_in_emergency_return": "lost steps during the emergency return (a 150 kg user "
     "with the centre of mass 120 mm toward the head; or a loop stall of 25 ms restarting "
     "the step train at full emergency speed) trip the runaway check, and EMERGENCY_RETURN "
@@ -117,8 +137,8 @@ def _bad_values(name):
         "settings": {"emergency_speed_mdeg_s": 1, "soft_max_mdeg": 90000},
         "profiles": {"profiles": [{"name": "default", "consent": True, "max_mdeg": 90000,
                                    "hold_max_ms": 3600000, "session_cap_ms": -5}]},
-        "history": {"count": -1, "entries": "x"},
-        "faults": {"count": "many", "entries": [[1, 2]]},
+        "history": {"sessions": -1, "entries": "x"},
+        "faults": {"boots": "many", "entries": [[1, 2]]},
         "pin": {"salt": "zz", "hash": 5},
         "authstate": {"failures": -3, "lockout_ms": "x", "child_lock": 2},
     }.get(name, {"x": 1})
@@ -174,6 +194,13 @@ def corrupt_file(fs_root, name, how, seed=0):
 # ------------------------------------------------------------------ the harness
 
 
+def _settled(runner):
+    """READY, or a latch standing still (a fault found on the way: acknowledge, go on)."""
+    core = runner.core
+    return core.state == S.READY or (core.state in (S.FAULT, S.EMERGENCY_RETURN)
+                                     and core.phase == 4 and core.prof.done())
+
+
 class Harness:
     """The real firmware on the simulated board, the outside world's bookkeeping, and the
     invariant checker. `act(action)` applies one action; `Violation` escapes on failure."""
@@ -206,6 +233,8 @@ class Harness:
         self.imu_active = {}  # name -> since ms (None once checked), only while on
         self.imu_on = set()
         self.imu_faulted_this_boot = False
+        self.frozen_at_boot = False
+        self.imu_bad_at_boot = False
         self.lost_at_boot = 0
         self.overload_impossible = False
         self._jog_lost_mm = lost_step_offset_mm(s["mass_kg"], cfg.jog_speed_mdeg_s,
@@ -223,6 +252,20 @@ class Harness:
     def close(self):
         shutil.rmtree(self.fs_root, ignore_errors=True)
 
+    def fork(self):
+        """An independent copy of the whole world (firmware, board, checker, stored files):
+        a sweep runs the common prefix once and branches from it."""
+        import copy
+
+        twin = copy.deepcopy(self)
+        root = tempfile.mkdtemp(prefix="reliability-")
+        shutil.copytree(self.fs_root, root, dirs_exist_ok=True)
+        twin.fs_root = root
+        twin.board.fs_root = root
+        fs = twin.runner.app.fs
+        fs.root = root + "/"
+        return twin
+
     # ------------------------------------------------------------ world bookkeeping
 
     @property
@@ -235,6 +278,8 @@ class Harness:
 
     def on_reset(self):
         """Called by the checker at every reset."""
+        self.frozen_at_boot = "frozen" in self.imu_on and self.board.reset_cause() != 1
+        self.imu_bad_at_boot = bool(self.imu_on & {"no_response", "timeout"})
         if self.board.reset_cause() == 1 and "frozen" in self.imu_on:
             # the model's power-on reset un-sticks a frozen part (imu_model.power_on_reset)
             self.imu_on.discard("frozen")
@@ -389,6 +434,8 @@ class Harness:
         else:
             self.imu_on.discard(name)
             self.imu_active.pop(name, None)
+        if on and name in ("no_response", "timeout") and self.core.state == S.BOOT:
+            self.imu_bad_at_boot = True
         self.board.imu_fault(name, on)
         self.run_ms(10)
 
@@ -497,6 +544,14 @@ class Harness:
         return t + 10000.0  # margin: ticks, ramps, the switch's debounce samples
 
     def _fail_recovery(self, text):
+        core = self.core
+        if (core.state == S.FAULT and core.fault == 22  # faults.HOMING
+                and self.board.true_angle_mdeg
+                <= self.cfg.home_switch_mdeg + self.cfg.homing_travel_mdeg):
+            raise invariants.KnownBug("homing_fails_near_the_stop", "I5", self.board.now_ms,
+                                      "%s (HOMING fault %.0f mdeg from the home switch)" % (
+                                          text, self.board.true_angle_mdeg
+                                          - self.cfg.home_switch_mdeg))
         raise RecoveryFailed("I5", self.board.now_ms, text)
 
     def _wait_latched(self, limit_ms):
@@ -510,10 +565,13 @@ class Harness:
                 return
             self.run_ms(100)
 
-    def recover(self, clear=True):
-        """The liveness probe: with the world healthy again, at most two acknowledgements
-        (START long press) and ONE deliberate START press bring the table to READY
-        within return_bound_ms. Raises RecoveryFailed otherwise."""
+    def recover(self, clear=True, max_acks=3, max_presses=2):
+        """The liveness probe: with the world healthy again, acknowledgements (START long
+        press) and START presses bring the table to READY, each return within
+        return_bound_ms. After a clean reset the one-press rule is max_acks=0 (1 if the
+        boot reported a fault), max_presses=1; after a random history a fault detected on
+        the way back (steps lost while the IMU was down) may take one more of each.
+        Raises RecoveryFailed otherwise."""
         if clear:
             self.clear_faults()
         self.run_ms(600)
@@ -521,6 +579,11 @@ class Harness:
         presses = 0
         end = self.board.now_ms + 600000
         while self.board.now_ms < end:
+            if self.app.crashed:  # a dead loop: the watchdog resets the board first
+                dead = self.app
+                self.runner.run_until(lambda r, dead=dead: r.app is not dead,
+                                      2 * self.cfg.wdt_timeout_ms)
+                self.run_ms(600)
             core = self.core
             st = core.state
             if st == S.READY:
@@ -531,9 +594,9 @@ class Harness:
                 self._wait_latched(120000)
                 if self.core.state not in (S.EMERGENCY_RETURN, S.FAULT):
                     continue
-                if acks >= 2:
-                    self._fail_recovery("still %s (fault %s) after two acknowledgements" % (
-                        S.STATE_NAMES[self.core.state], self.core.fault))
+                if acks >= max_acks:
+                    self._fail_recovery("still %s (fault %s) after %d acknowledgements" % (
+                        S.STATE_NAMES[self.core.state], self.core.fault, acks))
                 acks += 1
                 self._a_tap("START", LONG_PRESS_MS)
                 self.run_ms(200)
@@ -545,19 +608,35 @@ class Harness:
                     self._fail_recovery("still RETURNING %d ms later, at %.0f mdeg" % (
                         t, self.board.true_angle_mdeg))
             else:  # RECOVERY, HOLDING, MOVING, JOGGING: the one deliberate press
-                if presses >= 1:
-                    self._fail_recovery("a second press needed: %s after the first" %
-                                        S.STATE_NAMES[st])
+                if presses >= max_presses:
+                    self._fail_recovery("press %d needed: %s after the last" % (
+                        presses + 1, S.STATE_NAMES[st]))
                 presses += 1
                 t = self.return_bound_ms(self.board.true_angle_mdeg)
                 self._a_tap("START", 150)
-                if not self.runner.run_until(lambda r: r.core.state == S.READY, int(t)):
+                if not self.runner.run_until(_settled, int(t)):
                     self._fail_recovery("not READY %d ms after the press: %s at %.0f mdeg" % (
                         t, S.STATE_NAMES[self.core.state], self.board.true_angle_mdeg))
+                if self.core.state == S.FAULT and self.core.fault == 22:  # faults.HOMING
+                    self._fail_recovery("the press ended in a HOMING fault")
+                if self.core.state != S.READY and max_presses == 1:
+                    self._fail_recovery("the press did not bring the table to READY: %s "
+                                        "(fault %d)" % (S.STATE_NAMES[self.core.state],
+                                                        self.core.fault))
         self._fail_recovery("no way back to READY: %s" % S.STATE_NAMES[self.core.state])
 
     def _a_recover(self):
         self.recover()
+
+    def _a_reset_recover(self, in_ms):
+        """The one-press rule after a reset: the world healthy, the power cut in_ms from
+        now for 300 ms; at boot nothing moves, then (one acknowledgement if the boot
+        reported damaged files, and) ONE START press bring the table to READY."""
+        self._count("power_cut")
+        self.clear_faults()
+        self.at(in_ms, lambda: self.board.power_cut(off_ms=300))
+        self.run_ms(in_ms + 10)
+        self.recover(clear=False, max_acks=1, max_presses=1)
 
 
 def run_sequence(setup, actions, recover=True):
@@ -623,6 +702,8 @@ def random_action(rng):
         return ("press", rng.choice(BUTTONS))
     if r < 0.63:
         return ("release", rng.choice(BUTTONS))
+    if r < 0.65:
+        return ("reset_recover", rng.randrange(1, 11))
     # faults
     f = rng.choice(FAULT_KINDS)
     if f == "estop_press":
@@ -803,6 +884,7 @@ def fuzz_console(seed, lines=1000, json_mode=True):
             h.send("json on")
             h.run_ms(100)
         h.runner.receive()
+        pending = ""
         for k in range(lines):
             data = random_fuzz_line(rng)
             static = h.core.state in _STATIC
@@ -821,11 +903,14 @@ def fuzz_console(seed, lines=1000, json_mode=True):
                 idle = 0 if h.app.console.busy() else idle + 1
                 if idle >= need:
                     break
-            out = h.runner.receive()
+            out = pending + h.runner.receive()
+            cut = out.rfind("\n") + 1
+            out, pending = out[:cut], out[cut:]  # a line still being written waits
             if h.app.crashed or "internal error" in out:
                 raise invariants.Violation("F1", h.board.now_ms, "console input %r: loop "
                                            "crashed or internal error: %r" % (data, out[-300:]))
             if h.runner.boots != apps:
+                pending = ""
                 continue  # `reboot` in READY: a fresh firmware (banner in human text)
             replies = []
             for line in out.splitlines():
@@ -895,6 +980,7 @@ def boot_with_damage(template, name, how, seed, start_mdeg=None):
 
 
 _TEMPLATES = {}
+atexit.register(lambda: [shutil.rmtree(r, ignore_errors=True) for r in _TEMPLATES.values()])
 
 
 def _template(seed=0):
@@ -930,7 +1016,7 @@ def check_damaged_boot(template, name, how, seed, start_mdeg=None):
         if how == "tmp_only" and name == "settings" and app.cfg.rest_pause_ms != 5000:
             raise invariants.Violation("F2", t, "settings/tmp_only: the complete .tmp was not "
                                        "promoted")
-        h.recover()
+        h.recover(max_acks=1, max_presses=1)  # the damage's boot fault, then one press
         return h
     finally:
         h.close()

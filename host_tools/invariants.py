@@ -21,64 +21,70 @@ of virtual time (board.now_ms, which never wraps).
 
 The invariants (exact definitions; the numbers are the constants below):
 
-I1 depth. At every ms: true angle <= max(L, A_boot) + DEPTH_MARGIN_MDEG (1 deg), where
-   L is the running maximum over the sequence of the clamp's upper limit as configured
-   (min(profile max set by the harness, soft max) once the firmware's profile carries the
-   consent, else the rest angle), and A_boot is the true angle at the latest reset (a table
-   left deeper than L by a power cut must never go deeper than where it started).
-   Also at every tick: the firmware's profile max never exceeds what the harness
-   configured (a corrupt or forged file never raises a limit).
+I1 depth. At every ms: true angle <= max(L, A_boot) + DEPTH_MARGIN_MDEG (1 deg). L is the
+   running maximum over the sequence of the clamp's upper limit as configured: min(the
+   profile max the harness stored, soft max) while the firmware's profile carries the
+   consent, else the rest angle. A_boot is the true angle at the latest reset (a table
+   left deeper than L must never go deeper than where it started).
+   I1b, after every tick: the firmware's profile max never exceeds the max the harness
+   stored (a damaged or forged file never raises a limit).
 
 I2 emergency return. A trigger is: the e-stop circuit opened by the outside world (a
-   press, a cut wire, a blip of >= ESTOP_BLIP_MIN_MS: shorter ones may fall between two
+   press, a cut wire, a blip of >= ESTOP_BLIP_MIN_MS; shorter ones can fall between two
    polls while the IRQ is disarmed) while the firmware runs past BOOT; or any emergency
-   the firmware takes (E_ESTOP: the console's estop, the circuit, its IRQ - noise too). From the true angle A and rate v at the trigger, the
-   deadline is
-       t0 + T_stop(v) + T_trap(A - rest + d_stop(v), v_e, a_e) + EMERG_MARGIN_MS
-       + EMERG_MARGIN_PCT % of the physics time,
-   with v_e, a_e the emergency speed and acceleration (jog speed and acceleration if a
-   fault is latched at the trigger or logged during the return: the firmware then moves
-   at reduced speed), T_stop = v/a_e and d_stop = v^2/(2 a_e) for a table moving
-   head-down. By the deadline the true angle must be <= rest + ARRIVE_TOL_MDEG. The
-   obligation ends early on arrival; it is void if the board resets or the firmware
-   hangs or crashes meanwhile (then I5 applies). It is excused ("a fault makes motion
-   impossible") when both angle sources are doubtful - an IMU fault was injected during
-   this boot AND the motor lost steps during this boot - or the user is overloaded past
-   what the motor lifts even at jog speed; then at the deadline the table must be
-   standing still or moving toward horizontal (never head-down: I3 keeps it so).
+   the firmware takes (E_ESTOP: the console's estop, the circuit, its IRQ, noise too).
+   From the true angle A and rate v at the trigger:
+       deadline = t0 + T * (1 + EMERG_MARGIN_PCT/100) + EMERG_MARGIN_MS,
+       T = v/a_e + T_trap(A - rest + v^2/(2 a_e), v_e, a_e)   (braking only if v > 0)
+   with v_e, a_e the emergency speed and acceleration, or jog speed and acceleration if
+   a fault is latched at the trigger. A fault logged during the return may push the
+   deadline to the same formula from that moment at jog speed plus the time to stop (the
+   firmware degrades to jog speed and may stop to re-reference). By the deadline the
+   true angle must be <= rest + ARRIVE_TOL_MDEG (+ the angle of steps lost since the
+   trigger, up to runaway_tol_mdeg: an error the firmware's own cross-check cannot see).
+   The deadline waits while the loop is stalled; a reset voids the obligation (I5 then
+   applies). Excused ("a fault makes motion impossible"): an IMU fault during this boot
+   AND steps lost during this boot, or an IMU bus fault during BOOT (no step reference),
+   or an overload past what the motor lifts at jog speed; then at the deadline the
+   table must not move head-down (and I3 keeps it from going deeper).
 
-I3 no motion without a reason. A motion licence with two bounds on the true angle,
-   hd (deepest allowed) and hu (highest-up allowed), checked every ms:
-   - a reset (power cut, watchdog, hard reset) revokes everything: hu/hd = the angle at
-     the reset -/+ STILL_TOL_MDEG; nothing may move until a new reason;
-   - an accepted goto (with a user input in the last USER_WINDOW_MS) lifts both bounds,
-     head-down up to max(angle now, target) + ARRIVE_TOL; start and a DOWN jog lift both
-     (head-down up to I1's limit); home lifts them near the loading stop (the retract);
-   - return, recover, UP jog, discomfort, START in RECOVERY: head-up only (hu lifted,
-     hd ratchets: hd = min(hd, angle + RATCHET_TOL_MDEG), so the table may not go back
-     down; near the loading stop the homing retract is allowed);
-   - e-stop trigger, a fault logged after BOOT: head-up to the rest angle only (hu =
-     min(rest, angle) - allowance, hd ratchets);
-   - stop, a DOWN release, the emergency or a fault revoke head-down at once, with an
-     overrun allowance for braking: v * REACTION_S + v^2 / (2 a_min) + STILL_TOL_MDEG,
-     a_min the smallest configured acceleration;
-   - READY reached (and still READY after the tick) revokes everything;
-   - an ack starts nothing: it grants head-up only after ACK_QUIET_MS (the hold timer
-     of a latch released head-down), and only if the table is head-down.
-   Timer motions (hold expired, next program segment, rest pause over, session cap) run
-   inside the licence of the command that started the session.
+I3 no motion without a reason. A licence: two bounds on the true angle, hd (deepest
+   allowed) and hu (highest-up allowed), checked every ms.
+   - A reset revokes everything: hu/hd = the angle at the reset -/+ STILL_TOL_MDEG.
+   - An accepted command (E_COMMAND ok) counts as the user's if a console line or button
+     edge came in the last USER_WINDOW_MS, or (jogs) its button is held right now:
+     goto lifts both bounds, head-down to max(angle, typed target) + ARRIVE_TOL_MDEG;
+     start and a DOWN jog lift both entirely (I1 still bounds the depth); home lifts
+     them up to the homing retract; return, recover, UP jog, discomfort lift hu only.
+   - Head-up only means hd ratchets every ms: hd = min(hd, angle + r), r =
+     RATCHET_TOL_MDEG, or the braking allowance below while moving head-down.
+   - An emergency (trigger above) or a fault logged after BOOT: head-up to the rest
+     angle only: hu = min(rest, angle) - allowance, hd ratchets.
+   - stop, a DOWN jog's release, an emergency, a fault revoke head-down with a braking
+     allowance v * REACTION_S + v^2/(2 a_min) + STILL_TOL_MDEG (a_min the smallest
+     configured acceleration, v the larger of the true rate and the STEP pulse rate: a
+     stalled motor braked along the ramp follows the ramp's pulses). Near the loading
+     stop the homing retract stays allowed (hd >= home switch + homing_retract +
+     RATCHET_TOL_MDEG).
+   - READY reached (and still READY after the tick) revokes everything.
+   - An ack starts nothing: it grants head-up only after ACK_QUIET_MS, and only if the
+     table is head-down (a released latch holds, then the hold timer returns it).
+   Timer motions (hold expired, next program segment, rest pause over, session cap, the
+   homing after a return) run inside the licence of the command that started them.
 
-I4 faults are latched and logged. After every tick: each new E_FAULT leaves the state
-   FAULT or EMERGENCY_RETURN; the state leaves FAULT/EMERGENCY_RETURN for a standing
-   state (HOLDING, READY, RECOVERY) only in a tick that logged E_ACK. An IMU bus fault
-   (no_response, timeout) present for IMU_BUS_DETECT_MS, or a frozen IMU for
-   IMU_FROZEN_DETECT_MS, of a running firmware: an E_FAULT logged since it began (or
-   since the boot) and the state latched. Lost steps worth LOST_DETECT_MDEG within
-   LOST_WINDOW_MS with the IMU healthy all boot: an E_FAULT within LOST_DETECT_MS.
+I4 faults are latched and logged. After every tick: each new E_FAULT (but the App's
+   own crash record) leaves the state FAULT or EMERGENCY_RETURN; the state leaves FAULT
+   or EMERGENCY_RETURN for HOLDING, READY or RECOVERY only in a tick that logged E_ACK.
+   An IMU bus fault (no_response, timeout) present IMU_BUS_DETECT_MS, or a frozen IMU
+   IMU_FROZEN_DETECT_MS, of a running firmware past BOOT: the state latched and an
+   E_FAULT logged since the fault began (or since the boot). Steps lost worth
+   LOST_DETECT_MDEG within LOST_WINDOW_MS with the IMU healthy all boot: a fault latched
+   within LOST_DETECT_MS.
 
-I5 resets. After every reset: no motion (I3's revocation) until a user input; at
-   BOOT_SETTLE_MS the state is RECOVERY, READY or FAULT (unless a user input came first).
-   The one-press recovery itself is checked by harness.recover() and the power-cut sweep.
+I5 resets. After every reset: no motion until a user input (I3's revocation);
+   BOOT_SETTLE_MS after the new firmware started, if nothing happened meanwhile, the
+   state is RECOVERY, READY or FAULT. The one-press return is checked by
+   faultinject.Harness.recover(max_acks, max_presses) and the power-cut sweep.
 """
 
 import math
@@ -252,6 +258,7 @@ class Checker:
         self.ack_grant_at = None
         self.last_user_ms = -10 ** 9
         self.goto_mdeg = -INF
+        self.hd_source = None  # what lifted the head-down bound: "jog" or "command"
         self.user_since_boot = False
         # I2
         self.obligation = None
@@ -263,6 +270,7 @@ class Checker:
         self.lost_obligation = None
         self.boot_checked = False
         self.held_at_reset = set()
+        self.runaway_in_er_boot = False
         self.app_start_ms = b.now_ms
         self._update_limit()
 
@@ -294,21 +302,35 @@ class Checker:
 
     def note_button(self, name, pressed):
         self.note_user()
-        if name == "DOWN" and not pressed:
-            self._revoke_head_down()
+        if name == "DOWN" and not pressed and self.hd_source == "jog":
+            self._revoke_head_down()  # hold-to-run: letting go stops the head-down jog
 
     # ------------------------------------------------------------ licence changes
 
     def _fail(self, inv, text):
+        if self.h.frozen_at_boot and inv in ("I2", "I3"):
+            raise KnownBug("frozen_imu_reference_at_boot", inv, self.board.now_ms,
+                           "%s (the IMU was frozen through the last reset: the steps "
+                           "took their reference from it)" % text)
         if self.held_at_reset & self.h.held and inv in ("I3", "I5"):
             raise KnownBug("held_button_across_reset", inv, self.board.now_ms,
                            "%s (buttons %s held since before the reset)" % (
                                text, sorted(self.held_at_reset & self.h.held)))
         raise Violation(inv, self.board.now_ms, text)
 
+    def _rate(self):
+        """The table's speed for the braking allowances, mdeg/s (+ head-down): the true
+        rate, or the rate of the pulses on the STEP pin if that is faster (a stalled
+        motor that the firmware then brakes along its ramp follows the ramp's pulses)."""
+        b = self.board
+        v = b.true_rate_mdeg_s
+        sg = b.physics.stepgen
+        p = sg.rate_sps * self.lim.ustep_mdeg if sg.enabled else 0.0
+        return p if abs(p) > abs(v) else v
+
     def _revoke_head_down(self):
         a = self.board.true_angle_mdeg
-        lim = a + self.lim.allowance(self.board.true_rate_mdeg_s)
+        lim = a + self.lim.allowance(self._rate())
         if a <= self.lim.homing_zone:
             lim = max(lim, self.lim.homing_top)  # a homing under way may still retract
         if self.hd > lim:
@@ -318,7 +340,7 @@ class Checker:
     def _revoke_all(self, rate=None):
         b = self.board
         a = b.true_angle_mdeg
-        r = b.true_rate_mdeg_s if rate is None else rate
+        r = self._rate() if rate is None else rate
         allow = self.lim.allowance(r)
         self.hd = min(self.hd, a + allow) if self.hd_ratchet else a + allow
         self.hu = a - allow
@@ -333,7 +355,7 @@ class Checker:
 
     def _grant_to_rest(self):
         a = self.board.true_angle_mdeg
-        allow = self.lim.allowance(self.board.true_rate_mdeg_s)
+        allow = self.lim.allowance(self._rate())
         self._revoke_head_down()
         hu = min(self.lim.rest, a) - allow
         if self.hu == -INF or hu < self.hu:
@@ -341,7 +363,7 @@ class Checker:
 
     def _grant_any(self, hd):
         a = self.board.true_angle_mdeg
-        self.hd = max(hd, a + self.lim.allowance(self.board.true_rate_mdeg_s))
+        self.hd = max(hd, a + self.lim.allowance(self._rate()))
         self.hu = -INF
         self.hd_ratchet = False
         self.ack_grant_at = None
@@ -381,7 +403,7 @@ class Checker:
             self._grant_head_up()
         if self.hd_ratchet:
             # never deeper than where a table braking from here could stop
-            v = board.true_rate_mdeg_s
+            v = self._rate()
             r = a + (max(RATCHET_TOL_MDEG, self.lim.allowance(v)) if v > 0 else RATCHET_TOL_MDEG)
             if a <= self.lim.homing_zone:
                 r = max(r, self.lim.homing_top)
@@ -414,6 +436,7 @@ class Checker:
     def _on_reset(self, now, a):
         self.stats.resets += 1
         self.held_at_reset = set(self.h.held)
+        self.runaway_in_er_boot = False
         self._void()
         self.boot_angle = a
         self.boot_ms = now
@@ -457,9 +480,9 @@ class Checker:
         return ob
 
     def _arrive_tol(self, ob):
-        """1 deg, plus the angle of the steps lost since the trigger up to the firmware's
+        """1 deg, plus the angle of the steps lost during this boot up to the firmware's
         own cross-check tolerance (runaway_tol_mdeg): an error the firmware cannot see."""
-        lost = (self.board.lost_steps - ob.lost0) * self.lim.ustep_mdeg
+        lost = (self.board.lost_steps - self.h.lost_at_boot) * self.lim.ustep_mdeg
         return ARRIVE_TOL_MDEG + min(lost, self.lim.runaway_tol)
 
     def _fault_during_obligation(self, now):
@@ -496,12 +519,21 @@ class Checker:
             return
         if h.imu_faulted_this_boot and self.board.lost_steps > h.lost_at_boot:
             excuse = "both angle sources doubtful"
+        elif h.imu_bad_at_boot:
+            excuse = "the IMU was faulty at boot: no step reference"
         elif h.overload_impossible:
             excuse = "overload beyond the motor's jog-speed torque"
         else:
             excuse = None
-        if (excuse is None and ob.runaway_in_er
-                and self.runner.app.core.state in (S.EMERGENCY_RETURN, S.FAULT)):
+        core = self.runner.app.core
+        lost_mdeg = (self.board.lost_steps - h.lost_at_boot) * self.lim.ustep_mdeg
+        if (excuse is None and core.state == S.EMERGENCY_RETURN and core.phase == 4
+                and core.fault == faults.NONE and not self.board.physics.stepgen.enabled
+                and lost_mdeg >= a - self.lim.rest - ARRIVE_TOL_MDEG):
+            raise KnownBug("lost_steps_unjudged_at_rest", "I2", now, "the emergency return "
+                           "ended 'at rest' by its steps with %.0f mdeg of them lost, the "
+                           "table at %.0f mdeg, no fault judged" % (lost_mdeg, a))
+        if excuse is None and (ob.runaway_in_er or self.runaway_in_er_boot):
             raise KnownBug("runaway_in_emergency_return", "I2", now, "a runaway during the "
                            "emergency return latched the table standing still at %.0f mdeg "
                            "(IMU healthy: it could re-reference and return)" % a)
@@ -544,6 +576,7 @@ class Checker:
         acked = False
         ready_entered = False
         user_recent = now - self.last_user_ms <= USER_WINDOW_MS
+        held = self.h.held
         for e in new:
             code = e[1]
             if code == ev.E_FAULT and app.crashed:
@@ -558,9 +591,10 @@ class Checker:
                 if e[3] != S.BOOT and not app.core.fault_at_boot:
                     self._grant_to_rest()
                 self._fault_during_obligation(now)
-                if (self.obligation is not None and e[2] == faults.RUNAWAY
-                        and e[3] == S.EMERGENCY_RETURN):
-                    self.obligation.runaway_in_er = True
+                if e[2] == faults.RUNAWAY and e[3] == S.EMERGENCY_RETURN:
+                    self.runaway_in_er_boot = True
+                    if self.obligation is not None:
+                        self.obligation.runaway_in_er = True
                 self.lost_obligation = None
             elif code == ev.E_ACK:
                 acked = True
@@ -576,7 +610,10 @@ class Checker:
                 # the firmware took an emergency (the console's estop, the circuit or its
                 # IRQ, noise included): a safety reason, and the return must complete
                 self._trigger(now, "firmware emergency (source %d)" % e[2])
-            elif code == ev.E_COMMAND and e[3] == S.OK and user_recent:
+            elif code == ev.E_COMMAND and e[3] == S.OK and (
+                    user_recent or (e[2] == S.C_JOG_DOWN and "DOWN" in held)
+                    or (e[2] == S.C_JOG_UP and "UP" in held)):
+                # the user's: a recent input, or the hold-to-run button held right now
                 self._command_licence(e[2], core)
         if ready_entered and core.state == S.READY:
             self._revoke_all()
@@ -596,10 +633,13 @@ class Checker:
             if a <= lim.homing_zone:
                 hd = max(hd, lim.homing_top)  # homing first: it retracts off the switch
             self._grant_any(hd)
+            self.hd_source = "command"
         elif cmd == S.C_START or cmd == S.C_JOG_DOWN:
             self._grant_any(INF)
+            self.hd_source = "jog" if cmd == S.C_JOG_DOWN else "command"
         elif cmd == S.C_HOME:
             self._grant_any(max(self.board.true_angle_mdeg, lim.homing_top))
+            self.hd_source = "command"
         elif cmd in (S.C_RETURN, S.C_RECOVER, S.C_JOG_UP, S.C_DISCOMFORT):
             self._grant_head_up()
         elif cmd == S.C_STOP or cmd == S.C_JOG_RELEASE:
@@ -637,6 +677,11 @@ class Checker:
         lo = self.lost_obligation
         if lo is not None and now >= lo:
             self.lost_obligation = None
+            if (not self._latched_since(lo - LOST_DETECT_MS - LOST_WINDOW_MS)
+                    and not self.board.physics.stepgen.enabled):
+                raise KnownBug("lost_steps_unjudged_at_rest", "I4", now, "steps lost worth "
+                               "%d mdeg, then the move ended (driver off) before the runaway "
+                               "window ran out: never judged" % LOST_DETECT_MDEG)
             if not self._latched_since(lo - LOST_DETECT_MS - LOST_WINDOW_MS):
                 self._fail("I4", "lost steps worth %d mdeg (IMU healthy) not latched as a "
                            "fault within %d ms (state %s)" % (

@@ -1,7 +1,9 @@
 """The long reliability campaign: random fault sequences, console and storage fuzzing.
 
-    python -m host_tools.soak --sequences 5000          # or: make soak (SOAK=1)
-    python -m host_tools.soak --minutes 30 --jobs 2 --seed 7
+    make soak                                  # SOAK=1: 5000 sequences, about an hour
+    make soak SOAK_MINUTES=20                  # or SOAK_SEQUENCES=N (the environment)
+    python -m host_tools.soak --sequences 500 --jobs 2 --seed 7
+    python -m host_tools.soak --minutes 30 --no-shrink
 
 Each sequence is a random setup (user, start angle, profile) and a random list of user
 actions and injected faults (host_tools/faultinject.py) run on the real firmware on the
@@ -31,7 +33,7 @@ import traceback
 from host_tools import faultinject as fi
 from host_tools import invariants
 
-DEFAULT_SEQUENCES = 2000
+DEFAULT_SEQUENCES = 5000  # about an hour on two cores
 SEQ_LEN = (8, 40)  # actions per sequence
 FUZZ_EVERY = 10  # every tenth sequence is a console/storage fuzz round
 
@@ -95,6 +97,10 @@ def main(argv=None):
     ap.add_argument("--no-shrink", action="store_true")
     args = ap.parse_args(argv)
     n = args.sequences
+    if n is None and os.environ.get("SOAK_SEQUENCES"):
+        n = int(os.environ["SOAK_SEQUENCES"])
+    if args.minutes is None and os.environ.get("SOAK_MINUTES"):
+        args.minutes = float(os.environ["SOAK_MINUTES"])
     if n is None:
         n = 10 ** 9 if args.minutes else DEFAULT_SEQUENCES
     deadline = time.time() + 60 * args.minutes if args.minutes else None
@@ -184,6 +190,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if os.environ.get("SOAK") != "1" and "--force" not in sys.argv:
-        pass  # `make soak` sets SOAK=1; running the module directly is fine too
-    sys.exit(main([a for a in sys.argv[1:] if a != "--force"]))
+    sys.exit(main())
