@@ -35,7 +35,10 @@ DEFAULT_BOUNCE_MAX_MS = 5
 
 
 class Contact:
-    """One switch contact with bounce. `active` is the settled physical state."""
+    """One switch contact with bounce. `active` is the settled physical state.
+
+    The contacts move at the moment of actuation, so the first millisecond after a change
+    already reads the new state (the edge an interrupt sees); the chatter follows it."""
 
     def __init__(self, rng, bounce_max_ms):
         self._rng = rng
@@ -43,6 +46,7 @@ class Contact:
         self.active = False  # physical state (after bounce settles)
         self.reading = False  # what the pin reads this ms
         self._bounce_left = 0
+        self._edge = False  # the next tick is the actuation edge itself
         self.on_change = None  # called (no arguments) when set()/settle() touch the contact
 
     def set(self, active):
@@ -51,6 +55,7 @@ class Contact:
             self.active = active
             if self._bounce_max_ms > 0:
                 self._bounce_left = self._rng.randint(1, self._bounce_max_ms)
+                self._edge = True
             if self.on_change is not None:
                 self.on_change()
 
@@ -64,9 +69,10 @@ class Contact:
     def tick(self):
         if self._bounce_left > 0:
             self._bounce_left -= 1
-            if self._bounce_left > 0:
+            if self._bounce_left > 0 and not self._edge:
                 self.reading = self._rng.random() < 0.5
                 return
+        self._edge = False
         self.reading = self.active
 
     @property
