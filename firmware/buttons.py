@@ -6,6 +6,10 @@ once per tick with the elapsed time; results are bitmasks valid for that tick on
 (long press reached, fires once while held), `stable` (debounced state), `stuck`
 (held longer than any real use: masked out of `stable` until released), and `chord`
 (UP and DOWN held together for chord_ms; fires once). No sleeping, no allocation.
+
+A button already held at the first update (held, or jammed, through a power cut or a
+reset) is ignored until it has been seen released: after a reset nothing may move
+without a new, deliberate press.
 """
 
 from signals import SW_BUTTONS, SW_DOWN, SW_UP
@@ -32,9 +36,17 @@ class Buttons:
         self._long_done = 0
         self._chord_ms = 0
         self._chord_done = False
+        self._first = True
+        self.unarmed = 0  # buttons held since boot, ignored until released
 
     def update(self, dt_ms, switches):
         raw = switches & SW_BUTTONS
+        if self._first:
+            self._first = False
+            self.unarmed = raw
+        if self.unarmed:
+            self.unarmed &= raw  # released once: from then on it counts
+            raw &= ~self.unarmed
         self.pressed = 0
         self.released = 0
         self.short = 0

@@ -41,7 +41,9 @@ FIELDS = (
     ("emergency_accel_mdeg_s2", 6000, 1000, 12000),  # still a ramp: no jolt to the person
     ("homing_slow_mdeg_s", 500, 100, 2000),  # second, precise approach to the home switch
     ("homing_retract_mdeg", 2000, 500, 5000),  # back off the switch before the slow approach
-    ("homing_travel_mdeg", 6000, 1000, 20000),  # the switch must be found within this travel
+    # the switch must be found within this travel past the counted loading angle: the
+    # runaway tolerance of lost steps plus margin (the mechanical stop is 1 deg further)
+    ("homing_travel_mdeg", 3000, 1000, 20000),
     # --- session rules ---
     ("rest_angle_mdeg", 0, -10000, 10000),  # horizontal: rest here before coming up
     ("rest_pause_ms", 10000, 0, 120000),  # rest near horizontal before standing (dizziness)
@@ -63,7 +65,9 @@ FIELDS = (
     ("gravity_min_mg", 850, 500, 1000),  # |g| window: outside it the accel is not tilt
     ("gravity_max_mg", 1150, 1000, 1500),
     ("rate_max_mdeg_s", 20000, 5000, 100000),  # twice the fastest the drive can turn the table
-    ("frozen_samples", 50, 5, 1000),  # identical raw samples this many ticks: frozen sensor
+    # identical raw samples this many ticks: a frozen sensor. 250 ms: a live 16-bit sensor
+    # (noise of several LSB) never repeats that long, and the boot self-test (300 ms) sees it
+    ("frozen_samples", 25, 5, 1000),
     ("bus_error_limit", 5, 1, 100),  # consecutive I2C errors before the angle is untrusted
     ("runaway_tol_mdeg", 2500, 500, 10000),  # steps vs IMU: backlash + estimator error + margin
     ("runaway_window_ms", 1000, 100, 10000),  # error must persist this long to trip

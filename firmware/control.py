@@ -93,6 +93,7 @@ from states import (
     R_FAULT,
     R_IN_PROGRESS,
     R_LATCHED,
+    R_LOCKED,
     R_STATE,
     R_UNTRUSTED,
     READY,
@@ -110,6 +111,7 @@ P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
 P_STOPPING = const(5)  # JOGGING: button released, decelerating
 P_REREF = const(6)  # FAULT: steps untrusted - stop, re-reference on the IMU, then return
 H_APPROACH = const(10)  # HOMING: toward the loading stop until the switch
+H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
 H_BRAKE = const(11)  # HOMING: decelerate after the switch
 H_RETRACT = const(12)  # HOMING: back off the switch
 H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
@@ -212,7 +214,9 @@ class Core:
         """Record the reset cause; the first ticks then run the power-on self-test."""
         self.now_ms = now_ms
         self.log.add(now_ms, E_BOOT, reset_cause)
-        self.timer_ms = _BOOT_MS
+        # long enough for the estimator to see a frozen sensor before it gives the reference
+        frozen_ms = (self.cfg.frozen_samples + 5) * self.cfg.tick_ms
+        self.timer_ms = _BOOT_MS if _BOOT_MS > frozen_ms else frozen_ms
 
     # ------------------------------------------------------------------ tick
 
@@ -246,6 +250,17 @@ class Core:
     def _measure(self, dt, inp):
         cfg = self.cfg
         self.count = inp.step_count
+        if dt > 2 * cfg.tick_ms and self.referenced:
+            # The loop stalled: the dead-man stopped the pulses after two ticks while the
+            # plan ran on. Re-base the plan on the counted position, from rest, so the
+            # motor ramps up again instead of being asked to catch up at full speed.
+            target = self.prof.target
+            stopping = self.prof._stopping
+            self.prof.reset(self.count + self.offset)
+            if stopping:
+                self.prof.stop()
+            else:
+                self.prof.set_target(target)
         prof = self.prof
         still = prof.vel_sps == 0 and prof.rate_sps == 0
         self.est.update(dt, inp, still)
@@ -305,10 +320,12 @@ class Core:
         if est.fault != faults.NONE and self.imu_trusted:
             self.imu_trusted = False
             self._raise_fault(est.fault)
-        # The runaway check judges motion: off while homing (the reference is being
-        # set) and while de-energised, so a mis-mounted IMU can still be calibrated.
+        # The runaway check: off while homing (the reference is being set) and in READY
+        # (at the switch, where a mis-mounted IMU is calibrated); on everywhere else,
+        # standing still included - steps lost at the end of a move must still be judged.
+        st = self.state
         if (self.referenced and self.steps_trusted and self.imu_trusted and est.valid
-                and self.state != HOMING and self._energised()):
+                and st != HOMING and st != READY):
             self.runaway.update(dt, self.steps_angle_mdeg, est.angle_mdeg, True)
             if self.runaway.tripped:
                 self.steps_trusted = False
@@ -357,37 +374,44 @@ class Core:
         if b.stuck & ~self._stuck_seen:
             self.log.add(self.now_ms, E_STUCK_BUTTON, b.stuck)
         self._stuck_seen = b.stuck
-        if self.child_lock:
-            return  # only the emergency-return circuit works while locked
         act = b.active()
         st = self.state
         if b.chord:
-            self.command(C_CONSENT)
+            self._button(C_CONSENT)
         if st == JOGGING:
             if act & (SW_UP | SW_DOWN) != self.jog_bit and self.phase != P_STOPPING:
-                self.command(C_JOG_RELEASE)
+                self._button(C_JOG_RELEASE)
         elif b.pressed & SW_UP and not act & SW_DOWN:
             if st != READY:  # at the loading stop there is nowhere further up to go
-                self.command(C_RECOVER if st == RECOVERY else C_JOG_UP)
+                self._button(C_RECOVER if st == RECOVERY else C_JOG_UP)
         elif b.pressed & SW_DOWN and not act & SW_UP:
             if st != RECOVERY:
-                self.command(C_JOG_DOWN)
+                self._button(C_JOG_DOWN)
         if b.short & SW_START:
             if st == READY:
-                self.command(C_START)
+                self._button(C_START)
             elif st == RECOVERY:
-                self.command(C_RECOVER)
+                self._button(C_RECOVER)
             elif st == MOVING or st == HOLDING or st == JOGGING or st == FAULT:
-                self.command(C_RETURN)
+                self._button(C_RETURN)
             elif st == HOMING:
-                self.command(C_STOP)
+                self._button(C_STOP)
         if b.long & SW_START:
             if st == EMERGENCY_RETURN or st == FAULT:
-                self.command(C_ACK)
+                self._button(C_ACK)
             elif st == READY:
-                self.command(C_PROGRAM, programs.next_program_id(self.program_id))
+                self._button(C_PROGRAM, programs.next_program_id(self.program_id))
 
     # --------------------------------------------------------------- commands
+
+    def _button(self, cmd, a=0):
+        """A command from the table's buttons. The child lock refuses those that start
+        motion; the way back (recover, return, stop, acknowledge) is never locked."""
+        if self.child_lock and not (cmd == C_RECOVER or cmd == C_RETURN or cmd == C_STOP
+                                    or cmd == C_ACK or cmd == C_JOG_RELEASE):
+            self.log.add(self.now_ms, E_COMMAND, cmd, R_LOCKED)
+            return R_LOCKED
+        return self.command(cmd, a)
 
     def command(self, cmd, a=0, b=0):
         """Ask for something; returns OK or a refusal reason (states.R_*). Never raises."""
@@ -649,7 +673,7 @@ class Core:
         self._return_to_rest(self.v_emergency, self.a_emergency)
 
     def _raise_fault(self, code):
-        if code == self.fault and self.state == FAULT:
+        if code == self.fault and (self.state == FAULT or self.state == EMERGENCY_RETURN):
             # The same fault again during its own safe return (e.g. the load is too
             # heavy to lift and runaway trips at every try): not a new fault to log.
             # A few tries, then stand still latched; a deliberate return may retry.
@@ -668,9 +692,9 @@ class Core:
         if self.session_active:
             self.s_fault = True
         if self.state == EMERGENCY_RETURN:
-            if self.phase == P_TO_REST and not self._can_move():
-                self.prof.stop()
-                self.phase = P_LATCHED
+            # the return goes on, degraded like a fault's: on the trustworthy source, at
+            # jog speed (re-referenced on the IMU first if the steps are in doubt)
+            self._fault_return()
             return
         self._enter(FAULT)
         if self.state == BOOT or self.fault_at_boot:
@@ -751,6 +775,15 @@ class Core:
         self._enter(HOMING)
         self.phase = H_APPROACH
         self._go(self.cfg.loading_angle_mdeg, self.v_jog, self.a_jog, False)
+
+    def _seek(self, vmax):
+        """Homing only: toward the head-up side, past the step-counted loading angle by
+        up to homing_travel_mdeg - the switch, not the steps, says where loading is.
+        Head-up is the safe direction; the mechanical stop is 1 deg past loading."""
+        t = self.cfg.loading_angle_mdeg - self.cfg.homing_travel_mdeg
+        self.target_mdeg = t
+        self.prof.set_limits(vmax, self.a_jog)
+        self.prof.set_target(self.kin.steps_from_mdeg(t))
 
     def _move(self, target_mdeg, state):
         self._enter(state)
@@ -933,23 +966,31 @@ class Core:
         cfg = self.cfg
         prof = self.prof
         ph = self.phase
-        if ph == H_APPROACH:
+        if ph == H_APPROACH or ph == H_SEEK:
             if self.home:
                 prof.stop()
                 self.phase = H_BRAKE
             elif prof.done():
-                self._raise_fault(faults.HOMING)
+                if ph == H_SEEK:
+                    self._raise_fault(faults.HOMING)  # not within the expected travel
+                else:
+                    # Lost steps can leave the counted loading angle short of the switch:
+                    # seek on slowly, head-up (the safe direction), a bounded distance.
+                    self.phase = H_SEEK
+                    self._seek(self.v_home)
         elif ph == H_BRAKE:
             if prof.done():
                 self.phase = H_RETRACT
-                self._go(self.angle_mdeg + cfg.homing_retract_mdeg, self.v_jog, self.a_jog, False)
+                # aimed in the steps' frame, the frame the move is counted in
+                here = self.kin.mdeg_from_steps(prof.pos)
+                self._go(here + cfg.homing_retract_mdeg, self.v_jog, self.a_jog, False)
         elif ph == H_RETRACT:
             if prof.done():
                 if self.home:
                     self._raise_fault(faults.HOMING)  # the switch never released: stuck
                 else:
                     self.phase = H_SLOW
-                    self._go(cfg.loading_angle_mdeg, self.v_home, self.a_jog, False)
+                    self._seek(self.v_home)
         elif ph == H_SLOW:
             if self.home:
                 # the reference: this count is where the switch edge is

@@ -207,6 +207,16 @@ def from_dict(d, cfg):
     return p
 
 
+def fallback_profile(name, cfg):
+    """What a damaged profile becomes: every limit at its lowest bound, no consent, level
+    0. The stored limits are unknown, so only the lowest can never be a raise."""
+    p = default_profile(name, cfg)
+    for f in FIELDS:
+        if f[0] in ("max_mdeg", "hold_max_ms", "session_cap_ms"):
+            setattr(p, f[0], f[2])
+    return p
+
+
 def default_profile(name, cfg):
     """The beginner defaults, with max_mdeg lowered if the table's soft max is lower."""
     p = Profile(name)
@@ -259,10 +269,10 @@ def save_profiles(fs, profiles):
 def load_profiles(fs, cfg):
     """(profiles, status). Never empty, never raises for a bad file.
 
-    A missing or corrupt file gives one beginner profile without consent. A stored
-    profile that no longer validates (say the soft max was lowered) is replaced by the
-    beginner defaults under its name and the status is CORRUPT, so nothing stored can
-    raise a limit; the caller reports it.
+    A missing file gives one beginner profile without consent. A corrupt file, or a
+    stored profile that no longer validates (say the soft max was lowered), gives
+    fallback_profile() - every limit at its lowest bound - and the status CORRUPT, so
+    nothing damaged can raise a limit; the caller reports it.
     """
     data, status = store.load(fs, FILE, None)
     out = []
@@ -277,9 +287,14 @@ def load_profiles(fs, cfg):
                     _check_name(name)
                 except ProfileError:
                     name = "user%d" % len(out)
-                out.append(default_profile(name, cfg))
+                out.append(fallback_profile(name, cfg))
     elif status == store.OK:
         status = store.CORRUPT  # a valid record holding the wrong shape
     if not out:
-        out.append(default_profile("default", cfg))
+        # a new table (no file) starts at the beginner defaults; a damaged file at the
+        # lowest limits, so a broken record never raises what a therapist had set
+        if status == store.MISSING:
+            out.append(default_profile("default", cfg))
+        else:
+            out.append(fallback_profile("default", cfg))
     return out, status

@@ -47,6 +47,7 @@ PHASE_NAMES = {
     12: "retract",
     13: "slow_approach",
     14: "park",
+    15: "seek",
 }
 
 # --- commands (from buttons, console, programs) ---

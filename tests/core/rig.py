@@ -115,8 +115,8 @@ class Rig:
         return self.run_until(lambda r: r.core.state == st, 600000)
 
     def boot(self):
-        """Run the power-on self-test window."""
-        self.tick(40)
+        """Run the power-on self-test window (long enough to catch a frozen sensor)."""
+        self.tick((self.cfg.frozen_samples + 5) * self.cfg.tick_ms // TICK_MS + 10)
 
     def ready_homed(self):
         """Boot at the loading position and home (what the first motion command does)."""

@@ -140,7 +140,7 @@ def test_a_month_of_sessions():
     p.check(make_config())
 
 
-def test_profiles_persist_and_bad_entries_fall_back_to_beginner():
+def test_profiles_persist_and_bad_entries_fall_back_to_the_lowest_limits():
     cfg = make_config()
     fs = MemFS()
     got, status = profiles.load_profiles(fs, cfg)
@@ -154,5 +154,7 @@ def test_profiles_persist_and_bad_entries_fall_back_to_beginner():
     # the soft max was lowered since: ann's profile no longer fits, and must not raise a limit
     got, status = profiles.load_profiles(fs, make_config(soft_max_mdeg=40000))
     assert status == store.CORRUPT
-    assert got[0].name == "ann" and got[0].max_mdeg == 30000 and got[0].consent is False
+    # the stored limits are unknown: only the lowest bounds can never be a raise
+    assert got[0].name == "ann" and got[0].max_mdeg == 15000 and got[0].consent is False
+    assert got[0].hold_max_ms == 10000 and got[0].session_cap_ms == 10000
     assert got[0].level == 0

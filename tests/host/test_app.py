@@ -12,7 +12,7 @@ WDT_RESET = 3
 
 
 def _holding_at(runner, angle_mdeg):
-    runner.run_ms(500)
+    runner.run_ms(1000)  # the boot self-test window
     assert runner.core.state == READY
     runner.core.profile.consent = True
     assert runner.core.command(C_GOTO, angle_mdeg) == 0
@@ -40,7 +40,7 @@ def test_watchdog_not_fed_when_the_tick_fails():
     assert runner.app is not app  # the board reset and the firmware started again
     assert runner.reset_causes[-1] == WDT_RESET
     assert abs(runner.board.true_angle_mdeg - angle) < 500  # nothing moved meanwhile
-    runner.run_ms(500)
+    runner.run_ms(1000)
     assert runner.core.state == RECOVERY
     runner.board.press("START")
     runner.run_ms(200)
