@@ -84,14 +84,15 @@ KNOWN_BUGS = {
     "300 ms self-test (the frozen check needs 50 samples) and gives the steps their "
     "reference; the IMU_FROZEN fault's safe return then runs on that wrong reference "
     "(invariants.KnownBug classifies it while the IMU stays frozen)",
-    "runaway_in_emergency_return": "lost steps during the emergency return (a 150 kg user "
-    "with the centre of mass 120 mm toward the head; or a loop stall of 25 ms restarting "
-    "the step train at full emergency speed) trip the runaway check, and EMERGENCY_RETURN "
-    "then latches standing still head-down instead of re-referencing on the healthy IMU "
-    "and returning at jog speed as FAULT does (invariants.KnownBug classifies it)",
+    "steps_fault_in_emergency_return": "a steps-distrust fault during the emergency return "
+    "- RUNAWAY from lost steps (a 150 kg user with the centre of mass 120 mm toward the "
+    "head; a loop stall of 25 ms restarting the step train at full emergency speed) or "
+    "STEPGEN (a 300 ms stall: the plan ran ahead of the emitted pulses) - makes "
+    "EMERGENCY_RETURN latch standing still head-down instead of re-referencing on the "
+    "healthy IMU and returning at jog speed as FAULT does (invariants.KnownBug)",
     "held_button_across_reset": "a button held (or stuck) through a reset is taken as a "
     "new press by the new firmware: UP starts the recovery return, DOWN a head-down jog "
-    "(invariants.KnownBug classifies it until the button is released)",
+    "(invariants.KnownBug classifies it until the next command the user gives)",
     "child_lock_blocks_recovery": "a damaged authstate file engages the child lock at boot: "
     "the STORAGE fault cannot be acknowledged and RECOVERY's one press is ignored "
     "(random corruption leaves out 'authstate')",

@@ -82,8 +82,9 @@ I4 faults are latched and logged. After every tick: each new E_FAULT (but the Ap
    within LOST_DETECT_MS.
 
 I5 resets. After every reset: no motion until a user input (I3's revocation);
-   BOOT_SETTLE_MS after the new firmware started, if nothing happened meanwhile, the
-   state is RECOVERY, READY or FAULT. The one-press return is checked by
+   BOOT_SETTLE_MS after the new firmware started, if nothing happened meanwhile (no
+   action, no fault still injected, no button held, the e-stop closed), the state is
+   RECOVERY, READY or FAULT. The one-press return is checked by
    faultinject.Harness.recover(max_acks, max_presses) and the power-cut sweep.
 """
 
@@ -208,6 +209,7 @@ class Stats:
         self.emergencies_void = 0
         self.worst_slack_ms = None  # smallest (deadline - arrival) seen
         self.worst_slack_frac = None  # the same as a fraction of the physics time
+        self.worst_case = ""
         self.resets = 0
         self.faults_logged = {}
         self.detections = 0
@@ -218,10 +220,13 @@ class Stats:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for k, v in other.faults_logged.items():
             self.faults_logged[k] = self.faults_logged.get(k, 0) + v
-        for k in ("worst_slack_ms", "worst_slack_frac"):
-            a, b = getattr(self, k), getattr(other, k)
-            if b is not None and (a is None or b < a):
-                setattr(self, k, b)
+        if other.worst_slack_ms is not None and (self.worst_slack_ms is None
+                                                 or other.worst_slack_ms < self.worst_slack_ms):
+            self.worst_slack_ms = other.worst_slack_ms
+            self.worst_case = other.worst_case
+        if other.worst_slack_frac is not None and (
+                self.worst_slack_frac is None or other.worst_slack_frac < self.worst_slack_frac):
+            self.worst_slack_frac = other.worst_slack_frac
 
 
 class _Obligation:
@@ -312,10 +317,10 @@ class Checker:
             raise KnownBug("frozen_imu_reference_at_boot", inv, self.board.now_ms,
                            "%s (the IMU was frozen through the last reset: the steps "
                            "took their reference from it)" % text)
-        if self.held_at_reset & self.h.held and inv in ("I3", "I5"):
+        if self.held_at_reset and inv in ("I3", "I5"):
             raise KnownBug("held_button_across_reset", inv, self.board.now_ms,
-                           "%s (buttons %s held since before the reset)" % (
-                               text, sorted(self.held_at_reset & self.h.held)))
+                           "%s (buttons %s were held through the reset; no command since)"
+                           % (text, sorted(self.held_at_reset)))
         raise Violation(inv, self.board.now_ms, text)
 
     def _rate(self):
@@ -503,6 +508,10 @@ class Checker:
         frac = slack / max(ob.deadline - ob.t0, 1.0)
         if st.worst_slack_ms is None or slack < st.worst_slack_ms:
             st.worst_slack_ms = slack
+            st.worst_case = "from %.0f mdeg at %.0f mdeg/s, %s speed: arrived after %d ms, " \
+                "physics time %.0f ms, deadline %.0f ms" % (
+                    ob.angle, ob.rate, "jog" if ob.jog else "emergency", now - ob.t0,
+                    ob.physics_ms, ob.deadline - ob.t0)
         if st.worst_slack_frac is None or frac < st.worst_slack_frac:
             st.worst_slack_frac = frac
         self.obligation = None
@@ -534,9 +543,10 @@ class Checker:
                            "ended 'at rest' by its steps with %.0f mdeg of them lost, the "
                            "table at %.0f mdeg, no fault judged" % (lost_mdeg, a))
         if excuse is None and (ob.runaway_in_er or self.runaway_in_er_boot):
-            raise KnownBug("runaway_in_emergency_return", "I2", now, "a runaway during the "
-                           "emergency return latched the table standing still at %.0f mdeg "
-                           "(IMU healthy: it could re-reference and return)" % a)
+            raise KnownBug("steps_fault_in_emergency_return", "I2", now, "a runaway or "
+                           "step-generator fault during the emergency return latched the "
+                           "table standing still at %.0f mdeg (IMU healthy: it could "
+                           "re-reference and return)" % a)
         if excuse is None:
             self._fail("I2", "emergency return at t=%d from %.0f mdeg (rate %.0f mdeg/s) has "
                        "not reached rest (+%d) by its deadline %d ms (%s speed): table at "
@@ -591,7 +601,7 @@ class Checker:
                 if e[3] != S.BOOT and not app.core.fault_at_boot:
                     self._grant_to_rest()
                 self._fault_during_obligation(now)
-                if e[2] == faults.RUNAWAY and e[3] == S.EMERGENCY_RETURN:
+                if e[2] in (faults.RUNAWAY, faults.STEPGEN) and e[3] == S.EMERGENCY_RETURN:
                     self.runaway_in_er_boot = True
                     if self.obligation is not None:
                         self.obligation.runaway_in_er = True
@@ -620,13 +630,17 @@ class Checker:
         self._detections(now, core)
         if not self.boot_checked and now - self.app_start_ms >= BOOT_SETTLE_MS:
             self.boot_checked = True
-            if not self.user_since_boot and core.state not in (S.RECOVERY, S.READY, S.FAULT):
+            h = self.h
+            quiet = not (self.user_since_boot or h.imu_on or h.held
+                         or self.board.switch_spike_rate > 0 or h._estop_open())
+            if quiet and core.state not in (S.RECOVERY, S.READY, S.FAULT):
                 if self.obligation is None:
                     self._fail("I5", "%d ms after the reset the state is %s" % (
                         now - self.boot_ms, S.STATE_NAMES[core.state]))
 
     def _command_licence(self, cmd, core):
         lim = self.lim
+        self.held_at_reset = set()  # a genuine command: the held buttons' window ends
         if cmd == S.C_GOTO:
             a = self.board.true_angle_mdeg
             hd = max(core.target_mdeg, a, self.goto_mdeg) + ARRIVE_TOL_MDEG

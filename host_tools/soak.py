@@ -168,6 +168,8 @@ def main(argv=None):
                         total.emergencies_void,
                         "-" if total.worst_slack_ms is None else "%.0f ms" %
                         total.worst_slack_ms))
+    if total.worst_case:
+        print("  the tightest one:     %s" % total.worst_case)
     print("fault detections timed: %d" % total.detections)
     print("milliseconds checked:   %d" % total.ms_checked)
     print("invariant violations:   %d" % len(violations))
