@@ -149,6 +149,7 @@ class Core:
         self.timer_ms = 0  # countdown of the current phase (boot window, rest pause, hold)
         self.fault = faults.NONE
         self.fault_at_boot = False
+        self.boot_estop = False  # the console's estop arrived during the self-test
         self.retries = 0  # safe-return attempts that ended in the same fault
         self.config_fault = faults.NONE  # set by the application before the first tick
         self._sg_seen = 0
@@ -432,7 +433,12 @@ class Core:
                 return R_FAULT
             return R_STATE
         if cmd == C_ESTOP:
-            if st != EMERGENCY_RETURN:
+            if st == BOOT:
+                # the self-test still decides: a failure latches its fault (no motion),
+                # a pass enters the emergency return instead of READY or RECOVERY
+                self.boot_estop = True
+                self.log.add(self.now_ms, E_ESTOP, 3)
+            elif st != EMERGENCY_RETURN:
                 self._emergency(3)
             return OK
         if cmd == C_ACK:
@@ -882,6 +888,9 @@ class Core:
         if code != faults.NONE:
             self.fault_at_boot = True
             self._raise_fault(code)
+            return
+        if self.boot_estop:
+            self._emergency(3)
             return
         if self.home:
             self._enter(READY)

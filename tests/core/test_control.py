@@ -17,6 +17,7 @@ from states import (
     C_CALIBRATE,
     C_CONSENT,
     C_DISCOMFORT,
+    C_ESTOP,
     C_GOTO,
     C_HOLD,
     C_HOME,
@@ -586,3 +587,24 @@ def test_a_fault_repeating_in_its_own_safe_return_is_logged_once_then_stands_sti
     assert rig.core.phase == 4  # standing still, latched
     rig.tick(20)
     assert not rig.out.enable
+
+
+def test_a_console_estop_during_boot_does_not_skip_the_self_test():
+    """Found by the reliability campaign: an estop in the first tick took BOOT straight
+    to EMERGENCY_RETURN and the self-test never ran. Covers: HZ-07"""
+    rig = Rig(angle_mdeg=20000)
+    rig.core.config_fault = faults.STORAGE  # a damaged stored file at boot
+    rig.tick()
+    assert rig.core.command(C_ESTOP) == OK
+    assert rig.core.state == BOOT
+    rig.boot()
+    assert rig.core.state == FAULT and rig.core.fault == faults.STORAGE
+    _still_for(rig, 1000)
+    # with a clean self-test the request becomes the emergency return
+    rig = Rig(angle_mdeg=20000)
+    rig.tick()
+    rig.core.command(C_ESTOP)
+    rig.boot()
+    assert rig.core.state == EMERGENCY_RETURN
+    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    assert abs(rig.plant.angle_mdeg()) <= rig.cfg.arrive_tol_mdeg
