@@ -170,6 +170,9 @@ def main(argv=None):
                         total.worst_slack_ms))
     if total.worst_case:
         print("  the tightest one:     %s" % total.worst_case)
+    if total.worst_slack_e_ms is not None:
+        print("  worst slack of those judged at emergency speed (no fault): %.0f ms"
+              % total.worst_slack_e_ms)
     print("fault detections timed: %d" % total.detections)
     print("milliseconds checked:   %d" % total.ms_checked)
     print("invariant violations:   %d" % len(violations))

@@ -7,12 +7,15 @@ faults (host_tools/faultinject.py: IMU dropout, frozen or spiking readings, over
 lost steps, a cut e-stop wire, stuck buttons, switch noise, watchdog resets by a hang or
 a crash, power cuts at any millisecond with stored files damaged while the power is off),
 and every invariant of host_tools/invariants.py is checked at every simulated
-millisecond. Each run ends with the recovery probe: the world healthy again, at most two
-acknowledgements and one START press bring the table to READY.
+millisecond. Each run ends with the recovery probe: the world healthy again,
+acknowledgements and START presses bring the table to READY (after a clean reset: at
+most one acknowledgement and ONE press).
 
-A violation with the signature of a known firmware bug (faultinject.KNOWN_BUGS, each with
-an xfail(strict=True) test below) ends the run without failing it; hypothesis reports it
-as an event. `make soak` runs the long campaign (host_tools/soak.py).
+Below the machine: tests that the checker is not vacuous, then the firmware bugs the
+campaign found, each as the exact reproduction - regular tests now that they are fixed;
+xfail(strict=True) marks any still open (faultinject.KNOWN_BUGS). A violation
+classified as invariants.KnownBug ends a machine run without failing it (hypothesis
+reports it as an event). `make soak` runs the long campaign (host_tools/soak.py).
 """
 
 import hypothesis.strategies as st
@@ -396,3 +399,22 @@ def test_a_300ms_loop_stall_during_the_emergency_return_is_survived():
         assert h.board.true_angle_mdeg <= 1000
     finally:
         h.close()
+
+
+def test_a_console_estop_during_boot_does_not_skip_the_self_test():
+    """Power-on at 25 deg on a damaged settings file: a normal boot latches FAULT
+    (storage). With the console's estop in the first tick the emergency return runs,
+    but no fault is ever latched: the damage is only in the start-up text."""
+    template = fi.populated_files(0)
+    h = fi.Harness({"start_mdeg": 25000}, files_from=template,
+                   damage=(("settings", "garbage", 1),))
+    try:
+        h.act(("console", "estop"))  # processed by the first tick: still BOOT
+        h.run_ms(10000)
+        assert h.app.startup_errors
+        assert h.core.fault == 40  # faults.STORAGE, as without the estop
+    finally:
+        h.close()
+        import shutil
+
+        shutil.rmtree(template, ignore_errors=True)
