@@ -60,7 +60,12 @@ class App:
                 self._startup_error(faults.CONFIG, "stored settings refused: %s" % e)
         self.profiles, status = profiles.load_profiles(self.fs, cfg)
         if status == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "profiles file corrupt; beginner profile in use")
+            self._startup_error(faults.STORAGE, "profiles file damaged or missing; the "
+                                "lowest limits are in use until a therapist sets them")
+        elif status == store.MISSING:
+            # a new table: store its beginner profile now, so that a profiles file
+            # missing at a later boot is known to be damage (profiles._used_before)
+            profiles.save_profiles(self.fs, self.profiles)
         self.history = History(self.fs)
         if self.history.load() == store.CORRUPT:
             self._startup_error(faults.STORAGE, "session history corrupt; started afresh")

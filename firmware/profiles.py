@@ -269,7 +269,8 @@ def save_profiles(fs, profiles):
 def load_profiles(fs, cfg):
     """(profiles, status). Never empty, never raises for a bad file.
 
-    A missing file gives one beginner profile without consent. A corrupt file, or a
+    A missing file on a new table gives one beginner profile without consent. A missing
+    file on a table that has stored anything before, a corrupt file, or a
     stored profile that no longer validates (say the soft max was lowered), gives
     fallback_profile() - every limit at its lowest bound - and the status CORRUPT, so
     nothing damaged can raise a limit; the caller reports it.
@@ -293,8 +294,22 @@ def load_profiles(fs, cfg):
     if not out:
         # a new table (no file) starts at the beginner defaults; a damaged file at the
         # lowest limits, so a broken record never raises what a therapist had set
-        if status == store.MISSING:
+        if status == store.MISSING and not _used_before(fs):
             out.append(default_profile("default", cfg))
         else:
+            # missing on a table that has run before (deleted, or set aside as .bad
+            # last boot) is damage too: the stored limits are unknown
             out.append(fallback_profile("default", cfg))
+            status = store.CORRUPT
     return out, status
+
+
+def _used_before(fs):
+    """True if this table has stored anything before: then no profile file is damage."""
+    for name in ("faults", "history", "settings", FILE + ".bad"):
+        try:
+            if fs.exists(name):
+                return True
+        except OSError:
+            return True  # cannot tell: assume the restrictive case
+    return False

@@ -46,7 +46,8 @@ I2 emergency return. A trigger is: the e-stop circuit opened by the outside worl
    applies). Excused ("a fault makes motion impossible"): an IMU fault during this boot
    AND steps lost during this boot, or an IMU fault present during BOOT (no trustworthy
    step reference),
-   or an overload past what the motor lifts at jog speed; then at the deadline the
+   or an overload past what the motor lifts at jog speed at any time during the return
+   (the firmware may latch standing still then, and stays latched); then at the deadline the
    table must not move head-down (and I3 keeps it from going deeper).
 
 I3 no motion without a reason. A licence: two bounds on the true angle, hd (deepest
@@ -300,6 +301,11 @@ class Checker:
         self.last_user_ms = self.board.now_ms
         self.user_since_boot = True
 
+    def note_impossible(self):
+        """The user became too heavy off-centre for the motor even at jog speed."""
+        if self.obligation is not None:
+            self.obligation.impossible = True
+
     def note_goto(self, angle_mdeg):
         """The user typed goto <angle>: the deepest a goto accepted now may go."""
         self.goto_mdeg = angle_mdeg
@@ -474,6 +480,7 @@ class Checker:
         deadline = now + phys * (1 + EMERG_MARGIN_PCT / 100.0) + EMERG_MARGIN_MS
         ob = _Obligation(now, a, v, deadline, phys, jog)
         ob.lost0 = self.board.lost_steps
+        ob.impossible = self.h.overload_impossible  # sticky: set if it ever was
         return ob
 
     def _arrive_tol(self, ob):
@@ -527,8 +534,8 @@ class Checker:
             excuse = "both angle sources doubtful"
         elif h.imu_bad_at_boot:
             excuse = "the IMU was faulty at boot: no trustworthy step reference"
-        elif h.overload_impossible:
-            excuse = "overload beyond the motor's jog-speed torque"
+        elif h.overload_impossible or ob.impossible:
+            excuse = "overload beyond the motor's jog-speed torque during the return"
         else:
             excuse = None
         if excuse is None:
@@ -561,8 +568,9 @@ class Checker:
         core = app.core
         prof = self._update_limit()
         if prof.max_mdeg > self.h.profile_max_mdeg:
-            self._fail("I1", "the firmware's profile max %d exceeds the configured %d" % (
-                prof.max_mdeg, self.h.profile_max_mdeg))
+            text = "the firmware's profile max %d exceeds the configured %d" % (
+                prof.max_mdeg, self.h.profile_max_mdeg)
+            self._fail("I1", text)
         now = self.board.now_ms
         log = app.log
         new = log.since(self.seq)

@@ -418,3 +418,28 @@ def test_a_console_estop_during_boot_does_not_skip_the_self_test():
         import shutil
 
         shutil.rmtree(template, ignore_errors=True)
+
+
+def test_the_boot_after_a_damaged_profiles_file_keeps_the_lowest_limits():
+    h = fi.Harness({"max_deg": 20})
+    try:
+        h.run_ms(500)
+        h.act(("power_cut", 3, 200, (("profiles", "flip", 1),)))
+        h.run_ms(1000)
+        assert h.core.profile.max_mdeg <= 20000  # the fix for damaged files holds
+        h.act(("power_cut", 3, 200, ()))
+        h.run_ms(1000)  # raises KnownBug (I1) today: max 30 deg
+        assert h.core.profile.max_mdeg <= 20000
+    finally:
+        h.close()
+
+
+def test_a_deleted_profiles_file_never_raises_the_max():
+    h = fi.Harness({"max_deg": 20})
+    try:
+        h.run_ms(500)
+        h.act(("power_cut", 3, 200, (("profiles", "delete", 1),)))
+        h.run_ms(1000)  # raises KnownBug (I1) today
+        assert h.core.profile.max_mdeg <= 20000
+    finally:
+        h.close()
