@@ -32,7 +32,8 @@ I1 depth. At every ms: true angle <= max(L, A_boot) + DEPTH_MARGIN_MDEG (1 deg).
 I2 emergency return. A trigger is: the e-stop circuit opened by the outside world (a
    press, a cut wire, a blip of >= ESTOP_BLIP_MIN_MS; shorter ones can fall between two
    polls while the IRQ is disarmed) while the firmware runs past BOOT; or any emergency
-   the firmware takes (E_ESTOP: the console's estop, the circuit, its IRQ, noise too).
+   the firmware takes after BOOT (E_ESTOP: the console's estop, the circuit, its IRQ,
+   noise too; one taken during BOOT fails the self-test and the table stands still).
    From the true angle A and rate v at the trigger:
        deadline = t0 + T * (1 + EMERG_MARGIN_PCT/100) + EMERG_MARGIN_MS,
        T = v/a_e + T_trap(A - rest + v^2/(2 a_e), v_e, a_e)   (braking only if v > 0)
@@ -604,9 +605,10 @@ class Checker:
                         S.STATE_NAMES[frm], S.STATE_NAMES[to]))
                 if to == S.READY:
                     ready_entered = True
-            elif code == ev.E_ESTOP:
+            elif code == ev.E_ESTOP and core.state != S.BOOT:
                 # the firmware took an emergency (the console's estop, the circuit or its
-                # IRQ, noise included): a safety reason, and the return must complete
+                # IRQ, noise included): a safety reason, and the return must complete.
+                # During BOOT it is the self-test's: a latched fault, standing still.
                 self._trigger(now, "firmware emergency (source %d)" % e[2])
             elif code == ev.E_COMMAND and e[3] == S.OK and (
                     user_recent or (e[2] == S.C_JOG_DOWN and "DOWN" in held)
