@@ -145,21 +145,23 @@ class App:
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
-        self._persist()
+        if self._seen != self.log.seq:
+            self._persist()  # new core events to store
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
         self.ticks += 1
         # fixed rate: the next tick is one period after the last one was due
-        self.next_ms = ticks_add(self.next_ms, tick_ms)
-        late = ticks_diff(board.ticks_ms(), self.next_ms)
+        next_ms = ticks_add(self.next_ms, tick_ms)
+        late = ticks_diff(board.ticks_ms(), next_ms)
         if late > 0:
             inp.overrun = 1  # this pass ran past the next tick's start
             self.overruns_total += 1
             if late > tick_ms:
-                self.next_ms = board.ticks_ms()  # don't try to catch up a burst of ticks
+                next_ms = board.ticks_ms()  # don't try to catch up a burst of ticks
         else:
             inp.overrun = 0
-        board.wait_until(self.next_ms)
+        self.next_ms = next_ms
+        board.wait_until(next_ms)
         return True
 
     def interrupt_allowed(self):

@@ -38,6 +38,9 @@ class Buttons:
         self._chord_done = False
         self._first = True
         self.unarmed = 0  # buttons held since boot, ignored until released
+        # Idle: nothing raw or stable and every raw level older than the debounce time;
+        # an update with no button then changes nothing but the per-tick results.
+        self._idle = False
 
     def update(self, dt_ms, switches):
         raw = switches & SW_BUTTONS
@@ -52,15 +55,22 @@ class Buttons:
         self.short = 0
         self.long = 0
         self.chord = False
+        if self._idle and not raw:
+            self._chord_ms = 0  # all that the loop and the chord check below would do
+            self._chord_done = False
+            return
         changed = raw ^ self.raw
         self.raw = raw
         stable = self.stable
+        idle = not raw and not stable
         for i in range(_N):
             bit = 1 << i
             if changed & bit:
                 self.raw_ms[i] = 0
             elif self.raw_ms[i] < self.debounce_ms:
                 self.raw_ms[i] += dt_ms
+            if self.raw_ms[i] < self.debounce_ms:
+                idle = False
             # the raw level has been steady for the debounce time: accept it
             if self.raw_ms[i] >= self.debounce_ms and (raw & bit) != (stable & bit):
                 if raw & bit:
@@ -84,6 +94,7 @@ class Buttons:
                     self._long_done |= bit
                     self.long |= bit
         self.stable = stable
+        self._idle = idle and not stable
         both = SW_UP | SW_DOWN
         if stable & both == both and not self.stuck & both:
             self._chord_ms += dt_ms

@@ -68,17 +68,6 @@ _FULL_MDEG = const(360000)
 _ISQRT_TOP_BIT = const(1 << 28)
 
 
-def _atan_unit_mdeg(num, den):
-    """atan(num / den) in mdeg for 0 <= num <= den, 0 < den < 2**15: 0..45000."""
-    r = ((num << _RATIO_BITS) + (den >> 1)) // den  # rounded Q15 ratio, 0..32768
-    i = r >> _SEG_BITS
-    if i >= 64:  # r == 32768 exactly: atan(1)
-        return _ATAN_TABLE[64]
-    frac = r & _SEG_MASK
-    lo = _ATAN_TABLE[i]
-    return lo + (((_ATAN_TABLE[i + 1] - lo) * frac + _SEG_HALF) >> _SEG_BITS)
-
-
 def atan2_mdeg(y, x):
     """Angle of the vector (x, y) in mdeg, in (-180000, 180000]; atan2_mdeg(0, 0) == 0.
 
@@ -93,10 +82,23 @@ def atan2_mdeg(y, x):
     while ax >= _MAG_LIMIT or ay >= _MAG_LIMIT:
         ax >>= 1
         ay >>= 1
+    # atan(min/max), 0..45 deg, interpolated in the table (0 < den < 2**15); above
+    # 45 deg, 90 deg minus atan of the inverse ratio
     if ay <= ax:
-        a = _atan_unit_mdeg(ay, ax)
+        num = ay
+        den = ax
     else:
-        a = _QUARTER_MDEG - _atan_unit_mdeg(ax, ay)
+        num = ax
+        den = ay
+    r = ((num << _RATIO_BITS) + (den >> 1)) // den  # rounded Q15 ratio, 0..32768
+    i = r >> _SEG_BITS
+    if i >= 64:  # r == 32768 exactly: atan(1)
+        a = _ATAN_TABLE[64]
+    else:
+        lo = _ATAN_TABLE[i]
+        a = lo + (((_ATAN_TABLE[i + 1] - lo) * (r & _SEG_MASK) + _SEG_HALF) >> _SEG_BITS)
+    if ay > ax:
+        a = _QUARTER_MDEG - a
     if x < 0:
         a = _HALF_MDEG - a
     if y < 0:
@@ -131,13 +133,24 @@ def cos_q15(angle_mdeg):
     return sin_q15((angle_mdeg % _FULL_MDEG) + _QUARTER_MDEG)
 
 
-def isqrt(n):
+def isqrt(n, guess=0):
     """floor(sqrt(n)) for an int n >= 0 (ValueError if negative).
 
-    Digit-by-digit method: shifts and adds only, about 15 passes for n < 2**30.
+    guess > 0: Newton's iteration from it (the previous result, say): exact from any
+    positive guess, two or three passes from a close one. Otherwise the digit-by-digit
+    method: shifts and adds only, about 15 passes for n < 2**30.
     """
     if n < 0:
         raise ValueError("isqrt of a negative number")
+    if guess > 0 and n > 0:
+        # One step from any x > 0 lands at or above the root (the mean of x and n/x is
+        # at least sqrt(n)); from there the iteration falls strictly until the root.
+        x = (guess + n // guess) >> 1
+        while True:
+            y = (x + n // x) >> 1
+            if y >= x:
+                return x
+            x = y
     bit = _ISQRT_TOP_BIT
     if n >> 30:  # n >= 2**30: a big int, allocates on MicroPython; never done per tick
         while (n >> 2) >= bit:

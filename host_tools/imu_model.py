@@ -48,6 +48,11 @@ import math
 import random
 import struct
 
+try:
+    import numpy as _np
+except ImportError:  # the model then draws its noise one value at a time
+    _np = None
+
 ENODEV = 19
 ETIMEDOUT = 110
 
@@ -80,6 +85,7 @@ FAULTS = ("no_response", "timeout", "frozen", "spikes")
 
 _DATA = struct.Struct(">7h")
 _TWOPI = 2.0 * math.pi
+_RAD_PER_DEG = math.pi / 180.0  # what math.radians() multiplies by
 _sqrt = math.sqrt
 _log = math.log
 _sin = math.sin
@@ -140,12 +146,155 @@ def _inline_gauss_exact():
 _INLINE_GAUSS_EXACT = _inline_gauss_exact()
 
 
+class GaussBlocks:
+    """The standard normals rng.gauss(0.0, 1.0) would return, in the same order, drawn
+    ahead in blocks: the same values, and (after attach()) the same rng state, as calling
+    rng.gauss once per value.
+
+    CPython's random() is MT19937's genrand_res53, and gauss() is Box-Muller on two of
+    them; numpy's MT19937, loaded with the rng's state, gives the same 32-bit words, so a
+    block of uniforms is made at once in C. The Box-Muller arithmetic is done with the
+    same IEEE operations (products and the square root in numpy, which round exactly;
+    log, cos and sin with the math module, as gauss does), so every value is the same bit
+    for bit. Meanwhile the rng itself is detached (left behind); attach() brings it to the
+    state the calls would have left, before anything else draws from it.
+
+    z: the values, next at index i; take(k) for k values past the end of z."""
+
+    BLOCK_PAIRS = 2048  # about 400 samples of six draws per block
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.z = []  # values drawn ahead; z[:i] are used
+        self.i = 0
+        self._lead = 0  # 1 if z[0] was the rng's pending gauss_next at detach
+        self._block = None  # the bit generator's state where this block's pairs start
+        self._gen = None  # numpy MT19937, at the end of this block's pairs
+        self.detached = False
+
+    def take(self, k):
+        """Use k more values: returns (list, index) of where they lie in order."""
+        z = self.z
+        i = self.i
+        if i + k <= len(z):
+            self.i = i + k
+            return z, i
+        out = z[i:]  # the rest of this block, then the next ones
+        while True:
+            self.i = len(self.z)
+            self._next_block()
+            need = k - len(out)
+            if need <= len(self.z):
+                out += self.z[:need]
+                self.i = need
+                return out, 0
+            out += self.z
+
+    def attach(self):
+        """Bring the rng to the state the calls so far would have left; stop drawing
+        ahead (the next take() starts a new block from there)."""
+        if not self.detached:
+            return
+        used = self.i - self._lead  # values of this block's pairs used
+        pending = None
+        if used < 0:  # the rng's own pending value was not used yet
+            pending = self.z[self.i]
+            pairs = 0
+        else:
+            pairs = (used + 1) >> 1
+            if used & 1:
+                pending = self.z[self.i]  # the second of a pair whose first was used
+        gen = self._gen
+        gen.state = self._block
+        if pairs:
+            gen.random_raw(4 * pairs)  # two uniforms per pair, two words per uniform
+        st = gen.state["state"]
+        self.rng.setstate((3, tuple(st["key"].tolist()) + (int(st["pos"]),), pending))
+        self.z = []
+        self.i = 0
+        self._lead = 0
+        self.detached = False
+
+    def _next_block(self):
+        if not self.detached:
+            # detach: start from the rng's state (its pending value comes first)
+            version, words, pending = self.rng.getstate()
+            gen = self._gen
+            if gen is None:
+                gen = self._gen = _np.random.MT19937()
+            gen.state = {"bit_generator": "MT19937",
+                         "state": {"key": _np.array(words[:624], dtype=_np.uint32),
+                                   "pos": words[624]}}
+            self.detached = True
+            head = [] if pending is None else [pending]
+        else:
+            head = []  # the previous block is used up to its last pair
+        self._block = self._gen.state
+        self.z = head + _gauss_block(self._gen, self.BLOCK_PAIRS)
+        self._lead = len(head)
+        self.i = 0
+
+
+def _gauss_block(gen, n):
+    """2n standard normals from the bit generator gen, as random.gauss makes them from
+    random(): z = cos(2 pi u1) * sqrt(-2 log(1 - u2)), then sin() of the same."""
+    raw = gen.random_raw(4 * n)
+    # genrand_res53: (a >> 5) * 2**26 + (b >> 6), over 2**53 (exact in a double)
+    u = ((raw[0::2] >> 5) * 67108864.0 + (raw[1::2] >> 6)) / 9007199254740992.0
+    x2pi = u[0::2] * _TWOPI
+    g2rad = _np.sqrt(-2.0 * _np.fromiter(map(_log, (1.0 - u[1::2]).tolist()), float, n))
+    xl = x2pi.tolist()
+    z = _np.empty(2 * n)
+    z[0::2] = _np.fromiter(map(_cos, xl), float, n)
+    z[1::2] = _np.fromiter(map(_sin, xl), float, n)
+    z[0::2] *= g2rad
+    z[1::2] *= g2rad
+    return z.tolist()
+
+
+def _blocks_exact():
+    """True if GaussBlocks reproduces this interpreter's random.Random.gauss and its
+    state exactly (checked once at import; if not, the model draws one value at a time)."""
+    if _np is None or not _INLINE_GAUSS_EXACT:
+        return False
+    try:
+        a = random.Random(2025)
+        b = random.Random(2025)
+        a.gauss(0.0, 1.0)  # a value pending at detach
+        b.gauss(0.0, 1.0)
+        g = GaussBlocks(b)
+        g.BLOCK_PAIRS = 3  # small blocks: their boundaries are crossed
+        got = []
+        want = []
+        # counts to take; 0: attach and draw from the rng itself in between
+        for k in (1, 4, 5, 0, 2, 9, 0, 3, 7, 6):
+            if k:
+                z, i = g.take(k)
+                got += z[i:i + k]
+                want += [a.gauss(0.0, 1.0) for _ in range(k)]
+            else:
+                g.attach()
+                got.append(b.random())
+                want.append(a.random())
+        g.attach()
+        return got == want and a.getstate() == b.getstate()
+    except Exception:
+        return False
+
+
+_BLOCKS_EXACT = _blocks_exact()
+
+
 class Mpu6050Model:
-    """The part. `update()` once per simulated ms with the truth; the bus reads registers."""
+    """The part. `update()` once per simulated ms with the truth; the bus reads registers.
+
+    rng is the part's own random stream: its noise is drawn ahead from it in blocks
+    (GaussBlocks), so nothing else may draw from it meanwhile; `_rng` hands it out
+    brought up to date."""
 
     def __init__(self, params, rng, bias_scale=0.1, mount_offset_mdeg=0.0):
         imu = params.imu
-        self._rng = rng
+        self._random = rng  # (self._rng: the same, brought up to date first)
         self.addr = imu.i2c_addr
         axis = imu.axis
         if axis not in ("x", "y", "z"):
@@ -171,6 +320,9 @@ class Mpu6050Model:
         self._vibrating = False
         # rng.gauss itself for an rng whose gauss is not the standard one
         self._inline_gauss = _INLINE_GAUSS_EXACT and type(rng).gauss is random.Random.gauss
+        # the noise drawn ahead in blocks (the same values): a plain random.Random only
+        self._blocks = GaussBlocks(rng) if _BLOCKS_EXACT and type(rng) is random.Random \
+            else None
         self._noise = [0.0] * 9  # the draws of one sample
         self._cfg_key = None  # the configuration registers _cfg was derived from
         self._cfg = None
@@ -185,6 +337,14 @@ class Mpu6050Model:
         self.regs[WHO_AM_I] = WHO_AM_I_VALUE
         self._sample_slot = None
         self._frozen_bytes = None
+
+    @property
+    def _rng(self):
+        """The part's random stream, at the state the draws so far leave it in (the
+        noise drawn ahead in blocks is given back first)."""
+        if self._blocks is not None:
+            self._blocks.attach()
+        return self._random
 
     def update(self, t_ms, angle_mdeg, rate_mdeg_s, vibrating):
         """The truth at virtual time t_ms (absolute ms); cheap, no noise drawn here."""
@@ -316,7 +476,9 @@ class Mpu6050Model:
         regs = self.regs
         if regs[PWR_MGMT_1] & _PWR1_SLEEP:
             return bytes(regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
-        cfg = self._config()
+        cfg = self._cfg
+        if regs[SMPLRT_DIV : ACCEL_CONFIG + 1] != self._cfg_key:
+            cfg = self._config()  # the configuration registers changed
         slot = self._t_ms // cfg[0]
         if slot != self._sample_slot:
             self._sample_slot = slot
@@ -326,15 +488,77 @@ class Mpu6050Model:
         return bytes(regs[ACCEL_XOUT_H : GYRO_ZOUT_L + 1])
 
     def _sample(self, cfg):
-        """Draw a new sample: its 14 data bytes (big-endian int16)."""
-        rng = self._rng
-        ax, ay, az = self.true_accel_g()
-        gx, gy, gz = self.true_gyro_dps()
+        """Draw a new sample: its 14 data bytes (big-endian int16).
+
+        Written for speed (it runs at every tick of a simulated session): true_accel_g()
+        and true_gyro_dps() inlined, the noise taken from the blocks drawn ahead. The
+        values are those of rng.gauss(0.0, sigma) per draw, in this order per axis:
+        accelerometer noise, drive vibration (while the motor turns), gyro noise."""
         _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
+        sign = self.sign
+        theta = sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0 * _RAD_PER_DEG
+        s = _sin(theta)
+        c = _cos(theta)
+        rate = sign * self._rate_mdeg_s / 1000.0
+        axis = self.axis
+        if axis == 0:
+            ax = 0.0
+            ay = s
+            az = c
+            gx = rate
+            gy = gz = 0.0
+        elif axis == 1:
+            ax = -s
+            ay = 0.0
+            az = c
+            gy = rate
+            gx = gz = 0.0
+        else:
+            ax = s
+            ay = c
+            az = 0.0
+            gz = rate
+            gx = gy = 0.0
         sa = self.accel_density_g * sqrt_bw_a
         sg = self.gyro_density_dps * sqrt_bw_g
         vib = self.vibration_g if self._vibrating else 0.0
-        # per axis in turn: accel noise, drive vibration (while the motor turns), gyro noise
+        ab = self.accel_bias_g
+        gb = self.gyro_bias_dps
+        blocks = self._blocks
+        if blocks is not None and not self.faults["spikes"]:
+            if vib:
+                z, i = blocks.take(9)
+                a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
+                a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
+                a2 = az + ab[2] + z[i + 6] * sa + z[i + 7] * vib
+                g0 = z[i + 2]
+                g1 = z[i + 5]
+                g2 = z[i + 8]
+            else:
+                z, i = blocks.take(6)
+                a0 = ax + ab[0] + z[i] * sa
+                a1 = ay + ab[1] + z[i + 2] * sa
+                a2 = az + ab[2] + z[i + 4] * sa
+                g0 = z[i + 1]
+                g1 = z[i + 3]
+                g2 = z[i + 5]
+            # round() of a float is int(round()): _int16 without the clipping, which the
+            # packing checks (struct.error only for a value past the int16 range)
+            g0 = (gx + gb[0] + g0 * sg) * lg
+            g1 = (gy + gb[1] + g1 * sg) * lg
+            g2 = (gz + gb[2] + g2 * sg) * lg
+            try:
+                return _DATA.pack(round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
+                                  round(g0), round(g1), round(g2))
+            except struct.error:  # clipping at full scale
+                return _DATA.pack(_int16(a0 * la), _int16(a1 * la), _int16(a2 * la),
+                                  _TEMP_RAW, _int16(g0), _int16(g1), _int16(g2))
+        return self._sample_plain(sa, sg, vib, ax, ay, az, gx, gy, gz, la, lg)
+
+    def _sample_plain(self, sa, sg, vib, ax, ay, az, gx, gy, gz, la, lg):
+        """_sample() drawing from the rng itself: with the spikes fault (which draws
+        from it too), or an rng of another kind."""
+        rng = self._rng
         if vib:
             sigmas = (sa, vib, sg, sa, vib, sg, sa, vib, sg)
             k = 3
@@ -356,8 +580,6 @@ class Mpu6050Model:
             a0 += n[1]
             a1 += n[4]
             a2 += n[7]
-        # round() of a float is int(round()): _int16 without the clipping, which the
-        # packing checks (struct.error only for a value past the int16 range)
         raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
                round((gx + gb[0] + n[k - 1]) * lg), round((gy + gb[1] + n[2 * k - 1]) * lg),
                round((gz + gb[2] + n[3 * k - 1]) * lg)]
@@ -396,8 +618,7 @@ class FakeI2C:
         return self._device(addr).read(reg, n)
 
     def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        data = self._device(addr).read(reg, len(buf))
-        buf[:] = data
+        buf[:] = self._device(addr).read(reg, len(buf))
 
     def writeto_mem(self, addr, reg, buf, addrsize=8):
         self._device(addr).write(reg, bytes(buf))

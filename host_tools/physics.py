@@ -387,6 +387,229 @@ class TablePhysics:
         self._side = side
         return n
 
+    def advance(self, k, lo_mdeg, hi_mdeg, stop_at_rest):
+        """Up to k calls of step() in one: SimBoard's fast path for a table the drive
+        moves. The same arithmetic as step() (StepGenerator.tick inlined), operation for
+        operation, with the state held in locals across the milliseconds; the drive's
+        command and the over-travel gate must not change meanwhile (no firmware runs).
+
+        Stops after the millisecond whose angle (true_angle_mdeg) lies on the other side
+        of lo_mdeg (<=) or hi_mdeg (>=) than where it started (a limit switch's contact
+        would change), and with stop_at_rest before a millisecond that starts with the
+        table still (omega 0: might_rest(), for a drive giving no pulses; the caller
+        checks for rest). Returns (milliseconds stepped, True if stopped at a crossing).
+        tests/host/test_sim_speed_equivalence.py holds it to step() bit for bit."""
+        sg = self.stepgen
+        energised = sg.enabled
+        rate = sg.rate_sps if energised else 0
+        acc_sg = sg._acc
+        count = sg.count
+        lim_lo = sg.limit_lo
+        lim_hi = sg.limit_hi
+        gate = sg.block_head_down
+        theta = self.theta
+        omega = self.omega
+        side = self._side
+        x1 = self._x1
+        x2 = self._x2
+        drive_steps = self.drive_steps
+        lost = self.lost_steps
+        stalled = self.stalled
+        motor_load = self.motor_load_Nm
+        gm = self.gravity_moment_Nm
+        h = self.half_lash_rad
+        ustep = self.ustep_rad
+        phi0 = self._phi0
+        J = self.inertia_kgm2
+        c = self.damping_Nms
+        f = self.friction_Nm
+        fa = abs(f)  # copysign(f, w) is fa or -fa for w non-zero
+        stop_dn = self.stop_head_down_rad
+        stop_up = self.stop_head_up_rad
+        ratio = self.ratio
+        eff = self.efficiency
+        ratio_eff = ratio * eff  # (the same products and quotients step() forms)
+        lower_k = 1.0 / eff - 2.0
+        rotor = self.rotor_inertia_kgm2
+        umr = self._ustep_motor_rad
+        pull0 = self.pullout0_Nm
+        corner = self.corner_rpm
+        upr = self.usteps_per_motor_rev
+        a = theta * RAD_TO_MDEG
+        lo_side = a <= lo_mdeg
+        hi_side = a >= hi_mdeg
+        cos_of = None  # the angle tg was computed for
+        tg = 0.0
+        phi_of = None  # the drive_steps phi_d was computed for
+        phi_d = 0.0
+        crossed = False
+        j = 0
+        for j in range(1, k + 1):  # j: the milliseconds stepped
+            if stop_at_rest and omega == 0.0:
+                j -= 1
+                break
+            # ---- StepGenerator.tick()
+            n = 0
+            if rate:
+                acc_n = acc_sg + rate
+                q = acc_n // 1000 if acc_n >= 0 else -((-acc_n) // 1000)
+                if q == 0:
+                    acc_sg = acc_n
+                else:
+                    acc_n -= q * 1000
+                    if q > 0:
+                        if gate or count + 1 < lim_lo:
+                            n = 0
+                        else:
+                            room = lim_hi - count
+                            n = q if q <= room else room
+                            if n < 0:
+                                n = 0
+                    else:
+                        if count - 1 > lim_hi:
+                            n = 0
+                        else:
+                            room = count - lim_lo
+                            n = -q if -q <= room else room
+                            n = -n if n > 0 else 0
+                    if n != q:
+                        acc_n = 0
+                    acc_sg = acc_n
+                    count += n
+            # ---- step()
+            if theta != cos_of:
+                tg = gm * _cos(theta)
+                cos_of = theta
+            if drive_steps != phi_of:
+                phi_d = phi0 + drive_steps * ustep
+                phi_of = drive_steps
+            phi = phi_d
+            free_done = side == 0
+            if free_done:  # the table alone for one ms (step() computes it always)
+                free = tg - c * omega
+                if omega == 0.0:
+                    if abs(free) <= f:
+                        theta_f = theta
+                        omega_f = 0.0
+                    else:
+                        omega_f = (free - _copysign(f, free)) / J * _DT_S
+                        theta_f = theta + omega_f * _DT_S
+                else:
+                    omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
+                    if omega_f * omega < 0.0:
+                        omega_f = 0.0
+                    theta_f = theta + omega_f * _DT_S
+            if energised:
+                x2_old = x2
+                x1 = x1 + (n * 1000.0 - x1) * _K
+                x2 = x2_old + (x1 - x2_old) * _K
+                acc = (x2 - x2_old) / _DT_S
+                moving = n != 0 or x2 > _REST_SPS or x2 < -_REST_SPS  # abs(x2) > ...
+            else:
+                x1 = x2 = acc = 0.0
+                moving = False
+            follows = True
+            motor_load = 0.0
+            tau_edge = None
+            if moving:
+                phi_c = phi + n * ustep
+                if (n > 0 and phi_c - h > stop_dn) or (n < 0 and phi_c + h < stop_up):
+                    follows = False
+                else:
+                    wd = x2 * ustep
+                    ad = acc * ustep
+                    load = 0.0
+                    if side != 0:
+                        if wd == 0.0:  # _drive_torque(J, c, f, tg, wd, ad)
+                            need = J * ad - tg
+                            tau_edge = 0.0 if abs(need) <= f else need - _copysign(f, need)
+                        else:
+                            tau_edge = J * ad + c * wd + (fa if wd > 0.0 else -fa) - tg
+                        if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
+                            load = tau_edge
+                    elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
+                        load = _drive_torque(J, c, f, tg, wd, ad) + (
+                            J * (wd - omega_f) / _LASH_TAKEUP_S
+                        )
+                    if load * wd >= 0.0:
+                        t_motor = load / ratio_eff
+                    else:
+                        t_motor = _copysign(abs(load) * lower_k / ratio, wd)
+                    t_motor = t_motor + rotor * acc * umr
+                    motor_load = t_motor
+                    # abs(t_motor) > pullout_Nm(x2)
+                    p = pull0 / (1.0 + (x2 if x2 >= 0.0 else -x2) * 60.0 / upr / corner)
+                    if t_motor > p or t_motor < -p:
+                        follows = False
+                if follows:
+                    drive_steps += n
+                    phi = phi_c
+            if not follows:
+                lost += abs(n)
+                x1 = x2 = acc = 0.0
+                tau_edge = None
+            stalled = not follows
+            wd = x2 * ustep
+            if side != 0:
+                if tau_edge is None:
+                    ad = acc * ustep
+                    if wd == 0.0:
+                        need = J * ad - tg
+                        tau_edge = 0.0 if abs(need) <= f else need - _copysign(f, need)
+                    else:
+                        tau_edge = J * ad + c * wd + (fa if wd > 0.0 else -fa) - tg
+                if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
+                    theta = phi + h if side > 0 else phi - h  # phi + side * h
+                    omega = wd
+                else:
+                    side = 0
+            if side == 0:
+                if not free_done:  # as above, from this ms's starting state
+                    free = tg - c * omega
+                    if omega == 0.0:
+                        if abs(free) <= f:
+                            theta_f = theta
+                            omega_f = 0.0
+                        else:
+                            omega_f = (free - _copysign(f, free)) / J * _DT_S
+                            theta_f = theta + omega_f * _DT_S
+                    else:
+                        omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
+                        if omega_f * omega < 0.0:
+                            omega_f = 0.0
+                        theta_f = theta + omega_f * _DT_S
+                theta = theta_f
+                omega = omega_f
+                if theta <= phi - h:
+                    theta, omega, side = phi - h, wd, -1
+                elif theta >= phi + h:
+                    theta, omega, side = phi + h, wd, 1
+            if theta > stop_dn:
+                theta, omega = stop_dn, 0.0
+                if theta != phi + side * h:
+                    side = 0
+            elif theta < stop_up:
+                theta, omega = stop_up, 0.0
+                if theta != phi + side * h:
+                    side = 0
+            a = theta * RAD_TO_MDEG
+            if (a <= lo_mdeg) != lo_side or (a >= hi_mdeg) != hi_side:
+                crossed = True
+                break
+        sg._acc = acc_sg
+        sg.count = count
+        self.time_ms += j * DT_MS
+        self.theta = theta
+        self.omega = omega
+        self._side = side
+        self._x1 = x1
+        self._x2 = x2
+        self.drive_steps = drive_steps
+        self.lost_steps = lost
+        self.stalled = stalled
+        self.motor_load_Nm = motor_load
+        return j, crossed
+
     # ------------------------------------------------------------------ at rest
 
     # A table standing still with a motor that gets no pulses is a fixed point of step():

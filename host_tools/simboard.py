@@ -50,10 +50,11 @@ split into one stream per part; there is no wall clock anywhere.
 Speed: with no ms_hooks registered, the board does not step the world one millisecond
 at a time where nothing can happen: milliseconds at rest (driver giving no pulses, table
 standing on the self-locking worm, switches settled) are skipped in one step, and a
-moving table is stepped ms by ms without the per-ms switch and IRQ bookkeeping until a
-limit switch is reached (see _run). The result is the same, bit for bit, as stepping
-every millisecond (tests/host/test_sim_speed_equivalence.py); `fast_forward = False`
-steps every millisecond anyway. With ms_hooks registered every millisecond is stepped
+moving table is stepped ms by ms (TablePhysics.advance: many milliseconds per call)
+without the per-ms switch and IRQ bookkeeping until a limit switch is reached (see
+_run). The result is the same, bit for bit, as stepping every millisecond
+(tests/host/test_sim_speed_equivalence.py); `fast_forward = False` steps every
+millisecond anyway. With ms_hooks registered every millisecond is stepped
 and the hooks see each one.
 """
 
@@ -219,7 +220,10 @@ class SimBoard:
         inp.switches = self.switches.bits
         inp.estop_edges = self._estop_edges
         inp.step_count = self.physics.stepgen.count
-        self._read_imu(inp)
+        if self._imu_ready:  # (a driver is there and init()-ed)
+            self._imu_driver.read_into(inp)
+        else:
+            self._read_imu(inp)
 
     def apply_outputs(self, out):
         if not self.powered or self._pending is not None:
@@ -230,7 +234,15 @@ class SimBoard:
             # was already running (never faster); the core's ramped braking follows
             rate = self._last_rate if self._last_rate > 0 else 0
         self._last_rate = rate
-        self.physics.stepgen.command(rate, out.limit_lo, out.limit_hi, out.enable)
+        sg = self.physics.stepgen
+        lo = out.limit_lo
+        hi = out.limit_hi
+        enable = out.enable
+        # the same command again would change nothing: skip it (values equal to the
+        # ints it holds convert to them; a disabled generator's remainder is already 0)
+        if (rate != sg.rate_sps or lo != sg.limit_lo or hi != sg.limit_hi
+                or (not enable) == sg.enabled or (not enable and sg._acc)):
+            sg.command(rate, lo, hi, enable)
         if out.led != self.led or out.buzzer != self.buzzer:
             self.led = out.led
             self.buzzer = out.buzzer
@@ -455,6 +467,7 @@ class SimBoard:
         stepgen = phys.stepgen
         overtravel = sw.contact(SW_OVERTRAVEL)
         rad_to_mdeg = physics.RAD_TO_MDEG
+        advance = phys.advance
         tried = False
         while ms > 0:
             stepgen.block_head_down = overtravel.reading
@@ -464,7 +477,9 @@ class SimBoard:
             elif not self.powered:
                 k = ms if self._restore_at is None else min(ms, self._restore_at - 1 - self.now_ms)
             elif self._wdt_timeout is not None and self._pending is None:
-                k = min(ms, self._wdt_fed + self._wdt_timeout - 1 - self.now_ms)
+                k = self._wdt_fed + self._wdt_timeout - 1 - self.now_ms
+                if k > ms:
+                    k = ms
             else:
                 k = ms
             if k > 0:
@@ -479,22 +494,26 @@ class SimBoard:
                 over = angle >= over_mdeg
                 # the drive's command cannot change inside the block (no firmware runs)
                 check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
-                step = phys.step
                 crossed = False
                 j = 0
                 while j < k:
-                    j += 1
                     if check and phys.might_rest():
+                        j += 1
                         check = False
                         tried = True
                         if phys.step_settled():
                             break  # nothing changed: the next round skips the rest
+                        a = phys.theta * rad_to_mdeg
+                        if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
+                            crossed = True
+                            break
                     else:
-                        step()
-                    a = phys.theta * rad_to_mdeg
-                    if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
-                        crossed = True
-                        break
+                        # step() ms by ms, until a crossing, the end, or (check) a still
+                        # table to try for rest above
+                        n, crossed = advance(k - j, home_mdeg, over_mdeg, check)
+                        j += n
+                        if crossed:
+                            break
                 self.now_ms += j
                 ms -= j
                 if crossed:
@@ -510,7 +529,8 @@ class SimBoard:
                     break
             elif stop == _STOP_AT_POWER and self.powered:
                 break
-        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
+        # (true_angle_mdeg and true_rate_mdeg_s, the properties, inlined)
+        self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
                         phys.motor_turning)
 
     def _running(self):

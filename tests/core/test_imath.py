@@ -108,6 +108,24 @@ def test_isqrt_of_big_and_negative_numbers():
     assert isqrt(2**40) == 2**20
     assert isqrt(10**18) == 10**9
     raises(ValueError, isqrt, -1)
+    raises(ValueError, isqrt, -1, 1000)
+
+
+def test_isqrt_from_a_guess_is_exact():
+    # Newton's iteration from any positive guess: near the root (the estimator passes
+    # the previous |acc|), far below and far above it
+    for n in (0, 1, 2, 3, 4, 999999, 1000000, 1000001, 1002001, 3 * 16000 * 16000, 2**30 - 1):
+        r = isqrt(n)
+        for guess in (1, 2, r - 1, r, r + 1, r + 2, 2 * r + 5, 1 << 29):
+            if guess > 0:
+                assert isqrt(n, guess) == r, (n, guess)
+    g = 1000
+    x = 12345
+    for _ in range(2000):  # a walk of |acc|**2 around 1 g, each from the last result
+        x = (x * 75 + 74) % 65537
+        n = (1000 + x % 61 - 30) ** 2 + x % 1000
+        g = isqrt(n, g)
+        assert g * g <= n < (g + 1) * (g + 1)
 
 
 def test_no_allocation_on_micropython():
@@ -119,7 +137,7 @@ def test_no_allocation_on_micropython():
     acc = 0
     for i in range(-500, 500):
         acc += atan2_mdeg(i * 37, 1000 - i) + sin_q15(i * 719) + cos_q15(i * 359)
-        acc += isqrt(i * i * 3000 + 7)
+        acc += isqrt(i * i * 3000 + 7) + isqrt(i * i + 1000000, 1000)
         acc &= 0xFFFF  # keep the sum a small int
     used = gc.mem_alloc() - before
     gc.enable()

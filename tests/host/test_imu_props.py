@@ -13,9 +13,11 @@
 import json
 import math
 import random
+import struct
 from fractions import Fraction
 
 import faults
+import mpu6050
 from estimator import Estimator, sample_for_angle_into
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,12 +88,53 @@ def test_isqrt_against_math(n):
     assert isqrt(n) == math.isqrt(n)
 
 
+@settings(max_examples=5000, deadline=None)
+@given(st.integers(0, 2**62), st.integers(1, 2**40))
+def test_isqrt_from_any_guess_against_math(n, guess):
+    r = math.isqrt(n)
+    assert isqrt(n, guess) == r
+    assert isqrt(n, r + guess % 7) == r  # and from close above the root
+
+
 def _round_half_up(f):
     return math.floor(f + Fraction(1, 2))
 
 
 def _round_half_away(f):
     return _round_half_up(f) if f >= 0 else -_round_half_up(-f)
+
+
+def test_driver_read_into_decodes_every_int16_as_the_helpers_do():
+    # read_into() decodes in line (sign extension and scaling); against int16_be,
+    # raw_to_mg and raw_to_mdps, for every int16 on every axis and full scale
+    class Bus:
+        data = bytes(14)
+
+        def readfrom_mem_into(self, addr, reg, buf):
+            buf[:] = self.data
+
+    words = list(range(-32768, 32768))
+    rng = random.Random(5)
+    for afs in (2, 4, 8, 16):
+        for gfs in (250, 500, 1000, 2000):
+            drv = mpu6050.MPU6050(Bus(), accel_fs_g=afs, gyro_fs_dps=gfs)
+            inp = Inputs()
+            rng.shuffle(words)
+            for i in range(0, len(words), 6):
+                raw = [words[(i + j) % len(words)] for j in range(6)]
+                drv._i2c.data = struct.pack(">7h", raw[0], raw[1], raw[2], 0, raw[3], raw[4],
+                                            raw[5])
+                drv.read_into(inp)
+                b = drv._i2c.data
+                s = drv._acc_shift
+                n = drv._g_num
+                d = drv._g_den
+                assert [mpu6050.int16_be(b, k) for k in (0, 2, 4, 8, 10, 12)] == raw
+                assert (inp.acc_x_mg, inp.acc_y_mg, inp.acc_z_mg, inp.gyro_x_mdps,
+                        inp.gyro_y_mdps, inp.gyro_z_mdps) == (
+                    raw_to_mg(raw[0], s), raw_to_mg(raw[1], s), raw_to_mg(raw[2], s),
+                    raw_to_mdps(raw[3], n, d), raw_to_mdps(raw[4], n, d),
+                    raw_to_mdps(raw[5], n, d))
 
 
 def test_driver_scaling_is_exact_for_every_int16():

@@ -1,18 +1,21 @@
 """The simulator's fast paths change nothing but the speed.
 
 SimBoard skips the milliseconds at rest and steps a moving table without the per-ms
-switch bookkeeping when no ms_hooks are registered (host_tools/simboard.py, _run); the
-switches sample only what can change (switches_model.py); the IMU model draws its noise
-with random.gauss inlined (imu_model.py). Each is checked here against the plain path
-it replaces, bit for bit: the same firmware inputs every tick, the same true angle to
-the last bit, the same rng streams afterwards.
+switch bookkeeping when no ms_hooks are registered (host_tools/simboard.py, _run), with
+the physics stepped many milliseconds in one call (TablePhysics.advance); the switches
+sample only what can change (switches_model.py); the IMU model draws its noise ahead in
+blocks (GaussBlocks), or with random.gauss inlined (imu_model.py); the board skips a
+step-generator command that repeats the one in force. Each is checked here against the
+plain path it replaces, bit for bit: the same firmware inputs every tick, the same true
+angle to the last bit, the same rng streams afterwards.
 
 - sessions of the real firmware with random events (console commands, buttons, e-stop,
   wire cuts, spikes, noise, IMU faults with bus timeouts, power cuts, resets, crashes,
   hangs, a user load changed mid-rest), fast_forward on and off;
-- the physics alone: run(ms) against ms calls of step(), and rest ending on any change;
+- the physics alone: run(ms) and advance() against ms calls of step(), and rest ending
+  on any change;
 - the switches: the quiet sample against a full sample every ms;
-- the IMU: inlined draws against rng.gauss.
+- the IMU: draws from blocks and inlined draws against rng.gauss.
 """
 
 import random
@@ -215,6 +218,107 @@ def test_physics_run_is_step_after_step(seed):
         assert (a.theta.hex(), a.omega.hex()) == (b.theta.hex(), b.omega.hex())
 
 
+def _state(t):
+    return (t._rest_key(), t.time_ms, t.theta.hex(), t.omega.hex(), t._x1.hex(), t._x2.hex(),
+            t.motor_load_Nm.hex())
+
+
+def _advance_against_step(seed, seen):
+    """advance(k, lo, hi, stop_at_rest) against step() ms by ms, with the same stopping
+    rules: after the ms whose angle crosses lo or hi, before a still ms (stop_at_rest).
+    Adds to `seen` the regimes the run went through."""
+    rng = random.Random(100 + seed)
+    kw = dict(user_mass_kg=rng.choice((40, 80, 150)), user_com_offset_mm=rng.choice((-150, 20,
+              300)), angle_mdeg=rng.randint(-60000, 74000))
+    first = []
+    if seed >= 10:  # start next to an end stop, driven into it
+        down = seed % 2 == 0
+        kw["angle_mdeg"] = (P.frame.stop_head_down_mdeg - 1500 if down
+                            else P.frame.stop_head_up_mdeg + 1500)
+        first = [(3000 if down else -3000, -WIDE, WIDE, True, 1500)]
+    a = physics.TablePhysics(P, **kw)
+    b = physics.TablePhysics(P, **kw)
+    for rate, lo, hi, enable, ms in first + list(_commands(rng, a)):
+        gate = rng.random() < 0.1
+        for t in (a, b):
+            t.stepgen.command(rate, lo, hi, enable)
+            t.stepgen.block_head_down = gate
+        left = ms
+        while left > 0:
+            k = rng.randint(1, left)
+            angle = a.true_angle_mdeg
+            near = rng.random() < 0.5  # thresholds the table may well cross
+            lo_mdeg = angle - rng.uniform(0, 300 if near else 5000)
+            hi_mdeg = angle + rng.uniform(0, 300 if near else 5000)
+            stop_at_rest = not enable or rate == 0
+            n, crossed = b.advance(k, lo_mdeg, hi_mdeg, stop_at_rest)
+            j = 0
+            still = False
+            while j < k:
+                if stop_at_rest and a.omega == 0.0:
+                    still = True
+                    break
+                a.step()
+                j += 1
+                seen.add(("side", a._side))
+                if a.stalled:
+                    seen.add("stall")
+                if a.theta in (a.stop_head_down_rad, a.stop_head_up_rad):
+                    seen.add("end stop")
+                x = a.true_angle_mdeg
+                if (x <= lo_mdeg) != (angle <= lo_mdeg) or (x >= hi_mdeg) != (angle >= hi_mdeg):
+                    break
+            assert (n, crossed) == (j, j < k and not still)
+            assert _state(a) == _state(b)
+            if crossed:
+                seen.add("crossing")
+            if still:
+                seen.add("still")
+                a.step()  # what the board then does: one ms (it tries for rest)
+                b.step()
+                n = 1
+            left -= n
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_physics_advance_is_step_after_step(seed):
+    _advance_against_step(seed, set())
+
+
+def test_physics_advance_checks_cover_every_regime():
+    seen = set()
+    for seed in range(12):
+        _advance_against_step(seed, seen)
+    assert {("side", -1), ("side", 0), ("side", 1), "stall", "end stop", "still",
+            "crossing"} <= seen
+
+
+def test_repeated_step_command_is_skipped_exactly(tmp_path):
+    # SimBoard.apply_outputs skips a command equal to the one in force: the generator
+    # ends up exactly as if every command had been given
+    b = SimBoard(rng=random.Random(3), fs_root=str(tmp_path), angle_mdeg=0)
+    ref = physics.StepGenerator()
+    rng = random.Random(4)
+    out = Outputs()
+    for _ in range(3000):
+        if rng.random() < 0.3:
+            out.rate_sps = rng.choice((0, 0, 700, -1500, 3000))
+            out.limit_lo = rng.choice((-WIDE, ref.count - 5, ref.count))
+            out.limit_hi = rng.choice((WIDE, ref.count + 5, ref.count))
+            out.enable = rng.random() < 0.7
+        b.apply_outputs(out)
+        ref.command(out.rate_sps, out.limit_lo, out.limit_hi, out.enable)
+        sg = b.physics.stepgen
+        for g in (sg, ref):
+            g.block_head_down = False
+        n = rng.randint(1, 5)
+        for _ in range(n):
+            sg.tick()
+            ref.tick()
+        assert (sg.rate_sps, sg.limit_lo, sg.limit_hi, sg.enabled, sg.count, sg._acc) == (
+            ref.rate_sps, ref.limit_lo, ref.limit_hi, ref.enabled, ref.count, ref._acc)
+
+
 def _reference_tick(sg):
     """StepGenerator.tick as first written (clear, slower): the oracle for the fast one."""
     if not sg.enabled or sg.rate_sps == 0:
@@ -321,6 +425,65 @@ def test_settled_switches_report_it():
 
 def test_inlined_gauss_is_this_interpreters_gauss():
     assert imu_model._INLINE_GAUSS_EXACT  # else the model falls back to rng.gauss (slower)
+    assert imu_model._BLOCKS_EXACT  # else it draws one value at a time (slower)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gauss_blocks_are_rng_gauss(seed):
+    # values drawn ahead in (small) blocks, taken in random counts, with the rng brought
+    # up to date at random moments and drawn from directly in between: the same values
+    # and the same rng state as rng.gauss(0.0, 1.0) one by one
+    ev = random.Random(seed)
+    a = random.Random(seed * 31)
+    b = random.Random(seed * 31)
+    if seed % 2:
+        a.gauss(0.0, 1.0)  # a value pending in gauss_next when the blocks start
+        b.gauss(0.0, 1.0)
+    g = imu_model.GaussBlocks(b)
+    g.BLOCK_PAIRS = ev.choice((1, 2, 5, 64))
+    for _ in range(300):
+        r = ev.random()
+        if r < 0.1:
+            g.attach()
+            assert b.getstate() == a.getstate()
+            assert b.random() == a.random()
+        elif r < 0.15:
+            g.attach()
+            assert b.gauss(0.0, 2.0) == a.gauss(0.0, 2.0)  # may leave a value pending
+        else:
+            k = ev.choice((1, 2, 6, 9, 13))
+            z, i = g.take(k)
+            assert z[i:i + k] == [a.gauss(0.0, 1.0) for _ in range(k)]
+    g.attach()
+    assert b.getstate() == a.getstate()
+
+
+@pytest.mark.parametrize("vibrating", [False, True])
+def test_imu_samples_from_blocks_are_those_of_rng_gauss(vibrating):
+    # the model with its noise drawn ahead in blocks against rng.gauss itself, through
+    # the spikes fault switched on and off (which draws from the rng in between)
+    def samples(blocks, inline):
+        imu = Mpu6050Model(P, random.Random(19))
+        if not blocks:
+            imu._blocks = None
+        imu._inline_gauss = inline
+        bus = FakeI2C(imu)
+        bus.writeto_mem(imu.addr, imu_model.PWR_MGMT_1, b"\x01")
+        bus.writeto_mem(imu.addr, imu_model.CONFIG, b"\x03")
+        out = []
+        for i in range(1, 3000):
+            if i % 400 == 0:
+                imu.set_fault("spikes", not imu.faults["spikes"])
+            if i == 1700:
+                imu.accel_bias_g = [5.0, 0.0, 0.0]  # clipped at full scale from here
+            imu.update(i, 1000.0 * (i % 90) - 30000.0, 500.0 * (i % 7), vibrating and i % 3 > 0)
+            out.append(bus.readfrom_mem(imu.addr, imu_model.ACCEL_XOUT_H, 14))
+        return out, imu._rng.getstate(), imu.spikes_injected
+
+    want = samples(False, False)
+    assert samples(True, False) == want
+    assert samples(False, True) == want
+    assert want[2] > 0
 
 
 @pytest.mark.parametrize("vibrating", [False, True])
