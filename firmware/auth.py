@@ -37,6 +37,7 @@ import os
 
 import store
 from micropython import const
+from ticks import ticks_diff
 
 PIN_FILE = "pin"
 STATE_FILE = "authstate"
@@ -49,17 +50,12 @@ _LOCK_MAX_MS = const(960000)  # 16 min (30 s doubled 5 times): bounded, a therap
 _IDLE_MS = const(300000)  # 5 min without a therapist command ends the session
 _SALT_BYTES = const(16)  # 128-bit salt: no two devices share a hash for the same PIN
 _DOMAIN = b"ITC-PIN"  # hash domain: this hash is for nothing else
-_HALF = const(0x20000000)  # 2**29: ticks_diff arithmetic for a 2**30 ticks period
-_MASK = const(0x3FFFFFFF)
+# now_ms - then_ms like time.ticks_diff for a 2**30 period (negative if earlier)
+elapsed_ms = ticks_diff
 
 
 class AuthError(ValueError):
     pass
-
-
-def elapsed_ms(now_ms, then_ms):
-    """now_ms - then_ms like time.ticks_diff for a 2**30 period (negative if earlier)."""
-    return ((now_ms - then_ms + _HALF) & _MASK) - _HALF
 
 
 def valid_pin(pin):

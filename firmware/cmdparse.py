@@ -18,7 +18,7 @@ host is exactly the integer the core gets. Python's int() is not used: it accept
 
 import profiles
 import programs
-from config import FIELDS as CONFIG_FIELDS
+from config import field
 from micropython import const
 
 _INT_DIGITS = const(9)  # 999_999_999 < 2**30: stays a small int on MicroPython
@@ -30,68 +30,103 @@ _REQ_ID_MAX = const(999999999)
 _LIST_MAX = const(999)  # log/history n: more than is kept just shows all of it
 STREAM_MAX_HZ = const(50)  # 20 ms: two 10 ms ticks per line at most
 
-# (name, usage, what it does): drives parsing, `help` and the host client's completion.
-COMMANDS = (
-    ("help", "help [command]", "list the commands, or one command's usage"),
-    ("status", "status", "state, angle, target, fault, session, profile, access"),
-    ("goto", "goto <deg>", "move to an angle (clamped to the profile max and soft max)"),
-    ("hold", "hold <s>", "hold time at the target (capped by the profile)"),
-    ("program", "program [name|id]", "show or select: beginner progression interval custom"),
-    ("start", "start [<deg> <s>]", "start the selected program (custom/interval: angle, hold)"),
-    ("stop", "stop", "decelerate and hold here"),
-    ("return", "return", "normal return: rest at horizontal, then the loading position"),
-    ("estop", "estop", "emergency return, latched until 'ack'"),
-    ("ack", "ack", "acknowledge the emergency latch or a fault (never moves by itself)"),
-    ("discomfort", "discomfort", "the person feels unwell: return at once"),
-    ("consent", "consent [yes]", "show the contraindications; 'consent yes' confirms none apply"),
-    ("home", "home", "find the loading switch and set the step reference"),
-    ("calibrate", "calibrate [<deg>]", "take the IMU zero (READY: at the loading switch)"),
-    ("faults", "faults", "the latched fault and the fault history kept across resets"),
-    ("log", "log [n]", "the last n events (default 20)"),
-    ("history", "history [n]", "the last n sessions (default 10)"),
-    ("config", "config get [name] | config set <name> <value>", "settings (set: login, READY)"),
-    ("profile", "profile [set <field> <value>]",
-     "the active profile; set (login, READY): max_deg hold_s cap_s advance_after"),
-    ("selftest", "selftest", "boot self-test result, reset cause and the live checks"),
-    ("stream", "stream <hz>|off", "telemetry lines at 1-50 Hz"),
-    ("json", "json [on|off]", "machine mode: every reply one JSON object per line"),
-    ("version", "version", "firmware and protocol version"),
-    ("login", "login <pin>", "open a therapist session (5 wrong PINs lock out)"),
-    ("logout", "logout", "close the therapist session"),
-    ("pin", "pin set [<old>] <new>", "set the therapist PIN, 4-8 digits (first one: no old)"),
-    ("lock", "lock", "child lock on: table buttons off, the e-stop still works"),
-    ("unlock", "unlock [<pin>]", "child lock off (therapist PIN)"),
-    ("reboot", "reboot", "reset the controller (READY only)"),
-    ("maintenance", "maintenance", "restart into maintenance mode for deploy (READY only)"),
+# name|usage|what it does, one command per line: drives parsing, `help` and the host
+# client's completion. One string, not a tuple per command: code run in place (frozen,
+# ROMFS) then keeps it out of the RAM heap; command() and commands() read it on demand.
+_TABLE = (
+    "\nhelp|help [command]|list the commands, or one command's usage"
+    "\nstatus|status|state, angle, target, fault, session, profile, access"
+    "\ngoto|goto <deg>|move to an angle (clamped to the profile max and soft max)"
+    "\nhold|hold <s>|hold time at the target (capped by the profile)"
+    "\nprogram|program [name|id]|show or select: beginner progression interval custom"
+    "\nstart|start [<deg> <s>]|start the selected program (custom/interval: angle, hold)"
+    "\nstop|stop|decelerate and hold here"
+    "\nreturn|return|normal return: rest at horizontal, then the loading position"
+    "\nestop|estop|emergency return, latched until 'ack'"
+    "\nack|ack|acknowledge the emergency latch or a fault (never moves by itself)"
+    "\ndiscomfort|discomfort|the person feels unwell: return at once"
+    "\nconsent|consent [yes]|show the contraindications; 'consent yes' confirms none apply"
+    "\nhome|home|find the loading switch and set the step reference"
+    "\ncalibrate|calibrate [<deg>]|take the IMU zero (READY: at the loading switch)"
+    "\nfaults|faults|the latched fault and the fault history kept across resets"
+    "\nlog|log [n]|the last n events (default 20)"
+    "\nhistory|history [n]|the last n sessions (default 10)"
+    "\nconfig|config get [name] | config set <name> <value>|settings (set: login, READY)"
+    "\nprofile|profile [set <field> <value>]"
+    "|the active profile; set (login, READY): max_deg hold_s cap_s advance_after"
+    "\nselftest|selftest|boot self-test result, reset cause and the live checks"
+    "\nstream|stream <hz>|off|telemetry lines at 1-50 Hz"
+    "\njson|json [on|off]|machine mode: every reply one JSON object per line"
+    "\nversion|version|firmware and protocol version"
+    "\nlogin|login <pin>|open a therapist session (5 wrong PINs lock out)"
+    "\nlogout|logout|close the therapist session"
+    "\npin|pin set [<old>] <new>|set the therapist PIN, 4-8 digits (first one: no old)"
+    "\nlock|lock|child lock on: table buttons off, the e-stop still works"
+    "\nunlock|unlock [<pin>]|child lock off (therapist PIN)"
+    "\nreboot|reboot|reset the controller (READY only)"
+    "\nmaintenance|maintenance|restart into maintenance mode for deploy (READY only)"
+    "\n"
 )
-USAGE = {}
-for _c in COMMANDS:
-    USAGE[_c[0]] = _c[1]
+
+
+def _line(start):
+    # (name, usage, help) of the table line starting at start (just after its \n). The
+    # usage may hold '|' itself ("program [name|id]"): the name is up to the first '|',
+    # the help after the last one.
+    end = _TABLE.find("\n", start)
+    a = _TABLE.find("|", start)
+    b = _TABLE.rfind("|", start, end)
+    return _TABLE[start:a], _TABLE[a + 1:b], _TABLE[b + 1:end]
+
+
+def command(name):
+    """(name, usage, help) of a command, or None if there is no such command."""
+    if "|" in name or "\n" in name:
+        return None
+    i = _TABLE.find("\n%s|" % name)
+    return _line(i + 1) if i >= 0 else None
+
+
+def command_at(k):
+    """The k-th command's (name, usage, help), or None past the last one."""
+    i = 1
+    while k > 0 and i > 0:
+        i = _TABLE.find("\n", i) + 1
+        k -= 1
+    return _line(i) if 0 < i < len(_TABLE) else None
+
+
+def command_count():
+    return _TABLE.count("\n") - 1
+
+
+def commands():
+    """Every command's (name, usage, help), in table order."""
+    return tuple([command_at(k) for k in range(command_count())])
+
+
+def __getattr__(name):
+    # COMMANDS, the table as tuples, for the host tools and tests; the board never asks.
+    if name == "COMMANDS":
+        return commands()
+    raise AttributeError(name)
+
 
 # Settings `config set` refuses. The frame, drive and IMU mounting numbers come from
 # the hardware file (one source of truth: deploy a new file to change them); the
 # kinematics, loop period and watchdog are taken once at boot; the IMU zero is taken by
 # `calibrate` (the core re-references the steps with it; a typed-in zero would not).
-FIXED_SETTINGS = (
-    "imu_zero_mdeg",
-    "loading_angle_mdeg",
-    "home_switch_mdeg",
-    "soft_max_mdeg",
-    "overtravel_mdeg",
-    "motor_steps_per_rev",
-    "microsteps",
-    "gear_ratio",
-    "backlash_mdeg",
-    "kinematics",
-    "screw_lead_um",
-    "screw_frame_mm",
-    "screw_table_mm",
-    "screw_offset_mdeg",
-    "imu_axis",
-    "imu_sign",
-    "tick_ms",
-    "wdt_timeout_ms",
+_FIXED = (
+    " imu_zero_mdeg loading_angle_mdeg home_switch_mdeg soft_max_mdeg overtravel_mdeg"
+    " motor_steps_per_rev microsteps gear_ratio backlash_mdeg kinematics screw_lead_um"
+    " screw_frame_mm screw_table_mm screw_offset_mdeg imu_axis imu_sign tick_ms"
+    " wdt_timeout_ms "
 )
+
+
+def is_fixed(name):
+    """True for a setting `config set` refuses (see above)."""
+    return " " not in name and (" %s " % name) in _FIXED
 
 # `profile set` fields: (console name, Profile field, decimal in thousandths?).
 PROFILE_SETTINGS = (
@@ -209,11 +244,12 @@ def parse(words):
     against every bound that does not depend on the table's current state.
     """
     name = words[0]
-    if name not in USAGE:
+    cmd = command(name)
+    if cmd is None:
         raise ParseError("unknown command '%s' (help lists them)" % _clip(name))
     args = words[1:]
     n = len(args)
-    usage = ParseError("usage: " + USAGE[name])
+    usage = ParseError("usage: " + cmd[1])
     if name == "goto" or name == "calibrate":
         if n != 1 and not (n == 0 and name == "calibrate"):
             raise usage
@@ -224,7 +260,7 @@ def parse(words):
         return name, (parse_milli(args[0], 0, MAX_HOLD_MS, "hold (s)"),)
     if name == "start":
         if n != 0 and n != 2:
-            raise ParseError("usage: %s (both the angle and the hold, or neither)" % USAGE[name])
+            raise ParseError("usage: %s (both the angle and the hold, or neither)" % cmd[1])
         if n == 0:
             return name, (0, 0)
         return name, (parse_milli(args[0], 0, MAX_ANGLE_MDEG, "angle (deg)"),
@@ -259,7 +295,7 @@ def parse(words):
     if name == "help":
         if n > 1:
             raise usage
-        if n and args[0] not in USAGE:
+        if n and command(args[0]) is None:
             raise ParseError("unknown command '%s'" % _clip(args[0]))
         return name, (args[0] if n else None,)
     if name == "login" or name == "unlock":
@@ -300,10 +336,10 @@ def _pin(text):
 
 
 def config_field(name):
-    """The config.FIELDS entry (name, default, lo, hi) of a setting; ParseError if none."""
-    for f in CONFIG_FIELDS:
-        if f[0] == name:
-            return f
+    """config.field(name): (name, default, lo, hi) of a setting; ParseError if none."""
+    f = field(name)
+    if f is not None:
+        return f
     raise ParseError("unknown setting '%s' (config get lists them)" % _clip(name))
 
 
@@ -318,7 +354,7 @@ def _config(args, usage):
     value = parse_int(args[2], f[2], f[3], f[0])
     if f[0] == "imu_zero_mdeg":
         raise ParseError("imu_zero_mdeg is set by calibrate")
-    if f[0] in FIXED_SETTINGS:
+    if is_fixed(f[0]):
         raise ParseError("%s comes from the hardware file or is read at boot: "
                          "deploy a new hardware file to change it" % f[0])
     return "set", f[0], value
@@ -328,9 +364,9 @@ def _profile(name, text):
     """(PROFILE_SETTINGS entry, value) for `profile set <name> <text>`."""
     for s in PROFILE_SETTINGS:
         if s[0] == name:
-            for f in profiles.FIELDS:
-                if f[0] == s[1]:
-                    if s[2]:
-                        return s, parse_milli(text, f[2], f[3], name)
-                    return s, parse_int(text, f[2], f[3], name)
+            f = field(s[1], profiles.FIELDS)
+            assert f is not None
+            if s[2]:
+                return s, parse_milli(text, f[2], f[3], name)
+            return s, parse_int(text, f[2], f[3], name)
     raise ParseError("profile set takes %s" % " ".join([s[0] for s in PROFILE_SETTINGS]))

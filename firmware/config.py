@@ -13,73 +13,117 @@ class ConfigError(ValueError):
     pass
 
 
-# (name, default, low, high) - each line says why the bounds are what they are.
-FIELDS = (
+# "name default low high", one field per line - each line says why the bounds are what
+# they are. One string, not a tuple per field: code run in place (frozen, ROMFS) keeps
+# it out of the RAM heap (names.py); fields() and field() read it.
+_FIELDS = (
     # --- frame and drive: defaults are overwritten from hardware/table_params.json ---
-    ("loading_angle_mdeg", -60000, -85000, -10000),  # standing position is head-up (negative)
-    ("home_switch_mdeg", -59000, -85000, -5000),  # home switch edge, just off the loading stop
-    ("soft_max_mdeg", 65000, 10000, 80000),  # firmware never targets past this
-    ("overtravel_mdeg", 68000, 15000, 85000),  # over-travel switch, above the soft max
-    ("motor_steps_per_rev", 200, 24, 400),  # full steps of the stepper
-    ("microsteps", 8, 1, 64),  # driver microstep setting
-    ("gear_ratio", 300, 10, 2000),  # motor revolutions per table revolution
-    ("backlash_mdeg", 300, 0, 2000),  # gearbox lash seen at the table
-    ("kinematics", 0, 0, 1),  # 0 = rotary drive through the gearbox, 1 = lead screw
-    ("screw_lead_um", 4000, 500, 20000),  # lead screw: travel per screw revolution
-    ("screw_frame_mm", 600, 100, 2000),  # lead screw: pivot to frame anchor
-    ("screw_table_mm", 400, 100, 2000),  # lead screw: pivot to table anchor
-    ("screw_offset_mdeg", 90000, 0, 180000),  # lead screw: anchor angle at table angle 0
+    "\nloading_angle_mdeg -60000 -85000 -10000"  # standing position is head-up (negative)
+    "\nhome_switch_mdeg -59000 -85000 -5000"  # home switch edge, just off the loading stop
+    "\nsoft_max_mdeg 65000 10000 80000"  # firmware never targets past this
+    "\novertravel_mdeg 68000 15000 85000"  # over-travel switch, above the soft max
+    "\nmotor_steps_per_rev 200 24 400"  # full steps of the stepper
+    "\nmicrosteps 8 1 64"  # driver microstep setting
+    "\ngear_ratio 300 10 2000"  # motor revolutions per table revolution
+    "\nbacklash_mdeg 300 0 2000"  # gearbox lash seen at the table
+    "\nkinematics 0 0 1"  # 0 = rotary drive through the gearbox, 1 = lead screw
+    "\nscrew_lead_um 4000 500 20000"  # lead screw: travel per screw revolution
+    "\nscrew_frame_mm 600 100 2000"  # lead screw: pivot to frame anchor
+    "\nscrew_table_mm 400 100 2000"  # lead screw: pivot to table anchor
+    "\nscrew_offset_mdeg 90000 0 180000"  # lead screw: anchor angle at table angle 0
     # --- motion limits at the table (mdeg/s, mdeg/s^2) ---
-    ("normal_speed_mdeg_s", 4000, 500, 8000),  # 4 dps: slow, calm tilting (guidance: go slow)
-    ("normal_accel_mdeg_s2", 4000, 500, 10000),  # 1 s ramps at normal speed
-    ("jog_speed_mdeg_s", 2000, 200, 4000),  # hold-to-run and recovery run at reduced speed
-    ("jog_accel_mdeg_s2", 4000, 500, 10000),
+    "\nnormal_speed_mdeg_s 4000 500 8000"  # 4 dps: slow, calm tilting (guidance: go slow)
+    "\nnormal_accel_mdeg_s2 4000 500 10000"  # 1 s ramps at normal speed
+    "\njog_speed_mdeg_s 2000 200 4000"  # hold-to-run and recovery run at reduced speed
+    "\njog_accel_mdeg_s2 4000 500 10000"
     # Emergency return: a little faster than normal, but kept where the motor still has
     # torque margin for a 150 kg misadjusted user (hardware/mechanics_figures.md); a
     # reliable return beats a fast one that loses steps.
-    ("emergency_speed_mdeg_s", 5000, 1000, 10000),
-    ("emergency_accel_mdeg_s2", 6000, 1000, 12000),  # still a ramp: no jolt to the person
-    ("homing_slow_mdeg_s", 500, 100, 2000),  # second, precise approach to the home switch
-    ("homing_retract_mdeg", 2000, 500, 5000),  # back off the switch before the slow approach
+    "\nemergency_speed_mdeg_s 5000 1000 10000"
+    "\nemergency_accel_mdeg_s2 6000 1000 12000"  # still a ramp: no jolt to the person
+    "\nhoming_slow_mdeg_s 500 100 2000"  # second, precise approach to the home switch
+    "\nhoming_retract_mdeg 2000 500 5000"  # back off the switch before the slow approach
     # the switch must be found within this travel past the counted loading angle: the
     # runaway tolerance of lost steps plus margin (the mechanical stop is 1 deg further)
-    ("homing_travel_mdeg", 3000, 1000, 20000),
+    "\nhoming_travel_mdeg 3000 1000 20000"
     # --- session rules ---
-    ("rest_angle_mdeg", 0, -10000, 10000),  # horizontal: rest here before coming up
-    ("rest_pause_ms", 10000, 0, 120000),  # rest near horizontal before standing (dizziness)
-    ("head_down_mdeg", 2000, 0, 10000),  # above this the person counts as head-down
-    ("deep_angle_mdeg", 60000, 30000, 80000),  # beyond about 60 deg only seconds
-    ("deep_hold_max_ms", 10000, 0, 30000),  # hold cap beyond deep_angle_mdeg
-    ("arrive_tol_mdeg", 500, 50, 3000),  # close enough to a target to call it reached
+    "\nrest_angle_mdeg 0 -10000 10000"  # horizontal: rest here before coming up
+    "\nrest_pause_ms 10000 0 120000"  # rest near horizontal before standing (dizziness)
+    "\nhead_down_mdeg 2000 0 10000"  # above this the person counts as head-down
+    "\ndeep_angle_mdeg 60000 30000 80000"  # beyond about 60 deg only seconds
+    "\ndeep_hold_max_ms 10000 0 30000"  # hold cap beyond deep_angle_mdeg
+    "\narrive_tol_mdeg 500 50 3000"  # close enough to a target to call it reached
     # --- buttons and switches ---
-    ("debounce_ms", 30, 5, 200),  # contact bounce of the table buttons
-    ("long_press_ms", 1500, 500, 5000),  # START long press cycles programs
-    ("chord_ms", 3000, 1000, 10000),  # UP+DOWN chord held this long = consent acknowledgement
-    ("stuck_button_ms", 120000, 10000, 600000),  # held longer than any real use: stuck
-    ("switch_samples", 3, 1, 10),  # limit switches re-checked over this many ticks
+    "\ndebounce_ms 30 5 200"  # contact bounce of the table buttons
+    "\nlong_press_ms 1500 500 5000"  # START long press cycles programs
+    "\nchord_ms 3000 1000 10000"  # UP+DOWN chord held this long = consent acknowledgement
+    "\nstuck_button_ms 120000 10000 600000"  # held longer than any real use: stuck
+    "\nswitch_samples 3 1 10"  # limit switches re-checked over this many ticks
     # --- IMU estimation and plausibility ---
-    ("imu_axis", 1, 0, 2),  # sensor axis (0=x, 1=y, 2=z) parallel to the pivot
-    ("imu_sign", 1, -1, 1),  # +1 if positive rotation about that axis is head-down (0 refused)
-    ("imu_zero_mdeg", 0, -15000, 15000),  # calibration: mounting offset subtracted from the tilt
-    ("fusion_tau_ms", 500, 50, 5000),  # complementary filter: gyro trusted on this time scale
-    ("gravity_min_mg", 850, 500, 1000),  # |g| window: outside it the accel is not tilt
-    ("gravity_max_mg", 1150, 1000, 1500),
-    ("rate_max_mdeg_s", 20000, 5000, 100000),  # twice the fastest the drive can turn the table
+    "\nimu_axis 1 0 2"  # sensor axis (0=x, 1=y, 2=z) parallel to the pivot
+    "\nimu_sign 1 -1 1"  # +1 if positive rotation about that axis is head-down (0 refused)
+    "\nimu_zero_mdeg 0 -15000 15000"  # calibration: mounting offset subtracted from the tilt
+    "\nfusion_tau_ms 500 50 5000"  # complementary filter: gyro trusted on this time scale
+    "\ngravity_min_mg 850 500 1000"  # |g| window: outside it the accel is not tilt
+    "\ngravity_max_mg 1150 1000 1500"
+    "\nrate_max_mdeg_s 20000 5000 100000"  # twice the fastest the drive can turn the table
     # identical raw samples this many ticks: a frozen sensor. 250 ms: a live 16-bit sensor
     # (noise of several LSB) never repeats that long, and the boot self-test (300 ms) sees it
-    ("frozen_samples", 25, 5, 1000),
-    ("bus_error_limit", 5, 1, 100),  # consecutive I2C errors before the angle is untrusted
-    ("runaway_tol_mdeg", 2500, 500, 10000),  # steps vs IMU: backlash + estimator error + margin
-    ("runaway_window_ms", 1000, 100, 10000),  # error must persist this long to trip
+    "\nfrozen_samples 25 5 1000"
+    "\nbus_error_limit 5 1 100"  # consecutive I2C errors before the angle is untrusted
+    "\nrunaway_tol_mdeg 2500 500 10000"  # steps vs IMU: backlash + estimator error + margin
+    "\nrunaway_window_ms 1000 100 10000"  # error must persist this long to trip
     # --- main loop ---
-    ("tick_ms", 10, 5, 50),  # 100 Hz control loop
-    ("overrun_limit", 10, 2, 1000),  # consecutive overruns that make a fault
-    ("wdt_timeout_ms", 1000, 200, 8000),  # > longest blocking I2C timeout, < a person's patience
+    "\ntick_ms 10 5 50"  # 100 Hz control loop
+    "\noverrun_limit 10 2 1000"  # consecutive overruns that make a fault
+    "\nwdt_timeout_ms 1000 200 8000"  # > longest blocking I2C timeout, < a person's patience
+    "\n"
 )
 
-_INDEX = {}
-for _i in range(len(FIELDS)):
-    _INDEX[FIELDS[_i][0]] = _i
+
+def _parse(table, i):
+    # (name, default, low, high) of the table line that starts at i
+    w = table[i:table.find("\n", i)].split()
+    return w[0], int(w[1]), int(w[2]), int(w[3])
+
+
+def field(name, table=_FIELDS):
+    """(name, default, low, high) of a field, or None if there is none. table: this
+    module's, or another in the same format (profiles.py)."""
+    if type(name) is not str or " " in name or "\n" in name:
+        return None
+    i = table.find("\n%s " % name)
+    return _parse(table, i + 1) if i >= 0 else None
+
+
+def fields(table=_FIELDS):
+    """Every field's (name, default, low, high), in table order."""
+    i = 1
+    while i < len(table):
+        yield _parse(table, i)
+        i = table.find("\n", i) + 1
+
+
+def field_names(table=_FIELDS):
+    """Every field's name, in table order (without parsing the numbers: cheaper)."""
+    i = 1
+    while i < len(table):
+        j = table.find(" ", i)
+        yield table[i:j]
+        i = table.find("\n", j) + 1
+
+
+def field_at(k, table=_FIELDS):
+    """The k-th field's (name, default, low, high), or None past the last one."""
+    i = 1
+    while k > 0 and i > 0:
+        i = table.find("\n", i) + 1
+        k -= 1
+    return _parse(table, i) if 0 < i < len(table) else None
+
+
+def field_count(table=_FIELDS):
+    return table.count("\n") - 1
 
 
 def is_int(value):
@@ -91,27 +135,27 @@ class Config:
     """The live configuration: one attribute per field, always valid."""
 
     def __init__(self):
-        for f in FIELDS:
+        for f in fields():
             setattr(self, f[0], f[1])
         self.check()
 
     def __getattr__(self, name: str) -> int:
         # Only reached for a name that is not a field; declared so type checkers know
-        # every field attribute (set from FIELDS in __init__) is an int.
+        # every field attribute (set from the table in __init__) is an int.
         raise AttributeError(name)
 
     def names(self):
-        return [f[0] for f in FIELDS]
+        return list(field_names())
 
     def get(self, name):
-        if name not in _INDEX:
+        if field(name) is None:
             raise ConfigError("unknown setting '%s'" % name)
         return getattr(self, name)
 
     def as_dict(self):
         d = {}
-        for f in FIELDS:
-            d[f[0]] = getattr(self, f[0])
+        for name in field_names():
+            d[name] = getattr(self, name)
         return d
 
     def update(self, values):
@@ -156,35 +200,29 @@ def _order(low, high, low_name, high_name):
 
 
 def _validate_one(name, value):
-    if name not in _INDEX:
+    f = field(name)
+    if f is None:
         raise ConfigError("unknown setting '%s'" % name)
-    f = FIELDS[_INDEX[name]]
     if not is_int(value):
         raise ConfigError("%s must be an integer, got %r" % (name, value))
     if value < f[2] or value > f[3]:
         raise ConfigError("%s=%d is outside [%d, %d]" % (name, value, f[2], f[3]))
 
 
-# Hardware parameter file sections the firmware takes (the rest is for the simulator).
+# Hardware parameter file entries the firmware takes (the rest is for the simulator).
 _HW_KEYS = (
-    ("frame", "loading_angle_mdeg"),
-    ("frame", "home_switch_mdeg"),
-    ("frame", "soft_max_mdeg"),
-    ("frame", "overtravel_mdeg"),
-    ("drive", "motor_steps_per_rev"),
-    ("drive", "microsteps"),
-    ("drive", "gear_ratio"),
-    ("drive", "backlash_mdeg"),
-    ("imu", "axis"),
-    ("imu", "sign"),
+    "frame.loading_angle_mdeg frame.home_switch_mdeg frame.soft_max_mdeg frame.overtravel_mdeg"
+    " drive.motor_steps_per_rev drive.microsteps drive.gear_ratio drive.backlash_mdeg"
+    " imu.axis imu.sign"
 )
-_AXES = {"x": 0, "y": 1, "z": 2}
+_AXES = ("x", "y", "z")
 
 
 def hardware_values(params):
     """Pick the firmware's numbers out of a parsed table_params.json; ConfigError if absent."""
     out = {}
-    for section, key in _HW_KEYS:
+    for item in _HW_KEYS.split():
+        section, key = item.split(".")
         try:
             value = params[section][key][0]
         except (KeyError, IndexError, TypeError):
@@ -194,7 +232,7 @@ def hardware_values(params):
             if key == "imu_axis":
                 if value not in _AXES:
                     raise ConfigError("hardware parameters: imu.axis must be x, y or z")
-                value = _AXES[value]
+                value = _AXES.index(value)
         out[key] = value
     return out
 

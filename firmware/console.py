@@ -51,60 +51,31 @@ Lines the console sends by itself: telemetry (`stream`), {"tel": {...}} in JSON 
 import json
 import sys
 
+import events
 import faults
+import names
 import profiles
 import programs
 import states
 import store
 from auth import Auth, AuthError
-from cmdparse import COMMANDS, FIXED_SETTINGS, ParseError, fmt_milli, parse, split
-from config import FIELDS as CONFIG_FIELDS
-from config import ConfigError
-from events import (
-    E_ACK,
-    E_BOOT,
-    E_CALIBRATED,
-    E_CAP,
-    E_CLAMPED,
-    E_COMMAND,
-    E_CONSENT,
-    E_ESTOP,
-    E_FAULT,
-    E_HOMED,
-    E_OVERRUN,
-    E_RECOVERY,
-    E_SEGMENT,
-    E_SESSION_END,
-    E_SESSION_START,
-    E_STATE,
-    E_STUCK_BUTTON,
-    EVENT_NAMES,
+from cmdparse import (
+    ParseError,
+    command,
+    command_at,
+    command_count,
+    commands,
+    fmt_milli,
+    is_fixed,
+    parse,
+    split,
 )
+from config import ConfigError, field, field_at, field_count
 from micropython import const
-from states import (
-    BOOT,
-    C_ACK,
-    C_CALIBRATE,
-    C_CONSENT,
-    C_DISCOMFORT,
-    C_ESTOP,
-    C_GOTO,
-    C_HOLD,
-    C_HOME,
-    C_PROGRAM,
-    C_RETURN,
-    C_START,
-    C_STOP,
-    COMMAND_NAMES,
-    FAULT,
-    HOMING,
-    OK,
-    READY,
-    REASON_NAMES,
-    STATE_NAMES,
-)
 from ticks import ticks_add, ticks_diff
 
+# The state, command and event numbers are read as states.X / events.X (not imported
+# one by one): each imported name would cost this module's globals a heap slot.
 PROTOCOL = const(1)  # bumped when a reply's shape changes incompatibly
 
 _RX_CHUNK = const(64)  # bytes read per tick at most: bounds the work of one pass
@@ -131,20 +102,19 @@ _D_BYTE = const(2)
 
 # Commands that are one core command without arguments.
 CORE_COMMANDS = {
-    "stop": C_STOP,
-    "return": C_RETURN,
-    "estop": C_ESTOP,
-    "ack": C_ACK,
-    "discomfort": C_DISCOMFORT,
-    "home": C_HOME,
+    "stop": states.C_STOP,
+    "return": states.C_RETURN,
+    "estop": states.C_ESTOP,
+    "ack": states.C_ACK,
+    "discomfort": states.C_DISCOMFORT,
+    "home": states.C_HOME,
 }
 
-# machine.reset_cause() numbers (the same on the ESP32 and the simulated board).
-_RESET_NAMES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
-_ESTOP_SOURCES = {1: "circuit open", 2: "irq edge", 3: "console"}
-_CAP_KINDS = {1: "hold cap", 2: "session cap"}
-# Names of the core's sub-phases, if states.py provides them (else the number is shown).
-_PHASE_NAMES = getattr(states, "PHASE_NAMES", None)
+# names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
+# simulated board); how an e-stop was seen (events.E_ESTOP); which cap (events.E_CAP).
+_RESETS = "\n1 power-on\n2 hard\n3 watchdog\n4 deep-sleep\n5 soft\n"
+_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n"
+_CAP_KINDS = "\n1 hold cap\n2 session cap\n"
 
 _TEL_JSON = (
     '{"tel": {"t_ms": %d, "state": "%s", "angle_mdeg": %d, "target_mdeg": %d, '
@@ -154,9 +124,20 @@ _TEL_TEXT = "tel t=%s s state=%s angle=%s target=%s rate=%s fault=%s\n"
 
 
 def _name(table, i):
+    """The name of i in a tuple, a dict or a names.py text table; else i as text."""
+    if type(table) is str:
+        n = names.text(table, i)
+        return n if n is not None else str(i)
     if type(table) is dict:
         return table.get(i, str(i))
     return table[i] if 0 <= i < len(table) else str(i)
+
+
+def __getattr__(attr):
+    # console.COMMANDS (cmdparse.commands()) for the host tools and tests.
+    if attr == "COMMANDS":
+        return commands()
+    raise AttributeError(attr)
 
 
 def _human(key, v):
@@ -183,73 +164,72 @@ def _human(key, v):
 
 def event_text(code, a, b):
     """One event log record (code, a, b) in words, with names from states/faults/events."""
-    if code == E_STATE:
-        return "%s -> %s" % (_name(STATE_NAMES, a), _name(STATE_NAMES, b))
-    if code == E_FAULT:
-        return "%s in %s" % (faults.name(a), _name(STATE_NAMES, b))
-    if code == E_COMMAND:
-        return "%s: %s" % (_name(COMMAND_NAMES, a), _name(REASON_NAMES, b))
-    if code == E_BOOT:
-        return "reset cause %s" % _name(_RESET_NAMES, a)
-    if code == E_ESTOP:
+    e = events
+    names_ = states.STATE_NAMES
+    if code == e.E_STATE:
+        return "%s -> %s" % (_name(names_, a), _name(names_, b))
+    if code == e.E_FAULT:
+        return "%s in %s" % (faults.name(a), _name(names_, b))
+    if code == e.E_COMMAND:
+        return "%s: %s" % (_name(states.COMMAND_NAMES, a), states.reason_name(b))
+    if code == e.E_BOOT:
+        return "reset cause %s" % _name(_RESETS, a)
+    if code == e.E_ESTOP:
         return _name(_ESTOP_SOURCES, a)
-    if code == E_ACK:
-        return "in %s" % _name(STATE_NAMES, a)
-    if code == E_SESSION_START:
+    if code == e.E_ACK:
+        return "in %s" % _name(names_, a)
+    if code == e.E_SESSION_START:
         return "program %d" % a
-    if code == E_SESSION_END:
-        return "%s, deepest %s deg" % (_name(profiles.ENDED_NAMES, a), fmt_milli(b))
-    if code == E_CLAMPED:
+    if code == e.E_SESSION_END:
+        return "%s, deepest %s deg" % (profiles.ended_name(a), fmt_milli(b))
+    if code == e.E_CLAMPED:
         return "%s -> %s deg" % (fmt_milli(a), fmt_milli(b))
-    if code == E_CAP:
+    if code == e.E_CAP:
         return _name(_CAP_KINDS, a)
-    if code == E_HOMED:
+    if code == e.E_HOMED:
         return "switch at count %d" % a
-    if code == E_STUCK_BUTTON:
+    if code == e.E_STUCK_BUTTON:
         return "buttons 0x%x" % a
-    if code == E_CALIBRATED or code == E_RECOVERY:
+    if code == e.E_CALIBRATED or code == e.E_RECOVERY:
         return "%s deg" % fmt_milli(a)
-    if code == E_SEGMENT:
+    if code == e.E_SEGMENT:
         return "segment %d to %s deg" % (a, fmt_milli(b))
-    if code == E_OVERRUN:
+    if code == e.E_OVERRUN:
         return "%d in a row" % a
-    if code == E_CONSENT:
+    if code == e.E_CONSENT:
         return "contraindications acknowledged"
     if a == 0 and b == 0:
         return ""
     return "a=%d b=%d" % (a, b)
 
 
-def _same(x):
-    return x
+# Row formatters of the listing replies: row(item, js) is the JSON value of one item
+# (js True) or its line of text (js False).
 
 
-def _help_json(c):
-    return {"name": c[0], "usage": c[1], "help": c[2]}
-
-
-def _help_text(c):
+def _help_row(c, js):
+    if type(c) is int:
+        c = command_at(c)
+    assert c is not None
+    if js:
+        return {"name": c[0], "usage": c[1], "help": c[2]}
     return "%-40s %s" % (c[1], c[2])
 
 
-def _fault_json(e):
-    return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
-
-
-def _fault_text(e):
+def _fault_row(e, js):
+    if js:
+        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
     return "  %s (code %d) in boot %d, after session %d" % (faults.name(e[0]), e[0], e[1], e[2])
 
 
-def _session_json(e):
-    return {"session": e[0], "program": _name(programs.NAMES, e[1]), "level": e[2],
-            "deepest_mdeg": e[3], "head_down_ms": e[4],
-            "ended": _name(profiles.ENDED_NAMES, e[5])}
-
-
-def _session_text(e):
+def _session_row(e, js):
+    if js:
+        return {"session": e[0], "program": _name(programs.NAMES, e[1]), "level": e[2],
+                "deepest_mdeg": e[3], "head_down_ms": e[4],
+                "ended": profiles.ended_name(e[5])}
     return "#%d %s level %d: deepest %s deg, head-down %s s, %s" % (
         e[0], _name(programs.NAMES, e[1]), e[2], fmt_milli(e[3]), fmt_milli(e[4]),
-        _name(profiles.ENDED_NAMES, e[5]))
+        profiles.ended_name(e[5]))
 
 
 class Console:
@@ -278,8 +258,7 @@ class Console:
         self._g_i = 0
         self._g_key = None
         self._g_open = False
-        self._g_row_json = _same
-        self._g_row_text = _same
+        self._g_row = None
         self._alerts = []  # alerts raised while a reply line was open
         # telemetry
         self.stream_hz = 0
@@ -441,10 +420,10 @@ class Console:
             tx.append(data)
         self._tx_bytes += len(data)
 
-    def _reply(self, text, obj, pairs=(), key=None, rows=(), row_json=None, row_text=None):
+    def _reply(self, text, obj, pairs=(), key=None, rows=(), row=None):
         """Start one reply. Human mode: text (a str or a list of lines, may be None),
-        then a "label: value" line per pair and row_text(row) per row. JSON mode: obj,
-        the pairs as more fields and row_json(row) for each row in a list under key, all
+        then a "label: value" line per pair and row(item, False) per row. JSON mode: obj,
+        the pairs as more fields and row(item, True) for each row in a list under key, all
         on one line. The head goes out now; the pairs and rows a few per tick."""
         if self._busy:
             # a handler that failed after its reply began: the line must stay whole
@@ -466,8 +445,7 @@ class Console:
         self._g_i = 0
         self._g_key = key
         self._g_open = False  # the JSON list under key has been opened
-        self._g_row_json = row_json or _same
-        self._g_row_text = row_text or _same
+        self._g_row = row
         self._more()  # a short reply is complete at once
 
     def _more(self):
@@ -494,11 +472,15 @@ class Console:
                     else:
                         piece = "%s: %s\n" % _human(k, v)
                 elif js:
-                    piece = json.dumps(self._g_row_json(rows[i - np]))
+                    row = self._g_row
+                    assert row is not None  # a reply with rows has its formatter
+                    piece = json.dumps(row(rows[i - np], True))
                     piece = (", " if self._g_open else ', "%s": [' % self._g_key) + piece
                     self._g_open = True
                 else:
-                    piece = self._g_row_text(rows[i - np]) + "\n"
+                    row = self._g_row
+                    assert row is not None
+                    piece = row(rows[i - np], False) + "\n"
             except Exception as e:  # a bad item is left out; the reply line stays whole
                 self._alert("internal error: %s %s" % (type(e).__name__, e))
                 continue
@@ -512,7 +494,7 @@ class Console:
                 self._queue((', "%s": []}\n' % self._g_key).encode())
         self._busy = False
         self._g_pairs = self._g_rows = ()
-        self._g_row_json = self._g_row_text = _same
+        self._g_row = None
         for a in self._alerts:
             self._queue(a)
         self._alerts = []
@@ -522,9 +504,6 @@ class Console:
             obj = {}
         obj["ok"] = True
         self._reply(text, obj, **more)
-
-    def _ok_pairs(self, pairs):
-        self._reply(None, {"ok": True}, pairs)
 
     def _error(self, msg, obj=None):
         if obj is None:
@@ -597,7 +576,7 @@ class Console:
         if self._tx_bytes > _TEL_BACKLOG or self._busy:
             self.tel_dropped += 1
             return
-        state = _name(STATE_NAMES, core.state)
+        state = _name(states.STATE_NAMES, core.state)
         fault = faults.name(core.fault)
         if self.json:
             line = _TEL_JSON % (now, state, angle, core.target_mdeg, rate, fault)
@@ -610,9 +589,9 @@ class Console:
 
     def _note_selftest(self):
         core = self.app.core
-        if core.state == BOOT:
+        if core.state == states.BOOT:
             return
-        if core.state == FAULT and getattr(core, "fault_at_boot", False):
+        if core.state == states.FAULT and getattr(core, "fault_at_boot", False):
             self.selftest = core.fault
         else:
             self.selftest = 0
@@ -623,7 +602,7 @@ class Console:
         if act is None:
             return
         method, what = act
-        if self.app.core.state != READY:
+        if self.app.core.state != states.READY:
             self._alert("%s cancelled: the table left READY" % what)
             return
         getattr(self.board, method)()
@@ -634,31 +613,31 @@ class Console:
 
     def _need_ready(self, what):
         st = self.app.core.state
-        if st != READY:
-            raise ParseError("%s only in READY (now %s)" % (what, _name(STATE_NAMES, st)))
+        if st != states.READY:
+            raise ParseError("%s only in READY (now %s)" % (what, _name(states.STATE_NAMES, st)))
 
     def _save(self):
         """Persist profiles and settings; a warning text, or '' when stored (or unknown)."""
         st = self.app.save_profiles_and_settings()
         if st is not None and st != store.OK:
-            return "not stored (%s): lost at the next reset" % _name(store.STATUS_NAMES, st)
+            return "not stored (%s): lost at the next reset" % store.status_name(st)
         return ""
 
     def _core(self, cmd, a=0, b=0):
         """core.command(); on a refusal, reply with the reason and return False."""
         r = self.app.core.command(cmd, a, b)
-        if r == OK:
+        if r == states.OK:
             return True
-        self._error("refused: " + _name(REASON_NAMES, r), {"reason": r})
+        self._error("refused: " + states.reason_name(r), {"reason": r})
         return False
 
     def _moved(self, what, requested=None):
         """The reply to an accepted motion command: where the core is going now."""
         core = self.app.core
-        state = _name(STATE_NAMES, core.state)
+        state = _name(states.STATE_NAMES, core.state)
         obj = {"state": state, "target_mdeg": core.target_mdeg}
         note = ""
-        if core.state == HOMING and what != "home":
+        if core.state == states.HOMING and what != "home":
             note = "homing first, then the %s runs" % what
         elif requested is not None and core.target_mdeg != requested:
             note = "clamped to the profile and table limits"
@@ -691,7 +670,7 @@ class Console:
         warn = None
         text = "ok child lock: %s" % ("on" if on else "off")
         if status != store.OK:
-            warn = "not stored (%s): lost at the next reset" % _name(store.STATUS_NAMES, status)
+            warn = "not stored (%s): lost at the next reset" % store.status_name(status)
             text += "; " + warn
         self._ok(text, {"child_lock": on, "warning": warn})
 
@@ -700,17 +679,18 @@ class Console:
     # parsed (cmdparse.parse). Checks first, then changes.
 
     def _c_help(self, name):
-        rows = COMMANDS if name is None else [c for c in COMMANDS if c[0] == name]
-        self._ok(None, key="commands", rows=rows, row_json=_help_json, row_text=_help_text)
+        # all: rows are command numbers, each read from the table when its turn comes
+        rows = range(command_count()) if name is None else [command(name)]
+        self._ok(None, key="commands", rows=rows, row=_help_row)
 
     def _c_status(self):
         app = self.app
         core = app.core
         p = core.profile
         ph = core.phase
-        self._ok_pairs((
-            ("state", _name(STATE_NAMES, core.state)),
-            ("phase", _PHASE_NAMES.get(ph, str(ph)) if _PHASE_NAMES is not None else str(ph)),
+        self._ok(None, pairs=(
+            ("state", _name(states.STATE_NAMES, core.state)),
+            ("phase", states.phase_name(ph)),
             ("angle_mdeg", core.angle_mdeg),
             ("target_mdeg", core.target_mdeg),
             ("fault", faults.name(core.fault)),
@@ -732,16 +712,16 @@ class Console:
         ))
 
     def _c_goto(self, a):
-        if self._core(C_GOTO, a):
+        if self._core(states.C_GOTO, a):
             self._moved("goto", a)
 
     def _c_hold(self, ms):
-        if self._core(C_HOLD, ms):
+        if self._core(states.C_HOLD, ms):
             self._ok("ok hold: %s s (capped by the profile)" % fmt_milli(ms), {"hold_ms": ms})
 
     def _c_program(self, pid):
         core = self.app.core
-        if pid is not None and not self._core(C_PROGRAM, pid):
+        if pid is not None and not self._core(states.C_PROGRAM, pid):
             return
         cur = _name(programs.NAMES, core.program_id)
         names = [programs.NAMES[k] for k in sorted(programs.NAMES)]
@@ -749,13 +729,13 @@ class Console:
                  {"program": cur, "programs": names})
 
     def _c_start(self, a, b):
-        if not self._core(C_START, a, b):
+        if not self._core(states.C_START, a, b):
             return
         core = self.app.core
         runner = getattr(core, "runner", None)
         plan = [[t, h] for t, h in runner.plan()] if runner is not None else []
         prog = _name(programs.NAMES, core.program_id)
-        state = _name(STATE_NAMES, core.state)
+        state = _name(states.STATE_NAMES, core.state)
         steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
         self._ok("ok start %s: %s, target %s deg; plan %s"
                  % (prog, state, fmt_milli(core.target_mdeg), steps or "-"),
@@ -766,28 +746,29 @@ class Console:
         p = self.app.core.profile
         if yes is None:
             self._consent_shown = True
+            items = profiles.contraindications()
             lines = ["Inversion is not for anyone with:"]
-            for c in profiles.CONTRAINDICATIONS:
+            for c in items:
                 lines.append("  - " + c)
             lines.append("profile '%s' consent: %s" % (p.name, "yes" if p.consent else "no"))
             lines.append("If none of these applies, type: consent yes")
-            self._ok(lines, {"contraindications": list(profiles.CONTRAINDICATIONS),
+            self._ok(lines, {"contraindications": items,
                                         "profile": p.name, "consent": bool(p.consent),
                                         "confirm": "consent yes"})
             return
         if not self._consent_shown:
             raise ParseError("read the list first: consent, then consent yes")
         self._consent_shown = False
-        if self._core(C_CONSENT):
+        if self._core(states.C_CONSENT):
             self._ok("ok consent: recorded for profile '%s'" % p.name,
                      {"profile": p.name, "consent": bool(p.consent)})
 
     def _c_calibrate(self, a):
         if a is None:
-            if self.app.core.state != READY:
+            if self.app.core.state != states.READY:
                 raise ParseError("give the angle the table stands at: calibrate <deg>")
             a = 0  # READY: the core takes the loading switch as the reference
-        if self._core(C_CALIBRATE, a):
+        if self._core(states.C_CALIBRATE, a):
             z = self.app.cfg.imu_zero_mdeg
             self._ok("ok calibrate: IMU zero %s deg" % fmt_milli(z), {"imu_zero_mdeg": z})
 
@@ -795,11 +776,11 @@ class Console:
         core = self.app.core
         fl = self.app.faultlog
         latched = faults.name(core.fault)
-        text = ["latched: %s (state %s)" % (latched, _name(STATE_NAMES, core.state)),
+        text = ["latched: %s (state %s)" % (latched, _name(states.STATE_NAMES, core.state)),
                 "boot %d; fault history, oldest first:%s" % (fl.boot,
                                                              "" if fl.entries else " none")]
         self._ok(text, {"latched": latched, "boot": fl.boot}, key="history",
-                 rows=list(fl.entries), row_json=_fault_json, row_text=_fault_text)
+                 rows=list(fl.entries), row=_fault_row)
 
     def _c_log(self, n):
         log = self.app.core.log
@@ -810,40 +791,42 @@ class Console:
         # comes (a few per tick), not all at once
         self._ok(None if start < log.seq else "no events",
                  {"fields": ["t_ms", "event", "a", "b", "text"]}, key="events",
-                 rows=range(start, log.seq), row_json=self._event_row,
-                 row_text=self._event_line)
+                 rows=range(start, log.seq), row=self._event_row)
 
-    def _event_row(self, seq):
+    def _event_row(self, seq, js):
         ev = self.app.core.log.get(seq)
         if ev is None:  # overwritten meanwhile (the ring wrapped): say so
-            return [0, "lost", 0, 0, "overwritten while listing"]
-        t, code, a, b = ev
-        return [t, _name(EVENT_NAMES, code), a, b, event_text(code, a, b)]
-
-    def _event_line(self, seq):
-        t, name, a, b, text = self._event_row(seq)
+            t, name, a, b, text = 0, "lost", 0, 0, "overwritten while listing"
+        else:
+            t, code, a, b = ev
+            name = events.name(code)
+            if name is None:
+                name = str(code)
+            text = event_text(code, a, b)
+        if js:
+            return [t, name, a, b, text]
         return "%s %s %s" % (fmt_milli(t), name, text)
 
     def _c_history(self, n):
         hist = self.app.history
         rows = hist.last(_HISTORY_DEFAULT if n is None else n)
         self._ok(None if rows else "no sessions yet", {"total": hist.count}, key="sessions",
-                 rows=rows, row_json=_session_json, row_text=_session_text)
+                 rows=rows, row=_session_row)
 
     def _c_config(self, op, name, value):
         app = self.app
         cfg = app.cfg
         if op == "get":
             if name is None:
+                # rows are field numbers: each is read and formatted when its turn comes
                 self._ok(None, {"fields": ["name", "value", "min", "max", "fixed"]},
-                         key="config", rows=CONFIG_FIELDS, row_json=self._setting_row,
-                         row_text=self._setting_line)
+                         key="config", rows=range(field_count()), row=self._setting_row)
                 return
-            for f in CONFIG_FIELDS:
-                if f[0] == name:
-                    r = self._setting_row(f)
-                    self._ok(self._setting_line(f), {"name": r[0], "value": r[1], "min": r[2],
-                                                     "max": r[3], "fixed": r[4]})
+            f = field(name)
+            if f is not None:
+                r = self._setting_row(f, True)
+                self._ok(self._setting_row(f, False), {"name": r[0], "value": r[1],
+                                                       "min": r[2], "max": r[3], "fixed": r[4]})
             return
         self._need_therapist()
         self._need_ready("config set")
@@ -866,18 +849,23 @@ class Console:
         self._ok(text + ("; " + warn if warn else ""),
                  {"name": name, "value": value, "old": old, "warning": warn or None})
 
-    def _setting_row(self, f):
-        return [f[0], self.app.cfg.get(f[0]), f[2], f[3], f[0] in FIXED_SETTINGS]
-
-    def _setting_line(self, f):
-        name, v, lo, hi, fixed = self._setting_row(f)
-        return "%s = %d  [%d, %d]%s" % (name, v, lo, hi, "  (fixed)" if fixed else "")
+    def _setting_row(self, f, js):
+        """A field (config.field(), or its number f) as [name, value, min, max, fixed]."""
+        if type(f) is int:
+            f = field_at(f)
+        assert f is not None
+        name = f[0]
+        v = self.app.cfg.get(name)
+        fixed = is_fixed(name)
+        if js:
+            return [name, v, f[2], f[3], fixed]
+        return "%s = %d  [%d, %d]%s" % (name, v, f[2], f[3], "  (fixed)" if fixed else "")
 
     def _c_profile(self, setting, value):
         p = self.app.core.profile
         if setting is None:
             lvl = p.level
-            self._ok_pairs((
+            self._ok(None, pairs=(
                 ("name", p.name),
                 ("max_mdeg", p.max_mdeg),
                 ("hold_max_ms", p.hold_max_ms),
@@ -916,9 +904,9 @@ class Console:
         else:
             result = "failed: %s" % faults.name(self.selftest)
         buttons = getattr(core, "buttons", None)
-        self._ok_pairs((
+        self._ok(None, pairs=(
             ("selftest", result),
-            ("reset_cause", _name(_RESET_NAMES, app.board.reset_cause())),
+            ("reset_cause", _name(_RESETS, app.board.reset_cause())),
             ("estop_open", getattr(core, "estop_open", None)),
             ("imu_valid", bool(est.valid)),
             ("imu_fault", faults.name(est.fault)),
@@ -951,7 +939,7 @@ class Console:
     def _c_version(self):
         impl = sys.implementation
         v = impl.version
-        self._ok_pairs((
+        self._ok(None, pairs=(
             ("firmware", getattr(self.app, "version", "dev")),
             ("protocol", PROTOCOL),
             ("platform", sys.platform),

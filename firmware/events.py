@@ -1,9 +1,11 @@
 """Event codes for the event log, and how a session ended.
 
 Events are (t_ms, code, a, b) integer records in firmware/eventlog.py; the meaning of
-a and b is given per code below. Codes are stable: the fault history persists them.
+a and b is given per code below. Codes are stable: the fault history persists them. An
+event's name is its constant's name without E_, in lower case (names.py).
 """
 
+import names
 from micropython import const
 
 E_BOOT = const(1)  # a: reset cause (machine.*_RESET numbering)
@@ -25,23 +27,16 @@ E_DISCOMFORT = const(16)
 E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
 
-EVENT_NAMES = {
-    E_BOOT: "boot",
-    E_STATE: "state",
-    E_FAULT: "fault",
-    E_COMMAND: "command",
-    E_ESTOP: "estop",
-    E_ACK: "ack",
-    E_SESSION_START: "session_start",
-    E_SESSION_END: "session_end",
-    E_CLAMPED: "clamped",
-    E_CAP: "cap",
-    E_CONSENT: "consent",
-    E_HOMED: "homed",
-    E_STUCK_BUTTON: "stuck_button",
-    E_CALIBRATED: "calibrated",
-    E_RECOVERY: "recovery",
-    E_DISCOMFORT: "discomfort",
-    E_SEGMENT: "segment",
-    E_OVERRUN: "overrun",
-}
+
+
+def name(code):
+    """The event's name: its E_ constant's name, lower case (E_SESSION_END -> "session_end");
+    None for an unknown code."""
+    return names.constant(globals(), code, "E_")
+
+
+def __getattr__(attr):
+    # EVENT_NAMES ({code: name}) for the host tools; the board looks up one at a time.
+    if attr == "EVENT_NAMES":
+        return names.constants(globals(), "E_")
+    raise AttributeError(attr)

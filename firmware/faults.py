@@ -1,9 +1,11 @@
 """Fault codes: one table, shared by the core, the console, the log and the tests.
 
 A fault is latched in the FAULT state with one of these codes. Codes are stable
-numbers (they are persisted in the fault history), grouped by subsystem.
+numbers (they are persisted in the fault history), grouped by subsystem. A fault's
+name is its constant's name in lower case (names.py).
 """
 
+import names
 from micropython import const
 
 NONE = const(0)
@@ -30,26 +32,15 @@ STORAGE = const(40)  # a stored file missing, truncated or corrupt
 # firmware
 INTERNAL = const(50)  # a state change the transition table forbids, or a crashed tick
 
-NAMES = {
-    NONE: "none",
-    SELFTEST_ESTOP: "selftest_estop",
-    SELFTEST_IMU: "selftest_imu",
-    SELFTEST_SWITCHES: "selftest_switches",
-    CONFIG: "config",
-    IMU_BUS: "imu_bus",
-    IMU_GRAVITY: "imu_gravity",
-    IMU_RATE: "imu_rate",
-    IMU_FROZEN: "imu_frozen",
-    RUNAWAY: "runaway",
-    OVERTRAVEL: "overtravel",
-    HOMING: "homing",
-    STEPGEN: "stepgen",
-    OVERRUN: "overrun",
-    STUCK_BUTTON: "stuck_button",
-    STORAGE: "storage",
-    INTERNAL: "internal",
-}
-
 
 def name(code):
-    return NAMES.get(code, "fault_%d" % code)
+    """The fault's name: its constant's name in lower case (IMU_BUS -> "imu_bus")."""
+    n = names.constant(globals(), code)
+    return n if n is not None else "fault_%d" % code
+
+
+def __getattr__(attr):
+    # faults.NAMES ({code: name}) for the host tools; the board looks up one at a time.
+    if attr == "NAMES":
+        return names.constants(globals())
+    raise AttributeError(attr)

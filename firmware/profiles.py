@@ -11,6 +11,7 @@ Runs once per session or command: it may allocate.
 """
 
 import store
+from config import field, field_names, fields
 from micropython import const
 
 
@@ -50,25 +51,40 @@ EMERGENCY = const(1)  # emergency return (e-stop)
 DISCOMFORT = const(2)  # the person asked to come up (dizziness, discomfort)
 ABORTED = const(3)  # stopped early by a normal stop, not a sign of intolerance
 FAULT = const(4)  # the machine faulted: says nothing about the person
-ENDED_NAMES = {
-    COMPLETED: "completed",
-    EMERGENCY: "emergency",
-    DISCOMFORT: "discomfort",
-    ABORTED: "aborted",
-    FAULT: "fault",
-}
+_ENDINGS = (COMPLETED, EMERGENCY, DISCOMFORT, ABORTED, FAULT)
+_ENDED_NAMES = "completed emergency discomfort aborted fault"  # by code
 
-# Makers' contraindication list; consent = the person (or therapist) confirmed none apply.
-CONTRAINDICATIONS = (
-    "high blood pressure (above 140/90)",
-    "glaucoma or other eye disease",
-    "heart or circulatory disorder",
-    "hernia",
-    "anticoagulant medication",
-    "weak bones, recent fractures or implants",
-    "middle-ear infection",
-    "pregnancy",
+
+def ended_name(how):
+    """The word for how a session ended (history, log), or its number as text."""
+    if how in _ENDINGS:
+        return _ENDED_NAMES.split()[how]
+    return str(how)
+
+
+# Makers' contraindication list, one per line; consent = the person (or therapist)
+# confirmed none apply. profiles.CONTRAINDICATIONS gives it as a tuple.
+_CONTRAINDICATIONS = (
+    "high blood pressure (above 140/90)"
+    "\nglaucoma or other eye disease"
+    "\nheart or circulatory disorder"
+    "\nhernia"
+    "\nanticoagulant medication"
+    "\nweak bones, recent fractures or implants"
+    "\nmiddle-ear infection"
+    "\npregnancy"
 )
+
+
+def contraindications():
+    return _CONTRAINDICATIONS.split("\n")
+
+
+def __getattr__(attr):
+    if attr == "CONTRAINDICATIONS":
+        return tuple(contraindications())
+    raise AttributeError(attr)
+
 
 ABS_MAX_MDEG = const(60000)  # about 60 deg is the useful maximum; 90 is never the goal
 # A completed session counts toward the next level only if it reached the level's angle,
@@ -79,21 +95,22 @@ _NAME_MAX = const(16)  # fits a console line and the history
 MAX_PROFILES = const(8)  # a household or a small practice; keeps the file small
 FILE = "profiles"
 
-# (name, default, low, high) - integer fields; each line says why.
+# Integer fields, "name default low high" one per line (config.py's format: field(),
+# fields()); each line says why.
 FIELDS = (
     # beginner default 30 deg; the floor is level 0's angle; the ceiling is max_limit_mdeg()
-    ("max_mdeg", 30000, LEVEL_ANGLE_MDEG[0], ABS_MAX_MDEG),
+    "\nmax_mdeg 30000 15000 60000"  # 15000: LEVEL_ANGLE_MDEG[0]; 60000: ABS_MAX_MDEG
     # one hold: 2 min default ("1-2 minutes" at first); 5 min is the top of the guidance
-    ("hold_max_ms", 120000, 10000, 300000),
+    "\nhold_max_ms 120000 10000 300000"
     # head-down time per session: 3 min default; 10 min leaves room for intervals at level 7
-    ("session_cap_ms", 180000, 10000, 600000),
-    ("level", 0, 0, NUM_LEVELS - 1),
+    "\nsession_cap_ms 180000 10000 600000"
+    "\nlevel 0 0 7"  # 7: NUM_LEVELS - 1
     # consecutive qualifying sessions; saturates at advance_after
-    ("sessions_at_level", 0, 0, 20),
+    "\nsessions_at_level 0 0 20"
     # completed sessions before the next level: at least 1; 20 = a very cautious therapist
-    ("advance_after", 3, 1, 20),
+    "\nadvance_after 3 1 20"
+    "\n"
 )
-_INT_NAMES = tuple(f[0] for f in FIELDS)
 
 
 def max_limit_mdeg(cfg):
@@ -125,7 +142,7 @@ class Profile:
 
     def to_dict(self):
         d = {"name": self.name, "consent": self.consent}
-        for n in _INT_NAMES:
+        for n in field_names(FIELDS):
             d[n] = getattr(self, n)
         return d
 
@@ -134,7 +151,7 @@ class Profile:
         _check_name(self.name)
         if type(self.consent) is not bool:
             raise ProfileError("consent must be true or false")
-        for f in FIELDS:
+        for f in fields(FIELDS):
             _check_int(f, getattr(self, f[0]))
         limit = max_limit_mdeg(cfg)
         if self.max_mdeg > limit:
@@ -156,7 +173,7 @@ class Profile:
         """
         old = self.to_dict()
         for n in values:
-            if n != "name" and n != "consent" and n not in _INT_NAMES:
+            if n != "name" and n != "consent" and field(n, FIELDS) is None:
                 raise ProfileError("unknown profile field '%s'" % n)
         try:
             for n in values:
@@ -211,9 +228,10 @@ def fallback_profile(name, cfg):
     """What a damaged profile becomes: every limit at its lowest bound, no consent, level
     0. The stored limits are unknown, so only the lowest can never be a raise."""
     p = default_profile(name, cfg)
-    for f in FIELDS:
-        if f[0] in ("max_mdeg", "hold_max_ms", "session_cap_ms"):
-            setattr(p, f[0], f[2])
+    for n in ("max_mdeg", "hold_max_ms", "session_cap_ms"):
+        f = field(n, FIELDS)
+        assert f is not None
+        setattr(p, n, f[2])
     return p
 
 
@@ -234,7 +252,7 @@ def record_session(profile, ended_how, deepest_mdeg, head_down_ms):
     - ABORTED: the run of completed sessions is broken; the count restarts.
     - FAULT, or COMPLETED at a shallower angle (another program): no change.
     """
-    if ended_how not in ENDED_NAMES:
+    if ended_how not in _ENDINGS:
         raise ValueError("unknown session ending %r" % (ended_how,))
     if ended_how == EMERGENCY or ended_how == DISCOMFORT:
         profile.sessions_at_level = 0

@@ -6,6 +6,7 @@ accepts a command only if `ALLOWED[state]` has its bit; otherwise the command is
 with a reason and nothing changes.
 """
 
+import names
 from micropython import const
 
 # --- states ---
@@ -33,22 +34,23 @@ STATE_NAMES = (
     "FAULT",
 )
 
-# Sub-phases of a state (control.py P_* and H_*), for status and logs.
-PHASE_NAMES = {
-    0: "none",
-    1: "to_rest",
-    2: "resting",
-    3: "to_loading",
-    4: "latched",
-    5: "stopping",
-    6: "re_reference",
-    10: "approach",
-    11: "brake",
-    12: "retract",
-    13: "slow_approach",
-    14: "park",
-    15: "seek",
-}
+# Sub-phases of a state (control.py P_* and H_*), for status and logs (names.py text).
+_PHASES = (
+    "\n0 none"
+    "\n1 to_rest"
+    "\n2 resting"
+    "\n3 to_loading"
+    "\n4 latched"
+    "\n5 stopping"
+    "\n6 re_reference"
+    "\n10 approach"
+    "\n11 brake"
+    "\n12 retract"
+    "\n13 slow_approach"
+    "\n14 park"
+    "\n15 seek"
+    "\n"
+)
 
 # --- commands (from buttons, console, programs) ---
 C_GOTO = const(1)  # a: target angle mdeg (clamped)
@@ -102,20 +104,34 @@ R_IN_PROGRESS = const(9)  # emergency return still under way
 R_CAUSE = const(10)  # the fault's cause is still present
 R_LOCKED = const(11)  # buttons locked (child lock)
 
-REASON_NAMES = (
-    "ok",
-    "not allowed in this state",
-    "emergency latch set: acknowledge first",
-    "fault latched",
-    "contraindications not acknowledged",
-    "bad argument",
-    "no trustworthy angle",
-    "session head-down time used up",
-    "e-stop circuit open: release it first",
-    "emergency return still under way",
-    "fault cause still present",
-    "buttons locked",
+# What each refusal reason means (names.py text).
+_REASONS = (
+    "\n0 ok"
+    "\n1 not allowed in this state"
+    "\n2 emergency latch set: acknowledge first"
+    "\n3 fault latched"
+    "\n4 contraindications not acknowledged"
+    "\n5 bad argument"
+    "\n6 no trustworthy angle"
+    "\n7 session head-down time used up"
+    "\n8 e-stop circuit open: release it first"
+    "\n9 emergency return still under way"
+    "\n10 fault cause still present"
+    "\n11 buttons locked"
+    "\n"
 )
+
+
+def phase_name(phase):
+    """A sub-phase's name, or its number as text."""
+    n = names.text(_PHASES, phase)
+    return n if n is not None else str(phase)
+
+
+def reason_name(reason):
+    """What a refusal reason means, or its number as text."""
+    n = names.text(_REASONS, reason)
+    return n if n is not None else str(reason)
 
 
 def _bits(*items):
@@ -156,33 +172,44 @@ ALLOWED = (
     _bits(C_ESTOP, C_ACK, C_RETURN),  # FAULT: the safe return is the only motion
 )
 
-# Documented transitions (README table and tests): (from, to, what causes it).
-TRANSITIONS = (
-    (BOOT, READY, "self-test passed at the loading position"),
-    (BOOT, RECOVERY, "self-test passed away from the loading position"),
-    (BOOT, FAULT, "self-test failed"),
-    (RECOVERY, RETURNING, "one deliberate command (UP or START press, console return)"),
-    (READY, HOMING, "first motion command after boot, or home"),
-    (HOMING, READY, "switch found, step reference set, parked at loading"),
-    (READY, MOVING, "goto / start a program"),
-    (READY, JOGGING, "UP or DOWN held"),
-    (MOVING, HOLDING, "target reached, or stop"),
-    (MOVING, READY, "a goto to the loading position arrived"),
-    (MOVING, MOVING, "new target (re-planned smoothly)"),
-    (MOVING, RETURNING, "return, discomfort, session cap"),
-    (JOGGING, HOLDING, "button released, decelerated"),
-    (JOGGING, READY, "button released at the loading position"),
-    (HOLDING, MOVING, "goto, next program segment"),
-    (HOLDING, RETURNING, "hold time expired, program over, return, discomfort, session cap"),
-    (HOLDING, JOGGING, "UP or DOWN held"),
-    (RETURNING, HOLDING, "stop during the return"),
-    (RETURNING, HOMING, "arrived at loading without a step reference"),
-    (RETURNING, READY, "arrived at the loading position"),
-    (EMERGENCY_RETURN, HOLDING, "acknowledged at the rest angle, e-stop released: no motion"),
-    (EMERGENCY_RETURN, READY, "acknowledged at the loading position"),
-    (EMERGENCY_RETURN, FAULT, "acknowledged while a fault is still latched"),
-    (FAULT, HOLDING, "acknowledged, cause gone, away from loading: no motion"),
-    (FAULT, READY, "acknowledged, cause gone, at loading"),
-    (FAULT, RECOVERY, "boot-time fault acknowledged away from loading"),
-    (FAULT, EMERGENCY_RETURN, "e-stop"),
-)
+# Documented transitions (README table and tests): "from to what causes it", one per
+# line. states.TRANSITIONS gives them as (from, to, why) tuples; the board never needs them.
+_TRANSITIONS = """
+BOOT READY self-test passed at the loading position
+BOOT RECOVERY self-test passed away from the loading position
+BOOT FAULT self-test failed
+RECOVERY RETURNING one deliberate command (UP or START press, console return)
+READY HOMING first motion command after boot, or home
+HOMING READY switch found, step reference set, parked at loading
+READY MOVING goto / start a program
+READY JOGGING UP or DOWN held
+MOVING HOLDING target reached, or stop
+MOVING READY a goto to the loading position arrived
+MOVING MOVING new target (re-planned smoothly)
+MOVING RETURNING return, discomfort, session cap
+JOGGING HOLDING button released, decelerated
+JOGGING READY button released at the loading position
+HOLDING MOVING goto, next program segment
+HOLDING RETURNING hold time expired, program over, return, discomfort, session cap
+HOLDING JOGGING UP or DOWN held
+RETURNING HOLDING stop during the return
+RETURNING HOMING arrived at loading without a step reference
+RETURNING READY arrived at the loading position
+EMERGENCY_RETURN HOLDING acknowledged at the rest angle, e-stop released: no motion
+EMERGENCY_RETURN READY acknowledged at the loading position
+EMERGENCY_RETURN FAULT acknowledged while a fault is still latched
+FAULT HOLDING acknowledged, cause gone, away from loading: no motion
+FAULT READY acknowledged, cause gone, at loading
+FAULT RECOVERY boot-time fault acknowledged away from loading
+FAULT EMERGENCY_RETURN e-stop
+"""
+
+
+def __getattr__(attr):
+    if attr == "TRANSITIONS":
+        out = []
+        for line in _TRANSITIONS.strip().split("\n"):
+            src, dst, why = line.split(" ", 2)
+            out.append((STATE_NAMES.index(src), STATE_NAMES.index(dst), why))
+        return tuple(out)
+    raise AttributeError(attr)

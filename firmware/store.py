@@ -37,8 +37,6 @@ MISSING = const(1)
 CORRUPT = const(2)
 WRITE_FAILED = const(3)  # save() only: the old record (if any) is still in place
 
-STATUS_NAMES = {OK: "ok", MISSING: "missing", CORRUPT: "corrupt", WRITE_FAILED: "write_failed"}
-
 MAGIC = b"ITC1"
 FORMAT_VERSION = const(1)
 _HEADER = "<4sHII"  # magic, version, payload length, payload CRC32
@@ -51,6 +49,12 @@ TMP = ".tmp"
 BAD = ".bad"
 
 _ENOENT = const(2)
+
+
+def status_name(status):
+    """The word for a status (the console's warnings), or its number as text."""
+    words = "ok missing corrupt write_failed".split()
+    return words[status] if type(status) is int and 0 <= status < len(words) else str(status)
 
 
 def encode(obj):

@@ -410,7 +410,7 @@ def estimator_main(n=3000, warm=200):
 
 # Firmware modules in dependency order: each one's import cost is attributed to it.
 MODULES = (
-    "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
+    "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
     "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
     "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050", "app",
 )

@@ -29,14 +29,23 @@ Steps, each stopping the deploy with a clear message if it fails:
    NAME.py that would shadow a deployed NAME.mpy (MicroPython imports .py first), and
    .mpy files of modules that no longer exist. Data files (settings, profiles, history,
    PIN...) are never touched.
+   Identical in /rom: a board whose firmware image carries the modules in a ROMFS
+   partition mounted at /rom (the virtual device always does; a stock ESP32_GENERIC
+   build has no /rom, and then everything is copied as above) runs them in place,
+   outside the RAM heap. A module whose compiled bytes are exactly what /rom holds is
+   not copied - a copy in the root would be imported first and load into the heap -
+   and a root copy of it left by an earlier deploy is removed. Only modules that differ
+   from /rom are copied, and they load into the heap (a few KB each on the 56K heap).
 5. Reset (machine.reset(), as `mpremote reset` does) and wait for the firmware's
    console to answer `version`.
 
 The virtual device: its REPL has a `machine.reset()` that restarts the vdev's firmware,
-and its root is build/vdev_fs, so the same steps apply; the deployed x64 .mpy files
-then override the vdev's built-in copy (build/vdev_mpy at /rom). Its main.py is
+and its root is build/vdev_fs, so the same steps apply. Its /rom is the firmware built
+into it (compiled the same way for x64, so an unchanged module is byte-identical and
+stays in /rom); a changed module is deployed to the root and overrides the built-in one,
+loaded into the heap as on an ESP32's littlefs. Its main.py is
 host_tools/mpy_board/vdev_main.py, not the deployed main.py (which imports
-board_esp32). Deployed .mpy files are loaded into the heap, as on an ESP32's littlefs.
+board_esp32).
 
 Also here: the .mpy helpers host_tools/vdev.py shares (compile_files, decode_mpy...).
 """
@@ -182,13 +191,27 @@ def local_files(arch, mpy_cross=None):
     return out
 
 
-def plan(local, remote_hashes):
+def identical_in_rom(local, rom_hashes):
+    """The NAME.mpy of local whose bytes the board already has in /rom (sorted).
+
+    rom_hashes: {name: sha256 hex} of the board's /rom files ({} when it has none)."""
+    return sorted(n for n, p in local.items()
+                  if n.endswith(".mpy") and rom_hashes.get(n) == sha256_file(p))
+
+
+def plan(local, remote_hashes, in_rom=()):
     """(to_copy, to_remove): board names to copy, board names to delete.
 
-    remote_hashes: {name: sha256 hex} of the board's root files."""
-    to_copy = sorted(n for n, p in local.items() if remote_hashes.get(n) != sha256_file(p))
+    remote_hashes: {name: sha256 hex} of the board's root files. in_rom: names the
+    board runs from /rom as they are (identical_in_rom): never copied, and a root copy
+    is removed (it would be imported instead, into the heap)."""
+    to_copy = sorted(n for n, p in local.items()
+                     if n not in in_rom and remote_hashes.get(n) != sha256_file(p))
     to_remove = []
     for name in sorted(remote_hashes):
+        if name in in_rom:
+            to_remove.append(name)  # would shadow the identical module in /rom
+            continue
         if name in local:
             continue
         stem, ext = os.path.splitext(name)
@@ -220,9 +243,16 @@ _f = {}
 for _e in os.ilistdir(''):
     if _e[1] == 0x8000:
         _f[_e[0]] = _h(_e[0])
+_r = {}
+try:
+    for _e in os.ilistdir('/rom'):
+        if _e[1] == 0x8000:
+            _r[_e[0]] = _h('/rom/' + _e[0])
+except OSError:
+    pass
 _v = sys.implementation
 print('DEPLOY-INFO ' + json.dumps({'platform': sys.platform, 'version': list(_v.version[:3]),
-      'mpy': getattr(_v, '_mpy', None), 'files': _f}))
+      'mpy': getattr(_v, '_mpy', None), 'files': _f, 'rom': _r}))
 """
 
 _RENAME = """\
@@ -362,12 +392,13 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
     except CompatError as e:
         raise DeployError(str(e)) from None
     remote = info.get("files") or {}
-    to_copy, to_remove = plan(local, remote)
+    in_rom = identical_in_rom(local, info.get("rom") or {})
+    to_copy, to_remove = plan(local, remote, in_rom)
     summary = {"platform": info.get("platform"), "arch": arch, "copied": to_copy,
-               "removed": to_remove, "unchanged": sorted(set(local) - set(to_copy)),
-               "reset": False}
-    say("%d files to copy, %d to remove, %d unchanged" % (
-        len(to_copy), len(to_remove), len(summary["unchanged"])))
+               "removed": to_remove, "in_rom": in_rom,
+               "unchanged": sorted(set(local) - set(to_copy) - set(in_rom)), "reset": False}
+    say("%d files to copy, %d to remove, %d unchanged, %d identical in /rom" % (
+        len(to_copy), len(to_remove), len(summary["unchanged"]), len(in_rom)))
     for n in to_copy:
         say("  copy   %s" % n)
     for n in to_remove:

@@ -28,16 +28,23 @@ resets. While no one has the port open, the firmware's output is dropped (nobody
 listens on a real UART either).
 
 Code: firmware/*.py and the vdev's board are compiled with mpy-cross for the unix
-port's arch (x64) into build/vdev_mpy and mounted at /rom. --code heap (the default):
-from that directory, so the bytecode is loaded into the GC heap, as deploy's .mpy files
-are on an ESP32's littlefs. --code rom: from a ROMFS image (build/vdev_mpy.romfs, the
-format `mpremote romfs` deploys) held outside the GC heap, so bytecode runs in place, as
-frozen or ROMFS firmware does - the heap then holds only objects and data.
+port's arch (x64) into build/vdev_mpy and mounted at /rom. --code rom (the default):
+from a ROMFS image (build/vdev_mpy.romfs, the format `mpremote romfs` deploys) held
+outside the GC heap, so bytecode runs in place, as the firmware of a product runs: frozen
+into the MicroPython image, or in a ROMFS partition. The heap then holds the objects and
+data, plus what loading in place still puts there (qstr pool entries, each function's
+raw-code record, string constants' headers) - frozen code keeps even those in flash, so
+this is an upper bound of a frozen build's heap. --code heap: from that directory, so
+the bytecode is loaded into the GC heap, as deploy's .mpy files are on a stock ESP32's
+littlefs; the firmware then needs about 140 KB (its bytecode alone is about 80 KB),
+which only an ESP32 whose heap has grown from the IDF heap has: it cannot run in the
+56K starting heap, so it is not the default.
 build/vdev_fs (the board's filesystem, with hardware/table_params.json copied in as
 deploy does) is mounted at /, the current directory. sys.path is ['', '/rom']: firmware
 files deployed to the vdev (deploy --port build/ttyV) override the built-in ones, as
 files on a board override frozen ones, until the vdev is started again without
---keep-deployed. Deployed files always load into the heap.
+--keep-deployed. Deployed files always load into the heap; deploy copies only modules
+that differ from /rom (host_tools/deploy.py: "identical in /rom").
 
 Time: virtual. The firmware's wait_until() is the only place time passes; the world
 advances to the requested tick and the answer is held back until the wall clock has
@@ -91,13 +98,14 @@ from host_tools.vdev_link import FATAL, Restart, VdevLink
 
 MPY_BOARD = os.path.join(paths.ROOT, "host_tools", "mpy_board")
 MAIN_SCRIPT = os.path.join(MPY_BOARD, "vdev_main.py")
-BOARD_SOURCES = [os.path.join(MPY_BOARD, n) for n in ("board_vdev.py", "vdev_machine.py")]
+BOARD_SOURCES = [os.path.join(MPY_BOARD, n)
+                 for n in ("board_vdev.py", "vdev_boot.py", "vdev_machine.py")]
 DEFAULT_PORT = os.path.join(paths.BUILD, "ttyV")
 DEFAULT_FS = os.path.join(paths.BUILD, "vdev_fs")
 DEFAULT_MPY = os.path.join(paths.BUILD, "vdev_mpy")
 DEFAULT_STATE = os.path.join(paths.BUILD, "vdev", "state.json")
 DEFAULT_HEAP = os.environ.get("VDEV_HEAPSIZE", "56K")  # VDEV_HEAPSIZE=256K make vdev
-DEFAULT_CODE = os.environ.get("VDEV_CODE", "heap")
+DEFAULT_CODE = os.environ.get("VDEV_CODE", "rom")  # module docstring: why
 CODE_FILE_EXT = (".py", ".mpy")  # what --keep-deployed keeps in the fs, else removes
 EXIT_FATAL = 3
 _TAIL = 4096  # console output kept for a failure report
@@ -686,10 +694,11 @@ def build_parser():
     ap.add_argument("--heapsize", default=DEFAULT_HEAP,
                     help="MicroPython GC heap (default 56K, the ESP32's starting GC area; "
                     "env VDEV_HEAPSIZE)")
-    ap.add_argument("--code", choices=("heap", "rom"), default=DEFAULT_CODE,
-                    help="heap (default, env VDEV_CODE): .mpy files loaded into the heap, "
-                    "as deploy's .mpy files on an ESP32's littlefs; rom: bytecode runs in "
-                    "place from a ROMFS image, as frozen or ROMFS firmware")
+    ap.add_argument("--code", choices=("rom", "heap"), default=DEFAULT_CODE,
+                    help="rom (default, env VDEV_CODE): bytecode runs in place from a ROMFS "
+                    "image, as frozen or ROMFS firmware; heap: .mpy files loaded into the "
+                    "heap, as deploy's .mpy files on a stock ESP32's littlefs (needs about "
+                    "140 KB: --heapsize 256K)")
     speed = ap.add_mutually_exclusive_group()
     speed.add_argument("--speed", type=float, default=1.0, help="times real time (1)")
     speed.add_argument("--fast", action="store_true", help="virtual time, unpaced")

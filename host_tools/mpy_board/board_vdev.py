@@ -52,7 +52,6 @@ MAINTENANCE_FLAG = "maintenance"  # the file firmware/board_esp32.py uses, same 
 _SW_START = const(4)  # signals.SW_START (START held at power-up: maintenance boot)
 _EIO = const(5)
 _MASK = const(0x3FFFFFFF)
-_HALF = const(0x20000000)
 
 _OP_HELLO = const(72)  # H
 _OP_WAIT = const(87)  # W
@@ -65,7 +64,7 @@ _OP_INTERRUPTED = const(73)  # I
 _OP_MAINTENANCE = const(77)  # M
 _OP_FATAL = const(70)  # F
 
-_WAIT_LEN = const(28)  # payload bytes of W (offsets in Link._wait: see VdevBoard)
+_WAIT_LEN = const(28)  # payload bytes of W (offsets: see VdevBoard.wait_until)
 _WAIT_REPLY_LEN = const(13)
 _CTRL_C = const(3)
 
@@ -90,14 +89,25 @@ class LinkError(Exception):
     """The vdev went away or answered out of protocol: this firmware must stop."""
 
 
-class Link:
-    """Request/response over the two pipes the vdev passes (opened as binary files)."""
+class VdevBoard:
+    """The board interface of firmware/app.py, on the virtual device. It is also the
+    link's end (requests and replies over the two pipes) and the IMU's I2C bus (a
+    machine.I2C look-alike whose transactions go to the simulated bus): one object, as
+    every class and instance costs the 56K heap."""
 
-    def __init__(self, rd, wr):
-        self._rd = rd
-        self._wr = wr
+    fs_root = ""  # the firmware's filesystem root: the vdev mounts build/vdev_fs at /
+    hw_params_path = "table_params.json"
+
+    def __init__(self, link_rd, link_wr):
+        """link_rd, link_wr: the link's pipes as files opened "rb" / "wb"."""
+        import select
+
+        global current
+        current = self
+        self._rd = link_rd
+        self._wr = link_wr
         self._hdr = bytearray(2)
-        self.wait_req = bytearray(2 + _WAIT_LEN)
+        self.wait_req = bytearray(2 + _WAIT_LEN)  # sent by wait_until (layout there)
         self.wait_req[0] = _OP_WAIT
         self.wait_req[1] = _WAIT_LEN
         self._wait_reply = bytearray(_WAIT_REPLY_LEN)
@@ -105,6 +115,28 @@ class Link:
         self._i2c_req[0] = _OP_I2C_READ
         self._i2c_req[1] = 3
         self._bare = bytearray(2)  # a request without payload
+        self.request(_OP_HELLO)
+        hello = bytearray(6)
+        if self.reply(hello):
+            raise LinkError("hello refused")
+        self._cause = hello[0]
+        self._now = _get32(hello, 1) & _MASK
+        self._switches = hello[5]
+        self._edges = 0
+        self._steps = 0
+        self._fed = 0
+        # the IMU: the real driver (firmware/mpu6050.py) on the forwarded bus (this
+        # object), built on first use and initialised until it answers, as SimBoard does
+        self._imu = None
+        self._imu_ready = False
+        # the console: stdin is a raw pty; Ctrl-C arrives as a byte (no signal)
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+        self._stdin = sys.stdin.buffer
+        self._stdout = sys.stdout.buffer
+        self._one = bytearray(1)
+
+    # ---------------------------------------------------------------- the link
 
     def _read_exact(self, buf):
         n = self._rd.readinto(buf)
@@ -145,29 +177,15 @@ class Link:
             data = data[:255]
         self._wr.write(bytes((op, len(data))) + bytes(data))
 
-    def wait(self):
-        self._wr.write(self.wait_req)
-        if self.reply(self._wait_reply):
-            raise LinkError("wait_until refused")
-        return self._wait_reply
+    # ---------------------------------------------------------------- I2C (the IMU's bus)
 
-    def i2c_read_into(self, addr, reg, buf):
+    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
         q = self._i2c_req
         q[2] = addr
         q[3] = reg
         q[4] = len(buf)
         self._wr.write(q)
-        return self.reply(buf)
-
-
-class LinkI2C:
-    """A machine.I2C look-alike whose transactions go to the simulated bus."""
-
-    def __init__(self, link):
-        self._link = link
-
-    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        status = self._link.i2c_read_into(addr, reg, buf)
+        status = self.reply(buf)
         if status:
             raise OSError(status)
 
@@ -177,68 +195,23 @@ class LinkI2C:
         return bytes(buf)
 
     def writeto_mem(self, addr, reg, buf, addrsize=8):
-        link = self._link
-        link.request(_OP_I2C_WRITE, bytes((addr, reg)) + bytes(buf))
-        status = link.reply()
+        self.request(_OP_I2C_WRITE, bytes((addr, reg)) + bytes(buf))
+        status = self.reply()
         if status:
             raise OSError(status)
-
-
-class VdevBoard:
-    """The board interface of firmware/app.py, on the virtual device."""
-
-    fs_root = ""  # the firmware's filesystem root: the vdev mounts build/vdev_fs at /
-    hw_params_path = "table_params.json"
-
-    def __init__(self, link_rd, link_wr):
-        """link_rd, link_wr: the link's pipes as files opened "rb" / "wb"."""
-        import select
-
-        global current
-        current = self
-        self.link = link = Link(link_rd, link_wr)
-        link.request(_OP_HELLO)
-        hello = bytearray(6)
-        if link.reply(hello):
-            raise LinkError("hello refused")
-        self._cause = hello[0]
-        self._now = _get32(hello, 1) & _MASK
-        self._switches = hello[5]
-        self._edges = 0
-        self._steps = 0
-        self._fed = 0
-        # the IMU: the real driver (firmware/mpu6050.py) on the forwarded bus, built on
-        # first use and initialised until it answers, as SimBoard does
-        self.i2c = LinkI2C(link)
-        self._imu = None
-        self._imu_ready = False
-        # the console: stdin is a raw pty; Ctrl-C arrives as a byte (no signal)
-        self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
-        self._stdin = sys.stdin.buffer
-        self._stdout = sys.stdout.buffer
-        self._one = bytearray(1)
 
     # ---------------------------------------------------------------- time
 
     def ticks_ms(self):
         return self._now
 
-    @staticmethod
-    def ticks_add(t, delta):
-        return (t + delta) & _MASK
-
-    @staticmethod
-    def ticks_diff(a, b):
-        return ((a - b + _HALF) & _MASK) - _HALF
-
     def wait_until(self, t_ms):
         """One round trip: outputs, feed and heap out; virtual time to t_ms; inputs in.
 
-        Layout of the W payload in Link.wait_req: [2] rate_sps, [6] limit_lo,
+        Layout of the W payload in self.wait_req: [2] rate_sps, [6] limit_lo,
         [10] limit_hi, [14] enable, [15] led, [16] buzzer (apply_outputs), [17] fed,
         [18] t_ms, [22] heap_raw, [26] heap_live."""
-        w = self.link.wait_req
+        w = self.wait_req
         raw = gc.mem_alloc()
         gc.collect()
         live = gc.mem_alloc()
@@ -247,7 +220,10 @@ class VdevBoard:
         _put32(w, 18, t_ms)
         _put32(w, 22, raw)
         _put32(w, 26, live)
-        r = self.link.wait()
+        self._wr.write(w)
+        r = self._wait_reply
+        if self.reply(r):
+            raise LinkError("wait_until refused")
         self._now = _get32(r, 0) & _MASK
         self._switches = r[4]
         self._edges = _get32(r, 5)
@@ -283,10 +259,10 @@ class VdevBoard:
 
         with open(self.hw_params_path) as f:
             imu = json.load(f)["imu"]
-        return from_params(self.i2c, imu)
+        return from_params(self, imu)
 
     def apply_outputs(self, out):
-        w = self.link.wait_req  # sent with the next wait_until, at the same virtual time
+        w = self.wait_req  # sent with the next wait_until, at the same virtual time
         _put32(w, 2, out.rate_sps)
         _put32(w, 6, out.limit_lo)
         _put32(w, 10, out.limit_hi)
@@ -295,8 +271,8 @@ class VdevBoard:
         w[16] = out.buzzer & 255
 
     def estop_rearm(self):
-        self.link.request(_OP_REARM)
-        self.link.reply()
+        self.request(_OP_REARM)
+        self.reply()
 
     # ---------------------------------------------------------------- console
 
@@ -328,8 +304,8 @@ class VdevBoard:
     def wdt_arm(self, timeout_ms):
         b = bytearray(4)
         _put32(b, 0, timeout_ms)
-        self.link.request(_OP_WDT_ARM, b)
-        self.link.reply()
+        self.request(_OP_WDT_ARM, b)
+        self.reply()
 
     def wdt_feed(self):
         self._fed = 1
@@ -340,7 +316,7 @@ class VdevBoard:
     def reset(self):
         """machine.reset() on the ESP32: the vdev restarts this firmware (SOFT_RESET, the
         cause an ESP32 reports after esp_restart())."""
-        self.link.request(_OP_RESET, bytes((SOFT_RESET,)))
+        self.request(_OP_RESET, bytes((SOFT_RESET,)))
         import time
 
         while True:  # the vdev kills this process: nothing runs after a reset
@@ -357,8 +333,8 @@ class VdevBoard:
             return False
 
     def maintenance_banner(self):
-        self.link.request(_OP_MAINTENANCE)
-        self.link.reply()
+        self.request(_OP_MAINTENANCE)
+        self.reply()
         print("inversion table: MAINTENANCE BOOT - control loop and watchdog not started")
 
     def enter_maintenance(self):
@@ -372,8 +348,8 @@ class VdevBoard:
         The vdev stops advancing the world while the firmware is out of its loop, so the
         watchdog twin does not bite at the REPL. (firmware/board_esp32.py reboots into a
         maintenance boot here instead: a real armed watchdog cannot be stopped.)"""
-        self.link.request(_OP_INTERRUPTED)
-        self.link.reply()
+        self.request(_OP_INTERRUPTED)
+        self.reply()
         print("inversion table: control loop left on Ctrl-C; REPL")
 
     # ---------------------------------------------------------------- the vdev
@@ -381,7 +357,7 @@ class VdevBoard:
     def fatal(self, text):
         """Tell the vdev the firmware died (it reports and records it)."""
         try:
-            self.link.request(_OP_FATAL, text.encode()[:255])
-            self.link.reply()
+            self.request(_OP_FATAL, text.encode()[:255])
+            self.reply()
         except Exception:
             pass

@@ -26,6 +26,16 @@ def test_defaults_are_a_beginner_without_consent():
     assert p.level == 0 and p.advance_after == 3 and p.consent is False
 
 
+def test_field_bounds_follow_the_level_table_and_the_absolute_max():
+    # the FIELDS text repeats these numbers (one string constant, kept out of the heap)
+    from config import field
+
+    assert field("max_mdeg", profiles.FIELDS)[2:] == (LEVEL_ANGLE_MDEG[0], profiles.ABS_MAX_MDEG)
+    assert field("level", profiles.FIELDS)[2:] == (0, NUM_LEVELS - 1)
+    p = Profile()
+    assert field("max_mdeg", profiles.FIELDS)[1] == p.max_mdeg
+
+
 def test_level_table_follows_the_guidance():
     assert len(LEVEL_ANGLE_MDEG) == NUM_LEVELS == len(LEVEL_HOLD_MS)
     # first level in "15-30 deg for 1-2 minutes", last about 60 deg for about 5 minutes

@@ -95,6 +95,28 @@ def test_plan_removes_shadowing_sources_and_stale_modules(tmp_path):
     assert to_remove == ["app.mpy.new", "app.py", "gone.mpy", "main.mpy"]
 
 
+def test_modules_identical_in_rom_are_not_copied_and_a_root_copy_goes(tmp_path):
+    # /rom (a ROMFS partition, the virtual device's built-in firmware) runs modules in
+    # place; a root copy would be imported first, into the heap
+    local = _local(tmp_path, {"app.mpy": b"A", "core.mpy": b"C2", "main.py": b"M",
+                              "table_params.json": b"{}"})
+    rom = {"app.mpy": _sha(b"A"), "core.mpy": _sha(b"C1"), "main.mpy": _sha(b"m"),
+           "table_params.json": _sha(b"{}")}
+    in_rom = deploy.identical_in_rom(local, rom)
+    assert in_rom == ["app.mpy"]  # only modules, only byte-identical ones
+    remote = {"app.mpy": _sha(b"A"), "table_params.json": _sha(b"{}"), "history": _sha(b"h")}
+    to_copy, to_remove = deploy.plan(local, remote, in_rom)
+    assert to_copy == ["core.mpy", "main.py"]  # core differs from /rom: it goes to the heap
+    assert to_remove == ["app.mpy"]
+
+
+def test_without_a_rom_everything_is_copied(tmp_path):
+    # a stock ESP32_GENERIC build has no /rom: the board reports no files there
+    local = _local(tmp_path, {"app.mpy": b"A", "main.py": b"M"})
+    assert deploy.identical_in_rom(local, {}) == []
+    assert deploy.plan(local, {}, []) == (["app.mpy", "main.py"], [])
+
+
 def test_local_files_main_stays_source_the_rest_mpy():
     files = deploy.local_files("xtensawin")
     assert files["main.py"].endswith(os.path.join("firmware", "main.py"))
