@@ -51,6 +51,8 @@ _copysign = math.copysign
 G_M_S2 = 9.80665  # standard gravity (a physical constant, not a table number)
 DT_MS = 1  # the fixed integration step
 _DT_S = DT_MS / 1000.0
+_NO_LIMIT_LO = -math.inf  # step(): no switch angle to stop at
+_NO_LIMIT_HI = math.inf
 RAD_TO_MDEG = 180000.0 / math.pi
 # Rotor speed = pulse rate through two first-order poles of this time constant: removes
 # the +-1 pulse/ms jitter of the pulse train (which no rotor follows) while a commanded
@@ -264,149 +266,32 @@ class TablePhysics:
             ms -= 1
 
     def step(self):
-        """Advance the world by one millisecond.
-
-        Written for speed (it runs every simulated ms while the motor turns): attributes
-        read once into locals, the small helpers inlined, the drive torque of an edge
-        computed once. The arithmetic is the model of the module docstring, operation for
-        operation (tests/host/test_sim_speed_equivalence.py holds it to the bit)."""
-        self.time_ms += DT_MS
-        sg = self.stepgen
-        energised = sg.enabled
-        n = sg.tick() if energised and sg.rate_sps else 0
-        theta = self.theta
-        omega = self.omega
-        tg = self.gravity_moment_Nm * _cos(theta)
-        h = self.half_lash_rad
-        ustep = self.ustep_rad
-        phi = self._phi0 + self.drive_steps * ustep
-        J = self.inertia_kgm2
-        c = self.damping_Nms
-        f = self.friction_Nm
-
-        # the table alone for one ms: gravity, viscous damping, Coulomb friction
-        free = tg - c * omega
-        if omega == 0.0:
-            if abs(free) <= f:
-                theta_f = theta
-                omega_f = 0.0
-            else:
-                omega_f = (free - _copysign(f, free)) / J * _DT_S
-                theta_f = theta + omega_f * _DT_S
-        else:
-            omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
-            if omega_f * omega < 0.0:
-                omega_f = 0.0  # friction stops the table, it does not reverse it
-            theta_f = theta + omega_f * _DT_S
-
-        if energised:
-            x1 = self._x1
-            x2_old = self._x2
-            x1 = x1 + (n * 1000.0 - x1) * _K
-            x2 = x2_old + (x1 - x2_old) * _K
-            acc = (x2 - x2_old) / _DT_S
-            moving = n != 0 or abs(x2) > _REST_SPS
-        else:
-            x1 = x2 = acc = 0.0
-            moving = False
-
-        side = self._side
-        follows = True
-        motor_load = 0.0
-        tau_edge = None  # the drive torque at (wd, ad) when the table sits on an edge
-        if moving:
-            phi_c = phi + n * ustep
-            if (n > 0 and phi_c - h > self.stop_head_down_rad) or (
-                n < 0 and phi_c + h < self.stop_head_up_rad
-            ):
-                follows = False  # the end stop takes the drive's push: the motor stalls
-            else:
-                wd = x2 * ustep
-                ad = acc * ustep
-                load = 0.0
-                if side != 0:
-                    tau_edge = _drive_torque(J, c, f, tg, wd, ad)
-                    if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
-                        load = tau_edge
-                elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
-                    # the drive crosses the lash and strikes the table: the motor must give
-                    # it the drive's speed within the mesh's take-up time
-                    load = _drive_torque(J, c, f, tg, wd, ad) + (
-                        J * (wd - omega_f) / _LASH_TAKEUP_S
-                    )
-                # reflected to the motor through the worm, plus the rotor's own inertia
-                eff = self.efficiency
-                if load * wd >= 0.0:
-                    t_motor = load / (self.ratio * eff)
-                else:
-                    t_motor = _copysign(abs(load) * (1.0 / eff - 2.0) / self.ratio, wd)
-                t_motor = t_motor + self.rotor_inertia_kgm2 * acc * self._ustep_motor_rad
-                motor_load = t_motor
-                if abs(t_motor) > self.pullout_Nm(x2):
-                    follows = False
-            if follows:
-                self.drive_steps += n
-                phi = phi_c
-        if not follows:
-            self.lost_steps += abs(n)
-            x1 = x2 = acc = 0.0  # the rotor falls back; the worm holds the drive
-            tau_edge = None
-        self.stalled = not follows
-        self.motor_load_Nm = motor_load
-        self._x1 = x1
-        self._x2 = x2
-        wd = x2 * ustep
-
-        # the table: carried by the drive at an edge of the band, or free inside it
-        if side != 0:
-            if tau_edge is None:  # (else: computed above for this same wd and acc)
-                tau_edge = _drive_torque(J, c, f, tg, wd, acc * ustep)
-            if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
-                theta = phi + side * h
-                omega = wd
-            else:
-                side = 0
-        if side == 0:
-            theta = theta_f
-            omega = omega_f
-            if theta <= phi - h:
-                theta, omega, side = phi - h, wd, -1  # caught by the edge: the worm takes it
-            elif theta >= phi + h:
-                theta, omega, side = phi + h, wd, 1
-        # mechanical end stops
-        if theta > self.stop_head_down_rad:
-            theta, omega = self.stop_head_down_rad, 0.0
-            if theta != phi + side * h:
-                side = 0
-        elif theta < self.stop_head_up_rad:
-            theta, omega = self.stop_head_up_rad, 0.0
-            if theta != phi + side * h:
-                side = 0
-        self.theta = theta
-        self.omega = omega
-        self._side = side
-        return n
+        """Advance the world by one millisecond: advance() for one ms, with no switch to
+        watch (the one implementation of the model's arithmetic). Returns the pulses the
+        drive was given this ms."""
+        count = self.stepgen.count
+        self.advance(1, _NO_LIMIT_LO, _NO_LIMIT_HI, False)
+        return self.stepgen.count - count
 
     def advance(self, k, lo_mdeg, hi_mdeg, stop_at_rest):
-        """Up to k calls of step() in one: SimBoard's fast path for a table the drive
-        moves. The same arithmetic as step() (StepGenerator.tick inlined), operation for
-        operation, with the state held in locals across the milliseconds; the drive's
-        command and the over-travel gate must not change meanwhile (no firmware runs).
+        """Up to k milliseconds of the world in one call: the model's arithmetic (the
+        module docstring's model, operation for operation; step() is one ms of it). Written
+        for speed, as it runs every simulated ms while the motor turns: the state is held
+        in locals across the milliseconds, gravity and the drive's angle recomputed only
+        when they change. The drive's command and the over-travel gate must not change
+        meanwhile (no firmware runs): SimBoard's fast path steps a moving table with it.
 
         Stops after the millisecond whose angle (true_angle_mdeg) lies on the other side
         of lo_mdeg (<=) or hi_mdeg (>=) than where it started (a limit switch's contact
         would change), and with stop_at_rest before a millisecond that starts with the
         table still (omega 0: might_rest(), for a drive giving no pulses; the caller
         checks for rest). Returns (milliseconds stepped, True if stopped at a crossing).
-        tests/host/test_sim_speed_equivalence.py holds it to step() bit for bit."""
+        tests/host/test_sim_speed_equivalence.py holds advance(k) to k calls of step() bit
+        for bit."""
         sg = self.stepgen
         energised = sg.enabled
         rate = sg.rate_sps if energised else 0
-        acc_sg = sg._acc
-        count = sg.count
-        lim_lo = sg.limit_lo
-        lim_hi = sg.limit_hi
-        gate = sg.block_head_down
+        sg_tick = sg.tick
         theta = self.theta
         omega = self.omega
         side = self._side
@@ -428,7 +313,7 @@ class TablePhysics:
         stop_up = self.stop_head_up_rad
         ratio = self.ratio
         eff = self.efficiency
-        ratio_eff = ratio * eff  # (the same products and quotients step() forms)
+        ratio_eff = ratio * eff
         lower_k = 1.0 / eff - 2.0
         rotor = self.rotor_inertia_kgm2
         umr = self._ustep_motor_rad
@@ -448,35 +333,7 @@ class TablePhysics:
             if stop_at_rest and omega == 0.0:
                 j -= 1
                 break
-            # ---- StepGenerator.tick()
-            n = 0
-            if rate:
-                acc_n = acc_sg + rate
-                q = acc_n // 1000 if acc_n >= 0 else -((-acc_n) // 1000)
-                if q == 0:
-                    acc_sg = acc_n
-                else:
-                    acc_n -= q * 1000
-                    if q > 0:
-                        if gate or count + 1 < lim_lo:
-                            n = 0
-                        else:
-                            room = lim_hi - count
-                            n = q if q <= room else room
-                            if n < 0:
-                                n = 0
-                    else:
-                        if count - 1 > lim_hi:
-                            n = 0
-                        else:
-                            room = count - lim_lo
-                            n = -q if -q <= room else room
-                            n = -n if n > 0 else 0
-                    if n != q:
-                        acc_n = 0
-                    acc_sg = acc_n
-                    count += n
-            # ---- step()
+            n = sg_tick() if rate else 0  # the drive's pulses this ms
             if theta != cos_of:
                 tg = gm * _cos(theta)
                 cos_of = theta
@@ -485,7 +342,7 @@ class TablePhysics:
                 phi_of = drive_steps
             phi = phi_d
             free_done = side == 0
-            if free_done:  # the table alone for one ms (step() computes it always)
+            if free_done:  # the table alone for one ms (on an edge: only if it leaves it)
                 free = tg - c * omega
                 if omega == 0.0:
                     if abs(free) <= f:
@@ -596,8 +453,6 @@ class TablePhysics:
             if (a <= lo_mdeg) != lo_side or (a >= hi_mdeg) != hi_side:
                 crossed = True
                 break
-        sg._acc = acc_sg
-        sg.count = count
         self.time_ms += j * DT_MS
         self.theta = theta
         self.omega = omega
