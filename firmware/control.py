@@ -126,6 +126,7 @@ _MANUAL = const(-1)  # E_SESSION_START program id of a manual session (goto, jog
 _SG_HEAD_DOWN_ONLY = const(1)  # stepgen.FAULT_FROZEN_POS: only head-down pulses uncounted
 _ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
 _HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malformed
+
 # The indicator patterns of each state, BOOT..FAULT: booting and moving a slow blink,
 # ready and holding steady, returning fast, recovery fast with beeps, emergency return
 # and fault the alarm.
@@ -133,6 +134,7 @@ _LED = bytes((IND_SLOW, IND_FAST, IND_SLOW, IND_STEADY, IND_SLOW, IND_SLOW, IND_
               IND_FAST, IND_ALARM, IND_ALARM))
 _BUZZER = bytes((IND_OFF, IND_FAST, IND_OFF, IND_OFF, IND_OFF, IND_OFF, IND_OFF, IND_OFF,
                  IND_ALARM, IND_ALARM))
+
 
 
 class Core:
@@ -229,12 +231,6 @@ class Core:
     # ------------------------------------------------------------------ tick
 
     def tick(self, now_ms, inp, out):
-        # One pass, in this order: measure (position, angle, limit switches), the e-stop,
-        # then (after BOOT) the safety checks, the session clock, the buttons and the
-        # state's step; then the drive and the indicators. Written for speed (every
-        # tick of the ESP32, and of every simulated session on the host): the steps
-        # taken once per tick are inlined, what they share read once into locals.
-        cfg = self.cfg
         if self.started:
             dt = ticks_diff(now_ms, self.now_ms)
             if dt < 0:
@@ -242,33 +238,46 @@ class Core:
             elif dt > _DT_MAX_MS:
                 dt = _DT_MAX_MS
         else:
-            dt = cfg.tick_ms
+            dt = self.cfg.tick_ms
             self.started = True
         self.now_ms = now_ms
         self.dt_ms = dt
-        prof = self.prof
-        est = self.est
-        sw = inp.switches
+        self._measure(dt, inp)
+        self._check_estop(inp)
+        if self.state == BOOT:
+            self._boot_step(dt)
+        else:
+            self._check_safety(dt, inp)
+            self._session_clock(dt)
+            self._buttons(dt, inp)
+            self._step(dt)
+        self._drive(dt, out)
+        self._indicate(out)
+        out.feed_ok = True
 
-        # ---- measuring
-        count = inp.step_count
-        self.count = count
+    # -------------------------------------------------------------- measuring
+
+    def _measure(self, dt, inp):
+        cfg = self.cfg
+        self.count = inp.step_count
         if dt > 2 * cfg.tick_ms and self.referenced:
             # The loop stalled: the dead-man stopped the pulses after two ticks while the
             # plan ran on. Re-base the plan on the counted position, from rest, so the
             # motor ramps up again instead of being asked to catch up at full speed.
-            target = prof.target
-            stopping = prof._stopping
-            prof.reset(count + self.offset)
+            target = self.prof.target
+            stopping = self.prof._stopping
+            self.prof.reset(self.count + self.offset)
             if stopping:
-                prof.stop()
+                self.prof.stop()
             else:
-                prof.set_target(target)
-        est.update(dt, inp, prof.vel_sps == 0 and prof.rate_sps == 0)
+                self.prof.set_target(target)
+        prof = self.prof
+        still = prof.vel_sps == 0 and prof.rate_sps == 0
+        self.est.update(dt, inp, still)
         if self.referenced:
-            self.steps_angle_mdeg = self.kin.mdeg_from_steps(count + self.offset)
-        if self.imu_trusted and est.valid:
-            self.angle_mdeg = est.angle_mdeg
+            self.steps_angle_mdeg = self.kin.mdeg_from_steps(self.count + self.offset)
+        if self.imu_trusted and self.est.valid:
+            self.angle_mdeg = self.est.angle_mdeg
             self.angle_ok = True
         elif self.steps_trusted:
             self.angle_mdeg = self.steps_angle_mdeg
@@ -276,22 +285,23 @@ class Core:
         else:
             self.angle_ok = False
         # limit switches: act only on a level seen for switch_samples consecutive ticks
-        if (sw & SW_HOME != 0) != self.home:
+        n = cfg.switch_samples
+        if (inp.switches & SW_HOME != 0) != self.home:
             self._home_n += 1
-            if self._home_n >= cfg.switch_samples:
+            if self._home_n >= n:
                 self.home = not self.home
                 self._home_n = 0
         else:
             self._home_n = 0
-        if (sw & SW_OVERTRAVEL != 0) != self.overtravel:
+        if (inp.switches & SW_OVERTRAVEL != 0) != self.overtravel:
             self._over_n += 1
-            if self._over_n >= cfg.switch_samples:
+            if self._over_n >= n:
                 self.overtravel = not self.overtravel
                 self._over_n = 0
         else:
             self._over_n = 0
 
-        # ---- the e-stop
+    def _check_estop(self, inp):
         edges = inp.estop_edges
         if not self._edges_init:
             self._edges_init = True
@@ -299,114 +309,78 @@ class Core:
         edge = edges != self._edges_seen
         self._edges_seen = edges
         was_open = self.estop_open
-        self.estop_open = opened = sw & SW_ESTOP != 0
+        self.estop_open = inp.switches & SW_ESTOP != 0
         if self.state == BOOT:
-            # no e-stop action: the self-test refuses to start with the circuit open
-            self._boot_step(dt)
+            return  # the self-test refuses to start with the circuit open
+        # Act on the circuit opening (polled) or on an ISR edge; a circuit already open
+        # at power-up is the self-test's fault, and nothing moves until a command.
+        opened = self.estop_open and not was_open
+        if (opened or edge) and self.state != EMERGENCY_RETURN:
+            self._emergency(1 if opened else 2)
+
+    def _check_safety(self, dt, inp):
+        est = self.est
+        if inp.overrun:
+            self.overruns += 1
+            if self.overruns == self.cfg.overrun_limit:
+                self.log.add(self.now_ms, E_OVERRUN, self.overruns)
+                self._raise_fault(faults.OVERRUN)
         else:
-            # Act on the circuit opening (polled) or on an ISR edge; a circuit already
-            # open at power-up is the self-test's fault, and nothing moves until a command.
-            opened = opened and not was_open
-            if (opened or edge) and self.state != EMERGENCY_RETURN:
-                self._emergency(1 if opened else 2)
-
-            # ---- safety checks
-            if inp.overrun:
-                self.overruns += 1
-                if self.overruns == cfg.overrun_limit:
-                    self.log.add(now_ms, E_OVERRUN, self.overruns)
-                    self._raise_fault(faults.OVERRUN)
-            else:
-                self.overruns = 0
-            if est.fault != faults.NONE and self.imu_trusted:
-                self.imu_trusted = False
-                self._raise_fault(est.fault)
-            # The runaway check: off while homing (the reference is being set) and in
-            # READY (at the switch, where a mis-mounted IMU is calibrated); on everywhere
-            # else, standing still included - steps lost at the end of a move must still
-            # be judged.
-            st = self.state
-            if (self.referenced and self.steps_trusted and self.imu_trusted and est.valid
-                    and st != HOMING and st != READY):
-                self.runaway.update(dt, self.steps_angle_mdeg, est.angle_mdeg, True)
-                if self.runaway.tripped:
-                    self.steps_trusted = False
-                    self._raise_fault(faults.RUNAWAY)
-            sg = inp.stepgen_fault
-            if sg != self._sg_seen:
-                self._sg_seen = sg
-                if sg:
-                    # The counter is not the truth. Head-down pulses alone uncounted (1)
-                    # still leave a counted way up; otherwise the drive cannot be confirmed
-                    # at all and nothing moves (the worm holds; manual release).
-                    if sg != _SG_HEAD_DOWN_ONLY:
-                        self.steps_trusted = False
-                        self.drive_ok = False
-                    self._raise_fault(faults.STEPGEN)
-            if self.steps_trusted:
-                err = prof.pos - (count + self.offset)
-                if err > self.stepgen_tol or err < -self.stepgen_tol:
-                    self.steps_trusted = False
-                    self._raise_fault(faults.STEPGEN)
-            if self.overtravel != self._ot_seen:
-                self._ot_seen = self.overtravel
-                if self.overtravel:
-                    self._raise_fault(faults.OVERTRAVEL)
-
-            # ---- the session clock
-            if self.session_active and self.angle_ok:
-                a = self.angle_mdeg
-                if a > self.deepest_mdeg:
-                    self.deepest_mdeg = a
-                if a > cfg.head_down_mdeg:
-                    self.head_down_ms += dt
-                    if self.head_down_ms >= self.profile.session_cap_ms and not self.cap_reached:
-                        self.cap_reached = True
-                        st = self.state
-                        if st == MOVING or st == JOGGING or st == HOLDING:
-                            self.log.add(now_ms, E_CAP, 2)
-                            self._start_return()
-
-            self._buttons(dt, sw)
-            self._step(dt)
-
-        # ---- the drive
-        offset = self.offset
-        table_count = count + offset
+            self.overruns = 0
+        if est.fault != faults.NONE and self.imu_trusted:
+            self.imu_trusted = False
+            self._raise_fault(est.fault)
+        # The runaway check: off while homing (the reference is being set) and in READY
+        # (at the switch, where a mis-mounted IMU is calibrated); on everywhere else,
+        # standing still included - steps lost at the end of a move must still be judged.
         st = self.state
-        if st == BOOT or st == READY or st == RECOVERY:
-            energised = False
-        elif st == EMERGENCY_RETURN or st == FAULT:
-            energised = not (self.phase == P_LATCHED and prof.done())
-        else:
-            energised = True
-        if energised:
-            prof.update(dt)
-            prof.rate_for(table_count, dt)
-            prof.window(table_count, dt)
-            out.rate_sps = prof.rate_sps
-            out.limit_lo = prof.limit_lo - offset
-            out.limit_hi = prof.limit_hi - offset
-            out.enable = True
-        else:
-            # de-energised: nothing may move; the plan follows the real position
-            prof.reset(table_count)
-            prof.rate_sps = 0
-            out.rate_sps = 0
-            out.limit_lo = count
-            out.limit_hi = count
-            out.enable = False
+        if (self.referenced and self.steps_trusted and self.imu_trusted and est.valid
+                and st != HOMING and st != READY):
+            self.runaway.update(dt, self.steps_angle_mdeg, est.angle_mdeg, True)
+            if self.runaway.tripped:
+                self.steps_trusted = False
+                self._raise_fault(faults.RUNAWAY)
+        sg = inp.stepgen_fault
+        if sg != self._sg_seen:
+            self._sg_seen = sg
+            if sg:
+                # The counter is not the truth. Head-down pulses alone uncounted (1) still
+                # leave a counted way up; otherwise the drive cannot be confirmed at all
+                # and nothing moves (the worm holds; manual release).
+                if sg != _SG_HEAD_DOWN_ONLY:
+                    self.steps_trusted = False
+                    self.drive_ok = False
+                self._raise_fault(faults.STEPGEN)
+        if self.steps_trusted:
+            err = self.prof.pos - (self.count + self.offset)
+            if err > self.stepgen_tol or err < -self.stepgen_tol:
+                self.steps_trusted = False
+                self._raise_fault(faults.STEPGEN)
+        if self.overtravel != self._ot_seen:
+            self._ot_seen = self.overtravel
+            if self.overtravel:
+                self._raise_fault(faults.OVERTRAVEL)
 
-        # ---- the indicators
-        out.led = _LED[st]
-        out.buzzer = _BUZZER[st]
-        out.feed_ok = True
+    def _session_clock(self, dt):
+        if not self.session_active or not self.angle_ok:
+            return
+        a = self.angle_mdeg
+        if a > self.deepest_mdeg:
+            self.deepest_mdeg = a
+        if a > self.cfg.head_down_mdeg:
+            self.head_down_ms += dt
+            if self.head_down_ms >= self.profile.session_cap_ms and not self.cap_reached:
+                self.cap_reached = True
+                st = self.state
+                if st == MOVING or st == JOGGING or st == HOLDING:
+                    self.log.add(self.now_ms, E_CAP, 2)
+                    self._start_return()
 
     # ---------------------------------------------------------------- buttons
 
-    def _buttons(self, dt, sw):
+    def _buttons(self, dt, inp):
         b = self.buttons
-        b.update(dt, sw)
+        b.update(dt, inp.switches)
         stuck = b.stuck
         if stuck & ~self._stuck_seen:
             self.log.add(self.now_ms, E_STUCK_BUTTON, stuck)
@@ -1062,3 +1036,38 @@ class Core:
                         if not self.buttons.active() & want:
                             return  # the hold-to-run button was let go while homing
                     self.command(cmd, self.pending_a, self.pending_b)
+
+    # ------------------------------------------------------------ the outputs
+
+    def _drive(self, dt, out):
+        prof = self.prof
+        table_count = self.count + self.offset
+        if self._energised():
+            prof.update(dt)
+            prof.rate_for(table_count, dt)
+            prof.window(table_count, dt)
+            out.rate_sps = prof.rate_sps
+            out.limit_lo = prof.limit_lo - self.offset
+            out.limit_hi = prof.limit_hi - self.offset
+            out.enable = True
+        else:
+            # de-energised: nothing may move; the plan follows the real position
+            prof.reset(table_count)
+            prof.rate_sps = 0
+            out.rate_sps = 0
+            out.limit_lo = self.count
+            out.limit_hi = self.count
+            out.enable = False
+
+    def _energised(self):
+        st = self.state
+        if st == BOOT or st == READY or st == RECOVERY:
+            return False
+        if st == EMERGENCY_RETURN or st == FAULT:
+            return not (self.phase == P_LATCHED and self.prof.done())
+        return True
+
+    def _indicate(self, out):
+        st = self.state
+        out.led = _LED[st]
+        out.buzzer = _BUZZER[st]

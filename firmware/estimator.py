@@ -159,41 +159,10 @@ class Estimator:
             return
         self.bus_errors = 0
 
-        # Written for speed (it runs every tick): values read once into locals, the
-        # small helpers inlined; the same arithmetic as they do, step for step.
-        ax = inp.acc_x_mg
-        ay = inp.acc_y_mg
-        az = inp.acc_z_mg
-        gx = inp.gyro_x_mdps
-        gy = inp.gyro_y_mdps
-        gz = inp.gyro_z_mdps
-        # frozen: identical readings in a row of the accelerometer or of the gyro
-        repeats = cfg.frozen_samples - 1
-        last = self._have_last
-        if last and ax == self._lax and ay == self._lay and az == self._laz:
-            if self._acc_same < _COUNT_MAX:
-                self._acc_same += 1
-        else:
-            self._acc_same = 0
-        if last and gx == self._lgx and gy == self._lgy and gz == self._lgz:
-            if self._gyro_same < _COUNT_MAX:
-                self._gyro_same += 1
-        else:
-            self._gyro_same = 0
-        self._have_last = True
-        self._lax = ax
-        self._lay = ay
-        self._laz = az
-        self._lgx = gx
-        self._lgy = gy
-        self._lgz = gz
-        frozen = self._acc_same >= repeats or self._gyro_same >= repeats
-        if not -_ACC_CLAMP_MG <= ax <= _ACC_CLAMP_MG:
-            ax = _clamp(ax, _ACC_CLAMP_MG)
-        if not -_ACC_CLAMP_MG <= ay <= _ACC_CLAMP_MG:
-            ay = _clamp(ay, _ACC_CLAMP_MG)
-        if not -_ACC_CLAMP_MG <= az <= _ACC_CLAMP_MG:
-            az = _clamp(az, _ACC_CLAMP_MG)
+        frozen = self._frozen_check(inp, cfg.frozen_samples - 1)
+        ax = _clamp(inp.acc_x_mg, _ACC_CLAMP_MG)
+        ay = _clamp(inp.acc_y_mg, _ACC_CLAMP_MG)
+        az = _clamp(inp.acc_z_mg, _ACC_CLAMP_MG)
         # the previous |acc| is a close first guess: isqrt then takes two or three passes
         g = isqrt(ax * ax + ay * ay + az * az, self.gravity_mg)
         self.gravity_mg = g
@@ -201,42 +170,26 @@ class Estimator:
         axis = self._axis
         if axis == 0:
             tilt = atan2_mdeg(ay, az)
-            gyro = gx
+            gyro = inp.gyro_x_mdps
         elif axis == 1:
             tilt = atan2_mdeg(-ax, az)
-            gyro = gy
+            gyro = inp.gyro_y_mdps
         else:
             tilt = atan2_mdeg(ax, ay)
-            gyro = gz
-        if not -_GYRO_CLAMP_MDPS <= gyro <= _GYRO_CLAMP_MDPS:
-            gyro = _clamp(gyro, _GYRO_CLAMP_MDPS)
+            gyro = inp.gyro_z_mdps
+        gyro = _clamp(gyro, _GYRO_CLAMP_MDPS)
         self._acc_theta = tilt
 
         rate_max = cfg.rate_max_mdeg_s
-        bias = self.gyro_bias_mdps
         if still and g_ok and not frozen and -_ZRO_MAX_MDPS <= gyro <= _ZRO_MAX_MDPS:
             # Once the bias is settled, a reading far from it is a spike, not a bias.
-            d = gyro - bias
-            n = self._bias_ms
-            if n < _BIAS_TAU_MS or -rate_max <= d <= rate_max:
-                # learn it: a running mean until _BIAS_TAU_MS of still time, then
-                # exponential; the remainder keeps the average unbiased.
-                # |gyro - bias| * dt <= 500000 * 100.
-                n += dt
-                if n > _BIAS_TAU_MS:
-                    n = _BIAS_TAU_MS
-                self._bias_ms = n
-                if n > 0:
-                    b = self._b_rem + d * dt
-                    step = b // n
-                    self._b_rem = b - step * n
-                    bias += step
-                    self.gyro_bias_mdps = bias
-        rate = gyro - bias
+            d = gyro - self.gyro_bias_mdps
+            if self._bias_ms < _BIAS_TAU_MS or -rate_max <= d <= rate_max:
+                self._learn_bias(gyro, dt)
+        rate = gyro - self.gyro_bias_mdps
         self._rate = rate
         rate_in = -rate_max <= rate <= rate_max
         agree = True
-        tau = cfg.fusion_tau_ms
         if not self._init:
             if g_ok and rate_in and not frozen:
                 self._theta = tilt
@@ -245,17 +198,14 @@ class Estimator:
                 self._settle_ms = 0
                 self._init = True
         elif not frozen:
-            theta = self._theta
             if rate_in:
                 r = self._g_rem + rate * dt  # micro-degrees
                 step = r // 1000
                 self._g_rem = r - step * 1000
-                theta += step
+                self._theta += step
             if g_ok:
-                err = tilt - theta
-                if not -_HALF_MDEG < err <= _HALF_MDEG:
-                    err = _wrap(err)
-                limit = rate_max * tau // 1000  # <= 100000 * 5000: small int
+                err = _wrap(tilt - self._theta)
+                limit = rate_max * cfg.fusion_tau_ms // 1000  # <= 100000 * 5000: small int
                 if limit < _DISAGREE_MIN_MDEG:
                     limit = _DISAGREE_MIN_MDEG
                 # Start-up: for fusion_tau_ms after (re)initialisation the accelerometer is
@@ -263,28 +213,26 @@ class Estimator:
                 # averaged away instead of decaying with the full time constant, and when a
                 # sample is more than _SETTLE_JUMP_MDEG off the mean, the mean restarts
                 # from it (no fault: there was no settled angle yet to disagree with).
-                den = tau
+                tau = cfg.fusion_tau_ms
                 settling = self._settle_ms < tau
+                if settling and not -_SETTLE_JUMP_MDEG <= err <= _SETTLE_JUMP_MDEG:
+                    # still settling and far off: the early samples were the outliers
+                    self._theta = tilt
+                    self._c_rem = 0
+                    self._settle_ms = 0
+                    err = 0
                 if settling:
-                    if not -_SETTLE_JUMP_MDEG <= err <= _SETTLE_JUMP_MDEG:
-                        # still settling and far off: the early samples were the outliers
-                        theta = tilt
-                        self._c_rem = 0
-                        self._settle_ms = 0
-                        err = 0
                     self._settle_ms += dt
-                    den = self._settle_ms
+                    tau = self._settle_ms
                 if settling or -limit <= err <= limit:
-                    den += dt
+                    den = tau + dt
                     c = self._c_rem + err * dt
                     corr = c // den
                     self._c_rem = c - corr * den
-                    theta += corr
+                    self._theta += corr
                 else:
                     agree = False
-            if not -_HALF_MDEG < theta <= _HALF_MDEG:
-                theta = _wrap(theta)
-            self._theta = theta
+            self._theta = _wrap(self._theta)
 
         rate_bad = not rate_in or not agree
         if g_ok:
@@ -307,21 +255,9 @@ class Estimator:
             self._bias_ms = 0  # a wrongly learned bias is one cause: learn it afresh
         if frozen:
             self._fire(faults.IMU_FROZEN)
-        if self.fault != faults.NONE and self._init and self._good_ms >= tau:
+        if self.fault != faults.NONE and self._init and self._good_ms >= cfg.fusion_tau_ms:
             self.fault = faults.NONE
-        # _publish(), inlined
-        sign = cfg.imu_sign
-        zero = cfg.imu_zero_mdeg
-        a = sign * self._theta - zero
-        if not -_HALF_MDEG < a <= _HALF_MDEG:
-            a = _wrap(a)
-        self.angle_mdeg = a
-        a = sign * tilt - zero
-        if not -_HALF_MDEG < a <= _HALF_MDEG:
-            a = _wrap(a)
-        self.acc_angle_mdeg = a
-        self.rate_mdeg_s = sign * rate
-        self.valid = self._init and self.fault == faults.NONE
+        self._publish(cfg)
 
     def calibrate(self, reference_mdeg):
         """The cfg.imu_zero_mdeg that makes the current tilt read reference_mdeg.
@@ -339,6 +275,47 @@ class Estimator:
             self.fault = code
         self._init = False  # the next usable sample restarts from the accelerometer
         self._good_ms = 0
+
+    def _learn_bias(self, gyro, dt):
+        n = self._bias_ms + dt
+        if n > _BIAS_TAU_MS:
+            n = _BIAS_TAU_MS
+        self._bias_ms = n
+        if n <= 0:
+            return
+        # Running mean until _BIAS_TAU_MS of still time, then exponential; the remainder
+        # keeps the average unbiased. |gyro - bias| * dt <= 500000 * 100.
+        b = self._b_rem + (gyro - self.gyro_bias_mdps) * dt
+        step = b // n
+        self._b_rem = b - step * n
+        self.gyro_bias_mdps += step
+
+    def _frozen_check(self, inp, repeats):
+        """Count identical readings; True once either sensor repeated `repeats` times."""
+        ax = inp.acc_x_mg
+        ay = inp.acc_y_mg
+        az = inp.acc_z_mg
+        gx = inp.gyro_x_mdps
+        gy = inp.gyro_y_mdps
+        gz = inp.gyro_z_mdps
+        if self._have_last and ax == self._lax and ay == self._lay and az == self._laz:
+            if self._acc_same < _COUNT_MAX:
+                self._acc_same += 1
+        else:
+            self._acc_same = 0
+        if self._have_last and gx == self._lgx and gy == self._lgy and gz == self._lgz:
+            if self._gyro_same < _COUNT_MAX:
+                self._gyro_same += 1
+        else:
+            self._gyro_same = 0
+        self._have_last = True
+        self._lax = ax
+        self._lay = ay
+        self._laz = az
+        self._lgx = gx
+        self._lgy = gy
+        self._lgz = gz
+        return self._acc_same >= repeats or self._gyro_same >= repeats
 
     def _publish(self, cfg):
         sign = cfg.imu_sign

@@ -99,12 +99,7 @@ class _Rotary:
             s = self.steps_span
         elif s < -self.steps_span:
             s = -self.steps_span
-        # _div_round(s * den, num), inlined: the core converts its position every tick
-        n = s * self.den
-        d = self.num
-        if n >= 0:
-            return (n + (d >> 1)) // d
-        return -(((d >> 1) - n) // d)
+        return _div_round(s * self.den, self.num)
 
     def _rate(self, r):
         if r < 0:

@@ -187,7 +187,8 @@ class Profile:
 
     def update(self, dt_ms):
         """Advance the plan by one tick of dt_ms (clamped to 1..50). Allocation-free."""
-        dt = dt_ms if _DT_MIN_MS <= dt_ms <= _DT_MAX_MS else _clamp_dt(dt_ms)
+        dt = _clamp_dt(dt_ms)
+        dv = self._dv(dt)
         dsteps = self.target - self.pos
         exact = True
         if dsteps > _D_CAP:
@@ -202,9 +203,6 @@ class Profile:
         if d == 0 and v == 0:
             self._braking = False  # at rest: the count may be corrected either way
             return
-        dv = self._amax * dt // 1000  # _dv(dt), inlined
-        if dv <= 0:
-            dv = 1
         # Work in the frame where the target lies ahead (or, exactly on it, where we move).
         if d > 0 or (d == 0 and v > 0):
             s = 1
@@ -238,9 +236,7 @@ class Profile:
                 self._ap = a_now
                 self._dtp_age = 0
         dtp = self._dtp
-        dvp = self._ap * dtp // 1000  # _dvp(), inlined
-        if dvp <= 0:
-            dvp = 1
+        dvp = self._dvp()
         if _fits(hi, d, dt, dtp, dvp):
             vn = hi
         elif not _fits(lo, d, dt, dtp, dvp):
@@ -280,7 +276,7 @@ class Profile:
           pauses instead of reversing the motor); at rest both signs correct the count.
         Stored in rate_sps and returned. Allocation-free.
         """
-        dt = dt_ms if _DT_MIN_MS <= dt_ms <= _DT_MAX_MS else _clamp_dt(dt_ms)
+        dt = _clamp_dt(dt_ms)
         v = self.vel_sps
         av = v if v >= 0 else -v
         bound = av + CORR_SPS
@@ -319,7 +315,7 @@ class Profile:
         motion; zero in the other direction; lo == hi == count at rest. If the loop
         stops refreshing them, the generator stops within two ticks.
         """
-        dt = dt_ms if _DT_MIN_MS <= dt_ms <= _DT_MAX_MS else _clamp_dt(dt_ms)
+        dt = _clamp_dt(dt_ms)
         r = self.rate_sps
         if r > 0:
             self.limit_lo = count_steps

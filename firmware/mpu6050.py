@@ -171,24 +171,17 @@ class MPU6050:
             if self.errors < _COUNT_MAX:
                 self.errors += 1
             return
-        # int16_be, raw_to_mg and raw_to_mdps inlined (this runs every tick): flipping
-        # the sign bit of the high byte and subtracting 0x8000 sign-extends the int16
         b = self._buf
         s = self._acc_shift
-        h = 1 << (s - 1)
-        inp.acc_x_mg = (((((b[0] ^ 0x80) << 8) | b[1]) - 0x8000) * 1000 + h) >> s
-        inp.acc_y_mg = (((((b[2] ^ 0x80) << 8) | b[3]) - 0x8000) * 1000 + h) >> s
-        inp.acc_z_mg = (((((b[4] ^ 0x80) << 8) | b[5]) - 0x8000) * 1000 + h) >> s
+        inp.acc_x_mg = raw_to_mg(int16_be(b, 0), s)
+        inp.acc_y_mg = raw_to_mg(int16_be(b, 2), s)
+        inp.acc_z_mg = raw_to_mg(int16_be(b, 4), s)
         n = self._g_num
         d = self._g_den
-        h = d >> 1
         # bytes 6-7 are the temperature
-        v = ((((b[8] ^ 0x80) << 8) | b[9]) - 0x8000) * n
-        inp.gyro_x_mdps = (v + h) // d if v >= 0 else -((h - v) // d)
-        v = ((((b[10] ^ 0x80) << 8) | b[11]) - 0x8000) * n
-        inp.gyro_y_mdps = (v + h) // d if v >= 0 else -((h - v) // d)
-        v = ((((b[12] ^ 0x80) << 8) | b[13]) - 0x8000) * n
-        inp.gyro_z_mdps = (v + h) // d if v >= 0 else -((h - v) // d)
+        inp.gyro_x_mdps = raw_to_mdps(int16_be(b, 8), n, d)
+        inp.gyro_y_mdps = raw_to_mdps(int16_be(b, 10), n, d)
+        inp.gyro_z_mdps = raw_to_mdps(int16_be(b, 12), n, d)
         inp.imu_error = 0
 
     def _read_reg(self, reg):

@@ -105,8 +105,8 @@ def _round_half_away(f):
 
 
 def test_driver_read_into_decodes_every_int16_as_the_helpers_do():
-    # read_into() decodes in line (sign extension and scaling); against int16_be,
-    # raw_to_mg and raw_to_mdps, for every int16 on every axis and full scale
+    # read_into() puts each register word, sign-extended and scaled, on its axis: against
+    # int16_be, raw_to_mg and raw_to_mdps, for every int16 on every axis and full scale
     class Bus:
         data = bytes(14)
 
