@@ -341,21 +341,20 @@ class TablePhysics:
                 phi_d = phi0 + drive_steps * ustep
                 phi_of = drive_steps
             phi = phi_d
-            free_done = side == 0
-            if free_done:  # the table alone for one ms (on an edge: only if it leaves it)
-                free = tg - c * omega
-                if omega == 0.0:
-                    if abs(free) <= f:
-                        theta_f = theta
-                        omega_f = 0.0
-                    else:
-                        omega_f = (free - _copysign(f, free)) / J * _DT_S
-                        theta_f = theta + omega_f * _DT_S
+            # the table alone for one ms: gravity, viscous damping, Coulomb friction
+            free = tg - c * omega
+            if omega == 0.0:
+                if abs(free) <= f:
+                    theta_f = theta
+                    omega_f = 0.0
                 else:
-                    omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
-                    if omega_f * omega < 0.0:
-                        omega_f = 0.0
+                    omega_f = (free - _copysign(f, free)) / J * _DT_S
                     theta_f = theta + omega_f * _DT_S
+            else:
+                omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
+                if omega_f * omega < 0.0:
+                    omega_f = 0.0  # friction stops the table, it does not reverse it
+                theta_f = theta + omega_f * _DT_S
             if energised:
                 x2_old = x2
                 x1 = x1 + (n * 1000.0 - x1) * _K
@@ -421,20 +420,6 @@ class TablePhysics:
                 else:
                     side = 0
             if side == 0:
-                if not free_done:  # as above, from this ms's starting state
-                    free = tg - c * omega
-                    if omega == 0.0:
-                        if abs(free) <= f:
-                            theta_f = theta
-                            omega_f = 0.0
-                        else:
-                            omega_f = (free - _copysign(f, free)) / J * _DT_S
-                            theta_f = theta + omega_f * _DT_S
-                    else:
-                        omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
-                        if omega_f * omega < 0.0:
-                            omega_f = 0.0
-                        theta_f = theta + omega_f * _DT_S
                 theta = theta_f
                 omega = omega_f
                 if theta <= phi - h:
