@@ -41,6 +41,12 @@ The model, per millisecond
    height about their own centre (m*L^2/12) plus the parallel-axis term m*offset^2.
    The file has no table centre-of-mass offset; an optional physics.table_com_offset_mm
    entry is read if present, else the bed is taken as balanced on the pivot.
+
+Statistics of the true angle, per millisecond (TablePhysics.watch()): the highest and
+lowest angle and when they were first reached, the milliseconds spent above a threshold,
+and the first millisecond that lost steps. They are kept in the step itself (advance()'s
+loop, and coast() at rest), so they see every millisecond however the board steps the
+world: a scenario reads them instead of hooking every simulated millisecond.
 """
 
 import math
@@ -214,6 +220,27 @@ class TablePhysics:
         self.motor_load_Nm = 0.0  # torque the motor had to give in the last millisecond
         self.time_ms = 0
         self._rest = None  # the fixed point step_settled() found (see at_rest())
+        self.watch()
+
+    # ------------------------------------------------------------------ statistics
+
+    def watch(self, above_mdeg=math.inf):
+        """Start the per-millisecond statistics of the true angle afresh, from now.
+
+        Every millisecond stepped from here on counts, by its angle at its end
+        (true_angle_mdeg, as a per-ms hook would read it) and its time (time_ms):
+            max_angle_mdeg, max_angle_ms   the highest angle and the first ms it was
+            min_angle_mdeg, min_angle_ms   reached (the lowest); to begin with, the
+                                           current angle at the current time
+            above_ms                       the milliseconds that ended above above_mdeg
+            first_lost_ms                  the first ms that lost steps (None: none yet)
+        """
+        a = self.theta * RAD_TO_MDEG
+        self.watch_above_mdeg = above_mdeg
+        self.max_angle_mdeg = self.min_angle_mdeg = a
+        self.max_angle_ms = self.min_angle_ms = self.time_ms
+        self.above_ms = 0
+        self.first_lost_ms = None
 
     # ------------------------------------------------------------------ read-outs
 
@@ -300,6 +327,12 @@ class TablePhysics:
         drive_steps = self.drive_steps
         lost = self.lost_steps
         stalled = self.stalled
+        t0 = self.time_ms  # the statistics (watch()): ms j ends at t0 + j * DT_MS
+        a_max = self.max_angle_mdeg
+        a_min = self.min_angle_mdeg
+        above = self.watch_above_mdeg
+        n_above = self.above_ms
+        first_lost = self.first_lost_ms
         motor_load = self.motor_load_Nm
         gm = self.gravity_moment_Nm
         h = self.half_lash_rad
@@ -402,6 +435,8 @@ class TablePhysics:
                     phi = phi_c
             if not follows:
                 lost += abs(n)
+                if first_lost is None and lost:
+                    first_lost = t0 + j * DT_MS
                 x1 = x2 = acc = 0.0
                 tau_edge = None
             stalled = not follows
@@ -435,10 +470,22 @@ class TablePhysics:
                 if theta != phi + side * h:
                     side = 0
             a = theta * RAD_TO_MDEG
+            if a > a_max:
+                a_max = a
+                self.max_angle_ms = t0 + j * DT_MS
+            elif a < a_min:
+                a_min = a
+                self.min_angle_ms = t0 + j * DT_MS
+            if a > above:
+                n_above += 1
             if (a <= lo_mdeg) != lo_side or (a >= hi_mdeg) != hi_side:
                 crossed = True
                 break
         self.time_ms += j * DT_MS
+        self.max_angle_mdeg = a_max
+        self.min_angle_mdeg = a_min
+        self.above_ms = n_above
+        self.first_lost_ms = first_lost
         self.theta = theta
         self.omega = omega
         self._side = side
@@ -490,7 +537,11 @@ class TablePhysics:
         return False
 
     def coast(self, ms):
-        """ms steps at rest (only valid while at_rest()): only the time moves."""
+        """ms steps at rest (only valid while at_rest()): only the time moves, and the
+        statistics count ms more milliseconds at the same angle (already counted in the
+        highest and lowest: the step that proved rest, or watch(), ended there)."""
+        if self.theta * RAD_TO_MDEG > self.watch_above_mdeg:
+            self.above_ms += ms
         self.time_ms += ms * DT_MS
 
     def _rest_key(self):

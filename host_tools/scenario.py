@@ -893,7 +893,14 @@ class Result:
 
 
 class _Run:
-    """One run of a scenario: the hooks that drive events and watch the world."""
+    """One run of a scenario: the hooks that drive events and watch the world.
+
+    Nothing here runs every simulated millisecond unless it must, so the board takes its
+    fast path (host_tools/simboard.py): timed actions, events and checks run from
+    SimBoard.call_at() after their millisecond (_wake), the true angle's statistics are
+    kept by the physics (TablePhysics.watch), and only switch noise, which draws from
+    its rng every ms, is an ms_hook (_noise_ms), while it is on. The results are those
+    of one hook doing all of it every ms (tests/host/test_sim_speed_equivalence.py)."""
 
     def __init__(self, sc, progress=None, realtime=False, fs_root=None):
         self.sc = sc
@@ -905,19 +912,12 @@ class _Run:
         self.fs_root = fs_root or tempfile.mkdtemp(prefix="scenario-")
         self.end_ms = sc.duration_ms
         self.head_down_mdeg = _hardware_config(sc.settings).head_down_mdeg
-        # world statistics, per simulated millisecond
-        self.max_true = -1e9
-        self.max_true_t = 0
-        self.min_true = 1e9
-        self.min_true_t = 0
-        self.head_down_ms = 0
-        self.first_lost_ms = None
         # event machinery
         self.seq = list(sc.events)  # user events, fired in order
         self.seq_i = 0
         self.due = []  # (t_ms, order, fn, kind, text): timed actions (program start, releases)
         self._order = 0
-        self.noise = None  # (p per ms, bits)
+        self.noise = None  # (p per ms, bits); while set, _noise_ms is an ms_hook
         self.noise_rng = random.Random((sc.table["seed"] * 7919 + 17) & 0xFFFFFFFF)
         self.input_times = []
         self.program_start_ms = None
@@ -927,6 +927,7 @@ class _Run:
         self.checks = sorted(sc.checks, key=lambda c: c["at_ms"])
         self.check_i = 0
         self.next_check = self.checks[0]["at_ms"] if self.checks else float("inf")
+        self._wake_ms = None  # the earliest board.call_at(_wake) pending
         self.session_ends = 0  # E_SESSION_END seen after the last user event fired
         self._fw_i = 0
         self._last_progress = -1
@@ -958,11 +959,38 @@ class _Run:
         self.runner = SimRunner(board=board)
         self.recorder.attach(self.runner)
         self.runner.tick_hooks.append(self._tick)
-        board.ms_hooks.append(self._ms)
+        # the world's statistics, every simulated millisecond (also while the power is
+        # off), kept by the physics itself: see the max_true ... properties
+        board.physics.watch(self.head_down_mdeg)
         self._schedule_program()
         self.next_due = self._next_due()
-        a = board.true_angle_mdeg
-        self.max_true = self.min_true = a
+        self._reschedule()
+
+    # The statistics of the true angle over the run (TablePhysics.watch()).
+
+    @property
+    def max_true(self):
+        return self.board.physics.max_angle_mdeg
+
+    @property
+    def max_true_t(self):
+        return self.board.physics.max_angle_ms
+
+    @property
+    def min_true(self):
+        return self.board.physics.min_angle_mdeg
+
+    @property
+    def min_true_t(self):
+        return self.board.physics.min_angle_ms
+
+    @property
+    def head_down_ms(self):
+        return self.board.physics.above_ms
+
+    @property
+    def first_lost_ms(self):
+        return self.board.physics.first_lost_ms
 
     def _schedule_program(self):
         p = self.sc.program
@@ -997,7 +1025,11 @@ class _Run:
         self._order += 1
         self.due.append((t_ms, self._order, fn, kind, text, mark))
         self.due.sort(key=lambda d: (d[0], d[1]))
-        self.next_due = self._next_due() if hasattr(self, "board") else 0
+        if hasattr(self, "board"):
+            self.next_due = self._next_due()
+            self._reschedule()
+        else:
+            self.next_due = 0
 
     def _next_due(self):
         t = self.due[0][0] if self.due else None
@@ -1011,35 +1043,45 @@ class _Run:
 
     # ---------------------------------------------------------------- hooks
 
-    def _ms(self, board):
-        """Every simulated millisecond (also while the power is off)."""
-        a = board.physics.theta * physics.RAD_TO_MDEG
+    def _reschedule(self):
+        """Have the board call _wake after the next millisecond where something is due:
+        a timed action or event (next_due), a check (next_check), the end of the run (a
+        run that ends while the power is off stops there). In between the board runs
+        its fast path (no per-ms hook)."""
+        t = min(self.next_due, self.next_check)
+        if self.board.now_ms < self.end_ms:
+            t = min(t, self.end_ms)
+        if t != float("inf") and (self._wake_ms is None or t < self._wake_ms):
+            self._wake_ms = t
+            self.board.call_at(t, lambda board: self._wake(board, t))
+
+    def _wake(self, board, t):
+        """After the simulated millisecond t (also while the power is off): what a per-ms
+        hook would do at this ms. (An earlier wake may have done it already.)"""
+        if t == self._wake_ms:
+            self._wake_ms = None
         now = board.now_ms
-        if a > self.max_true:
-            self.max_true = a
-            self.max_true_t = now
-        if a < self.min_true:
-            self.min_true = a
-            self.min_true_t = now
-        if a > self.head_down_mdeg:
-            self.head_down_ms += 1
-        if self.first_lost_ms is None and board.physics.lost_steps:
-            self.first_lost_ms = now
         if now >= self.next_due:
             self._fire_due(now)
         if now >= self.next_check:
             self._checks_due(board, now)
-        if self.noise is not None:
-            p, bits = self.noise
-            rng = self.noise_rng
-            spikes = 0
-            for b in bits:
-                if rng.random() < p:
-                    spikes |= b
-            if spikes:
-                board.switch_spike(spikes)
         if not board.powered and now >= self.end_ms:
+            if self.noise is not None:
+                self._noise_ms(board)  # this ms's noise came before the stop, as ever
             raise _StopRun()
+        self._reschedule()
+
+    def _noise_ms(self, board):
+        """Every simulated millisecond while switch noise is on (an ms_hook then: it
+        draws from its rng each ms)."""
+        p, bits = self.noise
+        rng = self.noise_rng
+        spikes = 0
+        for b in bits:
+            if rng.random() < p:
+                spikes |= b
+        if spikes:
+            board.switch_spike(spikes)
 
     def _fire_due(self, now):
         while True:
@@ -1108,9 +1150,13 @@ class _Run:
         elif act == "switch_noise":
             if ev.arg is None:
                 self.noise = None
+                if self._noise_ms in board.ms_hooks:
+                    board.ms_hooks.remove(self._noise_ms)
             else:
                 rate, names = ev.arg
                 self.noise = (rate / 1000.0, [INPUTS[n] for n in names])
+                if self._noise_ms not in board.ms_hooks:
+                    board.ms_hooks.append(self._noise_ms)  # from this very ms on
         elif act == "power_cut":
             board.power_cut(off_ms=ev.for_ms)
         elif act == "power_restore":
@@ -1154,6 +1200,7 @@ class _Run:
                 self.next_due = self._next_due()
                 if self.when_due <= now:
                     self._fire_due(now)
+                self._reschedule()
         # session ends (for until = "session_end")
         log = self.recorder.fw_log
         while self._fw_i < len(log):

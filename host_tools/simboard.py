@@ -23,8 +23,9 @@ wait_until() (the one call during which the firmware gives the world time), afte
 - the watchdog twin expired (armed and not fed for timeout_ms of virtual time): WDT_RESET;
 - power came back after power_cut(): PWRON_RESET. While the power is off wait_until keeps
   advancing the world (the firmware is not running) until something restores it: a
-  power_cut(off_ms=...) schedule, or a per-ms hook calling power_restore(). A cut with
-  nothing that could restore it raises RuntimeError rather than spin forever;
+  power_cut(off_ms=...) schedule, or a call_at() call or per-ms hook calling
+  power_restore(). A cut with nothing that could restore it raises RuntimeError rather
+  than spin forever;
 - hard_reset() / soft_reset() (the reset button, Ctrl-D).
 The runner catches BoardReset, throws the firmware objects away and builds them again on
 the same board (App(board).run()). At the reset itself the board puts every output in its
@@ -40,9 +41,13 @@ Host side (scenarios, tests): host_send()/host_receive() for the console; estop_
 estop_release(), estop_cut_wire(), estop_repair_wire(); press(button)/release(button)
 ("UP", "DOWN", "START"); imu_fault(name, on); switch_spike(bits), switch_spike_rate;
 power_cut(off_ms=None)/power_restore(); hard_reset(); soft_reset(); advance(ms) (the world
-without the firmware); `ms_hooks`, a list of callables hook(board) run after every
-simulated millisecond, to inject events and record traces; read-outs true_angle_mdeg,
-true_rate_mdeg_s, lost_steps, emitted_count, led, buzzer, indicator_log, resets.
+without the firmware); call_at(t_ms, fn), fn(board) called once after the simulated
+millisecond t_ms, to inject events and check the world at a given time; `ms_hooks`, a
+list of callables hook(board) run after every simulated millisecond (calls due at that
+ms first), for what must see each one; read-outs true_angle_mdeg, true_rate_mdeg_s,
+lost_steps, emitted_count, led, buzzer, indicator_log, resets, and the true angle's
+statistics over every millisecond (physics.watch(): highest and lowest with their
+times, milliseconds above a threshold, first ms with lost steps).
 
 Deterministic: all randomness comes from the random.Random passed in (default seed 0),
 split into one stream per part; there is no wall clock anywhere.
@@ -51,13 +56,16 @@ Speed: with no ms_hooks registered, the board does not step the world one millis
 at a time where nothing can happen: milliseconds at rest (driver giving no pulses, table
 standing on the self-locking worm, switches settled) are skipped in one step, and a
 moving table is stepped ms by ms (TablePhysics.advance: many milliseconds per call)
-without the per-ms switch and IRQ bookkeeping until a limit switch is reached (see
+without the per-ms switch and IRQ bookkeeping until a limit switch is reached, or a
+call_at() time, where the calls run as they would after that ms stepped alone (see
 _run). The result is the same, bit for bit, as stepping every millisecond
 (tests/host/test_sim_speed_equivalence.py); `fast_forward = False` steps every
-millisecond anyway. With ms_hooks registered every millisecond is stepped
-and the hooks see each one.
+millisecond anyway. With ms_hooks registered every millisecond is stepped and the hooks
+see each one: a scenario registers one only while switch noise is on.
 """
 
+import heapq
+import math
 import os
 import random
 import tempfile
@@ -79,8 +87,10 @@ TICKS_PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
 TICKS_MASK = TICKS_PERIOD - 1
 TICKS_HALF = TICKS_PERIOD >> 1
 _EIO = 5  # imu_error for a driver init that failed without an errno (wrong WHO_AM_I)
-# A cut with only per-ms hooks that might restore it gives up after this much virtual time.
+# A cut with only per-ms hooks or calls that might restore it gives up after this much
+# virtual time.
 MAX_UNPOWERED_MS = 10 * 60 * 1000
+_NEVER = float("inf")  # no call_at() pending
 # When SimBoard._run returns early: at a reset or power loss (wait_until), when the
 # power is back (a cut), never (advance).
 _STOP_AT_RESET = 0
@@ -173,6 +183,9 @@ class SimBoard:
         self.indicator_log = []  # (now_ms, led, buzzer) at every change
         self.resets = []  # (now_ms, cause) of every reset after the first power-on
         self.ms_hooks = []
+        self._calls = []  # call_at(): a heap of (t_ms, order, fn)
+        self._calls_made = 0
+        self._next_call = _NEVER  # the earliest t_ms in _calls
         # Skip the milliseconds at rest while no ms_hooks are registered (see _run); the
         # result is the same as stepping them one by one. False: always step each ms.
         self.fast_forward = True
@@ -202,10 +215,7 @@ class SimBoard:
         Raises BoardReset if the board reset meanwhile (or before the call)."""
         if self._pending is not None:
             self._raise_pending()
-        if self.ms_hooks or not self.fast_forward:
-            while self.powered and self._pending is None and ticks_diff(t_ms, self.ticks_ms()) > 0:
-                self._step_ms()
-        elif self.powered:
+        if self.powered:
             left = ticks_diff(t_ms, self.ticks_ms())
             if left > 0:
                 self._run(left, _STOP_AT_RESET)
@@ -395,22 +405,41 @@ class SimBoard:
 
     def advance(self, ms):
         """Advance the world by ms without raising (a pending reset waits for wait_until)."""
-        if self.ms_hooks or not self.fast_forward:
-            for _ in range(int(ms)):
-                self._step_ms()
-        else:
-            self._run(int(ms), _STOP_NEVER)
+        self._run(int(ms), _STOP_NEVER)
+
+    def call_at(self, t_ms, fn):
+        """Call fn(board) once, right after the simulated millisecond that brings now_ms
+        to t_ms (after the next one if t_ms is not ahead): where ms_hooks run (after
+        that ms's table, switches, e-stop IRQ, power and watchdog; before the ms_hooks
+        and before any firmware tick), with the board exactly as a hook would see it.
+        Unlike an ms_hook it costs nothing in between: the fast path stops at t_ms.
+        Calls due at the same ms run in the order of their t_ms, then of call_at()."""
+        t = math.ceil(t_ms)  # the first ms at or after t_ms
+        self._calls_made += 1
+        heapq.heappush(self._calls, (t, self._calls_made, fn))
+        self._next_call = self._calls[0][0]
 
     # ================================================================ inside
 
     def _step_ms(self):
-        """One millisecond of the whole world, then the ms_hooks."""
+        """One millisecond of the whole world, then the calls due (call_at), then the
+        ms_hooks."""
         self._world_ms(False)
         phys = self.physics
         self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
                         phys.motor_turning)
+        if self.now_ms >= self._next_call:
+            self._call_due()
         for hook in self.ms_hooks:
             hook(self)
+
+    def _call_due(self):
+        """Run the call_at() calls due by now_ms (and those they add for a time past)."""
+        calls = self._calls
+        while calls and calls[0][0] <= self.now_ms:
+            fn = heapq.heappop(calls)[2]
+            self._next_call = calls[0][0] if calls else _NEVER
+            fn(self)
 
     def _world_ms(self, settle):
         """One millisecond of the table, switches, e-stop IRQ, power and watchdog (the IMU
@@ -445,23 +474,27 @@ class SimBoard:
             self._reset(WDT_RESET)
 
     def _run(self, ms, stop):
-        """ms milliseconds of the world without ms_hooks: exactly what ms calls of
-        _step_ms() do, in fewer Python steps. Returns early when `stop` (_STOP_*) says so.
+        """ms milliseconds of the world: exactly what ms calls of _step_ms() do, in fewer
+        Python steps where nothing needs each ms. Returns early when `stop` (_STOP_*)
+        says so.
 
-        While the switches are settled for the table's angle (Switches.settled_for: no
-        bounce, no spike due, no random spikes) a sample changes nothing and draws
-        nothing from the rng, and no e-stop edge can come; nor can a watchdog expiry or a
-        power restore before their due time. For those milliseconds
+        While ms_hooks are registered (or fast_forward is off) every ms is _step_ms().
+        Otherwise: while the switches are settled for the table's angle
+        (Switches.settled_for: no bounce, no spike due, no random spikes) a sample changes
+        nothing and draws nothing from the rng, and no e-stop edge can come; nor can a
+        watchdog expiry, a power restore or a call_at() before their due time. For those
+        milliseconds
         - at rest (TablePhysics.at_rest(): the driver gives no pulses, the table stands
           on the self-locking worm, a step changes nothing) only the clocks move: the
           block is one step;
         - otherwise only the table moves: it is stepped ms by ms (the 1 ms resolution the
           drive's lost-step model needs) until a limit switch's contact would change;
           that millisecond then gets its switch sample, IRQ and all.
-        Anything else (bounce, spikes, a watchdog or power event due) runs ms by ms.
+        Anything else (bounce, spikes, a watchdog or power event due) runs ms by ms. A
+        block ends at the next call_at() time; the calls then run as _step_ms() runs them.
         Whether the physics came to rest is checked (an extra comparison of its state)
-        at most once per call. The IMU model keeps only the latest truth, so it is
-        updated once at the end."""
+        at most once per call (and once after each call_at() call). The IMU model keeps
+        only the latest truth, so it is updated only before the calls and at the end."""
         phys = self.physics
         sw = self.switches
         stepgen = phys.stepgen
@@ -469,69 +502,88 @@ class SimBoard:
         rad_to_mdeg = physics.RAD_TO_MDEG
         advance = phys.advance
         tried = False
+        imu_stale = False  # the fast path moved the world since the IMU's last update
         while ms > 0:
-            stepgen.block_head_down = overtravel.reading
-            angle = phys.theta * rad_to_mdeg
-            if not sw.settled_for(angle):
-                k = 0
-            elif not self.powered:
-                k = ms if self._restore_at is None else min(ms, self._restore_at - 1 - self.now_ms)
-            elif self._wdt_timeout is not None and self._pending is None:
-                k = self._wdt_fed + self._wdt_timeout - 1 - self.now_ms
-                if k > ms:
-                    k = ms
+            if self.ms_hooks or not self.fast_forward:
+                self._step_ms()
+                ms -= 1
+                imu_stale = False
             else:
-                k = ms
-            if k > 0:
-                if phys.at_rest():
+                stepgen.block_head_down = overtravel.reading
+                angle = phys.theta * rad_to_mdeg
+                if not sw.settled_for(angle):
+                    k = 0
+                elif not self.powered:
+                    k = ms
+                    if self._restore_at is not None and k > self._restore_at - 1 - self.now_ms:
+                        k = self._restore_at - 1 - self.now_ms
+                elif self._wdt_timeout is not None and self._pending is None:
+                    k = self._wdt_fed + self._wdt_timeout - 1 - self.now_ms
+                    if k > ms:
+                        k = ms
+                else:
+                    k = ms
+                if k > self._next_call - self.now_ms:
+                    k = self._next_call - self.now_ms  # (an int: _next_call is not _NEVER)
+                if k <= 0:
+                    settle = not tried and phys.might_rest()
+                    if settle:
+                        tried = True
+                    self._world_ms(settle)
+                    ms -= 1
+                elif phys.at_rest():
                     self.now_ms += k
                     phys.coast(k)
                     ms -= k
-                    continue
-                home_mdeg = sw.home_switch_mdeg
-                over_mdeg = sw.overtravel_mdeg
-                home = angle <= home_mdeg
-                over = angle >= over_mdeg
-                # the drive's command cannot change inside the block (no firmware runs)
-                check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
-                crossed = False
-                j = 0
-                while j < k:
-                    if check and phys.might_rest():
-                        j += 1
-                        check = False
-                        tried = True
-                        if phys.step_settled():
-                            break  # nothing changed: the next round skips the rest
-                        a = phys.theta * rad_to_mdeg
-                        if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
-                            crossed = True
-                            break
-                    else:
-                        # step() ms by ms, until a crossing, the end, or (check) a still
-                        # table to try for rest above
-                        n, crossed = advance(k - j, home_mdeg, over_mdeg, check)
-                        j += n
-                        if crossed:
-                            break
-                self.now_ms += j
-                ms -= j
-                if crossed:
-                    self._after_physics_ms()
-            else:
-                settle = not tried and phys.might_rest()
-                if settle:
-                    tried = True
-                self._world_ms(settle)
-                ms -= 1
+                else:
+                    home_mdeg = sw.home_switch_mdeg
+                    over_mdeg = sw.overtravel_mdeg
+                    home = angle <= home_mdeg
+                    over = angle >= over_mdeg
+                    # the drive's command cannot change inside the block (no firmware runs)
+                    check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
+                    crossed = False
+                    j = 0
+                    while j < k:
+                        if check and phys.might_rest():
+                            j += 1
+                            check = False
+                            tried = True
+                            if phys.step_settled():
+                                break  # nothing changed: the next round skips the rest
+                            a = phys.theta * rad_to_mdeg
+                            if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
+                                crossed = True
+                                break
+                        else:
+                            # step() ms by ms, until a crossing, the end, or (check) a still
+                            # table to try for rest above
+                            n, crossed = advance(k - j, home_mdeg, over_mdeg, check)
+                            j += n
+                            if crossed:
+                                break
+                    self.now_ms += j
+                    ms -= j
+                    if crossed:
+                        self._after_physics_ms()
+                imu_stale = True
+                if self.now_ms >= self._next_call:
+                    # (true_angle_mdeg and true_rate_mdeg_s, the properties, inlined)
+                    self.imu.update(self.now_ms, phys.theta * rad_to_mdeg,
+                                    phys.omega * rad_to_mdeg, phys.motor_turning)
+                    imu_stale = False
+                    self._call_due()
+                    for hook in self.ms_hooks:  # the ones a call just registered
+                        hook(self)
+                    tried = False  # a call may have changed what rest depends on
             if stop == _STOP_AT_RESET:
                 if self._pending is not None or not self.powered:
                     break
             elif stop == _STOP_AT_POWER and self.powered:
                 break
-        # (true_angle_mdeg and true_rate_mdeg_s, the properties, inlined)
-        self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
-                        phys.motor_turning)
+        if imu_stale:
+            self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
+                            phys.motor_turning)
 
     def _running(self):
         return self.powered and self._pending is None
@@ -539,15 +591,16 @@ class SimBoard:
     def _run_unpowered(self):
         start = self.now_ms
         while not self.powered:
-            if self._restore_at is None and not self.ms_hooks:
+            if self._restore_at is not None:
+                ms = self._restore_at - self.now_ms
+            elif not self.ms_hooks and not self._calls:
                 raise RuntimeError("power cut with nothing to restore it (use power_cut(off_ms))")
-            if self._restore_at is None and self.now_ms - start >= MAX_UNPOWERED_MS:
-                raise RuntimeError("power still off after %d ms and no restore scheduled"
-                                   % MAX_UNPOWERED_MS)
-            if self.ms_hooks or not self.fast_forward:
-                self._step_ms()
             else:
-                self._run(max(1, self._restore_at - self.now_ms), _STOP_AT_POWER)
+                ms = start + MAX_UNPOWERED_MS - self.now_ms
+                if ms <= 0:
+                    raise RuntimeError("power still off after %d ms and no restore scheduled"
+                                       % MAX_UNPOWERED_MS)
+            self._run(max(1, ms), _STOP_AT_POWER)
 
     def _raise_pending(self):
         if self._pending is not None:

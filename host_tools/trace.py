@@ -77,6 +77,16 @@ _FW_SHOWN = {
 }
 
 
+_fault_names = {}  # faults.name(code), looked up once per code (it scans the module)
+
+
+def _fault_name(code):
+    n = _fault_names.get(code)
+    if n is None:
+        n = _fault_names[code] = faults.name(code)
+    return n
+
+
 def fw_event_text(code, a, b):
     """One firmware event record in words."""
     name = fw_events.EVENT_NAMES.get(code, "event_%d" % code)
@@ -168,7 +178,7 @@ class Recorder:
             PHASE_NAMES.get(core.phase, str(core.phase)),
             int(round(board.true_angle_mdeg)), est.angle_mdeg, core.angle_mdeg,
             core.target_mdeg, core.count, out.rate_sps, 1 if out.enable else 0,
-            faults.name(core.fault), board.lost_steps, 1 if est.valid else 0,
+            _fault_name(core.fault), board.lost_steps, 1 if est.valid else 0,
             phys & SW_BUTTONS, 1 if phys & SW_ESTOP else 0, app.inputs.switches, ev,
         ))
 

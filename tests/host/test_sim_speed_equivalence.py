@@ -2,7 +2,9 @@
 
 SimBoard skips the milliseconds at rest and steps a moving table without the per-ms
 switch bookkeeping when no ms_hooks are registered (host_tools/simboard.py, _run), with
-the physics stepped many milliseconds in one call (TablePhysics.advance); the switches
+the physics stepped many milliseconds in one call (TablePhysics.advance), stopping only
+where a call_at() call is due; the physics keeps the true angle's per-ms statistics
+itself (TablePhysics.watch), so scenario runs need no per-ms hook; the switches
 sample only what can change (switches_model.py); the IMU model draws its noise ahead in
 blocks (GaussBlocks), or with random.gauss inlined (imu_model.py); the board skips a
 step-generator command that repeats the one in force. Each is checked here against the
@@ -12,21 +14,26 @@ angle to the last bit, the same rng streams afterwards.
 - sessions of the real firmware with random events (console commands, buttons, e-stop,
   wire cuts, spikes, noise, IMU faults with bus timeouts, power cuts, resets, crashes,
   hangs, a user load changed mid-rest), fast_forward on and off;
+- call_at() calls and the true angle's statistics, against per-ms hooks doing the same;
+- scenario runs (e-stop, power cuts, lost steps, switch noise, a run ending with the
+  power off), fast_forward on and off: the same trace, events, results and statistics;
 - the physics alone: run(ms) and advance() against ms calls of step(), and rest ending
   on any change;
 - the switches: the quiet sample against a full sample every ms;
 - the IMU: draws from blocks and inlined draws against rng.gauss.
 """
 
+import os
 import random
 
 import pytest
 from signals import SW_DOWN, SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP, Inputs, Outputs
 
-from host_tools import imu_model, params, physics
+from host_tools import imu_model, params, physics, scenario
 from host_tools.imu_model import FakeI2C, Mpu6050Model
+from host_tools.paths import ROOT
 from host_tools.runner import SimRunner
-from host_tools.simboard import SimBoard
+from host_tools.simboard import BoardReset, SimBoard
 from host_tools.switches_model import Switches
 
 P = params.load()
@@ -126,9 +133,11 @@ class _Session:
 
     def final(self):
         b = self.board
+        ph = b.physics
         return (b.switches._rng.getstate(), b.imu._rng.getstate(), bytes(b.imu.regs),
-                b.indicator_log, b.resets, b.host_receive(), b.physics._rest_key(),
-                b.switches.physical_bits(), self.runner.reset_causes)
+                b.indicator_log, b.resets, b.host_receive(), ph._rest_key(),
+                b.switches.physical_bits(), self.runner.reset_causes,
+                _stats(ph))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -190,7 +199,239 @@ def test_ms_hooks_still_see_every_millisecond(tmp_path):
     assert seen == list(range(1, 51))
 
 
-# ------------------------------------------------------------------ the physics alone
+# ------------------------------------------------------------------ call_at, statistics
+
+
+def _stats(ph):
+    return (ph.max_angle_mdeg.hex(), ph.max_angle_ms, ph.min_angle_mdeg.hex(), ph.min_angle_ms,
+            ph.above_ms, ph.first_lost_ms)
+
+
+class _HookStats:
+    """The true angle's statistics as a per-ms hook measures them (the oracle of
+    TablePhysics.watch), from the board's state when registered."""
+
+    def __init__(self, board, above_mdeg):
+        self.above_mdeg = above_mdeg
+        self.max = self.min = board.true_angle_mdeg
+        self.max_t = self.min_t = board.now_ms
+        self.above = 0
+        self.first_lost = None
+
+    def __call__(self, b):
+        a = b.physics.theta * physics.RAD_TO_MDEG
+        if a > self.max:
+            self.max, self.max_t = a, b.now_ms
+        if a < self.min:
+            self.min, self.min_t = a, b.now_ms
+        if a > self.above_mdeg:
+            self.above += 1
+        if self.first_lost is None and b.physics.lost_steps:
+            self.first_lost = b.now_ms
+
+    def stats(self):
+        return (self.max.hex(), self.max_t, self.min.hex(), self.min_t, self.above,
+                self.first_lost)
+
+
+def _driven_board(tmp_path, seed, mode):
+    """A heavy user moved by random step commands (lost steps, both directions, rest),
+    with calls at random times that cut and restore the power, press buttons and
+    schedule more calls. mode: "fast", "exact" (fast_forward off) or "hook" (the
+    statistics from a per-ms hook). Returns what the calls and the end saw."""
+    b = SimBoard(rng=random.Random(seed), fs_root=str(tmp_path / mode), angle_mdeg=0,
+                 user_mass_kg=120, user_com_offset_mm=100)
+    b.fast_forward = mode != "exact"
+    above = 3000
+    b.physics.watch(above)
+    hook = None
+    if mode == "hook":
+        hook = _HookStats(b, above)
+        b.ms_hooks.append(hook)
+    ev = random.Random(seed + 1)
+    seen = []
+
+    def call(kind):
+        def fn(brd):
+            seen.append((kind, brd.now_ms, brd.physics.theta.hex(), brd.switches.bits,
+                         brd.powered, brd.imu._t_ms, _stats(brd.physics)))
+            if kind == "cut":
+                brd.power_cut()  # no restore scheduled: the "restore" call brings it back
+                brd.call_at(brd.now_ms + ev.randint(1, 300), call("restore"))
+            elif kind == "restore":
+                brd.power_restore()
+            elif kind == "press":
+                brd.press("UP")
+                brd.call_at(brd.now_ms + 40, call("release"))
+            elif kind == "release":
+                brd.release("UP")
+            elif kind == "again":
+                brd.call_at(brd.now_ms - 5, call("past"))  # runs after the next ms
+        return fn
+
+    t = 0
+    for _ in range(40):
+        t += ev.randint(0, 400)
+        b.call_at(t + ev.choice((0, 0.5)), call(ev.choice(("cut", "press", "again", "note"))))
+    out = Outputs()
+    out.limit_lo, out.limit_hi, out.enable = -WIDE, WIDE, True
+    for _ in range(300):
+        if ev.random() < 0.2:
+            out.rate_sps = ev.choice((0, 0, ev.randint(-12000, 12000), ev.randint(-3000, 3000)))
+            out.enable = ev.random() < 0.85
+        b.apply_outputs(out)
+        try:
+            b.wait_until(b.ticks_add(b.ticks_ms(), ev.randint(1, 60)))
+        except BoardReset:
+            pass
+    ph = b.physics
+    end = (b.now_ms, ph._rest_key(), b.switches._rng.getstate(), b.resets)
+    return seen, end, (hook.stats() if hook else _stats(ph)), ph.lost_steps
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3, 5])  # each loses steps and goes head-down
+def test_calls_and_statistics_are_those_of_per_ms_hooks(tmp_path, seed):
+    fast = _driven_board(tmp_path, seed, "fast")
+    assert fast == _driven_board(tmp_path, seed, "exact")
+    seen, end, stats, lost = _driven_board(tmp_path, seed, "hook")
+    assert (seen, end, stats) == fast[:3]
+    kinds = {s[0] for s in seen}
+    assert {"cut", "restore", "press", "release", "past"} <= kinds
+    assert lost > 0 and stats[5] is not None and stats[4] > 0  # lost steps, head-down ms
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_call_runs_after_its_millisecond(tmp_path, fast):
+    b = SimBoard(rng=random.Random(2), fs_root=str(tmp_path))
+    b.fast_forward = fast
+    seen = []
+    b.call_at(250, lambda brd: seen.append(("a", brd.now_ms)))
+    b.call_at(100.5, lambda brd: seen.append(("b", brd.now_ms)))  # the first ms >= it
+    b.call_at(250, lambda brd: brd.call_at(0, lambda br: seen.append(("c", br.now_ms))))
+    b.advance(300)
+    b.call_at(10, lambda brd: seen.append(("d", brd.now_ms)))  # past: after the next ms
+    b.advance(5)
+    assert seen == [("b", 101), ("a", 250), ("c", 250), ("d", 301)]
+    assert b.now_ms == 305
+
+
+# ------------------------------------------------------------------ scenario runs
+
+
+def _scenario_run(load, fast, count_steps=False):
+    """One scenario run (load() gives a fresh Scenario: a run marks its events fired),
+    fast_forward on or off; everything it produced, apart from wall times."""
+    sc = load()
+    run = scenario._Run(sc)
+    run.build()
+    b = run.board
+    b.fast_forward = fast
+    steps = [0]
+    if count_steps:
+        step = b.physics.step
+
+        def counted():
+            steps[0] += 1
+            return step()
+
+        b.physics.step = counted
+    res = run.go()
+    stats = dict(res.stats)
+    del stats["wall_s"], stats["factor"]
+    rec = run.recorder
+    ph = b.physics
+    out = {
+        "rows": rec.rows, "events": rec.events, "fw_log": rec.fw_log, "console": res.console,
+        "failures": res.failures, "error": repr(res.error), "stats": stats,
+        "world": (run.max_true.hex(), run.max_true_t, run.min_true.hex(), run.min_true_t,
+                  run.head_down_ms, run.first_lost_ms),
+        "fired": [(ev.index, ev.fired_ms) for ev in sc.events],
+        "inputs": run.input_times, "anchors": (run.anchor, run.label_anchor),
+        "powered": b.powered,
+        "board": (b.now_ms, ph.theta.hex(), ph.omega.hex(), ph._rest_key(), b.resets,
+                  b.indicator_log, b.switches._rng.getstate(), b.imu._rng.getstate(),
+                  run.noise_rng.getstate(), run.runner.reset_causes),
+    }
+    return out, steps[0]
+
+
+def _file(name):
+    return lambda: scenario.load(os.path.join(ROOT, "scenarios", name))
+
+
+# A run that ends while the power is off (it stops there), after a user load change and
+# with checks; with switch noise on to the end, or off again before the cut.
+_ENDS_UNPOWERED = """
+name = "ends unpowered"
+duration_s = 60
+[profile]
+consent = true
+[program]
+name = "beginner"
+[[events]]
+at_s = 20
+switch_noise = {per_s = 40, inputs = ["HOME", "UP"]}
+[[events]]
+at_s = %s
+%s
+[[events]]
+at_s = 32
+user_load = {mass_kg = 130, com_offset_mm = 120}
+[[events]]
+at_s = 40
+power_cut = true
+[[checks]]
+at_s = 45
+state = "OFF"
+[[checks]]
+at_s = 59.999
+min_true_angle_deg = 5
+"""
+
+
+def _text(*fill):
+    return lambda: scenario.parse(_ENDS_UNPOWERED % fill, "<test>")
+
+
+@pytest.mark.parametrize("load", [
+    pytest.param(_file("estop_at_depth.toml"), id="estop_at_depth"),  # e-stop, checks
+    pytest.param(_file("power_cut_start_recovers.toml"), id="power_cut_start_recovers"),
+    pytest.param(_file("power_cut_inverted.toml"), id="power_cut_inverted"),
+    pytest.param(_file("heavy_offcentre_runaway.toml"), id="heavy_offcentre_runaway"),
+    pytest.param(_file("switch_noise.toml"), id="switch_noise"),
+    pytest.param(_text(25, 'switch_noise = "off"'), id="ends_unpowered"),
+    pytest.param(_text(25, 'console = "status"'), id="ends_unpowered_noisy"),
+])
+def test_scenario_runs_are_the_same_on_the_fast_path(load):
+    fast, _ = _scenario_run(load, True)
+    exact, _ = _scenario_run(load, False)
+    for key in exact:
+        assert fast[key] == exact[key], key
+
+
+def test_the_scenarios_here_cover_what_they_should():
+    def run(load):
+        return _scenario_run(load, True)[0]
+
+    estop = run(_file("estop_at_depth.toml"))
+    assert any(e[2] == "estop" for e in estop["events"]) and not estop["failures"]
+    cut = run(_file("power_cut_start_recovers.toml"))
+    assert cut["board"][4] and cut["stats"]["boots"] == 2
+    lost = run(_file("heavy_offcentre_runaway.toml"))
+    assert lost["stats"]["lost_steps"] > 0 and lost["world"][5] is not None
+    noisy = run(_text(25, 'console = "status"'))
+    quiet = run(_text(25, 'switch_noise = "off"'))
+    for r in (noisy, quiet):  # stopped at the end, the power still off
+        assert r["stats"]["sim_ms"] == 60000 and not r["powered"] and not r["failures"], (
+            r["failures"])
+    assert noisy["rows"] != quiet["rows"]  # the noise was on to the end in one of them
+
+
+def test_a_scenario_run_takes_the_fast_path():
+    fast, steps = _scenario_run(_file("beginner_session.toml"), True, count_steps=True)
+    assert not fast["failures"]
+    # milliseconds stepped one by one (switch samples and all): a small part of the run
+    assert steps < fast["board"][0] / 10
 
 
 def _commands(rng, t):
