@@ -259,7 +259,7 @@ class Harness:
             self.board.imu_fault("frozen", False)
         self.imu_faulted_this_boot = bool(self.imu_on)
         self.lost_at_boot = self.board.lost_steps
-        for name in self.imu_on:
+        for name in sorted(self.imu_on):  # a set: sorted, for runs a seed reproduces
             self.imu_active[name] = self.board.now_ms
 
     def _on_ms(self, board):
@@ -493,11 +493,11 @@ class Harness:
     def clear_faults(self):
         """The outside world is healthy again: IMU, e-stop, wire, buttons, noise, user."""
         b = self.board
-        for name in list(self.imu_on):
+        for name in sorted(self.imu_on):  # sorted: the same order under any hash seed
             self._a_imu(name, False)
         b.estop_release()
         b.estop_repair_wire()
-        for name in list(self.held):
+        for name in sorted(self.held):
             self._button(name, False)
         b.switch_spike_rate = 0.0
         s = self.setup
