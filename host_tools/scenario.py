@@ -960,37 +960,11 @@ class _Run:
         self.recorder.attach(self.runner)
         self.runner.tick_hooks.append(self._tick)
         # the world's statistics, every simulated millisecond (also while the power is
-        # off), kept by the physics itself: see the max_true ... properties
+        # off), kept by the physics itself (TablePhysics.watch(); read in _evaluate)
         board.physics.watch(self.head_down_mdeg)
         self._schedule_program()
         self.next_due = self._next_due()
         self._reschedule()
-
-    # The statistics of the true angle over the run (TablePhysics.watch()).
-
-    @property
-    def max_true(self):
-        return self.board.physics.max_angle_mdeg
-
-    @property
-    def max_true_t(self):
-        return self.board.physics.max_angle_ms
-
-    @property
-    def min_true(self):
-        return self.board.physics.min_angle_mdeg
-
-    @property
-    def min_true_t(self):
-        return self.board.physics.min_angle_ms
-
-    @property
-    def head_down_ms(self):
-        return self.board.physics.above_ms
-
-    @property
-    def first_lost_ms(self):
-        return self.board.physics.first_lost_ms
 
     def _schedule_program(self):
         p = self.sc.program
@@ -1314,6 +1288,7 @@ class _Run:
         res = self.result
         rec = self.recorder
         board = self.board
+        world = board.physics  # the true angle's statistics over the run (watch())
         runner = self.runner
         core = runner.core
         e = sc.expect
@@ -1339,10 +1314,10 @@ class _Run:
             "scenario": sc.name,
             "program": sc.program_text,
             "user": sc.user_text,
-            "deepest_true_mdeg": self.max_true,
-            "deepest_true_t_ms": self.max_true_t,
+            "deepest_true_mdeg": world.max_angle_mdeg,
+            "deepest_true_t_ms": world.max_angle_ms,
             "deepest_fw_mdeg": deepest_fw,
-            "head_down_ms": self.head_down_ms,
+            "head_down_ms": world.above_ms,
             "emergency_returns": emergency,
             "faults": fault_names,
             "final_fault": faults.name(core.fault),
@@ -1375,12 +1350,12 @@ class _Run:
         if "final_state" in e and res.stats["final_state"] != e["final_state"]:
             fail("final_state: ended in %s (fault %s), expected %s" % (
                 res.stats["final_state"], res.stats["final_fault"], e["final_state"]))
-        if "max_true_angle_deg" in e and self.max_true > e["max_true_angle_deg"] * 1000:
+        if "max_true_angle_deg" in e and world.max_angle_mdeg > e["max_true_angle_deg"] * 1000:
             fail("max_true_angle_deg: the table reached %.2f deg at t=%.2f s (limit %g)" % (
-                self.max_true / 1000, self.max_true_t / 1000, e["max_true_angle_deg"]))
-        if "min_true_angle_deg" in e and self.min_true < e["min_true_angle_deg"] * 1000:
+                world.max_angle_mdeg / 1000, world.max_angle_ms / 1000, e["max_true_angle_deg"]))
+        if "min_true_angle_deg" in e and world.min_angle_mdeg < e["min_true_angle_deg"] * 1000:
             fail("min_true_angle_deg: the table reached %.2f deg at t=%.2f s (limit %g)" % (
-                self.min_true / 1000, self.min_true_t / 1000, e["min_true_angle_deg"]))
+                world.min_angle_mdeg / 1000, world.min_angle_ms / 1000, e["min_true_angle_deg"]))
         if "final_true_angle_deg" in e:
             a, tol = e["final_true_angle_deg"]
             if abs(board.true_angle_mdeg - a) > tol:
@@ -1428,14 +1403,14 @@ class _Run:
                 fail("lost_steps_detected: the motor never lost a step (nothing to detect)")
             else:
                 det = [ev for ev in fw if ev[2] == fw_events.E_FAULT and ev[3] in (
-                    faults.RUNAWAY, faults.STEPGEN) and ev[0] >= (self.first_lost_ms or 0)]
+                    faults.RUNAWAY, faults.STEPGEN) and ev[0] >= (world.first_lost_ms or 0)]
                 if not det:
                     fail("lost_steps_detected: %d steps lost from t=%.2f s, but the firmware "
                          "raised no runaway/stepgen fault" % (
-                             board.lost_steps, (self.first_lost_ms or 0) / 1000))
+                             board.lost_steps, (world.first_lost_ms or 0) / 1000))
         if "max_lost_steps" in e and board.lost_steps > e["max_lost_steps"]:
             fail("max_lost_steps: %d steps lost (first at t=%.2f s), limit %d" % (
-                board.lost_steps, (self.first_lost_ms or 0) / 1000, e["max_lost_steps"]))
+                board.lost_steps, (world.first_lost_ms or 0) / 1000, e["max_lost_steps"]))
         if e.get("no_motion_without_command"):
             self._eval_no_motion()
         if "sessions_recorded" in e and res.stats["sessions_recorded"] != e["sessions_recorded"]:
@@ -1444,9 +1419,9 @@ class _Run:
         if "boots" in e and runner.boots != e["boots"]:
             fail("boots: the firmware booted %d times, expected %d" % (runner.boots,
                                                                       e["boots"]))
-        if "max_head_down_s" in e and self.head_down_ms > e["max_head_down_s"] * 1000:
+        if "max_head_down_s" in e and world.above_ms > e["max_head_down_s"] * 1000:
             fail("max_head_down_s: %.1f s head-down (true angle > %g deg), limit %g s" % (
-                self.head_down_ms / 1000, self.head_down_mdeg / 1000, e["max_head_down_s"]))
+                world.above_ms / 1000, self.head_down_mdeg / 1000, e["max_head_down_s"]))
 
     def _refusal_texts(self, refusals, console_errors):
         from host_tools.trace import fw_event_text

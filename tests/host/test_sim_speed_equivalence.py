@@ -343,8 +343,8 @@ def _scenario_run(load, fast, count_steps=False):
     out = {
         "rows": rec.rows, "events": rec.events, "fw_log": rec.fw_log, "console": res.console,
         "failures": res.failures, "error": repr(res.error), "stats": stats,
-        "world": (run.max_true.hex(), run.max_true_t, run.min_true.hex(), run.min_true_t,
-                  run.head_down_ms, run.first_lost_ms),
+        "world": (ph.max_angle_mdeg.hex(), ph.max_angle_ms, ph.min_angle_mdeg.hex(),
+                  ph.min_angle_ms, ph.above_ms, ph.first_lost_ms),
         "fired": [(ev.index, ev.fired_ms) for ev in sc.events],
         "inputs": run.input_times, "anchors": (run.anchor, run.label_anchor),
         "powered": b.powered,
