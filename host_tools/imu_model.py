@@ -86,7 +86,6 @@ FAULTS = ("no_response", "timeout", "frozen", "spikes")
 _DATA = struct.Struct(">7h")
 _TWOPI = 2.0 * math.pi
 _RAD_PER_DEG = math.pi / 180.0  # what math.radians() multiplies by
-_sqrt = math.sqrt
 _log = math.log
 _sin = math.sin
 _cos = math.cos
@@ -102,48 +101,6 @@ def _int16(x):
 
 
 _TEMP_RAW = _int16((_ROOM_C - 36.53) * 340.0)  # RM 4.18: T = TEMP_OUT / 340 + 36.53
-
-
-def _normal_draws(rng, sigmas, out):
-    """out[i] = rng.gauss(0.0, sigmas[i]) for each i in turn: the same values, and the
-    same rng state afterwards, as those calls. CPython's random.gauss (Box-Muller: one
-    pair of normals per two uniforms, the second kept in rng.gauss_next) inlined, as the
-    call costs as much as the arithmetic. Used only if _INLINE_GAUSS_EXACT."""
-    rnd = rng.random
-    z2 = rng.gauss_next
-    i = 0
-    for s in sigmas:
-        if z2 is None:
-            x2pi = rnd() * _TWOPI
-            g2rad = _sqrt(-2.0 * _log(1.0 - rnd()))
-            z = _cos(x2pi) * g2rad
-            z2 = _sin(x2pi) * g2rad
-        else:
-            z = z2
-            z2 = None
-        out[i] = 0.0 + z * s
-        i += 1
-    rng.gauss_next = z2
-
-
-def _inline_gauss_exact():
-    """True if _normal_draws reproduces this interpreter's random.Random.gauss exactly
-    (checked once at import; on another implementation the model calls gauss itself)."""
-    try:
-        a = random.Random(2024)
-        b = random.Random(2024)
-        sigmas = (1.0, 0.5, 2.0, 1e-3, 3.0)  # an odd count leaves a value pending
-        want = [a.gauss(0.0, s) for s in sigmas] + [a.gauss(0.0, 1.0), a.gauss(0.0, 1.0)]
-        got = [0.0] * 5
-        more = [0.0] * 2
-        _normal_draws(b, sigmas, got)
-        _normal_draws(b, (1.0, 1.0), more)
-        return got + more == want and a.getstate() == b.getstate()
-    except Exception:
-        return False
-
-
-_INLINE_GAUSS_EXACT = _inline_gauss_exact()
 
 
 class GaussBlocks:
@@ -255,7 +212,7 @@ def _gauss_block(gen, n):
 def _blocks_exact():
     """True if GaussBlocks reproduces this interpreter's random.Random.gauss and its
     state exactly (checked once at import; if not, the model draws one value at a time)."""
-    if _np is None or not _INLINE_GAUSS_EXACT:
+    if _np is None:
         return False
     try:
         a = random.Random(2025)
@@ -318,12 +275,9 @@ class Mpu6050Model:
         self._angle_mdeg = 0.0
         self._rate_mdeg_s = 0.0
         self._vibrating = False
-        # rng.gauss itself for an rng whose gauss is not the standard one
-        self._inline_gauss = _INLINE_GAUSS_EXACT and type(rng).gauss is random.Random.gauss
         # the noise drawn ahead in blocks (the same values): a plain random.Random only
         self._blocks = GaussBlocks(rng) if _BLOCKS_EXACT and type(rng) is random.Random \
             else None
-        self._noise = [0.0] * 9  # the draws of one sample
         self._cfg_key = None  # the configuration registers _cfg was derived from
         self._cfg = None
         self.power_on_reset()
@@ -491,9 +445,10 @@ class Mpu6050Model:
         """Draw a new sample: its 14 data bytes (big-endian int16).
 
         Written for speed (it runs at every tick of a simulated session): true_accel_g()
-        and true_gyro_dps() inlined, the noise taken from the blocks drawn ahead. The
-        values are those of rng.gauss(0.0, sigma) per draw, in this order per axis:
-        accelerometer noise, drive vibration (while the motor turns), gyro noise."""
+        and true_gyro_dps() inlined, the noise taken from the blocks drawn ahead (from the
+        rng itself while the spikes fault is on). Standard normals, each times its sigma
+        as rng.gauss(0.0, sigma) makes it, in this order per axis: accelerometer noise,
+        drive vibration (while the motor turns), gyro noise."""
         _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
         sign = self.sign
         theta = sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0 * _RAD_PER_DEG
@@ -524,68 +479,39 @@ class Mpu6050Model:
         vib = self.vibration_g if self._vibrating else 0.0
         ab = self.accel_bias_g
         gb = self.gyro_bias_dps
+        spikes = self.faults["spikes"]
+        k = 9 if vib else 6  # standard normals for this sample
         blocks = self._blocks
-        if blocks is not None and not self.faults["spikes"]:
-            if vib:
-                z, i = blocks.take(9)
-                a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
-                a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
-                a2 = az + ab[2] + z[i + 6] * sa + z[i + 7] * vib
-                g0 = z[i + 2]
-                g1 = z[i + 5]
-                g2 = z[i + 8]
-            else:
-                z, i = blocks.take(6)
-                a0 = ax + ab[0] + z[i] * sa
-                a1 = ay + ab[1] + z[i + 2] * sa
-                a2 = az + ab[2] + z[i + 4] * sa
-                g0 = z[i + 1]
-                g1 = z[i + 3]
-                g2 = z[i + 5]
-            # round() of a float is int(round()): _int16 without the clipping, which the
-            # packing checks (struct.error only for a value past the int16 range)
-            g0 = (gx + gb[0] + g0 * sg) * lg
-            g1 = (gy + gb[1] + g1 * sg) * lg
-            g2 = (gz + gb[2] + g2 * sg) * lg
-            try:
-                return _DATA.pack(round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
-                                  round(g0), round(g1), round(g2))
-            except struct.error:  # clipping at full scale
-                return _DATA.pack(_int16(a0 * la), _int16(a1 * la), _int16(a2 * la),
-                                  _TEMP_RAW, _int16(g0), _int16(g1), _int16(g2))
-        return self._sample_plain(sa, sg, vib, ax, ay, az, gx, gy, gz, la, lg)
-
-    def _sample_plain(self, sa, sg, vib, ax, ay, az, gx, gy, gz, la, lg):
-        """_sample() drawing from the rng itself: with the spikes fault (which draws
-        from it too), or an rng of another kind."""
-        rng = self._rng
+        if blocks is not None and not spikes:
+            z, i = blocks.take(k)
+        else:  # the rng itself: the spikes fault draws from it too, or another kind of rng
+            gauss = self._rng.gauss
+            z = [gauss(0.0, 1.0) for _ in range(k)]
+            i = 0
         if vib:
-            sigmas = (sa, vib, sg, sa, vib, sg, sa, vib, sg)
-            k = 3
+            a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
+            a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
+            a2 = az + ab[2] + z[i + 6] * sa + z[i + 7] * vib
+            g0 = z[i + 2]
+            g1 = z[i + 5]
+            g2 = z[i + 8]
         else:
-            sigmas = (sa, sg, sa, sg, sa, sg)
-            k = 2
-        n = self._noise
-        if self._inline_gauss:
-            _normal_draws(rng, sigmas, n)
-        else:
-            for i in range(len(sigmas)):
-                n[i] = rng.gauss(0.0, sigmas[i])
-        ab = self.accel_bias_g
-        gb = self.gyro_bias_dps
-        a0 = ax + ab[0] + n[0]
-        a1 = ay + ab[1] + n[k]
-        a2 = az + ab[2] + n[2 * k]
-        if vib:
-            a0 += n[1]
-            a1 += n[4]
-            a2 += n[7]
+            a0 = ax + ab[0] + z[i] * sa
+            a1 = ay + ab[1] + z[i + 2] * sa
+            a2 = az + ab[2] + z[i + 4] * sa
+            g0 = z[i + 1]
+            g1 = z[i + 3]
+            g2 = z[i + 5]
+        # round() of a float is int(round()): _int16 without the clipping, which the
+        # packing checks (struct.error only for a value past the int16 range)
         raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
-               round((gx + gb[0] + n[k - 1]) * lg), round((gy + gb[1] + n[2 * k - 1]) * lg),
-               round((gz + gb[2] + n[3 * k - 1]) * lg)]
-        if self.faults["spikes"] and rng.random() < self.spike_prob:
-            raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
-            self.spikes_injected += 1
+               round((gx + gb[0] + g0 * sg) * lg), round((gy + gb[1] + g1 * sg) * lg),
+               round((gz + gb[2] + g2 * sg) * lg)]
+        if spikes:
+            rng = self._rng
+            if rng.random() < self.spike_prob:
+                raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
+                self.spikes_injected += 1
         try:
             return _DATA.pack(*raw)
         except struct.error:  # clipping at full scale

@@ -6,7 +6,7 @@ the physics stepped many milliseconds in one call (TablePhysics.advance), stoppi
 where a call_at() call is due; the physics keeps the true angle's per-ms statistics
 itself (TablePhysics.watch), so scenario runs need no per-ms hook; the switches
 sample only what can change (switches_model.py); the IMU model draws its noise ahead in
-blocks (GaussBlocks), or with random.gauss inlined (imu_model.py); the board skips a
+blocks (GaussBlocks, imu_model.py); the board skips a
 step-generator command that repeats the one in force. Each is checked here against the
 plain path it replaces, bit for bit: the same firmware inputs every tick, the same true
 angle to the last bit, the same rng streams afterwards.
@@ -20,7 +20,7 @@ angle to the last bit, the same rng streams afterwards.
 - the physics alone: run(ms) and advance() against ms calls of step(), and rest ending
   on any change;
 - the switches: the quiet sample against a full sample every ms;
-- the IMU: draws from blocks and inlined draws against rng.gauss.
+- the IMU: draws from blocks against rng.gauss.
 """
 
 import os
@@ -664,8 +664,7 @@ def test_settled_switches_report_it():
 # ------------------------------------------------------------------ IMU noise
 
 
-def test_inlined_gauss_is_this_interpreters_gauss():
-    assert imu_model._INLINE_GAUSS_EXACT  # else the model falls back to rng.gauss (slower)
+def test_gauss_blocks_are_exact_on_this_interpreter():
     assert imu_model._BLOCKS_EXACT  # else it draws one value at a time (slower)
 
 
@@ -703,11 +702,10 @@ def test_gauss_blocks_are_rng_gauss(seed):
 def test_imu_samples_from_blocks_are_those_of_rng_gauss(vibrating):
     # the model with its noise drawn ahead in blocks against rng.gauss itself, through
     # the spikes fault switched on and off (which draws from the rng in between)
-    def samples(blocks, inline):
+    def samples(blocks):
         imu = Mpu6050Model(P, random.Random(19))
         if not blocks:
             imu._blocks = None
-        imu._inline_gauss = inline
         bus = FakeI2C(imu)
         bus.writeto_mem(imu.addr, imu_model.PWR_MGMT_1, b"\x01")
         bus.writeto_mem(imu.addr, imu_model.CONFIG, b"\x03")
@@ -721,28 +719,9 @@ def test_imu_samples_from_blocks_are_those_of_rng_gauss(vibrating):
             out.append(bus.readfrom_mem(imu.addr, imu_model.ACCEL_XOUT_H, 14))
         return out, imu._rng.getstate(), imu.spikes_injected
 
-    want = samples(False, False)
-    assert samples(True, False) == want
-    assert samples(False, True) == want
+    want = samples(False)
+    assert samples(True) == want
     assert want[2] > 0
-
-
-@pytest.mark.parametrize("vibrating", [False, True])
-def test_imu_samples_are_those_of_rng_gauss(vibrating):
-    def samples(inline):
-        imu = Mpu6050Model(P, random.Random(9))
-        imu._inline_gauss = inline
-        bus = FakeI2C(imu)
-        bus.writeto_mem(imu.addr, imu_model.PWR_MGMT_1, b"\x01")
-        bus.writeto_mem(imu.addr, imu_model.CONFIG, b"\x03")
-        imu.set_fault("spikes")
-        out = []
-        for i in range(1, 600):
-            imu.update(i, 1000.0 * (i % 90) - 30000.0, 500.0 * (i % 7), vibrating)
-            out.append(bus.readfrom_mem(imu.addr, imu_model.ACCEL_XOUT_H, 14))
-        return out, imu._rng.getstate(), imu.spikes_injected
-
-    assert samples(True) == samples(False)
 
 
 def test_imu_config_change_is_seen_at_the_next_sample():
