@@ -96,21 +96,22 @@ MAX_PROFILES = const(8)  # a household or a small practice; keeps the file small
 FILE = "profiles"
 
 # Integer fields, "name default low high" one per line (config.py's format: field(),
-# fields()); each line says why.
+# fields()); each line says why. The bounds taken from other constants are filled in
+# once, at import.
 FIELDS = (
     # beginner default 30 deg; the floor is level 0's angle; the ceiling is max_limit_mdeg()
-    "\nmax_mdeg 30000 15000 60000"  # 15000: LEVEL_ANGLE_MDEG[0]; 60000: ABS_MAX_MDEG
+    "\nmax_mdeg 30000 %d %d"
     # one hold: 2 min default ("1-2 minutes" at first); 5 min is the top of the guidance
     "\nhold_max_ms 120000 10000 300000"
     # head-down time per session: 3 min default; 10 min leaves room for intervals at level 7
     "\nsession_cap_ms 180000 10000 600000"
-    "\nlevel 0 0 7"  # 7: NUM_LEVELS - 1
+    "\nlevel 0 0 %d"
     # consecutive qualifying sessions; saturates at advance_after
     "\nsessions_at_level 0 0 20"
     # completed sessions before the next level: at least 1; 20 = a very cautious therapist
     "\nadvance_after 3 1 20"
     "\n"
-)
+) % (LEVEL_ANGLE_MDEG[0], ABS_MAX_MDEG, NUM_LEVELS - 1)
 
 
 def max_limit_mdeg(cfg):

@@ -27,7 +27,7 @@ def test_defaults_are_a_beginner_without_consent():
 
 
 def test_field_bounds_follow_the_level_table_and_the_absolute_max():
-    # the FIELDS text repeats these numbers (one string constant, kept out of the heap)
+    # the FIELDS text takes these bounds from the level table and ABS_MAX_MDEG
     from config import field
 
     assert field("max_mdeg", profiles.FIELDS)[2:] == (LEVEL_ANGLE_MDEG[0], profiles.ABS_MAX_MDEG)
