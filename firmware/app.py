@@ -28,7 +28,7 @@ from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END, E_STATE
 from history import FaultLog, History
 from micropython import const
 from signals import Inputs, Outputs
-from states import EMERGENCY_RETURN, READY
+from states import C_CHILD_LOCK, EMERGENCY_RETURN, READY
 from ticks import ticks_add, ticks_diff
 
 VERSION = "0.1.0"
@@ -79,7 +79,8 @@ class App:
         self.log = EventLog(_LOG_SIZE)
         self.core = Core(cfg, self.profiles[0], self.log)
         self.core.config_fault = self.config_fault
-        self.core.child_lock = self.auth.child_locked
+        if self.auth.child_locked:
+            self.core.command(C_CHILD_LOCK, 1)
         self.inputs = Inputs()
         self.outputs = Outputs()
         self.console = Console(self)

@@ -278,7 +278,8 @@ class Console:
             # An app that does not keep the access state: keep it here, and give the
             # core the child lock as stored (it survives a reset).
             auth = Auth(app.fs)
-            app.core.child_lock = auth.child_locked
+            if auth.child_locked:
+                app.core.command(states.C_CHILD_LOCK, 1)
         self.auth = auth
         self._queue(("inversion table console, protocol %d: 'help' lists the commands\n"
                      % PROTOCOL).encode())
@@ -967,7 +968,7 @@ class Console:
 
     def _c_lock(self):
         status = self.auth.set_child_lock(True, self.now_ms)
-        self.app.core.child_lock = True
+        self.app.core.command(states.C_CHILD_LOCK, 1)
         self._lock_reply(status)
 
     def _c_unlock(self, pin):
@@ -977,7 +978,7 @@ class Console:
             status = self.auth.set_child_lock(False, self.now_ms)
         except AuthError as e:
             raise ParseError(str(e))
-        self.app.core.child_lock = False
+        self.app.core.command(states.C_CHILD_LOCK, 0)
         self._lock_reply(status)
 
     def _c_reboot(self):

@@ -63,6 +63,7 @@ from states import (
     BOOT,
     C_ACK,
     C_CALIBRATE,
+    C_CHILD_LOCK,
     C_CONSENT,
     C_DISCOMFORT,
     C_ESTOP,
@@ -433,7 +434,7 @@ class Core:
         return r
 
     def _command(self, cmd, a, b):
-        if type(cmd) is not int or cmd < 1 or cmd > C_CALIBRATE:
+        if type(cmd) is not int or cmd < 1 or cmd > C_CHILD_LOCK:
             return R_ARG
         if type(a) is not int or type(b) is not int:
             return R_ARG
@@ -452,6 +453,9 @@ class Core:
                 self.log.add(self.now_ms, E_ESTOP, 3)
             elif st != EMERGENCY_RETURN:
                 self._emergency(3)
+            return OK
+        if cmd == C_CHILD_LOCK:
+            self.child_lock = a != 0  # the console checked the PIN before an unlock
             return OK
         if cmd == C_ACK:
             return self._ack()

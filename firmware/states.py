@@ -69,6 +69,7 @@ C_CONSENT = const(13)  # contraindications acknowledged for this profile
 C_DISCOMFORT = const(14)  # user reports discomfort: return at once
 C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
 C_CALIBRATE = const(16)  # take the IMU zero at the loading switch (a: reference mdeg)
+C_CHILD_LOCK = const(17)  # a: 1 lock the buttons' motion commands, 0 unlock (PIN: console)
 
 COMMAND_NAMES = (
     "none",
@@ -88,6 +89,7 @@ COMMAND_NAMES = (
     "discomfort",
     "recover",
     "calibrate",
+    "child_lock",
 )
 
 # --- refusal reasons (0 = accepted) ---
@@ -158,7 +160,7 @@ NEXT = (
 )
 
 # Commands accepted in each state (the rest are refused with R_STATE / R_LATCHED / R_FAULT).
-_ALWAYS = _bits(C_ESTOP, C_PROGRAM, C_CONSENT)
+_ALWAYS = _bits(C_ESTOP, C_PROGRAM, C_CONSENT, C_CHILD_LOCK)
 ALLOWED = (
     _ALWAYS,  # BOOT
     _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
@@ -168,8 +170,8 @@ ALLOWED = (
     _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),
     _ALWAYS | _bits(C_GOTO, C_HOLD, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_START),
     _ALWAYS | _bits(C_STOP, C_DISCOMFORT, C_RETURN),  # RETURNING
-    _bits(C_ESTOP, C_ACK),  # EMERGENCY_RETURN: latched
-    _bits(C_ESTOP, C_ACK, C_RETURN),  # FAULT: the safe return is the only motion
+    _bits(C_ESTOP, C_ACK, C_CHILD_LOCK),  # EMERGENCY_RETURN: latched
+    _bits(C_ESTOP, C_ACK, C_RETURN, C_CHILD_LOCK),  # FAULT: the safe return is the only motion
 )
 
 # Documented transitions (README table and tests): "from to what causes it", one per

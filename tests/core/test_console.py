@@ -23,6 +23,7 @@ from history import FaultLog, History
 from states import (
     C_ACK,
     C_CALIBRATE,
+    C_CHILD_LOCK,
     C_CONSENT,
     C_DISCOMFORT,
     C_ESTOP,
@@ -168,6 +169,8 @@ class FakeCore:
             self.program_id = a
         elif cmd == C_CALIBRATE:
             self.cfg.set("imu_zero_mdeg", 250)
+        elif cmd == C_CHILD_LOCK:
+            self.child_lock = a != 0
         return OK
 
     def apply_config(self):
