@@ -61,7 +61,7 @@ class Esp32Board:
                                params["drive"]["driver"][0], timer_id=_TIMER_ID,
                                sense_pin=pins.STEP_SENSE)
         # the counter must see the pulses before anything moves (driver still disabled)
-        self._stepgen_ok = self.stepgen.self_test()
+        self.stepgen.self_test()  # a failure latches stepgen.fault (read every tick)
         self.led = machine.Pin(pins.LED, machine.Pin.OUT, value=1 - pins.LED_ACTIVE)
         self.buzzer = machine.Pin(pins.BUZZER, machine.Pin.OUT, value=1 - pins.BUZZER_ACTIVE)
         # Inputs. The safety switches are on input-only pins with external pull-ups.
@@ -137,7 +137,7 @@ class Esp32Board:
         inp.switches = sw
         inp.estop_edges = self.estop_edges
         inp.step_count = self.stepgen.count()
-        inp.stepgen_fault = self.stepgen.fault if self._stepgen_ok else 3
+        inp.stepgen_fault = self.stepgen.fault
         if not self._imu_ok:
             try:
                 self.imu.init()

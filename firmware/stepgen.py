@@ -347,23 +347,28 @@ class StepGen:
     # -------------------------------------------------------- boot and shutdown
 
     def self_test(self):
-        """Boot check, driver de-energised: pulse up _TEST_SPS * _TEST_MS / 1000 steps,
-        then back down to the starting count, and check the counter followed both ways.
-        The driver's translator sees a net zero move (A4988: STEP/DIR stay active while
-        disabled). Blocks about 50 ms. True if the count is trustworthy; else the
-        fault is latched."""
+        """Boot check, driver de-energised: pulse _TEST_SPS * _TEST_MS / 1000 steps
+        head-up, then back head-down to the starting count, and check the counter
+        followed both ways. The driver's translator sees a net zero move (A4988:
+        STEP/DIR stay active while disabled). Blocks about 50 ms.
+
+        The head-up leg runs first: it is the way back, and the over-travel gate
+        swallows head-down pulses legitimately (a table powered up past the switch).
+        A counted head-up leg with an uncounted head-down leg latches FAULT_FROZEN_POS
+        only, so the slow return toward horizontal stays possible; a head-up leg that
+        is not counted latches FAULT_COUNTER. True if both legs were counted."""
         if self._enabled:
             return False
         start = self.count()
         n = _TEST_SPS * _TEST_MS // 1000
         self._lo = start - 2 * n  # the dead-man window for the test's own pulses
         self._hi = start + 2 * n
-        ok = self._test_run(1, start + n) and self._test_run(-1, start)
-        ok = ok and self.count() == start
-        self._lo = self._hi = self.count()
-        if not ok:
+        if not self._test_run(-1, start - n):
             self.fault = FAULT_COUNTER
-        return ok
+        elif not (self._test_run(1, start) and self.count() == start):
+            self.fault = FAULT_FROZEN_POS
+        self._lo = self._hi = self.count()
+        return self.fault == FAULT_NONE
 
     def _test_run(self, sign, until):
         """Pulse toward `until` (count) at _TEST_SPS; False if it is not reached in time."""

@@ -196,6 +196,9 @@ class World:
         self.min_dir_setup_us = 10**9  # smallest DIR-change-to-edge time seen
         self.en_at_pwm = None
         self.edges = 0
+        # the over-travel STEP gate (hardware/safety_wiring.md): with the switch open it
+        # swallows head-down pulses before the driver and before the STEP-sense counter
+        self.gate_blocks_head_down = False
 
     # time module
     def ticks_us(self):
@@ -242,6 +245,8 @@ class World:
     def edge(self):
         self.edges += 1
         level = self.dir_pin.v
+        if level == 1 and self.gate_blocks_head_down:
+            return
         self.min_dir_setup_us = min(self.min_dir_setup_us, self.t_us - self.dir_changed_us)
         self.true_pos += 1 if level == 1 else -1
         if self.counter_works:
@@ -480,6 +485,22 @@ def test_self_test_passes_with_a_counter_and_fails_without():
 
     with_gen(ok)
     with_gen(broken)
+
+
+def test_self_test_past_the_overtravel_switch_leaves_the_way_back_open():
+    # Powered up past the over-travel switch: the gate swallows the head-down leg. The
+    # head-up leg is counted, so only head-down is refused and the slow return to
+    # horizontal stays possible (issue #18: the self-test never blocks the way back).
+    def gated(world, sg):
+        world.gate_blocks_head_down = True
+        assert not sg.self_test()
+        assert sg.fault == stepgen.FAULT_FROZEN_POS
+        assert world.true_pos < 0  # only head-up pulses reached the motor
+        sg.apply(-1000, sg.count() - 100, sg.count(), True)  # head-up still runs
+        world.advance(30000)
+        assert world.true_pos < -20
+
+    with_gen(gated)
 
 
 @settings(max_examples=200, deadline=None)
