@@ -29,6 +29,7 @@ from states import (
     BOOT,
     C_ACK,
     C_GOTO,
+    C_HOME,
     C_RETURN,
     EMERGENCY_RETURN,
     FAULT,
@@ -38,6 +39,7 @@ from states import (
     READY,
     RETURNING,
 )
+from signals import SW_DOWN
 from support import TABLE_PARAMS, make_config, raises
 from ticks import ticks_add, ticks_diff
 
@@ -280,22 +282,24 @@ class Rig:
         self.board.out = bytearray()
 
     def reach(self, state):
-        """Drive the table into READY, HOLDING, JOGGING or RETURNING (needs consent for
-        a hold head-down: it holds at -50 deg, which needs none)."""
+        """Drive the table into READY, MOVING, JOGGING, HOLDING or RETURNING, homed
+        (MOVING and HOLDING at -50 deg: above horizontal, so no consent is needed)."""
         self.to_ready()
-        if state == READY:
-            return
+        if state != READY and not self.core.homed:
+            assert self.core.command(C_HOME) == 0
+            self.step_until(lambda r: r.core.state == READY, 60000)
         if state == JOGGING:
-            from signals import SW_DOWN
-
-            self.plant.buttons = SW_DOWN
-            self.step_until(lambda r: r.core.state == JOGGING, 60000)
-            return
-        assert self.core.command(C_GOTO, -50000) == 0
-        self.step_until(lambda r: r.core.state == HOLDING, 60000)
-        if state == RETURNING:
-            assert self.core.command(C_RETURN) == 0
+            self.plant.buttons = SW_DOWN  # held: hold-to-run
+            self.step_until(lambda r: r.core.state == JOGGING, 2000)
+        elif state != READY:
+            assert self.core.command(C_GOTO, -50000) == 0
+            if state != MOVING:
+                self.step_until(lambda r: r.core.state == HOLDING, 60000)
+            if state == RETURNING:
+                assert self.core.command(C_RETURN) == 0
         assert self.core.state == state, (self.core.state, state)
+        self.run()
+        self.board.out = bytearray()
         self.calls = []
 
     def stored(self, name):
