@@ -167,7 +167,7 @@ class App:
 
     def interrupt_allowed(self):
         """Leaving the loop is safe only at the loading stop with the driver off."""
-        return self.core.home and not self.outputs.enable
+        return self.core.at_home_switch and not self.outputs.enable
 
     def _crash(self, e):
         self.crashed = True

@@ -179,7 +179,7 @@ class Core:
         self.angle_mdeg = 0  # best trusted angle
         self.angle_ok = False
         self.target_mdeg = 0  # last clamped target (for the invariant checks)
-        self.home = False  # filtered switch states
+        self.at_home_switch = False  # filtered switch states
         self.overtravel = False
         self._home_n = 0
         self._over_n = 0
@@ -287,10 +287,10 @@ class Core:
             self.angle_ok = False
         # limit switches: act only on a level seen for switch_samples consecutive ticks
         n = cfg.switch_samples
-        if (inp.switches & SW_HOME != 0) != self.home:
+        if (inp.switches & SW_HOME != 0) != self.at_home_switch:
             self._home_n += 1
             if self._home_n >= n:
-                self.home = not self.home
+                self.at_home_switch = not self.at_home_switch
                 self._home_n = 0
         else:
             self._home_n = 0
@@ -630,7 +630,7 @@ class Core:
         if code == faults.RUNAWAY or code == faults.STEPGEN:
             self.homed = False
             self._reference_from_imu()
-        if self.fault_at_boot and not self.home:
+        if self.fault_at_boot and not self.at_home_switch:
             self.fault_at_boot = False
             self._enter(RECOVERY)
             self.phase = P_NONE
@@ -658,7 +658,7 @@ class Core:
 
     def _settle_after_latch(self):
         """Leave a latch standing still: READY at the loading switch, else HOLDING."""
-        if self.home:
+        if self.at_home_switch:
             self._enter(READY)
         else:
             self._enter(HOLDING)
@@ -889,9 +889,9 @@ class Core:
             code = self.config_fault
         else:
             a = est.angle_mdeg
-            if self.home and a > cfg.home_switch_mdeg + _SWITCH_TOL_MDEG:
+            if self.at_home_switch and a > cfg.home_switch_mdeg + _SWITCH_TOL_MDEG:
                 code = faults.SELFTEST_SWITCHES
-            elif not self.home and a < cfg.home_switch_mdeg - _SWITCH_TOL_MDEG:
+            elif not self.at_home_switch and a < cfg.home_switch_mdeg - _SWITCH_TOL_MDEG:
                 code = faults.SELFTEST_SWITCHES
             elif self.overtravel and a < cfg.overtravel_mdeg - _SWITCH_TOL_MDEG:
                 code = faults.SELFTEST_SWITCHES
@@ -908,7 +908,7 @@ class Core:
         if self.boot_estop:
             self._emergency(3)
             return
-        if self.home:
+        if self.at_home_switch:
             self._enter(READY)
         else:
             self.log.add(self.now_ms, E_RECOVERY, self.angle_mdeg)
@@ -926,7 +926,7 @@ class Core:
                     if hold > cap:
                         self.log.add(self.now_ms, E_CAP, 1)
                     hold = cap
-                if self.home and not self.runner.active:
+                if self.at_home_switch and not self.runner.active:
                     self._enter(READY)  # a goto to the loading position ends the session
                 else:
                     self._enter(HOLDING)
@@ -992,7 +992,7 @@ class Core:
         prof = self.prof
         ph = self.phase
         if ph == H_APPROACH or ph == H_SEEK:
-            if self.home:
+            if self.at_home_switch:
                 prof.stop()
                 self.phase = H_BRAKE
             elif prof.done():
@@ -1011,13 +1011,13 @@ class Core:
                 self._go(here + cfg.homing_retract_mdeg, self.v_jog, self.a_jog, False)
         elif ph == H_RETRACT:
             if prof.done():
-                if self.home:
+                if self.at_home_switch:
                     self._raise_fault(faults.HOMING)  # the switch never released: stuck
                 else:
                     self.phase = H_SLOW
                     self._seek(self.v_home)
         elif ph == H_SLOW:
-            if self.home:
+            if self.at_home_switch:
                 # the reference: this count is where the switch edge is
                 self.offset = self.kin.steps_from_mdeg(cfg.home_switch_mdeg) - self.count
                 self.referenced = self.homed = self.steps_trusted = True
