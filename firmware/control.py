@@ -41,7 +41,7 @@ from events import (
 )
 from kinematics import make_kinematics
 from micropython import const
-from motion import Profile
+from motion import MotionPlan
 from profiles import ABORTED, COMPLETED, DISCOMFORT, EMERGENCY
 from profiles import FAULT as ENDED_BY_FAULT
 from runaway import RunawayCheck
@@ -145,7 +145,7 @@ class Core:
         self.kin = make_kinematics(cfg)
         self.est = Estimator(cfg)
         self.runaway = RunawayCheck(cfg)
-        self.prof = Profile(cfg.tick_ms)
+        self.plan = MotionPlan(cfg.tick_ms)
         self.runner = programs.Runner(cfg)
         self.log = log if log is not None else EventLog()
         self.apply_config()
@@ -265,15 +265,15 @@ class Core:
             # The loop stalled: the dead-man stopped the pulses after two ticks while the
             # plan ran on. Re-base the plan on the counted position, from rest, so the
             # motor ramps up again instead of being asked to catch up at full speed.
-            target = self.prof.target
-            stopping = self.prof._stopping
-            self.prof.reset(self.count + self.offset)
+            target = self.plan.target
+            stopping = self.plan._stopping
+            self.plan.reset(self.count + self.offset)
             if stopping:
-                self.prof.stop()
+                self.plan.stop()
             else:
-                self.prof.set_target(target)
-        prof = self.prof
-        still = prof.vel_sps == 0 and prof.rate_sps == 0
+                self.plan.set_target(target)
+        plan = self.plan
+        still = plan.vel_sps == 0 and plan.rate_sps == 0
         self.est.update(dt, inp, still)
         if self.referenced:
             self.steps_angle_mdeg = self.kin.mdeg_from_steps(self.count + self.offset)
@@ -353,7 +353,7 @@ class Core:
                     self.drive_ok = False
                 self._raise_fault(faults.STEPGEN)
         if self.steps_trusted:
-            err = self.prof.pos - (self.count + self.offset)
+            err = self.plan.pos - (self.count + self.offset)
             if err > self.stepgen_tol or err < -self.stepgen_tol:
                 self.steps_trusted = False
                 self._raise_fault(faults.STEPGEN)
@@ -480,7 +480,7 @@ class Core:
         if cmd == C_STOP:
             return self._cmd_stop(st)
         if cmd == C_JOG_RELEASE:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_STOPPING
             return OK
         if cmd == C_HOLD:
@@ -577,7 +577,7 @@ class Core:
         if self.runner.active:
             self.s_aborted = True
         self.runner.stop()
-        self.prof.stop()
+        self.plan.stop()
         if st == HOMING:
             self._enter(READY)
         else:
@@ -587,7 +587,7 @@ class Core:
         return OK
 
     def _cmd_calibrate(self, st, a):
-        if not (self.prof.done() and self.est.valid):
+        if not (self.plan.done() and self.est.valid):
             return R_STATE
         if st == READY:
             if not self.homed:
@@ -678,7 +678,7 @@ class Core:
             if self.fault == faults.NONE:
                 self.fault = faults.INTERNAL
             self.phase = P_LATCHED
-            self.prof.stop()
+            self.plan.stop()
         self.log.add(self.now_ms, E_STATE, st, to)
         self.state = to
         if to == READY and self.session_active:
@@ -701,7 +701,7 @@ class Core:
             # A few tries, then stand still latched; a deliberate return may retry.
             self.retries += 1
             if self.retries >= _SAFE_RETURN_TRIES or not self._can_move():
-                self.prof.stop()
+                self.plan.stop()
                 self.phase = P_LATCHED
             else:
                 self._fault_return()
@@ -720,7 +720,7 @@ class Core:
             return
         self._enter(FAULT)
         if self.state == BOOT or self.fault_at_boot:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
         else:
             self._fault_return()
@@ -732,17 +732,17 @@ class Core:
         step reference is taken again from the IMU, and only then does the return start.
         """
         if not self.drive_ok:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
         elif self.steps_trusted:
             self.phase = P_TO_REST
             self._return_to_rest(self.v_jog, self.a_jog)
         elif self.imu_trusted and self.est.valid:
             self.phase = P_REREF
-            self.prof.set_limits(self.v_jog, self.a_jog)
-            self.prof.stop()
+            self.plan.set_limits(self.v_jog, self.a_jog)
+            self.plan.stop()
         else:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
 
     def _return_to_rest(self, vmax, amax):
@@ -751,14 +751,14 @@ class Core:
             vmax = self.v_jog  # degraded: never faster than jog speed
             amax = self.a_jog
         if not self._can_move():
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
             return
         if self.angle_mdeg > self.cfg.rest_angle_mdeg:
             self._go(self.cfg.rest_angle_mdeg, vmax, amax, False)
         else:
-            self.prof.set_limits(vmax, amax)
-            self.prof.stop()
+            self.plan.set_limits(vmax, amax)
+            self.plan.stop()
             self.target_mdeg = self.angle_mdeg
 
     def _can_move(self):
@@ -767,7 +767,7 @@ class Core:
             return False
         if self.steps_trusted:
             return True
-        if self.imu_trusted and self.est.valid and self.prof.done():
+        if self.imu_trusted and self.est.valid and self.plan.done():
             self._reference_from_imu()
             return True
         return False
@@ -777,7 +777,7 @@ class Core:
         self.referenced = True
         self.steps_trusted = True
         self.steps_angle_mdeg = self.est.angle_mdeg
-        self.prof.reset(self.count + self.offset)
+        self.plan.reset(self.count + self.offset)
         self.runaway.reset()  # a new reference: the old error history no longer applies
 
     def _start_return(self):
@@ -804,8 +804,8 @@ class Core:
         Head-up is the safe direction; the mechanical stop is 1 deg past loading."""
         t = self.cfg.loading_angle_mdeg - self.cfg.homing_travel_mdeg
         self.target_mdeg = t
-        self.prof.set_limits(vmax, self.a_jog)
-        self.prof.set_target(self.kin.steps_from_mdeg(t))
+        self.plan.set_limits(vmax, self.a_jog)
+        self.plan.set_target(self.kin.steps_from_mdeg(t))
 
     def _move(self, target_mdeg, state):
         self._enter(state)
@@ -830,8 +830,8 @@ class Core:
         if t != target_mdeg and log_clamp:
             self.log.add(self.now_ms, E_CLAMPED, target_mdeg, t)
         self.target_mdeg = t
-        self.prof.set_limits(vmax, amax)
-        self.prof.set_target(self.kin.steps_from_mdeg(t))
+        self.plan.set_limits(vmax, amax)
+        self.plan.set_target(self.kin.steps_from_mdeg(t))
 
     # --------------------------------------------------------------- sessions
 
@@ -916,9 +916,9 @@ class Core:
 
     def _step(self, dt):
         st = self.state
-        prof = self.prof
+        plan = self.plan
         if st == MOVING:
-            if prof.done():
+            if plan.done():
                 hold = self.hold_ms_next
                 # the cap of the commanded depth: the measured angle wobbles around it
                 cap = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
@@ -940,9 +940,9 @@ class Core:
                     else:
                         self._start_return()
         elif st == JOGGING:
-            if self.phase == P_STOPPING and prof.done():
+            if self.phase == P_STOPPING and plan.done():
                 self._settle_after_latch()
-            elif prof.done() and self.angle_mdeg > self.cfg.head_down_mdeg:
+            elif plan.done() and self.angle_mdeg > self.cfg.head_down_mdeg:
                 # held at the clamp with the button still down: the hold cap runs
                 self.timer_ms -= dt
                 if self.timer_ms <= 0:
@@ -956,20 +956,20 @@ class Core:
             if self.phase == P_REREF:
                 if not (self.imu_trusted and self.est.valid):
                     self.phase = P_LATCHED
-                elif prof.done():
+                elif plan.done():
                     self._reference_from_imu()
                     self.phase = P_TO_REST
                     self._return_to_rest(self.v_jog, self.a_jog)
             elif self.phase == P_TO_REST:
                 if st == FAULT and not self._can_move():
-                    prof.stop()
+                    plan.stop()
                     self.phase = P_LATCHED
-                elif prof.done():
+                elif plan.done():
                     self.phase = P_LATCHED
 
     def _step_return(self, dt):
-        prof = self.prof
-        if not prof.done():
+        plan = self.plan
+        if not plan.done():
             return
         if self.phase == P_TO_REST:
             self.phase = P_RESTING
@@ -989,13 +989,13 @@ class Core:
 
     def _step_homing(self):
         cfg = self.cfg
-        prof = self.prof
+        plan = self.plan
         ph = self.phase
         if ph == H_APPROACH or ph == H_SEEK:
             if self.at_home_switch:
-                prof.stop()
+                plan.stop()
                 self.phase = H_BRAKE
-            elif prof.done():
+            elif plan.done():
                 if ph == H_SEEK:
                     self._raise_fault(faults.HOMING)  # not within the expected travel
                 else:
@@ -1004,13 +1004,13 @@ class Core:
                     self.phase = H_SEEK
                     self._seek(self.v_home)
         elif ph == H_BRAKE:
-            if prof.done():
+            if plan.done():
                 self.phase = H_RETRACT
                 # aimed in the steps' frame, the frame the move is counted in
-                here = self.kin.mdeg_from_steps(prof.pos)
+                here = self.kin.mdeg_from_steps(plan.pos)
                 self._go(here + cfg.homing_retract_mdeg, self.v_jog, self.a_jog, False)
         elif ph == H_RETRACT:
-            if prof.done():
+            if plan.done():
                 if self.at_home_switch:
                     self._raise_fault(faults.HOMING)  # the switch never released: stuck
                 else:
@@ -1022,14 +1022,14 @@ class Core:
                 self.offset = self.kin.steps_from_mdeg(cfg.home_switch_mdeg) - self.count
                 self.referenced = self.homed = self.steps_trusted = True
                 self.runaway.reset()
-                self.prof.reset(self.count + self.offset)
+                self.plan.reset(self.count + self.offset)
                 self.log.add(self.now_ms, E_HOMED, self.count)
                 self.phase = H_PARK
                 self._go(cfg.loading_angle_mdeg, self.v_home, self.a_jog, False)
-            elif prof.done():
+            elif plan.done():
                 self._raise_fault(faults.HOMING)
         elif ph == H_PARK:
-            if prof.done():
+            if plan.done():
                 self._enter(READY)
                 self.phase = P_NONE
                 cmd = self.pending_cmd
@@ -1044,20 +1044,20 @@ class Core:
     # ------------------------------------------------------------ the outputs
 
     def _drive(self, dt, out):
-        prof = self.prof
+        plan = self.plan
         table_count = self.count + self.offset
         if self._energised():
-            prof.update(dt)
-            prof.rate_for(table_count, dt)
-            prof.window(table_count, dt)
-            out.rate_sps = prof.rate_sps
-            out.limit_lo = prof.limit_lo - self.offset
-            out.limit_hi = prof.limit_hi - self.offset
+            plan.update(dt)
+            plan.rate_for(table_count, dt)
+            plan.window(table_count, dt)
+            out.rate_sps = plan.rate_sps
+            out.limit_lo = plan.limit_lo - self.offset
+            out.limit_hi = plan.limit_hi - self.offset
             out.enable = True
         else:
             # de-energised: nothing may move; the plan follows the real position
-            prof.reset(table_count)
-            prof.rate_sps = 0
+            plan.reset(table_count)
+            plan.rate_sps = 0
             out.rate_sps = 0
             out.limit_lo = self.count
             out.limit_hi = self.count
@@ -1068,7 +1068,7 @@ class Core:
         if st == BOOT or st == READY or st == RECOVERY:
             return False
         if st == EMERGENCY_RETURN or st == FAULT:
-            return not (self.phase == P_LATCHED and self.prof.done())
+            return not (self.phase == P_LATCHED and self.plan.done())
         return True
 
     def _indicate(self, out):

@@ -1,4 +1,4 @@
-"""Integer trapezoidal step profile: where the actuator should be, tick by tick.
+"""Integer trapezoidal motion plan: where the actuator should be, tick by tick.
 
 Owns: the planned position (steps), velocity (steps/s) and the mode's limits; the
 step rate the generator should run at to follow the plan (closing the loop on the
@@ -16,7 +16,7 @@ at or before the target. The braking distance is summed exactly over the discret
 ticks (v-dv, v-2dv, ... , > 0), so the plan never overshoots a target it can reach,
 and because v_prev - dv always passes that test when the previous tick did, speed
 and acceleration limits and exact landing hold together. When the target moves
-closer than the braking distance (a re-plan), the profile brakes at dv, passes the
+closer than the braking distance (a re-plan), the plan brakes at dv, passes the
 target and comes back: no step change of speed, ever.
 
 Rounding, documented:
@@ -31,13 +31,13 @@ Ticks of varying length: shorter ticks brake over a (slightly) longer distance, 
 braking is planned with the shortest tick seen lately (see update()). A move then
 never passes its target unless a tick arrives earlier than any in the last ~1.3 s
 while braking is tight; that costs at most v * (tick - dt) / 2000 steps (about 11
-steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the profile brakes
+steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the plan brakes
 through and returns from exactly (tests/host/test_motion_props.py).
 """
 
 from micropython import const
 
-# Fastest step rate the profile accepts. v*v must stay a small int (v <= 32767) in the
+# Fastest step rate the plan accepts. v*v must stay a small int (v <= 32767) in the
 # braking sum; 30000 sps is 22 deg/s on the default drive (1.33 steps per mdeg), twice
 # anything the configuration allows at the table.
 MAX_SPS = const(30000)
@@ -52,7 +52,7 @@ _DT_MAX_MS = const(50)
 _U = const(1000)
 # Distances beyond this many steps are treated as "far": d*1000 must stay a small int.
 # Only braking distances above one million steps (none on any real table) would make
-# the profile brake earlier than needed - conservative, never an overshoot.
+# the plan brake earlier than needed - conservative, never an overshoot.
 _D_CAP = const(1000000)
 _D_CAP_U = const(1000000000)
 # rate_for() may exceed the planned speed by this much to catch up the emitted count:
@@ -96,7 +96,7 @@ def _clamp_dt(dt_ms):
     return dt_ms
 
 
-class Profile:
+class MotionPlan:
     """Planned motion of the actuator, in steps. See the module docstring."""
 
     def __init__(self, tick_ms):

@@ -163,13 +163,13 @@ def test_estop_while_moving_head_down_latches_and_decelerates_within_one_tick():
     rig.ready_homed()
     rig.core.command(C_GOTO, 30000)
     rig.run_until(lambda r: r.plant.angle_mdeg() > 10000, 60000)
-    v_before = rig.core.prof.vel_sps
+    v_before = rig.core.plan.vel_sps
     rate_before = rig.out.rate_sps
     assert v_before > 0
     rig.plant.estop = True
     rig.tick()
     assert rig.core.state == EMERGENCY_RETURN
-    assert rig.core.prof.vel_sps < v_before  # the plan decelerates in the same tick
+    assert rig.core.plan.vel_sps < v_before  # the plan decelerates in the same tick
     rig.tick()
     assert rig.out.rate_sps < rate_before  # the emitted rate follows (100 sps steps)
     rig.run_until(lambda r: r.core.phase == 4, 60000)  # latched at the rest angle
@@ -396,10 +396,10 @@ def test_commands_not_allowed_in_a_state_are_refused_and_change_nothing():
     for cmd in range(1, C_CALIBRATE + 1):
         if ALLOWED[READY] & (1 << cmd):
             continue
-        before = (core.state, core.phase, core.target_mdeg, core.prof.target)
+        before = (core.state, core.phase, core.target_mdeg, core.plan.target)
         r = core.command(cmd, 1000)
         assert r != OK, cmd
-        assert (core.state, core.phase, core.target_mdeg, core.prof.target) == before
+        assert (core.state, core.phase, core.target_mdeg, core.plan.target) == before
 
 
 def test_malformed_command_arguments_are_refused():
@@ -417,7 +417,7 @@ def test_stop_beats_motion_and_holds():
     rig.run_until(lambda r: r.plant.angle_mdeg() > 0, 60000)
     assert rig.core.command(C_STOP) == OK
     assert rig.core.state == HOLDING
-    rig.run_until(lambda r: r.core.prof.done(), 5000)
+    rig.run_until(lambda r: r.core.plan.done(), 5000)
     assert rig.plant.angle_mdeg() < 30000
 
 
@@ -553,7 +553,7 @@ def test_jog_held_at_the_clamp_obeys_the_hold_cap():
     rig.profile.hold_max_ms = 20000
     rig.ready_homed()
     rig.plant.buttons = SW_DOWN
-    rig.run_until(lambda r: r.core.state == JOGGING and r.core.prof.done(), 60000)
+    rig.run_until(lambda r: r.core.state == JOGGING and r.core.plan.done(), 60000)
     rig.run_until(lambda r: r.core.state == RETURNING, 21000)
 
 

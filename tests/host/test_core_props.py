@@ -90,7 +90,7 @@ class CoreMachine(RuleBasedStateMachine):
         prev_phase = core.phase
         edges_before = core._edges_seen
         opened = rig.plant.estop and not core.estop_open
-        was_still = core.prof.done() and rig.out.rate_sps == 0
+        was_still = core.plan.done() and rig.out.rate_sps == 0
         seq = core.log.seq
         rig.tick()
         new = core.log.since(seq)
