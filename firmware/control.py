@@ -80,12 +80,25 @@ from states import (
     C_STOP,
     EMERGENCY_RETURN,
     FAULT,
+    H_APPROACH,
+    H_BRAKE,
+    H_PARK,
+    H_RETRACT,
+    H_SEEK,
+    H_SLOW,
     HOLDING,
     HOMING,
     JOGGING,
     MOVING,
     NEXT,
     OK,
+    P_LATCHED,
+    P_NONE,
+    P_REREF,
+    P_RESTING,
+    P_STOPPING,
+    P_TO_LOADING,
+    P_TO_REST,
     R_ARG,
     R_CAP,
     R_CAUSE,
@@ -102,21 +115,6 @@ from states import (
     RETURNING,
 )
 from ticks import ticks_diff
-
-# Sub-phases (self.phase) of the states that have them.
-P_NONE = const(0)
-P_TO_REST = const(1)  # RETURNING / EMERGENCY_RETURN / FAULT: moving to the rest angle
-P_RESTING = const(2)  # RETURNING: the pause at horizontal
-P_TO_LOADING = const(3)  # RETURNING: on to the loading position
-P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
-P_STOPPING = const(5)  # JOGGING: button released, decelerating
-P_REREF = const(6)  # FAULT: steps untrusted - stop, re-reference on the IMU, then return
-H_APPROACH = const(10)  # HOMING: toward the loading stop until the switch
-H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
-H_BRAKE = const(11)  # HOMING: decelerate after the switch
-H_RETRACT = const(12)  # HOMING: back off the switch
-H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
-H_PARK = const(14)  # HOMING: to the loading position
 
 _BOOT_MS = const(300)  # self-test window: the estimator settles and the switches are sampled
 _DT_MAX_MS = const(100)  # a stalled loop must not make simulated time jump further

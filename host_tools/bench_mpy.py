@@ -135,7 +135,7 @@ class _TickBench:
             plant.apply(out, TICK_MS)
             rig.t_ms = (now + TICK_MS) & 0x3FFFFFFF
             if core.state == st and core.phase == ph:
-                label = labels[st] if ph != 4 else labels[st + 16]  # 4: control.P_LATCHED
+                label = labels[st] if ph != 4 else labels[st + 16]  # 4: states.P_LATCHED
                 if label is not None:
                     self.bin(label).add(dt, alloc)
             else:
