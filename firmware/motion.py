@@ -128,6 +128,18 @@ class MotionPlan:
         self.limit_lo = pos_steps
         self.limit_hi = pos_steps
 
+    def rebase(self, pos_steps):
+        """Stand still at pos_steps but keep what was asked: a stop stays a stop (from
+        there), a target stays the target. For a plan that ran on while the drive did
+        not follow (a stalled loop): it ramps up again from rest."""
+        target = self.target
+        stopping = self._stopping
+        self.reset(pos_steps)
+        if stopping:
+            self.stop()
+        else:
+            self.set_target(target)
+
     def set_limits(self, vmax_sps, amax_sps2):
         """Limits of the current mode. Out-of-range values are clamped to 1..MAX_SPS and
         1..MAX_SPS2 (the kinematics refuses configurations that would need more).
@@ -215,12 +227,29 @@ class MotionPlan:
         cap = self._vmax if self._vmax > lo else lo  # above vmax: brake at dv, not a cut
         if hi > cap:
             hi = cap
-        # Braking is planned with the shortest tick seen lately: shorter ticks brake
-        # over a longer distance, so a plan made with a long (late) tick would overshoot
-        # when short ones follow. The planning tick creeps back toward the nominal one
-        # by 1 ms after _DTP_RECOVER_TICKS ticks all longer than it.
-        # Likewise with the effective deceleration dv*1000/dt (sps^2), which the floor
-        # in dv makes depend on dt: the lowest seen lately is planned with.
+        self._learn_planning_tick(dt, dv)
+        vn = self._choose(lo, hi, d, dt)
+        rest = d - vn * dt
+        if exact and 0 <= vn <= dv and 0 <= rest < dt:
+            # Arrive: the leftover (< 1 sps for this tick) is absorbed, pos is exact.
+            self.pos = self.target
+            self._frac = 0
+        else:
+            f = self._frac + s * vn * dt
+            c = f // _U  # floor, also for negative f
+            self.pos += c
+            self._frac = f - c * _U
+        vo = self.vel_sps
+        self._braking = vn < (vo if vo >= 0 else -vo)  # slower than the last tick
+        self.vel_sps = s * vn
+
+    def _learn_planning_tick(self, dt, dv):
+        """Braking is planned with the shortest tick seen lately: shorter ticks brake
+        over a longer distance, so a plan made with a long (late) tick would overshoot
+        when short ones follow. The planning tick creeps back toward the nominal one
+        by 1 ms after _DTP_RECOVER_TICKS ticks all longer than it.
+        Likewise with the effective deceleration dv*1000/dt (sps^2), which the floor
+        in dv makes depend on dt: the lowest seen lately is planned with."""
         a_now = dv * 1000 // dt
         if dt <= self._dtp or a_now <= self._ap:
             if dt < self._dtp:
@@ -235,35 +264,24 @@ class MotionPlan:
                     self._dtp += 1
                 self._ap = a_now
                 self._dtp_age = 0
+
+    def _choose(self, lo, hi, d, dt):
+        """The fastest speed in [lo, hi] from which braking still stops within d."""
         dtp = self._dtp
         dvp = self._dvp()
         if _fits(hi, d, dt, dtp, dvp):
-            vn = hi
-        elif not _fits(lo, d, dt, dtp, dvp):
-            vn = lo  # the target is inside the braking distance: brake, pass, come back
-        elif not _fits(lo + 1, d, dt, dtp, dvp):
-            vn = lo  # the usual braking tick: full deceleration
-        else:
-            while hi - lo > 1:  # lo fits, hi does not
-                mid = (lo + hi) >> 1
-                if _fits(mid, d, dt, dtp, dvp):
-                    lo = mid
-                else:
-                    hi = mid
-            vn = lo
-        rest = d - vn * dt
-        if exact and 0 <= vn <= dv and 0 <= rest < dt:
-            # Arrive: the leftover (< 1 sps for this tick) is absorbed, pos is exact.
-            self.pos = self.target
-            self._frac = 0
-        else:
-            f = self._frac + s * vn * dt
-            c = f // _U  # floor, also for negative f
-            self.pos += c
-            self._frac = f - c * _U
-        vo = self.vel_sps
-        self._braking = vn < (vo if vo >= 0 else -vo)  # slower than the last tick
-        self.vel_sps = s * vn
+            return hi
+        if not _fits(lo, d, dt, dtp, dvp):
+            return lo  # the target is inside the braking distance: brake, pass, come back
+        if not _fits(lo + 1, d, dt, dtp, dvp):
+            return lo  # the usual braking tick: full deceleration
+        while hi - lo > 1:  # lo fits, hi does not
+            mid = (lo + hi) >> 1
+            if _fits(mid, d, dt, dtp, dvp):
+                lo = mid
+            else:
+                hi = mid
+        return lo
 
     def rate_for(self, count_steps, dt_ms):
         """Step rate (sps, signed) for the coming tick so the emitted count reaches pos.

@@ -412,7 +412,9 @@ def estimator_main(n=3000, warm=200):
 MODULES = (
     "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
     "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
-    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050", "app",
+    "buttonmap", "position", "switches", "speeds", "session", "supervisor", "homing",
+    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050",
+    "persistence", "app",
 )
 
 

@@ -90,7 +90,7 @@ def test_boot_away_from_loading_waits_in_recovery_then_one_press_returns():
     assert rig.core.state == RETURNING
     rig.tick(200)
     assert rig.out.rate_sps <= -0  # toward horizontal
-    assert -rig.out.rate_sps <= rig.core.v_jog + 200  # reduced speed
+    assert -rig.out.rate_sps <= rig.core.speeds.v_jog + 200  # reduced speed
     rig.state_is(READY)
     assert rig.core.homed
     assert rig.events(E_SESSION_END)[-1][2] == COMPLETED
@@ -342,7 +342,7 @@ def test_jog_down_is_hold_to_run_at_jog_speed_and_release_holds():
     rig.plant.buttons = SW_DOWN
     rig.run_until(lambda r: r.core.state == JOGGING, 1000)
     rig.tick(300)
-    assert 0 < rig.out.rate_sps <= rig.core.v_jog + 200
+    assert 0 < rig.out.rate_sps <= rig.core.speeds.v_jog + 200
     rig.plant.buttons = 0
     rig.run_until(lambda r: r.core.state == HOLDING, 5000)
     a = rig.plant.angle_mdeg()
@@ -592,8 +592,7 @@ def test_a_fault_repeating_in_its_own_safe_return_is_logged_once_then_stands_sti
 def test_a_console_estop_during_boot_does_not_skip_the_self_test():
     """Found by the reliability campaign: an estop in the first tick took BOOT straight
     to EMERGENCY_RETURN and the self-test never ran. Covers: HZ-07"""
-    rig = Rig(angle_mdeg=20000)
-    rig.core.config_fault = faults.STORAGE  # a damaged stored file at boot
+    rig = Rig(angle_mdeg=20000, config_fault=faults.STORAGE)  # a damaged stored file at boot
     rig.tick()
     assert rig.core.command(C_ESTOP) == OK
     assert rig.core.state == BOOT

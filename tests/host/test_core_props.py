@@ -88,8 +88,8 @@ class CoreMachine(RuleBasedStateMachine):
         core = rig.core
         prev_state = core.state
         prev_phase = core.phase
-        edges_before = core._edges_seen
-        opened = rig.plant.estop and not core.estop_open
+        edges_before = core.switches.edges_seen
+        opened = rig.plant.estop and not core.switches.estop_open
         was_still = core.plan.done() and rig.out.rate_sps == 0
         seq = core.log.seq
         rig.tick()
