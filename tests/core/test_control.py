@@ -607,3 +607,39 @@ def test_a_console_estop_during_boot_does_not_skip_the_self_test():
     assert rig.core.state == EMERGENCY_RETURN
     rig.run_until(lambda r: r.core.phase == 4, 60000)
     assert abs(rig.plant.angle_mdeg()) <= rig.cfg.arrive_tol_mdeg
+
+
+def _rearm_ticks(rig, n):
+    """The ticks (0-based, of the next n) whose outputs ask to re-arm the e-stop IRQ."""
+    out = []
+    for i in range(n):
+        rig.tick()
+        if rig.out.estop_rearm:
+            out.append(i)
+    return out
+
+
+def test_the_estop_irq_is_rearmed_through_the_outputs_on_ready_and_after_the_ack():
+    rig = Rig()
+    assert _rearm_ticks(rig, 5) == []  # the self-test is still running
+    rig.boot()
+    assert rig.core.state == READY  # that tick asked once; nothing since
+    assert _rearm_ticks(rig, 20) == []
+    rig.ready_homed()
+    rig.core.command(C_GOTO, 0)
+    rig.run_until(lambda r: r.core.state == HOLDING, 60000)
+    assert rig.core.command(C_ESTOP) == OK
+    rig.run_until(lambda r: r.core.phase == 4, 60000)  # latched at rest
+    assert _rearm_ticks(rig, 10) == []  # latched: the IRQ stays disarmed
+    assert rig.core.command(C_ACK) == OK  # between ticks, as from the console
+    assert _rearm_ticks(rig, 10) == [0]  # the next outputs carry it, once
+
+
+def test_de_energised_outputs_are_the_safe_outputs():
+    rig = Rig()
+    rig.boot()
+    rig.out.rate_sps = 123
+    rig.out.enable = True
+    rig.tick()
+    assert (rig.out.rate_sps, rig.out.enable) == (0, False)
+    assert rig.out.limit_lo == rig.out.limit_hi == rig.plant.count
