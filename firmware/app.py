@@ -29,7 +29,7 @@ from events import E_FAULT
 from history import FaultLog, History
 from micropython import const
 from persistence import SETTINGS, Persistence
-from signals import Inputs, Outputs
+from signals import Inputs, Outputs, safe_outputs
 from states import C_CHILD_LOCK
 from ticks import ticks_add, ticks_diff
 
@@ -171,8 +171,7 @@ class App:
     def _crash(self, e):
         self.crashed = True
         out = self.outputs
-        out.rate_sps = 0
-        out.limit_lo = out.limit_hi = self.inputs.step_count
+        safe_outputs(out, self.inputs.step_count)  # enable off too: the worm holds
         out.feed_ok = False
         self.log.add(self.core.now_ms, E_FAULT, faults.INTERNAL, self.core.state)
         self.console.internal_error(e)
