@@ -421,7 +421,8 @@ class Core:
             if self.session.cap_reached and self.pos.angle_mdeg >= self.cfg.head_down_mdeg:
                 return R_CAP
         if st == READY and not self.pos.homed:
-            self.pending_cmd = cmd
+            # homing first; the command waits for it (a home is that homing itself)
+            self.pending_cmd = cmd if cmd != C_HOME else 0
             self.pending_a = a
             self.pending_b = b
             self._start_homing()

@@ -6,7 +6,7 @@ numbers: the default table (loading -60 deg, soft max 65 deg), the beginner prof
 """
 
 import faults
-from events import E_CLAMPED, E_SESSION_END, E_STUCK_BUTTON
+from events import E_CLAMPED, E_HOMED, E_SESSION_END, E_STUCK_BUTTON
 from profiles import COMPLETED, DISCOMFORT, EMERGENCY
 from rig import Rig
 from signals import SW_DOWN, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
@@ -643,3 +643,16 @@ def test_de_energised_outputs_are_the_safe_outputs():
     rig.tick()
     assert (rig.out.rate_sps, rig.out.enable) == (0, False)
     assert rig.out.limit_lo == rig.out.limit_hi == rig.plant.count
+
+
+def test_home_on_a_table_not_yet_homed_homes_once():
+    """`home` in READY before any homing started homing and also left itself pending,
+    so the table homed a second time after parking (about 12.5 s instead of 6)."""
+    rig = Rig()
+    rig.boot()
+    assert rig.core.command(C_HOME) == OK
+    took = rig.run_until(lambda r: r.core.state == READY, 60000)
+    rig.tick(50)
+    assert rig.core.state == READY and rig.core.homed
+    assert len(rig.events(E_HOMED)) == 1
+    assert took < 9000, took
