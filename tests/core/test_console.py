@@ -126,7 +126,7 @@ class FakeCore:
         self.count = 0
         self.homed = True
         self.estop_open = False
-        self.home = True
+        self.at_home_switch = True
         self.overtravel = False
         self.runner = programs.Runner(cfg)
         self.calls = []
