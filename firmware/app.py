@@ -2,18 +2,19 @@
 
 Owns start-up (loading the hardware parameters, stored settings, profiles, history and
 the PIN state, each falling back to safe defaults with a reported fault), the
-fixed-rate main loop, overrun counting, the watchdog policy, and turning the core's
-events into persisted records (session history, progression, consent, calibration,
-fault history).
+fixed-rate main loop, overrun counting (Inputs.overrun, filled here before each tick),
+and the watchdog policy. The core's events become stored records in
+firmware/persistence.py.
 
 The loop runs unchanged on the ESP32 board (firmware/board_esp32.py) and on the
 simulated board (host_tools/simboard.py), which provides a virtual clock: `wait_until`
 sleeps on the board and advances the physical model in the simulator.
 
 Watchdog policy: armed at start, fed only after a tick completed and its checks
-passed. If the tick raises (a firmware bug), the outputs go to their safe values and
-feeding stops, so the board resets and boots into RECOVERY, from which one deliberate
-press brings the user back.
+passed. If the tick raises (a firmware bug), the outputs go to their safe values
+(signals.safe_outputs: no pulses, driver de-energised) and feeding stops, so the
+board resets and boots into RECOVERY, from which one deliberate press brings the user
+back.
 """
 
 import faults
@@ -24,15 +25,15 @@ from config import Config, ConfigError, load_hardware
 from console import Console
 from control import Core
 from eventlog import EventLog
-from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END, E_STATE
+from events import E_FAULT
 from history import FaultLog, History
 from micropython import const
-from signals import Inputs, Outputs
-from states import C_CHILD_LOCK, EMERGENCY_RETURN, READY
+from persistence import SETTINGS, Persistence
+from signals import Inputs, Outputs, safe_outputs
+from states import C_CHILD_LOCK
 from ticks import ticks_add, ticks_diff
 
 VERSION = "0.1.0"
-SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
 
 
@@ -49,7 +50,7 @@ class App:
         except ConfigError as e:
             self._startup_error(faults.CONFIG, str(e))
         # what a save compares against, taken once (rebuilding it per save cost 16 KB)
-        self._base_settings = cfg.as_dict()
+        base_settings = cfg.as_dict()
         settings, status = store.load(self.fs, SETTINGS, {})
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
@@ -77,20 +78,19 @@ class App:
         if self.auth.pin_status == store.CORRUPT or self.auth.state_status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "PIN or lock state corrupt; locked down")
         self.log = EventLog(_LOG_SIZE)
-        self.core = Core(cfg, self.profiles[0], self.log)
-        self.core.config_fault = self.config_fault
+        self.core = Core(cfg, self.profiles[0], self.log, self.config_fault)
         if self.auth.child_locked:
             self.core.command(C_CHILD_LOCK, 1)
         self.inputs = Inputs()
         self.outputs = Outputs()
         self.console = Console(self)
+        self.persistence = Persistence(self.fs, cfg, base_settings, self.profiles,
+                                       self.history, self.faultlog, self.core)
         self.crashed = False
         self.started = False
         self.next_ms = 0
         self.overruns_total = 0
         self.ticks = 0
-        self._seen = 0  # event log sequence already turned into persisted records
-        self._latched = False
 
     def _startup_error(self, code, text):
         if self.config_fault == faults.NONE:
@@ -146,8 +146,7 @@ class App:
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
-        if self._seen != self.log.seq:
-            self._persist()  # new core events to store
+        self.persistence.service()  # new core events to store
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
         self.ticks += 1
@@ -167,63 +166,20 @@ class App:
 
     def interrupt_allowed(self):
         """Leaving the loop is safe only at the loading stop with the driver off."""
-        return self.core.home and not self.outputs.enable
+        return self.core.switches.at_home_switch and not self.outputs.enable
 
     def _crash(self, e):
         self.crashed = True
         out = self.outputs
-        out.rate_sps = 0
-        out.limit_lo = out.limit_hi = self.inputs.step_count
+        safe_outputs(out, self.inputs.step_count)  # enable off too: the worm holds
         out.feed_ok = False
         self.log.add(self.core.now_ms, E_FAULT, faults.INTERNAL, self.core.state)
         self.console.internal_error(e)
 
-    # ----------------------------------------------------------- persistence
-
-    def _persist(self):
-        """Turn new core events into stored records. Runs outside the tick."""
-        log = self.log
-        if self._seen == log.seq:
-            return
-        start = log.oldest_seq()
-        if self._seen < start:
-            self._seen = start
-        while self._seen < log.seq:
-            ev = log.get(self._seen)
-            self._seen += 1
-            if ev is None:
-                continue
-            code = ev[1]
-            if code == E_SESSION_END:
-                self._session_end(ev[2], ev[3])
-            elif code == E_CONSENT or code == E_CALIBRATED:
-                self.save_profiles_and_settings()
-            elif code == E_FAULT:
-                self.faultlog.add(ev[2], self.history.count)
-            elif code == E_STATE:
-                self._state_change(ev[2], ev[3])
-
-    def _state_change(self, old, new):
-        # Re-arm the e-stop interrupt once the latch has been acknowledged.
-        if old == EMERGENCY_RETURN and new != EMERGENCY_RETURN:
-            self.board.estop_rearm()
-        if new == READY:
-            self.board.estop_rearm()
-
-    def _session_end(self, how, deepest_mdeg):
-        core = self.core
-        p = core.profile
-        level = p.level
-        profiles.record_session(p, how, deepest_mdeg, core.head_down_ms)
-        self.history.add(core.program_id, level, deepest_mdeg, core.head_down_ms, how)
-        self.save_profiles_and_settings()
-
     def save_profiles_and_settings(self):
-        """Persist profiles and the settings that differ from the hardware defaults.
-        Returns store.OK, or store.WRITE_FAILED if either write failed."""
-        a = profiles.save_profiles(self.fs, self.profiles)
-        b = store.save(self.fs, SETTINGS, self.stored_settings())
-        return a if a != store.OK else b
+        """Persist profiles and the settings that differ from the hardware defaults
+        (the console's saves; firmware/persistence.py)."""
+        return self.persistence.save_profiles_and_settings()
 
     def set_setting(self, name, value):
         """Change one setting for the console: validated, every profile still valid,
@@ -251,12 +207,3 @@ class App:
         p.set(field, value, self.cfg)
         return old, self.save_profiles_and_settings()
 
-    def stored_settings(self):
-        """The settings that differ from the defaults plus the hardware file."""
-        base = self._base_settings
-        cur = self.cfg.as_dict()
-        out = {}
-        for k in cur:
-            if cur[k] != base[k]:
-                out[k] = cur[k]
-        return out

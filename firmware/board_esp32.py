@@ -160,6 +160,8 @@ class Esp32Board:
         self._blink_ms = (self._blink_ms + 10) % 1000
         self.led.value(self._level(out.led) ^ (1 - pins.LED_ACTIVE))
         self.buzzer.value(self._level(out.buzzer) ^ (1 - pins.BUZZER_ACTIVE))
+        if out.estop_rearm:
+            self.estop_rearm()
 
     def _level(self, pattern):
         t = self._blink_ms

@@ -19,10 +19,7 @@ _N = 3  # UP, DOWN, START: bit i of SW_BUTTONS
 
 class Buttons:
     def __init__(self, cfg):
-        self.debounce_ms = cfg.debounce_ms
-        self.long_ms = cfg.long_press_ms
-        self.chord_ms = cfg.chord_ms
-        self.stuck_ms = cfg.stuck_button_ms
+        self.configure(cfg)
         self.raw_ms = [0] * _N  # how long the raw level has been unchanged
         self.held_ms = [0] * _N  # how long the debounced state has been "pressed"
         self.raw = 0
@@ -41,6 +38,14 @@ class Buttons:
         # Idle: nothing raw or stable and every raw level older than the debounce time;
         # an update with no button then changes nothing but the per-tick results.
         self._idle = False
+
+    def configure(self, cfg):
+        """Take the timing settings; what the buttons are doing now is kept."""
+        self.debounce_ms = cfg.debounce_ms
+        self.long_ms = cfg.long_press_ms
+        self.chord_ms = cfg.chord_ms
+        self.stuck_ms = cfg.stuck_button_ms
+        self._idle = False  # judged again with the new debounce time
 
     def update(self, dt_ms, switches):
         raw = switches & SW_BUTTONS
@@ -95,6 +100,9 @@ class Buttons:
                     self.long |= bit
         self.stable = stable
         self._idle = idle and not stable
+        self._chord_update(stable, dt_ms)
+
+    def _chord_update(self, stable, dt_ms):
         both = SW_UP | SW_DOWN
         if stable & both == both and not self.stuck & both:
             self._chord_ms += dt_ms

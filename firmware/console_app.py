@@ -89,7 +89,7 @@ class AppView:
             ("fault", faults.name(core.fault)),
             ("est_valid", bool(core.est.valid)),
             ("homed", bool(core.homed)),
-            ("estop_open", bool(core.estop_open)),
+            ("estop_open", bool(core.switches.estop_open)),
             ("timer_ms", core.timer_ms),
             ("head_down_ms", core.head_down_ms),
             ("session_cap_ms", p.session_cap_ms),
@@ -109,18 +109,19 @@ class AppView:
         app = self._app
         core = self._core
         est = core.est
+        sw = core.switches
         return (
             ("selftest", result),
             ("reset_cause", name(RESETS, app.board.reset_cause())),
-            ("estop_open", core.estop_open),
+            ("estop_open", sw.estop_open),
             ("imu_valid", bool(est.valid)),
             ("imu_fault", faults.name(est.fault)),
             ("imu_angle_mdeg", est.angle_mdeg),
-            ("home_switch", core.home),
-            ("overtravel_switch", core.overtravel),
+            ("home_switch", sw.at_home_switch),
+            ("overtravel_switch", sw.overtravel),
             ("homed", bool(core.homed)),
-            ("steps_trusted", core.steps_trusted),
-            ("imu_trusted", core.imu_trusted),
+            ("steps_trusted", core.pos.steps_trusted),
+            ("imu_trusted", core.pos.imu_trusted),
             ("stuck_buttons", core.buttons.stuck),
             ("overruns_total", app.overruns_total),
             ("config_fault", faults.name(app.config_fault)),

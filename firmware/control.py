@@ -1,8 +1,12 @@
 """The control core: one deterministic, allocation-free tick from inputs to outputs.
 
-Owns the state machine (states and tables in firmware/states.py), the clamp, the
-emergency latch, faults and their safe return, homing, recovery after a reset, the
-session's time caps, and the commands from buttons and the console.
+Owns the state machine (states, phases and tables in firmware/states.py), the clamp,
+the emergency latch, faults and their safe return, recovery after a reset, and the
+commands from buttons and the console. It composes the parts that do one job each:
+where the table is (position.py), the switches (switches.py), the checks that report
+faults (supervisor.py), the session's clock and caps (session.py), homing (homing.py),
+the buttons (buttons.py, buttonmap.py), the speeds (speeds.py), the motion plan
+(motion.py) and the angle estimator (estimator.py).
 
 `Core.tick(now_ms, inputs, outputs)` is called once per loop pass with the board's
 wrapping millisecond clock; `Core.command(cmd, a, b)` is how the console (and the
@@ -14,7 +18,9 @@ path goes through `_clamp`: [loading angle, min(profile max, soft max)], and no 
 than horizontal until the profile's contraindication consent is given.
 """
 
+import buttonmap
 import faults
+import homing
 import programs
 from buttons import Buttons
 from estimator import Estimator
@@ -30,7 +36,6 @@ from events import (
     E_DISCOMFORT,
     E_ESTOP,
     E_FAULT,
-    E_HOMED,
     E_OVERRUN,
     E_RECOVERY,
     E_SEGMENT,
@@ -39,12 +44,12 @@ from events import (
     E_STATE,
     E_STUCK_BUTTON,
 )
+from homing import Homing
 from kinematics import make_kinematics
 from micropython import const
-from motion import Profile
-from profiles import ABORTED, COMPLETED, DISCOMFORT, EMERGENCY
-from profiles import FAULT as ENDED_BY_FAULT
-from runaway import RunawayCheck
+from motion import MotionPlan
+from position import Position
+from session import Session
 from signals import (
     IND_ALARM,
     IND_FAST,
@@ -52,12 +57,11 @@ from signals import (
     IND_SLOW,
     IND_STEADY,
     SW_DOWN,
-    SW_ESTOP,
-    SW_HOME,
-    SW_OVERTRAVEL,
     SW_START,
     SW_UP,
+    safe_outputs,
 )
+from speeds import Speeds
 from states import (
     ALLOWED,
     BOOT,
@@ -86,6 +90,13 @@ from states import (
     MOVING,
     NEXT,
     OK,
+    P_LATCHED,
+    P_NONE,
+    P_REREF,
+    P_RESTING,
+    P_STOPPING,
+    P_TO_LOADING,
+    P_TO_REST,
     R_ARG,
     R_CAP,
     R_CAUSE,
@@ -101,27 +112,13 @@ from states import (
     RECOVERY,
     RETURNING,
 )
+from supervisor import K_IMU, K_NONE, K_OVERRUN, K_PLAN, K_RUNAWAY, K_STEPGEN, Supervisor
+from switches import Switches
 from ticks import ticks_diff
-
-# Sub-phases (self.phase) of the states that have them.
-P_NONE = const(0)
-P_TO_REST = const(1)  # RETURNING / EMERGENCY_RETURN / FAULT: moving to the rest angle
-P_RESTING = const(2)  # RETURNING: the pause at horizontal
-P_TO_LOADING = const(3)  # RETURNING: on to the loading position
-P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
-P_STOPPING = const(5)  # JOGGING: button released, decelerating
-P_REREF = const(6)  # FAULT: steps untrusted - stop, re-reference on the IMU, then return
-H_APPROACH = const(10)  # HOMING: toward the loading stop until the switch
-H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
-H_BRAKE = const(11)  # HOMING: decelerate after the switch
-H_RETRACT = const(12)  # HOMING: back off the switch
-H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
-H_PARK = const(14)  # HOMING: to the loading position
 
 _BOOT_MS = const(300)  # self-test window: the estimator settles and the switches are sampled
 _DT_MAX_MS = const(100)  # a stalled loop must not make simulated time jump further
 _SWITCH_TOL_MDEG = const(4000)  # boot check: switch state vs angle, allowing IMU error
-_STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
 _SAFE_RETURN_TRIES = const(3)  # automatic safe-return attempts before standing still
 _MANUAL = const(-1)  # E_SESSION_START program id of a manual session (goto, jog, recovery)
 _SG_HEAD_DOWN_ONLY = const(1)  # stepgen.FAULT_FROZEN_POS: only head-down pulses uncounted
@@ -137,17 +134,26 @@ _BUZZER = bytes((IND_OFF, IND_FAST, IND_OFF, IND_OFF, IND_OFF, IND_OFF, IND_OFF,
                  IND_ALARM, IND_ALARM))
 
 
-
 class Core:
-    def __init__(self, cfg, profile, log=None):
+    def __init__(self, cfg, profile, log=None, config_fault=faults.NONE):
+        """config_fault: what the application found wrong with its configuration or
+        storage at start-up (faults.NONE if nothing); the self-test latches it."""
         self.cfg = cfg
         self.profile = profile  # max_mdeg, hold_max_ms, session_cap_ms, consent, ...
-        self.kin = make_kinematics(cfg)
-        self.est = Estimator(cfg)
-        self.runaway = RunawayCheck(cfg)
-        self.prof = Profile(cfg.tick_ms)
-        self.runner = programs.Runner(cfg)
+        self.config_fault = config_fault
         self.log = log if log is not None else EventLog()
+        self.kin = kin = make_kinematics(cfg)
+        self.est = Estimator(cfg)
+        self.plan = MotionPlan(cfg.tick_ms)
+        self.runner = programs.Runner(cfg)
+        self.pos = Position(kin)
+        self.switches = Switches(cfg)
+        self.speeds = Speeds(cfg, kin)
+        self.sup = Supervisor(cfg, self.est, self.pos, self.plan, self.switches)
+        self.session = Session(cfg)
+        self.buttons = Buttons(cfg)
+        self.homing = Homing(cfg, kin, self.plan, self.pos, self.switches, self.speeds,
+                             self.sup.runaway, self.log, self._go, self._aim)
         self.apply_config()
         self.program_id = programs.BEGINNER
         self.child_lock = False
@@ -161,63 +167,47 @@ class Core:
         self.fault_at_boot = False
         self.boot_estop = False  # the console's estop arrived during the self-test
         self.retries = 0  # safe-return attempts that ended in the same fault
-        self.config_fault = faults.NONE  # set by the application before the first tick
-        self._sg_seen = 0
         self.drive_ok = True  # the step generator can be trusted to move the table
         self.reduced = False  # recovery / degraded: move at jog speed
         self.pending_cmd = 0  # a motion command waiting for homing to finish
         self.pending_a = 0
         self.pending_b = 0
-        # position and angle sources
-        self.count = 0  # emitted steps since boot (hardware counter)
-        self.offset = 0  # table steps = count + offset
-        self.referenced = False  # offset known (from the IMU at boot, or from homing)
-        self.homed = False  # offset set on the home switch
-        self.steps_trusted = False
-        self.imu_trusted = True
-        self.steps_angle_mdeg = 0
-        self.angle_mdeg = 0  # best trusted angle
-        self.angle_ok = False
         self.target_mdeg = 0  # last clamped target (for the invariant checks)
-        self.home = False  # filtered switch states
-        self.overtravel = False
-        self._home_n = 0
-        self._over_n = 0
-        self.estop_open = False
-        self._edges_seen = 0
-        self._edges_init = False
-        self.overruns = 0
-        self._ot_seen = False
-        self._stuck_seen = 0
         self.jog_bit = 0  # the hold-to-run button that started the jog
-        # session
-        self.session_active = False
-        self.head_down_ms = 0
-        self.deepest_mdeg = 0
         self.hold_ms_next = 0  # hold to apply when the current move arrives
-        self.s_emergency = False
-        self.s_discomfort = False
-        self.s_fault = False
-        self.s_aborted = False
-        self.cap_reached = False
+        self._stuck_seen = 0
+        self._rearm = False  # re-arm the e-stop IRQ with the next outputs
 
     def apply_config(self):
-        """Take the (validated) configuration's speed limits into step units.
+        """Take the (validated) configuration's limits into the parts that use them.
 
         Called at construction and by the console after a setting changed (only in
-        READY, so nothing changes under a moving table).
+        READY, so nothing changes under a moving table). The buttons keep their state.
         """
-        cfg = self.cfg
-        k = self.kin
-        self.v_normal = k.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
-        self.a_normal = k.sps2_from_mdeg_s2(cfg.normal_accel_mdeg_s2)
-        self.v_jog = k.sps_from_mdeg_s(cfg.jog_speed_mdeg_s)
-        self.a_jog = k.sps2_from_mdeg_s2(cfg.jog_accel_mdeg_s2)
-        self.v_emergency = k.sps_from_mdeg_s(cfg.emergency_speed_mdeg_s)
-        self.a_emergency = k.sps2_from_mdeg_s2(cfg.emergency_accel_mdeg_s2)
-        self.v_home = k.sps_from_mdeg_s(cfg.homing_slow_mdeg_s)
-        self.stepgen_tol = self.v_emergency * cfg.tick_ms * _STEPGEN_TICKS // 1000 + 20
-        self.buttons = Buttons(cfg)
+        self.speeds.configure(self.cfg, self.kin)
+        self.sup.configure(self.speeds.v_emergency, self.cfg.tick_ms)
+        self.buttons.configure(self.cfg)
+
+    # The status the console and the tools read, kept by the parts.
+    @property
+    def angle_mdeg(self):
+        return self.pos.angle_mdeg
+
+    @property
+    def homed(self):
+        return self.pos.homed
+
+    @property
+    def session_active(self):
+        return self.session.active
+
+    @property
+    def head_down_ms(self):
+        return self.session.head_down_ms
+
+    @property
+    def deepest_mdeg(self):
+        return self.session.deepest_mdeg
 
     # ------------------------------------------------------------------ boot
 
@@ -244,138 +234,67 @@ class Core:
         self.now_ms = now_ms
         self.dt_ms = dt
         self._measure(dt, inp)
-        self._check_estop(inp)
         if self.state == BOOT:
-            self._boot_step(dt)
+            self._boot_step(dt)  # the self-test refuses to start with the circuit open
         else:
-            self._check_safety(dt, inp)
-            self._session_clock(dt)
+            # Act on the e-stop circuit opening (polled) or on an ISR edge; a circuit
+            # already open at power-up is the self-test's fault, and nothing moves
+            # until a command.
+            sw = self.switches
+            if (sw.estop_opened or sw.estop_edge) and self.state != EMERGENCY_RETURN:
+                self._emergency(1 if sw.estop_opened else 2)
+            self._supervise(dt, inp)
+            if self.session.active and self.pos.angle_ok:
+                self._session_clock(dt)
             self._buttons(dt, inp)
             self._step(dt)
         self._drive(dt, out)
-        self._indicate(out)
+        st = self.state
+        out.led = _LED[st]
+        out.buzzer = _BUZZER[st]
         out.feed_ok = True
 
     # -------------------------------------------------------------- measuring
 
     def _measure(self, dt, inp):
-        cfg = self.cfg
-        self.count = inp.step_count
-        if dt > 2 * cfg.tick_ms and self.referenced:
+        pos = self.pos
+        plan = self.plan
+        if dt > 2 * self.cfg.tick_ms and pos.referenced:
             # The loop stalled: the dead-man stopped the pulses after two ticks while the
             # plan ran on. Re-base the plan on the counted position, from rest, so the
             # motor ramps up again instead of being asked to catch up at full speed.
-            target = self.prof.target
-            stopping = self.prof._stopping
-            self.prof.reset(self.count + self.offset)
-            if stopping:
-                self.prof.stop()
-            else:
-                self.prof.set_target(target)
-        prof = self.prof
-        still = prof.vel_sps == 0 and prof.rate_sps == 0
-        self.est.update(dt, inp, still)
-        if self.referenced:
-            self.steps_angle_mdeg = self.kin.mdeg_from_steps(self.count + self.offset)
-        if self.imu_trusted and self.est.valid:
-            self.angle_mdeg = self.est.angle_mdeg
-            self.angle_ok = True
-        elif self.steps_trusted:
-            self.angle_mdeg = self.steps_angle_mdeg
-            self.angle_ok = True
-        else:
-            self.angle_ok = False
-        # limit switches: act only on a level seen for switch_samples consecutive ticks
-        n = cfg.switch_samples
-        if (inp.switches & SW_HOME != 0) != self.home:
-            self._home_n += 1
-            if self._home_n >= n:
-                self.home = not self.home
-                self._home_n = 0
-        else:
-            self._home_n = 0
-        if (inp.switches & SW_OVERTRAVEL != 0) != self.overtravel:
-            self._over_n += 1
-            if self._over_n >= n:
-                self.overtravel = not self.overtravel
-                self._over_n = 0
-        else:
-            self._over_n = 0
+            plan.rebase(inp.step_count + pos.offset)
+        self.est.update(dt, inp, plan.vel_sps == 0 and plan.rate_sps == 0)
+        pos.measure(inp.step_count, self.est)
+        self.switches.update(inp)
 
-    def _check_estop(self, inp):
-        edges = inp.estop_edges
-        if not self._edges_init:
-            self._edges_init = True
-            self._edges_seen = edges
-        edge = edges != self._edges_seen
-        self._edges_seen = edges
-        was_open = self.estop_open
-        self.estop_open = inp.switches & SW_ESTOP != 0
-        if self.state == BOOT:
-            return  # the self-test refuses to start with the circuit open
-        # Act on the circuit opening (polled) or on an ISR edge; a circuit already open
-        # at power-up is the self-test's fault, and nothing moves until a command.
-        opened = self.estop_open and not was_open
-        if (opened or edge) and self.state != EMERGENCY_RETURN:
-            self._emergency(1 if opened else 2)
-
-    def _check_safety(self, dt, inp):
-        est = self.est
-        if inp.overrun:
-            self.overruns += 1
-            if self.overruns == self.cfg.overrun_limit:
-                self.log.add(self.now_ms, E_OVERRUN, self.overruns)
-                self._raise_fault(faults.OVERRUN)
-        else:
-            self.overruns = 0
-        if est.fault != faults.NONE and self.imu_trusted:
-            self.imu_trusted = False
-            self._raise_fault(est.fault)
-        # The runaway check: off while homing (the reference is being set) and in READY
-        # (at the switch, where a mis-mounted IMU is calibrated); on everywhere else,
-        # standing still included - steps lost at the end of a move must still be judged.
-        st = self.state
-        if (self.referenced and self.steps_trusted and self.imu_trusted and est.valid
-                and st != HOMING and st != READY):
-            self.runaway.update(dt, self.steps_angle_mdeg, est.angle_mdeg, True)
-            if self.runaway.tripped:
-                self.steps_trusted = False
-                self._raise_fault(faults.RUNAWAY)
-        sg = inp.stepgen_fault
-        if sg != self._sg_seen:
-            self._sg_seen = sg
-            if sg:
-                # The counter is not the truth. Head-down pulses alone uncounted (1) still
+    def _supervise(self, dt, inp):
+        """The supervisor reports each failed check in order; the core decides."""
+        sup = self.sup
+        k = sup.check(dt, inp, self.state, K_NONE)
+        while k != K_NONE:
+            pos = self.pos
+            if k == K_OVERRUN:
+                self.log.add(self.now_ms, E_OVERRUN, sup.overruns)
+            elif k == K_IMU:
+                pos.imu_trusted = False
+            elif k == K_RUNAWAY or k == K_PLAN:
+                pos.steps_trusted = False
+            elif k == K_STEPGEN and sup.sg_seen != _SG_HEAD_DOWN_ONLY:
+                # The counter is not the truth. Head-down pulses alone uncounted still
                 # leave a counted way up; otherwise the drive cannot be confirmed at all
                 # and nothing moves (the worm holds; manual release).
-                if sg != _SG_HEAD_DOWN_ONLY:
-                    self.steps_trusted = False
-                    self.drive_ok = False
-                self._raise_fault(faults.STEPGEN)
-        if self.steps_trusted:
-            err = self.prof.pos - (self.count + self.offset)
-            if err > self.stepgen_tol or err < -self.stepgen_tol:
-                self.steps_trusted = False
-                self._raise_fault(faults.STEPGEN)
-        if self.overtravel != self._ot_seen:
-            self._ot_seen = self.overtravel
-            if self.overtravel:
-                self._raise_fault(faults.OVERTRAVEL)
+                pos.steps_trusted = False
+                self.drive_ok = False
+            self._raise_fault(sup.code)
+            k = sup.check(dt, inp, self.state, k)
 
     def _session_clock(self, dt):
-        if not self.session_active or not self.angle_ok:
-            return
-        a = self.angle_mdeg
-        if a > self.deepest_mdeg:
-            self.deepest_mdeg = a
-        if a > self.cfg.head_down_mdeg:
-            self.head_down_ms += dt
-            if self.head_down_ms >= self.profile.session_cap_ms and not self.cap_reached:
-                self.cap_reached = True
-                st = self.state
-                if st == MOVING or st == JOGGING or st == HOLDING:
-                    self.log.add(self.now_ms, E_CAP, 2)
-                    self._start_return()
+        if self.session.clock(dt, self.pos.angle_mdeg, self.profile.session_cap_ms):
+            st = self.state
+            if st == MOVING or st == JOGGING or st == HOLDING:
+                self.log.add(self.now_ms, E_CAP, 2)
+                self._start_return()
 
     # ---------------------------------------------------------------- buttons
 
@@ -396,33 +315,24 @@ class Core:
             if act & (SW_UP | SW_DOWN) != self.jog_bit and self.phase != P_STOPPING:
                 self._button(C_JOG_RELEASE)
         elif b.pressed & SW_UP and not act & SW_DOWN:
-            if st != READY:  # at the loading stop there is nowhere further up to go
-                self._button(C_RECOVER if st == RECOVERY else C_JOG_UP)
+            if buttonmap.UP_PRESS[st]:
+                self._button(buttonmap.UP_PRESS[st])
         elif b.pressed & SW_DOWN and not act & SW_UP:
-            if st != RECOVERY:
-                self._button(C_JOG_DOWN)
-        if b.short & SW_START:
-            if st == READY:
-                self._button(C_START)
-            elif st == RECOVERY:
-                self._button(C_RECOVER)
-            elif st == MOVING or st == HOLDING or st == JOGGING or st == FAULT:
-                self._button(C_RETURN)
-            elif st == HOMING:
-                self._button(C_STOP)
-        if b.long & SW_START:
-            if st == EMERGENCY_RETURN or st == FAULT:
-                self._button(C_ACK)
-            elif st == READY:
-                self._button(C_PROGRAM, programs.next_program_id(self.program_id))
+            if buttonmap.DOWN_PRESS[st]:
+                self._button(buttonmap.DOWN_PRESS[st])
+        if b.short & SW_START and buttonmap.START_SHORT[st]:
+            self._button(buttonmap.START_SHORT[st])
+        if b.long & SW_START and buttonmap.START_LONG[st]:
+            cmd = buttonmap.START_LONG[st]
+            a = programs.next_program_id(self.program_id) if cmd == C_PROGRAM else 0
+            self._button(cmd, a)
 
     # --------------------------------------------------------------- commands
 
     def _button(self, cmd, a=0):
         """A command from the table's buttons. The child lock refuses those that start
         motion; the way back (recover, return, stop, acknowledge) is never locked."""
-        if self.child_lock and not (cmd == C_RECOVER or cmd == C_RETURN or cmd == C_STOP
-                                    or cmd == C_ACK or cmd == C_JOG_RELEASE):
+        if self.child_lock and not buttonmap.NEVER_LOCKED & (1 << cmd):
             self.log.add(self.now_ms, E_COMMAND, cmd, R_LOCKED)
             return R_LOCKED
         return self.command(cmd, a)
@@ -472,7 +382,7 @@ class Core:
         if cmd == C_RETURN or cmd == C_RECOVER:
             return self._cmd_return(st)
         if cmd == C_DISCOMFORT:
-            self.s_discomfort = True
+            self.session.discomfort = True
             self.log.add(self.now_ms, E_DISCOMFORT)
             if st != RETURNING:
                 self._start_return()
@@ -480,22 +390,18 @@ class Core:
         if cmd == C_STOP:
             return self._cmd_stop(st)
         if cmd == C_JOG_RELEASE:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_STOPPING
             return OK
         if cmd == C_HOLD:
-            if a < 0 or a > _HOLD_ARG_MAX_MS:
-                return R_ARG
-            cap = programs.hold_cap_ms(self.angle_mdeg, self.profile, self.cfg)
-            if st == HOLDING:
-                self.timer_ms = a if a < cap else cap
-            else:
-                self.hold_ms_next = a if a < cap else cap
-            return OK
+            return self._cmd_hold(st, a)
         if cmd == C_CALIBRATE:
             return self._cmd_calibrate(st, a)
-        # the rest move the table: goto, start, jog, home
-        if not self.angle_ok and cmd != C_JOG_UP:
+        return self._cmd_move(st, cmd, a, b)  # the rest move the table
+
+    def _cmd_move(self, st, cmd, a, b):
+        """goto, start, jog, home: checked, then done (after homing, if not homed yet)."""
+        if not self.pos.angle_ok and cmd != C_JOG_UP:
             return R_UNTRUSTED
         if cmd == C_GOTO:
             if a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
@@ -512,10 +418,11 @@ class Core:
             except ValueError:
                 return R_ARG
         elif cmd == C_JOG_DOWN:
-            if self.cap_reached and self.angle_mdeg >= self.cfg.head_down_mdeg:
+            if self.session.cap_reached and self.pos.angle_mdeg >= self.cfg.head_down_mdeg:
                 return R_CAP
-        if st == READY and not self.homed:
-            self.pending_cmd = cmd
+        if st == READY and not self.pos.homed:
+            # homing first; the command waits for it (a home is that homing itself)
+            self.pending_cmd = cmd if cmd != C_HOME else 0
             self.pending_a = a
             self.pending_b = b
             self._start_homing()
@@ -525,7 +432,7 @@ class Core:
     def _head_down_allowed(self, target_mdeg):
         if target_mdeg > self.cfg.rest_angle_mdeg and not self.profile.consent:
             return R_CONSENT
-        if self.cap_reached and target_mdeg > self.cfg.head_down_mdeg:
+        if self.session.cap_reached and target_mdeg > self.cfg.head_down_mdeg:
             return R_CAP
         return OK
 
@@ -548,10 +455,21 @@ class Core:
             self._enter(JOGGING)
             self.phase = P_NONE
             self.jog_bit = SW_UP if cmd == C_JOG_UP else SW_DOWN
+            sp = self.speeds
             self._go(self.cfg.loading_angle_mdeg if cmd == C_JOG_UP else self.cfg.soft_max_mdeg,
-                     self.v_jog, self.a_jog, False)
+                     sp.v_jog, sp.a_jog, False)
             # the hold cap of the clamped end of the jog, should it be held there
             self.timer_ms = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
+        return OK
+
+    def _cmd_hold(self, st, a):
+        if a < 0 or a > _HOLD_ARG_MAX_MS:
+            return R_ARG
+        cap = programs.hold_cap_ms(self.pos.angle_mdeg, self.profile, self.cfg)
+        if st == HOLDING:
+            self.timer_ms = a if a < cap else cap
+        else:
+            self.hold_ms_next = a if a < cap else cap
         return OK
 
     def _cmd_return(self, st):
@@ -569,28 +487,28 @@ class Core:
             self.reduced = True
             self._session_begin(_MANUAL)
         if self.runner.active:
-            self.s_aborted = True
+            self.session.aborted = True
         self._start_return()
         return OK
 
     def _cmd_stop(self, st):
         if self.runner.active:
-            self.s_aborted = True
+            self.session.aborted = True
         self.runner.stop()
-        self.prof.stop()
+        self.plan.stop()
         if st == HOMING:
             self._enter(READY)
         else:
             self._enter(HOLDING)
             self.phase = P_NONE
-            self.timer_ms = programs.hold_cap_ms(self.angle_mdeg, self.profile, self.cfg)
+            self.timer_ms = programs.hold_cap_ms(self.pos.angle_mdeg, self.profile, self.cfg)
         return OK
 
     def _cmd_calibrate(self, st, a):
-        if not (self.prof.done() and self.est.valid):
+        if not (self.plan.done() and self.est.valid):
             return R_STATE
         if st == READY:
-            if not self.homed:
+            if not self.pos.homed:
                 return R_STATE
             a = self.cfg.loading_angle_mdeg  # the loading switch is the known reference
         elif a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
@@ -607,7 +525,7 @@ class Core:
         if st == EMERGENCY_RETURN:
             if self.phase != P_LATCHED:
                 return R_IN_PROGRESS
-            if self.estop_open:
+            if self.switches.estop_open:
                 return R_ESTOP_OPEN
             self.log.add(self.now_ms, E_ACK, st)
             if self.fault != faults.NONE:
@@ -625,12 +543,12 @@ class Core:
         code = self.fault
         self.fault = faults.NONE
         self.retries = 0
-        self.imu_trusted = True
-        self.runaway.reset()
+        self.pos.imu_trusted = True
+        self.sup.runaway.reset()
         if code == faults.RUNAWAY or code == faults.STEPGEN:
-            self.homed = False
+            self.pos.homed = False
             self._reference_from_imu()
-        if self.fault_at_boot and not self.home:
+        if self.fault_at_boot and not self.switches.at_home_switch:
             self.fault_at_boot = False
             self._enter(RECOVERY)
             self.phase = P_NONE
@@ -642,10 +560,10 @@ class Core:
     def _fault_cause_gone(self):
         code = self.fault
         if code == faults.OVERTRAVEL:
-            return not self.overtravel
+            return not self.switches.overtravel
         if code == faults.SELFTEST_ESTOP:
-            return not self.estop_open
-        if code == faults.STEPGEN and self._sg_seen:
+            return not self.switches.estop_open
+        if code == faults.STEPGEN and self.sup.sg_seen:
             return False
         if (
             code == faults.SELFTEST_IMU
@@ -658,11 +576,11 @@ class Core:
 
     def _settle_after_latch(self):
         """Leave a latch standing still: READY at the loading switch, else HOLDING."""
-        if self.home:
+        if self.switches.at_home_switch:
             self._enter(READY)
         else:
             self._enter(HOLDING)
-            self.timer_ms = programs.hold_cap_ms(self.angle_mdeg, self.profile, self.cfg)
+            self.timer_ms = programs.hold_cap_ms(self.pos.angle_mdeg, self.profile, self.cfg)
         self.phase = P_NONE
 
     # ------------------------------------------------------------ transitions
@@ -678,21 +596,23 @@ class Core:
             if self.fault == faults.NONE:
                 self.fault = faults.INTERNAL
             self.phase = P_LATCHED
-            self.prof.stop()
+            self.plan.stop()
         self.log.add(self.now_ms, E_STATE, st, to)
         self.state = to
-        if to == READY and self.session_active:
+        if st == EMERGENCY_RETURN or to == READY:
+            self._rearm = True  # the latch was acknowledged, or the table is at rest
+        if to == READY and self.session.active:
             self._session_end()
 
     def _emergency(self, source):
         self.log.add(self.now_ms, E_ESTOP, source)
         self.runner.stop()
-        if self.session_active:
-            self.s_emergency = True
+        if self.session.active:
+            self.session.emergency = True
         self.pending_cmd = 0
         self._enter(EMERGENCY_RETURN)
         self.phase = P_TO_REST
-        self._return_to_rest(self.v_emergency, self.a_emergency)
+        self._return_to_rest(self.speeds.v_emergency, self.speeds.a_emergency)
 
     def _raise_fault(self, code):
         if code == self.fault and (self.state == FAULT or self.state == EMERGENCY_RETURN):
@@ -701,7 +621,7 @@ class Core:
             # A few tries, then stand still latched; a deliberate return may retry.
             self.retries += 1
             if self.retries >= _SAFE_RETURN_TRIES or not self._can_move():
-                self.prof.stop()
+                self.plan.stop()
                 self.phase = P_LATCHED
             else:
                 self._fault_return()
@@ -711,8 +631,8 @@ class Core:
             self.fault = code
         self.runner.stop()
         self.pending_cmd = 0
-        if self.session_active:
-            self.s_fault = True
+        if self.session.active:
+            self.session.fault = True
         if self.state == EMERGENCY_RETURN:
             # the return goes on, degraded like a fault's: on the trustworthy source, at
             # jog speed (re-referenced on the IMU first if the steps are in doubt)
@@ -720,7 +640,7 @@ class Core:
             return
         self._enter(FAULT)
         if self.state == BOOT or self.fault_at_boot:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
         else:
             self._fault_return()
@@ -731,61 +651,65 @@ class Core:
         With the steps untrusted (runaway, lost steps) the drive first stops, then the
         step reference is taken again from the IMU, and only then does the return start.
         """
+        pos = self.pos
+        sp = self.speeds
         if not self.drive_ok:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
-        elif self.steps_trusted:
+        elif pos.steps_trusted:
             self.phase = P_TO_REST
-            self._return_to_rest(self.v_jog, self.a_jog)
-        elif self.imu_trusted and self.est.valid:
+            self._return_to_rest(sp.v_jog, sp.a_jog)
+        elif pos.imu_trusted and self.est.valid:
             self.phase = P_REREF
-            self.prof.set_limits(self.v_jog, self.a_jog)
-            self.prof.stop()
+            self.plan.set_limits(sp.v_jog, sp.a_jog)
+            self.plan.stop()
         else:
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
 
     def _return_to_rest(self, vmax, amax):
         """Head-down of the rest angle: go there. Head-up of it: stop where we are."""
-        if self.fault != faults.NONE and vmax > self.v_jog:
-            vmax = self.v_jog  # degraded: never faster than jog speed
-            amax = self.a_jog
+        sp = self.speeds
+        if self.fault != faults.NONE and vmax > sp.v_jog:
+            vmax = sp.v_jog  # degraded: never faster than jog speed
+            amax = sp.a_jog
         if not self._can_move():
-            self.prof.stop()
+            self.plan.stop()
             self.phase = P_LATCHED
             return
-        if self.angle_mdeg > self.cfg.rest_angle_mdeg:
+        angle = self.pos.angle_mdeg
+        if angle > self.cfg.rest_angle_mdeg:
             self._go(self.cfg.rest_angle_mdeg, vmax, amax, False)
         else:
-            self.prof.set_limits(vmax, amax)
-            self.prof.stop()
-            self.target_mdeg = self.angle_mdeg
+            self.plan.set_limits(vmax, amax)
+            self.plan.stop()
+            self.target_mdeg = angle
 
     def _can_move(self):
         """True if a trustworthy angle source can guide a move (re-referencing if stopped)."""
         if not self.drive_ok:
             return False
-        if self.steps_trusted:
+        pos = self.pos
+        if pos.steps_trusted:
             return True
-        if self.imu_trusted and self.est.valid and self.prof.done():
+        if pos.imu_trusted and self.est.valid and self.plan.done():
             self._reference_from_imu()
             return True
         return False
 
     def _reference_from_imu(self):
-        self.offset = self.kin.steps_from_mdeg(self.est.angle_mdeg) - self.count
-        self.referenced = True
-        self.steps_trusted = True
-        self.steps_angle_mdeg = self.est.angle_mdeg
-        self.prof.reset(self.count + self.offset)
-        self.runaway.reset()  # a new reference: the old error history no longer applies
+        pos = self.pos
+        pos.reference_from_imu(self.est)
+        self.plan.reset(pos.count + pos.offset)
+        self.sup.runaway.reset()  # a new reference: the old error history no longer applies
 
     def _start_return(self):
         self.runner.stop()
         self._enter(RETURNING)
-        v = self.v_jog if self.reduced else self.v_normal
-        a = self.a_jog if self.reduced else self.a_normal
-        if self.angle_mdeg > self.cfg.rest_angle_mdeg + self.cfg.arrive_tol_mdeg:
+        sp = self.speeds
+        v = sp.v_jog if self.reduced else sp.v_normal
+        a = sp.a_jog if self.reduced else sp.a_normal
+        if self.pos.angle_mdeg > self.cfg.rest_angle_mdeg + self.cfg.arrive_tol_mdeg:
             self.phase = P_TO_REST
             self._go(self.cfg.rest_angle_mdeg, v, a, False)
         else:
@@ -795,22 +719,13 @@ class Core:
     def _start_homing(self):
         self.runner.stop()
         self._enter(HOMING)
-        self.phase = H_APPROACH
-        self._go(self.cfg.loading_angle_mdeg, self.v_jog, self.a_jog, False)
-
-    def _seek(self, vmax):
-        """Homing only: toward the head-up side, past the step-counted loading angle by
-        up to homing_travel_mdeg - the switch, not the steps, says where loading is.
-        Head-up is the safe direction; the mechanical stop is 1 deg past loading."""
-        t = self.cfg.loading_angle_mdeg - self.cfg.homing_travel_mdeg
-        self.target_mdeg = t
-        self.prof.set_limits(vmax, self.a_jog)
-        self.prof.set_target(self.kin.steps_from_mdeg(t))
+        self.homing.start()
+        self.phase = self.homing.phase
 
     def _move(self, target_mdeg, state):
         self._enter(state)
         self.phase = P_NONE
-        self._go(target_mdeg, self.v_normal, self.a_normal, True)
+        self._go(target_mdeg, self.speeds.v_normal, self.speeds.a_normal, True)
 
     def _clamp(self, target_mdeg):
         cfg = self.cfg
@@ -826,39 +741,28 @@ class Core:
         return target_mdeg
 
     def _go(self, target_mdeg, vmax, amax, log_clamp):
+        """Move to target_mdeg, clamped: the way every target goes."""
         t = self._clamp(target_mdeg)
         if t != target_mdeg and log_clamp:
             self.log.add(self.now_ms, E_CLAMPED, target_mdeg, t)
-        self.target_mdeg = t
-        self.prof.set_limits(vmax, amax)
-        self.prof.set_target(self.kin.steps_from_mdeg(t))
+        self._aim(t, vmax, amax)
+
+    def _aim(self, target_mdeg, vmax, amax):
+        """Plan the move to target_mdeg as given (homing's seek alone skips the clamp)."""
+        self.target_mdeg = target_mdeg
+        self.plan.set_limits(vmax, amax)
+        self.plan.set_target(self.kin.steps_from_mdeg(target_mdeg))
 
     # --------------------------------------------------------------- sessions
 
     def _session_begin(self, program_id):
-        if self.session_active:
-            return
-        self.session_active = True
-        self.head_down_ms = 0
-        self.deepest_mdeg = self.angle_mdeg if self.angle_mdeg > 0 else 0
-        self.s_emergency = self.s_discomfort = self.s_fault = self.s_aborted = False
-        self.cap_reached = False
-        self.log.add(self.now_ms, E_SESSION_START, program_id)
+        if self.session.begin(self.pos.angle_mdeg):
+            self.log.add(self.now_ms, E_SESSION_START, program_id)
 
     def _session_end(self):
-        self.session_active = False
-        if self.s_emergency:
-            how = EMERGENCY
-        elif self.s_discomfort:
-            how = DISCOMFORT
-        elif self.s_fault:
-            how = ENDED_BY_FAULT
-        elif self.s_aborted:
-            how = ABORTED
-        else:
-            how = COMPLETED
+        how = self.session.end()
         self.reduced = False
-        self.log.add(self.now_ms, E_SESSION_END, how, self.deepest_mdeg)
+        self.log.add(self.now_ms, E_SESSION_END, how, self.session.deepest_mdeg)
 
     def _next_segment(self):
         """Go to the program's next segment, or return when it is over."""
@@ -876,31 +780,12 @@ class Core:
         self.timer_ms -= dt
         if self.timer_ms > 0:
             return
-        cfg = self.cfg
         est = self.est
-        code = faults.NONE
-        if self.estop_open or self._edges_seen != 0:
-            code = faults.SELFTEST_ESTOP
-        elif not est.valid:
-            code = est.fault if est.fault != faults.NONE else faults.SELFTEST_IMU
-        elif self._sg_seen:
-            code = faults.STEPGEN
-        elif self.config_fault != faults.NONE:
-            code = self.config_fault
-        else:
-            a = est.angle_mdeg
-            if self.home and a > cfg.home_switch_mdeg + _SWITCH_TOL_MDEG:
-                code = faults.SELFTEST_SWITCHES
-            elif not self.home and a < cfg.home_switch_mdeg - _SWITCH_TOL_MDEG:
-                code = faults.SELFTEST_SWITCHES
-            elif self.overtravel and a < cfg.overtravel_mdeg - _SWITCH_TOL_MDEG:
-                code = faults.SELFTEST_SWITCHES
-            elif self.overtravel:
-                code = faults.OVERTRAVEL
+        code = self._selftest()
         if est.valid:
             self._reference_from_imu()
-            self.angle_mdeg = est.angle_mdeg
-            self.angle_ok = True
+            self.pos.angle_mdeg = est.angle_mdeg
+            self.pos.angle_ok = True
         if code != faults.NONE:
             self.fault_at_boot = True
             self._raise_fault(code)
@@ -908,31 +793,44 @@ class Core:
         if self.boot_estop:
             self._emergency(3)
             return
-        if self.home:
+        if self.switches.at_home_switch:
             self._enter(READY)
         else:
-            self.log.add(self.now_ms, E_RECOVERY, self.angle_mdeg)
+            self.log.add(self.now_ms, E_RECOVERY, self.pos.angle_mdeg)
             self._enter(RECOVERY)
+
+    def _selftest(self):
+        """The power-on self-test's verdict: faults.NONE, or what failed first."""
+        cfg = self.cfg
+        est = self.est
+        sw = self.switches
+        if sw.estop_open or sw.edges_seen != 0:
+            return faults.SELFTEST_ESTOP
+        if not est.valid:
+            return est.fault if est.fault != faults.NONE else faults.SELFTEST_IMU
+        if self.sup.sg_seen:
+            return faults.STEPGEN
+        if self.config_fault != faults.NONE:
+            return self.config_fault
+        a = est.angle_mdeg
+        if sw.at_home_switch and a > cfg.home_switch_mdeg + _SWITCH_TOL_MDEG:
+            return faults.SELFTEST_SWITCHES
+        if not sw.at_home_switch and a < cfg.home_switch_mdeg - _SWITCH_TOL_MDEG:
+            return faults.SELFTEST_SWITCHES
+        if sw.overtravel and a < cfg.overtravel_mdeg - _SWITCH_TOL_MDEG:
+            return faults.SELFTEST_SWITCHES
+        if sw.overtravel:
+            return faults.OVERTRAVEL
+        return faults.NONE
 
     def _step(self, dt):
         st = self.state
-        prof = self.prof
+        plan = self.plan
         if st == MOVING:
-            if prof.done():
-                hold = self.hold_ms_next
-                # the cap of the commanded depth: the measured angle wobbles around it
-                cap = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
-                if hold < 0 or hold > cap:
-                    if hold > cap:
-                        self.log.add(self.now_ms, E_CAP, 1)
-                    hold = cap
-                if self.home and not self.runner.active:
-                    self._enter(READY)  # a goto to the loading position ends the session
-                else:
-                    self._enter(HOLDING)
-                    self.timer_ms = hold
+            if plan.done():
+                self._arrived()
         elif st == HOLDING:
-            if self.runner.active or self.angle_mdeg > self.cfg.head_down_mdeg:
+            if self.runner.active or self.pos.angle_mdeg > self.cfg.head_down_mdeg:
                 self.timer_ms -= dt
                 if self.timer_ms <= 0:
                     if self.runner.active:
@@ -940,9 +838,9 @@ class Core:
                     else:
                         self._start_return()
         elif st == JOGGING:
-            if self.phase == P_STOPPING and prof.done():
+            if self.phase == P_STOPPING and plan.done():
                 self._settle_after_latch()
-            elif prof.done() and self.angle_mdeg > self.cfg.head_down_mdeg:
+            elif plan.done() and self.pos.angle_mdeg > self.cfg.head_down_mdeg:
                 # held at the clamp with the button still down: the hold cap runs
                 self.timer_ms -= dt
                 if self.timer_ms <= 0:
@@ -951,25 +849,48 @@ class Core:
         elif st == RETURNING:
             self._step_return(dt)
         elif st == HOMING:
-            self._step_homing()
+            r = self.homing.step(self.now_ms)
+            self.phase = self.homing.phase
+            if r == homing.DONE:
+                self._homed()
+            elif r == homing.FAILED:
+                self._raise_fault(faults.HOMING)
         elif st == EMERGENCY_RETURN or st == FAULT:
-            if self.phase == P_REREF:
-                if not (self.imu_trusted and self.est.valid):
-                    self.phase = P_LATCHED
-                elif prof.done():
-                    self._reference_from_imu()
-                    self.phase = P_TO_REST
-                    self._return_to_rest(self.v_jog, self.a_jog)
-            elif self.phase == P_TO_REST:
-                if st == FAULT and not self._can_move():
-                    prof.stop()
-                    self.phase = P_LATCHED
-                elif prof.done():
-                    self.phase = P_LATCHED
+            self._step_latch(st)
+
+    def _arrived(self):
+        """MOVING reached its target: hold there (capped), or READY at the loading stop."""
+        hold = self.hold_ms_next
+        # the cap of the commanded depth: the measured angle wobbles around it
+        cap = programs.hold_cap_ms(self.target_mdeg, self.profile, self.cfg)
+        if hold < 0 or hold > cap:
+            if hold > cap:
+                self.log.add(self.now_ms, E_CAP, 1)
+            hold = cap
+        if self.switches.at_home_switch and not self.runner.active:
+            self._enter(READY)  # a goto to the loading position ends the session
+        else:
+            self._enter(HOLDING)
+            self.timer_ms = hold
+
+    def _step_latch(self, st):
+        plan = self.plan
+        if self.phase == P_REREF:
+            if not (self.pos.imu_trusted and self.est.valid):
+                self.phase = P_LATCHED
+            elif plan.done():
+                self._reference_from_imu()
+                self.phase = P_TO_REST
+                self._return_to_rest(self.speeds.v_jog, self.speeds.a_jog)
+        elif self.phase == P_TO_REST:
+            if st == FAULT and not self._can_move():
+                plan.stop()
+                self.phase = P_LATCHED
+            elif plan.done():
+                self.phase = P_LATCHED
 
     def _step_return(self, dt):
-        prof = self.prof
-        if not prof.done():
+        if not self.plan.done():
             return
         if self.phase == P_TO_REST:
             self.phase = P_RESTING
@@ -978,100 +899,54 @@ class Core:
             self.timer_ms -= dt
             if self.timer_ms <= 0:
                 self.phase = P_TO_LOADING
-                v = self.v_jog if self.reduced else self.v_normal
-                a = self.a_jog if self.reduced else self.a_normal
+                sp = self.speeds
+                v = sp.v_jog if self.reduced else sp.v_normal
+                a = sp.a_jog if self.reduced else sp.a_normal
                 self._go(self.cfg.loading_angle_mdeg, v, a, False)
         elif self.phase == P_TO_LOADING:
-            if self.homed:
+            if self.pos.homed:
                 self._enter(READY)
             else:
                 self._start_homing()
 
-    def _step_homing(self):
-        cfg = self.cfg
-        prof = self.prof
-        ph = self.phase
-        if ph == H_APPROACH or ph == H_SEEK:
-            if self.home:
-                prof.stop()
-                self.phase = H_BRAKE
-            elif prof.done():
-                if ph == H_SEEK:
-                    self._raise_fault(faults.HOMING)  # not within the expected travel
-                else:
-                    # Lost steps can leave the counted loading angle short of the switch:
-                    # seek on slowly, head-up (the safe direction), a bounded distance.
-                    self.phase = H_SEEK
-                    self._seek(self.v_home)
-        elif ph == H_BRAKE:
-            if prof.done():
-                self.phase = H_RETRACT
-                # aimed in the steps' frame, the frame the move is counted in
-                here = self.kin.mdeg_from_steps(prof.pos)
-                self._go(here + cfg.homing_retract_mdeg, self.v_jog, self.a_jog, False)
-        elif ph == H_RETRACT:
-            if prof.done():
-                if self.home:
-                    self._raise_fault(faults.HOMING)  # the switch never released: stuck
-                else:
-                    self.phase = H_SLOW
-                    self._seek(self.v_home)
-        elif ph == H_SLOW:
-            if self.home:
-                # the reference: this count is where the switch edge is
-                self.offset = self.kin.steps_from_mdeg(cfg.home_switch_mdeg) - self.count
-                self.referenced = self.homed = self.steps_trusted = True
-                self.runaway.reset()
-                self.prof.reset(self.count + self.offset)
-                self.log.add(self.now_ms, E_HOMED, self.count)
-                self.phase = H_PARK
-                self._go(cfg.loading_angle_mdeg, self.v_home, self.a_jog, False)
-            elif prof.done():
-                self._raise_fault(faults.HOMING)
-        elif ph == H_PARK:
-            if prof.done():
-                self._enter(READY)
-                self.phase = P_NONE
-                cmd = self.pending_cmd
-                if cmd:
-                    self.pending_cmd = 0
-                    if cmd == C_JOG_UP or cmd == C_JOG_DOWN:
-                        want = SW_UP if cmd == C_JOG_UP else SW_DOWN
-                        if not self.buttons.active() & want:
-                            return  # the hold-to-run button was let go while homing
-                    self.command(cmd, self.pending_a, self.pending_b)
+    def _homed(self):
+        """Homing parked at the loading position: READY, then the command that waited."""
+        self._enter(READY)
+        self.phase = P_NONE
+        cmd = self.pending_cmd
+        if cmd:
+            self.pending_cmd = 0
+            if cmd == C_JOG_UP or cmd == C_JOG_DOWN:
+                want = SW_UP if cmd == C_JOG_UP else SW_DOWN
+                if not self.buttons.active() & want:
+                    return  # the hold-to-run button was let go while homing
+            self.command(cmd, self.pending_a, self.pending_b)
 
     # ------------------------------------------------------------ the outputs
 
     def _drive(self, dt, out):
-        prof = self.prof
-        table_count = self.count + self.offset
+        plan = self.plan
+        pos = self.pos
+        table_count = pos.count + pos.offset
         if self._energised():
-            prof.update(dt)
-            prof.rate_for(table_count, dt)
-            prof.window(table_count, dt)
-            out.rate_sps = prof.rate_sps
-            out.limit_lo = prof.limit_lo - self.offset
-            out.limit_hi = prof.limit_hi - self.offset
+            plan.update(dt)
+            plan.rate_for(table_count, dt)
+            plan.window(table_count, dt)
+            out.rate_sps = plan.rate_sps
+            out.limit_lo = plan.limit_lo - pos.offset
+            out.limit_hi = plan.limit_hi - pos.offset
             out.enable = True
         else:
             # de-energised: nothing may move; the plan follows the real position
-            prof.reset(table_count)
-            prof.rate_sps = 0
-            out.rate_sps = 0
-            out.limit_lo = self.count
-            out.limit_hi = self.count
-            out.enable = False
+            plan.reset(table_count)
+            safe_outputs(out, pos.count)
+        out.estop_rearm = self._rearm
+        self._rearm = False
 
     def _energised(self):
         st = self.state
         if st == BOOT or st == READY or st == RECOVERY:
             return False
         if st == EMERGENCY_RETURN or st == FAULT:
-            return not (self.phase == P_LATCHED and self.prof.done())
+            return not (self.phase == P_LATCHED and self.plan.done())
         return True
-
-    def _indicate(self, out):
-        st = self.state
-        out.led = _LED[st]
-        out.buzzer = _BUZZER[st]

@@ -160,26 +160,10 @@ class Estimator:
         self.bus_errors = 0
 
         frozen = self._frozen_check(inp, cfg.frozen_samples - 1)
-        ax = _clamp(inp.acc_x_mg, _ACC_CLAMP_MG)
-        ay = _clamp(inp.acc_y_mg, _ACC_CLAMP_MG)
-        az = _clamp(inp.acc_z_mg, _ACC_CLAMP_MG)
-        # the previous |acc| is a close first guess: isqrt then takes two or three passes
-        g = isqrt(ax * ax + ay * ay + az * az, self.gravity_mg)
-        self.gravity_mg = g
+        gyro = self._sample(inp)
+        g = self.gravity_mg
         g_ok = cfg.gravity_min_mg <= g <= cfg.gravity_max_mg
-        axis = self._axis
-        if axis == 0:
-            tilt = atan2_mdeg(ay, az)
-            gyro = inp.gyro_x_mdps
-        elif axis == 1:
-            tilt = atan2_mdeg(-ax, az)
-            gyro = inp.gyro_y_mdps
-        else:
-            tilt = atan2_mdeg(ax, ay)
-            gyro = inp.gyro_z_mdps
-        gyro = _clamp(gyro, _GYRO_CLAMP_MDPS)
-        self._acc_theta = tilt
-
+        tilt = self._acc_theta
         rate_max = cfg.rate_max_mdeg_s
         if still and g_ok and not frozen and -_ZRO_MAX_MDPS <= gyro <= _ZRO_MAX_MDPS:
             # Once the bias is settled, a reading far from it is a spike, not a bias.
@@ -198,43 +182,73 @@ class Estimator:
                 self._settle_ms = 0
                 self._init = True
         elif not frozen:
-            if rate_in:
-                r = self._g_rem + rate * dt  # micro-degrees
-                step = r // 1000
-                self._g_rem = r - step * 1000
-                self._theta += step
-            if g_ok:
-                err = _wrap(tilt - self._theta)
-                limit = rate_max * cfg.fusion_tau_ms // 1000  # <= 100000 * 5000: small int
-                if limit < _DISAGREE_MIN_MDEG:
-                    limit = _DISAGREE_MIN_MDEG
-                # Start-up: for fusion_tau_ms after (re)initialisation the accelerometer is
-                # averaged with weight dt/elapsed (a running mean), so a bad first sample is
-                # averaged away instead of decaying with the full time constant, and when a
-                # sample is more than _SETTLE_JUMP_MDEG off the mean, the mean restarts
-                # from it (no fault: there was no settled angle yet to disagree with).
-                tau = cfg.fusion_tau_ms
-                settling = self._settle_ms < tau
-                if settling and not -_SETTLE_JUMP_MDEG <= err <= _SETTLE_JUMP_MDEG:
-                    # still settling and far off: the early samples were the outliers
-                    self._theta = tilt
-                    self._c_rem = 0
-                    self._settle_ms = 0
-                    err = 0
-                if settling:
-                    self._settle_ms += dt
-                    tau = self._settle_ms
-                if settling or -limit <= err <= limit:
-                    den = tau + dt
-                    c = self._c_rem + err * dt
-                    corr = c // den
-                    self._c_rem = c - corr * den
-                    self._theta += corr
-                else:
-                    agree = False
-            self._theta = _wrap(self._theta)
+            agree = self._fuse(tilt, rate, rate_in, g_ok, dt, cfg)
+        self._judge(g_ok, not rate_in or not agree, frozen, dt, cfg)
+        self._publish(cfg)
 
-        rate_bad = not rate_in or not agree
+    def _sample(self, inp):
+        """Clamp the accelerometer, take |acc| and the tilt about the pivot (gravity_mg,
+        _acc_theta); return the gyro rate about the pivot, clamped, sensor sign."""
+        ax = _clamp(inp.acc_x_mg, _ACC_CLAMP_MG)
+        ay = _clamp(inp.acc_y_mg, _ACC_CLAMP_MG)
+        az = _clamp(inp.acc_z_mg, _ACC_CLAMP_MG)
+        # the previous |acc| is a close first guess: isqrt then takes two or three passes
+        self.gravity_mg = isqrt(ax * ax + ay * ay + az * az, self.gravity_mg)
+        axis = self._axis
+        if axis == 0:
+            self._acc_theta = atan2_mdeg(ay, az)
+            gyro = inp.gyro_x_mdps
+        elif axis == 1:
+            self._acc_theta = atan2_mdeg(-ax, az)
+            gyro = inp.gyro_y_mdps
+        else:
+            self._acc_theta = atan2_mdeg(ax, ay)
+            gyro = inp.gyro_z_mdps
+        return _clamp(gyro, _GYRO_CLAMP_MDPS)
+
+    def _fuse(self, tilt, rate, rate_in, g_ok, dt, cfg):
+        """One step of the complementary filter; False if the accelerometer disagrees
+        with the fused angle beyond what the filter could close (left out)."""
+        agree = True
+        if rate_in:
+            r = self._g_rem + rate * dt  # micro-degrees
+            step = r // 1000
+            self._g_rem = r - step * 1000
+            self._theta += step
+        if g_ok:
+            err = _wrap(tilt - self._theta)
+            limit = cfg.rate_max_mdeg_s * cfg.fusion_tau_ms // 1000  # <= 1e5 * 5000: small
+            if limit < _DISAGREE_MIN_MDEG:
+                limit = _DISAGREE_MIN_MDEG
+            # Start-up: for fusion_tau_ms after (re)initialisation the accelerometer is
+            # averaged with weight dt/elapsed (a running mean), so a bad first sample is
+            # averaged away instead of decaying with the full time constant, and when a
+            # sample is more than _SETTLE_JUMP_MDEG off the mean, the mean restarts
+            # from it (no fault: there was no settled angle yet to disagree with).
+            tau = cfg.fusion_tau_ms
+            settling = self._settle_ms < tau
+            if settling and not -_SETTLE_JUMP_MDEG <= err <= _SETTLE_JUMP_MDEG:
+                # still settling and far off: the early samples were the outliers
+                self._theta = tilt
+                self._c_rem = 0
+                self._settle_ms = 0
+                err = 0
+            if settling:
+                self._settle_ms += dt
+                tau = self._settle_ms
+            if settling or -limit <= err <= limit:
+                den = tau + dt
+                c = self._c_rem + err * dt
+                corr = c // den
+                self._c_rem = c - corr * den
+                self._theta += corr
+            else:
+                agree = False
+        self._theta = _wrap(self._theta)
+        return agree
+
+    def _judge(self, g_ok, rate_bad, frozen, dt, cfg):
+        """The persistence timers of the plausibility checks; fire or clear the fault."""
         if g_ok:
             self._grav_bad_ms = 0
         elif self._grav_bad_ms < _COUNT_MAX:
@@ -257,7 +271,6 @@ class Estimator:
             self._fire(faults.IMU_FROZEN)
         if self.fault != faults.NONE and self._init and self._good_ms >= cfg.fusion_tau_ms:
             self.fault = faults.NONE
-        self._publish(cfg)
 
     def calibrate(self, reference_mdeg):
         """The cfg.imu_zero_mdeg that makes the current tilt read reference_mdeg.

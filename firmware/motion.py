@@ -1,4 +1,4 @@
-"""Integer trapezoidal step profile: where the actuator should be, tick by tick.
+"""Integer trapezoidal motion plan: where the actuator should be, tick by tick.
 
 Owns: the planned position (steps), velocity (steps/s) and the mode's limits; the
 step rate the generator should run at to follow the plan (closing the loop on the
@@ -16,7 +16,7 @@ at or before the target. The braking distance is summed exactly over the discret
 ticks (v-dv, v-2dv, ... , > 0), so the plan never overshoots a target it can reach,
 and because v_prev - dv always passes that test when the previous tick did, speed
 and acceleration limits and exact landing hold together. When the target moves
-closer than the braking distance (a re-plan), the profile brakes at dv, passes the
+closer than the braking distance (a re-plan), the plan brakes at dv, passes the
 target and comes back: no step change of speed, ever.
 
 Rounding, documented:
@@ -31,13 +31,13 @@ Ticks of varying length: shorter ticks brake over a (slightly) longer distance, 
 braking is planned with the shortest tick seen lately (see update()). A move then
 never passes its target unless a tick arrives earlier than any in the last ~1.3 s
 while braking is tight; that costs at most v * (tick - dt) / 2000 steps (about 11
-steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the profile brakes
+steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the plan brakes
 through and returns from exactly (tests/host/test_motion_props.py).
 """
 
 from micropython import const
 
-# Fastest step rate the profile accepts. v*v must stay a small int (v <= 32767) in the
+# Fastest step rate the plan accepts. v*v must stay a small int (v <= 32767) in the
 # braking sum; 30000 sps is 22 deg/s on the default drive (1.33 steps per mdeg), twice
 # anything the configuration allows at the table.
 MAX_SPS = const(30000)
@@ -52,7 +52,7 @@ _DT_MAX_MS = const(50)
 _U = const(1000)
 # Distances beyond this many steps are treated as "far": d*1000 must stay a small int.
 # Only braking distances above one million steps (none on any real table) would make
-# the profile brake earlier than needed - conservative, never an overshoot.
+# the plan brake earlier than needed - conservative, never an overshoot.
 _D_CAP = const(1000000)
 _D_CAP_U = const(1000000000)
 # rate_for() may exceed the planned speed by this much to catch up the emitted count:
@@ -96,7 +96,7 @@ def _clamp_dt(dt_ms):
     return dt_ms
 
 
-class Profile:
+class MotionPlan:
     """Planned motion of the actuator, in steps. See the module docstring."""
 
     def __init__(self, tick_ms):
@@ -127,6 +127,18 @@ class Profile:
         self._stopping = False
         self.limit_lo = pos_steps
         self.limit_hi = pos_steps
+
+    def rebase(self, pos_steps):
+        """Stand still at pos_steps but keep what was asked: a stop stays a stop (from
+        there), a target stays the target. For a plan that ran on while the drive did
+        not follow (a stalled loop): it ramps up again from rest."""
+        target = self.target
+        stopping = self._stopping
+        self.reset(pos_steps)
+        if stopping:
+            self.stop()
+        else:
+            self.set_target(target)
 
     def set_limits(self, vmax_sps, amax_sps2):
         """Limits of the current mode. Out-of-range values are clamped to 1..MAX_SPS and
@@ -215,12 +227,29 @@ class Profile:
         cap = self._vmax if self._vmax > lo else lo  # above vmax: brake at dv, not a cut
         if hi > cap:
             hi = cap
-        # Braking is planned with the shortest tick seen lately: shorter ticks brake
-        # over a longer distance, so a plan made with a long (late) tick would overshoot
-        # when short ones follow. The planning tick creeps back toward the nominal one
-        # by 1 ms after _DTP_RECOVER_TICKS ticks all longer than it.
-        # Likewise with the effective deceleration dv*1000/dt (sps^2), which the floor
-        # in dv makes depend on dt: the lowest seen lately is planned with.
+        self._learn_planning_tick(dt, dv)
+        vn = self._choose(lo, hi, d, dt)
+        rest = d - vn * dt
+        if exact and 0 <= vn <= dv and 0 <= rest < dt:
+            # Arrive: the leftover (< 1 sps for this tick) is absorbed, pos is exact.
+            self.pos = self.target
+            self._frac = 0
+        else:
+            f = self._frac + s * vn * dt
+            c = f // _U  # floor, also for negative f
+            self.pos += c
+            self._frac = f - c * _U
+        vo = self.vel_sps
+        self._braking = vn < (vo if vo >= 0 else -vo)  # slower than the last tick
+        self.vel_sps = s * vn
+
+    def _learn_planning_tick(self, dt, dv):
+        """Braking is planned with the shortest tick seen lately: shorter ticks brake
+        over a longer distance, so a plan made with a long (late) tick would overshoot
+        when short ones follow. The planning tick creeps back toward the nominal one
+        by 1 ms after _DTP_RECOVER_TICKS ticks all longer than it.
+        Likewise with the effective deceleration dv*1000/dt (sps^2), which the floor
+        in dv makes depend on dt: the lowest seen lately is planned with."""
         a_now = dv * 1000 // dt
         if dt <= self._dtp or a_now <= self._ap:
             if dt < self._dtp:
@@ -235,35 +264,24 @@ class Profile:
                     self._dtp += 1
                 self._ap = a_now
                 self._dtp_age = 0
+
+    def _choose(self, lo, hi, d, dt):
+        """The fastest speed in [lo, hi] from which braking still stops within d."""
         dtp = self._dtp
         dvp = self._dvp()
         if _fits(hi, d, dt, dtp, dvp):
-            vn = hi
-        elif not _fits(lo, d, dt, dtp, dvp):
-            vn = lo  # the target is inside the braking distance: brake, pass, come back
-        elif not _fits(lo + 1, d, dt, dtp, dvp):
-            vn = lo  # the usual braking tick: full deceleration
-        else:
-            while hi - lo > 1:  # lo fits, hi does not
-                mid = (lo + hi) >> 1
-                if _fits(mid, d, dt, dtp, dvp):
-                    lo = mid
-                else:
-                    hi = mid
-            vn = lo
-        rest = d - vn * dt
-        if exact and 0 <= vn <= dv and 0 <= rest < dt:
-            # Arrive: the leftover (< 1 sps for this tick) is absorbed, pos is exact.
-            self.pos = self.target
-            self._frac = 0
-        else:
-            f = self._frac + s * vn * dt
-            c = f // _U  # floor, also for negative f
-            self.pos += c
-            self._frac = f - c * _U
-        vo = self.vel_sps
-        self._braking = vn < (vo if vo >= 0 else -vo)  # slower than the last tick
-        self.vel_sps = s * vn
+            return hi
+        if not _fits(lo, d, dt, dtp, dvp):
+            return lo  # the target is inside the braking distance: brake, pass, come back
+        if not _fits(lo + 1, d, dt, dtp, dvp):
+            return lo  # the usual braking tick: full deceleration
+        while hi - lo > 1:  # lo fits, hi does not
+            mid = (lo + hi) >> 1
+            if _fits(mid, d, dt, dtp, dvp):
+                lo = mid
+            else:
+                hi = mid
+        return lo
 
     def rate_for(self, count_steps, dt_ms):
         """Step rate (sps, signed) for the coming tick so the emitted count reaches pos.

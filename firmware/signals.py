@@ -44,7 +44,9 @@ class Inputs:
         self.gyro_x_mdps = 0  # gyro, milli-degrees per second, sensor axes
         self.gyro_y_mdps = 0
         self.gyro_z_mdps = 0
-        self.overrun = 0  # 1 if the previous loop pass overran its tick
+        # 1 if the previous loop pass overran its tick: filled by the application's
+        # loop (App.step), which times the passes, not by the board
+        self.overrun = 0
         self.stepgen_fault = 0  # non-zero: the step generator's own check failed (stepgen.py)
 
 
@@ -61,3 +63,17 @@ class Outputs:
         self.led = IND_OFF
         self.buzzer = IND_OFF
         self.feed_ok = False  # the tick completed and its checks passed: feed the watchdog
+        # Re-arm the e-stop IRQ (it counts at most one edge per arming): set for one tick
+        # when the emergency latch was acknowledged or the table came to READY.
+        self.estop_rearm = False
+
+
+def safe_outputs(out, count):
+    """Put the drive in its safe state: no pulses, the dead-man window closed at the
+    emitted count, the driver de-energised (the self-locking worm holds the table;
+    hardware/safety_wiring.md). The core's de-energised states and a crashed tick both
+    end here; the indicators and the watchdog feed are the caller's."""
+    out.rate_sps = 0
+    out.limit_lo = count
+    out.limit_hi = count
+    out.enable = False

@@ -34,7 +34,22 @@ STATE_NAMES = (
     "FAULT",
 )
 
-# Sub-phases of a state (control.py P_* and H_*), for status and logs (names.py text).
+# --- sub-phases (Core.phase) of the states that have them, and their names ---
+P_NONE = const(0)
+P_TO_REST = const(1)  # RETURNING / EMERGENCY_RETURN / FAULT: moving to the rest angle
+P_RESTING = const(2)  # RETURNING: the pause at horizontal
+P_TO_LOADING = const(3)  # RETURNING: on to the loading position
+P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
+P_STOPPING = const(5)  # JOGGING: button released, decelerating
+P_REREF = const(6)  # FAULT: steps untrusted - stop, re-reference on the IMU, then return
+H_APPROACH = const(10)  # HOMING: toward the loading stop until the switch
+H_BRAKE = const(11)  # HOMING: decelerate after the switch
+H_RETRACT = const(12)  # HOMING: back off the switch
+H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
+H_PARK = const(14)  # HOMING: to the loading position
+H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
+
+# The names of the sub-phases above, for status and logs (names.py text).
 _PHASES = (
     "\n0 none"
     "\n1 to_rest"

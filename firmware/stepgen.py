@@ -2,7 +2,7 @@
 
 Owns: the STEP/DIR/ENABLE outputs of one stepper driver, the hardware count of the
 pulses actually emitted, the driver's timing (table below), and the generator's own
-dead-man. The core (motion.Profile) says which rate to run at and which step counts
+dead-man. The core (motion.MotionPlan) says which rate to run at and which step counts
 not to pass; this module makes the pulses and reports the count.
 
 Why PWM and not RMT: esp32.RMT.write_pulses() waits for a running transmission to
@@ -13,7 +13,7 @@ ESP32, and stopping trains longer than 300 ms could panic older IDF builds. LEDC
 is a continuous train with no per-tick gaps that is retuned without blocking. Its
 frequency changes are not glitch-free and its rate is quantised, so nothing trusts
 the requested rate: the PCNT count is the position, and the core closes the loop on
-it (Profile.rate_for()).
+it (MotionPlan.rate_for()).
 
 Direction and counting: on the ESP32, machine.Counter counts one pin UP or DOWN
 (a direction *pin* is a MIMXRT-only option; checked against the 1.27/1.28 docs and
@@ -52,7 +52,7 @@ from micropython import const
 EN_SAFE = 1 - pins.ENABLE_ACTIVE
 _EN_ON = pins.ENABLE_ACTIVE
 # DIR level for positive (head-down) steps; a reversed motor is fixed at commissioning
-# by swapping one coil pair, never here, so that Profile step counts grow head-down.
+# by swapping one coil pair, never here, so that MotionPlan step counts grow head-down.
 _DIR_POSITIVE = pins.DIR_ACTIVE
 
 # Driver timing: (min STEP high ns, min STEP low ns, DIR setup before STEP ns, max sps).

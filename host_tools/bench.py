@@ -619,7 +619,7 @@ def _moving_head_down(seed, bounce_max_ms=None):
     def cruising(r):
         c = r.core
         return (c.state == MOVING and r.board.true_angle_mdeg > 20000
-                and c.prof.vel_sps == c.v_normal)
+                and c.plan.vel_sps == c.speeds.v_normal)
 
     if not runner.run_until(cruising, 180000):
         raise BenchError("the table never cruised head-down (state %d, angle %.0f)"
@@ -658,12 +658,12 @@ def _press_and_react(snapshot, offset_ms, cruise_rate_min):
             edge["at"] = b.now_ms
 
     board.ms_hooks.append(hook)
-    prev_v = r.core.prof.vel_sps
+    prev_v = r.core.plan.vel_sps
     plan = rate = None
     for _ in range(50):
         t = board.now_ms  # this tick's instant (it reads the inputs sampled at t)
         r.step()
-        v = r.core.prof.vel_sps
+        v = r.core.plan.vel_sps
         if t > press_at:
             if plan is None and v < prev_v:
                 plan = t - press_at
@@ -689,7 +689,7 @@ def estop_bench(quick):
                 snap, root = _moving_head_down(seed, bounce)
                 roots.append(root)
                 tick_ms = snap.app.cfg.tick_ms
-                dv = snap.core.a_emergency * tick_ms // 1000
+                dv = snap.core.speeds.a_emergency * tick_ms // 1000
                 low = _cruise_rate_min(snap)
                 per, per_rate = [], []
                 for k in range(1, tick_ms + 1):
@@ -744,7 +744,7 @@ def upright_bench():
 
         board.ms_hooks.append(hook)
         done = r.run_until(lambda x: x.core.state == EMERGENCY_RETURN and x.core.phase == 4
-                           and x.core.prof.done(), 120000)
+                           and x.core.plan.done(), 120000)
         if not done:
             raise BenchError("the emergency return did not finish")
         stop_ms = board.now_ms

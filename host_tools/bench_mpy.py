@@ -135,7 +135,7 @@ class _TickBench:
             plant.apply(out, TICK_MS)
             rig.t_ms = (now + TICK_MS) & 0x3FFFFFFF
             if core.state == st and core.phase == ph:
-                label = labels[st] if ph != 4 else labels[st + 16]  # 4: control.P_LATCHED
+                label = labels[st] if ph != 4 else labels[st + 16]  # 4: states.P_LATCHED
                 if label is not None:
                     self.bin(label).add(dt, alloc)
             else:
@@ -412,7 +412,9 @@ def estimator_main(n=3000, warm=200):
 MODULES = (
     "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
     "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
-    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050", "app",
+    "buttonmap", "position", "switches", "speeds", "session", "supervisor", "homing",
+    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050",
+    "persistence", "app",
 )
 
 

@@ -174,7 +174,7 @@ def _settled(runner):
     """READY, or a latch standing still (a fault found on the way: acknowledge, go on)."""
     core = runner.core
     return core.state == S.READY or (core.state in (S.FAULT, S.EMERGENCY_RETURN)
-                                     and core.phase == 4 and core.prof.done())
+                                     and core.phase == 4 and core.plan.done())
 
 
 class Harness:

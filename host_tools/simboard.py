@@ -10,8 +10,9 @@ The interface the firmware uses (the same as firmware/board_esp32.py)
     ticks_ms() / ticks_add(t, d) / ticks_diff(a, b)   MicroPython semantics, wrap at 2**30
     wait_until(t_ms)             advance the world in 1 ms steps until ticks_ms() reaches t_ms
     read_inputs(inp)             fill a signals.Inputs (switches, e-stop edges, PCNT, IMU)
-    apply_outputs(out)           take a signals.Outputs (step generator, LED, buzzer)
-    estop_rearm()                re-arm the e-stop IRQ (it counts at most one edge per arming)
+    apply_outputs(out)           take a signals.Outputs (step generator, LED, buzzer, and
+                                 out.estop_rearm: re-arm the e-stop IRQ, which counts at
+                                 most one edge per arming)
     console_read_into(buf) -> n  non-blocking; console_write(data)
     wdt_arm(timeout_ms), wdt_feed()
     reset_cause() -> int         PWRON_RESET=1 HARD_RESET=2 WDT_RESET=3 DEEPSLEEP_RESET=4
@@ -257,6 +258,8 @@ class SimBoard:
             self.led = out.led
             self.buzzer = out.buzzer
             self.indicator_log.append((self.now_ms, out.led, out.buzzer))
+        if out.estop_rearm:
+            self.estop_rearm()
 
     def estop_rearm(self):
         self._estop_armed = True

@@ -7,7 +7,7 @@ CSV columns (one row per firmware tick, 10 ms apart; nothing while the power is 
     t_ms             virtual time since the simulation began (never wraps, survives resets)
     boot             1 for the first boot, +1 after every reset or power-up
     state            the core's state name (firmware/states.py STATE_NAMES)
-    phase            the core's sub-phase name (firmware/control.py P_* / H_*), "" if none
+    phase            the core's sub-phase name (firmware/states.py P_* / H_*), "" if none
     true_angle_mdeg  the table's real angle (physics), mdeg, + = head-down
     est_angle_mdeg   the IMU estimator's angle (firmware), mdeg, valid only if est_valid
     angle_mdeg       the angle the core acts on (IMU if trusted, else the steps), mdeg
@@ -36,9 +36,9 @@ from host_tools.paths import use_firmware
 
 use_firmware()
 
-import control  # noqa: E402  (firmware/, importable once use_firmware() ran)
-import events as fw_events  # noqa: E402
+import events as fw_events  # noqa: E402  (firmware/, importable once use_firmware() ran)
 import faults  # noqa: E402
+import states as fw_states  # noqa: E402
 from signals import SW_BUTTONS, SW_ESTOP  # noqa: E402
 from states import STATE_NAMES  # noqa: E402
 
@@ -60,10 +60,10 @@ COLUMNS = (
 def _phase_names():
     """Sub-phase numbers -> names, from the core's own P_* / H_* constants."""
     names = {}
-    for k in dir(control):
-        if (k.startswith("P_") or k.startswith("H_")) and type(getattr(control, k)) is int:
-            names[getattr(control, k)] = k[2:].lower()
-    names[getattr(control, "P_NONE", 0)] = ""
+    for k in dir(fw_states):
+        if (k.startswith("P_") or k.startswith("H_")) and type(getattr(fw_states, k)) is int:
+            names[getattr(fw_states, k)] = k[2:].lower()
+    names[getattr(fw_states, "P_NONE", 0)] = ""
     return names
 
 
@@ -177,7 +177,7 @@ class Recorder:
             board.now_ms, self._boot, STATE_NAMES[core.state],
             PHASE_NAMES.get(core.phase, str(core.phase)),
             int(round(board.true_angle_mdeg)), est.angle_mdeg, core.angle_mdeg,
-            core.target_mdeg, core.count, out.rate_sps, 1 if out.enable else 0,
+            core.target_mdeg, core.pos.count, out.rate_sps, 1 if out.enable else 0,
             _fault_name(core.fault), board.lost_steps, 1 if est.valid else 0,
             phys & SW_BUTTONS, 1 if phys & SW_ESTOP else 0, app.inputs.switches, ev,
         ))

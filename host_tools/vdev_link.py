@@ -63,9 +63,13 @@ class Restart(Exception):
 
 
 class _Outputs:
-    """The fields SimBoard.apply_outputs() reads (signals.Outputs' shape)."""
+    """The fields SimBoard.apply_outputs() reads (signals.Outputs' shape). The e-stop
+    re-arm comes as its own request (E), so estop_rearm stays False here."""
 
-    __slots__ = ("rate_sps", "limit_lo", "limit_hi", "enable", "led", "buzzer")
+    __slots__ = ("rate_sps", "limit_lo", "limit_hi", "enable", "led", "buzzer", "estop_rearm")
+
+    def __init__(self):
+        self.estop_rearm = False
 
 
 class _Inputs:

@@ -269,6 +269,8 @@ class VdevBoard:
         w[14] = 1 if out.enable else 0
         w[15] = out.led & 255
         w[16] = out.buzzer & 255
+        if out.estop_rearm:
+            self.estop_rearm()
 
     def estop_rearm(self):
         self.request(_OP_REARM)

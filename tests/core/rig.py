@@ -75,7 +75,8 @@ class Plant:
 
 
 class Rig:
-    def __init__(self, angle_mdeg=None, consent=True, cfg=None, estop=False, **cfg_overrides):
+    def __init__(self, angle_mdeg=None, consent=True, cfg=None, estop=False,
+                 config_fault=faults.NONE, **cfg_overrides):
         self.cfg = cfg if cfg is not None else make_config(**cfg_overrides)
         self.profile = default_profile("test", self.cfg)
         self.profile.consent = consent
@@ -83,7 +84,7 @@ class Rig:
             angle_mdeg = self.cfg.loading_angle_mdeg
         self.plant = Plant(self.cfg, angle_mdeg)
         self.plant.estop = estop
-        self.core = Core(self.cfg, self.profile)
+        self.core = Core(self.cfg, self.profile, config_fault=config_fault)
         self.inp = Inputs()
         self.out = Outputs()
         self.t_ms = 0

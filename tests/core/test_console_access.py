@@ -42,9 +42,10 @@ def test_config_set_needs_a_therapist_session_and_ready():
     assert app.cfg.rest_pause_ms == 20000
     assert r.stored("settings") == ({"rest_pause_ms": 20000}, store.OK)
     # a speed: the core takes it at once
-    v = r.core.v_normal
+    speeds = r.core.speeds
+    v = speeds.v_normal
     assert r.cmd("config set normal_speed_mdeg_s 3000")["ok"] is True
-    assert r.core.v_normal == r.core.kin.sps_from_mdeg_s(3000) and r.core.v_normal < v
+    assert speeds.v_normal == r.core.kin.sps_from_mdeg_s(3000) and speeds.v_normal < v
     # and the next boot has both
     r2 = Rig(json_mode=True, fs_root=r.board.fs_root)
     assert r2.app.cfg.rest_pause_ms == 20000 and r2.app.cfg.normal_speed_mdeg_s == 3000

@@ -6,7 +6,7 @@ numbers: the default table (loading -60 deg, soft max 65 deg), the beginner prof
 """
 
 import faults
-from events import E_CLAMPED, E_SESSION_END, E_STUCK_BUTTON
+from events import E_CLAMPED, E_HOMED, E_SESSION_END, E_STUCK_BUTTON
 from profiles import COMPLETED, DISCOMFORT, EMERGENCY
 from rig import Rig
 from signals import SW_DOWN, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
@@ -90,7 +90,7 @@ def test_boot_away_from_loading_waits_in_recovery_then_one_press_returns():
     assert rig.core.state == RETURNING
     rig.tick(200)
     assert rig.out.rate_sps <= -0  # toward horizontal
-    assert -rig.out.rate_sps <= rig.core.v_jog + 200  # reduced speed
+    assert -rig.out.rate_sps <= rig.core.speeds.v_jog + 200  # reduced speed
     rig.state_is(READY)
     assert rig.core.homed
     assert rig.events(E_SESSION_END)[-1][2] == COMPLETED
@@ -163,13 +163,13 @@ def test_estop_while_moving_head_down_latches_and_decelerates_within_one_tick():
     rig.ready_homed()
     rig.core.command(C_GOTO, 30000)
     rig.run_until(lambda r: r.plant.angle_mdeg() > 10000, 60000)
-    v_before = rig.core.prof.vel_sps
+    v_before = rig.core.plan.vel_sps
     rate_before = rig.out.rate_sps
     assert v_before > 0
     rig.plant.estop = True
     rig.tick()
     assert rig.core.state == EMERGENCY_RETURN
-    assert rig.core.prof.vel_sps < v_before  # the plan decelerates in the same tick
+    assert rig.core.plan.vel_sps < v_before  # the plan decelerates in the same tick
     rig.tick()
     assert rig.out.rate_sps < rate_before  # the emitted rate follows (100 sps steps)
     rig.run_until(lambda r: r.core.phase == 4, 60000)  # latched at the rest angle
@@ -342,7 +342,7 @@ def test_jog_down_is_hold_to_run_at_jog_speed_and_release_holds():
     rig.plant.buttons = SW_DOWN
     rig.run_until(lambda r: r.core.state == JOGGING, 1000)
     rig.tick(300)
-    assert 0 < rig.out.rate_sps <= rig.core.v_jog + 200
+    assert 0 < rig.out.rate_sps <= rig.core.speeds.v_jog + 200
     rig.plant.buttons = 0
     rig.run_until(lambda r: r.core.state == HOLDING, 5000)
     a = rig.plant.angle_mdeg()
@@ -396,10 +396,10 @@ def test_commands_not_allowed_in_a_state_are_refused_and_change_nothing():
     for cmd in range(1, C_CALIBRATE + 1):
         if ALLOWED[READY] & (1 << cmd):
             continue
-        before = (core.state, core.phase, core.target_mdeg, core.prof.target)
+        before = (core.state, core.phase, core.target_mdeg, core.plan.target)
         r = core.command(cmd, 1000)
         assert r != OK, cmd
-        assert (core.state, core.phase, core.target_mdeg, core.prof.target) == before
+        assert (core.state, core.phase, core.target_mdeg, core.plan.target) == before
 
 
 def test_malformed_command_arguments_are_refused():
@@ -417,7 +417,7 @@ def test_stop_beats_motion_and_holds():
     rig.run_until(lambda r: r.plant.angle_mdeg() > 0, 60000)
     assert rig.core.command(C_STOP) == OK
     assert rig.core.state == HOLDING
-    rig.run_until(lambda r: r.core.prof.done(), 5000)
+    rig.run_until(lambda r: r.core.plan.done(), 5000)
     assert rig.plant.angle_mdeg() < 30000
 
 
@@ -553,7 +553,7 @@ def test_jog_held_at_the_clamp_obeys_the_hold_cap():
     rig.profile.hold_max_ms = 20000
     rig.ready_homed()
     rig.plant.buttons = SW_DOWN
-    rig.run_until(lambda r: r.core.state == JOGGING and r.core.prof.done(), 60000)
+    rig.run_until(lambda r: r.core.state == JOGGING and r.core.plan.done(), 60000)
     rig.run_until(lambda r: r.core.state == RETURNING, 21000)
 
 
@@ -592,8 +592,7 @@ def test_a_fault_repeating_in_its_own_safe_return_is_logged_once_then_stands_sti
 def test_a_console_estop_during_boot_does_not_skip_the_self_test():
     """Found by the reliability campaign: an estop in the first tick took BOOT straight
     to EMERGENCY_RETURN and the self-test never ran. Covers: HZ-07"""
-    rig = Rig(angle_mdeg=20000)
-    rig.core.config_fault = faults.STORAGE  # a damaged stored file at boot
+    rig = Rig(angle_mdeg=20000, config_fault=faults.STORAGE)  # a damaged stored file at boot
     rig.tick()
     assert rig.core.command(C_ESTOP) == OK
     assert rig.core.state == BOOT
@@ -608,3 +607,52 @@ def test_a_console_estop_during_boot_does_not_skip_the_self_test():
     assert rig.core.state == EMERGENCY_RETURN
     rig.run_until(lambda r: r.core.phase == 4, 60000)
     assert abs(rig.plant.angle_mdeg()) <= rig.cfg.arrive_tol_mdeg
+
+
+def _rearm_ticks(rig, n):
+    """The ticks (0-based, of the next n) whose outputs ask to re-arm the e-stop IRQ."""
+    out = []
+    for i in range(n):
+        rig.tick()
+        if rig.out.estop_rearm:
+            out.append(i)
+    return out
+
+
+def test_the_estop_irq_is_rearmed_through_the_outputs_on_ready_and_after_the_ack():
+    rig = Rig()
+    assert _rearm_ticks(rig, 5) == []  # the self-test is still running
+    rig.boot()
+    assert rig.core.state == READY  # that tick asked once; nothing since
+    assert _rearm_ticks(rig, 20) == []
+    rig.ready_homed()
+    rig.core.command(C_GOTO, 0)
+    rig.run_until(lambda r: r.core.state == HOLDING, 60000)
+    assert rig.core.command(C_ESTOP) == OK
+    rig.run_until(lambda r: r.core.phase == 4, 60000)  # latched at rest
+    assert _rearm_ticks(rig, 10) == []  # latched: the IRQ stays disarmed
+    assert rig.core.command(C_ACK) == OK  # between ticks, as from the console
+    assert _rearm_ticks(rig, 10) == [0]  # the next outputs carry it, once
+
+
+def test_de_energised_outputs_are_the_safe_outputs():
+    rig = Rig()
+    rig.boot()
+    rig.out.rate_sps = 123
+    rig.out.enable = True
+    rig.tick()
+    assert (rig.out.rate_sps, rig.out.enable) == (0, False)
+    assert rig.out.limit_lo == rig.out.limit_hi == rig.plant.count
+
+
+def test_home_on_a_table_not_yet_homed_homes_once():
+    """`home` in READY before any homing started homing and also left itself pending,
+    so the table homed a second time after parking (about 12.5 s instead of 6)."""
+    rig = Rig()
+    rig.boot()
+    assert rig.core.command(C_HOME) == OK
+    took = rig.run_until(lambda r: r.core.state == READY, 60000)
+    rig.tick(50)
+    assert rig.core.state == READY and rig.core.homed
+    assert len(rig.events(E_HOMED)) == 1
+    assert took < 9000, took

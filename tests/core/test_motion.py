@@ -5,7 +5,7 @@ import gc
 import sys
 
 import stepgen
-from motion import CORR_SPS, MAX_SPS, Profile
+from motion import CORR_SPS, MAX_SPS, MotionPlan
 from support import raises
 
 MPY = sys.implementation.name == "micropython"
@@ -72,7 +72,7 @@ def test_hand_worked_trapezoid():
     # Cruise the rest, 2000 - 505 - 495 = 1000 steps at 10 steps per tick: 100 ticks.
     # So 100 + 100 + 99 ticks move; tick 300 sets the speed to 0 at exactly 2000:
     # 3.0 s, the same as the continuous trapezoid (1 s + 1 s + 1 s).
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(0)
     p.set_target(2000)
@@ -94,7 +94,7 @@ def test_hand_worked_trapezoid():
 
 
 def test_hand_worked_move_down_is_the_mirror_image():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(500)
     p.set_target(-1500)
@@ -108,7 +108,7 @@ def test_hand_worked_move_down_is_the_mirror_image():
 
 
 def test_short_move_is_a_triangle_and_exact():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(0)
     p.set_target(100)  # too short to reach 1000 sps
@@ -123,7 +123,7 @@ def test_short_move_is_a_triangle_and_exact():
 
 
 def test_one_step_and_zero_step_moves():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(7)
     p.set_target(7)
@@ -149,7 +149,7 @@ def test_sweep_random_targets_and_modes_land_exactly():
         dt = rnd.between(1, 50)
         start = rnd.between(-100000, 100000)
         dist = rnd.between(-3 * vmax, 3 * vmax)
-        p = Profile(dt)
+        p = MotionPlan(dt)
         p.set_limits(vmax, amax)
         p.reset(start)
         p.set_target(start + dist)
@@ -168,7 +168,7 @@ def test_sweep_replanning_reversals_and_mode_changes():
     modes = ((5333, 5333), (2667, 5333), (10667, 10667), (667, 5333), (30000, 1000000), (1, 1))
     for _ in range(40):
         dt = rnd.between(5, 20)
-        p = Profile(dt)
+        p = MotionPlan(dt)
         vmax, amax = modes[rnd.below(4)]
         p.set_limits(vmax, amax)
         p.reset(0)
@@ -194,7 +194,7 @@ def test_sweep_replanning_reversals_and_mode_changes():
 
 def test_jittered_ticks_keep_limits_and_land():
     rnd = Lcg(4242)
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(5333, 5333)
     p.reset(0)
     p.set_target(12345)
@@ -209,7 +209,7 @@ def test_jittered_ticks_keep_limits_and_land():
 
 
 def test_stop_brakes_at_amax_and_lands_on_the_stopping_point():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(2000, 1000)
     p.reset(0)
     p.set_target(100000)
@@ -231,7 +231,7 @@ def test_stop_brakes_at_amax_and_lands_on_the_stopping_point():
 
 
 def test_stop_at_rest_and_moving_down():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(50)
     p.stop()
@@ -250,7 +250,7 @@ def test_stop_at_rest_and_moving_down():
 
 
 def test_lower_vmax_mid_move_brakes_at_amax_no_step():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(3000, 2000)
     p.reset(0)
     p.set_target(50000)
@@ -266,7 +266,7 @@ def test_lower_vmax_mid_move_brakes_at_amax_no_step():
 
 
 def test_reversal_brakes_through_zero_and_comes_back():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(0)
     p.set_target(10000)
@@ -280,7 +280,7 @@ def test_reversal_brakes_through_zero_and_comes_back():
 
 
 def test_set_limits_clamps_nonsense():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(0, -5)
     p.reset(0)
     p.set_target(3)
@@ -309,7 +309,7 @@ def follow(p, count, dt, acc):
 
 
 def test_closed_loop_counter_ends_exactly_on_target():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(5333, 5333)
     p.reset(0)
     p.set_target(23456)
@@ -324,7 +324,7 @@ def test_closed_loop_counter_ends_exactly_on_target():
 
 
 def test_rate_for_is_bounded_and_never_reverses_a_moving_plan():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(1000, 1000)
     p.reset(0)
     p.set_target(5000)
@@ -343,7 +343,7 @@ def test_rate_for_is_bounded_and_never_reverses_a_moving_plan():
 
 
 def test_window_two_ticks_ahead_in_the_direction_of_motion():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.reset(0)
     p.rate_sps = 1234
     p.window(100, 10)
@@ -357,7 +357,7 @@ def test_window_two_ticks_ahead_in_the_direction_of_motion():
 
 
 def test_update_rate_for_window_allocate_nothing():
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(10667, 10667)
     p.reset(0)
     p.set_target(60000)
@@ -487,7 +487,7 @@ def test_stepgen_tick_allocates_nothing_on_the_unix_port():
             del sys.modules["machine"]
         else:
             sys.modules["machine"] = saved
-    p = Profile(10)
+    p = MotionPlan(10)
     p.set_limits(10666, 10666)
     p.reset(0)
     p.set_target(30000)
@@ -520,7 +520,7 @@ def test_stepgen_tick_allocates_nothing_on_the_unix_port():
 def test_stop_is_replanned_when_the_limits_change():
     """Found by hypothesis: a stop planned under a tiny deceleration kept its far-away
     stopping point after the limits were raised again, travelling ~1.6 million steps."""
-    p = Profile(6)
+    p = MotionPlan(6)
     p.set_limits(30000, 1000000)
     p.reset(0)
     p.set_target(565)

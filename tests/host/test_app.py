@@ -36,6 +36,9 @@ def test_watchdog_not_fed_when_the_tick_fails():
     assert app.crashed
     assert app.outputs.rate_sps == 0
     assert not app.outputs.feed_ok
+    # de-energised: the self-locking worm holds (hardware/safety_wiring.md)
+    assert not app.outputs.enable
+    assert not runner.board.physics.stepgen.enabled
     runner.run_ms(2500)  # longer than the 1 s watchdog timeout
     assert runner.app is not app  # the board reset and the firmware started again
     assert runner.reset_causes[-1] == WDT_RESET

@@ -88,9 +88,9 @@ class CoreMachine(RuleBasedStateMachine):
         core = rig.core
         prev_state = core.state
         prev_phase = core.phase
-        edges_before = core._edges_seen
-        opened = rig.plant.estop and not core.estop_open
-        was_still = core.prof.done() and rig.out.rate_sps == 0
+        edges_before = core.switches.edges_seen
+        opened = rig.plant.estop and not core.switches.estop_open
+        was_still = core.plan.done() and rig.out.rate_sps == 0
         seq = core.log.seq
         rig.tick()
         new = core.log.since(seq)

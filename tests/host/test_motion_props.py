@@ -10,7 +10,7 @@ import pins
 import stepgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from motion import MAX_SPS, Profile
+from motion import MAX_SPS, MotionPlan
 from test_motion import Checker
 
 # (vmax sps, amax sps^2): normal, jog, emergency and homing on the default drive,
@@ -47,7 +47,7 @@ def dv_of(amax, dt):
     finish=st.integers(0, len(FINISH) - 1),
 )
 def test_replanning_keeps_limits_and_lands_exactly(dt, start, first, mode, evs, finish):
-    p = Profile(dt)
+    p = MotionPlan(dt)
     vmax, amax = MODES[mode]
     p.set_limits(vmax, amax)
     p.reset(start)
@@ -88,7 +88,7 @@ def test_replanning_keeps_limits_and_lands_exactly(dt, start, first, mode, evs, 
     dt=st.integers(2, 50),
 )
 def test_a_move_from_rest_never_overshoots(start, target, mode, dt):
-    p = Profile(dt)
+    p = MotionPlan(dt)
     vmax, amax = MODES[mode]
     if abs(target - start) * 1000 > vmax * 60000:  # keep slow modes' runs short
         target = start + (target - start) // 100
@@ -145,7 +145,7 @@ def simulate_counter(p, dt, ticks, quantum, first_edge_now, count, acc, running)
 def test_quantised_generator_still_ends_exactly_on_target(
     targets, waits, mode, quantum, first_edge_now, dt
 ):
-    p = Profile(dt)
+    p = MotionPlan(dt)
     p.set_limits(*MODES[mode])
     p.reset(0)
     count = acc = 0
@@ -374,7 +374,7 @@ def test_stepgen_starts_safe_and_follows_a_profile_with_reversals():
         assert stepgen.EN_SAFE == 1 - pins.ENABLE_ACTIVE
         assert world.ctr.filter_ns == stepgen.timing("a4988")[0]
         assert world.ctr_src is world.pins[25] and world.ctr_edge == 1  # STEP, leading edge
-        p = Profile(10)
+        p = MotionPlan(10)
         p.set_limits(5333, 5333)
         p.reset(0)
         for target in (3000, -2000, 150, 149, 0):
@@ -402,7 +402,7 @@ def test_board_wiring_counts_the_gated_sense_line_on_its_leading_edge():
 
 def test_reversal_mid_move_keeps_the_count_true():
     def run(world, sg):
-        p = Profile(10)
+        p = MotionPlan(10)
         p.set_limits(10666, 10666)
         p.reset(0)
         p.set_target(20000)
@@ -513,7 +513,7 @@ def test_jittered_ticks_overshoot_at_most_one_early_tick(dts, target, mode):
     """Braking is planned with the shortest tick seen lately, so a move from rest
     overshoots only if a tick comes earlier than any before it in the braking phase:
     at most v * (10 - dt) / 2000 steps, and it comes back exactly."""
-    p = Profile(10)
+    p = MotionPlan(10)
     vmax, amax = MODES[mode]
     p.set_limits(vmax, amax)
     p.reset(0)

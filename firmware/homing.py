@@ -1,0 +1,99 @@
+"""Homing: finding the loading switch and setting the step reference on it.
+
+Owns the homing sequence (phases states.H_*): toward the loading angle at jog speed;
+if the switch is not there yet, on slowly head-up (the safe direction) a bounded
+distance; brake on the switch, back off it, approach again slowly and take the
+reference where the switch closes (Position.reference, homed), then park at the loading
+angle. start() begins it; step() advances it once per tick and returns RUNNING, DONE
+(parked, referenced) or FAILED (no switch within the expected travel, or a switch that
+never releases); the core raises the fault. Moves go through the core's `go` (clamped,
+as every target) and `aim` (unclamped: only the seek past the counted loading angle,
+toward the mechanical stop). Allocation-free.
+"""
+
+from events import E_HOMED
+from micropython import const
+from states import H_APPROACH, H_BRAKE, H_PARK, H_RETRACT, H_SEEK, H_SLOW
+
+RUNNING = const(0)
+DONE = const(1)
+FAILED = const(2)
+
+
+class Homing:
+    def __init__(self, cfg, kin, plan, pos, switches, speeds, runaway, log, go, aim):
+        self._cfg = cfg
+        self._kin = kin
+        self._plan = plan
+        self._pos = pos
+        self._switches = switches
+        self._speeds = speeds
+        self._runaway = runaway
+        self._log = log
+        self._go = go  # go(target_mdeg, vmax_sps, amax_sps2, log_clamp): clamped
+        self._aim = aim  # aim(target_mdeg, vmax_sps, amax_sps2): as given
+        self.phase = H_APPROACH
+
+    def start(self):
+        sp = self._speeds
+        self.phase = H_APPROACH
+        self._go(self._cfg.loading_angle_mdeg, sp.v_jog, sp.a_jog, False)
+
+    def step(self, now_ms):
+        ph = self.phase
+        plan = self._plan
+        at_switch = self._switches.at_home_switch
+        if ph == H_APPROACH or ph == H_SEEK:
+            if at_switch:
+                plan.stop()
+                self.phase = H_BRAKE
+            elif plan.done():
+                if ph == H_SEEK:
+                    return FAILED  # not within the expected travel
+                # Lost steps can leave the counted loading angle short of the switch:
+                # seek on slowly, head-up (the safe direction), a bounded distance.
+                self.phase = H_SEEK
+                self._seek()
+        elif ph == H_BRAKE:
+            if plan.done():
+                self.phase = H_RETRACT
+                # aimed in the steps' frame, the frame the move is counted in
+                here = self._kin.mdeg_from_steps(plan.pos)
+                sp = self._speeds
+                self._go(here + self._cfg.homing_retract_mdeg, sp.v_jog, sp.a_jog, False)
+        elif ph == H_RETRACT:
+            if plan.done():
+                if at_switch:
+                    return FAILED  # the switch never released: stuck
+                self.phase = H_SLOW
+                self._seek()
+        elif ph == H_SLOW:
+            if at_switch:
+                self._reference(now_ms)
+            elif plan.done():
+                return FAILED
+        elif ph == H_PARK:
+            if plan.done():
+                return DONE
+        return RUNNING
+
+    def _seek(self):
+        """Toward the head-up side, past the step-counted loading angle by up to
+        homing_travel_mdeg - the switch, not the steps, says where loading is. Head-up
+        is the safe direction; the mechanical stop is 1 deg past loading."""
+        cfg = self._cfg
+        sp = self._speeds
+        self._aim(cfg.loading_angle_mdeg - cfg.homing_travel_mdeg, sp.v_home, sp.a_jog)
+
+    def _reference(self, now_ms):
+        # the reference: this count is where the switch edge is
+        cfg = self._cfg
+        pos = self._pos
+        pos.reference(cfg.home_switch_mdeg)
+        pos.homed = True
+        self._runaway.reset()  # a new reference: the old error history no longer applies
+        self._plan.reset(pos.count + pos.offset)
+        self._log.add(now_ms, E_HOMED, pos.count)
+        self.phase = H_PARK
+        sp = self._speeds
+        self._go(cfg.loading_angle_mdeg, sp.v_home, sp.a_jog, False)
