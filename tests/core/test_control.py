@@ -90,7 +90,7 @@ def test_boot_away_from_loading_waits_in_recovery_then_one_press_returns():
     assert rig.core.state == RETURNING
     rig.tick(200)
     assert rig.out.rate_sps <= -0  # toward horizontal
-    assert -rig.out.rate_sps <= rig.core.speeds.v_jog + 200  # reduced speed
+    assert -rig.out.rate_sps <= rig.core.targets.v_jog + 200  # reduced speed
     rig.state_is(READY)
     assert rig.core.homed
     assert rig.events(E_SESSION_END)[-1][2] == COMPLETED
@@ -342,7 +342,7 @@ def test_jog_down_is_hold_to_run_at_jog_speed_and_release_holds():
     rig.plant.buttons = SW_DOWN
     rig.run_until(lambda r: r.core.state == JOGGING, 1000)
     rig.tick(300)
-    assert 0 < rig.out.rate_sps <= rig.core.speeds.v_jog + 200
+    assert 0 < rig.out.rate_sps <= rig.core.targets.v_jog + 200
     rig.plant.buttons = 0
     rig.run_until(lambda r: r.core.state == HOLDING, 5000)
     a = rig.plant.angle_mdeg()
