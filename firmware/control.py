@@ -7,7 +7,7 @@ order of a tick, and the outputs (drive and indicators). It composes the parts t
 one job each: where the table is (position.py), the switches (switches.py), the checks
 that report faults (supervisor.py), the session's clock and caps (session.py), homing
 (homing.py), the buttons and the commands they give (buttons.py), the targets, their
-clamp and the speeds (targets.py), the motion plan (motion.py), the angle estimator
+clamp and the speeds, and the motion plan (motion.py), the angle estimator
 (estimator.py); and, as functions of the core, what each state does per tick
 (steps.py), what each command does (commands.py) and the safe reactions to an e-stop or
 a fault (reactions.py).
@@ -36,7 +36,7 @@ from events import E_BOOT, E_CAP, E_COMMAND, E_FAULT, E_OVERRUN, E_SESSION_END, 
 from homing import Homing
 from kinematics import make_kinematics
 from micropython import const
-from motion import MotionPlan
+from motion import MotionPlan, Targets
 from position import Position
 from session import Session
 from signals import (
@@ -68,7 +68,6 @@ from states import (
 )
 from supervisor import K_IMU, K_NONE, K_OVERRUN, K_PLAN, K_RUNAWAY, K_STEPGEN, Supervisor
 from switches import Switches
-from targets import Targets
 from ticks import ticks_diff
 
 _BOOT_MS = const(300)  # self-test window: the estimator settles and the switches are sampled

@@ -27,7 +27,7 @@ class Homing:
         self._plan = plan
         self._pos = pos
         self._switches = switches
-        self._targets = targets  # the speeds, and the moves (firmware/targets.py)
+        self._targets = targets  # the speeds, and the moves (motion.Targets)
         self._runaway = runaway
         self._log = log
         self.phase = H_APPROACH
