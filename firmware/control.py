@@ -25,14 +25,15 @@ given.
 
 import buttons
 import commands
+import events
 import faults
 import programs
 import reactions
+import states
 import steps
 from buttons import Buttons
 from estimator import Estimator
 from eventlog import EventLog
-from events import E_BOOT, E_CAP, E_COMMAND, E_FAULT, E_OVERRUN, E_SESSION_END, E_STATE
 from homing import Homing
 from kinematics import make_kinematics
 from micropython import const
@@ -47,22 +48,18 @@ from signals import (
     IND_STEADY,
     safe_outputs,
 )
+
+# The names the per-tick path compares are imported; the rest are read through their
+# module: every imported name is one more entry in this module's globals (heap).
 from states import (
-    ALLOWED,
     BOOT,
-    C_CHILD_LOCK,
     EMERGENCY_RETURN,
     FAULT,
     HOLDING,
     JOGGING,
     MOVING,
-    NEXT,
     P_LATCHED,
     P_NONE,
-    R_ARG,
-    R_FAULT,
-    R_LATCHED,
-    R_STATE,
     READY,
     RECOVERY,
 )
@@ -166,7 +163,7 @@ class Core:
     def boot(self, now_ms, reset_cause):
         """Record the reset cause; the first ticks then run the power-on self-test."""
         self.now_ms = now_ms
-        self.log.add(now_ms, E_BOOT, reset_cause)
+        self.log.add(now_ms, events.E_BOOT, reset_cause)
         # long enough for the estimator to see a frozen sensor before it gives the reference
         frozen_ms = (self.cfg.frozen_samples + 5) * self.cfg.tick_ms
         self.timer_ms = _BOOT_MS if _BOOT_MS > frozen_ms else frozen_ms
@@ -227,7 +224,7 @@ class Core:
         while k != K_NONE:
             pos = self.pos
             if k == K_OVERRUN:
-                self.log.add(self.now_ms, E_OVERRUN, sup.overruns)
+                self.log.add(self.now_ms, events.E_OVERRUN, sup.overruns)
             elif k == K_IMU:
                 pos.imu_trusted = False
             elif k == K_RUNAWAY or k == K_PLAN:
@@ -245,7 +242,7 @@ class Core:
         if self.session.clock(dt, self.pos.angle_mdeg, self.profile.session_cap_ms):
             st = self.state
             if st == MOVING or st == JOGGING or st == HOLDING:
-                self.log.add(self.now_ms, E_CAP, 2)
+                self.log.add(self.now_ms, events.E_CAP, 2)
                 steps.start_return(self)
 
     # --------------------------------------------------------------- commands
@@ -253,21 +250,21 @@ class Core:
     def command(self, cmd, a=0, b=0):
         """Ask for something; returns OK or a refusal reason (states.R_*). Never raises."""
         r = self._command(cmd, a, b)
-        self.log.add(self.now_ms, E_COMMAND, cmd, r)
+        self.log.add(self.now_ms, events.E_COMMAND, cmd, r)
         return r
 
     def _command(self, cmd, a, b):
-        if type(cmd) is not int or cmd < 1 or cmd > C_CHILD_LOCK:
-            return R_ARG
+        if type(cmd) is not int or cmd < 1 or cmd > states.C_CHILD_LOCK:
+            return states.R_ARG
         if type(a) is not int or type(b) is not int:
-            return R_ARG
+            return states.R_ARG
         st = self.state
-        if not ALLOWED[st] & (1 << cmd):
+        if not states.ALLOWED[st] & (1 << cmd):
             if st == EMERGENCY_RETURN:
-                return R_LATCHED
+                return states.R_LATCHED
             if st == FAULT:
-                return R_FAULT
-            return R_STATE
+                return states.R_FAULT
+            return states.R_STATE
         return commands.run(self, st, cmd, a, b)
 
     # ------------------------------------------------------------ transitions
@@ -277,15 +274,15 @@ class Core:
         st = self.state
         if to == st:
             return
-        if not NEXT[st] & (1 << to):
+        if not states.NEXT[st] & (1 << to):
             # A state change the table does not allow is a firmware bug: fail safe.
-            self.log.add(self.now_ms, E_FAULT, faults.INTERNAL, st)
+            self.log.add(self.now_ms, events.E_FAULT, faults.INTERNAL, st)
             to = FAULT
             if self.fault == faults.NONE:
                 self.fault = faults.INTERNAL
             self.phase = P_LATCHED
             self.plan.stop()
-        self.log.add(self.now_ms, E_STATE, st, to)
+        self.log.add(self.now_ms, events.E_STATE, st, to)
         self.state = to
         if st == EMERGENCY_RETURN or to == READY:
             self._rearm = True  # the latch was acknowledged, or the table is at rest
@@ -297,7 +294,7 @@ class Core:
     def _session_end(self):
         how = self.session.end()
         self.reduced = False
-        self.log.add(self.now_ms, E_SESSION_END, how, self.session.deepest_mdeg)
+        self.log.add(self.now_ms, events.E_SESSION_END, how, self.session.deepest_mdeg)
 
     # ------------------------------------------------------------ the outputs
 

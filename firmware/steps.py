@@ -8,29 +8,28 @@ still after a stop. Functions of the core (control.Core); the latched states' st
 reactions.step_latch. Allocation-free.
 """
 
+import events
 import faults
 import homing
 import programs
 import reactions
-from events import E_CAP, E_CLAMPED, E_RECOVERY, E_SEGMENT
+import states
 from micropython import const
 from signals import SW_DOWN, SW_UP
+
+# The names the per-tick path compares are imported; the rest are read through their
+# module: every imported name is one more entry in this module's globals (heap).
 from states import (
-    C_JOG_DOWN,
-    C_JOG_UP,
     EMERGENCY_RETURN,
     FAULT,
     HOLDING,
     HOMING,
     JOGGING,
     MOVING,
-    P_NONE,
     P_RESTING,
     P_STOPPING,
     P_TO_LOADING,
     P_TO_REST,
-    READY,
-    RECOVERY,
     RETURNING,
 )
 
@@ -59,7 +58,7 @@ def step(core, dt):
             # held at the clamp with the button still down: the hold cap runs
             core.timer_ms -= dt
             if core.timer_ms <= 0:
-                core.log.add(core.now_ms, E_CAP, 1)
+                core.log.add(core.now_ms, events.E_CAP, 1)
                 start_return(core)
     elif st == RETURNING:
         _step_return(core, dt)
@@ -93,10 +92,10 @@ def boot_step(core, dt):
         reactions.emergency(core, 3)
         return
     if core.switches.at_home_switch:
-        core.enter(READY)
+        core.enter(states.READY)
     else:
-        core.log.add(core.now_ms, E_RECOVERY, core.pos.angle_mdeg)
-        core.enter(RECOVERY)
+        core.log.add(core.now_ms, events.E_RECOVERY, core.pos.angle_mdeg)
+        core.enter(states.RECOVERY)
 
 
 def _selftest(core):
@@ -131,10 +130,10 @@ def _arrived(core):
     cap = programs.hold_cap_ms(core.targets.target_mdeg, core.profile, core.cfg)
     if hold < 0 or hold > cap:
         if hold > cap:
-            core.log.add(core.now_ms, E_CAP, 1)
+            core.log.add(core.now_ms, events.E_CAP, 1)
         hold = cap
     if core.switches.at_home_switch and not core.runner.active:
-        core.enter(READY)  # a goto to the loading position ends the session
+        core.enter(states.READY)  # a goto to the loading position ends the session
     else:
         core.enter(HOLDING)
         core.timer_ms = hold
@@ -154,20 +153,20 @@ def _step_return(core, dt):
             _return_to(core, core.cfg.loading_angle_mdeg)
     elif ph == P_TO_LOADING:
         if core.pos.homed:
-            core.enter(READY)
+            core.enter(states.READY)
         else:
             start_homing(core)
 
 
 def _homed(core):
     """Homing parked at the loading position: READY, then the command that waited."""
-    core.enter(READY)
-    core.phase = P_NONE
+    core.enter(states.READY)
+    core.phase = states.P_NONE
     cmd = core.pending_cmd
     if cmd:
         core.pending_cmd = 0
-        if cmd == C_JOG_UP or cmd == C_JOG_DOWN:
-            want = SW_UP if cmd == C_JOG_UP else SW_DOWN
+        if cmd == states.C_JOG_UP or cmd == states.C_JOG_DOWN:
+            want = SW_UP if cmd == states.C_JOG_UP else SW_DOWN
             if not core.buttons.active() & want:
                 return  # the hold-to-run button was let go while homing
         core.command(cmd, core.pending_a, core.pending_b)
@@ -177,7 +176,7 @@ def next_segment(core):
     """Go to the program's next segment, or return when it is over."""
     r = core.runner
     if r.next():
-        core.log.add(core.now_ms, E_SEGMENT, r.index, r.target_mdeg)
+        core.log.add(core.now_ms, events.E_SEGMENT, r.index, r.target_mdeg)
         core.hold_ms_next = r.hold_ms
         move(core, r.target_mdeg)
     else:
@@ -187,11 +186,11 @@ def next_segment(core):
 def move(core, target_mdeg):
     """MOVING to target_mdeg at normal speed, clamped (a clamp is logged)."""
     core.enter(MOVING)
-    core.phase = P_NONE
+    core.phase = states.P_NONE
     tg = core.targets
     t = tg.clamp(target_mdeg)
     if t != target_mdeg:
-        core.log.add(core.now_ms, E_CLAMPED, target_mdeg, t)
+        core.log.add(core.now_ms, events.E_CLAMPED, target_mdeg, t)
     tg.aim(t, tg.v_normal, tg.a_normal)
 
 
@@ -228,8 +227,8 @@ def settle(core):
     """Stand still after a stop or a latch: READY at the loading switch, else HOLDING
     (for the hold cap of the angle where it stands)."""
     if core.switches.at_home_switch:
-        core.enter(READY)
+        core.enter(states.READY)
     else:
         core.enter(HOLDING)
         core.timer_ms = programs.hold_cap_ms(core.pos.angle_mdeg, core.profile, core.cfg)
-    core.phase = P_NONE
+    core.phase = states.P_NONE
