@@ -184,7 +184,7 @@ class Core:
         self.dt_ms = dt
         self._measure(dt, inp)
         if self.state == BOOT:
-            steps.boot_step(self, dt)  # the self-test refuses to start with the circuit open
+            steps.boot_step(self, dt, inp)  # the self-test refuses to start with the circuit open
         else:
             # Act on the e-stop circuit opening (polled) or on an ISR edge; a circuit
             # already open at power-up is the self-test's fault, and nothing moves

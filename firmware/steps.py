@@ -73,13 +73,13 @@ def step(core, dt):
         reactions.step_latch(core, st)
 
 
-def boot_step(core, dt):
+def boot_step(core, dt, inp):
     """BOOT: wait out the self-test window, then READY, RECOVERY, or the fault found."""
     core.timer_ms -= dt
     if core.timer_ms > 0:
         return
     est = core.est
-    code = _selftest(core)
+    code = _selftest(core, inp)
     if est.valid:
         reactions.reference_from_imu(core)
         core.pos.angle_mdeg = est.angle_mdeg
@@ -98,7 +98,7 @@ def boot_step(core, dt):
         core.enter(states.RECOVERY)
 
 
-def _selftest(core):
+def _selftest(core, inp):
     """The power-on self-test's verdict: faults.NONE, or what failed first."""
     cfg = core.cfg
     est = core.est
@@ -107,7 +107,9 @@ def _selftest(core):
         return faults.SELFTEST_ESTOP
     if not est.valid:
         return est.fault if est.fault != faults.NONE else faults.SELFTEST_IMU
-    if core.sup.sg_seen:
+    if inp.stepgen_fault:
+        # the step generator's own self-test, reported since the first tick (the
+        # supervision that also watches this flag does not run in BOOT)
         return faults.STEPGEN
     if core.config_fault != faults.NONE:
         return core.config_fault
