@@ -33,9 +33,14 @@ def emergency(core, source):
 def raise_fault(core, code):
     st = core.state
     if code == core.fault and (st == FAULT or st == EMERGENCY_RETURN):
-        # The same fault again during its own safe return (e.g. the load is too
-        # heavy to lift and runaway trips at every try): not a new fault to log.
-        # A few tries, then stand still latched; a deliberate return may retry.
+        # The same fault again: not a new fault to log. Standing latched (a fault
+        # latched at boot, or after its tries), it starts nothing: a latched fault
+        # never moves the table by itself, only a deliberate command does.
+        if core.phase == P_LATCHED:
+            return
+        # During its own safe return (e.g. the load is too heavy to lift and runaway
+        # trips at every try): a few tries, then stand still latched; a deliberate
+        # return may retry.
         core.retries += 1
         if core.retries >= _SAFE_RETURN_TRIES or not can_move(core):
             latch(core)
