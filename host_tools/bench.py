@@ -619,7 +619,7 @@ def _moving_head_down(seed, bounce_max_ms=None):
     def cruising(r):
         c = r.core
         return (c.state == MOVING and r.board.true_angle_mdeg > 20000
-                and c.plan.vel_sps == c.speeds.v_normal)
+                and c.plan.vel_sps == c.targets.v_normal)
 
     if not runner.run_until(cruising, 180000):
         raise BenchError("the table never cruised head-down (state %d, angle %.0f)"
@@ -689,7 +689,7 @@ def estop_bench(quick):
                 snap, root = _moving_head_down(seed, bounce)
                 roots.append(root)
                 tick_ms = snap.app.cfg.tick_ms
-                dv = snap.core.speeds.a_emergency * tick_ms // 1000
+                dv = snap.core.targets.a_emergency * tick_ms // 1000
                 low = _cruise_rate_min(snap)
                 per, per_rate = [], []
                 for k in range(1, tick_ms + 1):

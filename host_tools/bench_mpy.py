@@ -411,9 +411,9 @@ def estimator_main(n=3000, warm=200):
 # Firmware modules in dependency order: each one's import cost is attributed to it.
 MODULES = (
     "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
-    "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
-    "buttonmap", "position", "switches", "speeds", "session", "supervisor", "homing",
-    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050",
+    "profiles", "programs", "kinematics", "motion", "estimator", "eventlog", "buttons",
+    "position", "switches", "session", "supervisor", "homing", "reactions", "steps",
+    "commands", "history", "auth", "cmdparse", "console", "control", "mpu6050",
     "persistence", "app",
 )
 
