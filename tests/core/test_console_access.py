@@ -42,7 +42,7 @@ def test_config_set_needs_a_therapist_session_and_ready():
     assert app.cfg.rest_pause_ms == 20000
     assert r.stored("settings") == ({"rest_pause_ms": 20000}, store.OK)
     # a speed: the core takes it at once
-    speeds = r.core.speeds
+    speeds = r.core.targets
     v = speeds.v_normal
     assert r.cmd("config set normal_speed_mdeg_s 3000")["ok"] is True
     assert speeds.v_normal == r.core.kin.sps_from_mdeg_s(3000) and speeds.v_normal < v
