@@ -6,8 +6,8 @@ import math
 import os
 
 from host_tools import mechanics, params, paths
-from host_tools.physics import G_M_S2
 from host_tools.paths import use_firmware
+from host_tools.physics import G_M_S2
 
 use_firmware()
 from config import field as config_field  # noqa: E402  (firmware/, importable after use_firmware)
