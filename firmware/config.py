@@ -83,7 +83,7 @@ _FIELDS = (
     "\nrunaway_tol_mdeg 2500 500 10000"  # steps vs IMU: backlash + estimator error + margin
     "\nrunaway_window_ms 1000 100 10000"  # error must persist this long to trip
     # --- main loop ---
-    "\ntick_ms 10 5 50"  # 100 Hz control loop
+    "\ntick_ms 10 5 10"  # 100 Hz loop; longer ticks would break the 0.5 deg e-stop bound
     "\noverrun_limit 10 2 1000"  # consecutive overruns that make a fault
     "\nwdt_timeout_ms 1000 200 8000"  # > longest blocking I2C timeout, < a person's patience
     "\n"

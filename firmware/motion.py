@@ -38,11 +38,11 @@ through and returns from exactly (tests/host/test_motion_props.py).
 from micropython import const
 
 # Fastest step rate the plan accepts. v*v must stay a small int (v <= 32767) in the
-# braking sum; 30000 sps is 22 deg/s on the default drive (1.33 steps per mdeg), twice
-# anything the configuration allows at the table.
+# braking sum; 30000 sps is 11.25 deg/s on the default drive (2.67 steps per mdeg), more
+# than twice anything the configuration allows at the table (4 deg/s).
 MAX_SPS = const(30000)
-# Largest acceleration accepted: amax*dt (dt <= 50 ms) stays far below 2**30, and no
-# table needs more than ~50000 sps^2 (see config: <= 12 deg/s^2).
+# Largest acceleration accepted: amax*dt (dt <= 50 ms) stays far below 2**30, and the
+# default drive needs at most 53333 sps^2 (config: <= 20 deg/s^2).
 MAX_SPS2 = const(1000000)
 # update() accepts ticks of 1..50 ms: the loop runs at 5..50 ms (config tick_ms), and
 # a late tick is clamped rather than allowed to plan one huge jump.
@@ -58,7 +58,7 @@ _D_CAP_U = const(1000000000)
 # rate_for() may exceed the planned speed by this much to catch up the emitted count:
 # 200 sps is 2 steps per 10 ms tick, enough for the generator's frequency quantisation
 # and the short pause at a direction change; small enough that a counter glitch can
-# only ask for a gentle speed change (0.15 deg/s at the table on the default drive).
+# only ask for a gentle speed change (0.075 deg/s at the table on the default drive).
 CORR_SPS = const(200)
 # After an early (short) tick, braking stays planned with it for 128 ticks (1.3 s at
 # 10 ms) per millisecond of recovery: long enough to cover a jittery stretch of loop.
