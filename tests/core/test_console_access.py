@@ -17,7 +17,7 @@ def test_config_get():
     o = r.cmd("config get")
     assert o["fields"] == ["name", "value", "min", "max", "fixed"]
     assert {row[0]: row[1] for row in o["config"]} == r.app.cfg.as_dict()
-    assert ["tick_ms", 10, 5, 50, True] in o["config"]
+    assert ["tick_ms", 10, 5, 10, True] in o["config"]
     o = r.cmd("config get rest_pause_ms")
     assert o["value"] == 10000 and o["min"] == 0 and o["max"] == 120000
     assert o["fixed"] is False
