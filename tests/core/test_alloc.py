@@ -9,6 +9,7 @@ import gc
 import sys
 
 import faults
+from control import P_LATCHED, P_RESTING
 from rig import Rig
 from signals import SW_DOWN
 from states import (
@@ -72,7 +73,7 @@ def test_no_allocation_moving_holding_returning():
     _check(rig, HOLDING)
     rig.core.command(C_RETURN)
     _check(rig, RETURNING, 500)  # travelling to horizontal
-    rig.run_until(lambda r: r.core.phase == 2, 60000)
+    rig.run_until(lambda r: r.core.phase == P_RESTING, 60000)
     _check(rig, RETURNING, 500)  # resting at horizontal
 
 
@@ -91,7 +92,7 @@ def test_no_allocation_in_emergency_return_moving_and_latched():
     rig.state_is(HOLDING)
     rig.core.command(C_ESTOP)
     _check(rig, EMERGENCY_RETURN, 300)
-    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    rig.run_until(lambda r: r.core.phase == P_LATCHED, 60000)
     _check(rig, EMERGENCY_RETURN)
 
 
@@ -103,7 +104,7 @@ def test_no_allocation_in_fault_return_and_latched():
     rig.plant.imu_error = 19
     rig.run_until(lambda r: r.core.state == FAULT, 2000)
     _check(rig, FAULT, 300)
-    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    rig.run_until(lambda r: r.core.phase == P_LATCHED, 60000)
     _check(rig, FAULT)
 
 

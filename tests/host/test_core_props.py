@@ -14,12 +14,15 @@ Invariants:
 
 import faults
 import hypothesis.strategies as st
+import programs
+from control import P_LATCHED
 from events import E_ACK, E_COMMAND
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from rig import Rig
 from signals import SW_DOWN, SW_START, SW_UP
 from states import (
+    BOOT,
     C_ACK,
     C_CONSENT,
     C_DISCOMFORT,
@@ -61,7 +64,7 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(cmd=COMMANDS, a=ANGLES, b=st.integers(min_value=0, max_value=200000))
     def console(self, cmd, a, b):
         if cmd == C_PROGRAM:
-            a = a % 5
+            a = a % (len(programs.NAMES) + 1)  # one past the last: refused
         self.rig.core.command(cmd, a, b)
 
     @rule(bits=BUTTONS)
@@ -96,7 +99,7 @@ class CoreMachine(RuleBasedStateMachine):
         new = core.log.since(seq)
         accepted = any(e[1] == E_COMMAND and e[3] == 0 for e in new)
         # e-stop -> EMERGENCY_RETURN within this tick (BOOT turns it into a self-test fault)
-        if (opened or rig.plant.estop_edges != edges_before) and prev_state != 0:
+        if (opened or rig.plant.estop_edges != edges_before) and prev_state != BOOT:
             assert core.state == EMERGENCY_RETURN, (prev_state, core.state)
         # the latch clears only on an acknowledgement
         if prev_state == EMERGENCY_RETURN and core.state != EMERGENCY_RETURN:
@@ -104,7 +107,7 @@ class CoreMachine(RuleBasedStateMachine):
         # no motion starts from a standstill state without a command
         if was_still and rig.out.rate_sps != 0:
             standstill = prev_state in (READY, RECOVERY) or (
-                prev_state in (EMERGENCY_RETURN, FAULT) and prev_phase == 4
+                prev_state in (EMERGENCY_RETURN, FAULT) and prev_phase == P_LATCHED
             )
             if standstill and core.state != EMERGENCY_RETURN:  # an e-stop is a safety reason
                 assert accepted, "motion started in state %d without a command" % prev_state

@@ -19,12 +19,14 @@ the loop) the world is forked and, in the fork, the power goes off for 400 ms. T
 
 import os
 
+import faults
 import pytest
 import states as S
 import store
 
 from host_tools import faultinject as fi
 from host_tools import invariants
+from host_tools.simboard import PWRON_RESET
 
 SETUP = {"seed": 3, "level": 0, "hold_s": 10, "max_deg": 30, "consent": True}
 OFF_MS = 400
@@ -100,14 +102,14 @@ def _cut_and_recover(h, t, in_ms, history_before):
     angle = board.true_angle_mdeg
     ended = not h.core.session_active and h.core.state == S.READY and t > 10
     h.act(("power_cut", in_ms, OFF_MS, ()))
-    assert board.resets and board.resets[-1][1] == 1, "t=%d s: no power-on reset" % t
+    assert board.resets and board.resets[-1][1] == PWRON_RESET, "t=%d s: no power-on reset" % t
     h.run_ms(invariants.BOOT_SETTLE_MS)
     core = h.core
     where = "t=%d s (%.1f deg)" % (t, angle / 1000)
     assert abs(board.true_angle_mdeg - angle) <= invariants.STILL_TOL_MDEG, where
     assert core.state in (S.RECOVERY, S.READY), "%s: %s after boot" % (
         where, S.STATE_NAMES[core.state])
-    assert core.fault == 0 and not h.app.startup_errors, (where, core.fault,
+    assert core.fault == faults.NONE and not h.app.startup_errors, (where, core.fault,
                                                           h.app.startup_errors)
     _files_intact(h.fs_root)
     count = _history_count(h.fs_root)

@@ -20,6 +20,7 @@ reports it as an event). `make soak` runs the long campaign (host_tools/soak.py)
 
 import os
 
+import faults
 import hypothesis.strategies as st
 import pytest
 import reactions
@@ -401,7 +402,7 @@ def test_steps_lost_at_the_end_of_the_emergency_return_are_detected():
         assert h.runner.run_until(lambda r: r.board.true_angle_mdeg < 5000, 10000)
         h.act(("overload", 150, 130))
         h.run_ms(8000)  # raises KnownBug (I2) at the emergency deadline today
-        assert h.core.fault != 0 or h.board.true_angle_mdeg <= 1000
+        assert h.core.fault != faults.NONE or h.board.true_angle_mdeg <= 1000
     finally:
         h.close()
 
@@ -432,7 +433,7 @@ def test_a_console_estop_during_boot_does_not_skip_the_self_test():
         h.act(("console", "estop"))  # processed by the first tick: still BOOT
         h.run_ms(10000)
         assert h.app.startup_errors
-        assert h.core.fault == 40  # faults.STORAGE, as without the estop
+        assert h.core.fault == faults.STORAGE  # as without the estop
     finally:
         h.close()
         import shutil
