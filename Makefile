@@ -50,7 +50,8 @@ sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under buil
 bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json
 	$(BIN)/python -m host_tools.bench
 
-soak: $(STAMP) ## Long reliability campaign (many thousands of fault sequences)
+soak: $(STAMP) ## Long campaigns: the core state machine at soak size, then thousands of fault sequences
+	SOAK=1 $(BIN)/python -m pytest tests/host/test_core_props.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path

@@ -9,7 +9,6 @@ import gc
 import sys
 
 import faults
-from control import P_LATCHED, P_RESTING
 from rig import Rig
 from signals import SW_DOWN
 from states import (
@@ -24,6 +23,8 @@ from states import (
     HOMING,
     JOGGING,
     MOVING,
+    P_LATCHED,
+    P_RESTING,
     READY,
     RECOVERY,
     RETURNING,
