@@ -1,7 +1,7 @@
 """Persistence: record format, exhaustive corruption and truncation, power cuts, history.
 
-The fakes (MemFS, scratch_fs) are in fakes.py; MemFS is still importable from here
-because tests/core/test_console.py imports it from this module.
+The fakes it uses (MemFS: flash that can lose power mid-write; scratch_fs: a real DirFS
+under build/) are in fakes.py, shared with the other tests.
 """
 
 import store
