@@ -11,7 +11,8 @@ sequence exactly.
 
 from host_tools import imu_model, invariants
 from host_tools.faultinject_files import CORRUPTIONS, RANDOM_FILES
-from host_tools.faultinject_harness import BUTTONS, LONG_PRESS_MS, SPIKE_BITS, run_sequence
+from host_tools.faultinject_harness import BUTTONS, SPIKE_BITS, run_sequence
+from host_tools.faultinject_recovery import LONG_PRESS_MS
 
 FAULT_KINDS = ("estop_press", "estop_blip", "cut_wire", "imu", "spike", "noise", "overload",
                "hang", "crash", "power_cut", "hard_reset", "corrupt", "stuck_button")
