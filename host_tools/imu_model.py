@@ -445,49 +445,19 @@ class Mpu6050Model:
         """Draw a new sample: its 14 data bytes (big-endian int16).
 
         Written for speed (it runs at every tick of a simulated session): true_accel_g()
-        and true_gyro_dps() inlined, the noise taken from the blocks drawn ahead (from the
-        rng itself while the spikes fault is on). Standard normals, each times its sigma
-        as rng.gauss(0.0, sigma) makes it, in this order per axis: accelerometer noise,
-        drive vibration (while the motor turns), gyro noise."""
+        and true_gyro_dps() inlined (_truth), the noise taken from the blocks drawn ahead
+        (from the rng itself while the spikes fault is on). Standard normals, each times
+        its sigma as rng.gauss(0.0, sigma) makes it, in this order per axis: accelerometer
+        noise, drive vibration (while the motor turns), gyro noise."""
         _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
-        sign = self.sign
-        theta = sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0 * _RAD_PER_DEG
-        s = _sin(theta)
-        c = _cos(theta)
-        rate = sign * self._rate_mdeg_s / 1000.0
-        axis = self.axis
-        if axis == 0:
-            ax = 0.0
-            ay = s
-            az = c
-            gx = rate
-            gy = gz = 0.0
-        elif axis == 1:
-            ax = -s
-            ay = 0.0
-            az = c
-            gy = rate
-            gx = gz = 0.0
-        else:
-            ax = s
-            ay = c
-            az = 0.0
-            gz = rate
-            gx = gy = 0.0
+        ax, ay, az, gx, gy, gz = self._truth()
         sa = self.accel_density_g * sqrt_bw_a
         sg = self.gyro_density_dps * sqrt_bw_g
         vib = self.vibration_g if self._vibrating else 0.0
         ab = self.accel_bias_g
         gb = self.gyro_bias_dps
         spikes = self.faults["spikes"]
-        k = 9 if vib else 6  # standard normals for this sample
-        blocks = self._blocks
-        if blocks is not None and not spikes:
-            z, i = blocks.take(k)
-        else:  # the rng itself: the spikes fault draws from it too, or another kind of rng
-            gauss = self._rng.gauss
-            z = [gauss(0.0, 1.0) for _ in range(k)]
-            i = 0
+        z, i = self._normals(9 if vib else 6, spikes)
         if vib:
             a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
             a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
@@ -508,14 +478,42 @@ class Mpu6050Model:
                round((gx + gb[0] + g0 * sg) * lg), round((gy + gb[1] + g1 * sg) * lg),
                round((gz + gb[2] + g2 * sg) * lg)]
         if spikes:
-            rng = self._rng
-            if rng.random() < self.spike_prob:
-                raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
-                self.spikes_injected += 1
+            self._spike(raw)
         try:
             return _DATA.pack(*raw)
         except struct.error:  # clipping at full scale
             return _DATA.pack(*[_int16(v) for v in raw])
+
+    def _truth(self):
+        """The true acceleration (g) and rate (deg/s) on the chip's axes (ax, ay, az, gx,
+        gy, gz): gravity and the table's rate, the sensing axis and sign as mounted."""
+        sign = self.sign
+        theta = sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0 * _RAD_PER_DEG
+        s = _sin(theta)
+        c = _cos(theta)
+        rate = sign * self._rate_mdeg_s / 1000.0
+        axis = self.axis
+        if axis == 0:
+            return 0.0, s, c, rate, 0.0, 0.0
+        if axis == 1:
+            return -s, 0.0, c, 0.0, rate, 0.0
+        return s, c, 0.0, 0.0, 0.0, rate
+
+    def _normals(self, k, spikes):
+        """k standard normals: (a list, the index of the first)."""
+        blocks = self._blocks
+        if blocks is not None and not spikes:
+            return blocks.take(k)
+        # the rng itself: the spikes fault draws from it too, or another kind of rng
+        gauss = self._rng.gauss
+        return [gauss(0.0, 1.0) for _ in range(k)], 0
+
+    def _spike(self, raw):
+        """The spikes fault: now and then one raw value replaced by a random one."""
+        rng = self._rng
+        if rng.random() < self.spike_prob:
+            raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
+            self.spikes_injected += 1
 
 
 class FakeI2C:
