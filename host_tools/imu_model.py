@@ -451,27 +451,10 @@ class Mpu6050Model:
         noise, drive vibration (while the motor turns), gyro noise."""
         _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
         ax, ay, az, gx, gy, gz = self._truth()
-        sa = self.accel_density_g * sqrt_bw_a
         sg = self.gyro_density_dps * sqrt_bw_g
-        vib = self.vibration_g if self._vibrating else 0.0
-        ab = self.accel_bias_g
         gb = self.gyro_bias_dps
         spikes = self.faults["spikes"]
-        z, i = self._normals(9 if vib else 6, spikes)
-        if vib:
-            a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
-            a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
-            a2 = az + ab[2] + z[i + 6] * sa + z[i + 7] * vib
-            g0 = z[i + 2]
-            g1 = z[i + 5]
-            g2 = z[i + 8]
-        else:
-            a0 = ax + ab[0] + z[i] * sa
-            a1 = ay + ab[1] + z[i + 2] * sa
-            a2 = az + ab[2] + z[i + 4] * sa
-            g0 = z[i + 1]
-            g1 = z[i + 3]
-            g2 = z[i + 5]
+        a0, a1, a2, g0, g1, g2 = self._accel_and_gyro_noise(ax, ay, az, sqrt_bw_a, spikes)
         # round() of a float is int(round()): _int16 without the clipping, which the
         # packing checks (struct.error only for a value past the int16 range)
         raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
@@ -498,6 +481,21 @@ class Mpu6050Model:
         if axis == 1:
             return -s, 0.0, c, 0.0, rate, 0.0
         return s, c, 0.0, 0.0, 0.0, rate
+
+    def _accel_and_gyro_noise(self, ax, ay, az, sqrt_bw_a, spikes):
+        """The accelerations with bias, noise and vibration (g), and the gyro's standard
+        normals (g0, g1, g2), drawn in _sample's order."""
+        sa = self.accel_density_g * sqrt_bw_a
+        vib = self.vibration_g if self._vibrating else 0.0
+        ab = self.accel_bias_g
+        z, i = self._normals(9 if vib else 6, spikes)
+        if vib:
+            return (ax + ab[0] + z[i] * sa + z[i + 1] * vib,
+                    ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib,
+                    az + ab[2] + z[i + 6] * sa + z[i + 7] * vib,
+                    z[i + 2], z[i + 5], z[i + 8])
+        return (ax + ab[0] + z[i] * sa, ay + ab[1] + z[i + 2] * sa, az + ab[2] + z[i + 4] * sa,
+                z[i + 1], z[i + 3], z[i + 5])
 
     def _normals(self, k, spikes):
         """k standard normals: (a list, the index of the first)."""
