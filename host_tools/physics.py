@@ -167,41 +167,14 @@ class TablePhysics:
         angle_mdeg=0.0,
     ):
         phys = params.physics
-        drive = params.drive
-        frame = params.frame
         m = float(phys.user_mass_kg if user_mass_kg is None else user_mass_kg)
         height_mm = float(phys.user_height_mm if user_height_mm is None else user_height_mm)
         offset_mm = float(phys.user_com_offset_mm if user_com_offset_mm is None
                           else user_com_offset_mm)
         if m <= 0 or height_mm <= 0:
             raise ValueError("user mass and height must be positive")
-        self.user_mass_kg = m
-        self.user_height_mm = height_mm
-        self.user_com_offset_mm = offset_mm
-        length_m = height_mm / 1000.0
-        offset_m = offset_mm / 1000.0
-        table_offset_m = phys.get("table_com_offset_mm", 0) / 1000.0
-        self.inertia_kgm2 = (
-            phys.table_inertia_kgm2 + m * length_m * length_m / 12.0 + m * offset_m * offset_m
-        )
-        self.gravity_moment_Nm = G_M_S2 * (m * offset_m + phys.table_mass_kg * table_offset_m)
-        self.damping_Nms = float(phys.damping_Nms_per_rad)
-        self.friction_Nm = float(phys.friction_Nm)
-
-        self.ratio = float(drive.gear_ratio)
-        self.efficiency = drive.gear_efficiency_pct / 100.0
-        if not 0.0 < self.efficiency < 0.5:
-            raise ValueError("the model needs a self-locking worm drive (efficiency < 50%)")
-        self.usteps_per_motor_rev = drive.motor_steps_per_rev * drive.microsteps
-        self.ustep_rad = 2.0 * math.pi / (self.usteps_per_motor_rev * self.ratio)
-        self._ustep_motor_rad = 2.0 * math.pi / self.usteps_per_motor_rev
-        self.half_lash_rad = mdeg_to_rad(drive.backlash_mdeg) / 2.0
-        self.pullout0_Nm = drive.motor_pullout_torque_mNm / 1000.0
-        self.corner_rpm = float(drive.motor_pullout_corner_rpm)
-        self.rotor_inertia_kgm2 = drive.motor_rotor_inertia_gcm2 * 1e-7  # g cm^2 -> kg m^2
-        self.stop_head_up_rad = mdeg_to_rad(frame.stop_head_up_mdeg)
-        self.stop_head_down_rad = mdeg_to_rad(frame.stop_head_down_mdeg)
-
+        self._set_body(phys, m, height_mm, offset_mm)
+        self._set_drive(params.drive, params.frame)
         theta = mdeg_to_rad(angle_mdeg)
         if not self.stop_head_up_rad <= theta <= self.stop_head_down_rad:
             raise ValueError("start angle %r mdeg is outside the end stops" % angle_mdeg)
@@ -221,6 +194,37 @@ class TablePhysics:
         self.time_ms = 0
         self._rest = None  # the fixed point step_settled() found (see at_rest())
         self.watch()
+
+    def _set_body(self, phys, m, height_mm, offset_mm):
+        """The table and its user: inertia about the pivot, gravity's moment, friction."""
+        self.user_mass_kg = m
+        self.user_height_mm = height_mm
+        self.user_com_offset_mm = offset_mm
+        length_m = height_mm / 1000.0
+        offset_m = offset_mm / 1000.0
+        table_offset_m = phys.get("table_com_offset_mm", 0) / 1000.0
+        self.inertia_kgm2 = (
+            phys.table_inertia_kgm2 + m * length_m * length_m / 12.0 + m * offset_m * offset_m
+        )
+        self.gravity_moment_Nm = G_M_S2 * (m * offset_m + phys.table_mass_kg * table_offset_m)
+        self.damping_Nms = float(phys.damping_Nms_per_rad)
+        self.friction_Nm = float(phys.friction_Nm)
+
+    def _set_drive(self, drive, frame):
+        """The worm drive, the motor and the end stops."""
+        self.ratio = float(drive.gear_ratio)
+        self.efficiency = drive.gear_efficiency_pct / 100.0
+        if not 0.0 < self.efficiency < 0.5:
+            raise ValueError("the model needs a self-locking worm drive (efficiency < 50%)")
+        self.usteps_per_motor_rev = drive.motor_steps_per_rev * drive.microsteps
+        self.ustep_rad = 2.0 * math.pi / (self.usteps_per_motor_rev * self.ratio)
+        self._ustep_motor_rad = 2.0 * math.pi / self.usteps_per_motor_rev
+        self.half_lash_rad = mdeg_to_rad(drive.backlash_mdeg) / 2.0
+        self.pullout0_Nm = drive.motor_pullout_torque_mNm / 1000.0
+        self.corner_rpm = float(drive.motor_pullout_corner_rpm)
+        self.rotor_inertia_kgm2 = drive.motor_rotor_inertia_gcm2 * 1e-7  # g cm^2 -> kg m^2
+        self.stop_head_up_rad = mdeg_to_rad(frame.stop_head_up_mdeg)
+        self.stop_head_down_rad = mdeg_to_rad(frame.stop_head_down_mdeg)
 
     # ------------------------------------------------------------------ statistics
 
