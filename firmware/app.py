@@ -180,3 +180,30 @@ class App:
         """Persist profiles and the settings that differ from the hardware defaults
         (the console's saves; firmware/persistence.py)."""
         return self.persistence.save_profiles_and_settings()
+
+    def set_setting(self, name, value):
+        """Change one setting for the console: validated, every profile still valid,
+        stored, then taken by the core (only in READY: the console checks). Returns
+        (old value, store status); raises ConfigError, or ProfileError naming the
+        profile it would make invalid, and then nothing changed."""
+        cfg = self.cfg
+        old = cfg.get(name)
+        cfg.set(name, value)
+        for p in self.profiles:
+            try:
+                p.check(cfg)
+            except profiles.ProfileError as e:
+                cfg.set(name, old)
+                raise profiles.ProfileError("profile '%s' would be invalid: %s" % (p.name, e))
+        status = self.save_profiles_and_settings()
+        self.core.apply_config()
+        return old, status
+
+    def set_profile_field(self, field, value):
+        """Change one field of the active profile for the console (Profile.set rules) and
+        store it. Returns (old value, store status); ProfileError leaves it unchanged."""
+        p = self.core.profile
+        old = p.to_dict()[field]
+        p.set(field, value, self.cfg)
+        return old, self.save_profiles_and_settings()
+

@@ -259,20 +259,7 @@ def parse(words):
             raise usage
         return name, (parse_milli(args[0], 0, MAX_HOLD_MS, "hold (s)"),)
     if name == "start":
-        if n != 0 and n != 2:
-            raise ParseError("usage: %s (both the angle and the hold, or neither)" % cmd[1])
-        if n == 0:
-            return name, (0, 0)
-        return name, (parse_milli(args[0], 0, MAX_ANGLE_MDEG, "angle (deg)"),
-                      parse_milli(args[1], 0, MAX_HOLD_MS, "hold (s)"))
-    if name == "program":
-        if n > 1:
-            raise usage
-        return name, (_program(args[0]) if n else None,)
-    if name == "log" or name == "history":
-        if n > 1:
-            raise usage
-        return name, (parse_int(args[0], 1, _LIST_MAX, "n") if n else None,)
+        return name, _start(args, cmd)
     if name == "config":
         return name, _config(args, usage)
     if name == "profile":
@@ -281,34 +268,50 @@ def parse(words):
         if n != 3 or args[0] != "set":
             raise usage
         return name, _profile(args[1], args[2])
-    if name == "stream":
-        if n != 1:
-            raise usage
-        if args[0] == "off":
-            return name, (0,)
-        return name, (parse_int(args[0], 1, STREAM_MAX_HZ, "rate (Hz)"),)
-    if name == "json" or name == "consent":
-        choices = ("yes",) if name == "consent" else ("on", "off")
-        if n > 1 or (n == 1 and args[0] not in choices):
-            raise usage
-        return name, (args[0] if n else None,)
-    if name == "help":
-        if n > 1:
-            raise usage
-        if n and command(args[0]) is None:
-            raise ParseError("unknown command '%s'" % _clip(args[0]))
-        return name, (args[0] if n else None,)
-    if name == "login" or name == "unlock":
-        if n != 1 and not (n == 0 and name == "unlock"):
-            raise usage
-        return name, (_pin(args[0]) if n else None,)
     if name == "pin":
         if not 2 <= n <= 3 or args[0] != "set":
             raise usage
         return name, (_pin(args[1]) if n == 3 else None, _pin(args[-1]))
-    if n:
+    if n > 1:
+        raise usage  # the rest take one argument at most
+    return name, _one(name, args[0] if n else None, usage)
+
+
+def _one(name, arg, usage):
+    """The values of a command with one optional argument (arg None: not given)."""
+    if name == "program":
+        return (_program(arg) if arg is not None else None,)
+    if name == "log" or name == "history":
+        return (parse_int(arg, 1, _LIST_MAX, "n") if arg is not None else None,)
+    if name == "stream":
+        if arg is None:
+            raise usage
+        return (0 if arg == "off" else parse_int(arg, 1, STREAM_MAX_HZ, "rate (Hz)"),)
+    if name == "json" or name == "consent":
+        if arg is not None and arg not in (("yes",) if name == "consent" else ("on", "off")):
+            raise usage
+        return (arg,)
+    if name == "help":
+        if arg is not None and command(arg) is None:
+            raise ParseError("unknown command '%s'" % _clip(arg))
+        return (arg,)
+    if name == "login" or name == "unlock":
+        if arg is None and name == "login":
+            raise usage
+        return (_pin(arg) if arg is not None else None,)
+    if arg is not None:
         raise usage  # the rest take no arguments
-    return name, ()
+    return ()
+
+
+def _start(args, cmd):
+    """(angle mdeg, hold ms) for `start`: both or neither (0, 0)."""
+    if len(args) == 0:
+        return 0, 0
+    if len(args) != 2:
+        raise ParseError("usage: %s (both the angle and the hold, or neither)" % cmd[1])
+    return (parse_milli(args[0], 0, MAX_ANGLE_MDEG, "angle (deg)"),
+            parse_milli(args[1], 0, MAX_HOLD_MS, "hold (s)"))
 
 
 def _angle(text):

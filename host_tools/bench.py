@@ -651,7 +651,7 @@ def _moving_head_down(seed, bounce_max_ms=None):
     def cruising(r):
         c = r.core
         return (c.state == MOVING and r.board.true_angle_mdeg > 20000
-                and c.plan.vel_sps == c.speeds.v_normal)
+                and c.plan.vel_sps == c.targets.v_normal)
 
     if not runner.run_until(cruising, 180000):
         raise BenchError("the table never cruised head-down (state %d, angle %.0f)"
@@ -746,7 +746,7 @@ def _press_sweep(snap, seed, bounce):
     """The e-stop pressed at each ms of a tick period from the snapshot: (the sweep's
     row, the worst edge-to-deceleration ms, tick_ms, the first tick's braking decrement)."""
     tick_ms = snap.app.cfg.tick_ms
-    dv = snap.core.speeds.a_emergency * tick_ms // 1000
+    dv = snap.core.targets.a_emergency * tick_ms // 1000
     low = _cruise_rate_min(snap)
     per, per_rate = [], []
     worst_fw = 0

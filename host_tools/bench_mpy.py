@@ -448,9 +448,9 @@ def _estimator_pass(est, inp, cfg, timed, warm, times, walk):
 # Firmware modules in dependency order: each one's import cost is attributed to it.
 MODULES = (
     "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
-    "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
-    "buttonmap", "position", "switches", "speeds", "session", "supervisor", "homing",
-    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050",
+    "profiles", "programs", "kinematics", "motion", "estimator", "eventlog", "buttons",
+    "position", "switches", "session", "supervisor", "homing", "reactions", "steps",
+    "commands", "history", "auth", "cmdparse", "console", "control", "mpu6050",
     "persistence", "app",
 )
 

@@ -135,7 +135,7 @@ def _drive_boxes(add):
     add("motor", 1390, 260, 180, 90, "Motor",
         ("NEMA 34, 4.5 N m, dual shaft", "34HS31-5504 series"), left=("A+ A- B+ B-",))
     add("gearbox", 1390, 400, 180, 90, "Gearbox %g:1" % params.load().drive.gear_ratio,
-        ("planetary 5:1 into", "self-locking worm 60:1"))
+        ("planetary 10:1 into", "self-locking worm 60:1"))
     add("table", 1390, 540, 180, 90, "Table pivot",
         ("manual crank: motor rear", "shaft, driver disabled"))
 

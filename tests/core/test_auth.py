@@ -4,8 +4,8 @@ session timeout, recovery, child lock."""
 import auth
 import store
 from auth import Auth, AuthError, lockout_delay_ms
+from fakes import MemFS, remove_scratch, scratch_fs
 from support import raises
-from test_store import MemFS, remove_scratch, scratch_fs
 
 PIN = "4821"
 

@@ -1,129 +1,13 @@
 """Persistence: record format, exhaustive corruption and truncation, power cuts, history.
 
-Also home of the fakes other core tests use: MemFS (an in-memory fs that can lose
-power mid-write or before a rename) and scratch_fs() (a real DirFS under build/).
+The fakes it uses (MemFS: flash that can lose power mid-write; scratch_fs: a real DirFS
+under build/) are in fakes.py, shared with the other tests.
 """
 
-import os
-
 import store
+from fakes import MemFS, remove_scratch, scratch_fs
 from history import FAULTS_KEPT, SESSIONS_KEPT, FaultLog, History
-from store import CORRUPT, MISSING, OK, WRITE_FAILED, DirFS
-
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-_BUILD = _HERE + "/../../build"
-
-_EIO = 5
-_ENOENT = 2
-_EEXIST = 17
-
-
-class MemFS:
-    """The fs interface over a dict of bytearrays. Files live in `files`, so a new MemFS
-    over the same dict is the same flash after a reboot.
-
-    fail_after_bytes: power fails once this many more bytes have been written (the
-    partial data stays, like a real cut); fail_rename: power fails at the rename.
-    After the cut every operation raises OSError(EIO), cleanup included.
-    """
-
-    def __init__(self, files=None, fail_after_bytes=-1, fail_rename=False, fail_read=False):
-        self.files = {} if files is None else files
-        self.budget = fail_after_bytes
-        self.fail_rename = fail_rename
-        self.fail_read = fail_read
-        self.dead = False
-
-    def _alive(self):
-        if self.dead:
-            raise OSError(_EIO)
-
-    def open(self, name, mode):
-        self._alive()
-        if "r" in mode:
-            if name not in self.files:
-                raise OSError(_ENOENT)
-            if self.fail_read:
-                raise OSError(_EIO)
-            return _MemFile(self, bytes(self.files[name]), None)
-        self.files[name] = bytearray()
-        return _MemFile(self, None, self.files[name])
-
-    def rename(self, a, b):
-        self._alive()
-        if self.fail_rename:
-            self.dead = True
-            raise OSError(_EIO)
-        if a not in self.files:
-            raise OSError(_ENOENT)
-        self.files[b] = self.files.pop(a)
-
-    def remove(self, name):
-        self._alive()
-        if name not in self.files:
-            raise OSError(_ENOENT)
-        del self.files[name]
-
-    def exists(self, name):
-        self._alive()
-        return name in self.files
-
-    def listdir(self):
-        self._alive()
-        return list(self.files)
-
-
-class _MemFile:
-    def __init__(self, fs, data, buf):
-        self.fs = fs
-        self.data = data
-        self.buf = buf
-
-    def read(self, n=-1):
-        return self.data if n < 0 else self.data[:n]
-
-    def write(self, b):
-        fs = self.fs
-        fs._alive()
-        if 0 <= fs.budget < len(b):
-            self.buf.extend(b[:fs.budget])
-            fs.budget = 0
-            fs.dead = True
-            raise OSError(_EIO)
-        self.buf.extend(b)
-        if fs.budget >= 0:
-            fs.budget -= len(b)
-        return len(b)
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def scratch_fs(tag):
-    """A DirFS on a fresh directory build/scratch/<tag>_<random> (parallel runs differ)."""
-    import binascii
-
-    for d in (_BUILD, _BUILD + "/scratch"):
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass  # already there
-    path = _BUILD + "/scratch/" + tag + "_" + binascii.hexlify(os.urandom(4)).decode()
-    os.mkdir(path)
-    return DirFS(path)
-
-
-def remove_scratch(fs):
-    for n in os.listdir(fs.root):
-        os.remove(fs.root + n)
-    os.rmdir(fs.root[:-1])
-
+from store import CORRUPT, MISSING, OK, WRITE_FAILED
 
 SMALL = {"a": 1, "b": [2, 3]}  # small record: the exhaustive loops stay quick
 

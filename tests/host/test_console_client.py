@@ -1,7 +1,8 @@
 """The console client (host_tools/console.py) against the firmware's console.
 
-Every command round-trips through the client: against the console on the fake app of
-tests/core/test_console.py (fast, every command succeeds), and against the real
+Every command round-trips through the client: against the console of the real App on
+the fake board of tests/core/test_console.py (fast: the core stands still between
+commands, and each command is given a state it is accepted in), and against the real
 firmware App on the simulated board (host_tools.runner.SimRunner), where a scripted
 session exercises every command in a realistic order. Also the --exec exit codes,
 recording and plotting, the live view, the interactive prompt, and pyserial over a pty.
@@ -14,9 +15,9 @@ import time
 import tty
 
 import pytest
-from console import COMMANDS, Console
-from states import READY
-from test_console import PIN, FakeApp
+from console import COMMANDS
+from states import C_ESTOP, C_GOTO
+from test_console import PIN, Rig
 
 from host_tools import console as client_mod
 from host_tools import telemetry
@@ -38,18 +39,22 @@ TICK_MS = 10
 
 
 class FakeRunner:
-    """The SimRunner interface (.board, .run_ms) over the console on a fake app."""
+    """The SimRunner interface (.board, .run_ms) over the console of the test Rig (a real
+    App, homed, consent given); run_ms runs the console alone (Rig.tick)."""
 
-    def __init__(self, app=None):
-        self.app = app if app is not None else FakeApp()
-        self.board = self.app.board
-        self.console = Console(self.app)
-        self.now_ms = 0
+    def __init__(self):
+        self.rig = Rig(homed=True, consent=True)
+        self.app = self.rig.app
+        self.board = self.rig.board
+        self.console = self.rig.con
+
+    @property
+    def now_ms(self):
+        return self.rig.now_ms
 
     def run_ms(self, ms):
         for _ in range(max(1, ms // TICK_MS)):
-            self.console.service(self.now_ms)
-            self.now_ms += TICK_MS
+            self.rig.tick()
 
 
 def fake_client():
@@ -58,8 +63,8 @@ def fake_client():
     return runner, client
 
 
-# One line per command of the firmware's table, each valid on the fake app in READY
-# with a therapist session (the table below is checked to cover COMMANDS).
+# One line per command of the firmware's table, each valid in READY (or the state
+# _PREPARE gives it) with a therapist session (checked to cover COMMANDS).
 FAKE_LINES = {
     "help": "help goto",
     "status": "status",
@@ -94,15 +99,30 @@ FAKE_LINES = {
 }
 
 
+def _moving(rig):
+    rig.core.command(C_GOTO, 20000)
+
+
+def _latched(rig):
+    rig.core.command(C_ESTOP)
+    rig.step_until(lambda r: r.core.phase == 4, 60000)  # arrived: ack may clear it
+
+
+# Commands the real core takes only while the table moves or is latched.
+_PREPARE = {"hold": _moving, "stop": _moving, "return": _moving, "discomfort": _moving,
+            "ack": _latched}
+
+
 def test_every_command_round_trips_on_the_fake_app():
     assert sorted(FAKE_LINES) == sorted(c[0] for c in COMMANDS)
     runner, client = fake_client()
     assert [c["name"] for c in client.commands] == [c[0] for c in COMMANDS]
     core = runner.app.core
-    core.profile.consent = True
     assert client.request("pin set " + PIN)["ok"] is True
     for name, line in FAKE_LINES.items():
-        core.state = READY
+        runner.rig.to_ready()
+        if name in _PREPARE:
+            _PREPARE[name](runner.rig)
         if name != "logout":
             client.request("login " + PIN)
         reply = client.request(line)
@@ -319,12 +339,13 @@ def test_interactive_prompt_runs_commands_and_keeps_pins_out_of_history(tmp_path
 
 
 def test_serial_transport_over_a_pty():
-    """pyserial on a raw pty, with the console (fake app) running on the other end."""
+    """pyserial on a raw pty, with the console (test Rig) running on the other end."""
     master, slave = os.openpty()
     tty.setraw(slave)
     name = os.ttyname(slave)
-    app = FakeApp()
-    con = Console(app)
+    rig = Rig(homed=True, consent=True)
+    app = rig.app
+    con = rig.con
     stop = threading.Event()
 
     def device():

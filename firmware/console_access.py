@@ -1,0 +1,81 @@
+"""Console commands for access: the therapist session (login, logout), the PIN, and
+the child lock.
+
+The PIN rules, the lockout and the session live in firmware/auth.py; the child lock is
+stored there and given to the core as a core command (C_CHILD_LOCK), the only way it
+changes. Anyone may turn the lock on; turning it off needs the PIN (or a session).
+"""
+
+import states
+import store
+from auth import AuthError
+from cmdparse import ParseError
+
+
+def login(con, pin):
+    """Open a therapist session or raise ParseError saying why not. A wrong PIN counts
+    toward the lockout (auth.py), even though the reply is an error."""
+    auth = con.view.auth
+    now = con.now_ms
+    if auth.pin_damaged:
+        raise ParseError("the stored PIN is damaged: clear it at the table")
+    if not auth.has_pin:
+        raise ParseError("no PIN is set: pin set <new>")
+    left = auth.lockout_remaining_ms(now)
+    if left <= 0:
+        if auth.login(pin, now):
+            return
+        left = auth.lockout_remaining_ms(now)
+        if left <= 0:
+            raise ParseError("wrong PIN")
+        raise ParseError("wrong PIN; locked out for %d s" % ((left + 999) // 1000))
+    raise ParseError("locked out for %d s" % ((left + 999) // 1000))
+
+
+def c_login(con, pin):
+    login(con, pin)
+    con.out.ok("ok login: therapist session open (ends on logout, 5 min idle or a reset)",
+               {"therapist": True})
+
+
+def c_logout(con):
+    con.view.auth.logout()
+    con.out.ok("ok logout", {"therapist": False})
+
+
+def c_pin(con, old, new):
+    auth = con.view.auth
+    if old is None and (auth.has_pin or auth.pin_damaged):
+        raise ParseError("a PIN is set: pin set <old> <new>")
+    try:
+        auth.set_pin(old, new, con.now_ms)
+    except AuthError as e:
+        raise ParseError(str(e))
+    con.out.ok("ok pin: set", {"pin": True})
+
+
+def c_lock(con):
+    status = con.view.auth.set_child_lock(True, con.now_ms)
+    con.view.command(states.C_CHILD_LOCK, 1)
+    _lock_reply(con, status)
+
+
+def c_unlock(con, pin):
+    if pin is not None:
+        login(con, pin)
+    try:
+        status = con.view.auth.set_child_lock(False, con.now_ms)
+    except AuthError as e:
+        raise ParseError(str(e))
+    con.view.command(states.C_CHILD_LOCK, 0)
+    _lock_reply(con, status)
+
+
+def _lock_reply(con, status):
+    on = con.view.child_lock()
+    warn = None
+    text = "ok child lock: %s" % ("on" if on else "off")
+    if status != store.OK:
+        warn = "not stored (%s): lost at the next reset" % store.status_name(status)
+        text += "; " + warn
+    con.out.ok(text, {"child_lock": on, "warning": warn})

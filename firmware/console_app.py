@@ -1,0 +1,145 @@
+"""What the console reads from the application and its control core, and how it asks
+them for changes: the one place that names their attributes.
+
+The console changes the table only through core.command() (the clamp, the e-stop latch,
+the faults and the child lock apply exactly as for the buttons) and the settings and
+profiles only through the app's set_setting() / set_profile_field(). Everything else
+here is a read. The event log, histories and access state are the app's objects, used
+through their own interfaces (firmware/eventlog.py, history.py, auth.py).
+"""
+
+import faults
+import profiles
+import states
+from console_text import RESETS, name, program_name, state_name
+
+
+class AppView:
+    def __init__(self, app):
+        self._app = app
+        self._core = core = app.core
+        self.log = core.log
+        self.history = app.history
+        self.faultlog = app.faultlog
+        self.auth = app.auth
+        self.startup_errors = app.startup_errors
+        self.version = app.version
+
+    # ------------------------------------------------------------ changes
+
+    def command(self, cmd, a=0, b=0):
+        """core.command(): OK or the refusal reason (states.R_*)."""
+        return self._core.command(cmd, a, b)
+
+    def set_setting(self, name_, value):
+        """(old value, store status); ConfigError or ProfileError if refused (unchanged)."""
+        return self._app.set_setting(name_, value)
+
+    def set_profile_field(self, field, value):
+        """(old value, store status); ProfileError if refused (unchanged)."""
+        return self._app.set_profile_field(field, value)
+
+    # ------------------------------------------------------------ reads
+
+    def state(self):
+        return self._core.state
+
+    def angle_mdeg(self):
+        return self._core.angle_mdeg
+
+    def target_mdeg(self):
+        return self._core.target_mdeg
+
+    def fault(self):
+        return self._core.fault
+
+    def program_id(self):
+        return self._core.program_id
+
+    def profile(self):
+        return self._core.profile
+
+    def child_lock(self):
+        return bool(self._core.child_lock)
+
+    def plan(self):
+        """The running program's [[target_mdeg, hold_ms], ...]."""
+        return [[t, h] for t, h in self._core.runner.plan()]
+
+    def setting(self, name_):
+        return self._app.cfg.get(name_)
+
+    def boot_result(self):
+        """None during the self-test; then its fault code, 0 if it passed."""
+        core = self._core
+        if core.state == states.BOOT:
+            return None
+        if core.state == states.FAULT and core.fault_at_boot:
+            return core.fault
+        return 0
+
+    def status_pairs(self, therapist):
+        core = self._core
+        p = core.profile
+        return (
+            ("state", state_name(core.state)),
+            ("phase", states.phase_name(core.phase)),
+            ("angle_mdeg", core.angle_mdeg),
+            ("target_mdeg", core.target_mdeg),
+            ("fault", faults.name(core.fault)),
+            ("est_valid", bool(core.est.valid)),
+            ("homed", bool(core.homed)),
+            ("estop_open", bool(core.switches.estop_open)),
+            ("timer_ms", core.timer_ms),
+            ("head_down_ms", core.head_down_ms),
+            ("session_cap_ms", p.session_cap_ms),
+            ("deepest_mdeg", core.deepest_mdeg),
+            ("program", program_name(core.program_id)),
+            ("profile", p.name),
+            ("max_mdeg", p.max_mdeg),
+            ("level", p.level),
+            ("consent", bool(p.consent)),
+            ("child_lock", bool(core.child_lock)),
+            ("therapist", therapist),
+            ("startup_errors", list(self.startup_errors)),
+        )
+
+    def selftest_pairs(self, result):
+        """The `selftest` reply's fields after result: the reset cause and live checks."""
+        app = self._app
+        core = self._core
+        est = core.est
+        sw = core.switches
+        return (
+            ("selftest", result),
+            ("reset_cause", name(RESETS, app.board.reset_cause())),
+            ("estop_open", sw.estop_open),
+            ("imu_valid", bool(est.valid)),
+            ("imu_fault", faults.name(est.fault)),
+            ("imu_angle_mdeg", est.angle_mdeg),
+            ("home_switch", sw.at_home_switch),
+            ("overtravel_switch", sw.overtravel),
+            ("homed", bool(core.homed)),
+            ("steps_trusted", core.pos.steps_trusted),
+            ("imu_trusted", core.pos.imu_trusted),
+            ("stuck_buttons", core.buttons.stuck),
+            ("overruns_total", app.overruns_total),
+            ("config_fault", faults.name(app.config_fault)),
+            ("startup_errors", list(self.startup_errors)),
+        )
+
+    def profile_pairs(self):
+        p = self._core.profile
+        lvl = p.level
+        return (
+            ("name", p.name),
+            ("max_mdeg", p.max_mdeg),
+            ("hold_max_ms", p.hold_max_ms),
+            ("session_cap_ms", p.session_cap_ms),
+            ("level", lvl),
+            ("level_angle_mdeg", profiles.LEVEL_ANGLE_MDEG[lvl]),
+            ("level_hold_ms", profiles.LEVEL_HOLD_MS[lvl]),
+            ("sessions_at_level", p.sessions_at_level),
+            ("advance_after", p.advance_after),
+            ("consent", bool(p.consent)),
+        )

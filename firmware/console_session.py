@@ -1,0 +1,111 @@
+"""Console commands that run a session: motion, holds, programs, consent, calibration.
+
+Each handler takes the console and the arguments cmdparse.parse() checked; it changes
+the table only through core commands (con.core(): a refusal is answered with its
+reason and changes nothing) and answers with where the core is going now.
+"""
+
+import profiles
+import programs
+import states
+from cmdparse import ParseError, fmt_milli
+from console_text import program_name, state_name
+
+# Commands that are one core command without arguments.
+CORE_COMMANDS = {
+    "stop": states.C_STOP,
+    "return": states.C_RETURN,
+    "estop": states.C_ESTOP,
+    "ack": states.C_ACK,
+    "discomfort": states.C_DISCOMFORT,
+    "home": states.C_HOME,
+}
+
+
+def core_command(con, name):
+    """A command of CORE_COMMANDS."""
+    if con.core(CORE_COMMANDS[name]):
+        moved(con, name)
+
+
+def moved(con, what, requested=None):
+    """The reply to an accepted motion command: where the core is going now."""
+    view = con.view
+    st = view.state()
+    target = view.target_mdeg()
+    state = state_name(st)
+    obj = {"state": state, "target_mdeg": target}
+    note = ""
+    if st == states.HOMING and what != "home":
+        note = "homing first, then the %s runs" % what
+    elif requested is not None and target != requested:
+        note = "clamped to the profile and table limits"
+    text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))
+    if note:
+        obj["note"] = note
+        text += " (" + note + ")"
+    con.out.ok(text, obj)
+
+
+def c_goto(con, a):
+    if con.core(states.C_GOTO, a):
+        moved(con, "goto", a)
+
+
+def c_hold(con, ms):
+    if con.core(states.C_HOLD, ms):
+        con.out.ok("ok hold: %s s (capped by the profile)" % fmt_milli(ms), {"hold_ms": ms})
+
+
+def c_program(con, pid):
+    if pid is not None and not con.core(states.C_PROGRAM, pid):
+        return
+    cur = program_name(con.view.program_id())
+    names = [programs.NAMES[k] for k in sorted(programs.NAMES)]
+    con.out.ok("ok program: %s (programs: %s)" % (cur, " ".join(names)),
+               {"program": cur, "programs": names})
+
+
+def c_start(con, a, b):
+    if not con.core(states.C_START, a, b):
+        return
+    view = con.view
+    plan = view.plan()
+    prog = program_name(view.program_id())
+    state = state_name(view.state())
+    target = view.target_mdeg()
+    steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
+    con.out.ok("ok start %s: %s, target %s deg; plan %s"
+               % (prog, state, fmt_milli(target), steps or "-"),
+               {"program": prog, "state": state, "target_mdeg": target, "plan": plan})
+
+
+def c_consent(con, yes):
+    p = con.view.profile()
+    if yes is None:
+        con.consent_shown = True
+        items = profiles.contraindications()
+        lines = ["Inversion is not for anyone with:"]
+        for c in items:
+            lines.append("  - " + c)
+        lines.append("profile '%s' consent: %s" % (p.name, "yes" if p.consent else "no"))
+        lines.append("If none of these applies, type: consent yes")
+        con.out.ok(lines, {"contraindications": items, "profile": p.name,
+                           "consent": bool(p.consent), "confirm": "consent yes"})
+        return
+    if not con.consent_shown:
+        raise ParseError("read the list first: consent, then consent yes")
+    con.consent_shown = False
+    if con.core(states.C_CONSENT):
+        con.out.ok("ok consent: recorded for profile '%s'" % p.name,
+                   {"profile": p.name, "consent": bool(p.consent)})
+
+
+def c_calibrate(con, a):
+    if a is None:
+        if con.view.state() != states.READY:
+            raise ParseError("give the angle the table stands at: calibrate <deg>")
+        a = 0  # READY: the core takes the loading switch as the reference
+    if con.core(states.C_CALIBRATE, a):
+        z = con.view.setting("imu_zero_mdeg")
+        con.out.ok("ok calibrate: IMU zero %s deg" % fmt_milli(z), {"imu_zero_mdeg": z})

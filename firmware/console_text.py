@@ -1,0 +1,152 @@
+"""The console's words: names of numbers, reply values in human units, event records
+in words, and the rows of the listing replies (help, faults, history).
+
+Pure formatting: reads nothing of the table; the callers pass the values. Runs per
+reply field or row, never on the idle path: it may allocate.
+"""
+
+import events
+import faults
+import names
+import profiles
+import programs
+import states
+from cmdparse import command_at, fmt_milli
+
+# names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
+# simulated board); how an e-stop was seen (events.E_ESTOP); which cap (events.E_CAP).
+RESETS = "\n1 power-on\n2 hard\n3 watchdog\n4 deep-sleep\n5 soft\n"
+_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n"
+_CAP_KINDS = "\n1 hold cap\n2 session cap\n"
+
+
+def name(table, i):
+    """The name of i in a tuple, a dict or a names.py text table; else i as text."""
+    if type(table) is str:
+        n = names.text(table, i)
+        return n if n is not None else str(i)
+    if type(table) is dict:
+        return table.get(i, str(i))
+    return table[i] if 0 <= i < len(table) else str(i)
+
+
+def state_name(st):
+    return name(states.STATE_NAMES, st)
+
+
+def program_name(pid):
+    return name(programs.NAMES, pid)
+
+
+def human(key, v):
+    """(label, text) of one reply field: the unit from the key's suffix, mdeg/ms as deg/s."""
+    label = key
+    if type(v) is bool:
+        text = "yes" if v else "no"
+    elif v is None:
+        text = "-"
+    elif type(v) is int:
+        text = str(v)
+        if key.endswith("_mdeg_s"):
+            label, text = key[:-7], fmt_milli(v) + " deg/s"
+        elif key.endswith("_mdeg"):
+            label, text = key[:-5], fmt_milli(v) + " deg"
+        elif key.endswith("_ms"):
+            label, text = key[:-3], fmt_milli(v) + " s"
+    elif type(v) is list:
+        text = ", ".join([str(x) for x in v]) if v else "none"
+    else:
+        text = str(v)
+    return label.replace("_", " "), text
+
+
+def event_text(code, a, b):
+    """One event log record (code, a, b) in words, with names from states/faults/events."""
+    e = events
+    names_ = states.STATE_NAMES
+    if code == e.E_STATE:
+        return "%s -> %s" % (name(names_, a), name(names_, b))
+    if code == e.E_FAULT:
+        return "%s in %s" % (faults.name(a), name(names_, b))
+    if code == e.E_COMMAND:
+        return "%s: %s" % (name(states.COMMAND_NAMES, a), states.reason_name(b))
+    if code == e.E_BOOT:
+        return "reset cause %s" % name(RESETS, a)
+    if code == e.E_ESTOP:
+        return name(_ESTOP_SOURCES, a)
+    if code == e.E_ACK:
+        return "in %s" % name(names_, a)
+    if code == e.E_SESSION_START:
+        return "program %d" % a
+    if code == e.E_SESSION_END:
+        return "%s, deepest %s deg" % (profiles.ended_name(a), fmt_milli(b))
+    if code == e.E_CLAMPED:
+        return "%s -> %s deg" % (fmt_milli(a), fmt_milli(b))
+    if code == e.E_CAP:
+        return name(_CAP_KINDS, a)
+    if code == e.E_HOMED:
+        return "switch at count %d" % a
+    if code == e.E_STUCK_BUTTON:
+        return "buttons 0x%x" % a
+    if code == e.E_CALIBRATED or code == e.E_RECOVERY:
+        return "%s deg" % fmt_milli(a)
+    if code == e.E_SEGMENT:
+        return "segment %d to %s deg" % (a, fmt_milli(b))
+    if code == e.E_OVERRUN:
+        return "%d in a row" % a
+    if code == e.E_CONSENT:
+        return "contraindications acknowledged"
+    if a == 0 and b == 0:
+        return ""
+    return "a=%d b=%d" % (a, b)
+
+
+def event_row(ev, js):
+    """An event log record (t_ms, code, a, b), or None if it was overwritten meanwhile."""
+    if ev is None:  # the ring wrapped while listing: say so
+        t, ename, a, b, text = 0, "lost", 0, 0, "overwritten while listing"
+    else:
+        t, code, a, b = ev
+        ename = events.name(code)
+        if ename is None:
+            ename = str(code)
+        text = event_text(code, a, b)
+    if js:
+        return [t, ename, a, b, text]
+    return "%s %s %s" % (fmt_milli(t), ename, text)
+
+
+# Row formatters of the listing replies: row(item, js) is the JSON value of one item
+# (js True) or its line of text (js False).
+
+
+def help_row(c, js):
+    if type(c) is int:
+        c = command_at(c)
+    assert c is not None
+    if js:
+        return {"name": c[0], "usage": c[1], "help": c[2]}
+    return "%-40s %s" % (c[1], c[2])
+
+
+def fault_row(e, js):
+    if js:
+        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
+    return "  %s (code %d) in boot %d, after session %d" % (faults.name(e[0]), e[0], e[1], e[2])
+
+
+def session_row(e, js):
+    if js:
+        return {"session": e[0], "program": program_name(e[1]), "level": e[2],
+                "deepest_mdeg": e[3], "head_down_ms": e[4],
+                "ended": profiles.ended_name(e[5])}
+    return "#%d %s level %d: deepest %s deg, head-down %s s, %s" % (
+        e[0], program_name(e[1]), e[2], fmt_milli(e[3]), fmt_milli(e[4]),
+        profiles.ended_name(e[5]))
+
+
+def setting_row(f, v, fixed, js):
+    """A config field f (name, default, lo, hi) with its value v."""
+    if js:
+        return [f[0], v, f[2], f[3], fixed]
+    return "%s = %d  [%d, %d]%s" % (f[0], v, f[2], f[3], "  (fixed)" if fixed else "")
