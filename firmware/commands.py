@@ -179,6 +179,9 @@ def _stop(core, st):
     core.runner.stop()
     core.plan.stop()
     if st == states.HOMING:
+        # the seek's target may lie past the counted loading angle: the target is now
+        # where the table stops, inside the clamp
+        core.targets.target_mdeg = core.targets.clamp(core.pos.angle_mdeg)
         core.enter(states.READY)
     else:
         core.enter(states.HOLDING)

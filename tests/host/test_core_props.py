@@ -17,9 +17,8 @@ import os
 import faults
 import hypothesis.strategies as st
 import programs
-import pytest
 from events import E_ACK, E_COMMAND
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from rig import Rig
 from signals import SW_DOWN, SW_START, SW_UP
@@ -51,16 +50,6 @@ COMMANDS = st.sampled_from(
      C_CONSENT, C_DISCOMFORT, C_RECOVER]
 )
 BUTTONS = st.sampled_from([0, SW_UP, SW_DOWN, SW_START, SW_UP | SW_DOWN])
-
-
-def stale_homing_target(core, cfg):
-    """The one known violation, excused here so the machine looks for others: a stop
-    during homing's switch seek enters READY with target_mdeg still the seek's own
-    target, up to homing_travel_mdeg below the loading angle (the plan itself stopped,
-    nothing moves toward it). test_a_stop_during_the_homing_seek_... is its xfail."""
-    return (core.state == READY and not core.pos.homed
-            and cfg.loading_angle_mdeg - cfg.homing_travel_mdeg <= core.target_mdeg
-            < cfg.loading_angle_mdeg)
 
 
 class CoreMachine(RuleBasedStateMachine):
@@ -137,9 +126,6 @@ class CoreMachine(RuleBasedStateMachine):
         lo = cfg.loading_angle_mdeg
         if core.state == HOMING:  # the switch seek may pass the counted loading angle
             lo -= cfg.homing_travel_mdeg
-        elif stale_homing_target(core, cfg):
-            event("known bug: a stop during homing leaves its seek target")
-            return
         assert lo <= core.target_mdeg <= max(hi, cfg.loading_angle_mdeg)
 
     @invariant()
@@ -171,12 +157,10 @@ CoreMachine.TestCase.settings = settings(
 TestCoreMachine = CoreMachine.TestCase
 
 
-@pytest.mark.xfail(strict=True, reason="known firmware bug: Core._cmd_stop in HOMING leaves "
-                   "target_mdeg at the seek target, below the loading angle")
 def test_a_stop_during_the_homing_seek_leaves_the_target_inside_the_clamp():
     """Found by the machine at 400 runs of 50 steps (it was 40 of 25): goto 0 from the
     loading position starts homing; a stop 153 ticks later, in the seek past the counted
-    loading angle, enters READY with the target still at the seek's -63 deg."""
+    loading angle, entered READY with the target still at the seek's -63 deg."""
     rig = Rig(angle_mdeg=-60000, consent=False)
     rig.boot()
     assert rig.core.command(C_GOTO, 0, 0) == 0
