@@ -67,6 +67,8 @@ from host_tools import paths
 
 paths.use_firmware()
 
+from host_tools import bench_safety  # noqa: E402  (after use_firmware)
+
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 OUT_DIR = os.path.join(paths.BUILD, "bench")
 JSON_PATH = os.path.join(paths.BUILD, "bench.json")
@@ -97,6 +99,9 @@ TARGETS = (
     ("estimator_us_median_mpy", None, None, "us"),
     ("estimator_alloc_bytes", "==", 0, "B"),
     ("clamp_exceed_max_mdeg", "<=", 1000, "mdeg"),
+    ("estop_overshoot_max_mdeg", "<=", 500, "mdeg"),
+    ("drive_margin_min", ">=", 2.0, "x"),
+    ("upright_s_from_soft_max", None, None, "s"),
 )
 KEYS = tuple(t[0] for t in TARGETS)
 
@@ -1040,6 +1045,8 @@ class _Benches:
         self.step("e-stop reaction sweep", self.estop)
         self.step("emergency return from 60 deg", self.upright)
         self.step("clamp: goto beyond the max, DOWN held", self.clamp)
+        self.step("e-stop overshoot: phases x users", self.overshoot)
+        self.step("drive margin (design user)", self.drive)
 
     def step(self, name, fn):
         self.say(name)
@@ -1113,6 +1120,17 @@ class _Benches:
         v, d = clamp_bench()
         self.res["clamp_exceed_max_mdeg"] = round(v, 1)
         self.details["clamp"] = d
+
+    def overshoot(self):
+        v, d = bench_safety.estop_overshoot_bench(self.quick)
+        self.res["estop_overshoot_max_mdeg"] = round(v, 1)
+        self.details["estop_overshoot"] = d
+
+    def drive(self):
+        m, up, d = bench_safety.drive_figures()
+        self.res["drive_margin_min"] = round(m, 2)
+        self.res["upright_s_from_soft_max"] = round(up, 2)
+        self.details["drive"] = d
 
     def upright(self):
         s, d = upright_bench()
