@@ -165,8 +165,9 @@ class App:
         return True
 
     def interrupt_allowed(self):
-        """Leaving the loop is safe only at the loading stop with the driver off."""
-        return self.core.switches.at_home_switch and not self.outputs.enable
+        """Leaving the loop is safe only at the loading stop with the driver off: the home
+        switch AND the angle agreeing (a cut home wire reads "at the loading stop")."""
+        return self.core.switches.at_loading and not self.outputs.enable
 
     def _crash(self, e):
         self.crashed = True

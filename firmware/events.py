@@ -26,6 +26,8 @@ E_RECOVERY = const(15)  # a: angle at boot, mdeg
 E_DISCOMFORT = const(16)
 E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
+E_GAVE_UP = const(19)  # the return cannot lift the load: a: fault code, b: IMU angle mdeg
+E_LIFT_REFUSED = const(20)  # the lift check failed going down: a: angle mdeg, b: progress mdeg
 
 
 
