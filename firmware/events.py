@@ -27,7 +27,6 @@ E_DISCOMFORT = const(16)
 E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
 E_GAVE_UP = const(19)  # the return cannot lift the load: a: fault code, b: IMU angle mdeg
-E_LIFT_REFUSED = const(20)  # the lift check failed going down: a: angle mdeg, b: progress mdeg
 
 
 

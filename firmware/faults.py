@@ -26,7 +26,6 @@ HOMING = const(22)  # home switch not found within the expected travel
 STEPGEN = const(23)  # emitted step count far from the plan (generator glitch)
 HOME_SWITCH = const(24)  # home switch reads "at the loading stop" where steps and IMU say not
 OVERTRAVEL_SWITCH = const(25)  # over-travel switch contradicts both steps and IMU
-LIFT = const(26)  # the drive cannot lift the load, even at its slowest speed
 # loop and inputs
 OVERRUN = const(30)  # run of main-loop overruns
 STUCK_BUTTON = const(31)  # a button held longer than any real use

@@ -71,7 +71,7 @@ def test_home_wire_cut_during_a_move_never_gives_ready_away_from_loading():
 
 
 def test_home_wire_cut_moving_down_is_home_switch_fault_logged_once():
-    """Covers: HZ-17"""
+    """Covers: HZ-05"""
     r = Rig()
     r.ready_homed()
     assert r.core.command(C_GOTO, 25000) == 0
@@ -90,7 +90,7 @@ def test_home_wire_cut_moving_down_is_home_switch_fault_logged_once():
 
 
 def test_home_wire_cut_holding_returns_to_horizontal_never_ready():
-    """Covers: HZ-17"""
+    """Covers: HZ-05"""
     r = Rig()
     _holding_at(r, 30000)
     r.plant.force_switches |= SW_HOME
@@ -100,7 +100,7 @@ def test_home_wire_cut_holding_returns_to_horizontal_never_ready():
 
 
 def test_home_wire_cut_returning_and_resting_at_horizontal():
-    """Covers: HZ-17"""
+    """Covers: HZ-05"""
     for phase_of_cut in ("returning", "resting"):
         r = Rig()
         _holding_at(r, 25000)
@@ -142,7 +142,7 @@ def test_home_wire_cut_near_the_loading_stop_cannot_be_told():
 
 
 def test_a_cut_home_wire_with_the_table_resting_at_horizontal_is_a_fault_too():
-    """Covers: HZ-17"""
+    """Covers: HZ-05"""
     r = Rig()
     _holding_at(r, 0)
     r.plant.force_switches |= SW_HOME
@@ -154,7 +154,7 @@ def test_a_cut_home_wire_with_the_table_resting_at_horizontal_is_a_fault_too():
 
 
 def test_overtravel_wire_cut_at_depth_is_a_switch_fault_and_returns():
-    """Covers: HZ-17"""
+    """Covers: HZ-09"""
     r = Rig()
     _holding_at(r, 30000)
     r.plant.force_switches |= SW_OVERTRAVEL  # NC wire cut: reads "past over-travel"
