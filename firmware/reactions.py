@@ -12,8 +12,10 @@ turns back at jog speed. On the way up - or again during the return - the return
 at the slowest speed (the most torque), re-referenced on the IMU before each try, for as
 long as each try makes progress toward horizontal by the IMU; a try without progress at
 the slowest speed gives up: latched, driver off (the self-locking worm holds), the alarm,
-events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py). Functions of the core (control.Core): the state,
-phase and fault are the state machine's; these decide the reaction. Allocation-free.
+events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py).
+
+Functions of the core (control.Core): the state, phase and fault are the state
+machine's; these decide the reaction. Allocation-free.
 """
 
 import faults

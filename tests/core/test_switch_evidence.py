@@ -11,8 +11,7 @@ import faults
 from events import E_FAULT
 from rig import TICK_MS, Rig
 from signals import SW_HOME, SW_OVERTRAVEL
-from states import C_ACK, C_GOTO, C_RETURN, FAULT, HOLDING, P_RESTING, READY, RETURNING
-from states import R_CAUSE
+from states import C_ACK, C_GOTO, C_RETURN, FAULT, HOLDING, P_RESTING, R_CAUSE, READY, RETURNING
 
 
 def _holding_at(r, angle_mdeg):
