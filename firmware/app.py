@@ -37,6 +37,13 @@ VERSION = "0.1.0"
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
 
 
+# What the console says when the return gave up (reactions.py, lift.py): the figures are
+# hardware/mechanics_figures.md "Manual crank".
+CRANK_TEXT = ("the drive cannot lift the table even at its slowest speed: it stands still,"
+              " held by the self-locking worm (driver off, alarm on). Bring the person up by"
+              " hand: fit the crank K1 on the motor's rear shaft and turn it head-up,"
+              " about 1.7 turns per degree (100 turns from the deep angle to horizontal)")
+
 class App:
     def __init__(self, board):
         self.board = board
@@ -87,6 +94,7 @@ class App:
         self.persistence = Persistence(self.fs, cfg, base_settings, self.profiles,
                                        self.history, self.faultlog, self.core)
         self.crashed = False
+        self._crank_told = False  # the crank instructions are on the console
         self.started = False
         self.next_ms = 0
         self.overruns_total = 0
@@ -135,6 +143,10 @@ class App:
             except Exception as e:  # a firmware bug: fail safe, let the watchdog reset
                 self._crash(e)
         board.apply_outputs(out)
+        if self.core.lift.gave_up != self._crank_told:
+            self._crank_told = self.core.lift.gave_up
+            if self._crank_told:
+                self.console.out.alert(CRANK_TEXT)
         try:
             self.console.service(now)
         except KeyboardInterrupt:
@@ -165,8 +177,9 @@ class App:
         return True
 
     def interrupt_allowed(self):
-        """Leaving the loop is safe only at the loading stop with the driver off."""
-        return self.core.switches.at_home_switch and not self.outputs.enable
+        """Leaving the loop is safe only at the loading stop with the driver off: the home
+        switch AND the angle agreeing (a cut home wire reads "at the loading stop")."""
+        return self.core.switches.at_loading and not self.outputs.enable
 
     def _crash(self, e):
         self.crashed = True

@@ -236,7 +236,7 @@ def _ack(core, st):
         reactions.reference_from_imu(core)
     at_boot = core.fault_at_boot
     core.fault_at_boot = False
-    if at_boot and not core.switches.at_home_switch:
+    if at_boot and not core.switches.at_loading:
         core.enter(states.RECOVERY)
         core.phase = states.P_NONE
     else:
@@ -246,8 +246,10 @@ def _ack(core, st):
 
 def _fault_cause_gone(core):
     code = core.fault
-    if code == faults.OVERTRAVEL:
+    if code == faults.OVERTRAVEL or code == faults.OVERTRAVEL_SWITCH:
         return not core.switches.overtravel
+    if code == faults.HOME_SWITCH:
+        return not core.switches.home_lies
     if code == faults.SELFTEST_ESTOP:
         return not core.switches.estop_open
     if code == faults.STEPGEN and core.sup.sg_seen:

@@ -36,6 +36,7 @@ from estimator import Estimator
 from eventlog import EventLog
 from homing import Homing
 from kinematics import make_kinematics
+from lift import Lift
 from micropython import const
 from motion import MotionPlan, Targets
 from position import Position
@@ -113,6 +114,7 @@ class Core:
         self.fault_at_boot = False
         self.boot_estop = False  # the console's estop arrived during the self-test
         self.retries = 0  # safe-return attempts that ended in the same fault
+        self.lift = Lift()  # a runaway's return that keeps trying (reactions.py)
         self.drive_ok = True  # the step generator can be trusted to move the table
         self.reduced = False  # recovery / degraded: move at jog speed
         self.pending_cmd = 0  # a motion command waiting for homing to finish

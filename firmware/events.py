@@ -26,6 +26,7 @@ E_RECOVERY = const(15)  # a: angle at boot, mdeg
 E_DISCOMFORT = const(16)
 E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
+E_GAVE_UP = const(19)  # the return cannot lift the load: a: fault code, b: IMU angle mdeg
 
 
 

@@ -24,6 +24,8 @@ RUNAWAY = const(20)  # angle from steps and measured angle disagree over a windo
 OVERTRAVEL = const(21)  # over-travel switch actuated
 HOMING = const(22)  # home switch not found within the expected travel
 STEPGEN = const(23)  # emitted step count far from the plan (generator glitch)
+HOME_SWITCH = const(24)  # home switch reads "at the loading stop" where steps and IMU say not
+OVERTRAVEL_SWITCH = const(25)  # over-travel switch contradicts both steps and IMU
 # loop and inputs
 OVERRUN = const(30)  # run of main-loop overruns
 STUCK_BUTTON = const(31)  # a button held longer than any real use

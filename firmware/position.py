@@ -42,7 +42,9 @@ class Position:
         self.referenced = True
         self.steps_trusted = True
 
-    def reference_from_imu(self, est):
-        """Take the step reference from the IMU's (valid) angle."""
-        self.reference(est.angle_mdeg)
-        self.steps_mdeg = est.angle_mdeg
+    def reference_from_imu(self, est, imu_offset_mdeg=0):
+        """Take the step reference from the IMU's (valid) angle, corrected by the offset
+        the IMU was seen to take while the table stood still (supervisor.RunawayCheck)."""
+        a = est.angle_mdeg + imu_offset_mdeg
+        self.reference(a)
+        self.steps_mdeg = a

@@ -5,12 +5,21 @@ a fault (logged once; the same fault again during its own safe return is a retry
 of them, then the table stands still, latched), the fault's safe return (toward the rest
 angle, never faster than jog speed, on a trustworthy angle source: with the steps in
 doubt the drive stops and the step reference is taken again from the IMU first), and
-the latched states' per-tick step. Functions of the core (control.Core): the state,
-phase and fault are the state machine's; these decide the reaction. Allocation-free.
+the latched states' per-tick step.
+
+Lost steps (faults.RUNAWAY). Going head-down, the descent stops at once and the return
+turns back at jog speed. On the way up - or again during the return - the return goes on
+at the slowest speed (the most torque), re-referenced on the IMU before each try, for as
+long as each try makes progress toward horizontal by the IMU; a try without progress at
+the slowest speed gives up: latched, driver off (the self-locking worm holds), the alarm,
+events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py).
+
+Functions of the core (control.Core): the state, phase and fault are the state
+machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
-from events import E_ESTOP, E_FAULT
+from events import E_ESTOP, E_FAULT, E_GAVE_UP
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
 
@@ -32,7 +41,12 @@ def emergency(core, source):
 
 def raise_fault(core, code):
     st = core.state
-    if code == core.fault and (st == FAULT or st == EMERGENCY_RETURN):
+    returning = st == FAULT or st == EMERGENCY_RETURN
+    lift = core.lift
+    if code == faults.RUNAWAY and returning and lift.active:
+        _lost_steps_again(core)
+        return
+    if code == core.fault and returning:
         # The same fault again: not a new fault to log. Standing latched (a fault
         # latched at boot, or after its tries), it starts nothing: a latched fault
         # never moves the table by itself, only a deliberate command does.
@@ -50,6 +64,12 @@ def raise_fault(core, code):
     core.log.add(core.now_ms, E_FAULT, code, st)
     if core.fault == faults.NONE:
         core.fault = code
+    if not returning:
+        lift.reset()  # a new fault episode
+    if code == faults.RUNAWAY:
+        lift.active = True
+        # lost on the way up: the load is heavy; the return goes on at the slowest speed
+        lift.slow = lift.slow or core.plan.vel_sps < 0
     core.runner.stop()
     core.pending_cmd = 0
     if core.session.active:
@@ -64,6 +84,20 @@ def raise_fault(core, code):
         latch(core)
     else:
         fault_return(core)
+
+
+def _lost_steps_again(core):
+    """RUNAWAY again during a runaway's return: on slowly while it makes progress."""
+    lift = core.lift
+    if lift.gave_up or core.phase == P_LATCHED:
+        return  # standing latched: a latched fault never moves the table by itself
+    if lift.slow and not (core.est.valid and lift.progressed(core.est.angle_mdeg)):
+        lift.gave_up = True
+        core.log.add(core.now_ms, E_GAVE_UP, faults.RUNAWAY, core.est.angle_mdeg)
+        latch(core)
+        return
+    lift.slow = True
+    fault_return(core)
 
 
 def fault_return(core):
@@ -122,9 +156,11 @@ def can_move(core):
 
 def reference_from_imu(core):
     pos = core.pos
-    pos.reference_from_imu(core.est)
+    runaway = core.sup.runaway
+    # the IMU corrected by the offset it took at rest: never onto a drifted IMU angle
+    pos.reference_from_imu(core.est, runaway.base_mdeg)
     core.plan.reset(pos.count + pos.offset)
-    core.sup.runaway.reset()  # a new reference: the old error history no longer applies
+    runaway.reset()  # a new reference: the old error history no longer applies
 
 
 def step_latch(core, st):
@@ -136,7 +172,10 @@ def step_latch(core, st):
         elif core.plan.done():
             reference_from_imu(core)
             core.phase = P_TO_REST
-            return_to_rest(core, core.targets.v_jog, core.targets.a_jog)
+            tg = core.targets
+            lift = core.lift
+            lift.start_try(core.est.angle_mdeg)
+            return_to_rest(core, tg.v_home if lift.slow else tg.v_jog, tg.a_jog)
     elif ph == P_TO_REST:
         if st == FAULT and not can_move(core):
             latch(core)

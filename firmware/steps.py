@@ -134,7 +134,7 @@ def _arrived(core):
         if hold > cap:
             core.log.add(core.now_ms, events.E_CAP, 1)
         hold = cap
-    if core.switches.at_home_switch and not core.runner.active:
+    if core.switches.at_loading and not core.runner.active:
         core.enter(states.READY)  # a goto to the loading position ends the session
     else:
         core.enter(HOLDING)
@@ -228,7 +228,7 @@ def start_homing(core):
 def settle(core):
     """Stand still after a stop or a latch: READY at the loading switch, else HOLDING
     (for the hold cap of the angle where it stands)."""
-    if core.switches.at_home_switch:
+    if core.switches.at_loading:
         core.enter(states.READY)
     else:
         core.enter(HOLDING)

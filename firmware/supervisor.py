@@ -1,5 +1,6 @@
 """The core's watchdogs over itself: loop overruns, the IMU, position runaway, the step
-generator and the over-travel switch.
+generator, the over-travel switch, and the limit switches against the angle (a switch
+is evidence: switches.Switches.judge, run here once per tick).
 
 Owns the checks and their memory (consecutive overruns, the step generator's flag and
 the over-travel level last seen, the runaway check (RunawayCheck, below), the
@@ -20,10 +21,18 @@ K_IMU = const(2)  # the estimator reports a fault while the IMU is still trusted
 K_RUNAWAY = const(3)  # the steps and the IMU disagree (RunawayCheck, below)
 K_STEPGEN = const(4)  # the step generator's own check flags (Inputs.stepgen_fault)
 K_PLAN = const(5)  # the emitted count is too far off the plan: lost or extra pulses
-K_OVERTRAVEL = const(6)  # the over-travel switch closed
+K_OVERTRAVEL = const(6)  # the over-travel switch closed (and the angle agrees)
+K_SWITCH = const(7)  # a limit switch contradicts every trusted angle: a switch fault
 
 _STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
 _COUNT_MAX = const(0x3FFFFFFF)  # keeps the runaway timer a small int however long it runs
+# At rest, a change of the steps-vs-IMU discrepancy up to this rate is the IMU's (an
+# offset settling or drifting with temperature: tenths of a degree per minute): absorbed.
+# A slipping drive or a gear letting go moves the table (and the IMU) far faster.
+_REST_DRIFT_MDEG_S = const(100)
+# The most of the discrepancy put down to the IMU at rest: its error at the datasheet
+# tolerances (issue #18: up to 3 deg). Beyond, the drive has moved: judged as lost steps.
+_REST_BASE_MAX_MDEG = const(3000)
 
 
 class Supervisor:
@@ -38,6 +47,7 @@ class Supervisor:
         self.overruns = 0  # consecutive overrun passes
         self.sg_seen = 0  # the step generator's flag as last seen (non-zero: failed)
         self._ot_seen = False
+        self._lies_seen = 0  # bit 1: home switch fault seen, bit 2: over-travel switch fault
         self.stepgen_tol = 0  # steps the plan and the count may differ by
 
     def configure(self, v_max_sps, tick_ms):
@@ -50,6 +60,8 @@ class Supervisor:
         set) and in READY (at the switch, where a mis-mounted IMU is calibrated); on
         everywhere else, standing still included: steps lost at the end of a move must
         still be judged."""
+        if after == K_NONE:
+            self._judge_switches()
         if after < K_OVERRUN:
             if inp.overrun:
                 self.overruns += 1
@@ -65,7 +77,9 @@ class Supervisor:
             return K_IMU
         if (after < K_RUNAWAY and pos.referenced and pos.steps_trusted and pos.imu_trusted
                 and est.valid and state != HOMING and state != READY):
-            self.runaway.update(dt, pos.steps_mdeg, est.angle_mdeg, True)
+            plan = self._plan
+            moving = plan.vel_sps != 0 or plan.rate_sps != 0 or not plan.done()
+            self.runaway.update(dt, pos.steps_mdeg, est.angle_mdeg, True, moving)
             if self.runaway.tripped:
                 self.code = faults.RUNAWAY
                 return K_RUNAWAY
@@ -81,14 +95,28 @@ class Supervisor:
             if err > self.stepgen_tol or err < -self.stepgen_tol:
                 self.code = faults.STEPGEN
                 return K_PLAN
+        sw = self._switches
         if after < K_OVERTRAVEL:
-            ot = self._switches.overtravel
+            ot = sw.overtravel
             if ot != self._ot_seen:
                 self._ot_seen = ot
-                if ot:
+                if ot and not sw.over_lies:  # a lying switch is K_SWITCH's
                     self.code = faults.OVERTRAVEL
                     return K_OVERTRAVEL
+        if after < K_SWITCH:
+            lies = (1 if sw.home_lies else 0) | (2 if sw.over_lies else 0)
+            new = lies & ~self._lies_seen
+            self._lies_seen = lies
+            if new:
+                self.code = faults.HOME_SWITCH if new & 1 else faults.OVERTRAVEL_SWITCH
+                return K_SWITCH
         return K_NONE
+
+    def _judge_switches(self):
+        pos = self._pos
+        est = self._est
+        self._switches.judge(pos.referenced and pos.steps_trusted, pos.steps_mdeg,
+                             pos.imu_trusted and est.valid, est.angle_mdeg)
 
 class RunawayCheck:
     """Position-runaway check: the angle from the step count against the measured angle.
@@ -99,33 +127,63 @@ class RunawayCheck:
     from the IMU's angle. Stall detection does not work at this drive's low motor speed, so
     this check is the one that sees it.
 
-    Rule: |steps angle - IMU angle| > cfg.runaway_tol_mdeg (which already includes the
-    gearbox backlash and the estimator's error) continuously for cfg.runaway_window_ms sets
-    `tripped`, latched until reset(). Any sample back within tolerance restarts the window,
-    so a brief spike never trips. While the IMU angle is not valid there is no judgement:
-    the timer holds (neither advances nor restarts) and nothing trips.
+    Rule: |steps angle - IMU angle - base| > cfg.runaway_tol_mdeg (which already includes
+    the gearbox backlash and the estimator's error) continuously for cfg.runaway_window_ms
+    sets `tripped`, latched until reset(). Any sample back within tolerance restarts the
+    window, so a brief spike never trips. While the IMU angle is not valid there is no
+    judgement: the timer holds (neither advances nor restarts) and nothing trips.
+
+    Which source the evidence supports (issue #18): lost steps happen only while the drive
+    moves under load, and show as a discrepancy that grows during a move; an IMU offset
+    shows as a smooth change while the table stands still. So at rest (the plan stopped,
+    no pulses), while the error is within tolerance, a change of the discrepancy no faster
+    than _REST_DRIFT_MDEG_S is put down to the IMU: it goes into `base_mdeg` (at most
+    _REST_BASE_MAX_MDEG either way), never trips, and a later re-reference on the IMU
+    (reactions.reference_from_imu) adds it back: steps are never re-referenced onto an IMU
+    angle that drifted while the table stood still. A faster change at rest (a drive that
+    slipped) and anything during a move are judged; steps lost at the end of a move (the
+    timer already running) are still judged at rest.
 
     update() allocates nothing on MicroPython.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
+        # the part of the error that grew at rest: the IMU's offset. Kept by reset(): it
+        # is the IMU's, not the reference's (a re-reference on the IMU adds it back).
+        self.base_mdeg = 0
         self.reset()
 
     def reset(self):
-        """Clear the latch and the timer (after the operator acknowledged the fault)."""
+        """Clear the latch and the timer (after the operator acknowledged the fault, or
+        a new step reference)."""
         self.tripped = False  # latched: the steps and the measured angle disagree
         self.error_mdeg = 0  # steps angle - IMU angle at the latest valid sample, mdeg
         self.over_ms = 0  # how long the error has been continuously over tolerance
+        self._e_last = None  # the error at the previous valid sample (None: none since reset)
 
-    def update(self, dt_ms, steps_angle_mdeg, imu_angle_mdeg, imu_valid):
-        """One tick. Angles in mdeg (+ = head-down); dt_ms since the previous call."""
+    def update(self, dt_ms, steps_angle_mdeg, imu_angle_mdeg, imu_valid, moving=True):
+        """One tick. Angles in mdeg (+ = head-down); dt_ms since the previous call;
+        moving: the drive is (or may still be) moving - see the class doc for rest."""
         if not imu_valid:
             return
         e = steps_angle_mdeg - imu_angle_mdeg
         self.error_mdeg = e
         if self.tripped:
             return
+        last = self._e_last
+        self._e_last = e
+        if not moving and self.over_ms == 0 and last is not None:
+            lim = _REST_DRIFT_MDEG_S * dt_ms // 1000 + 1
+            d = e - last
+            if d > lim:
+                d = lim
+            elif d < -lim:
+                d = -lim
+            b = self.base_mdeg + d
+            if -_REST_BASE_MAX_MDEG <= b <= _REST_BASE_MAX_MDEG:
+                self.base_mdeg = b
+        e -= self.base_mdeg
         tol = self._cfg.runaway_tol_mdeg
         if -tol <= e <= tol:
             self.over_ms = 0

@@ -2,11 +2,33 @@
 
 Owns: debouncing the home and over-travel switches (one `Debounce` filter each: a level
 counts once seen for cfg.switch_samples consecutive ticks), and this tick's e-stop
-events: the circuit just opened (polled) or the ISR counted an edge. It only reports;
-the core decides what a switch means. update() allocates nothing.
+events: the circuit just opened (polled) or the ISR counted an edge; and the judgement
+of the two limit switches against the angle (judge()): a switch is evidence, not truth.
+It only reports; the core decides what a switch means. update() and judge() allocate
+nothing.
+
+The evidence rule (issue #18). Each tick the supervisor hands judge() the angle of each
+trusted source (the referenced step count, the IMU). A source *contradicts* a switch
+when it is further than SWITCH_TOL_MDEG from the switch's point on the wrong side; it
+*agrees* otherwise. A switch contradicted by every trusted source (at least one) is a
+switch fault (faults.HOME_SWITCH, faults.OVERTRAVEL_SWITCH): a cut wire on the normally
+closed home switch reads "at the loading stop" at 25 deg; a cut over-travel wire reads
+"past the over-travel switch" at 20 deg; a welded one reads "not past" at 73 deg.
+`at_loading` - what READY and "at the loading stop" rest on - is the home switch AND
+every trusted source agreeing (and at least one trusted): never the switch alone.
+Within SWITCH_TOL_MDEG of a switch's point the firmware cannot tell a lying switch from a
+true one (the IMU may be 3 deg off, the steps up to the runaway tolerance): a home wire
+cut between the loading stop and 4 deg above the home switch reads as the real thing.
 """
 
+from micropython import const
 from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL
+
+# A source contradicts a switch beyond this distance from the switch's point. The sum of
+# what each source may be off by: the IMU up to 3 deg at the MPU-6050's datasheet offsets
+# (issue #18), the steps up to the runaway tolerance (2.5 deg) before that check trips;
+# 4 deg, as the boot self-test's comparison of the same switches with the IMU.
+SWITCH_TOL_MDEG = const(4000)
 
 
 class Debounce:
@@ -38,6 +60,9 @@ class Switches:
         self.estop_opened = False  # this tick: the circuit opened since the last tick
         self.estop_edge = False  # this tick: the ISR counted a new edge
         self.edges_seen = 0  # the ISR's edge count at the last update
+        self.at_loading = False  # the home switch, and every trusted angle agrees (judge)
+        self.home_lies = False  # the home switch contradicts every trusted angle
+        self.over_lies = False  # the over-travel switch contradicts every trusted angle
         self._edges_init = False
 
     def update(self, inp):
@@ -54,3 +79,29 @@ class Switches:
         was_open = self.estop_open
         self.estop_open = sw & SW_ESTOP != 0
         self.estop_opened = self.estop_open and not was_open
+
+    def judge(self, steps_ok, steps_mdeg, imu_ok, imu_mdeg):
+        """Judge the limit switches against the trusted angles (see the module doc)."""
+        cfg = self._cfg
+        home = cfg.home_switch_mdeg + SWITCH_TOL_MDEG  # beyond: clearly off the home switch
+        lo = cfg.overtravel_mdeg - SWITCH_TOL_MDEG  # below: clearly short of over-travel
+        hi = cfg.overtravel_mdeg + SWITCH_TOL_MDEG  # above: clearly past it
+        n = 0  # trusted sources
+        off_home = 0  # of them, clearly off the home switch
+        short = 0  # clearly short of the over-travel switch
+        past = 0  # clearly past it
+        if steps_ok:
+            n += 1
+            off_home += steps_mdeg > home
+            short += steps_mdeg < lo
+            past += steps_mdeg > hi
+        if imu_ok:
+            n += 1
+            off_home += imu_mdeg > home
+            short += imu_mdeg < lo
+            past += imu_mdeg > hi
+        h = self.at_home_switch
+        self.at_loading = h and n > 0 and off_home == 0
+        self.home_lies = h and n > 0 and off_home == n
+        o = self.overtravel
+        self.over_lies = n > 0 and ((o and short == n) or (not o and past == n))

@@ -9,7 +9,7 @@ from estimator import Estimator, sample_for_angle_into
 from kinematics import make_kinematics
 from motion import MotionPlan
 from position import Position
-from signals import SW_OVERTRAVEL, Inputs
+from signals import SW_HOME, SW_OVERTRAVEL, Inputs
 from states import HOLDING, HOMING, READY
 from supervisor import (
     K_IMU,
@@ -19,6 +19,7 @@ from supervisor import (
     K_PLAN,
     K_RUNAWAY,
     K_STEPGEN,
+    K_SWITCH,
     Supervisor,
 )
 from support import make_config
@@ -97,7 +98,7 @@ def test_plan_error_beyond_the_tolerance_while_the_steps_are_trusted():
 
 
 def test_overtravel_fires_on_the_switch_closing_only():
-    w = _World()
+    w = _World(66000)  # within the tolerance of the switch: the angle agrees
     w.inp.switches = SW_OVERTRAVEL
     for _ in range(w.cfg.switch_samples - 1):
         w.sw.update(w.inp)
@@ -106,6 +107,44 @@ def test_overtravel_fires_on_the_switch_closing_only():
     assert w.check() == K_OVERTRAVEL and w.sup.code == faults.OVERTRAVEL
     w.sw.update(w.inp)
     assert w.check() == K_NONE
+
+
+def _debounced(w, bits):
+    w.inp.switches = bits
+    for _ in range(w.cfg.switch_samples):
+        w.sw.update(w.inp)
+
+
+def test_a_switch_contradicted_by_steps_and_imu_is_a_switch_fault_once():
+    """Issue #18: a cut home wire reads "at the loading stop" at 20 deg; a cut
+    over-travel wire reads "past it" at 20 deg. Each is a switch fault, reported once."""
+    w = _World()
+    _debounced(w, SW_HOME)
+    assert w.check() == K_SWITCH and w.sup.code == faults.HOME_SWITCH
+    assert not w.sw.at_loading
+    assert w.check() == K_NONE  # reported once, while it goes on lying
+    _debounced(w, SW_HOME | SW_OVERTRAVEL)
+    assert w.check() == K_SWITCH and w.sup.code == faults.OVERTRAVEL_SWITCH
+    assert w.check() == K_NONE
+
+
+def test_a_switch_agreed_with_by_one_source_is_no_switch_fault():
+    w = _World()
+    _debounced(w, SW_HOME)
+    w.pos.steps_mdeg = -60000  # the steps say loading (the IMU still says 20 deg)
+    assert w.check() == K_NONE
+    assert not w.sw.at_loading  # but READY needs every trusted source to agree
+    w.pos.imu_trusted = False
+    assert w.check() == K_NONE
+    assert w.sw.at_loading
+    w.pos.steps_trusted = False  # no trusted source: the switch alone is not enough
+    assert w.check() == K_NONE
+    assert not w.sw.at_loading
+
+
+def test_an_overtravel_switch_that_stays_closed_past_its_point_is_a_switch_fault():
+    w = _World(73000)  # the over-travel switch (68 deg) never opened: welded
+    assert w.check() == K_SWITCH and w.sup.code == faults.OVERTRAVEL_SWITCH
 
 
 def test_runaway_is_judged_except_in_ready_and_homing():

@@ -68,3 +68,27 @@ def test_corrupt_settings_file_falls_back_and_reports():
     assert any("settings" in e for e in app.startup_errors)
     assert app.core.fault == faults.STORAGE
     assert os.path.exists(path + ".bad")  # preserved for diagnosis
+
+
+def test_ctrl_c_needs_the_angle_to_agree_with_the_home_switch():
+    """Issue #18: a cut wire on the normally-closed home switch reads "at the loading
+    stop". Cut at 25 deg head-down: the switch fault's return stops at horizontal with the
+    driver off, and a Ctrl-C is still refused there: the angle does not agree (on main it
+    was obeyed wherever the switch read pressed). Covers: HZ-05"""
+    from signals import SW_HOME
+
+    runner = SimRunner()
+    _holding_at(runner, 25000)
+    app = runner.app
+    board = runner.board
+    read = board.read_inputs
+
+    def cut_home_wire(inp):
+        read(inp)
+        inp.switches |= SW_HOME
+
+    board.read_inputs = cut_home_wire
+    runner.run_ms(100)
+    assert app.core.fault == faults.HOME_SWITCH
+    assert runner.run_until(lambda r: not r.app.outputs.enable, 60000)
+    assert app.core.switches.at_home_switch and not app.interrupt_allowed()

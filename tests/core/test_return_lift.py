@@ -1,0 +1,157 @@
+"""Issue #18: a return that keeps trying (firmware/lift.py, reactions.py), and the
+runaway check's rule at rest (supervisor.RunawayCheck).
+
+A heavy or badly adjusted user: the drive loses steps. Emulated on the core rig by a
+table that does not follow the emitted steps (Plant.lag_steps): head-up above a given
+speed (the pull-out torque falls with speed), or not at all. Hand-worked cases: lifted
+at the slowest speed (goes on to horizontal), not lifted at all (gives up, latched, the
+alarm, the reason logged), lost going head-down (stops at once, turns back).
+"""
+
+import faults
+from events import E_FAULT, E_GAVE_UP
+from rig import TICK_MS, Rig
+from signals import IND_ALARM
+from states import C_GOTO, C_RETURN, FAULT, HOLDING, P_LATCHED, READY
+
+
+def _holding_at(r, angle_mdeg):
+    r.ready_homed()
+    assert r.core.command(C_GOTO, angle_mdeg) == 0
+    r.run_until(lambda x: x.core.state == HOLDING, 60000)
+
+
+def _run_heavy(r, ms, up_max_mdeg_s, down=False):
+    """Tick ms with a table that follows head-up steps only up to up_max_mdeg_s (0: never)
+    and, if down, no head-down steps at all. Returns the deepest true angle seen."""
+    p = r.plant
+    deepest = p.angle_mdeg()
+    # steps per tick the drive still moves the table head-up
+    up_max = (p.kin.steps_from_mdeg(up_max_mdeg_s) - p.kin.steps_from_mdeg(0)) * TICK_MS // 1000
+    for _ in range(ms // TICK_MS):
+        c0 = p.count
+        a0 = p.angle_mdeg()
+        r.tick()
+        d = p.count - c0
+        if d < 0 and -d > up_max:
+            p.lag_steps += d  # head-up too fast for the load: none of them moved the table
+        elif d > 0 and down:
+            p.lag_steps += d
+        a = p.angle_mdeg()
+        p.rate_mdeg_s = (a - a0) * 1000 // TICK_MS  # the gyro sees the table, not the steps
+        if a > deepest:
+            deepest = a
+    return deepest
+
+
+def _gave_up(r):
+    return r.events(E_GAVE_UP)
+
+
+def test_lost_steps_on_the_way_up_go_on_at_the_slowest_speed_to_horizontal():
+    """Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 25000)
+    assert r.core.command(C_RETURN) == 0
+    # lifted only at up to 1 deg/s: the normal (3.5) and jog (2) speeds lose steps
+    _run_heavy(r, 180000, 1000)
+    assert r.core.fault == faults.RUNAWAY
+    assert r.core.lift.slow and not r.core.lift.gave_up
+    assert -1000 < r.plant.angle_mdeg() < 1000  # at horizontal
+    assert not _gave_up(r)
+    assert len([e for e in r.events(E_FAULT) if e[2] == faults.RUNAWAY]) == 1
+
+
+def test_lost_steps_with_no_progress_at_the_slowest_speed_give_up_with_the_alarm():
+    """Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 25000)
+    assert r.core.command(C_RETURN) == 0
+    _run_heavy(r, 60000, 0)  # the drive cannot lift this load at any speed
+    assert r.core.state == FAULT and r.core.phase == P_LATCHED
+    assert r.core.lift.gave_up
+    g = _gave_up(r)
+    assert len(g) == 1 and g[0][2] == faults.RUNAWAY
+    assert 23000 < g[0][3] < 26000  # the IMU angle where it gave up
+    assert not r.out.enable  # the worm holds
+    assert r.out.buzzer == IND_ALARM and r.out.led == IND_ALARM
+    a = r.plant.angle_mdeg()
+    _run_heavy(r, 30000, 0)  # nothing more by itself
+    assert r.plant.angle_mdeg() == a and not r.out.enable and len(_gave_up(r)) == 1
+    # it tried at the slowest speed before giving up, over at least 5 s
+    assert r.core.lift.slow and r.core.lift.tries >= 1
+
+
+def test_lost_steps_lifting_part_of_the_way_keep_trying_while_it_moves():
+    """A table that comes up for a while, then sticks: tries go on while each makes
+    progress, and it gives up only at the first try without any."""
+    r = Rig()
+    _holding_at(r, 25000)
+    assert r.core.command(C_RETURN) == 0
+    p = r.plant
+    _run_heavy(r, 5000, 0)  # the first (normal-speed) try: no lift at all
+    for _ in range(1500):
+        if p.angle_mdeg() > 12000:
+            _run_heavy(r, 100, 1000)  # moves at the slowest speed down to 12 deg
+        else:
+            _run_heavy(r, 100, 0)  # then sticks
+        if r.core.lift.gave_up:
+            break
+    assert r.core.lift.gave_up
+    assert 10000 < p.angle_mdeg() < 12600
+    assert r.core.lift.tries >= 2
+
+
+def test_lost_steps_while_going_head_down_stop_at_once_and_turn_back():
+    """Covers: HZ-05"""
+    r = Rig()
+    r.ready_homed()
+    assert r.core.command(C_GOTO, 30000) == 0
+    r.run_until(lambda x: x.plant.angle_mdeg() > 10000, 60000)
+    # head-down steps no longer move the table (a feet-heavy user)
+    deepest = _run_heavy(r, 3000, 100000, down=True)
+    assert r.core.state == FAULT and r.core.fault == faults.RUNAWAY
+    assert not r.core.lift.slow  # lost going down: the return is at jog speed
+    assert deepest < 10000 + 3000  # stopped at once: no further than lost
+    _run_heavy(r, 60000, 100000)
+    assert -1000 < r.plant.angle_mdeg() < 1000 and r.core.phase == P_LATCHED
+
+
+def test_imu_drifting_at_rest_is_not_a_runaway_and_the_steps_are_kept():
+    """Issue #18: an IMU offset that grows while the table stands still is the IMU's: no
+    trip, no re-reference on it; the return ends at true horizontal. Covers: HZ-06"""
+    r = Rig()
+    _holding_at(r, 20000)
+    for _ in range(30):  # 3 deg over 30 s at rest: a smooth drift, not lost steps
+        r.plant.imu_bias_mdeg += 100
+        r.tick(100)
+    assert r.core.fault == faults.NONE
+    assert r.core.sup.runaway.base_mdeg < -2500  # put down to the IMU
+    assert r.core.command(C_RETURN) == 0
+    r.run_until(lambda x: x.core.state == READY, 200000)
+    assert r.core.fault == faults.NONE
+
+
+def test_a_sudden_slip_at_rest_is_still_judged():
+    """A table that slipped 7.5 deg while standing still (a gear let go) is not an IMU
+    drift: it trips and the return is guided by the IMU. Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 25000)
+    r.plant.lag_steps = r.plant.kin.steps_from_mdeg(7500) - r.plant.kin.steps_from_mdeg(0)
+    r.run_until(lambda x: x.core.state == FAULT, 5000)
+    assert r.core.fault == faults.RUNAWAY
+
+
+def test_after_an_imu_drift_a_re_reference_adds_the_offset_back():
+    """The IMU drifted +2 deg at rest; then steps are lost. The re-reference takes the
+    IMU corrected by the offset seen at rest, not the drifted angle. Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 20000)
+    for _ in range(20):
+        r.plant.imu_bias_mdeg += 100
+        r.tick(100)
+    assert r.core.fault == faults.NONE
+    r.plant.lag_steps = r.plant.kin.steps_from_mdeg(6000) - r.plant.kin.steps_from_mdeg(0)
+    r.run_until(lambda x: x.core.phase == P_LATCHED, 60000)
+    assert r.core.fault == faults.RUNAWAY
+    assert -1000 < r.plant.angle_mdeg() < 1000  # true horizontal, not 2 deg off
