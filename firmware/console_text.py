@@ -96,6 +96,9 @@ def event_text(code, a, b):
         return "%d in a row" % a
     if code == e.E_CONSENT:
         return "contraindications acknowledged"
+    if code == e.E_GAVE_UP:
+        return "%s: the drive cannot lift at its slowest speed, at %s deg" % (
+            faults.name(a), fmt_milli(b))
     if a == 0 and b == 0:
         return ""
     return "a=%d b=%d" % (a, b)
