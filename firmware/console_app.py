@@ -8,10 +8,12 @@ here is a read. The event log, histories and access state are the app's objects,
 through their own interfaces (firmware/eventlog.py, history.py, auth.py).
 """
 
+import childlock
 import faults
 import profiles
 import states
 from console_text import RESETS, name, program_name, state_name
+from events import E_COMMAND
 
 
 class AppView:
@@ -28,8 +30,14 @@ class AppView:
     # ------------------------------------------------------------ changes
 
     def command(self, cmd, a=0, b=0):
-        """core.command(): OK or the refusal reason (states.R_*)."""
-        return self._core.command(cmd, a, b)
+        """core.command(): OK or the refusal reason (states.R_*). While the child lock is
+        on, only what firmware/childlock.py allows reaches the core; the rest is refused
+        with R_LOCKED and logged as the core logs a locked button."""
+        core = self._core
+        if core.child_lock and not childlock.allowed(cmd):
+            self.log.add(core.now_ms, E_COMMAND, cmd, states.R_LOCKED)
+            return states.R_LOCKED
+        return core.command(cmd, a, b)
 
     def set_setting(self, name_, value):
         """(old value, store status); ConfigError or ProfileError if refused (unchanged)."""
