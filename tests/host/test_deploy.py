@@ -122,7 +122,9 @@ def test_local_files_main_stays_source_the_rest_mpy():
     assert files["main.py"].endswith(os.path.join("firmware", "main.py"))
     assert files["table_params.json"] == paths.TABLE_PARAMS
     assert "app.mpy" in files and "console.mpy" in files
-    assert not any(n.endswith(".py") and n != "main.py" for n in files)
+    # boot.py too: it turns the keyboard interrupt off before main.py runs (issue #21)
+    assert files["boot.py"].endswith(os.path.join("firmware", "boot.py"))
+    assert not any(n.endswith(".py") and n not in ("main.py", "boot.py") for n in files)
     assert "main.mpy" not in files
 
 
