@@ -265,6 +265,8 @@ try:
 except OSError:
     pass
 _v = sys.implementation
+import gc
+gc.collect()
 print('DEPLOY-INFO ' + json.dumps({'platform': sys.platform, 'version': list(_v.version[:3]),
       'mpy': getattr(_v, '_mpy', None), 'files': _f, 'rom': _r}))
 """
