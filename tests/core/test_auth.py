@@ -262,6 +262,7 @@ def test_a_lost_security_record_never_frees_the_child_lock_or_the_lockout():
 def test_a_new_table_is_told_from_a_damaged_one_by_the_nvs_not_the_files():
     nvs = {}
     files = _set_up(nvs)
+    assert "pin" in files and "authstate" in files
     assert nvs[setupmarks.NVS_KEY] & (setupmarks.MARK_PIN | setupmarks.MARK_STATE)
     wiped = {}  # every file gone (a filesystem erased in service mode, say)
     assert Auth(MemFS(wiped), MemNVS(nvs)).lockdown
