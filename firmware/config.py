@@ -32,15 +32,24 @@ _FIELDS = (
     "\nscrew_table_mm 400 100 2000"  # lead screw: pivot to table anchor
     "\nscrew_offset_mdeg 90000 0 180000"  # lead screw: anchor angle at table angle 0
     # --- motion limits at the table (mdeg/s, mdeg/s^2) ---
-    "\nnormal_speed_mdeg_s 4000 500 8000"  # 4 dps: slow, calm tilting (guidance: go slow)
+    # 3.5 dps: slow, calm tilting (guidance: go slow). The fastest head-down speed, so
+    # at most 3.5 dps: an e-stop then stops within 0.4 deg (2 ticks + braking at the
+    # emergency acceleration's lower bound), and the motor keeps its margin of 2
+    "\nnormal_speed_mdeg_s 3500 500 3500"
     "\nnormal_accel_mdeg_s2 4000 500 10000"  # 1 s ramps at normal speed
     "\njog_speed_mdeg_s 2000 200 4000"  # hold-to-run and recovery run at reduced speed
-    "\njog_accel_mdeg_s2 4000 500 10000"
+    # Jog and every fault stop or fault return brake at this: a fault while tilting
+    # head-down at normal speed stops within 0.4 deg, as an e-stop does
+    "\njog_accel_mdeg_s2 20000 500 20000"
     # Emergency return: a little faster than normal, but kept where the motor still has
-    # torque margin for a 150 kg misadjusted user (hardware/mechanics_figures.md); a
-    # reliable return beats a fast one that loses steps.
-    "\nemergency_speed_mdeg_s 5000 1000 10000"
-    "\nemergency_accel_mdeg_s2 6000 1000 12000"  # still a ramp: no jolt to the person
+    # a pull-out margin of 2 for a 150 kg user 150 mm off (hardware/mechanics_figures.md);
+    # a reliable return beats a fast one that loses steps.
+    "\nemergency_speed_mdeg_s 4000 1000 4000"
+    # Brakes a head-down tilt on an e-stop: 3.5 dps stops in 0.38 deg (0.07 deg in the
+    # 2 ticks before braking, 0.31 deg braking). 20 dps^2 is 0.35 m/s^2 (0.036 g) at a
+    # head 1 m from the pivot: a gentle stop. At least 19 dps^2 (0.4 deg at 3.5 dps); at
+    # most 20 (the return's ramp at emergency speed keeps a pull-out margin of 2).
+    "\nemergency_accel_mdeg_s2 20000 19000 20000"
     "\nhoming_slow_mdeg_s 500 100 2000"  # second, precise approach to the home switch
     "\nhoming_retract_mdeg 2000 500 5000"  # back off the switch before the slow approach
     # the switch must be found within this travel past the counted loading angle: the
@@ -74,7 +83,7 @@ _FIELDS = (
     "\nrunaway_tol_mdeg 2500 500 10000"  # steps vs IMU: backlash + estimator error + margin
     "\nrunaway_window_ms 1000 100 10000"  # error must persist this long to trip
     # --- main loop ---
-    "\ntick_ms 10 5 50"  # 100 Hz control loop
+    "\ntick_ms 10 5 10"  # 100 Hz loop; longer ticks would break the 0.5 deg e-stop bound
     "\noverrun_limit 10 2 1000"  # consecutive overruns that make a fault
     "\nwdt_timeout_ms 1000 200 8000"  # > longest blocking I2C timeout, < a person's patience
     "\n"

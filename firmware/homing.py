@@ -6,8 +6,8 @@ distance; brake on the switch, back off it, approach again slowly and take the
 reference where the switch closes (Position.reference, homed), then park at the loading
 angle. start() begins it; step() advances it once per tick and returns RUNNING, DONE
 (parked, referenced) or FAILED (no switch within the expected travel, or a switch that
-never releases); the core raises the fault. Moves go through the core's `go` (clamped,
-as every target) and `aim` (unclamped: only the seek past the counted loading angle,
+never releases); the core raises the fault. Moves go through Targets.go (clamped, as
+every target) and Targets.aim (unclamped: only the seek past the counted loading angle,
 toward the mechanical stop). Allocation-free.
 """
 
@@ -21,23 +21,21 @@ FAILED = const(2)
 
 
 class Homing:
-    def __init__(self, cfg, kin, plan, pos, switches, speeds, runaway, log, go, aim):
+    def __init__(self, cfg, kin, plan, pos, switches, targets, runaway, log):
         self._cfg = cfg
         self._kin = kin
         self._plan = plan
         self._pos = pos
         self._switches = switches
-        self._speeds = speeds
+        self._targets = targets  # the speeds, and the moves (motion.Targets)
         self._runaway = runaway
         self._log = log
-        self._go = go  # go(target_mdeg, vmax_sps, amax_sps2, log_clamp): clamped
-        self._aim = aim  # aim(target_mdeg, vmax_sps, amax_sps2): as given
         self.phase = H_APPROACH
 
     def start(self):
-        sp = self._speeds
+        tg = self._targets
         self.phase = H_APPROACH
-        self._go(self._cfg.loading_angle_mdeg, sp.v_jog, sp.a_jog, False)
+        tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
 
     def step(self, now_ms):
         ph = self.phase
@@ -59,8 +57,8 @@ class Homing:
                 self.phase = H_RETRACT
                 # aimed in the steps' frame, the frame the move is counted in
                 here = self._kin.mdeg_from_steps(plan.pos)
-                sp = self._speeds
-                self._go(here + self._cfg.homing_retract_mdeg, sp.v_jog, sp.a_jog, False)
+                tg = self._targets
+                tg.go(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
         elif ph == H_RETRACT:
             if plan.done():
                 if at_switch:
@@ -82,8 +80,8 @@ class Homing:
         homing_travel_mdeg - the switch, not the steps, says where loading is. Head-up
         is the safe direction; the mechanical stop is 1 deg past loading."""
         cfg = self._cfg
-        sp = self._speeds
-        self._aim(cfg.loading_angle_mdeg - cfg.homing_travel_mdeg, sp.v_home, sp.a_jog)
+        tg = self._targets
+        tg.aim(cfg.loading_angle_mdeg - cfg.homing_travel_mdeg, tg.v_home, tg.a_jog)
 
     def _reference(self, now_ms):
         # the reference: this count is where the switch edge is
@@ -95,5 +93,5 @@ class Homing:
         self._plan.reset(pos.count + pos.offset)
         self._log.add(now_ms, E_HOMED, pos.count)
         self.phase = H_PARK
-        sp = self._speeds
-        self._go(cfg.loading_angle_mdeg, sp.v_home, sp.a_jog, False)
+        tg = self._targets
+        tg.go(cfg.loading_angle_mdeg, tg.v_home, tg.a_jog)

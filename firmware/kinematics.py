@@ -20,8 +20,8 @@ the table faster than the angular limit anywhere on the travel.
 
 Round-trip error (tests/core/test_kinematics.py checks these bounds):
 - Rotary: angle -> steps -> angle within half a step's angle + 0.5 mdeg (default
-  drive: 1.333 steps per mdeg, <= 1 mdeg); steps -> angle -> steps within half a
-  mdeg's steps + 0.5 (default: <= 1 step).
+  drive: 2.667 steps per mdeg, <= 1 mdeg); steps -> angle -> steps within half a
+  mdeg's steps + 0.5 (default: <= 2 steps).
 - Lead screw: the same bounds with the local steps-per-mdeg of the segment (the
   piecewise-linear table is one map used both ways): on the default 600/400 mm frame
   <= 1 mdeg and <= 1 step. Against the exact law of cosines the table adds the chord

@@ -38,11 +38,11 @@ through and returns from exactly (tests/host/test_motion_props.py).
 from micropython import const
 
 # Fastest step rate the plan accepts. v*v must stay a small int (v <= 32767) in the
-# braking sum; 30000 sps is 22 deg/s on the default drive (1.33 steps per mdeg), twice
-# anything the configuration allows at the table.
+# braking sum; 30000 sps is 11.25 deg/s on the default drive (2.67 steps per mdeg), more
+# than twice anything the configuration allows at the table (4 deg/s).
 MAX_SPS = const(30000)
-# Largest acceleration accepted: amax*dt (dt <= 50 ms) stays far below 2**30, and no
-# table needs more than ~50000 sps^2 (see config: <= 12 deg/s^2).
+# Largest acceleration accepted: amax*dt (dt <= 50 ms) stays far below 2**30, and the
+# default drive needs at most 53333 sps^2 (config: <= 20 deg/s^2).
 MAX_SPS2 = const(1000000)
 # update() accepts ticks of 1..50 ms: the loop runs at 5..50 ms (config tick_ms), and
 # a late tick is clamped rather than allowed to plan one huge jump.
@@ -58,7 +58,7 @@ _D_CAP_U = const(1000000000)
 # rate_for() may exceed the planned speed by this much to catch up the emitted count:
 # 200 sps is 2 steps per 10 ms tick, enough for the generator's frequency quantisation
 # and the short pause at a direction change; small enough that a counter glitch can
-# only ask for a gentle speed change (0.15 deg/s at the table on the default drive).
+# only ask for a gentle speed change (0.075 deg/s at the table on the default drive).
 CORR_SPS = const(200)
 # After an early (short) tick, braking stays planned with it for 128 ticks (1.3 s at
 # 10 ms) per millisecond of recovery: long enough to cover a jittery stretch of loop.
@@ -344,3 +344,65 @@ class MotionPlan:
         else:
             self.limit_lo = count_steps
             self.limit_hi = count_steps
+
+
+class Targets:
+    """Where the table is sent, and how fast: the clamp every target goes through, and the
+    speed of each kind of motion.
+
+    Owns: the speeds and accelerations of each kind of motion in step units (converted from
+    the validated configuration's mdeg/s and mdeg/s^2 once per configuration change), the
+    clamp - [loading angle, min(profile max, soft max)], and no further than horizontal
+    until the profile's contraindication consent is given - and the last target planned
+    (`target_mdeg`, for the invariant checks). Every move the core, its safe reactions and
+    homing make goes through go() (clamped) or, for homing's seek alone, aim() (as given).
+    Allocation-free.
+    """
+
+    def __init__(self, cfg, kin, profile, plan):
+        self._cfg = cfg
+        self._kin = kin
+        self._profile = profile  # max_mdeg and consent are read live
+        self._plan = plan
+        self.target_mdeg = 0  # last target planned
+        self.configure(cfg, kin)
+
+    def configure(self, cfg, kin):
+        self.v_normal = kin.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
+        self.a_normal = kin.sps2_from_mdeg_s2(cfg.normal_accel_mdeg_s2)
+        self.v_jog = kin.sps_from_mdeg_s(cfg.jog_speed_mdeg_s)  # also recovery and faults
+        self.a_jog = kin.sps2_from_mdeg_s2(cfg.jog_accel_mdeg_s2)
+        self.v_emergency = kin.sps_from_mdeg_s(cfg.emergency_speed_mdeg_s)
+        self.a_emergency = kin.sps2_from_mdeg_s2(cfg.emergency_accel_mdeg_s2)
+        self.v_home = kin.sps_from_mdeg_s(cfg.homing_slow_mdeg_s)
+
+    def clamp(self, target_mdeg):
+        cfg = self._cfg
+        hi = self._profile.max_mdeg
+        if hi > cfg.soft_max_mdeg:
+            hi = cfg.soft_max_mdeg
+        if not self._profile.consent and hi > cfg.rest_angle_mdeg:
+            hi = cfg.rest_angle_mdeg
+        if target_mdeg > hi:
+            return hi
+        if target_mdeg < cfg.loading_angle_mdeg:
+            return cfg.loading_angle_mdeg
+        return target_mdeg
+
+    def go(self, target_mdeg, vmax, amax):
+        """Move to target_mdeg, clamped: the way every target goes."""
+        self.aim(self.clamp(target_mdeg), vmax, amax)
+
+    def aim(self, target_mdeg, vmax, amax):
+        """Plan the move to target_mdeg as given (homing's seek alone skips the clamp)."""
+        self.target_mdeg = target_mdeg
+        plan = self._plan
+        plan.set_limits(vmax, amax)
+        plan.set_target(self._kin.steps_from_mdeg(target_mdeg))
+
+    def stay(self, angle_mdeg, vmax, amax):
+        """Stop where the table is (at angle_mdeg), with these limits for the braking."""
+        plan = self._plan
+        plan.set_limits(vmax, amax)
+        plan.stop()
+        self.target_mdeg = angle_mdeg

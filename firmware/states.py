@@ -195,6 +195,7 @@ _TRANSITIONS = """
 BOOT READY self-test passed at the loading position
 BOOT RECOVERY self-test passed away from the loading position
 BOOT FAULT self-test failed
+BOOT EMERGENCY_RETURN a console estop during the self-test, once it has passed
 RECOVERY RETURNING one deliberate command (UP or START press, console return)
 READY HOMING first motion command after boot, or home
 HOMING READY switch found, step reference set, parked at loading
@@ -204,8 +205,11 @@ MOVING HOLDING target reached, or stop
 MOVING READY a goto to the loading position arrived
 MOVING MOVING new target (re-planned smoothly)
 MOVING RETURNING return, discomfort, session cap
+MOVING JOGGING UP or DOWN held
 JOGGING HOLDING button released, decelerated
 JOGGING READY button released at the loading position
+JOGGING JOGGING the other button pressed: re-planned the other way
+JOGGING RETURNING return, discomfort, session cap, the hold cap at the clamp
 HOLDING MOVING goto, next program segment
 HOLDING RETURNING hold time expired, program over, return, discomfort, session cap
 HOLDING JOGGING UP or DOWN held
@@ -219,6 +223,20 @@ FAULT HOLDING acknowledged, cause gone, away from loading: no motion
 FAULT READY acknowledged, cause gone, at loading
 FAULT RECOVERY boot-time fault acknowledged away from loading
 FAULT EMERGENCY_RETURN e-stop
+RECOVERY EMERGENCY_RETURN e-stop
+HOMING EMERGENCY_RETURN e-stop
+READY EMERGENCY_RETURN e-stop
+MOVING EMERGENCY_RETURN e-stop
+JOGGING EMERGENCY_RETURN e-stop
+HOLDING EMERGENCY_RETURN e-stop
+RETURNING EMERGENCY_RETURN e-stop
+RECOVERY FAULT fault detected
+HOMING FAULT fault detected
+READY FAULT fault detected
+MOVING FAULT fault detected
+JOGGING FAULT fault detected
+HOLDING FAULT fault detected
+RETURNING FAULT fault detected
 """
 
 

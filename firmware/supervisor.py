@@ -2,7 +2,8 @@
 generator and the over-travel switch.
 
 Owns the checks and their memory (consecutive overruns, the step generator's flag and
-the over-travel level last seen, the runaway check, the plan-vs-count tolerance). Like
+the over-travel level last seen, the runaway check (RunawayCheck, below), the
+plan-vs-count tolerance). Like
 the estimator it only reports: check() returns which check fired (K_*) with the fault
 code in `code`; the core decides what that means (which source loses trust, the fault
 to raise) and then asks for the checks after it, so several faults of one tick are
@@ -11,18 +12,18 @@ judged in order, each after the core's reaction to the one before. Allocation-fr
 
 import faults
 from micropython import const
-from runaway import RunawayCheck
 from states import HOMING, READY
 
 K_NONE = const(0)
 K_OVERRUN = const(1)  # cfg.overrun_limit loop passes in a row overran their tick
 K_IMU = const(2)  # the estimator reports a fault while the IMU is still trusted
-K_RUNAWAY = const(3)  # the steps and the IMU disagree (firmware/runaway.py)
+K_RUNAWAY = const(3)  # the steps and the IMU disagree (RunawayCheck, below)
 K_STEPGEN = const(4)  # the step generator's own check flags (Inputs.stepgen_fault)
 K_PLAN = const(5)  # the emitted count is too far off the plan: lost or extra pulses
 K_OVERTRAVEL = const(6)  # the over-travel switch closed
 
 _STEPGEN_TICKS = const(5)  # emitted count this many ticks of max speed off the plan: glitch
+_COUNT_MAX = const(0x3FFFFFFF)  # keeps the runaway timer a small int however long it runs
 
 
 class Supervisor:
@@ -88,3 +89,48 @@ class Supervisor:
                     self.code = faults.OVERTRAVEL
                     return K_OVERTRAVEL
         return K_NONE
+
+class RunawayCheck:
+    """Position-runaway check: the angle from the step count against the measured angle.
+
+    Owns: the one judgement "the drive is not where the steps say" - the position twin of
+    Marlin's thermal-runaway check. A stepper that loses steps under load, a slipping
+    coupling or a broken gear all make the angle computed from the emitted steps drift away
+    from the IMU's angle. Stall detection does not work at this drive's low motor speed, so
+    this check is the one that sees it.
+
+    Rule: |steps angle - IMU angle| > cfg.runaway_tol_mdeg (which already includes the
+    gearbox backlash and the estimator's error) continuously for cfg.runaway_window_ms sets
+    `tripped`, latched until reset(). Any sample back within tolerance restarts the window,
+    so a brief spike never trips. While the IMU angle is not valid there is no judgement:
+    the timer holds (neither advances nor restarts) and nothing trips.
+
+    update() allocates nothing on MicroPython.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        self.reset()
+
+    def reset(self):
+        """Clear the latch and the timer (after the operator acknowledged the fault)."""
+        self.tripped = False  # latched: the steps and the measured angle disagree
+        self.error_mdeg = 0  # steps angle - IMU angle at the latest valid sample, mdeg
+        self.over_ms = 0  # how long the error has been continuously over tolerance
+
+    def update(self, dt_ms, steps_angle_mdeg, imu_angle_mdeg, imu_valid):
+        """One tick. Angles in mdeg (+ = head-down); dt_ms since the previous call."""
+        if not imu_valid:
+            return
+        e = steps_angle_mdeg - imu_angle_mdeg
+        self.error_mdeg = e
+        if self.tripped:
+            return
+        tol = self._cfg.runaway_tol_mdeg
+        if -tol <= e <= tol:
+            self.over_ms = 0
+            return
+        if dt_ms > 0 and self.over_ms < _COUNT_MAX:
+            self.over_ms += dt_ms
+        if self.over_ms >= self._cfg.runaway_window_ms:
+            self.tripped = True

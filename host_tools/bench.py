@@ -248,61 +248,67 @@ def _vdev_session(vdev, quick, attribution=None):
     time that maximum rose."""
     from host_tools.console import ConsoleClient, SerialTransport
 
-    failed = []
     t = SerialTransport(vdev.port)
     try:
         c = ConsoleClient(t, timeout_s=30, on_telemetry=lambda s: None).connect()
-
-        def do(line):
-            r = c.run(line)
-            if not r.get("ok"):
-                failed.append("%s: %s" % (line, r.get("error")))
-            if attribution is not None:
-                # the vdev refreshes its state file every 0.5 s: let it, then read the
-                # running maximum of one tick's allocation (it rises at the culprit)
-                c.pump(0.6)
-                m = vdev.state().get("heap_tick_alloc_max_bytes")
-                if not attribution or m != attribution[-1][1]:
-                    attribution.append((line, m))
-            return r
-
-        def until_latched(timeout_s=120):
-            end = time.monotonic() + timeout_s
-            while time.monotonic() < end:
-                st = c.request("status")
-                if st.get("state") == "EMERGENCY_RETURN" and st.get("phase") == "latched":
-                    return
-                c.pump(0.05)
-            failed.append("the emergency return never latched")
-
-        do("consent")
-        do("consent yes")
-        do("stream 10")
-        if quick:
-            do("program custom")
-            do("start 15 10")
-        else:
-            do("program beginner")
-            do("start")
+        s = _ClientSession(c, vdev, attribution)
+        s.do("consent")
+        s.do("consent yes")
+        s.do("stream 10")
+        for line in (("program custom", "start 15 10") if quick
+                     else ("program beginner", "start")):
+            s.do(line)
         # to the end of the program: with --fast its hold can pass between two polls, so
         # the run is checked in the history instead of by catching it in HOLDING
-        do("until READY 300")
-        do("stream off")
+        s.do("until READY 300")
+        s.do("stream off")
         for line in ("status", "log 40", "history", "faults", "profile", "config get", "help"):
-            r = do(line)
+            r = s.do(line)
             if line == "history" and not r.get("sessions"):
-                failed.append("history: the program's session was not recorded")
-        do("goto 15")
-        do("until HOLDING 300")
-        do("estop")
-        until_latched()
-        do("ack")
-        do("return")
-        do("until READY 300")
-        do("log")
+                s.failed.append("history: the program's session was not recorded")
+        s.do("goto 15")
+        s.do("until HOLDING 300")
+        s.do("estop")
+        s.until_latched()
+        for line in ("ack", "return", "until READY 300", "log"):
+            s.do(line)
     finally:
         t.close()
-    return failed
+    return s.failed
+
+
+class _ClientSession:
+    """Console requests to the vdev, the failed ones kept (and the one-tick allocation
+    attributed to each request, when asked)."""
+
+    def __init__(self, client, vdev, attribution):
+        self.c = client
+        self.vdev = vdev
+        self.attribution = attribution
+        self.failed = []
+
+    def do(self, line):
+        r = self.c.run(line)
+        if not r.get("ok"):
+            self.failed.append("%s: %s" % (line, r.get("error")))
+        att = self.attribution
+        if att is not None:
+            # the vdev refreshes its state file every 0.5 s: let it, then read the
+            # running maximum of one tick's allocation (it rises at the culprit)
+            self.c.pump(0.6)
+            m = self.vdev.state().get("heap_tick_alloc_max_bytes")
+            if not att or m != att[-1][1]:
+                att.append((line, m))
+        return r
+
+    def until_latched(self, timeout_s=120):
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            st = self.c.request("status")
+            if st.get("state") == "EMERGENCY_RETURN" and st.get("phase") == "latched":
+                return
+            self.c.pump(0.05)
+        self.failed.append("the emergency return never latched")
 
 
 def _vdev_heap(heapsize, code, quick, session=True, attribute=False):
@@ -441,40 +447,48 @@ def session_script(runner, duration_ms, on_tick=None):
     from states import READY
 
     board = runner.board
-    end = board.now_ms + duration_ms
     history0 = runner.app.history.count
-    said = []
+    s = _Script(runner, board.now_ms + duration_ms, on_tick)
+    s.run_ms(500)
+    for line in ("consent", "consent yes"):
+        runner.send(line)
+        s.run_ms(300)
+    started = 0
+    names = ("beginner", "interval")
+    while board.now_ms < s.end:
+        runner.send("program %s" % names[started % 2])
+        s.run_ms(200)
+        runner.send("start")
+        s.run_ms(1000)
+        started += 1
+        core = runner.core
+        while board.now_ms < s.end and not (core.state == READY and not core.session_active):
+            s.run_ms(10)
+            core = runner.core
+        s.run_ms(2000)
+    errors = [ln for ln in "".join(s.said).splitlines() if ln.startswith(("error", "alert"))]
+    return started, runner.app.history.count - history0, errors
 
-    def run_ms(ms):
-        stop = min(board.now_ms + ms, end)
+
+class _Script:
+    """Runs the firmware in steps up to a fixed end, keeping what the console said."""
+
+    def __init__(self, runner, end, on_tick):
+        self.runner = runner
+        self.end = end
+        self.on_tick = on_tick
+        self.said = []
+
+    def run_ms(self, ms):
+        runner, board, on_tick = self.runner, self.runner.board, self.on_tick
+        stop = min(board.now_ms + ms, self.end)
         while board.now_ms < stop:
             runner.step()
             if on_tick is not None:
                 on_tick(runner)
         text = runner.receive()
         if text:
-            said.append(text)
-
-    run_ms(500)
-    runner.send("consent")
-    run_ms(300)
-    runner.send("consent yes")
-    run_ms(300)
-    started = 0
-    names = ("beginner", "interval")
-    while board.now_ms < end:
-        runner.send("program %s" % names[started % 2])
-        run_ms(200)
-        runner.send("start")
-        run_ms(1000)
-        started += 1
-        core = runner.core
-        while board.now_ms < end and not (core.state == READY and not core.session_active):
-            run_ms(10)
-            core = runner.core
-        run_ms(2000)
-    errors = [ln for ln in "".join(said).splitlines() if ln.startswith(("error", "alert"))]
-    return started, runner.app.history.count - history0, errors
+            self.said.append(text)
 
 
 def sim_factor(quick):
@@ -502,10 +516,48 @@ def angle_error(quick):
 
     ms = QUICK_SESSION_MS if quick else SESSION_MS
     root = tempfile.mkdtemp(prefix="bench-sim-")
-    acc = {"rest": [0, 0.0, 0.0], "motion": [0, 0.0, 0.0]}  # n, max |e|, sum e^2
-    step_s = [0.0]
+    errs = _AngleErrors()
+    try:
+        board = _probe_board(fs_root=root)
+        runner = SimRunner(board=board)
+        core = runner.app.core
+        tick_s = _time_core_tick(core)
+        t0 = time.perf_counter()
+        _, _, errors = session_script(runner, ms, errs.on_tick)
+        wall = time.perf_counter() - t0
+        if errors:
+            raise BenchError("the session script was refused: %s" % errors[:3])
+        if runner.app.core is not core:
+            raise BenchError("the firmware restarted during the angle-error session")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return errs.figures(), errs.details(wall, board, tick_s[0])
 
-    def on_tick(r):
+
+def _time_core_tick(core):
+    """Time Core.tick alone, inside App.step; returns [seconds so far]."""
+    core_tick = core.tick
+    tick_s = [0.0]
+
+    def timed_tick(now, inp, out):
+        t = time.perf_counter()
+        try:
+            core_tick(now, inp, out)
+        finally:
+            tick_s[0] += time.perf_counter() - t
+
+    core.tick = timed_tick
+    return tick_s
+
+
+class _AngleErrors:
+    """The estimator's error against the true angle, every tick, at rest and in motion:
+    [ticks, max |e|, sum e^2] of each."""
+
+    def __init__(self):
+        self.acc = {"rest": [0, 0.0, 0.0], "motion": [0, 0.0, 0.0]}
+
+    def on_tick(self, r):
         core = r.core
         est = core.est
         if core.state == 0 or not est.valid:  # BOOT: the self-test window
@@ -513,59 +565,39 @@ def angle_error(quick):
         b = r.board
         e = est.angle_mdeg - b.probe_angle
         k = "motion" if (b.probe_turning or abs(b.probe_rate) >= MOTION_RATE_MDEG_S) else "rest"
-        a = acc[k]
+        a = self.acc[k]
         a[0] += 1
         if abs(e) > a[1]:
             a[1] = abs(e)
         a[2] += e * e
 
-    tick_s = [0.0]
-    try:
-        board = _probe_board(fs_root=root)
-        runner = SimRunner(board=board)
-        core = runner.app.core
-        core_tick = core.tick
+    def figures(self):
+        rest, motion = self.acc["rest"], self.acc["motion"]
+        n = rest[0] + motion[0]
+        return {
+            "angle_error_max_rest_mdeg": rest[1] if rest[0] else None,
+            "angle_error_max_motion_mdeg": motion[1] if motion[0] else None,
+            "angle_error_max_mdeg": max(rest[1], motion[1]),
+            "angle_error_rms_mdeg": math.sqrt((rest[2] + motion[2]) / n) if n else None,
+        }
 
-        def timed_tick(now, inp, out):  # the core alone, inside App.step
-            t = time.perf_counter()
-            try:
-                core_tick(now, inp, out)
-            finally:
-                tick_s[0] += time.perf_counter() - t
-
-        core.tick = timed_tick
-        t0 = time.perf_counter()
-        _, _, errors = session_script(runner, ms, on_tick)
-        step_s[0] = time.perf_counter() - t0
-        if errors:
-            raise BenchError("the session script was refused: %s" % errors[:3])
-        if runner.app.core is not core:
-            raise BenchError("the firmware restarted during the angle-error session")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    n = acc["rest"][0] + acc["motion"][0]
-    out = {
-        "angle_error_max_rest_mdeg": acc["rest"][1] if acc["rest"][0] else None,
-        "angle_error_max_motion_mdeg": acc["motion"][1] if acc["motion"][0] else None,
-        "angle_error_max_mdeg": max(acc["rest"][1], acc["motion"][1]),
-        "angle_error_rms_mdeg": math.sqrt((acc["rest"][2] + acc["motion"][2]) / n) if n else None,
-    }
-    details = {
-        "ticks_rest": acc["rest"][0], "ticks_motion": acc["motion"][0],
-        "rms_rest_mdeg": math.sqrt(acc["rest"][2] / acc["rest"][0]) if acc["rest"][0] else None,
-        "rms_motion_mdeg": (math.sqrt(acc["motion"][2] / acc["motion"][0])
-                            if acc["motion"][0] else None),
-        # where the wall time of this (instrumented) run went
-        "wall_s": round(step_s[0], 3),
-    }
-    if step_s[0]:
-        w = step_s[0]
-        details["world_share"] = round(board.world_s / w, 3)  # physics, switches, IMU/ms
-        details["inputs_share"] = round(board.inputs_s / w, 3)  # IMU model + fw driver
-        details["core_tick_share"] = round(tick_s[0] / w, 3)
-        details["rest_share"] = round(1 - (board.world_s + board.inputs_s + tick_s[0]) / w, 3)
-        details["ticks_per_wall_s"] = round((n + 0.0) / w) if n else None
-    return out, details
+    def details(self, wall, board, tick_s):
+        """The counts, and where the wall time of this (instrumented) run went."""
+        rest, motion = self.acc["rest"], self.acc["motion"]
+        n = rest[0] + motion[0]
+        d = {
+            "ticks_rest": rest[0], "ticks_motion": motion[0],
+            "rms_rest_mdeg": math.sqrt(rest[2] / rest[0]) if rest[0] else None,
+            "rms_motion_mdeg": math.sqrt(motion[2] / motion[0]) if motion[0] else None,
+            "wall_s": round(wall, 3),
+        }
+        if wall:
+            d["world_share"] = round(board.world_s / wall, 3)  # physics, switches, IMU/ms
+            d["inputs_share"] = round(board.inputs_s / wall, 3)  # IMU model + fw driver
+            d["core_tick_share"] = round(tick_s / wall, 3)
+            d["rest_share"] = round(1 - (board.world_s + board.inputs_s + tick_s) / wall, 3)
+            d["ticks_per_wall_s"] = round((n + 0.0) / wall) if n else None
+        return d
 
 
 # ------------------------------------------------------------ e-stop and return
@@ -619,7 +651,7 @@ def _moving_head_down(seed, bounce_max_ms=None):
     def cruising(r):
         c = r.core
         return (c.state == MOVING and r.board.true_angle_mdeg > 20000
-                and c.plan.vel_sps == c.speeds.v_normal)
+                and c.plan.vel_sps == c.targets.v_normal)
 
     if not runner.run_until(cruising, 180000):
         raise BenchError("the table never cruised head-down (state %d, angle %.0f)"
@@ -677,36 +709,24 @@ def _press_and_react(snapshot, offset_ms, cruise_rate_min):
 
 def estop_bench(quick):
     """Worst e-stop reaction over every ms of a tick period (and over seeds)."""
-    tick_ms = 10
     seeds = (0,) if quick else (0, 1, 2, 3, 4)
     rows = []
-    worst = worst_rate = worst_fw = 0
-    dv = None
+    tick_ms, dv, worst_fw = 10, None, 0
     roots = []
     try:
         for bounce in (None, 0):  # the default board's contact bounce, then none
             for seed in seeds if bounce is None else seeds[:1]:
                 snap, root = _moving_head_down(seed, bounce)
                 roots.append(root)
-                tick_ms = snap.app.cfg.tick_ms
-                dv = snap.core.speeds.a_emergency * tick_ms // 1000
-                low = _cruise_rate_min(snap)
-                per, per_rate = [], []
-                for k in range(1, tick_ms + 1):
-                    plan, rate, edge = _press_and_react(snap, k, low)
-                    per.append(plan)
-                    per_rate.append(rate)
-                    if bounce is None:
-                        worst = max(worst, plan)
-                        worst_rate = max(worst_rate, rate)
-                    if edge is not None:
-                        worst_fw = max(worst_fw, plan - edge)
-                rows.append({"seed": seed, "bounce": "default" if bounce is None else "none",
-                             "reaction_ms_by_press_offset": per,
-                             "rate_below_cruise_ms_by_press_offset": per_rate})
+                row, fw, tick_ms, dv = _press_sweep(snap, seed, bounce)
+                rows.append(row)
+                worst_fw = max(worst_fw, fw)
     finally:
         for root in roots:
             shutil.rmtree(root, ignore_errors=True)
+    bounced = [r for r in rows if r["bounce"] == "default"]
+    worst = max([0] + [max(r["reaction_ms_by_press_offset"]) for r in bounced])
+    worst_rate = max([0] + [max(r["rate_below_cruise_ms_by_press_offset"]) for r in bounced])
     no_bounce = [r for r in rows if r["bounce"] == "none"][0]
     return worst, {
         "tick_ms": tick_ms,
@@ -722,6 +742,25 @@ def estop_bench(quick):
     }
 
 
+def _press_sweep(snap, seed, bounce):
+    """The e-stop pressed at each ms of a tick period from the snapshot: (the sweep's
+    row, the worst edge-to-deceleration ms, tick_ms, the first tick's braking decrement)."""
+    tick_ms = snap.app.cfg.tick_ms
+    dv = snap.core.targets.a_emergency * tick_ms // 1000
+    low = _cruise_rate_min(snap)
+    per, per_rate = [], []
+    worst_fw = 0
+    for k in range(1, tick_ms + 1):
+        plan, rate, edge = _press_and_react(snap, k, low)
+        per.append(plan)
+        per_rate.append(rate)
+        if edge is not None:
+            worst_fw = max(worst_fw, plan - edge)
+    row = {"seed": seed, "bounce": "default" if bounce is None else "none",
+           "reaction_ms_by_press_offset": per, "rate_below_cruise_ms_by_press_offset": per_rate}
+    return row, worst_fw, tick_ms, dv
+
+
 def upright_bench():
     """Holding at 60 deg, e-stop: seconds until the return stands still at horizontal."""
     from states import EMERGENCY_RETURN, HOLDING
@@ -735,14 +774,8 @@ def upright_bench():
         start_angle = board.true_angle_mdeg
         press_at = board.now_ms
         board.estop_press()
-        marks = {"within_0_5deg": None}
         tol = r.app.cfg.arrive_tol_mdeg
-
-        def hook(b):
-            if marks["within_0_5deg"] is None and b.true_angle_mdeg <= tol:
-                marks["within_0_5deg"] = b.now_ms
-
-        board.ms_hooks.append(hook)
+        within = _first_ms_within(board, tol)
         done = r.run_until(lambda x: x.core.state == EMERGENCY_RETURN and x.core.phase == 4
                            and x.core.plan.done(), 120000)
         if not done:
@@ -753,11 +786,23 @@ def upright_bench():
     return (stop_ms - press_at) / 1000.0, {
         "start_angle_mdeg": round(start_angle),
         "end_angle_mdeg": round(board.true_angle_mdeg),
-        "to_within_arrive_tol_s": (None if marks["within_0_5deg"] is None
-                                   else (marks["within_0_5deg"] - press_at) / 1000.0),
+        "to_within_arrive_tol_s": (None if within[0] is None
+                                   else (within[0] - press_at) / 1000.0),
         "arrive_tol_mdeg": tol,
         "lost_steps": board.lost_steps,
     }
+
+
+def _first_ms_within(board, tol_mdeg):
+    """[the first ms from now the true angle is at or below tol_mdeg] (None until then)."""
+    mark = [None]
+
+    def hook(b):
+        if mark[0] is None and b.true_angle_mdeg <= tol_mdeg:
+            mark[0] = b.now_ms
+
+    board.ms_hooks.append(hook)
+    return mark
 
 
 # ============================================================ profiling a miss
@@ -865,40 +910,52 @@ def print_table(res, out=sys.stdout):
 
 def _notes(res):
     """What to read when a target is missed: where the cost goes."""
-    d = res["details"]
+    notes = [_heap_note(res), _sim_note(res)] + _estop_notes(res)
+    return [n for n in notes if n]
+
+
+def _heap_note(res):
+    h = res["details"].get("heap", {})
+    if res["targets"]["heap_peak_bytes"]["pass"] is not False or not h:
+        return None
+    mods = h.get("imports_in_place_by_module_bytes", {})
+    top = ", ".join("%s %d" % kv for kv in list(mods.items())[:6])
+    fit = h.get("fit_56k", {})
+    hc = h.get("heap_code_session") or {}
+    return (
+        "heap: the firmware (code in place, vdev --code rom) %s in -X heapsize=56K "
+        "(%s); measured with %s bytes: live peak %s B, raw peak %s B, one tick "
+        "allocates up to %s B. Importing the firmware with its code in place takes %s B "
+        "(largest: %s). With the code loaded into the heap (vdev --code heap, deployed "
+        ".mpy files) it %s 56K; live peak %s."
+        % ("does not run a session" if not h.get("fits_56k") else "runs a session",
+           fit.get("fatal") or "; ".join(fit.get("session_failures") or []),
+           h.get("measured_with_heapsize_bytes"), res.get("heap_peak_bytes"),
+           res.get("heap_peak_raw_bytes"), res.get("heap_tick_alloc_max_bytes"),
+           h.get("imports_in_place_total_bytes"), top,
+           "boots in" if h.get("heap_code_fits_56k") else "does not boot in",
+           "%s B" % hc["heap_peak_bytes"] if hc.get("heap_peak_bytes")
+           else "not measured (--quick)"))
+
+
+def _sim_note(res):
+    if res["targets"]["sim_realtime_factor"]["pass"] is not False:
+        return None
+    s = res["details"].get("sim", {})
+    return (
+        "sim: of the wall time, the world advanced per simulated ms (SimBoard.wait_until: "
+        "physics, switches, IMU model) takes %.0f%%, reading the inputs (IMU model at "
+        "register level + the firmware's driver) %.0f%%, Core.tick %.0f%%, the rest of "
+        "App.step (console, persistence, loop) and the script %.0f%%%s."
+        % (100 * (s.get("world_share") or 0), 100 * (s.get("inputs_share") or 0),
+           100 * (s.get("core_tick_share") or 0), 100 * (s.get("rest_share") or 0),
+           "; top own-time functions in details.sim.profile" if s.get("profile")
+           else ""))
+
+
+def _estop_notes(res):
+    e = res["details"].get("estop", {})
     notes = []
-    h = d.get("heap", {})
-    if res["targets"]["heap_peak_bytes"]["pass"] is False and h:
-        mods = h.get("imports_in_place_by_module_bytes", {})
-        top = ", ".join("%s %d" % kv for kv in list(mods.items())[:6])
-        fit = h.get("fit_56k", {})
-        hc = h.get("heap_code_session") or {}
-        notes.append(
-            "heap: the firmware (code in place, vdev --code rom) %s in -X heapsize=56K "
-            "(%s); measured with %s bytes: live peak %s B, raw peak %s B, one tick "
-            "allocates up to %s B. Importing the firmware with its code in place takes %s B "
-            "(largest: %s). With the code loaded into the heap (vdev --code heap, deployed "
-            ".mpy files) it %s 56K; live peak %s."
-            % ("does not run a session" if not h.get("fits_56k") else "runs a session",
-               fit.get("fatal") or "; ".join(fit.get("session_failures") or []),
-               h.get("measured_with_heapsize_bytes"), res.get("heap_peak_bytes"),
-               res.get("heap_peak_raw_bytes"), res.get("heap_tick_alloc_max_bytes"),
-               h.get("imports_in_place_total_bytes"), top,
-               "boots in" if h.get("heap_code_fits_56k") else "does not boot in",
-               "%s B" % hc["heap_peak_bytes"] if hc.get("heap_peak_bytes")
-               else "not measured (--quick)"))
-    if res["targets"]["sim_realtime_factor"]["pass"] is False:
-        s = d.get("sim", {})
-        notes.append(
-            "sim: of the wall time, the world advanced per simulated ms (SimBoard.wait_until: "
-            "physics, switches, IMU model) takes %.0f%%, reading the inputs (IMU model at "
-            "register level + the firmware's driver) %.0f%%, Core.tick %.0f%%, the rest of "
-            "App.step (console, persistence, loop) and the script %.0f%%%s."
-            % (100 * (s.get("world_share") or 0), 100 * (s.get("inputs_share") or 0),
-               100 * (s.get("core_tick_share") or 0), 100 * (s.get("rest_share") or 0),
-               "; top own-time functions in details.sim.profile" if s.get("profile")
-               else ""))
-    e = d.get("estop", {})
     if res["targets"]["estop_reaction_ms"]["pass"] is False and e:
         notes.append(
             "estop: worst %s ms with the simulated contact bounce, %s ms without; from the "
@@ -923,101 +980,30 @@ def _notes(res):
 def measure(quick=False, progress=None, work_dir=OUT_DIR):
     """Run every benchmark; returns the result dict (not yet written). work_dir receives
     the compiled .mpy files."""
-    say = progress or (lambda msg: None)
-    res = {k: None for k in KEYS}
-    details = {}
-    errors = {}
     t_all = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
-
-    def step(name, fn):
-        say(name)
-        t0 = time.perf_counter()
+    b = _Benches(quick, progress or (lambda msg: None), work_dir)
+    b.run_all()
+    res, details, errors = b.res, b.details, b.errors
+    _judge(res)
+    res["errors"] = errors
+    res["details"] = details
+    res["quick"] = bool(quick)
+    res["machine"] = _machine(details.get("micropython_version"))
+    if "sim_realtime_factor" in res["missed"] and not quick:
+        b.say("profiling the simulator")
         try:
-            fn()
-        except Exception as e:  # a bench that breaks is reported, the others still run
-            errors[name] = "%s: %s" % (type(e).__name__, e)
-        details.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 2)
+            details["sim"]["profile"] = sim_profile()
+        except Exception as e:
+            errors["sim profile"] = "%s: %s" % (type(e).__name__, e)
+    res["notes"] = _notes(res)
+    res["method"] = _method(quick)
+    res["wall_s"] = round(time.perf_counter() - t_all, 1)
+    return res
 
-    built = {}
 
-    def mpy():
-        fw_dir, harness_dir, sizes = build_mpy(work_dir)
-        built.update(fw=fw_dir, harness=harness_dir)
-        res["mpy_total_bytes"] = sum(sizes.values())
-        details["mpy"] = {"files": sizes, "count": len(sizes),
-                          "table_params_json_bytes": os.path.getsize(paths.TABLE_PARAMS)}
-
-    def estimator():
-        rig_dir = os.path.join(paths.ROOT, "tests", "core")
-        n, warm = (300, 50) if quick else (3000, 200)
-        r = _micropython(
-            "import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench_mpy\n"
-            "bench_mpy.estimator_main(%d, %d)" % (built["harness"], built["fw"], rig_dir, n, warm),
-            TICK_HEAP_K)
-        res["estimator_us_median_mpy"] = r["estimator_us_median"]
-        res["estimator_alloc_bytes"] = r["estimator_alloc_bytes"]
-        details["estimator_mpy"] = r
-
-    def ticks():
-        mpy_r, cpy_r = tick_bench(built["fw"], built["harness"], quick)
-        res["tick_alloc_bytes"] = mpy_r["tick_alloc_bytes"]
-        res["tick_us_median_mpy"] = mpy_r["tick_us_median"]
-        res["tick_us_median_cpython"] = round(cpy_r["tick_us_median"], 3)
-        details["tick_mpy"] = mpy_r
-        details["tick_cpython"] = cpy_r
-        details["micropython_version"] = mpy_r["version"]
-
-    def heap():
-        peak, d = heap_bench(built["fw"], built["harness"], quick)
-        res["heap_peak_bytes"] = peak
-        sess = d.get("session") or d["fit_56k"]
-        res["heap_peak_raw_bytes"] = sess.get("heap_peak_raw_bytes")
-        res["heap_tick_alloc_max_bytes"] = sess.get("heap_tick_alloc_max_bytes")
-        res["heap_fits_56k"] = d["fits_56k"]
-        details["heap"] = d
-
-    def sim():
-        f, d = sim_factor(quick)
-        res["sim_realtime_factor"] = round(f, 1)
-        details["sim"] = d
-
-    def err():
-        vals, d = angle_error(quick)
-        for k, v in vals.items():
-            res[k] = None if v is None else round(v, 1)
-        details["angle_error"] = d
-        sim_d = details.setdefault("sim", {})
-        for k in ("world_share", "inputs_share", "core_tick_share", "rest_share"):
-            sim_d[k] = d.get(k)
-
-    def estop():
-        worst, d = estop_bench(quick)
-        res["estop_reaction_ms"] = worst
-        res["estop_rate_below_cruise_ms"] = d["worst_rate_below_cruise_ms"]
-        details["estop"] = d
-
-    def clamp():
-        v, d = clamp_bench()
-        res["clamp_exceed_max_mdeg"] = round(v, 1)
-        details["clamp"] = d
-
-    def upright():
-        s, d = upright_bench()
-        res["upright_s_from_60deg"] = round(s, 2)
-        details["upright"] = d
-
-    step("mpy-cross", mpy)
-    if built:
-        step("tick (micropython, cpython)", ticks)
-        step("estimator (micropython)", estimator)
-        step("heap (micropython -X heapsize=56K)", heap)
-    step("simulator speed", sim)
-    step("angle error", err)
-    step("e-stop reaction sweep", estop)
-    step("emergency return from 60 deg", upright)
-    step("clamp: goto beyond the max, DOWN held", clamp)
-
+def _judge(res):
+    """Each target's verdict (res["targets"]) and the keys that missed (res["missed"])."""
     targets = {}
     missed = []
     for key, op, target, unit in TARGETS:
@@ -1028,18 +1014,115 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
             missed.append(key)
     res["targets"] = targets
     res["missed"] = missed
-    res["errors"] = errors
-    res["details"] = details
-    res["quick"] = bool(quick)
-    res["machine"] = _machine(details.get("micropython_version"))
-    if "sim_realtime_factor" in missed and not quick:
-        say("profiling the simulator")
+
+
+class _Benches:
+    """The benchmarks of measure(), each filling its keys of res and its details; one
+    that raises is reported in errors and the others still run."""
+
+    def __init__(self, quick, say, work_dir):
+        self.quick = quick
+        self.say = say
+        self.work_dir = work_dir
+        self.res = {k: None for k in KEYS}
+        self.details = {}
+        self.errors = {}
+        self.built = {}
+
+    def run_all(self):
+        self.step("mpy-cross", self.mpy)
+        if self.built:
+            self.step("tick (micropython, cpython)", self.ticks)
+            self.step("estimator (micropython)", self.estimator)
+            self.step("heap (micropython -X heapsize=56K)", self.heap)
+        self.step("simulator speed", self.sim)
+        self.step("angle error", self.err)
+        self.step("e-stop reaction sweep", self.estop)
+        self.step("emergency return from 60 deg", self.upright)
+        self.step("clamp: goto beyond the max, DOWN held", self.clamp)
+
+    def step(self, name, fn):
+        self.say(name)
+        t0 = time.perf_counter()
         try:
-            details["sim"]["profile"] = sim_profile()
-        except Exception as e:
-            errors["sim profile"] = "%s: %s" % (type(e).__name__, e)
-    res["notes"] = _notes(res)
-    res["method"] = {
+            fn()
+        except Exception as e:  # a bench that breaks is reported, the others still run
+            self.errors[name] = "%s: %s" % (type(e).__name__, e)
+        self.details.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 2)
+
+    def mpy(self):
+        fw_dir, harness_dir, sizes = build_mpy(self.work_dir)
+        self.built.update(fw=fw_dir, harness=harness_dir)
+        self.res["mpy_total_bytes"] = sum(sizes.values())
+        self.details["mpy"] = {"files": sizes, "count": len(sizes),
+                               "table_params_json_bytes": os.path.getsize(paths.TABLE_PARAMS)}
+
+    def estimator(self):
+        rig_dir = os.path.join(paths.ROOT, "tests", "core")
+        n, warm = (300, 50) if self.quick else (3000, 200)
+        built = self.built
+        r = _micropython(
+            "import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench_mpy\n"
+            "bench_mpy.estimator_main(%d, %d)" % (built["harness"], built["fw"], rig_dir, n, warm),
+            TICK_HEAP_K)
+        self.res["estimator_us_median_mpy"] = r["estimator_us_median"]
+        self.res["estimator_alloc_bytes"] = r["estimator_alloc_bytes"]
+        self.details["estimator_mpy"] = r
+
+    def ticks(self):
+        mpy_r, cpy_r = tick_bench(self.built["fw"], self.built["harness"], self.quick)
+        res, details = self.res, self.details
+        res["tick_alloc_bytes"] = mpy_r["tick_alloc_bytes"]
+        res["tick_us_median_mpy"] = mpy_r["tick_us_median"]
+        res["tick_us_median_cpython"] = round(cpy_r["tick_us_median"], 3)
+        details["tick_mpy"] = mpy_r
+        details["tick_cpython"] = cpy_r
+        details["micropython_version"] = mpy_r["version"]
+
+    def heap(self):
+        peak, d = heap_bench(self.built["fw"], self.built["harness"], self.quick)
+        res = self.res
+        res["heap_peak_bytes"] = peak
+        sess = d.get("session") or d["fit_56k"]
+        res["heap_peak_raw_bytes"] = sess.get("heap_peak_raw_bytes")
+        res["heap_tick_alloc_max_bytes"] = sess.get("heap_tick_alloc_max_bytes")
+        res["heap_fits_56k"] = d["fits_56k"]
+        self.details["heap"] = d
+
+    def sim(self):
+        f, d = sim_factor(self.quick)
+        self.res["sim_realtime_factor"] = round(f, 1)
+        self.details["sim"] = d
+
+    def err(self):
+        vals, d = angle_error(self.quick)
+        for k, v in vals.items():
+            self.res[k] = None if v is None else round(v, 1)
+        self.details["angle_error"] = d
+        sim_d = self.details.setdefault("sim", {})
+        for k in ("world_share", "inputs_share", "core_tick_share", "rest_share"):
+            sim_d[k] = d.get(k)
+
+    def estop(self):
+        worst, d = estop_bench(self.quick)
+        self.res["estop_reaction_ms"] = worst
+        self.res["estop_rate_below_cruise_ms"] = d["worst_rate_below_cruise_ms"]
+        self.details["estop"] = d
+
+    def clamp(self):
+        v, d = clamp_bench()
+        self.res["clamp_exceed_max_mdeg"] = round(v, 1)
+        self.details["clamp"] = d
+
+    def upright(self):
+        s, d = upright_bench()
+        self.res["upright_s_from_60deg"] = round(s, 2)
+        self.details["upright"] = d
+
+
+def _method(quick):
+    """How each figure is measured (res["method"])."""
+    return {
         "tick": "Core.tick alone, timed per call (MicroPython time.ticks_us, CPython "
                 "perf_counter_ns) on tests/core/rig.py's stand-in; steady-state ticks per "
                 "state after a warm-up; GC disabled; median pooled over moving, holding, "
@@ -1067,8 +1150,6 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
                        "tick of the session script; motion = motor turning or |rate| >= "
                        "%g mdeg/s" % MOTION_RATE_MDEG_S,
     }
-    res["wall_s"] = round(time.perf_counter() - t_all, 1)
-    return res
 
 
 def write(res, path=JSON_PATH):

@@ -108,9 +108,7 @@ class _TickBench:
         plant = rig.plant
         inp = rig.inp
         out = rig.out
-        clock = _clock
         mem = _mem_alloc if self.alloc else None
-        labels = self._labels
         from rig import TICK_MS
 
         k = 0
@@ -120,35 +118,44 @@ class _TickBench:
             st = core.state
             ph = core.phase
             now = rig.t_ms
-            if mem is not None:
-                a0 = mem()
-                core.tick(now, inp, out)
-                a1 = mem()
-                dt = 0
-                alloc = a1 - a0
-            else:
-                t0 = clock()
-                core.tick(now, inp, out)
-                t1 = clock()
-                dt = t1 - t0
-                alloc = 0
+            dt, alloc = _measured_tick(core, now, inp, out, mem)
             plant.apply(out, TICK_MS)
             rig.t_ms = (now + TICK_MS) & 0x3FFFFFFF
-            if core.state == st and core.phase == ph:
-                label = labels[st] if ph != 4 else labels[st + 16]  # 4: states.P_LATCHED
-                if label is not None:
-                    self.bin(label).add(dt, alloc)
-            else:
-                self.transitions += 1
-                if alloc > self.transition_alloc_max:
-                    self.transition_alloc_max = alloc
-            self._since_collect += 1
-            if self._since_collect >= 500:
-                # between ticks, never inside one: keeps the disabled-GC heap from filling
-                self._since_collect = 0
-                gc.collect()
+            self._count(core, st, ph, dt, alloc)
         self.ticks += k
         return k
+
+    def _count(self, core, st, ph, dt, alloc):
+        """Bin a steady-state tick (same state and phase after it) by its state; count a
+        transition. Collects now and then, between ticks."""
+        if core.state == st and core.phase == ph:
+            label = self._labels[st] if ph != 4 else self._labels[st + 16]  # 4: P_LATCHED
+            if label is not None:
+                self.bin(label).add(dt, alloc)
+        else:
+            self.transitions += 1
+            if alloc > self.transition_alloc_max:
+                self.transition_alloc_max = alloc
+        self._since_collect += 1
+        if self._since_collect >= 500:
+            # between ticks, never inside one: keeps the disabled-GC heap from filling
+            self._since_collect = 0
+            gc.collect()
+
+
+
+def _measured_tick(core, now, inp, out, mem, clock=_clock):
+    """One core.tick(), the only thing measured: (its time, 0), or with mem (gc.mem_alloc)
+    (0, the bytes it allocated)."""
+    if mem is not None:
+        a0 = mem()
+        core.tick(now, inp, out)
+        a1 = mem()
+        return 0, a1 - a0
+    t0 = clock()
+    core.tick(now, inp, out)
+    t1 = clock()
+    return t1 - t0, 0
 
 
 def _labels():
@@ -178,77 +185,90 @@ def _labels():
 
 def _script(tb, n):
     """Visit every state until moving, holding and emergency have n samples each."""
-    import faults
     from rig import Rig
-    from signals import SW_DOWN
-    from states import (
-        C_ACK,
-        C_ESTOP,
-        C_GOTO,
-        C_HOME,
-        C_RETURN,
-        EMERGENCY_RETURN,
-        FAULT,
-        HOLDING,
-        READY,
-        RECOVERY,
-    )
-
-    big = 600000  # a bound on any single leg, in ticks (never reached by a working core)
-
-    def state_is(*states):
-        return lambda r: r.core.state in states
-
-    def not_state(st):
-        return lambda r: r.core.state != st
 
     rig = Rig()
     rig.profile.max_mdeg = 60000  # a profile with consent that allows 60 deg
-    tb.run(rig, state_is(READY), big)  # boot
-    rig.core.command(C_HOME)
-    tb.run(rig, not_state(READY), 10)
-    tb.run(rig, state_is(READY), big)  # homing
-    tb.run(rig, lambda r: False, min(n + tb.warm, 2000))  # standing ready
-    assert rig.core.homed and rig.core.fault == faults.NONE, "homing failed"
+    _boot_and_home(tb, rig, n)
     main = ("moving", "holding", "emergency")
     cycles = 0
     while not all(tb.bin(k).full() for k in main):
         cycles += 1
         assert cycles < 50, "the script does not reach every state"
-        rig.core.command(C_GOTO, 60000)
-        tb.run(rig, state_is(HOLDING), big)  # moving (about 30 s)
-        tb.run(rig, lambda r: False, min(n + tb.warm, 3000))  # holding at 60 deg
-        assert rig.core.state == HOLDING, rig.core.state
-        rig.core.command(C_ESTOP)
-        tb.run(rig, lambda r: r.core.phase == 4, big)  # emergency return to horizontal
-        tb.run(rig, lambda r: False, 200)  # latched
-        assert rig.core.state == EMERGENCY_RETURN, rig.core.state
-        rig.core.command(C_ACK)
-        tb.run(rig, lambda r: False, 5)
-        rig.core.command(C_RETURN)
-        tb.run(rig, state_is(READY), big)  # returning: rest pause, to loading
-        # hold-to-run DOWN for 2 s, then released: jogging and its stop
-        rig.plant.buttons = SW_DOWN
-        tb.run(rig, lambda r: False, 200)
-        rig.plant.buttons = 0
-        tb.run(rig, state_is(HOLDING, READY), 1000)
-        rig.core.command(C_RETURN)
-        tb.run(rig, state_is(READY), big)
-    # a fault during a move: the reduced-speed return and the latch (its own rig, as the
-    # IMU stays untrusted afterwards)
+        _deep_cycle(tb, rig, n)
+    _fault_and_recovery(tb, n)
+
+
+_BIG = 600000  # a bound on any single leg, in ticks (never reached by a working core)
+
+
+def _state_is(*states):
+    return lambda r: r.core.state in states
+
+
+def _never(_rig):
+    return False
+
+
+def _boot_and_home(tb, rig, n):
+    """Boot, home, stand ready."""
+    import faults
+    from states import C_HOME, READY
+
+    tb.run(rig, _state_is(READY), _BIG)  # boot
+    rig.core.command(C_HOME)
+    tb.run(rig, lambda r: r.core.state != READY, 10)
+    tb.run(rig, _state_is(READY), _BIG)  # homing
+    tb.run(rig, _never, min(n + tb.warm, 2000))  # standing ready
+    assert rig.core.homed and rig.core.fault == faults.NONE, "homing failed"
+
+
+def _deep_cycle(tb, rig, n):
+    """To 60 deg, hold, e-stop, the emergency return and its latch, ack, return; then a
+    jog down and its stop."""
+    from signals import SW_DOWN
+    from states import C_ACK, C_ESTOP, C_GOTO, C_RETURN, EMERGENCY_RETURN, HOLDING, READY
+
+    rig.core.command(C_GOTO, 60000)
+    tb.run(rig, _state_is(HOLDING), _BIG)  # moving (about 30 s)
+    tb.run(rig, _never, min(n + tb.warm, 3000))  # holding at 60 deg
+    assert rig.core.state == HOLDING, rig.core.state
+    rig.core.command(C_ESTOP)
+    tb.run(rig, lambda r: r.core.phase == 4, _BIG)  # emergency return to horizontal
+    tb.run(rig, _never, 200)  # latched
+    assert rig.core.state == EMERGENCY_RETURN, rig.core.state
+    rig.core.command(C_ACK)
+    tb.run(rig, _never, 5)
+    rig.core.command(C_RETURN)
+    tb.run(rig, _state_is(READY), _BIG)  # returning: rest pause, to loading
+    # hold-to-run DOWN for 2 s, then released: jogging and its stop
+    rig.plant.buttons = SW_DOWN
+    tb.run(rig, _never, 200)
+    rig.plant.buttons = 0
+    tb.run(rig, _state_is(HOLDING, READY), 1000)
+    rig.core.command(C_RETURN)
+    tb.run(rig, _state_is(READY), _BIG)
+
+
+def _fault_and_recovery(tb, n):
+    """A fault during a move: the reduced-speed return and the latch (its own rig, as
+    the IMU stays untrusted afterwards); then a boot away from the loading position."""
+    from rig import Rig
+    from states import C_GOTO, FAULT, RECOVERY
+
     rig = Rig()
     rig.ready_homed()
     rig.profile.max_mdeg = 60000
     rig.core.command(C_GOTO, 40000)
-    tb.run(rig, lambda r: r.plant.angle_mdeg() > 30000, big)
+    tb.run(rig, lambda r: r.plant.angle_mdeg() > 30000, _BIG)
     rig.plant.imu_error = 19  # ENODEV: the IMU is gone
-    tb.run(rig, state_is(FAULT), 2000)
-    tb.run(rig, lambda r: r.core.phase == 4, big)
-    tb.run(rig, lambda r: False, 300)
+    tb.run(rig, _state_is(FAULT), 2000)
+    tb.run(rig, lambda r: r.core.phase == 4, _BIG)
+    tb.run(rig, _never, 300)
     # booted away from the loading position: RECOVERY waits for a deliberate command
     rig = Rig(angle_mdeg=30000)
-    tb.run(rig, state_is(RECOVERY), 100)
-    tb.run(rig, lambda r: False, min(n + tb.warm, 2000))
+    tb.run(rig, _state_is(RECOVERY), 100)
+    tb.run(rig, _never, min(n + tb.warm, 2000))
 
 
 def _timer_overhead(n):
@@ -316,17 +336,7 @@ def tick_main(n=3000, warm=200):
         b = tb.bins[label]
         times = sorted(b.times[: b.n])
         a = ta.bins.get(label) if ta is not None else None
-        row = {
-            "ticks": b.n,
-            "median_us": _us(_median(times)),
-            "mean_us": (_us(sum(times)) / len(times)) if times else None,
-            "p90_us": _us(times[(len(times) * 9) // 10]) if times else None,
-            "max_us": _us(times[-1]) if times else None,
-            "alloc_ticks": a.alloc_ticks if a is not None else None,
-            "alloc_bytes_total": a.alloc_total if a is not None else None,
-            "alloc_bytes_max_tick": a.alloc_max if a is not None else None,
-        }
-        per_state[label] = row
+        per_state[label] = _state_row(b, times, a)
         if a is not None and a.alloc_ticks:
             per_tick = (a.alloc_total + a.alloc_ticks - 1) // a.alloc_ticks
             if per_tick > worst_alloc:
@@ -334,9 +344,27 @@ def tick_main(n=3000, warm=200):
         if label in ("moving", "holding", "emergency"):
             pooled.extend(times[:n])
     pooled.sort()
+    _emit(_tick_report(tb, ta, per_state, pooled, worst_alloc))
+
+
+def _state_row(b, times, a):
+    """One state's figures: its timing bin b (times sorted), its allocation bin a."""
+    return {
+        "ticks": b.n,
+        "median_us": _us(_median(times)),
+        "mean_us": (_us(sum(times)) / len(times)) if times else None,
+        "p90_us": _us(times[(len(times) * 9) // 10]) if times else None,
+        "max_us": _us(times[-1]) if times else None,
+        "alloc_ticks": a.alloc_ticks if a is not None else None,
+        "alloc_bytes_total": a.alloc_total if a is not None else None,
+        "alloc_bytes_max_tick": a.alloc_max if a is not None else None,
+    }
+
+
+def _tick_report(tb, ta, per_state, pooled, worst_alloc):
     medians = [per_state[k]["median_us"] for k in per_state
                if per_state[k]["median_us"] is not None]
-    _emit({
+    return {
         "implementation": sys.implementation.name,
         "version": sys.version,
         "clock": "time.ticks_us" if MPY else "time.perf_counter_ns",
@@ -351,52 +379,26 @@ def tick_main(n=3000, warm=200):
         "transitions": tb.transitions,
         "transition_alloc_bytes_max": ta.transition_alloc_max if ta is not None else None,
         "states": per_state,
-    })
+    }
 
 
 def estimator_main(n=3000, warm=200):
     """The estimator alone (issue 5): Estimator.update on a table turning at 4 deg/s with
     dithered samples; a timing pass, then (MicroPython) an allocation pass; BENCH_JSON."""
-    from estimator import Estimator, sample_for_angle_into
+    from array import array
+
+    from estimator import Estimator
     from signals import Inputs
     from support import make_config
 
     cfg = make_config()
     est = Estimator(cfg)
     inp = Inputs()
-    clock = _clock
-    from array import array
-
     times = array("q" if not MPY else "l", [0] * n)
-    angle = 0
-    seed = 1
+    walk = [0, 1]  # the angle and the dither's seed, carried on from pass to pass
     alloc = 0
     for phase in (0, 1) if MPY else (0,):
-        gc.collect()
-        gc.disable()
-        try:
-            for i in range(warm + n):
-                angle += 40  # 4 deg/s at 100 Hz
-                if angle > 60000:
-                    angle = -60000
-                sample_for_angle_into(inp, angle, 4000, cfg)
-                seed = (seed * 1103515245 + 12345) & 0x3FFFFFFF
-                inp.acc_x_mg += (seed >> 20) & 7
-                inp.gyro_y_mdps += (seed >> 16) & 31
-                if phase == 0:
-                    t0 = clock()
-                    est.update(10, inp, False)
-                    t1 = clock()
-                    if i >= warm:
-                        times[i - warm] = t1 - t0
-                else:
-                    a0 = _mem_alloc()
-                    est.update(10, inp, False)
-                    a1 = _mem_alloc()
-                    if i >= warm:
-                        alloc += a1 - a0
-        finally:
-            gc.enable()
+        alloc = _estimator_pass(est, inp, cfg, phase == 0, warm, times, walk)
     s = sorted(times)
     _emit({
         "estimator_us_median": _us(_median(s)),
@@ -406,14 +408,49 @@ def estimator_main(n=3000, warm=200):
     })
 
 
+def _estimator_pass(est, inp, cfg, timed, warm, times, walk):
+    """warm + len(times) updates with the GC off: each timed into times, or (not timed)
+    their allocation summed and returned."""
+    from estimator import sample_for_angle_into
+
+    clock = _clock
+    alloc = 0
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(warm + len(times)):
+            walk[0] += 40  # 4 deg/s at 100 Hz
+            if walk[0] > 60000:
+                walk[0] = -60000
+            sample_for_angle_into(inp, walk[0], 4000, cfg)
+            walk[1] = seed = (walk[1] * 1103515245 + 12345) & 0x3FFFFFFF
+            inp.acc_x_mg += (seed >> 20) & 7
+            inp.gyro_y_mdps += (seed >> 16) & 31
+            if timed:
+                t0 = clock()
+                est.update(10, inp, False)
+                t1 = clock()
+                if i >= warm:
+                    times[i - warm] = t1 - t0
+            else:
+                a0 = _mem_alloc()
+                est.update(10, inp, False)
+                a1 = _mem_alloc()
+                if i >= warm:
+                    alloc += a1 - a0
+    finally:
+        gc.enable()
+    return alloc
+
+
 # =============================================================== import costs
 
 # Firmware modules in dependency order: each one's import cost is attributed to it.
 MODULES = (
     "names", "faults", "events", "signals", "states", "ticks", "imath", "config", "store",
-    "profiles", "programs", "kinematics", "motion", "estimator", "runaway", "buttons",
-    "buttonmap", "position", "switches", "speeds", "session", "supervisor", "homing",
-    "eventlog", "history", "auth", "cmdparse", "console", "control", "mpu6050",
+    "profiles", "programs", "kinematics", "motion", "estimator", "eventlog", "buttons",
+    "position", "switches", "session", "supervisor", "homing", "reactions", "steps",
+    "commands", "history", "auth", "cmdparse", "console", "control", "mpu6050",
     "persistence", "app",
 )
 
@@ -440,6 +477,18 @@ def imports_main(romfs=None):
         res["romfs_image_bytes"] = len(image)
     gc.collect()
     res["heap_total_bytes"] = gc.mem_alloc() + gc.mem_free()
+    err = _import_each(res)
+    for name in MODULES:  # free the firmware so the report itself has room
+        sys.modules.pop(name, None)
+    gc.collect()
+    if err is not None:
+        res["error"] = "MemoryError importing %s: %s" % (res["failed_at"], err)
+    _emit(res)
+
+
+def _import_each(res):
+    """Import MODULES in order, each one's heap into res; the MemoryError that stopped
+    it, or None."""
     res["heap_before_bytes"] = before = gc.mem_alloc()
     err = None
     for name in MODULES:
@@ -455,12 +504,7 @@ def imports_main(romfs=None):
         res["modules"][name] = a - before
         before = a
     res["heap_after_bytes"] = before
-    for name in MODULES:  # free the firmware so the report itself has room
-        sys.modules.pop(name, None)
-    gc.collect()
-    if err is not None:
-        res["error"] = "MemoryError importing %s: %s" % (res["failed_at"], err)
-    _emit(res)
+    return err
 
 
 if __name__ == "__main__":

@@ -365,28 +365,51 @@ def tel_text(s):
 
 def live_view(client, seconds=None, out=None):
     """A live telemetry panel (rich) until Ctrl-C or `seconds` have passed."""
-    from collections import deque
-
     from rich.console import Console as RichConsole
     from rich.live import Live
-    from rich.table import Table
 
-    latest = {}
-    trail = deque(maxlen=60)
-    count = [0]
     prev = client.on_telemetry
+    view = _LivePanel(prev)
+    client.on_telemetry = view.on_tel
+    end = None if seconds is None else time.monotonic() + seconds
+    try:
+        with Live(view.panel(), console=RichConsole(file=out) if out else None,
+                  refresh_per_second=10) as live:
+            while end is None or time.monotonic() < end:
+                client.poll(0.1)
+                live.update(view.panel())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.on_telemetry = prev
+    return view.count
 
-    def on_tel(sample):
-        if prev:
-            prev(sample)
-        latest.update(sample)
-        trail.append(sample["angle_mdeg"])
-        count[0] += 1
 
-    def panel():
+class _LivePanel:
+    """The latest telemetry and the angle's recent trail, as a rich table."""
+
+    def __init__(self, prev):
+        from collections import deque
+
+        self.prev = prev  # the client's own telemetry callback, still called
+        self.latest = {}
+        self.trail = deque(maxlen=60)
+        self.count = 0
+
+    def on_tel(self, sample):
+        if self.prev:
+            self.prev(sample)
+        self.latest.update(sample)
+        self.trail.append(sample["angle_mdeg"])
+        self.count += 1
+
+    def panel(self):
+        from rich.table import Table
+
         tab = Table(title="inversion table - live", show_header=False, min_width=60)
         tab.add_column("what", style="bold")
         tab.add_column("value")
+        latest = self.latest
         if not latest:
             tab.add_row("waiting", "for telemetry...")
             return tab
@@ -397,23 +420,9 @@ def live_view(client, seconds=None, out=None):
         tab.add_row("rate", "%8.3f deg/s" % (latest["rate_mdeg_s"] / 1000.0))
         fault = latest["fault"]
         tab.add_row("fault", "[red]%s[/red]" % fault if fault != "none" else fault)
-        tab.add_row("angle, last %d" % len(trail), _sparkline(trail))
-        tab.add_row("samples", str(count[0]))
+        tab.add_row("angle, last %d" % len(self.trail), _sparkline(self.trail))
+        tab.add_row("samples", str(self.count))
         return tab
-
-    client.on_telemetry = on_tel
-    end = None if seconds is None else time.monotonic() + seconds
-    try:
-        with Live(panel(), console=RichConsole(file=out) if out else None,
-                  refresh_per_second=10) as live:
-            while end is None or time.monotonic() < end:
-                client.poll(0.1)
-                live.update(panel())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.on_telemetry = prev
-    return count[0]
 
 
 def _gauge(angle_deg, width=37):
@@ -442,8 +451,25 @@ def interactive(client, say, history_file=_HISTORY_FILE, pt_input=None, pt_outpu
     pt_input/pt_output: prompt_toolkit input and output (tests pass a pipe)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import NestedCompleter
-    from prompt_toolkit.history import FileHistory
     from prompt_toolkit.patch_stdout import patch_stdout
+
+    completer = NestedCompleter.from_nested_dict(completion_tree(client))
+    session = PromptSession(history=_secret_free_history(history_file), completer=completer,
+                            input=pt_input, output=pt_output)
+    stop = threading.Event()
+    with patch_stdout():
+        th = threading.Thread(target=_pump, args=(client, say, stop), daemon=True)
+        th.start()
+        try:
+            return _prompt_loop(session, client, say)
+        finally:
+            stop.set()
+            th.join(1.0)
+
+
+def _secret_free_history(path):
+    """prompt_toolkit's file history, without the lines that carry a PIN."""
+    from prompt_toolkit.history import FileHistory
 
     class _History(FileHistory):
         def store_string(self, string):
@@ -452,47 +478,42 @@ def interactive(client, say, history_file=_HISTORY_FILE, pt_input=None, pt_outpu
                 return  # a PIN must not end up in a file
             super().store_string(string)
 
-    completer = NestedCompleter.from_nested_dict(completion_tree(client))
-    session = PromptSession(history=_History(history_file), completer=completer,
-                            input=pt_input, output=pt_output)
-    stop = threading.Event()
+    return _History(path)
 
-    def pump():
-        while not stop.is_set():
-            try:
-                client.poll(0.05)
-            except Exception as e:  # the link died: say so once and stop pumping
-                say("link lost: %s" % e)
-                return
-            time.sleep(0.02)
 
-    status = EXIT_OK
-    with patch_stdout():
-        th = threading.Thread(target=pump, daemon=True)
-        th.start()
+def _pump(client, say, stop):
+    """Background: telemetry and alerts shown while the prompt waits."""
+    while not stop.is_set():
         try:
-            while True:
-                try:
-                    line = session.prompt("table> ")
-                except KeyboardInterrupt:
-                    continue  # Ctrl-C clears the line; it is never sent to the table
-                except EOFError:
-                    break
-                line = line.strip()
-                if not line:
-                    continue
-                if line.lower() in ("quit", "exit"):
-                    break
-                try:
-                    reply = client.run(line)
-                except ClientError as e:
-                    say("error: %s" % e)
-                    status = EXIT_NO_LINK
-                    continue
-                say(render(reply))
-        finally:
-            stop.set()
-            th.join(1.0)
+            client.poll(0.05)
+        except Exception as e:  # the link died: say so once and stop pumping
+            say("link lost: %s" % e)
+            return
+        time.sleep(0.02)
+
+
+def _prompt_loop(session, client, say):
+    """Prompt, send, show the reply, until quit/exit or end of input; the exit status."""
+    status = EXIT_OK
+    while True:
+        try:
+            line = session.prompt("table> ")
+        except KeyboardInterrupt:
+            continue  # Ctrl-C clears the line; it is never sent to the table
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.lower() in ("quit", "exit"):
+            break
+        try:
+            reply = client.run(line)
+        except ClientError as e:
+            say("error: %s" % e)
+            status = EXIT_NO_LINK
+            continue
+        say(render(reply))
     return status
 
 
@@ -592,7 +613,20 @@ def main(argv=None, out=None):
     client = ConsoleClient(transport, timeout_s=args.timeout, on_telemetry=on_tel,
                            on_alert=lambda a: say("alert: %s" % a),
                            on_text=None if args.exec else say)
-    status = EXIT_OK
+    try:
+        status, began = _session(client, args, say, streaming)
+    finally:
+        transport.close()
+        if recorder is not None:
+            recorder.close()
+    if args.plot and began:
+        status = _plot(recorder, args.plot, say, status)
+    return status
+
+
+def _session(client, args, say, streaming):
+    """Connect, run the commands, then the live view, the telemetry or the prompt.
+    Returns (exit status, False if it stopped before it began: the stream refused)."""
     cmds = split_commands(args.exec)
     try:
         client.connect()
@@ -600,17 +634,8 @@ def main(argv=None, out=None):
             r = client.request("stream %d" % args.stream_hz)
             if not r.get("ok"):
                 say("error: stream %d: %s" % (args.stream_hz, r.get("error")))
-                return EXIT_FAILED
-        for line in cmds:
-            reply = client.run(line)
-            if args.json:
-                say(json.dumps(reply))
-            else:
-                say("> %s\n%s" % (line, render(reply)))
-            if not reply.get("ok"):
-                status = EXIT_FAILED
-                if not args.keep_going:
-                    break
+                return EXIT_FAILED, False
+        status = _run_commands(client, cmds, args, say)
         if args.live:
             live_view(client, args.duration)
         elif args.duration:
@@ -625,18 +650,33 @@ def main(argv=None, out=None):
     except KeyboardInterrupt:
         say("interrupted")
         status = EXIT_FAILED
-    finally:
-        transport.close()
-        if recorder is not None:
-            recorder.close()
-    if args.plot:
-        if recorder is not None and recorder.samples:
-            telemetry.plot(recorder.samples, args.plot)
-            say("%d telemetry samples plotted to %s" % (len(recorder.samples), args.plot))
+    return status, True
+
+
+def _run_commands(client, cmds, args, say):
+    """--exec's commands in order (stopping at a failure unless --keep-going)."""
+    status = EXIT_OK
+    for line in cmds:
+        reply = client.run(line)
+        if args.json:
+            say(json.dumps(reply))
         else:
-            say("error: no telemetry received, nothing plotted")
-            status = status or EXIT_FAILED
+            say("> %s\n%s" % (line, render(reply)))
+        if not reply.get("ok"):
+            status = EXIT_FAILED
+            if not args.keep_going:
+                break
     return status
+
+
+def _plot(recorder, path, say, status):
+    """--plot: the telemetry received, as a PNG; the exit status."""
+    if recorder is not None and recorder.samples:
+        telemetry.plot(recorder.samples, path)
+        say("%d telemetry samples plotted to %s" % (len(recorder.samples), path))
+        return status
+    say("error: no telemetry received, nothing plotted")
+    return status or EXIT_FAILED
 
 
 if __name__ == "__main__":

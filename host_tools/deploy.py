@@ -423,18 +423,7 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
                 "(at its REPL)" % port)
     board = Board(port, mpremote, say)
     info = board.info()
-    version = tuple(info.get("version") or (0, 0, 0))
-    say("board: %s, MicroPython %s, .mpy %s" % (info.get("platform"),
-                                                ".".join(str(v) for v in version),
-                                                info.get("mpy")))
-    try:
-        arch = check_compatible(info.get("mpy"), mpy_cross_format(mpy_cross))
-    except CompatError as e:
-        raise DeployError(str(e)) from None
-    if info.get("platform") == "esp32" and version[:2] < MIN_ESP32_VERSION:
-        raise DeployError("the board runs MicroPython %s; the firmware needs %d.%d+ "
-                          "(make flash-micropython)" % (".".join(map(str, version)),
-                                                        *MIN_ESP32_VERSION))
+    arch = _checked_arch(info, mpy_cross, say)
     try:
         local = local_files(arch, mpy_cross)
     except CompatError as e:
@@ -453,6 +442,38 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
         say("  remove %s" % n)
     if dry_run:
         return summary
+    _copy_and_reset(board, local, to_copy, to_remove, reset)
+    if reset:
+        summary["reset"] = True
+        say("reset; waiting for the firmware")
+        v = wait_firmware(port)
+        summary["version"] = v
+        say("firmware up: %s, protocol %s, %s" % (v.get("firmware"), v.get("protocol"),
+                                                  v.get("python")))
+    return summary
+
+
+def _checked_arch(info, mpy_cross, say):
+    """The .mpy architecture to compile for; DeployError if the board's MicroPython
+    cannot run the firmware."""
+    version = tuple(info.get("version") or (0, 0, 0))
+    say("board: %s, MicroPython %s, .mpy %s" % (info.get("platform"),
+                                                ".".join(str(v) for v in version),
+                                                info.get("mpy")))
+    try:
+        arch = check_compatible(info.get("mpy"), mpy_cross_format(mpy_cross))
+    except CompatError as e:
+        raise DeployError(str(e)) from None
+    if info.get("platform") == "esp32" and version[:2] < MIN_ESP32_VERSION:
+        raise DeployError("the board runs MicroPython %s; the firmware needs %d.%d+ "
+                          "(make flash-micropython)" % (".".join(map(str, version)),
+                                                        *MIN_ESP32_VERSION))
+    return arch
+
+
+def _copy_and_reset(board, local, to_copy, to_remove, reset):
+    """Copy the files as .new, then rename them into place and remove the dropped ones
+    in one exec; reset the board if asked."""
     commands = []
     for n in to_copy:
         commands.append(["fs", "cp", "-f", local[n], ":" + n + ".new"])
@@ -467,14 +488,6 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
         if (to_copy or to_remove) and "DEPLOY-DONE" not in out:
             raise DeployError("the files were copied but not renamed into place: %r"
                               % out[-500:])
-    if reset:
-        summary["reset"] = True
-        say("reset; waiting for the firmware")
-        v = wait_firmware(port)
-        summary["version"] = v
-        say("firmware up: %s, protocol %s, %s" % (v.get("firmware"), v.get("protocol"),
-                                                  v.get("python")))
-    return summary
 
 
 def build_parser():

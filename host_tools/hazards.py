@@ -180,61 +180,67 @@ def check(root=None, log=None):
     report = Report()
     with open(log) as f:
         tables = _tables(f.read())
-
     for h in _rows(tables.get("Hazards"), ("id", "hazard", "cause", "severity"),
                    "Hazards", report):
-        hid = h["id"]
-        if not HAZARD_ID.match(hid):
-            report.failures.append("%s: ID is not HZ-nn" % hid)
-        if hid in report.hazards:
-            report.failures.append("%s: ID used twice" % hid)
-        if not h["hazard"] or not h["cause"]:
-            report.failures.append("%s: hazard or cause empty" % hid)
-        if h["severity"].lower() not in SEVERITIES:
-            report.failures.append("%s: severity %r not in %s" % (hid, h["severity"],
-                                                                   "/".join(SEVERITIES)))
-        report.hazards[hid] = h
-
+        _check_hazard(h, report)
     cache = {}
     counted = dict.fromkeys(report.hazards, 0)
     for c in _rows(tables.get("Controls"), ("hazard", "type", "control", "verified by"),
                    "Controls", report):
-        report.controls.append(c)
-        hid, kind = c["hazard"], c["type"].lower()
-        where = "%s %s control %r" % (hid, kind, c["control"][:50])
-        if hid not in report.hazards:
-            report.failures.append("%s: no such hazard" % where)
-        else:
-            counted[hid] += 1
-        if kind not in TYPES:
-            report.failures.append("%s: type must be one of %s" % (where, "/".join(TYPES)))
-        if not c["control"]:
-            report.failures.append("%s: control text empty" % where)
-        tests = pending = 0
-        for item in _items(c["verified by"]):
-            if item.lower().startswith(PENDING):
-                ref = item[len(PENDING):].strip()
-                pending += 1
-                report.pending.append((hid, ref))
-                report.failures.append("%s: pending test %s" % (where, ref))
-            elif "::" in item:
-                tests += 1
-                _check_test_ref(item, root, report, where, cache)
-            else:
-                _check_doc_ref(item, root, report, where)
-        if kind == "firmware" and tests == 0 and pending == 0:
-            report.failures.append("%s: firmware control names no existing test" % where)
-
+        _check_control(c, root, report, counted, cache)
     for hid, n in counted.items():
         if n == 0:
             report.failures.append("%s: hazard has no control" % hid)
-
     report.covers = _covers_tags(root)
     for ref, ids in sorted(report.covers.items()):
         for hid in ids:
             if hid not in report.hazards:
                 report.failures.append("%s: Covers: %s names no listed hazard" % (ref, hid))
     return report
+
+
+def _check_hazard(h, report):
+    """One row of the Hazards table: its ID, text and severity; kept in report.hazards."""
+    hid = h["id"]
+    if not HAZARD_ID.match(hid):
+        report.failures.append("%s: ID is not HZ-nn" % hid)
+    if hid in report.hazards:
+        report.failures.append("%s: ID used twice" % hid)
+    if not h["hazard"] or not h["cause"]:
+        report.failures.append("%s: hazard or cause empty" % hid)
+    if h["severity"].lower() not in SEVERITIES:
+        report.failures.append("%s: severity %r not in %s" % (hid, h["severity"],
+                                                               "/".join(SEVERITIES)))
+    report.hazards[hid] = h
+
+
+def _check_control(c, root, report, counted, cache):
+    """One row of the Controls table: its hazard, type, text and what verifies it."""
+    report.controls.append(c)
+    hid, kind = c["hazard"], c["type"].lower()
+    where = "%s %s control %r" % (hid, kind, c["control"][:50])
+    if hid not in report.hazards:
+        report.failures.append("%s: no such hazard" % where)
+    else:
+        counted[hid] += 1
+    if kind not in TYPES:
+        report.failures.append("%s: type must be one of %s" % (where, "/".join(TYPES)))
+    if not c["control"]:
+        report.failures.append("%s: control text empty" % where)
+    tests = pending = 0
+    for item in _items(c["verified by"]):
+        if item.lower().startswith(PENDING):
+            ref = item[len(PENDING):].strip()
+            pending += 1
+            report.pending.append((hid, ref))
+            report.failures.append("%s: pending test %s" % (where, ref))
+        elif "::" in item:
+            tests += 1
+            _check_test_ref(item, root, report, where, cache)
+        else:
+            _check_doc_ref(item, root, report, where)
+    if kind == "firmware" and tests == 0 and pending == 0:
+        report.failures.append("%s: firmware control names no existing test" % where)
 
 
 def main(argv=None):

@@ -445,11 +445,31 @@ class Mpu6050Model:
         """Draw a new sample: its 14 data bytes (big-endian int16).
 
         Written for speed (it runs at every tick of a simulated session): true_accel_g()
-        and true_gyro_dps() inlined, the noise taken from the blocks drawn ahead (from the
-        rng itself while the spikes fault is on). Standard normals, each times its sigma
-        as rng.gauss(0.0, sigma) makes it, in this order per axis: accelerometer noise,
-        drive vibration (while the motor turns), gyro noise."""
+        and true_gyro_dps() inlined (_truth), the noise taken from the blocks drawn ahead
+        (from the rng itself while the spikes fault is on). Standard normals, each times
+        its sigma as rng.gauss(0.0, sigma) makes it, in this order per axis: accelerometer
+        noise, drive vibration (while the motor turns), gyro noise."""
         _period, sqrt_bw_a, sqrt_bw_g, la, lg = cfg
+        ax, ay, az, gx, gy, gz = self._truth()
+        sg = self.gyro_density_dps * sqrt_bw_g
+        gb = self.gyro_bias_dps
+        spikes = self.faults["spikes"]
+        a0, a1, a2, g0, g1, g2 = self._accel_and_gyro_noise(ax, ay, az, sqrt_bw_a, spikes)
+        # round() of a float is int(round()): _int16 without the clipping, which the
+        # packing checks (struct.error only for a value past the int16 range)
+        raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
+               round((gx + gb[0] + g0 * sg) * lg), round((gy + gb[1] + g1 * sg) * lg),
+               round((gz + gb[2] + g2 * sg) * lg)]
+        if spikes:
+            self._spike(raw)
+        try:
+            return _DATA.pack(*raw)
+        except struct.error:  # clipping at full scale
+            return _DATA.pack(*[_int16(v) for v in raw])
+
+    def _truth(self):
+        """The true acceleration (g) and rate (deg/s) on the chip's axes (ax, ay, az, gx,
+        gy, gz): gravity and the table's rate, the sensing axis and sign as mounted."""
         sign = self.sign
         theta = sign * (self._angle_mdeg + self.mount_offset_mdeg) / 1000.0 * _RAD_PER_DEG
         s = _sin(theta)
@@ -457,65 +477,41 @@ class Mpu6050Model:
         rate = sign * self._rate_mdeg_s / 1000.0
         axis = self.axis
         if axis == 0:
-            ax = 0.0
-            ay = s
-            az = c
-            gx = rate
-            gy = gz = 0.0
-        elif axis == 1:
-            ax = -s
-            ay = 0.0
-            az = c
-            gy = rate
-            gx = gz = 0.0
-        else:
-            ax = s
-            ay = c
-            az = 0.0
-            gz = rate
-            gx = gy = 0.0
+            return 0.0, s, c, rate, 0.0, 0.0
+        if axis == 1:
+            return -s, 0.0, c, 0.0, rate, 0.0
+        return s, c, 0.0, 0.0, 0.0, rate
+
+    def _accel_and_gyro_noise(self, ax, ay, az, sqrt_bw_a, spikes):
+        """The accelerations with bias, noise and vibration (g), and the gyro's standard
+        normals (g0, g1, g2), drawn in _sample's order."""
         sa = self.accel_density_g * sqrt_bw_a
-        sg = self.gyro_density_dps * sqrt_bw_g
         vib = self.vibration_g if self._vibrating else 0.0
         ab = self.accel_bias_g
-        gb = self.gyro_bias_dps
-        spikes = self.faults["spikes"]
-        k = 9 if vib else 6  # standard normals for this sample
+        z, i = self._normals(9 if vib else 6, spikes)
+        if vib:
+            return (ax + ab[0] + z[i] * sa + z[i + 1] * vib,
+                    ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib,
+                    az + ab[2] + z[i + 6] * sa + z[i + 7] * vib,
+                    z[i + 2], z[i + 5], z[i + 8])
+        return (ax + ab[0] + z[i] * sa, ay + ab[1] + z[i + 2] * sa, az + ab[2] + z[i + 4] * sa,
+                z[i + 1], z[i + 3], z[i + 5])
+
+    def _normals(self, k, spikes):
+        """k standard normals: (a list, the index of the first)."""
         blocks = self._blocks
         if blocks is not None and not spikes:
-            z, i = blocks.take(k)
-        else:  # the rng itself: the spikes fault draws from it too, or another kind of rng
-            gauss = self._rng.gauss
-            z = [gauss(0.0, 1.0) for _ in range(k)]
-            i = 0
-        if vib:
-            a0 = ax + ab[0] + z[i] * sa + z[i + 1] * vib
-            a1 = ay + ab[1] + z[i + 3] * sa + z[i + 4] * vib
-            a2 = az + ab[2] + z[i + 6] * sa + z[i + 7] * vib
-            g0 = z[i + 2]
-            g1 = z[i + 5]
-            g2 = z[i + 8]
-        else:
-            a0 = ax + ab[0] + z[i] * sa
-            a1 = ay + ab[1] + z[i + 2] * sa
-            a2 = az + ab[2] + z[i + 4] * sa
-            g0 = z[i + 1]
-            g1 = z[i + 3]
-            g2 = z[i + 5]
-        # round() of a float is int(round()): _int16 without the clipping, which the
-        # packing checks (struct.error only for a value past the int16 range)
-        raw = [round(a0 * la), round(a1 * la), round(a2 * la), _TEMP_RAW,
-               round((gx + gb[0] + g0 * sg) * lg), round((gy + gb[1] + g1 * sg) * lg),
-               round((gz + gb[2] + g2 * sg) * lg)]
-        if spikes:
-            rng = self._rng
-            if rng.random() < self.spike_prob:
-                raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
-                self.spikes_injected += 1
-        try:
-            return _DATA.pack(*raw)
-        except struct.error:  # clipping at full scale
-            return _DATA.pack(*[_int16(v) for v in raw])
+            return blocks.take(k)
+        # the rng itself: the spikes fault draws from it too, or another kind of rng
+        gauss = self._rng.gauss
+        return [gauss(0.0, 1.0) for _ in range(k)], 0
+
+    def _spike(self, raw):
+        """The spikes fault: now and then one raw value replaced by a random one."""
+        rng = self._rng
+        if rng.random() < self.spike_prob:
+            raw[rng.choice((0, 1, 2, 4, 5, 6))] = rng.randint(-32768, 32767)
+            self.spikes_injected += 1
 
 
 class FakeI2C:

@@ -404,7 +404,21 @@ class Checker:
             self._fail("I1", "true angle %.0f mdeg deeper than the limit %.0f (profile max "
                        "%.0f, angle at the last reset %.0f, +%d)" % (
                            a, bound, self.limit_high, self.boot_angle, DEPTH_MARGIN_MDEG))
-        # I3 licence bounds
+        self._check_licence(now, a)
+        ob = self.obligation
+        if ob is not None:
+            if not self._firmware_live(board):
+                ob.deadline += 1  # a stalled loop: the deadline waits for it (or a reset)
+            if a <= self.lim.rest + self._arrive_tol(ob):
+                self._met(now, ob)
+            elif now >= ob.deadline:
+                self._deadline(now, ob, a)
+        # lost steps (I4)
+        if now % 50 == 0:
+            self._lost_sample(now, board)
+
+    def _check_licence(self, now, a):
+        """I3: the table stays within the angles a reason allows (the licence bounds)."""
         if self.ack_grant_at is not None and now >= self.ack_grant_at:
             self.ack_grant_at = None
             self._grant_head_up()
@@ -422,17 +436,6 @@ class Checker:
         if a < self.hu:
             self._fail("I3", "table moved head-up to %.0f mdeg without a reason (allowed "
                        "up to %.0f)" % (a, self.hu))
-        ob = self.obligation
-        if ob is not None:
-            if not self._firmware_live(board):
-                ob.deadline += 1  # a stalled loop: the deadline waits for it (or a reset)
-            if a <= self.lim.rest + self._arrive_tol(ob):
-                self._met(now, ob)
-            elif now >= ob.deadline:
-                self._deadline(now, ob, a)
-        # lost steps (I4)
-        if now % 50 == 0:
-            self._lost_sample(now, board)
 
     def _firmware_live(self, board):
         h = self.h
@@ -576,25 +579,25 @@ class Checker:
         log = app.log
         new = log.since(self.seq)
         self.seq = log.seq
+        ready_entered = self._read_log(new, app, core, now)
+        if ready_entered and core.state == S.READY:
+            self._revoke_all()
+        self._detections(now, core)
+        if not self.boot_checked and now - self.app_start_ms >= BOOT_SETTLE_MS:
+            self.boot_checked = True
+            self._check_boot_settled(now, core)
+
+    def _read_log(self, new, app, core, now):
+        """The firmware's new log entries: faults, acknowledgements, latches left, e-stops
+        and the user's commands; True if READY was entered."""
         acked = False
         ready_entered = False
         user_recent = now - self.last_user_ms <= USER_WINDOW_MS
         held = self.h.held
         for e in new:
             code = e[1]
-            if code == ev.E_FAULT and app.crashed:
-                st.faults_logged["crash"] = st.faults_logged.get("crash", 0) + 1
-            elif code == ev.E_FAULT:
-                st.faults_logged[faults.name(e[2])] = st.faults_logged.get(faults.name(e[2]),
-                                                                           0) + 1
-                self.fault_logged_ms.append(now)
-                if core.state not in (S.FAULT, S.EMERGENCY_RETURN):
-                    self._fail("I4", "fault %s logged but the state is %s" % (
-                        faults.name(e[2]), S.STATE_NAMES[core.state]))
-                if e[3] != S.BOOT and not app.core.fault_at_boot:
-                    self._grant_to_rest()
-                self._fault_during_obligation(now)
-                self.lost_obligation = None
+            if code == ev.E_FAULT:
+                self._fault_logged(e, app, core, now)
             elif code == ev.E_ACK:
                 acked = True
             elif code == ev.E_STATE:
@@ -615,18 +618,34 @@ class Checker:
                     or (e[2] == S.C_JOG_UP and "UP" in held)):
                 # the user's: a recent input, or the hold-to-run button held right now
                 self._command_licence(e[2], core)
-        if ready_entered and core.state == S.READY:
-            self._revoke_all()
-        self._detections(now, core)
-        if not self.boot_checked and now - self.app_start_ms >= BOOT_SETTLE_MS:
-            self.boot_checked = True
-            h = self.h
-            quiet = not (self.user_since_boot or h.imu_on or h.held
-                         or self.board.switch_spike_rate > 0 or h._estop_open())
-            if quiet and core.state not in (S.RECOVERY, S.READY, S.FAULT):
-                if self.obligation is None:
-                    self._fail("I5", "%d ms after the reset the state is %s" % (
-                        now - self.boot_ms, S.STATE_NAMES[core.state]))
+        return ready_entered
+
+    def _fault_logged(self, e, app, core, now):
+        st = self.stats
+        if app.crashed:
+            st.faults_logged["crash"] = st.faults_logged.get("crash", 0) + 1
+            return
+        name = faults.name(e[2])
+        st.faults_logged[name] = st.faults_logged.get(name, 0) + 1
+        self.fault_logged_ms.append(now)
+        if core.state not in (S.FAULT, S.EMERGENCY_RETURN):
+            self._fail("I4", "fault %s logged but the state is %s" % (
+                name, S.STATE_NAMES[core.state]))
+        if e[3] != S.BOOT and not app.core.fault_at_boot:
+            self._grant_to_rest()
+        self._fault_during_obligation(now)
+        self.lost_obligation = None
+
+    def _check_boot_settled(self, now, core):
+        """I5: with nothing disturbing it, a booted table settles in RECOVERY, READY or a
+        fault (or is on an obligation's way back)."""
+        h = self.h
+        quiet = not (self.user_since_boot or h.imu_on or h.held
+                     or self.board.switch_spike_rate > 0 or h._estop_open())
+        if quiet and core.state not in (S.RECOVERY, S.READY, S.FAULT):
+            if self.obligation is None:
+                self._fail("I5", "%d ms after the reset the state is %s" % (
+                    now - self.boot_ms, S.STATE_NAMES[core.state]))
 
     def _command_licence(self, cmd, core):
         lim = self.lim

@@ -167,41 +167,14 @@ class TablePhysics:
         angle_mdeg=0.0,
     ):
         phys = params.physics
-        drive = params.drive
-        frame = params.frame
         m = float(phys.user_mass_kg if user_mass_kg is None else user_mass_kg)
         height_mm = float(phys.user_height_mm if user_height_mm is None else user_height_mm)
         offset_mm = float(phys.user_com_offset_mm if user_com_offset_mm is None
                           else user_com_offset_mm)
         if m <= 0 or height_mm <= 0:
             raise ValueError("user mass and height must be positive")
-        self.user_mass_kg = m
-        self.user_height_mm = height_mm
-        self.user_com_offset_mm = offset_mm
-        length_m = height_mm / 1000.0
-        offset_m = offset_mm / 1000.0
-        table_offset_m = phys.get("table_com_offset_mm", 0) / 1000.0
-        self.inertia_kgm2 = (
-            phys.table_inertia_kgm2 + m * length_m * length_m / 12.0 + m * offset_m * offset_m
-        )
-        self.gravity_moment_Nm = G_M_S2 * (m * offset_m + phys.table_mass_kg * table_offset_m)
-        self.damping_Nms = float(phys.damping_Nms_per_rad)
-        self.friction_Nm = float(phys.friction_Nm)
-
-        self.ratio = float(drive.gear_ratio)
-        self.efficiency = drive.gear_efficiency_pct / 100.0
-        if not 0.0 < self.efficiency < 0.5:
-            raise ValueError("the model needs a self-locking worm drive (efficiency < 50%)")
-        self.usteps_per_motor_rev = drive.motor_steps_per_rev * drive.microsteps
-        self.ustep_rad = 2.0 * math.pi / (self.usteps_per_motor_rev * self.ratio)
-        self._ustep_motor_rad = 2.0 * math.pi / self.usteps_per_motor_rev
-        self.half_lash_rad = mdeg_to_rad(drive.backlash_mdeg) / 2.0
-        self.pullout0_Nm = drive.motor_pullout_torque_mNm / 1000.0
-        self.corner_rpm = float(drive.motor_pullout_corner_rpm)
-        self.rotor_inertia_kgm2 = drive.motor_rotor_inertia_gcm2 * 1e-7  # g cm^2 -> kg m^2
-        self.stop_head_up_rad = mdeg_to_rad(frame.stop_head_up_mdeg)
-        self.stop_head_down_rad = mdeg_to_rad(frame.stop_head_down_mdeg)
-
+        self._set_body(phys, m, height_mm, offset_mm)
+        self._set_drive(params.drive, params.frame)
         theta = mdeg_to_rad(angle_mdeg)
         if not self.stop_head_up_rad <= theta <= self.stop_head_down_rad:
             raise ValueError("start angle %r mdeg is outside the end stops" % angle_mdeg)
@@ -221,6 +194,37 @@ class TablePhysics:
         self.time_ms = 0
         self._rest = None  # the fixed point step_settled() found (see at_rest())
         self.watch()
+
+    def _set_body(self, phys, m, height_mm, offset_mm):
+        """The table and its user: inertia about the pivot, gravity's moment, friction."""
+        self.user_mass_kg = m
+        self.user_height_mm = height_mm
+        self.user_com_offset_mm = offset_mm
+        length_m = height_mm / 1000.0
+        offset_m = offset_mm / 1000.0
+        table_offset_m = phys.get("table_com_offset_mm", 0) / 1000.0
+        self.inertia_kgm2 = (
+            phys.table_inertia_kgm2 + m * length_m * length_m / 12.0 + m * offset_m * offset_m
+        )
+        self.gravity_moment_Nm = G_M_S2 * (m * offset_m + phys.table_mass_kg * table_offset_m)
+        self.damping_Nms = float(phys.damping_Nms_per_rad)
+        self.friction_Nm = float(phys.friction_Nm)
+
+    def _set_drive(self, drive, frame):
+        """The worm drive, the motor and the end stops."""
+        self.ratio = float(drive.gear_ratio)
+        self.efficiency = drive.gear_efficiency_pct / 100.0
+        if not 0.0 < self.efficiency < 0.5:
+            raise ValueError("the model needs a self-locking worm drive (efficiency < 50%)")
+        self.usteps_per_motor_rev = drive.motor_steps_per_rev * drive.microsteps
+        self.ustep_rad = 2.0 * math.pi / (self.usteps_per_motor_rev * self.ratio)
+        self._ustep_motor_rad = 2.0 * math.pi / self.usteps_per_motor_rev
+        self.half_lash_rad = mdeg_to_rad(drive.backlash_mdeg) / 2.0
+        self.pullout0_Nm = drive.motor_pullout_torque_mNm / 1000.0
+        self.corner_rpm = float(drive.motor_pullout_corner_rpm)
+        self.rotor_inertia_kgm2 = drive.motor_rotor_inertia_gcm2 * 1e-7  # g cm^2 -> kg m^2
+        self.stop_head_up_rad = mdeg_to_rad(frame.stop_head_up_mdeg)
+        self.stop_head_down_rad = mdeg_to_rad(frame.stop_head_down_mdeg)
 
     # ------------------------------------------------------------------ statistics
 
@@ -315,51 +319,18 @@ class TablePhysics:
         checks for rest). Returns (milliseconds stepped, True if stopped at a crossing).
         tests/host/test_sim_speed_equivalence.py holds advance(k) to k calls of step() bit
         for bit."""
-        sg = self.stepgen
-        energised = sg.enabled
-        rate = sg.rate_sps if energised else 0
-        sg_tick = sg.tick
-        theta = self.theta
-        omega = self.omega
-        side = self._side
-        x1 = self._x1
-        x2 = self._x2
-        drive_steps = self.drive_steps
-        lost = self.lost_steps
-        stalled = self.stalled
-        t0 = self.time_ms  # the statistics (watch()): ms j ends at t0 + j * DT_MS
-        a_max = self.max_angle_mdeg
-        a_min = self.min_angle_mdeg
-        above = self.watch_above_mdeg
-        n_above = self.above_ms
-        first_lost = self.first_lost_ms
-        motor_load = self.motor_load_Nm
-        gm = self.gravity_moment_Nm
-        h = self.half_lash_rad
-        ustep = self.ustep_rad
-        phi0 = self._phi0
-        J = self.inertia_kgm2
-        c = self.damping_Nms
-        f = self.friction_Nm
-        fa = abs(f)  # copysign(f, w) is fa or -fa for w non-zero
-        stop_dn = self.stop_head_down_rad
-        stop_up = self.stop_head_up_rad
-        ratio = self.ratio
-        eff = self.efficiency
-        ratio_eff = ratio * eff
-        lower_k = 1.0 / eff - 2.0
-        rotor = self.rotor_inertia_kgm2
-        umr = self._ustep_motor_rad
-        pull0 = self.pullout0_Nm
-        corner = self.corner_rpm
-        upr = self.usteps_per_motor_rev
+        sg_tick = self.stepgen.tick
+        energised = self.stepgen.enabled
+        rate = self.stepgen.rate_sps if energised else 0
+        theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load = self._state()
+        t0, a_max, a_min, n_above, above, first_lost = self._watched()
+        drive = self._drive_constants()
+        h, ustep, stop_dn, stop_up, J, c, f = drive[:7]
+        gm, phi0 = self.gravity_moment_Nm, self._phi0
         a = theta * RAD_TO_MDEG
-        lo_side = a <= lo_mdeg
-        hi_side = a >= hi_mdeg
-        cos_of = None  # the angle tg was computed for
-        tg = 0.0
-        phi_of = None  # the drive_steps phi_d was computed for
-        phi_d = 0.0
+        lo_side, hi_side = a <= lo_mdeg, a >= hi_mdeg
+        cos_of = phi_of = None  # the angle tg, the drive_steps phi_d were computed for
+        tg = phi_d = 0.0
         crossed = False
         j = 0
         for j in range(1, k + 1):  # j: the milliseconds stepped
@@ -374,21 +345,8 @@ class TablePhysics:
                 phi_d = phi0 + drive_steps * ustep
                 phi_of = drive_steps
             phi = phi_d
-            # the table alone for one ms: gravity, viscous damping, Coulomb friction
-            free = tg - c * omega
-            if omega == 0.0:
-                if abs(free) <= f:
-                    theta_f = theta
-                    omega_f = 0.0
-                else:
-                    omega_f = (free - _copysign(f, free)) / J * _DT_S
-                    theta_f = theta + omega_f * _DT_S
-            else:
-                omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
-                if omega_f * omega < 0.0:
-                    omega_f = 0.0  # friction stops the table, it does not reverse it
-                theta_f = theta + omega_f * _DT_S
-            if energised:
+            theta_f, omega_f = _table_alone(theta, omega, tg, J, c, f)
+            if energised:  # the rotor's speed: the pulse rate through two poles
                 x2_old = x2
                 x1 = x1 + (n * 1000.0 - x1) * _K
                 x2 = x2_old + (x1 - x2_old) * _K
@@ -402,71 +360,32 @@ class TablePhysics:
             tau_edge = None
             if moving:
                 phi_c = phi + n * ustep
-                if (n > 0 and phi_c - h > stop_dn) or (n < 0 and phi_c + h < stop_up):
-                    follows = False
-                else:
-                    wd = x2 * ustep
-                    ad = acc * ustep
-                    load = 0.0
-                    if side != 0:
-                        if wd == 0.0:  # _drive_torque(J, c, f, tg, wd, ad)
-                            need = J * ad - tg
-                            tau_edge = 0.0 if abs(need) <= f else need - _copysign(f, need)
-                        else:
-                            tau_edge = J * ad + c * wd + (fa if wd > 0.0 else -fa) - tg
-                        if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
-                            load = tau_edge
-                    elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
-                        load = _drive_torque(J, c, f, tg, wd, ad) + (
-                            J * (wd - omega_f) / _LASH_TAKEUP_S
-                        )
-                    if load * wd >= 0.0:
-                        t_motor = load / ratio_eff
-                    else:
-                        t_motor = _copysign(abs(load) * lower_k / ratio, wd)
-                    t_motor = t_motor + rotor * acc * umr
-                    motor_load = t_motor
-                    # abs(t_motor) > pullout_Nm(x2)
-                    p = pull0 / (1.0 + (x2 if x2 >= 0.0 else -x2) * 60.0 / upr / corner)
-                    if t_motor > p or t_motor < -p:
-                        follows = False
+                follows, motor_load, tau_edge = _motor_ms(n, phi_c, side, theta_f, omega_f,
+                                                          x2, acc, tg, drive)
                 if follows:
                     drive_steps += n
                     phi = phi_c
-            if not follows:
-                lost += abs(n)
-                if first_lost is None and lost:
-                    first_lost = t0 + j * DT_MS
-                x1 = x2 = acc = 0.0
-                tau_edge = None
+                else:  # the rotor slipped: the pulses are lost, the rotor stands
+                    lost += abs(n)
+                    if first_lost is None and lost:
+                        first_lost = t0 + j * DT_MS
+                    x1 = x2 = acc = 0.0
+                    tau_edge = None
             stalled = not follows
             wd = x2 * ustep
-            if side != 0:
+            if side != 0:  # the table leaning on the drive: does the drive still hold it?
                 if tau_edge is None:
-                    ad = acc * ustep
-                    if wd == 0.0:
-                        need = J * ad - tg
-                        tau_edge = 0.0 if abs(need) <= f else need - _copysign(f, need)
-                    else:
-                        tau_edge = J * ad + c * wd + (fa if wd > 0.0 else -fa) - tg
+                    tau_edge = _drive_torque(J, c, f, tg, wd, acc * ustep)
                 if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
                     theta = phi + h if side > 0 else phi - h  # phi + side * h
                     omega = wd
                 else:
                     side = 0
             if side == 0:
-                theta = theta_f
-                omega = omega_f
-                if theta <= phi - h:
-                    theta, omega, side = phi - h, wd, -1
-                elif theta >= phi + h:
-                    theta, omega, side = phi + h, wd, 1
-            if theta > stop_dn:
-                theta, omega = stop_dn, 0.0
-                if theta != phi + side * h:
-                    side = 0
-            elif theta < stop_up:
-                theta, omega = stop_up, 0.0
+                theta, omega, side = _in_band(theta_f, omega_f, phi, h, wd)
+            if theta > stop_dn or theta < stop_up:  # an end stop holds the table
+                theta = stop_dn if theta > stop_dn else stop_up
+                omega = 0.0
                 if theta != phi + side * h:
                     side = 0
             a = theta * RAD_TO_MDEG
@@ -476,16 +395,21 @@ class TablePhysics:
             elif a < a_min:
                 a_min = a
                 self.min_angle_ms = t0 + j * DT_MS
-            if a > above:
-                n_above += 1
+            n_above += a > above
             if (a <= lo_mdeg) != lo_side or (a >= hi_mdeg) != hi_side:
                 crossed = True
                 break
-        self.time_ms += j * DT_MS
-        self.max_angle_mdeg = a_max
-        self.min_angle_mdeg = a_min
-        self.above_ms = n_above
-        self.first_lost_ms = first_lost
+        self._keep(theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load)
+        self._keep_watch(j, a_max, a_min, n_above, first_lost)
+        return j, crossed
+
+    def _state(self):
+        """The state advance() carries in locals."""
+        return (self.theta, self.omega, self._side, self._x1, self._x2, self.drive_steps,
+                self.lost_steps, self.stalled, self.motor_load_Nm)
+
+    def _keep(self, theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load):
+        """advance()'s locals back into the state (_state()'s order)."""
         self.theta = theta
         self.omega = omega
         self._side = side
@@ -495,7 +419,29 @@ class TablePhysics:
         self.lost_steps = lost
         self.stalled = stalled
         self.motor_load_Nm = motor_load
-        return j, crossed
+
+    def _watched(self):
+        """The statistics advance() carries in locals (watch()); its ms j ends at
+        t0 + j * DT_MS, t0 the time_ms it starts at."""
+        return (self.time_ms, self.max_angle_mdeg, self.min_angle_mdeg, self.above_ms,
+                self.watch_above_mdeg, self.first_lost_ms)
+
+    def _keep_watch(self, ms, a_max, a_min, n_above, first_lost):
+        """ms more milliseconds stepped, and the statistics advance() kept over them."""
+        self.time_ms += ms * DT_MS
+        self.max_angle_mdeg = a_max
+        self.min_angle_mdeg = a_min
+        self.above_ms = n_above
+        self.first_lost_ms = first_lost
+
+    def _drive_constants(self):
+        """What _motor_ms() needs of the table, the drive and the motor, in its order."""
+        f = self.friction_Nm
+        return (self.half_lash_rad, self.ustep_rad, self.stop_head_down_rad,
+                self.stop_head_up_rad, self.inertia_kgm2, self.damping_Nms, f, abs(f),
+                self.ratio * self.efficiency, 1.0 / self.efficiency - 2.0, self.ratio,
+                self.rotor_inertia_kgm2, self._ustep_motor_rad, self.pullout0_Nm,
+                self.corner_rpm, self.usteps_per_motor_rev)
 
     # ------------------------------------------------------------------ at rest
 
@@ -574,6 +520,65 @@ def _drive_torque(J, c, f, tg, wd, ad):
             return 0.0  # static friction takes it
         return need - _copysign(f, need)
     return J * ad + c * wd + _copysign(f, wd) - tg
+
+
+def _table_alone(theta, omega, tg, J, c, f):
+    """The table alone for one ms (gravity torque tg, inertia J, viscous damping c,
+    Coulomb friction f): its angle and rate at the end of the ms."""
+    free = tg - c * omega
+    if omega == 0.0:
+        if abs(free) <= f:
+            return theta, 0.0
+        omega_f = (free - _copysign(f, free)) / J * _DT_S
+        return theta + omega_f * _DT_S, omega_f
+    omega_f = omega + (free - _copysign(f, omega)) / J * _DT_S
+    if omega_f * omega < 0.0:
+        omega_f = 0.0  # friction stops the table, it does not reverse it
+    return theta + omega_f * _DT_S, omega_f
+
+
+def _motor_ms(n, phi_c, side, theta_f, omega_f, x2, acc, tg, drive):
+    """One ms of a turning motor that is given n pulses (the drive then at phi_c; the
+    table alone would reach theta_f, omega_f; rotor speed x2, acceleration acc; gravity
+    torque tg; drive: TablePhysics._drive_constants()). Returns (follows, the motor's
+    torque, the torque at the band's edge or None): the rotor does not follow pulses
+    that would drive the table into an end stop, nor when the torque exceeds pull-out.
+    Per-ms hot path: _drive_torque() is inlined where the table leans on the drive."""
+    h, ustep, stop_dn, stop_up, J, c, f, fa, ratio_eff, lower_k, ratio, rotor, umr, pull0, \
+        corner, upr = drive
+    if (n > 0 and phi_c - h > stop_dn) or (n < 0 and phi_c + h < stop_up):
+        return False, 0.0, None
+    wd = x2 * ustep
+    ad = acc * ustep
+    load = 0.0
+    tau_edge = None
+    if side != 0:
+        if wd == 0.0:
+            need = J * ad - tg
+            tau_edge = 0.0 if abs(need) <= f else need - _copysign(f, need)
+        else:
+            tau_edge = J * ad + c * wd + (fa if wd > 0.0 else -fa) - tg
+        if (tau_edge >= 0.0) if side < 0 else (tau_edge <= 0.0):
+            load = tau_edge
+    elif (wd > 0.0 and theta_f <= phi_c - h) or (wd < 0.0 and theta_f >= phi_c + h):
+        load = _drive_torque(J, c, f, tg, wd, ad) + J * (wd - omega_f) / _LASH_TAKEUP_S
+    if load * wd >= 0.0:
+        t_motor = load / ratio_eff
+    else:  # the self-locking worm: lowering a load the motor pays only part of it
+        t_motor = _copysign(abs(load) * lower_k / ratio, wd)
+    t_motor = t_motor + rotor * acc * umr
+    p = pull0 / (1.0 + (x2 if x2 >= 0.0 else -x2) * 60.0 / upr / corner)  # pullout_Nm(x2)
+    return not (t_motor > p or t_motor < -p), t_motor, tau_edge
+
+
+def _in_band(theta_f, omega_f, phi, h, wd):
+    """The table free inside the backlash band (drive at phi, half-width h): where it
+    ends the ms, and the side it then leans on (0: free, -1/+1: the low/high edge)."""
+    if theta_f <= phi - h:
+        return phi - h, wd, -1
+    if theta_f >= phi + h:
+        return phi + h, wd, 1
+    return theta_f, omega_f, 0
 
 
 def _sign(x):

@@ -145,6 +145,18 @@ class SimBoard:
         self.fs_root = fs_root
         if angle_mdeg is None:
             angle_mdeg = p.frame.loading_angle_mdeg  # the table stands at the loading position
+        self._make_parts(rng, p, user_mass_kg, user_height_mm, user_com_offset_mm, angle_mdeg,
+                         bias_scale, mount_offset_mdeg, bounce_max_ms)
+        self.ticks_at_boot = ticks_at_boot & TICKS_MASK
+        self._init_state()
+        # the pins and the sensor read the world from t=0
+        self.switches.settle(self.physics.true_angle_mdeg)
+        self._estop_level = bool(self.switches.bits & SW_ESTOP)
+        self.imu.update(self.now_ms, self.physics.true_angle_mdeg, 0.0, False)
+
+    def _make_parts(self, rng, p, user_mass_kg, user_height_mm, user_com_offset_mm,
+                    angle_mdeg, bias_scale, mount_offset_mdeg, bounce_max_ms):
+        """The table's physics, the switches and the IMU with its bus."""
         # one random stream per part, so adding draws in one part leaves the others alone
         self.physics = physics.TablePhysics(
             p, user_mass_kg, user_height_mm, user_com_offset_mm, angle_mdeg
@@ -161,7 +173,8 @@ class SimBoard:
         self._imu_driver = None
         self._imu_ready = False
 
-        self.ticks_at_boot = ticks_at_boot & TICKS_MASK
+    def _init_state(self):
+        """The board's clocks, reset and watchdog state, serial buffers and indicators."""
         self.now_ms = 0  # absolute virtual time since the simulation began (never wraps)
         self._boot_ms = 0
         self.powered = True
@@ -190,10 +203,6 @@ class SimBoard:
         # Skip the milliseconds at rest while no ms_hooks are registered (see _run); the
         # result is the same as stepping them one by one. False: always step each ms.
         self.fast_forward = True
-        # the pins and the sensor read the world from t=0
-        self.switches.settle(self.physics.true_angle_mdeg)
-        self._estop_level = bool(self.switches.bits & SW_ESTOP)
-        self.imu.update(self.now_ms, self.physics.true_angle_mdeg, 0.0, False)
 
     # ================================================================ firmware side
 
@@ -498,12 +507,7 @@ class SimBoard:
         Whether the physics came to rest is checked (an extra comparison of its state)
         at most once per call (and once after each call_at() call). The IMU model keeps
         only the latest truth, so it is updated only before the calls and at the end."""
-        phys = self.physics
-        sw = self.switches
-        stepgen = phys.stepgen
-        overtravel = sw.contact(SW_OVERTRAVEL)
-        rad_to_mdeg = physics.RAD_TO_MDEG
-        advance = phys.advance
+        overtravel = self.switches.contact(SW_OVERTRAVEL)
         tried = False
         imu_stale = False  # the fast path moved the world since the IMU's last update
         while ms > 0:
@@ -512,81 +516,107 @@ class SimBoard:
                 ms -= 1
                 imu_stale = False
             else:
-                stepgen.block_head_down = overtravel.reading
-                angle = phys.theta * rad_to_mdeg
-                if not sw.settled_for(angle):
-                    k = 0
-                elif not self.powered:
-                    k = ms
-                    if self._restore_at is not None and k > self._restore_at - 1 - self.now_ms:
-                        k = self._restore_at - 1 - self.now_ms
-                elif self._wdt_timeout is not None and self._pending is None:
-                    k = self._wdt_fed + self._wdt_timeout - 1 - self.now_ms
-                    if k > ms:
-                        k = ms
-                else:
-                    k = ms
-                if k > self._next_call - self.now_ms:
-                    k = self._next_call - self.now_ms  # (an int: _next_call is not _NEVER)
-                if k <= 0:
-                    settle = not tried and phys.might_rest()
-                    if settle:
-                        tried = True
-                    self._world_ms(settle)
-                    ms -= 1
-                elif phys.at_rest():
-                    self.now_ms += k
-                    phys.coast(k)
-                    ms -= k
-                else:
-                    home_mdeg = sw.home_switch_mdeg
-                    over_mdeg = sw.overtravel_mdeg
-                    home = angle <= home_mdeg
-                    over = angle >= over_mdeg
-                    # the drive's command cannot change inside the block (no firmware runs)
-                    check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
-                    crossed = False
-                    j = 0
-                    while j < k:
-                        if check and phys.might_rest():
-                            j += 1
-                            check = False
-                            tried = True
-                            if phys.step_settled():
-                                break  # nothing changed: the next round skips the rest
-                            a = phys.theta * rad_to_mdeg
-                            if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
-                                crossed = True
-                                break
-                        else:
-                            # step() ms by ms, until a crossing, the end, or (check) a still
-                            # table to try for rest above
-                            n, crossed = advance(k - j, home_mdeg, over_mdeg, check)
-                            j += n
-                            if crossed:
-                                break
-                    self.now_ms += j
-                    ms -= j
-                    if crossed:
-                        self._after_physics_ms()
-                imu_stale = True
-                if self.now_ms >= self._next_call:
-                    # (true_angle_mdeg and true_rate_mdeg_s, the properties, inlined)
-                    self.imu.update(self.now_ms, phys.theta * rad_to_mdeg,
-                                    phys.omega * rad_to_mdeg, phys.motor_turning)
-                    imu_stale = False
-                    self._call_due()
-                    for hook in self.ms_hooks:  # the ones a call just registered
-                        hook(self)
-                    tried = False  # a call may have changed what rest depends on
+                n, tried, imu_stale = self._fast(ms, overtravel, tried)
+                ms -= n
             if stop == _STOP_AT_RESET:
                 if self._pending is not None or not self.powered:
                     break
             elif stop == _STOP_AT_POWER and self.powered:
                 break
         if imu_stale:
-            self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
-                            phys.motor_turning)
+            self._update_imu()
+
+    def _fast(self, ms, overtravel, tried):
+        """One block of _run's fast path (at most ms milliseconds), then the call_at()
+        calls now due. Returns (ms stepped, tried, the IMU model behind the world)."""
+        phys = self.physics
+        phys.stepgen.block_head_down = overtravel.reading
+        angle = phys.theta * physics.RAD_TO_MDEG
+        k = self._quiet_ms(ms, angle)
+        if k <= 0:
+            settle = not tried and phys.might_rest()
+            if settle:
+                tried = True
+            self._world_ms(settle)
+            n = 1
+        elif phys.at_rest():
+            self.now_ms += k
+            phys.coast(k)
+            n = k
+        else:
+            n, crossed, tried = self._moving_block(k, angle, tried)
+            self._moved(n, crossed)
+        if self.now_ms < self._next_call:
+            return n, tried, True
+        self._update_imu()
+        self._call_due()
+        for hook in self.ms_hooks:  # the ones a call just registered
+            hook(self)
+        return n, False, False  # a call may have changed what rest depends on
+
+    def _quiet_ms(self, ms, angle):
+        """Of the next ms milliseconds, how many only the world moves in (0: the next one
+        needs a full _step_ms: the switches are not settled for angle, or an event is due)."""
+        if not self.switches.settled_for(angle):
+            k = 0
+        elif not self.powered:
+            k = ms
+            if self._restore_at is not None and k > self._restore_at - 1 - self.now_ms:
+                k = self._restore_at - 1 - self.now_ms
+        elif self._wdt_timeout is not None and self._pending is None:
+            k = self._wdt_fed + self._wdt_timeout - 1 - self.now_ms
+            if k > ms:
+                k = ms
+        else:
+            k = ms
+        if k > self._next_call - self.now_ms:
+            k = self._next_call - self.now_ms  # (an int: _next_call is not _NEVER)
+        return k
+
+    def _moving_block(self, k, angle, tried):
+        """Up to k ms of a moving table, ms by ms, until a limit switch's contact would
+        change (crossed) or the table comes to rest. Returns (ms stepped, crossed, tried)."""
+        phys = self.physics
+        stepgen = phys.stepgen
+        home_mdeg = self.switches.home_switch_mdeg
+        over_mdeg = self.switches.overtravel_mdeg
+        home = angle <= home_mdeg
+        over = angle >= over_mdeg
+        # the drive's command cannot change inside the block (no firmware runs)
+        check = not tried and (not stepgen.enabled or stepgen.rate_sps == 0)
+        j = 0
+        while j < k:
+            if check and phys.might_rest():
+                j += 1
+                check = False
+                tried = True
+                if phys.step_settled():
+                    break  # nothing changed: the next round skips the rest
+                a = phys.theta * physics.RAD_TO_MDEG
+                if (a <= home_mdeg) != home or (a >= over_mdeg) != over:
+                    return j, True, tried
+            else:
+                # step() ms by ms, until a crossing, the end, or (check) a still
+                # table to try for rest above
+                n, crossed = phys.advance(k - j, home_mdeg, over_mdeg, check)
+                j += n
+                if crossed:
+                    return j, True, tried
+        return j, False, tried
+
+    def _moved(self, ms, crossed):
+        """The clock after a moving block; a crossing gets its switch sample."""
+        self.now_ms += ms
+        if crossed:
+            self._after_physics_ms()
+
+    def _update_imu(self):
+        """The IMU model's truth from the physics (true_angle_mdeg, true_rate_mdeg_s, the
+        properties, inlined)."""
+        phys = self.physics
+        rad_to_mdeg = physics.RAD_TO_MDEG
+        self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
+                        phys.motor_turning)
 
     def _running(self):
         return self.powered and self._pending is None

@@ -281,8 +281,12 @@ def _marker_events(recorder):
                 out.append((t, kind, mark or line[:20]))
         elif kind in _MARKERS and kind not in ("boot", "fault"):
             out.append((t, kind, mark or text[:22]))
-    # one marker per kind per 0.5 s (a bouncing contact would be a smear), and one per
-    # fault name: a fault raised again and again (a retried safe return) is counted
+    return _thinned(out)
+
+
+def _thinned(out):
+    """One marker per kind per 0.5 s (a bouncing contact would be a smear), and one per
+    fault name: a fault raised again and again (a retried safe return) is counted."""
     out.sort(key=lambda e: e[0])
     kept = []
     last = {}
@@ -311,13 +315,28 @@ def plot(recorder, path, title, subtitle="", refs=()):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import MultipleLocator
 
     rows = recorder.rows
     if not rows:
         raise ValueError("nothing to plot: the run recorded no ticks")
+    s = _series(rows)
+    fig, (ax, ax2) = plt.subplots(
+        2, 1, figsize=(13, 7), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]},
+        constrained_layout=True)
+    seen_states = _state_bands((ax, ax2), rows)
+    _angle_axes(ax, s, refs)
+    kinds_seen = _event_markers(ax, ax2, recorder, s["t"])
+    _angle_legend(ax, kinds_seen, seen_states, rows)
+    _drive_axes(ax2, s, recorder)
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    if subtitle:
+        ax.set_title(subtitle, fontsize=9.5, color="#333333")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _series(rows):
+    """The plotted series (lists by name), broken at the gaps (power off)."""
     t = [r[T] / 1000.0 for r in rows]
     true_deg = [r[TRUE] / 1000.0 for r in rows]
     est_deg = [r[EST] / 1000.0 if r[VALID] else float("nan") for r in rows]
@@ -326,32 +345,41 @@ def plot(recorder, path, title, subtitle="", refs=()):
     deg_per_step = _deg_per_step()
     rate = [r[RATE] * deg_per_step if r[ENABLE] else 0.0 for r in rows]
     lost = [r[LOST] for r in rows]
-    # gaps (power off): break the lines there
     t, true_deg, est_deg, target_deg, rate, lost = _break_gaps(
         t, [true_deg, est_deg, target_deg, rate, lost])
+    return {"t": t, "true": true_deg, "est": est_deg, "target": target_deg, "rate": rate,
+            "lost": lost}
 
-    fig, (ax, ax2) = plt.subplots(
-        2, 1, figsize=(13, 7), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]},
-        constrained_layout=True)
+
+def _state_bands(axes, rows):
+    """Each state's time as a coloured band, the gaps hatched; the states in order seen."""
     seen_states = []
     for t0, t1, st in _bands(rows):
         colour = STATE_COLOURS.get(st, "#eeeeee")
-        for a in (ax, ax2):
+        for a in axes:
             a.axvspan(t0, t1, color=colour, alpha=0.55, lw=0)
         if st not in seen_states:
             seen_states.append(st)
     for t0, t1 in _gaps(rows):
-        for a in (ax, ax2):
+        for a in axes:
             a.axvspan(t0, t1, facecolor="#f2f2f2", edgecolor="#888888", hatch="//", lw=0)
+    return seen_states
+
+
+def _angle_axes(ax, s, refs):
+    """The angles: target, true, estimated; the reference lines."""
+    from matplotlib.ticker import MultipleLocator
+
+    t, true_deg = s["t"], s["true"]
     ax.axhline(0, color="#555555", lw=0.8, zorder=1)
     for angle, label in refs:
         ax.axhline(angle, color="#b22222", lw=1.0, ls=":", zorder=2)
         ax.annotate(label, (1.0, angle), xycoords=("axes fraction", "data"),
                     xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom",
                     fontsize=8, color="#b22222")
-    ax.plot(t, target_deg, color="#444444", lw=1.2, ls="--", label="target", zorder=3)
+    ax.plot(t, s["target"], color="#444444", lw=1.2, ls="--", label="target", zorder=3)
     ax.plot(t, true_deg, color="#1f3a93", lw=2.4, label="true angle", zorder=4)
-    ax.plot(t, est_deg, color="#ff7f0e", lw=1.0, label="estimated (IMU)", zorder=5)
+    ax.plot(t, s["est"], color="#ff7f0e", lw=1.0, label="estimated (IMU)", zorder=5)
     finite = [v for v in true_deg if v == v]
     lo = min(finite + [r[0] for r in refs])
     hi = max(finite + [r[0] for r in refs])
@@ -360,7 +388,10 @@ def plot(recorder, path, title, subtitle="", refs=()):
     ax.set_ylabel("angle (deg, + = head-down)")
     ax.grid(True, color="white", lw=0.9, alpha=0.9)
 
-    # event markers with short labels along the top, staggered when they crowd
+
+def _event_markers(ax, ax2, recorder, t):
+    """Event markers with short labels along the top, staggered when they crowd; returns
+    the (colour, line style, name) kinds drawn."""
     ytop = ax.get_ylim()[1]
     slots = []
     span = max(t[-1] - t[0], 1.0)
@@ -379,6 +410,12 @@ def plot(recorder, path, title, subtitle="", refs=()):
                     textcoords="offset points", fontsize=7.5, color=colour, zorder=7,
                     bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none",
                           "alpha": 0.85})
+    return kinds_seen
+
+
+def _angle_legend(ax, kinds_seen, seen_states, rows):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color=c, ls=ls, lw=1.3, label=n) for c, ls, n in kinds_seen]
@@ -390,7 +427,13 @@ def plot(recorder, path, title, subtitle="", refs=()):
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               framealpha=0.95, borderaxespad=0.0)
 
-    ax2.plot(t, rate, color="#2c7fb8", lw=1.1, label="commanded rate")
+
+def _drive_axes(ax2, s, recorder):
+    """The commanded rate, and the lost steps when there are any."""
+    from matplotlib.lines import Line2D
+
+    t = s["t"]
+    ax2.plot(t, s["rate"], color="#2c7fb8", lw=1.1, label="commanded rate")
     ax2.axhline(0, color="#555555", lw=0.6)
     ax2.set_ylabel("drive (deg/s)")
     ax2.set_xlabel("time (s)")
@@ -398,18 +441,13 @@ def plot(recorder, path, title, subtitle="", refs=()):
     h = [Line2D([], [], color="#2c7fb8", lw=1.1, label="commanded rate (deg/s)")]
     if recorder.rows[-1][LOST] > 0:
         ax3 = ax2.twinx()
-        ax3.plot(t, lost, color="#d62728", lw=1.4)
+        ax3.plot(t, s["lost"], color="#d62728", lw=1.4)
         ax3.set_ylabel("lost steps", color="#d62728")
         ax3.tick_params(axis="y", colors="#d62728")
         h.append(Line2D([], [], color="#d62728", lw=1.4, label="lost steps (cumulative)"))
     ax2.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
                framealpha=0.95, borderaxespad=0.0)
     ax2.set_xlim(t[0], t[-1])
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    if subtitle:
-        ax.set_title(subtitle, fontsize=9.5, color="#333333")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _gaps(rows):

@@ -400,17 +400,7 @@ class Vdev:
         self.mpy_dir = mpy_dir
         self.state_path = state_path
         self.port_path = port
-        removed = prepare_fs(fs_root, keep_deployed)
-        if removed:
-            self.say("removed %d firmware files deployed by an earlier run from %s "
-                     "(--keep-deployed keeps them)" % (len(removed), fs_root))
-        mpys = build_code(mpy_dir, self.micropython)
-        self.rom_image = None
-        if code == "rom":
-            self.rom_image = mpy_dir.rstrip("/") + ".romfs"
-            size = build_rom_image(mpys, self.rom_image)
-            self.say("firmware: %d modules, ROMFS image %d bytes (%s)"
-                     % (len(mpys), size, self.rom_image))
+        self._prepare_code(keep_deployed)
         nvs_path = os.path.join(os.path.dirname(os.path.abspath(state_path)), "nvs.json")
         self.link = VdevLink(nvs_path=nvs_path, **(sim_kwargs or {}))
         if hold:
@@ -427,6 +417,21 @@ class Vdev:
         self._last_state = None
         self._reported_fatal = None
         self.started = time.monotonic()
+
+    def _prepare_code(self, keep_deployed):
+        """The board's files without an earlier run's firmware, the firmware compiled, and
+        (code "rom") its ROMFS image."""
+        removed = prepare_fs(self.fs_root, keep_deployed)
+        if removed:
+            self.say("removed %d firmware files deployed by an earlier run from %s "
+                     "(--keep-deployed keeps them)" % (len(removed), self.fs_root))
+        mpys = build_code(self.mpy_dir, self.micropython)
+        self.rom_image = None
+        if self.code == "rom":
+            self.rom_image = self.mpy_dir.rstrip("/") + ".romfs"
+            size = build_rom_image(mpys, self.rom_image)
+            self.say("firmware: %d modules, ROMFS image %d bytes (%s)"
+                     % (len(mpys), size, self.rom_image))
 
     def say(self, text):
         print("vdev: " + text, file=self.out, flush=True)
@@ -467,24 +472,8 @@ class Vdev:
 
     def _once(self, interactive):
         fw = self.fw
-        now = time.monotonic()
-        timeout = 0.1
-        if self._pending is not None:
-            timeout = max(0.0, min(timeout, self._pending[0] - now))
-        rlist = [fw.console, fw.link_r]
-        if self.port.client:
-            rlist.append(self.port.master)
-        else:
-            timeout = min(timeout, _PROBE_S)
-        if interactive:
-            rlist.append(sys.stdin)
-        wlist = []
-        if self.port.to_client:
-            wlist.append(self.port.master)
-        if fw.to_console:
-            wlist.append(fw.console)
         try:
-            r, w, _ = select.select(rlist, wlist, [], timeout)
+            r, w = self._select(fw, interactive)
         except InterruptedError:
             return
         if self.port.master in w:
@@ -509,6 +498,28 @@ class Vdev:
         if self.fw is fw and fw.proc.poll() is not None:
             self._firmware_exited(fw.proc.returncode)
         self._write_state()
+
+    def _select(self, fw, interactive):
+        """Wait (at most 0.1 s, less for a held answer or a port probe) until the console,
+        the link, the port or stdin has something: (readable, writable)."""
+        now = time.monotonic()
+        timeout = 0.1
+        if self._pending is not None:
+            timeout = max(0.0, min(timeout, self._pending[0] - now))
+        rlist = [fw.console, fw.link_r]
+        if self.port.client:
+            rlist.append(self.port.master)
+        else:
+            timeout = min(timeout, _PROBE_S)
+        if interactive:
+            rlist.append(sys.stdin)
+        wlist = []
+        if self.port.to_client:
+            wlist.append(self.port.master)
+        if fw.to_console:
+            wlist.append(fw.console)
+        r, w, _ = select.select(rlist, wlist, [], timeout)
+        return r, w
 
     def _from_console(self):
         try:
@@ -621,24 +632,11 @@ class Vdev:
             sim.power_cut()
             self.say("power cut: `restore` brings it back")
         elif w == "restore":
-            if not sim.powered:
-                sim.power_restore()
-                self._pending = None
-                try:
-                    sim.wait_until(sim.ticks_ms())
-                except BoardReset as e:
-                    self.link.world_reset(e.cause)
-                self.restart_firmware("power restored")
+            self._restore_power()
         elif w in ("reset", "service", "secreset"):
             if w != "reset":
                 self.link.hold_at_power_up(*HOLDS[w])
-            sim.hard_reset()
-            try:
-                sim.wait_until(sim.ticks_ms())
-            except BoardReset:
-                pass
-            self.link.world_reset(HARD_RESET)
-            self.restart_firmware("reset button" + ("" if w == "reset" else " (%s)" % w))
+            self._reset_button(w)
         elif w == "status":
             self.say(json.dumps(self.status()))
         elif w in ("quit", "exit"):
@@ -646,6 +644,27 @@ class Vdev:
         else:
             self.say("commands: estop [off] | press|release START|UP|DOWN | cut | restore | "
                      "reset | service | secreset | status | quit")
+
+    def _restore_power(self):
+        sim = self.link.sim
+        if not sim.powered:
+            sim.power_restore()
+            self._pending = None
+            try:
+                sim.wait_until(sim.ticks_ms())
+            except BoardReset as e:
+                self.link.world_reset(e.cause)
+            self.restart_firmware("power restored")
+
+    def _reset_button(self, why="reset"):
+        sim = self.link.sim
+        sim.hard_reset()
+        try:
+            sim.wait_until(sim.ticks_ms())
+        except BoardReset:
+            pass
+        self.link.world_reset(HARD_RESET)
+        self.restart_firmware("reset button" + ("" if why == "reset" else " (%s)" % why))
 
     # ------------------------------------------------------------------ state file
 

@@ -75,13 +75,21 @@ def read_pinout(path=PINOUT):
 
 
 def _boxes():
+    """Every box of the drawing by key."""
     b = {}
 
     def add(*args, **kw):
         box = Box(*args, **kw)
         b[box.key] = box
 
-    # power chain (top)
+    _power_boxes(add)
+    _column_boxes(add)
+    _drive_boxes(add)
+    return b
+
+
+def _power_boxes(add):
+    """The power chain (top) and the controller."""
     add("mains", 40, 40, 150, 90, "Mains inlet",
         ("IEC inlet with switch", "and fuse holder"), right=("L/N",))
     add("f1", 230, 55, 100, 60, "F1", ("mains fuse",), left=("in",), right=("out",))
@@ -96,7 +104,10 @@ def _boxes():
     # controller
     add("esp", _ESP_X, 200, _ESP_W, 520, "ESP32-DevKitC V4",
         ("ESP32-WROOM-32, 3.3 V logic", "5V pin from PSU2; USB for the console"))
-    # middle column
+
+
+def _column_boxes(add):
+    """The middle column: the STEP gate, the sensors, the hand control, the indicators."""
     add("gate", _COL_X, 200, _COL_W, 270, "U3 over-travel STEP gate",
         ("MC74ACT132 quad NAND Schmitt, 5 V", "PUL- = NOT(STEP AND NOT(OT AND DIR))"),
         left=("STEP in (2A)", "DIR in (1B, 3A, 3B)", "ENABLE in (4A, 4B)",
@@ -114,17 +125,19 @@ def _boxes():
         right=("OT node",))
     add("indicators", _COL_X, 980, _COL_W, 100, "Indicators",
         ("LED; 5 V active buzzer",), left=("LED + 330R", "2N7002 gate"))
-    # driver and drive train
+
+
+def _drive_boxes(add):
+    """The driver and the drive train."""
     add("driver", _DRV_X, 200, _DRV_W, 300, "Stepper driver",
         ("StepperOnline DM860T", "opto inputs, anodes to +5 V"),
         left=("PUL-", "DIR-", "ENA-", "+48 V VDC"), right=("A+ A- B+ B-",))
     add("motor", 1390, 260, 180, 90, "Motor",
         ("NEMA 34, 4.5 N m, dual shaft", "34HS31-5504 series"), left=("A+ A- B+ B-",))
     add("gearbox", 1390, 400, 180, 90, "Gearbox %g:1" % params.load().drive.gear_ratio,
-        ("planetary 5:1 into", "self-locking worm 60:1"))
+        ("planetary 10:1 into", "self-locking worm 60:1"))
     add("table", 1390, 540, 180, 90, "Table pivot",
         ("manual crank: motor rear", "shaft, driver disabled"))
-    return b
 
 
 def _rect(box):
@@ -174,7 +187,6 @@ def render(rows=None):
     if unknown:
         raise ValueError("wiring.py does not know where to route: %s" % ", ".join(unknown))
     boxes = _boxes()
-    esp = boxes["esp"]
     svg = [
         "<?xml version='1.0' encoding='UTF-8'?>",
         "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d'>"
@@ -187,9 +199,19 @@ def render(rows=None):
     ]
     for key in sorted(boxes):
         svg += _rect(boxes[key])
+    svg += _pin_wires(rows, boxes)
+    svg += _gate_and_drive(boxes)
+    svg += _power_wires(boxes)
+    svg += _notes()
+    svg.append("</svg>")
+    return "\n".join(svg) + "\n"
 
-    # ESP32 pins and their wires. Channels step left as the pins go down, so no two
-    # wires that run downward cross.
+
+def _pin_wires(rows, boxes):
+    """ESP32 pins and their wires. Channels step left as the pins go down, so no two
+    wires that run downward cross."""
+    esp = boxes["esp"]
+    svg = []
     n = len(rows)
     for i, row in enumerate(rows):
         y = _PIN_TOP + _ROW * i
@@ -204,7 +226,12 @@ def render(rows=None):
         # label the longer horizontal run: near the ESP32 for the top pins, else near the box
         at = (x + 6, y - 4) if cx - x > tx - cx else (cx + 5, ty - 4)
         svg += _wire([(x, y), (cx, y), (cx, ty), (tx, ty)], _pin_label(row), label_at=at)
+    return svg
 
+
+def _gate_and_drive(boxes):
+    """The over-travel net into the gate, the gate into the driver, the drive train."""
+    svg = []
     # the over-travel node also drives the gate (same net, drawn on the right)
     ox, oy = boxes["limits"].port("OT node")
     gx, gy = boxes["gate"].port("OT in (1A)")
@@ -230,8 +257,12 @@ def render(rows=None):
         cx = t.x + t.w // 2
         svg += _wire([(cx, t.y + t.h), (cx, b.y)], "shaft", color="#333", width=4,
                      label_at=(cx + 6, (t.y + t.h + b.y) // 2 + 4))
+    return svg
 
-    # power
+
+def _power_wires(boxes):
+    """Mains to the 48 V and 5 V supplies, the driver's supply, the optional battery."""
+
     def link(a, pa, b, pb, label, color="#c0392b", dashed=False, via=None):
         x1, y1 = boxes[a].port(pa)
         x2, y2 = boxes[b].port(pb)
@@ -239,7 +270,7 @@ def render(rows=None):
         return _wire([(x1, y1), (mid, y1), (mid, y2), (x2, y2)], label, color=color,
                      dashed=dashed, label_at=(x1 + 4, y1 - 5))
 
-    svg += link("mains", "L/N", "f1", "in", "AC")
+    svg = link("mains", "L/N", "f1", "in", "AC")
     svg += link("f1", "out", "psu48", "AC", "")
     svg += link("psu48", "+48 V", "f2", "in", "+48 V", via=585)
     svg += link("psu48", "+48 V", "f3", "in", "", via=585)
@@ -257,7 +288,12 @@ def render(rows=None):
                               "driver opto anodes (PUL+ DIR+ ENA+), buzzer")):
         svg.append("<text x='%d' y='%d' font-size='11' fill='#c0392b' %s>%s</text>"
                    % (boxes["psu5"].x, 180 + 13 * i, _FONT, escape(text)))
+    return svg
 
+
+def _notes():
+    """The safety notes box."""
+    svg = []
     notes = (
         "GPIO34/35/36 are input-only: their pull-ups",
         "are external. All grounds meet at PSU2.",
@@ -274,8 +310,7 @@ def render(rows=None):
     for i, text in enumerate(notes):
         svg.append("<text x='1142' y='%d' font-size='13' %s>%s</text>"
                    % (722 + 17 * i, _FONT, escape(text)))
-    svg.append("</svg>")
-    return "\n".join(svg) + "\n"
+    return svg
 
 
 def main(argv=None):

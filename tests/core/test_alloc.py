@@ -23,6 +23,8 @@ from states import (
     HOMING,
     JOGGING,
     MOVING,
+    P_LATCHED,
+    P_RESTING,
     READY,
     RECOVERY,
     RETURNING,
@@ -72,7 +74,7 @@ def test_no_allocation_moving_holding_returning():
     _check(rig, HOLDING)
     rig.core.command(C_RETURN)
     _check(rig, RETURNING, 500)  # travelling to horizontal
-    rig.run_until(lambda r: r.core.phase == 2, 60000)
+    rig.run_until(lambda r: r.core.phase == P_RESTING, 60000)
     _check(rig, RETURNING, 500)  # resting at horizontal
 
 
@@ -91,7 +93,7 @@ def test_no_allocation_in_emergency_return_moving_and_latched():
     rig.state_is(HOLDING)
     rig.core.command(C_ESTOP)
     _check(rig, EMERGENCY_RETURN, 300)
-    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    rig.run_until(lambda r: r.core.phase == P_LATCHED, 60000)
     _check(rig, EMERGENCY_RETURN)
 
 
@@ -103,7 +105,7 @@ def test_no_allocation_in_fault_return_and_latched():
     rig.plant.imu_error = 19
     rig.run_until(lambda r: r.core.state == FAULT, 2000)
     _check(rig, FAULT, 300)
-    rig.run_until(lambda r: r.core.phase == 4, 60000)
+    rig.run_until(lambda r: r.core.phase == P_LATCHED, 60000)
     _check(rig, FAULT)
 
 

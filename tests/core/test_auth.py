@@ -7,9 +7,9 @@ import profiles
 import setupmarks
 import store
 from auth import Auth, AuthError, lockout_delay_ms
+from fakes import MemFS, MemNVS, NoSpaceFS, remove_scratch, scratch_fs
 from secreset import reset_security
 from support import make_config, raises
-from test_store import MemFS, MemNVS, NoSpaceFS, remove_scratch, scratch_fs
 
 PIN = "4821"
 

@@ -4,7 +4,7 @@ The tables are read by the real core on the test rig; every command a button giv
 logged (E_COMMAND with its result), refusals included.
 """
 
-import buttonmap
+import buttons
 import programs
 from events import E_COMMAND
 from rig import Rig
@@ -27,19 +27,19 @@ from states import (
 
 
 def test_every_table_has_one_entry_per_state():
-    for t in (buttonmap.UP_PRESS, buttonmap.DOWN_PRESS, buttonmap.START_SHORT,
-              buttonmap.START_LONG):
+    for t in (buttons.UP_PRESS, buttons.DOWN_PRESS, buttons.START_SHORT,
+              buttons.START_LONG):
         assert len(t) == len(STATE_NAMES)
-    assert buttonmap.UP_PRESS[READY] == 0  # nowhere further up at the loading stop
-    assert buttonmap.UP_PRESS[RECOVERY] == C_RECOVER
-    assert buttonmap.DOWN_PRESS[RECOVERY] == 0  # RECOVERY waits for UP or START
+    assert buttons.UP_PRESS[READY] == 0  # nowhere further up at the loading stop
+    assert buttons.UP_PRESS[RECOVERY] == C_RECOVER
+    assert buttons.DOWN_PRESS[RECOVERY] == 0  # RECOVERY waits for UP or START
 
 
 def test_the_child_lock_never_blocks_the_way_back():
     for cmd in (C_RECOVER, C_RETURN, C_STOP, C_ACK, C_JOG_RELEASE):
-        assert buttonmap.NEVER_LOCKED & (1 << cmd)
+        assert buttons.NEVER_LOCKED & (1 << cmd)
     for cmd in (C_JOG_UP, C_START, C_PROGRAM):
-        assert not buttonmap.NEVER_LOCKED & (1 << cmd)
+        assert not buttons.NEVER_LOCKED & (1 << cmd)
 
 
 def _press(rig, bits, ms):

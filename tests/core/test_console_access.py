@@ -17,7 +17,7 @@ def test_config_get():
     o = r.cmd("config get")
     assert o["fields"] == ["name", "value", "min", "max", "fixed"]
     assert {row[0]: row[1] for row in o["config"]} == r.app.cfg.as_dict()
-    assert ["tick_ms", 10, 5, 50, True] in o["config"]
+    assert ["tick_ms", 10, 5, 10, True] in o["config"]
     o = r.cmd("config get rest_pause_ms")
     assert o["value"] == 10000 and o["min"] == 0 and o["max"] == 120000
     assert o["fixed"] is False
@@ -42,7 +42,7 @@ def test_config_set_needs_a_therapist_session_and_ready():
     assert app.cfg.rest_pause_ms == 20000
     assert r.stored("settings") == ({"rest_pause_ms": 20000}, store.OK)
     # a speed: the core takes it at once
-    speeds = r.core.speeds
+    speeds = r.core.targets
     v = speeds.v_normal
     assert r.cmd("config set normal_speed_mdeg_s 3000")["ok"] is True
     assert speeds.v_normal == r.core.kin.sps_from_mdeg_s(3000) and speeds.v_normal < v

@@ -6,7 +6,7 @@ numbers: the default table (loading -60 deg, soft max 65 deg), the beginner prof
 """
 
 import faults
-from events import E_CLAMPED, E_HOMED, E_SESSION_END, E_STUCK_BUTTON
+from events import E_CLAMPED, E_FAULT, E_HOMED, E_RECOVERY, E_SESSION_END, E_STUCK_BUTTON
 from profiles import COMPLETED, DISCOMFORT, EMERGENCY
 from rig import Rig
 from signals import SW_DOWN, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
@@ -90,7 +90,7 @@ def test_boot_away_from_loading_waits_in_recovery_then_one_press_returns():
     assert rig.core.state == RETURNING
     rig.tick(200)
     assert rig.out.rate_sps <= -0  # toward horizontal
-    assert -rig.out.rate_sps <= rig.core.speeds.v_jog + 200  # reduced speed
+    assert -rig.out.rate_sps <= rig.core.targets.v_jog + 200  # reduced speed
     rig.state_is(READY)
     assert rig.core.homed
     assert rig.events(E_SESSION_END)[-1][2] == COMPLETED
@@ -342,7 +342,7 @@ def test_jog_down_is_hold_to_run_at_jog_speed_and_release_holds():
     rig.plant.buttons = SW_DOWN
     rig.run_until(lambda r: r.core.state == JOGGING, 1000)
     rig.tick(300)
-    assert 0 < rig.out.rate_sps <= rig.core.speeds.v_jog + 200
+    assert 0 < rig.out.rate_sps <= rig.core.targets.v_jog + 200
     rig.plant.buttons = 0
     rig.run_until(lambda r: r.core.state == HOLDING, 5000)
     a = rig.plant.angle_mdeg()
@@ -527,6 +527,18 @@ def test_stepgen_self_test_failure_is_a_boot_fault():
     rig.boot()
     assert rig.core.state == FAULT
     assert rig.core.fault == faults.STEPGEN
+
+
+def test_the_self_test_sees_a_step_generator_failure_reported_from_the_first_tick():
+    """The step generator's own self-test failed before the first tick (issue #18): the
+    boot check gives the verdict - a boot fault, logged in BOOT - instead of passing
+    into RECOVERY and leaving the fault to the supervision a tick later."""
+    rig = Rig(angle_mdeg=20000)  # away from loading: a pass would be RECOVERY
+    rig.inp.stepgen_fault = 1
+    rig.boot()
+    assert [(e[2], e[3]) for e in rig.events(E_FAULT)] == [(faults.STEPGEN, BOOT)]
+    assert rig.core.fault_at_boot
+    assert not rig.events(E_RECOVERY)
 
 
 def test_up_down_chord_held_gives_the_consent_without_moving():

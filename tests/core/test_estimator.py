@@ -16,7 +16,7 @@ ON_MPY = sys.implementation.name == "micropython"
 TICK = 10
 
 
-class Rig:
+class EstimatorRig:
     """An Estimator fed ideal samples plus a little deterministic noise (real sensors are noisy)."""
 
     def __init__(self, cfg=None, sensor_cfg=None):
@@ -72,7 +72,7 @@ def test_hand_worked_sample_board_flat_pivot_y():
 
 
 def test_first_valid_sample_initialises_from_the_accelerometer():
-    r = Rig()
+    r = EstimatorRig()
     est = r.step(-60000)  # loading position
     assert est.valid
     assert abs(est.angle_mdeg + 60000) <= 400  # one sample's noise
@@ -83,12 +83,12 @@ def test_convention_for_every_axis_sign_and_zero():
         for sign in (1, -1):
             cfg = make_config(imu_axis=axis, imu_sign=sign, imu_zero_mdeg=1500)
             for angle in (-60000, -1000, 0, 30000, 65000):
-                r = Rig(cfg)
+                r = EstimatorRig(cfg)
                 est = r.step(angle, noise=0)
                 # whole-mg samples: 1 mg at 1 g is 57 mdeg of tilt
                 assert abs(est.angle_mdeg - angle) <= 60, (axis, sign, angle, est.angle_mdeg)
                 assert abs(est.acc_angle_mdeg - angle) <= 60
-            r = Rig(cfg)
+            r = EstimatorRig(cfg)
             r.step(0, noise=0)
             est = r.step(0, rate=4000, still=False, noise=0)
             assert est.rate_mdeg_s == 4000  # the gyro is signed the same way
@@ -97,7 +97,7 @@ def test_convention_for_every_axis_sign_and_zero():
 def test_converges_from_a_wrong_start():
     # The first sample is 4 deg off (a knock at power-up): more than 3 deg from the
     # start-up running mean, so the mean restarts from the next sample; valid throughout.
-    r = Rig()
+    r = EstimatorRig()
     r.step(0, noise=0)
     assert r.est.angle_mdeg == 0
     errs = []
@@ -112,7 +112,7 @@ def test_converges_from_a_wrong_start():
 def test_start_up_running_mean_averages_a_small_first_error_away():
     # 2 deg off (below the restart threshold): averaged as a running mean, the error
     # falls like 2000/n over the start-up phase instead of e**(-t/tau).
-    r = Rig()
+    r = EstimatorRig()
     r.step(0, noise=0)
     errs = []
     for _ in range(120):
@@ -124,7 +124,7 @@ def test_start_up_running_mean_averages_a_small_first_error_away():
 
 
 def test_bias_is_learned_while_still_and_only_then():
-    r = Rig()
+    r = EstimatorRig()
     r.run(200, 10000, bias=20000)  # ZRO tolerance: up to +-20 dps
     assert abs(r.est.gyro_bias_mdps - 20000) <= 10
     assert abs(r.est.rate_mdeg_s) <= 40
@@ -133,7 +133,7 @@ def test_bias_is_learned_while_still_and_only_then():
 
 
 def test_spikes_while_still_do_not_leak_into_a_settled_bias():
-    r = Rig()
+    r = EstimatorRig()
     r.run(300, 0, bias=5000)  # 3 s still: settled
     b = r.est.gyro_bias_mdps
     r.run(4, 0, bias=60000)  # beyond the datasheet ZRO tolerance: never a bias
@@ -144,7 +144,7 @@ def test_spikes_while_still_do_not_leak_into_a_settled_bias():
 
 
 def test_tracks_motion_with_a_learned_bias():
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, -20000, bias=20000)  # one second still at power-up
     a = -20000
     worst = 0
@@ -157,7 +157,7 @@ def test_tracks_motion_with_a_learned_bias():
 
 
 def test_unlearned_large_bias_is_reported_not_integrated():
-    r = Rig()
+    r = EstimatorRig()
     for i in range(10):
         est = r.step(0, still=False, bias=25000)  # never still: bias cannot be learned
         if i < 9:
@@ -166,7 +166,7 @@ def test_unlearned_large_bias_is_reported_not_integrated():
 
 
 def test_bus_errors_fire_at_the_limit_and_clear_after_tau():
-    r = Rig()
+    r = EstimatorRig()
     r.run(20, 20000)
     held = r.est.angle_mdeg
     for _ in range(4):
@@ -185,7 +185,7 @@ def test_bus_errors_fire_at_the_limit_and_clear_after_tau():
 
 
 def test_fewer_bus_errors_than_the_limit_never_fire():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 0)
     for _ in range(30):
         for _ in range(4):
@@ -195,7 +195,7 @@ def test_fewer_bus_errors_than_the_limit_never_fire():
 
 
 def test_gravity_out_of_window_fires_after_200_ms_and_gyro_carries_the_angle():
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, 0)
     a = 0
     for i in range(20):
@@ -212,14 +212,14 @@ def test_gravity_out_of_window_fires_after_200_ms_and_gyro_carries_the_angle():
 
 
 def test_gravity_too_high_also_fires():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 0)
     r.run(20, 0, g=1200)
     assert r.est.fault == faults.IMU_GRAVITY
 
 
 def test_brief_gravity_disturbance_does_not_fire():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 0)
     for _ in range(5):
         r.run(19, 0, g=1300)  # 190 ms knocks
@@ -228,7 +228,7 @@ def test_brief_gravity_disturbance_does_not_fire():
 
 
 def test_gyro_rate_above_max_fires_after_100_ms_and_is_not_integrated():
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, 10000)
     for i in range(10):
         est = r.step(10000, rate=30000, still=False)  # gyro says 30 dps, accel says still
@@ -239,7 +239,7 @@ def test_gyro_rate_above_max_fires_after_100_ms_and_is_not_integrated():
 
 
 def test_accelerometer_jump_fires_rate_fault_then_reinitialises():
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, 0)
     for i in range(10):
         est = r.step(20000, still=False)  # accel jumps 20 deg, gyro saw nothing
@@ -252,7 +252,7 @@ def test_accelerometer_jump_fires_rate_fault_then_reinitialises():
 
 
 def test_brief_rate_spike_does_not_fire():
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, 0)
     for _ in range(5):
         r.run(9, 0, rate=50000, still=False)
@@ -261,7 +261,7 @@ def test_brief_rate_spike_does_not_fire():
 
 
 def test_frozen_sensor_fires_at_frozen_samples():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 5000)
     n = r.cfg.frozen_samples
     for i in range(n):
@@ -274,7 +274,7 @@ def test_frozen_sensor_fires_at_frozen_samples():
 
 
 def test_frozen_gyro_alone_fires():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 5000)
     est = r.est
     inp = r.inp
@@ -290,7 +290,7 @@ def test_frozen_gyro_alone_fires():
 
 def test_calibrate_returns_the_zero_that_reads_the_reference():
     cfg = make_config()
-    r = Rig(cfg, make_config())  # the sensor itself stays as mounted
+    r = EstimatorRig(cfg, make_config())  # the sensor itself stays as mounted
     r.run(300, -58800)  # the table reads 1.2 deg off at the loading stop
     zero = r.est.calibrate(-60000)
     assert abs(zero - 1200) <= 40
@@ -303,7 +303,7 @@ def test_calibrate_returns_the_zero_that_reads_the_reference():
 
 
 def test_calibrate_refuses_an_invalid_angle():
-    r = Rig()
+    r = EstimatorRig()
     raises(ValueError, r.est.calibrate, 0)
     r.run(5, 0)
     for _ in range(5):
@@ -313,7 +313,7 @@ def test_calibrate_refuses_an_invalid_angle():
 
 def test_wraps_through_180_degrees():
     # not a table angle, but the arithmetic must not jump at the seam
-    r = Rig()
+    r = EstimatorRig()
     r.run(100, 178000)
     a = 178000
     for _ in range(100):
@@ -326,7 +326,7 @@ def test_wraps_through_180_degrees():
 
 def test_changing_the_axis_restarts_the_estimator():
     cfg = make_config()
-    r = Rig(cfg)
+    r = EstimatorRig(cfg)
     r.run(10, 10000)
     cfg.set("imu_axis", 0)
     est = r.step(-20000)
@@ -334,7 +334,7 @@ def test_changing_the_axis_restarts_the_estimator():
 
 
 def test_odd_time_steps_are_safe():
-    r = Rig()
+    r = EstimatorRig()
     r.run(10, 30000)
     for dt in (0, -5, 100000, 0, 10):
         est = r.step(30000, dt=dt)
@@ -346,7 +346,7 @@ def test_odd_time_steps_are_safe():
 def test_update_allocates_nothing_on_micropython():
     if not ON_MPY:
         return  # gc.mem_alloc() is MicroPython's
-    r = Rig()
+    r = EstimatorRig()
     r.run(50, 0, bias=3000)
     est = r.est
     inp = r.inp

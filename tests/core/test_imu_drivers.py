@@ -9,7 +9,7 @@ import gc
 import json
 import sys
 
-from fakebus import FakeI2C
+from fakes import FakeI2C
 from icm42688 import ICM42688
 from icm42688 import from_params as icm_from_params
 from mpu6050 import MPU6050

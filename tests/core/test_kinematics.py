@@ -25,31 +25,57 @@ def lcg_values(seed, n, lo, hi):
 
 
 def test_rotary_default_drive_numbers():
-    # 200 steps * 8 microsteps * 300:1 = 480000 steps per table revolution
-    # = 4/3 steps per mdeg (0.75 mdeg per microstep, as hardware/table_params.json says)
+    # 200 steps * 8 microsteps * 600:1 = 960000 steps per table revolution
+    # = 8/3 steps per mdeg (0.375 mdeg per microstep, as hardware/table_params.json says)
     k = make_kinematics(make_config())
+    assert (k.num, k.den) == (8, 3)
     assert k.steps_from_mdeg(0) == 0
-    assert k.steps_from_mdeg(90000) == 120000
-    assert k.steps_from_mdeg(-60000) == -80000
-    assert k.steps_from_mdeg(1) == 1 and k.steps_from_mdeg(2) == 3  # 1.33 -> 1, 2.67 -> 3
-    assert k.steps_from_mdeg(-2) == -3  # symmetric rounding
-    assert k.mdeg_from_steps(120000) == 90000
-    assert k.mdeg_from_steps(1) == 1 and k.mdeg_from_steps(-2) == -2  # 0.75, -1.5 -> -2
-    # speeds round down: 4000 mdeg/s * 4/3 = 5333.3 -> 5333 steps/s
-    assert k.sps_from_mdeg_s(4000) == 5333
-    assert k.sps_from_mdeg_s(8000) == 10666
-    assert k.sps2_from_mdeg_s2(4000) == 5333
-    assert k.sps_from_mdeg_s(-4000) == -5333
+    assert k.steps_from_mdeg(90000) == 240000
+    assert k.steps_from_mdeg(-60000) == -160000
+    assert k.steps_from_mdeg(1) == 3 and k.steps_from_mdeg(2) == 5  # 2.67 -> 3, 5.33 -> 5
+    assert k.steps_from_mdeg(-2) == -5  # symmetric rounding
+    assert k.mdeg_from_steps(240000) == 90000
+    assert k.mdeg_from_steps(1) == 0 and k.mdeg_from_steps(3) == 1  # 0.375, 1.125
+    assert k.mdeg_from_steps(-2) == -1  # -0.75 -> -1
+    # speeds round down: 3500 mdeg/s * 8/3 = 9333.3 -> 9333 steps/s
+    assert k.sps_from_mdeg_s(3500) == 9333
+    assert k.sps_from_mdeg_s(4000) == 10666
+    assert k.sps2_from_mdeg_s2(20000) == 53333
+    assert k.sps_from_mdeg_s(-4000) == -10666
 
 
 def test_rotary_round_trips_within_documented_bounds():
     k = make_kinematics(make_config())
-    # angle -> steps -> angle: half a step (0.375 mdeg) + 0.5 mdeg of rounding -> <= 1
+    # angle -> steps -> angle: half a step (0.19 mdeg) + 0.5 mdeg of rounding -> <= 1
     for a in range(-90000, 90001, 7):
         assert abs(k.mdeg_from_steps(k.steps_from_mdeg(a)) - a) <= 1, a
-    # steps -> angle -> steps: half a mdeg (0.67 step) + 0.5 step -> <= 1
-    for s in lcg_values(99, 3000, -120000, 120000):
-        assert abs(k.steps_from_mdeg(k.mdeg_from_steps(s)) - s) <= 1, s
+    # steps -> angle -> steps: half a mdeg (1.33 steps) + 0.5 step -> <= 2
+    for s in lcg_values(99, 3000, -240000, 240000):
+        assert abs(k.steps_from_mdeg(k.mdeg_from_steps(s)) - s) <= 2, s
+
+
+def test_rotary_intermediates_stay_small_ints():
+    """Every product of the conversions stays below 2**30 over the whole angle range (a
+    MicroPython small int: beyond it the ESP32 allocates a big int in the tick). The
+    largest are at the clamp: angle * num, steps * den, rate * num (each + den / 2)."""
+    for overrides in ({}, {"microsteps": 64}, {"microsteps": 64, "gear_ratio": 2000}):
+        k = make_kinematics_unchecked(make_config(**overrides))
+        span = 90000  # the clamp (+-90 deg) of every conversion
+        for a in (-span, -span + 1, -1, 0, 1, span - 1, span):
+            assert abs(a * k.num) + k.den < 1 << 30
+        assert k.steps_span * k.den + k.den < 1 << 30
+        # and the results themselves (steps of the whole range, rates of the clamp)
+        assert abs(k.steps_from_mdeg(-span)) < 1 << 30
+        assert abs(k.sps_from_mdeg_s(span)) < 1 << 30
+    # the default drive by hand: 90000 * 8 = 720000 and 240000 * 3 = 720000, far below
+    k = make_kinematics(make_config())
+    assert 90000 * k.num == 720000 and k.steps_span * k.den == 720000
+
+
+def make_kinematics_unchecked(cfg):
+    """The rotary conversions of cfg without the step-rate checks of make_kinematics
+    (a finer drive than the step generator runs at the default speeds)."""
+    return rotary(cfg.motor_steps_per_rev, cfg.microsteps, cfg.gear_ratio)
 
 
 def test_rotary_other_drives_round_trip_and_clamp():

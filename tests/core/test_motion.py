@@ -6,7 +6,7 @@ import sys
 
 import stepgen
 from motion import CORR_SPS, MAX_SPS, MotionPlan
-from support import raises
+from support import Checker, raises
 
 MPY = sys.implementation.name == "micropython"
 
@@ -23,37 +23,6 @@ class Lcg:
 
     def between(self, lo, hi):
         return lo + self.below(hi - lo + 1)
-
-
-def dv_of(amax, dt):
-    dv = amax * dt // 1000
-    return dv if dv > 0 else 1
-
-
-class Checker:
-    """Per-tick invariants of a profile: speed, change of speed, position vs speed."""
-
-    def __init__(self, p):
-        self.p = p
-        self.v = p.vel_sps
-        self.pos = p.pos
-        self.ticks = 0
-
-    def step(self, dt, vmax, amax):
-        p = self.p
-        p.update(dt)
-        v = p.vel_sps
-        dv = dv_of(amax, dt)
-        assert abs(v - self.v) <= dv, (self.v, v, dv)
-        if abs(self.v) <= vmax:
-            assert abs(v) <= vmax, (v, vmax)
-        else:
-            assert abs(v) < abs(self.v), (self.v, v)  # above a lowered vmax: braking
-        # position moves by v*dt (floor to steps; the landing tick absorbs < 1 sps*tick)
-        assert abs((p.pos - self.pos) * 1000 - v * dt) < 1000 + dt, (p.pos, self.pos, v)
-        self.v = v
-        self.pos = p.pos
-        self.ticks += 1
 
 
 def run_to_done(p, chk, dt, vmax, amax, max_ticks):

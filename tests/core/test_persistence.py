@@ -8,10 +8,10 @@ import profiles
 import store
 from control import Core
 from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END, E_STATE
+from fakes import MemFS
 from history import FaultLog, History
 from persistence import SETTINGS, Persistence
 from support import make_config
-from test_store import MemFS
 
 
 def _parts():

@@ -2,6 +2,7 @@
 
 import profiles
 import store
+from fakes import MemFS
 from profiles import (
     ABORTED,
     COMPLETED,
@@ -16,7 +17,6 @@ from profiles import (
     record_session,
 )
 from support import make_config, raises
-from test_store import MemFS
 
 
 def test_defaults_are_a_beginner_without_consent():

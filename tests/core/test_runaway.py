@@ -6,7 +6,7 @@ Defaults: runaway_tol_mdeg 2500, runaway_window_ms 1000, 10 ms ticks.
 import gc
 import sys
 
-from runaway import RunawayCheck
+from supervisor import RunawayCheck
 from support import make_config
 
 ON_MPY = sys.implementation.name == "micropython"

@@ -12,14 +12,19 @@ Invariants:
 - no state change outside the transition table (that would latch faults.INTERNAL).
 """
 
+import os
+
 import faults
 import hypothesis.strategies as st
+import programs
+import pytest
 from events import E_ACK, E_COMMAND
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from rig import Rig
 from signals import SW_DOWN, SW_START, SW_UP
 from states import (
+    BOOT,
     C_ACK,
     C_CONSENT,
     C_DISCOMFORT,
@@ -35,6 +40,7 @@ from states import (
     EMERGENCY_RETURN,
     FAULT,
     HOMING,
+    P_LATCHED,
     READY,
     RECOVERY,
 )
@@ -45,6 +51,16 @@ COMMANDS = st.sampled_from(
      C_CONSENT, C_DISCOMFORT, C_RECOVER]
 )
 BUTTONS = st.sampled_from([0, SW_UP, SW_DOWN, SW_START, SW_UP | SW_DOWN])
+
+
+def stale_homing_target(core, cfg):
+    """The one known violation, excused here so the machine looks for others: a stop
+    during homing's switch seek enters READY with target_mdeg still the seek's own
+    target, up to homing_travel_mdeg below the loading angle (the plan itself stopped,
+    nothing moves toward it). test_a_stop_during_the_homing_seek_... is its xfail."""
+    return (core.state == READY and not core.pos.homed
+            and cfg.loading_angle_mdeg - cfg.homing_travel_mdeg <= core.target_mdeg
+            < cfg.loading_angle_mdeg)
 
 
 class CoreMachine(RuleBasedStateMachine):
@@ -61,7 +77,7 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(cmd=COMMANDS, a=ANGLES, b=st.integers(min_value=0, max_value=200000))
     def console(self, cmd, a, b):
         if cmd == C_PROGRAM:
-            a = a % 5
+            a = a % (len(programs.NAMES) + 1)  # one past the last: refused
         self.rig.core.command(cmd, a, b)
 
     @rule(bits=BUTTONS)
@@ -96,7 +112,7 @@ class CoreMachine(RuleBasedStateMachine):
         new = core.log.since(seq)
         accepted = any(e[1] == E_COMMAND and e[3] == 0 for e in new)
         # e-stop -> EMERGENCY_RETURN within this tick (BOOT turns it into a self-test fault)
-        if (opened or rig.plant.estop_edges != edges_before) and prev_state != 0:
+        if (opened or rig.plant.estop_edges != edges_before) and prev_state != BOOT:
             assert core.state == EMERGENCY_RETURN, (prev_state, core.state)
         # the latch clears only on an acknowledgement
         if prev_state == EMERGENCY_RETURN and core.state != EMERGENCY_RETURN:
@@ -104,7 +120,7 @@ class CoreMachine(RuleBasedStateMachine):
         # no motion starts from a standstill state without a command
         if was_still and rig.out.rate_sps != 0:
             standstill = prev_state in (READY, RECOVERY) or (
-                prev_state in (EMERGENCY_RETURN, FAULT) and prev_phase == 4
+                prev_state in (EMERGENCY_RETURN, FAULT) and prev_phase == P_LATCHED
             )
             if standstill and core.state != EMERGENCY_RETURN:  # an e-stop is a safety reason
                 assert accepted, "motion started in state %d without a command" % prev_state
@@ -121,6 +137,9 @@ class CoreMachine(RuleBasedStateMachine):
         lo = cfg.loading_angle_mdeg
         if core.state == HOMING:  # the switch seek may pass the counted loading angle
             lo -= cfg.homing_travel_mdeg
+        elif stale_homing_target(core, cfg):
+            event("known bug: a stop during homing leaves its seek target")
+            return
         assert lo <= core.target_mdeg <= max(hi, cfg.loading_angle_mdeg)
 
     @invariant()
@@ -137,10 +156,32 @@ class CoreMachine(RuleBasedStateMachine):
         assert self.rig.plant.angle_mdeg() <= limit + 1000
 
 
+# make test: EXAMPLES runs of up to STEPS rules each (a rule of time passing is up to 400
+# ticks), fresh random ones every run; make soak (SOAK=1) runs SOAK_EXAMPLES of
+# SOAK_STEPS. CORE_PROPS_N overrides the number of runs.
+EXAMPLES, STEPS = 400, 50
+SOAK_EXAMPLES, SOAK_STEPS = 20000, 100
+SOAK = os.environ.get("SOAK") == "1"
 CoreMachine.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=25,
+    max_examples=int(os.environ.get("CORE_PROPS_N", SOAK_EXAMPLES if SOAK else EXAMPLES)),
+    stateful_step_count=SOAK_STEPS if SOAK else STEPS,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestCoreMachine = CoreMachine.TestCase
+
+
+@pytest.mark.xfail(strict=True, reason="known firmware bug: Core._cmd_stop in HOMING leaves "
+                   "target_mdeg at the seek target, below the loading angle")
+def test_a_stop_during_the_homing_seek_leaves_the_target_inside_the_clamp():
+    """Found by the machine at 400 runs of 50 steps (it was 40 of 25): goto 0 from the
+    loading position starts homing; a stop 153 ticks later, in the seek past the counted
+    loading angle, enters READY with the target still at the seek's -63 deg."""
+    rig = Rig(angle_mdeg=-60000, consent=False)
+    rig.boot()
+    assert rig.core.command(C_GOTO, 0, 0) == 0
+    assert rig.core.state == HOMING
+    rig.tick(153)
+    rig.core.command(C_STOP, 0, 0)
+    assert rig.core.state == READY
+    assert rig.core.target_mdeg >= rig.cfg.loading_angle_mdeg, rig.core.target_mdeg

@@ -52,9 +52,26 @@ def test_atan2_dense_sweep_whole_circle():
     assert worst <= ATAN2_DOC_MAX_MDEG
 
 
-@settings(max_examples=5000, deadline=None)
+# The pure-math properties: hypothesis (its edge-seeking draws and shrinking) plus a
+# seeded sweep many times larger, which costs microseconds a case instead of a millisecond.
+INT16_EDGES = (0, 1, -1, 2, -2, 181, -181, 16384, -16384, 32766, -32766, 32767, -32767)
+
+
+def test_atan2_int16_edges_and_a_seeded_sweep():
+    rng = random.Random(23)
+    pairs = [(y, x) for y in INT16_EDGES for x in INT16_EDGES]
+    pairs += [(rng.randint(-32767, 32767), rng.randint(-32767, 32767)) for _ in range(50000)]
+    for y, x in pairs:
+        _check_atan2_int16(y, x)
+
+
+@settings(max_examples=500, deadline=None)
 @given(st.integers(-32767, 32767), st.integers(-32767, 32767))
 def test_atan2_any_int16_vector(y, x):
+    _check_atan2_int16(y, x)
+
+
+def _check_atan2_int16(y, x):
     if x == 0 and y == 0:
         assert atan2_mdeg(0, 0) == 0
         return
@@ -63,9 +80,22 @@ def test_atan2_any_int16_vector(y, x):
     assert _atan2_err(y, x) <= ATAN2_DOC_MAX_MDEG
 
 
-@settings(max_examples=3000, deadline=None)
+def test_atan2_large_vectors_seeded_sweep():
+    rng = random.Random(29)
+    for _ in range(30000):
+        # magnitudes spread over every bit length up to 2**40, not bunched near the top
+        y = rng.getrandbits(rng.randint(0, 40)) * rng.choice((1, -1))
+        x = rng.getrandbits(rng.randint(0, 40)) * rng.choice((1, -1))
+        _check_atan2_large(y, x)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.integers(-(2**40), 2**40), st.integers(-(2**40), 2**40))
 def test_atan2_large_vectors(y, x):
+    _check_atan2_large(y, x)
+
+
+def _check_atan2_large(y, x):
     if x == 0 and y == 0:
         return
     # inputs >= 2**15 are shifted down: up to 2**-14 relative loss on the smaller one
@@ -82,13 +112,38 @@ def test_sin_cos_against_math():
     assert worst <= 1.3
 
 
-@settings(max_examples=5000, deadline=None)
+def _square_edges(rng, count):
+    """n = k*k - 1, k*k, k*k + 1 for roots k of every bit length up to 31 (n < 2**62):
+    where a floor square root is off by one if anywhere."""
+    out = []
+    for _ in range(count):
+        k = rng.getrandbits(rng.randint(1, 31))
+        out += [n for n in (k * k - 1, k * k, k * k + 1) if n >= 0]
+    return out
+
+
+def test_isqrt_every_n_below_2_16_and_the_square_edges():
+    for n in range(1 << 16):
+        assert isqrt(n) == math.isqrt(n), n
+    for n in _square_edges(random.Random(31), 20000) + [2**62 - 1, 2**62]:
+        assert isqrt(n) == math.isqrt(n), n
+
+
+def test_isqrt_from_guesses_at_the_square_edges():
+    rng = random.Random(37)
+    for n in _square_edges(rng, 10000):
+        r = math.isqrt(n)
+        for guess in (1, max(r, 1), r + 1, r + 6, rng.randint(1, 2**40)):
+            assert isqrt(n, guess) == r, (n, guess)
+
+
+@settings(max_examples=500, deadline=None)
 @given(st.integers(0, 2**62))
 def test_isqrt_against_math(n):
     assert isqrt(n) == math.isqrt(n)
 
 
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.integers(0, 2**62), st.integers(1, 2**40))
 def test_isqrt_from_any_guess_against_math(n, guess):
     r = math.isqrt(n)

@@ -1,7 +1,7 @@
 """Property tests of the step profile (hypothesis) and of the step generator's logic
 against a simulated ESP32 (fake machine/time: LEDC edges, PCNT, soft Timer).
 
-CPython only. The invariants are the core tests' Checker (tests/core/test_motion.py).
+CPython only. The invariants are the core tests' Checker (tests/core/support.py).
 """
 
 import sys
@@ -11,7 +11,7 @@ import stepgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from motion import MAX_SPS, MotionPlan
-from test_motion import Checker
+from support import Checker
 
 # (vmax sps, amax sps^2): normal, jog, emergency and homing on the default drive,
 # plus the extremes the profile accepts.
@@ -27,11 +27,6 @@ events = st.lists(
     ),
     max_size=8,
 )
-
-
-def dv_of(amax, dt):
-    dv = amax * dt // 1000
-    return dv if dv > 0 else 1
 
 
 # ------------------------------------------------------------ profile properties

@@ -5,7 +5,8 @@ The session: the progression program at level 0 (15 deg) with the profile's hold
 final homing all fit in about 66 s. It runs once with every invariant of
 host_tools/invariants.py checked at every millisecond; at each whole second t (plus a
 sub-tick offset that walks through the 10 ms tick, so cuts land at different points of
-the loop) the world is forked and, in the fork, the power goes off for 400 ms. Then:
+the loop) the world is forked and, in the fork, the power goes off for 400 ms (the
+seconds are shared out over PARTS tests). Then:
 
 - no motion at boot and until a press (invariant I3's revocation at the reset);
 - BOOT_SETTLE_MS after power-on the state is RECOVERY (away from the loading stop) or
@@ -19,12 +20,14 @@ the loop) the world is forked and, in the fork, the power goes off for 400 ms. T
 
 import os
 
+import faults
 import pytest
 import states as S
 import store
 
 from host_tools import faultinject as fi
 from host_tools import invariants
+from host_tools.simboard import PWRON_RESET
 
 SETUP = {"seed": 3, "level": 0, "hold_s": 10, "max_deg": 30, "consent": True}
 OFF_MS = 400
@@ -70,14 +73,20 @@ def test_the_session_is_a_whole_progression_session(session):
     assert 50 <= seconds <= 90  # homing, 15 deg, 10 s hold, return, rest, homing
 
 
-def test_power_cut_at_every_second_recovers(session):
+# The cuts are shared out over PARTS tests (seconds t = part, part + PARTS, ...), so
+# pytest-xdist runs them side by side; each part walks the whole session.
+PARTS = 3
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_power_cut_at_every_second_recovers(session, part):
     base, seconds = session
     history_before = _history_count(base.fs_root)
     runner = base.fork()  # walks the session second by second; each cut is a fork of it
-    checked = 0
+    cuts = range(part, seconds + 1, PARTS)
     booted = []
     try:
-        for t in range(seconds + 1):
+        for t in cuts:
             elapsed = runner.board.now_ms - base.board.now_ms
             if 1000 * t > elapsed:
                 runner.run_ms(1000 * t - elapsed)
@@ -87,12 +96,11 @@ def test_power_cut_at_every_second_recovers(session):
                 booted.append(_cut_and_recover(h, t, 1 + (t * 7) % 10, history_before))
             finally:
                 h.close()
-            checked += 1
     finally:
         runner.close()
-    assert checked == seconds + 1
+    assert len(booted) == len(cuts) >= seconds // PARTS
     # most cuts leave the person away from the loading stop: those are the real test
-    assert booted.count(S.RECOVERY) >= seconds * 2 // 3, booted
+    assert booted.count(S.RECOVERY) >= len(cuts) * 2 // 3, booted
 
 
 def _cut_and_recover(h, t, in_ms, history_before):
@@ -100,14 +108,14 @@ def _cut_and_recover(h, t, in_ms, history_before):
     angle = board.true_angle_mdeg
     ended = not h.core.session_active and h.core.state == S.READY and t > 10
     h.act(("power_cut", in_ms, OFF_MS, ()))
-    assert board.resets and board.resets[-1][1] == 1, "t=%d s: no power-on reset" % t
+    assert board.resets and board.resets[-1][1] == PWRON_RESET, "t=%d s: no power-on reset" % t
     h.run_ms(invariants.BOOT_SETTLE_MS)
     core = h.core
     where = "t=%d s (%.1f deg)" % (t, angle / 1000)
     assert abs(board.true_angle_mdeg - angle) <= invariants.STILL_TOL_MDEG, where
     assert core.state in (S.RECOVERY, S.READY), "%s: %s after boot" % (
         where, S.STATE_NAMES[core.state])
-    assert core.fault == 0 and not h.app.startup_errors, (where, core.fault,
+    assert core.fault == faults.NONE and not h.app.startup_errors, (where, core.fault,
                                                           h.app.startup_errors)
     _files_intact(h.fs_root)
     count = _history_count(h.fs_root)

@@ -18,11 +18,20 @@ classified as invariants.KnownBug ends a machine run without failing it (hypothe
 reports it as an event). `make soak` runs the long campaign (host_tools/soak.py).
 """
 
+import os
+
+import faults
 import hypothesis.strategies as st
 import pytest
+import reactions
 import states as S
-from hypothesis import HealthCheck, event, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis import HealthCheck, event, seed, settings
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
 
 from host_tools import faultinject as fi
 from host_tools import imu_model, invariants
@@ -156,14 +165,26 @@ class SystemMachine(RuleBasedStateMachine):
             h.close()
 
 
-SystemMachine.TestCase.settings = settings(
-    max_examples=int(__import__("os").environ.get("RELIABILITY_N", "60")),
+# make test runs the machine in PARTS parts, each derandomized by its own seed, so that
+# pytest-xdist spreads them over the cores and every run is the same; RELIABILITY_N is the
+# total number of runs (examples) over all the parts.
+EXAMPLES = int(os.environ.get("RELIABILITY_N", "60"))
+PARTS = 6
+_SETTINGS = settings(
+    max_examples=-(-EXAMPLES // PARTS),
     stateful_step_count=20,
     deadline=None,
     derandomize=True,  # make test is deterministic; make soak explores
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TestSystemMachine = SystemMachine.TestCase
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_system_machine(part):
+    def machine():
+        return SystemMachine()
+
+    run_state_machine_as_test(seed(part)(machine), settings=_SETTINGS)
 
 
 # ---------------------------------------------------------------- the checker is not vacuous
@@ -191,11 +212,11 @@ def test_checker_catches_motion_without_a_command():
         h.close()
 
 
-def test_checker_catches_an_emergency_return_that_does_not_happen():
+def test_checker_catches_an_emergency_return_that_does_not_happen(monkeypatch):
     """An e-stop the firmware ignores breaks I2 (the deadline of the return)."""
     h = _harness(start_mdeg=30000)
     try:
-        h.core._emergency = lambda source: None
+        monkeypatch.setattr(reactions, "emergency", lambda core, source: None)
         h.core.command = lambda *a: 0
         with pytest.raises(invariants.Violation) as e:
             h.act(("estop_press",))
@@ -381,7 +402,7 @@ def test_steps_lost_at_the_end_of_the_emergency_return_are_detected():
         assert h.runner.run_until(lambda r: r.board.true_angle_mdeg < 5000, 10000)
         h.act(("overload", 150, 130))
         h.run_ms(8000)  # raises KnownBug (I2) at the emergency deadline today
-        assert h.core.fault != 0 or h.board.true_angle_mdeg <= 1000
+        assert h.core.fault != faults.NONE or h.board.true_angle_mdeg <= 1000
     finally:
         h.close()
 
@@ -412,7 +433,7 @@ def test_a_console_estop_during_boot_does_not_skip_the_self_test():
         h.act(("console", "estop"))  # processed by the first tick: still BOOT
         h.run_ms(10000)
         assert h.app.startup_errors
-        assert h.core.fault == 40  # faults.STORAGE, as without the estop
+        assert h.core.fault == faults.STORAGE  # as without the estop
     finally:
         h.close()
         import shutil

@@ -38,6 +38,11 @@ from host_tools.switches_model import Switches
 
 P = params.load()
 WIDE = 10**9
+# _driven_board's random rates were chosen in table terms on a drive of 4/3 steps per
+# mdeg (up to 9 deg/s); scaled to the drive of table_params.json they still lose steps
+# and go head-down whatever its resolution (the same random draws either way).
+_RATE_SCALE = (P.drive.motor_steps_per_rev * P.drive.microsteps * P.drive.gear_ratio
+               / 360000.0) / (4.0 / 3.0)
 COMMANDS = ("goto 20", "goto 35", "goto -10", "goto 5", "stop", "return", "estop", "ack",
             "program custom", "start 25 4", "program beginner", "start", "home", "hold 3",
             "status", "consent yes", "discomfort")
@@ -277,7 +282,8 @@ def _driven_board(tmp_path, seed, mode):
     out.limit_lo, out.limit_hi, out.enable = -WIDE, WIDE, True
     for _ in range(300):
         if ev.random() < 0.2:
-            out.rate_sps = ev.choice((0, 0, ev.randint(-12000, 12000), ev.randint(-3000, 3000)))
+            out.rate_sps = int(_RATE_SCALE * ev.choice(
+                (0, 0, ev.randint(-12000, 12000), ev.randint(-3000, 3000))))
             out.enable = ev.random() < 0.85
         b.apply_outputs(out)
         try:
@@ -289,7 +295,7 @@ def _driven_board(tmp_path, seed, mode):
     return seen, end, (hook.stats() if hook else _stats(ph)), ph.lost_steps
 
 
-@pytest.mark.parametrize("seed", [0, 2, 3, 5])  # each loses steps and goes head-down
+@pytest.mark.parametrize("seed", [0, 2, 5, 11])  # each loses steps and goes head-down
 def test_calls_and_statistics_are_those_of_per_ms_hooks(tmp_path, seed):
     fast = _driven_board(tmp_path, seed, "fast")
     assert fast == _driven_board(tmp_path, seed, "exact")

@@ -4,10 +4,10 @@ random sequences of writes interrupted by power cuts, and DirFS on a real direct
 import json
 
 import store
+from fakes import MemFS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from store import CORRUPT, MISSING, OK, WRITE_FAILED, DirFS
-from test_store import MemFS
 
 # What the firmware stores: ints, strings, bools, lists and string-keyed dicts.
 json_values = st.recursive(

@@ -1,0 +1,259 @@
+"""What each command does, once the core has accepted it in its state.
+
+Owns the command handlers: the e-stop, the child lock, acknowledging a latch (only once
+its cause is gone), consent, the program choice, return and recover, discomfort, stop,
+releasing a jog, the hold time, calibrating the IMU, and the commands that move the
+table (goto, start, jog, home: checked against consent, the session cap and a trusted
+angle, and done after homing if the table is not homed yet). Core.command checks the
+arguments' types and states.ALLOWED, then calls run(); each handler returns OK or a
+refusal reason (states.R_*) and changes nothing when it refuses.
+"""
+
+import events
+import faults
+import programs
+import reactions
+import states
+import steps
+from micropython import const
+from signals import SW_DOWN, SW_UP
+
+_MANUAL = const(-1)  # events.E_SESSION_START program id of a manual session (goto, jog, recovery)
+_ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
+_HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malformed
+
+
+def run(core, st, cmd, a, b):
+    """Do cmd (allowed in state st) with its arguments a, b."""
+    if cmd == states.C_ESTOP:
+        if st == states.BOOT:
+            # the self-test still decides: a failure latches its fault (no motion),
+            # a pass enters the emergency return instead of READY or RECOVERY
+            core.boot_estop = True
+            core.log.add(core.now_ms, events.E_ESTOP, 3)
+        elif st != states.EMERGENCY_RETURN:
+            reactions.emergency(core, 3)
+        return states.OK
+    if cmd == states.C_CHILD_LOCK:
+        core.child_lock = a != 0  # the console checked the PIN before an unlock
+        return states.OK
+    if cmd == states.C_ACK:
+        return _ack(core, st)
+    if cmd == states.C_CONSENT:
+        if not core.profile.consent:
+            core.profile.consent = True
+            core.log.add(core.now_ms, events.E_CONSENT)
+        return states.OK
+    if cmd == states.C_PROGRAM:
+        if a not in programs.NAMES:
+            return states.R_ARG
+        core.program_id = a
+        return states.OK
+    if cmd == states.C_RETURN or cmd == states.C_RECOVER:
+        return _return(core, st)
+    if cmd == states.C_DISCOMFORT:
+        core.session.discomfort = True
+        core.log.add(core.now_ms, events.E_DISCOMFORT)
+        if st != states.RETURNING:
+            steps.start_return(core)
+        return states.OK
+    if cmd == states.C_STOP:
+        return _stop(core, st)
+    if cmd == states.C_JOG_RELEASE:
+        core.plan.stop()
+        core.phase = states.P_STOPPING
+        return states.OK
+    if cmd == states.C_HOLD:
+        return _hold(core, st, a)
+    if cmd == states.C_CALIBRATE:
+        return _calibrate(core, st, a)
+    return _move(core, st, cmd, a, b)  # the rest move the table
+
+
+def _move(core, st, cmd, a, b):
+    """goto, start, jog, home: checked, then done (after homing, if not homed yet)."""
+    pos = core.pos
+    if not pos.angle_ok and cmd != states.C_JOG_UP:
+        return states.R_UNTRUSTED
+    if cmd == states.C_GOTO:
+        if a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
+            return states.R_ARG
+        r = _head_down_allowed(core, a)
+        if r != states.OK:
+            return r
+    elif cmd == states.C_START:
+        r = _head_down_allowed(core, 1)
+        if r != states.OK:
+            return r
+        try:
+            core.runner.start(core.program_id, core.profile, a, b)
+        except ValueError:
+            return states.R_ARG
+    elif cmd == states.C_JOG_DOWN:
+        if core.session.cap_reached and pos.angle_mdeg >= core.cfg.head_down_mdeg:
+            return states.R_CAP
+    if st == states.READY and not pos.homed:
+        # homing first; the command waits for it (a home is that homing itself)
+        core.pending_cmd = cmd if cmd != states.C_HOME else 0
+        core.pending_a = a
+        core.pending_b = b
+        steps.start_homing(core)
+        return states.OK
+    return _motion(core, st, cmd, a)
+
+
+def _head_down_allowed(core, target_mdeg):
+    if target_mdeg > core.cfg.rest_angle_mdeg and not core.profile.consent:
+        return states.R_CONSENT
+    if core.session.cap_reached and target_mdeg > core.cfg.head_down_mdeg:
+        return states.R_CAP
+    return states.OK
+
+
+def _motion(core, st, cmd, a):
+    """goto / start / jog / home, once a step reference is known."""
+    if cmd == states.C_HOME:
+        steps.start_homing(core)
+        return states.OK
+    if st == states.READY:
+        _session_begin(core, core.program_id if cmd == states.C_START else _MANUAL)
+    if cmd == states.C_GOTO:
+        core.runner.stop()
+        core.hold_ms_next = -1  # manual: hold for the cap at the reached depth
+        steps.move(core, a)
+    elif cmd == states.C_START:
+        steps.next_segment(core)
+    elif cmd == states.C_JOG_UP or cmd == states.C_JOG_DOWN:
+        core.runner.stop()
+        core.enter(states.JOGGING)
+        core.phase = states.P_NONE
+        core.jog_bit = SW_UP if cmd == states.C_JOG_UP else SW_DOWN
+        cfg = core.cfg
+        tg = core.targets
+        tg.go(cfg.loading_angle_mdeg if cmd == states.C_JOG_UP else cfg.soft_max_mdeg,
+              tg.v_jog, tg.a_jog)
+        # the hold cap of the clamped end of the jog, should it be held there
+        core.timer_ms = programs.hold_cap_ms(tg.target_mdeg, core.profile, cfg)
+    return states.OK
+
+
+def _session_begin(core, program_id):
+    if core.session.begin(core.pos.angle_mdeg):
+        core.log.add(core.now_ms, events.E_SESSION_START, program_id)
+
+
+def _hold(core, st, a):
+    if a < 0 or a > _HOLD_ARG_MAX_MS:
+        return states.R_ARG
+    cap = programs.hold_cap_ms(core.pos.angle_mdeg, core.profile, core.cfg)
+    if st == states.HOLDING:
+        core.timer_ms = a if a < cap else cap
+    else:
+        core.hold_ms_next = a if a < cap else cap
+    return states.OK
+
+
+def _return(core, st):
+    if st == states.RETURNING:
+        return states.OK  # already returning: restarting would skip the rest at horizontal
+    if st == states.FAULT:
+        if not reactions.can_move(core):
+            return states.R_UNTRUSTED
+        core.retries = 0  # a deliberate request: the automatic tries start again
+        reactions.fault_return(core)
+        return states.OK
+    if not reactions.can_move(core):
+        return states.R_UNTRUSTED
+    if st == states.RECOVERY:
+        core.reduced = True
+        _session_begin(core, _MANUAL)
+    if core.runner.active:
+        core.session.aborted = True
+    steps.start_return(core)
+    return states.OK
+
+
+def _stop(core, st):
+    if core.runner.active:
+        core.session.aborted = True
+    core.runner.stop()
+    core.plan.stop()
+    if st == states.HOMING:
+        core.enter(states.READY)
+    else:
+        core.enter(states.HOLDING)
+        core.phase = states.P_NONE
+        core.timer_ms = programs.hold_cap_ms(core.pos.angle_mdeg, core.profile, core.cfg)
+    return states.OK
+
+
+def _calibrate(core, st, a):
+    est = core.est
+    cfg = core.cfg
+    if not (core.plan.done() and est.valid):
+        return states.R_STATE
+    if st == states.READY:
+        if not core.pos.homed:
+            return states.R_STATE
+        a = cfg.loading_angle_mdeg  # the loading switch is the known reference
+    elif a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
+        return states.R_ARG
+    try:
+        cfg.set("imu_zero_mdeg", est.calibrate(a))
+    except ValueError:
+        return states.R_ARG
+    core.log.add(core.now_ms, events.E_CALIBRATED, cfg.imu_zero_mdeg)
+    return states.OK
+
+
+def _ack(core, st):
+    """Acknowledge EMERGENCY_RETURN or FAULT once latched (a fault: its cause gone)."""
+    if core.phase != states.P_LATCHED:
+        return states.R_IN_PROGRESS
+    if st == states.EMERGENCY_RETURN:
+        if core.switches.estop_open:
+            return states.R_ESTOP_OPEN
+        core.log.add(core.now_ms, events.E_ACK, st)
+        if core.fault != faults.NONE:
+            core.enter(states.FAULT)
+            core.phase = states.P_LATCHED
+        else:
+            steps.settle(core)
+        return states.OK
+    if not _fault_cause_gone(core):
+        return states.R_CAUSE
+    core.log.add(core.now_ms, events.E_ACK, st)
+    code = core.fault
+    core.fault = faults.NONE
+    core.retries = 0
+    core.pos.imu_trusted = True
+    core.sup.runaway.reset()
+    if code == faults.RUNAWAY or code == faults.STEPGEN:
+        core.pos.homed = False
+        reactions.reference_from_imu(core)
+    at_boot = core.fault_at_boot
+    core.fault_at_boot = False
+    if at_boot and not core.switches.at_home_switch:
+        core.enter(states.RECOVERY)
+        core.phase = states.P_NONE
+    else:
+        steps.settle(core)
+    return states.OK
+
+
+def _fault_cause_gone(core):
+    code = core.fault
+    if code == faults.OVERTRAVEL:
+        return not core.switches.overtravel
+    if code == faults.SELFTEST_ESTOP:
+        return not core.switches.estop_open
+    if code == faults.STEPGEN and core.sup.sg_seen:
+        return False
+    if (
+        code == faults.SELFTEST_IMU
+        or code == faults.RUNAWAY
+        or code == faults.STEPGEN
+        or (code >= faults.IMU_BUS and code <= faults.IMU_FROZEN)
+    ):
+        return core.est.valid
+    return True

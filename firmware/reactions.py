@@ -1,0 +1,144 @@
+"""The core's safe reactions: what it does when something goes wrong.
+
+Owns the emergency return (to the rest angle at emergency speed, then latched), raising
+a fault (logged once; the same fault again during its own safe return is a retry - a few
+of them, then the table stands still, latched), the fault's safe return (toward the rest
+angle, never faster than jog speed, on a trustworthy angle source: with the steps in
+doubt the drive stops and the step reference is taken again from the IMU first), and
+the latched states' per-tick step. Functions of the core (control.Core): the state,
+phase and fault are the state machine's; these decide the reaction. Allocation-free.
+"""
+
+import faults
+from events import E_ESTOP, E_FAULT
+from micropython import const
+from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
+
+_SAFE_RETURN_TRIES = const(3)  # automatic safe-return attempts before standing still
+
+
+def emergency(core, source):
+    """The e-stop (source: 1 circuit opened, 2 ISR edge, 3 console): return to rest."""
+    core.log.add(core.now_ms, E_ESTOP, source)
+    core.runner.stop()
+    if core.session.active:
+        core.session.emergency = True
+    core.pending_cmd = 0
+    core.enter(EMERGENCY_RETURN)
+    core.phase = P_TO_REST
+    tg = core.targets
+    return_to_rest(core, tg.v_emergency, tg.a_emergency)
+
+
+def raise_fault(core, code):
+    st = core.state
+    if code == core.fault and (st == FAULT or st == EMERGENCY_RETURN):
+        # The same fault again: not a new fault to log. Standing latched (a fault
+        # latched at boot, or after its tries), it starts nothing: a latched fault
+        # never moves the table by itself, only a deliberate command does.
+        if core.phase == P_LATCHED:
+            return
+        # During its own safe return (e.g. the load is too heavy to lift and runaway
+        # trips at every try): a few tries, then stand still latched; a deliberate
+        # return may retry.
+        core.retries += 1
+        if core.retries >= _SAFE_RETURN_TRIES or not can_move(core):
+            latch(core)
+        else:
+            fault_return(core)
+        return
+    core.log.add(core.now_ms, E_FAULT, code, st)
+    if core.fault == faults.NONE:
+        core.fault = code
+    core.runner.stop()
+    core.pending_cmd = 0
+    if core.session.active:
+        core.session.fault = True
+    if st == EMERGENCY_RETURN:
+        # the return goes on, degraded like a fault's: on the trustworthy source, at
+        # jog speed (re-referenced on the IMU first if the steps are in doubt)
+        fault_return(core)
+        return
+    core.enter(FAULT)
+    if st == BOOT or core.fault_at_boot:
+        latch(core)
+    else:
+        fault_return(core)
+
+
+def fault_return(core):
+    """The only motion a fault allows: toward the rest angle, at reduced speed."""
+    pos = core.pos
+    tg = core.targets
+    if not core.drive_ok:
+        latch(core)
+    elif pos.steps_trusted:
+        core.phase = P_TO_REST
+        return_to_rest(core, tg.v_jog, tg.a_jog)
+    elif pos.imu_trusted and core.est.valid:
+        # stop first; step_latch takes the reference from the IMU once stopped
+        core.phase = P_REREF
+        core.plan.set_limits(tg.v_jog, tg.a_jog)
+        core.plan.stop()
+    else:
+        latch(core)
+
+
+def return_to_rest(core, vmax, amax):
+    """Head-down of the rest angle: go there. Head-up of it: stop where we are."""
+    tg = core.targets
+    if core.fault != faults.NONE and vmax > tg.v_jog:
+        vmax = tg.v_jog  # degraded: never faster than jog speed
+        amax = tg.a_jog
+    if not can_move(core):
+        latch(core)
+        return
+    angle = core.pos.angle_mdeg
+    rest = core.cfg.rest_angle_mdeg
+    if angle > rest:
+        tg.go(rest, vmax, amax)
+    else:
+        tg.stay(angle, vmax, amax)
+
+
+def latch(core):
+    """Stand still, latched: the drive is de-energised once the plan has stopped."""
+    core.plan.stop()
+    core.phase = P_LATCHED
+
+
+def can_move(core):
+    """True if a trustworthy angle source can guide a move (re-referencing if stopped)."""
+    if not core.drive_ok:
+        return False
+    pos = core.pos
+    if pos.steps_trusted:
+        return True
+    if pos.imu_trusted and core.est.valid and core.plan.done():
+        reference_from_imu(core)
+        return True
+    return False
+
+
+def reference_from_imu(core):
+    pos = core.pos
+    pos.reference_from_imu(core.est)
+    core.plan.reset(pos.count + pos.offset)
+    core.sup.runaway.reset()  # a new reference: the old error history no longer applies
+
+
+def step_latch(core, st):
+    """One tick of EMERGENCY_RETURN or FAULT (st): the return's progress, then the latch."""
+    ph = core.phase
+    if ph == P_REREF:
+        if not (core.pos.imu_trusted and core.est.valid):
+            core.phase = P_LATCHED
+        elif core.plan.done():
+            reference_from_imu(core)
+            core.phase = P_TO_REST
+            return_to_rest(core, core.targets.v_jog, core.targets.a_jog)
+    elif ph == P_TO_REST:
+        if st == FAULT and not can_move(core):
+            latch(core)
+        elif core.plan.done():
+            core.phase = P_LATCHED
