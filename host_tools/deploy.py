@@ -240,9 +240,12 @@ def plan(local, remote_hashes, in_rom=()):
 
 # --------------------------------------------------------------------------- the board
 
-# Printed by the board as one line: what it runs and the sha256 of every root file.
+# Printed by the board: one line of what it runs, then one line per file with its
+# sha256 (root, then /rom), each printed as soon as it is hashed. No report is built
+# in memory: one string of every hash (some 6 KB with the ROM's modules) failed to
+# allocate on the virtual device's fresh REPL, and an ESP32's heap is smaller still.
 _QUERY = """\
-import sys, os, json, hashlib
+import sys, os, hashlib
 def _h(n):
     h = hashlib.sha256()
     b = bytearray(256)
@@ -253,23 +256,39 @@ def _h(n):
                 break
             h.update(b if k == 256 else b[:k])
     return ''.join('%02x' % x for x in h.digest())
-_f = {}
+_v = sys.implementation
+print('DEPLOY-INFO', sys.platform, '%d.%d.%d' % _v.version[:3], getattr(_v, '_mpy', -1))
 for _e in os.ilistdir(''):
     if _e[1] == 0x8000:
-        _f[_e[0]] = _h(_e[0])
-_r = {}
+        print('DEPLOY-FILE', _h(_e[0]), _e[0])
 try:
     for _e in os.ilistdir('/rom'):
         if _e[1] == 0x8000:
-            _r[_e[0]] = _h('/rom/' + _e[0])
+            print('DEPLOY-ROM', _h('/rom/' + _e[0]), _e[0])
 except OSError:
     pass
-_v = sys.implementation
-import gc
-gc.collect()
-print('DEPLOY-INFO ' + json.dumps({'platform': sys.platform, 'version': list(_v.version[:3]),
-      'mpy': getattr(_v, '_mpy', None), 'files': _f, 'rom': _r}))
+print('DEPLOY-END')
 """
+
+
+def parse_info(out):
+    """The board's report (_QUERY's lines) as {platform, version, mpy, files, rom}, or
+    None if it is not all there."""
+    info = None
+    for line in out.splitlines():
+        words = line.strip().split(" ", 2)
+        if words[0] == "DEPLOY-INFO" and len(words) == 3:
+            mpy_words = words[2].split()
+            version = [int(v) for v in mpy_words[0].split(".")]
+            mpy = int(mpy_words[1]) if len(mpy_words) > 1 else -1
+            info = {"platform": words[1], "version": version,
+                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}}
+        elif info is not None and words[0] in ("DEPLOY-FILE", "DEPLOY-ROM") and len(words) == 3:
+            info["files" if words[0] == "DEPLOY-FILE" else "rom"][words[2]] = words[1]
+        elif info is not None and words[0] == "DEPLOY-END":
+            return info
+    return None
+
 
 _RENAME = """\
 import os
@@ -318,10 +337,11 @@ class Board:
 
     def info(self):
         out = self.run(["exec", _QUERY])
-        for line in out.splitlines():
-            if line.startswith("DEPLOY-INFO "):
-                return json.loads(line[len("DEPLOY-INFO "):])
-        raise DeployError("the board did not report itself; mpremote printed: %r" % out[-500:])
+        info = parse_info(out)
+        if info is None:
+            raise DeployError("the board did not report itself; mpremote printed: %r"
+                              % out[-500:])
+        return info
 
 
 def _wait_banner(transport, timeout_s):
