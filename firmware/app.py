@@ -81,9 +81,10 @@ class App:
         if self.faultlog.load() == store.CORRUPT:
             self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
         self.faultlog.new_boot()
-        self.auth = Auth(self.fs)
-        if self.auth.pin_status == store.CORRUPT or self.auth.state_status == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "PIN or lock state corrupt; locked down")
+        self.auth = Auth(self.fs, getattr(board, "nvs", None))  # no NVS: setupmarks.py
+        if self.auth.lockdown:
+            self._startup_error(faults.STORAGE, "PIN or lock state damaged or missing; "
+                                "locked down until the physical reset at the table")
         self.log = EventLog(_LOG_SIZE)
         self.core = Core(cfg, self.profiles[0], self.log, self.config_fault)
         if self.auth.child_locked:
@@ -120,17 +121,17 @@ class App:
         self.started = True
 
     def run(self, max_ticks=-1):
-        """The main loop. max_ticks >= 0 stops after that many passes (tests, benchmarks)."""
+        """The main loop: it never ends on its own (no REPL in normal operation: issue
+        #21). max_ticks >= 0 stops after that many passes (tests, benchmarks)."""
         if not self.started:
             self.start()
         n = 0
         while n != max_ticks:
             n += 1
-            if not self.step():
-                return self.board.on_interrupt()
+            self.step()
 
     def step(self):
-        """One pass of the fixed-rate loop; False if the console asked to leave it."""
+        """One pass of the fixed-rate loop. Returns True (it never asks to leave)."""
         board = self.board
         tick_ms = self.cfg.tick_ms
         inp = self.inputs
@@ -150,11 +151,9 @@ class App:
         try:
             self.console.service(now)
         except KeyboardInterrupt:
-            # Ctrl-C from the USB console (how mpremote takes over). It arrives as a
-            # byte read between ticks, never in the middle of one, and it is obeyed
-            # only with the table at the loading stop and the driver off.
-            if self.interrupt_allowed():
-                return False
+            # Ctrl-C from the USB console, at any angle and in any state: never a way
+            # out of the loop to the REPL. The service mode (firmware/powerup.py) is
+            # the only way to the REPL, file access and deploy.
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
@@ -175,11 +174,6 @@ class App:
         self.next_ms = next_ms
         board.wait_until(next_ms)
         return True
-
-    def interrupt_allowed(self):
-        """Leaving the loop is safe only at the loading stop with the driver off: the home
-        switch AND the angle agreeing (a cut home wire reads "at the loading stop")."""
-        return self.core.switches.at_loading and not self.outputs.enable
 
     def _crash(self, e):
         self.crashed = True

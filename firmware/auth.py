@@ -21,10 +21,23 @@ Child lock (kept here, with the other access state): when on, the table's button
 except the emergency return are disabled - the core enforces that. Anyone may turn
 it on (the safe direction); turning it off needs a therapist session, or no PIN set.
 
-Recovery: a missing PIN file is a new device, where set_pin(None, pin) sets the first
-PIN. A corrupt PIN file refuses every login and set_pin until clear_pin(), which the
-core must call only on a deliberate physical action at the table. A corrupt state file
-gives the restrictive state: locked out for 30 s, child lock on.
+Fails closed (issue #21). A table is new only while no security record was ever
+stored: firmware/setupmarks.py keeps that fact in the chip's NVS (and a second copy in
+a file), where deleting or damaging the records cannot reach it. A PIN or lock-state
+record that is corrupt, truncated or missing on a table that has stored one is damage:
+the table is in lockdown - login and set_pin refused (no way to a new PIN), the child
+lock on, the lockout in force - at this boot and every later one, until the physical
+reset at the table (firmware/secreset.py: a button combination held at power-up) calls
+physical_reset(). In lockdown nothing is written, so no reboot can make a damaged
+record look valid or absent-and-new.
+
+Every PIN attempt is stored before it is checked: the failure count and lockout are
+written as if the PIN were wrong, and if that write fails the attempt is refused
+unchecked, so no guess is ever free of the count. A right PIN then clears them. A
+failed write of the lock state keeps the stricter state in RAM, is reported
+(storage_warning), and deletes the old record, whose state may be less strict: the
+next boot then finds it missing and locks down. An unlock that cannot be stored does
+not happen (the lock stays on).
 
 Time: now_ms is a ticks_ms() value (wrapping at 2**30) or a monotonic ms count;
 intervals use ticks_diff arithmetic, correct for gaps below 2**29 ms (6.2 days).
@@ -37,6 +50,7 @@ import os
 
 import store
 from micropython import const
+from setupmarks import MARK_LOCK, MARK_PIN, MARK_STATE, Marks
 from ticks import ticks_diff
 
 PIN_FILE = "pin"
@@ -52,6 +66,10 @@ _SALT_BYTES = const(16)  # 128-bit salt: no two devices share a hash for the sam
 _DOMAIN = b"ITC-PIN"  # hash domain: this hash is for nothing else
 # now_ms - then_ms like time.ticks_diff for a 2**30 period (negative if earlier)
 elapsed_ms = ticks_diff
+
+
+LOCKDOWN_TEXT = ("security records damaged or missing: locked down until the physical "
+                 "reset at the table (README: Physical reset)")
 
 
 class AuthError(ValueError):
@@ -95,17 +113,29 @@ def _same(a, b):
 
 
 class Auth:
-    """PIN check, lockout, therapist session and child lock, persisted in fs."""
+    """PIN check, lockout, therapist session and child lock, persisted in fs.
 
-    def __init__(self, fs):
+    nvs: the board's NVS (setupmarks.py), or None on a board without one."""
+
+    def __init__(self, fs, nvs=None):
         self.fs = fs
+        self.marks = Marks(fs, nvs)
         self._salt = b""
         self._hash = b""  # empty: no PIN set (or the PIN record is damaged)
         self.pin_damaged = False
+        self.state_damaged = False
+        self.storage_warning = None  # the last security write that failed, as text
         self._logged_in = False
         self._last_ms = 0
         self.pin_status = self._load_pin()
         self.state_status = self._load_state()
+        if self.lockdown:
+            self._restrict()
+
+    @property
+    def lockdown(self):
+        """A security record is damaged: everything a therapist could do is refused."""
+        return self.pin_damaged or self.state_damaged
 
     def _load_pin(self):
         rec, status = store.load(self.fs, PIN_FILE, {})
@@ -117,7 +147,9 @@ class Auth:
                     raise ValueError("bad sizes")
             except (KeyError, TypeError, ValueError):
                 status = store.CORRUPT
-        if status == store.CORRUPT:
+        if status == store.OK:
+            self.marks.add(MARK_PIN)
+        elif status == store.CORRUPT or self.marks.has(MARK_PIN):
             self._salt = self._hash = b""
             self.pin_damaged = True
         return status
@@ -139,18 +171,41 @@ class Auth:
                 self.failures, self._lock_ms, self.child_locked = failures, lock_ms, child
             except (KeyError, TypeError, ValueError):
                 status = store.CORRUPT
-        if status == store.CORRUPT:
-            # Unknown access state: take the restrictive one.
-            self.failures = _LOCK_AFTER
-            self._lock_ms = _LOCK_BASE_MS
-            self.child_locked = True
+        if status == store.OK:
+            self.marks.add(MARK_STATE)
+        elif status == store.CORRUPT or self.marks.has(MARK_STATE):
+            self.state_damaged = True
+        if self.marks.has(MARK_LOCK):
+            self.child_locked = True  # the lock's second copy, in NVS
         self._lock_start_ms = None  # a stored lockout starts counting at the first call
         return status
 
+    def _restrict(self):
+        # Unknown access state: the restrictive one, in every field.
+        if self.failures < _LOCK_AFTER:
+            self.failures = _LOCK_AFTER
+        if self._lock_ms < _LOCK_BASE_MS:
+            self._lock_ms = _LOCK_BASE_MS
+        self.child_locked = True
+
     def _save_state(self, now_ms):
+        """Store the lock state; store.OK or WRITE_FAILED (then reported, RAM kept)."""
+        if self.lockdown:
+            return store.OK  # nothing is written until the physical reset: RAM is stricter
+        if self.child_locked:
+            self.marks.add(MARK_LOCK)  # first: a cut after it leaves the lock on
         rec = {"failures": self.failures, "lockout_ms": self.lockout_remaining_ms(now_ms),
                "child_lock": self.child_locked}
-        return store.save(self.fs, STATE_FILE, rec)
+        status = store.save(self.fs, STATE_FILE, rec)
+        self.marks.add(MARK_STATE)
+        if status == store.OK:
+            if not self.child_locked:
+                self.marks.remove(MARK_LOCK)
+            return status
+        # the old record may say less than RAM: remove it, so the next boot locks down
+        store.delete(self.fs, STATE_FILE)
+        self.storage_warning = "lock state not stored: locked down at the next reset"
+        return status
 
     @property
     def has_pin(self):
@@ -169,24 +224,28 @@ class Auth:
         return min(left, self._lock_ms)  # a clock seen going backwards never extends it
 
     def _check(self, pin, now_ms):
-        """True if pin is right; a wrong one counts and may start a lockout. Saves."""
-        if valid_pin(pin) and _same(_digest(self._salt, pin), self._hash):
-            if self.failures or self._lock_ms:
-                self.failures = 0
-                self._lock_ms = 0
-                self._save_state(now_ms)
-            return True
+        """True if pin is right. The attempt is stored as a wrong one first; AuthError if
+        that write fails (the PIN is then not checked at all)."""
         self.failures += 1
         self._lock_ms = lockout_delay_ms(self.failures)
         self._lock_start_ms = now_ms
-        self._save_state(now_ms)
+        if self._save_state(now_ms) != store.OK:
+            raise AuthError("the attempt could not be stored: PIN entry refused")
+        if valid_pin(pin) and _same(_digest(self._salt, pin), self._hash):
+            recorded = self.failures
+            self.failures = 0
+            self._lock_ms = 0
+            if self._save_state(now_ms) != store.OK:
+                self.failures = recorded  # the stricter count stays in RAM
+            return True
         return False
 
     def login(self, pin, now_ms):
         """Open a therapist session if pin is right. False if wrong (a malformed PIN counts
-        as a wrong one), locked out, or no PIN set."""
+        as a wrong one), locked out, locked down, or no PIN set. AuthError if the attempt
+        could not be stored (then it was not checked)."""
         self._logged_in = False
-        if not self.has_pin or self.lockout_remaining_ms(now_ms) > 0:
+        if self.lockdown or not self.has_pin or self.lockout_remaining_ms(now_ms) > 0:
             return False
         if not self._check(pin, now_ms):
             return False
@@ -214,11 +273,11 @@ class Auth:
     def set_pin(self, old_pin, new_pin, now_ms):
         """Set the PIN: old_pin None only when no PIN is set yet. AuthError if refused
         (bad format, wrong old PIN - which counts as a failed attempt -, locked out,
-        damaged PIN record, or the write failed; the old PIN then stays)."""
+        locked down, or the write failed; the old PIN then stays)."""
         if not valid_pin(new_pin):
             raise AuthError("PIN must be %d-%d digits" % (_MIN_DIGITS, _MAX_DIGITS))
-        if self.pin_damaged:
-            raise AuthError("stored PIN is damaged: clear it at the table first")
+        if self.lockdown:
+            raise AuthError(LOCKDOWN_TEXT)
         if self.has_pin:
             left = self.lockout_remaining_ms(now_ms)
             if left > 0:
@@ -234,19 +293,44 @@ class Auth:
             raise AuthError("could not store the PIN; the old one stays")
         self._salt = salt
         self._hash = digest
+        if self.marks.add(MARK_PIN) != store.OK:
+            self.storage_warning = "the setup mark was not stored"
+        if not self.marks.has(MARK_STATE):
+            self._save_state(now_ms)  # a table with a PIN always has a lock-state record
 
-    def clear_pin(self):
-        """Forget the PIN (and a damaged record). Only on a deliberate physical action at
-        the table: it is the recovery path, and it ends any therapist session."""
-        store.delete(self.fs, PIN_FILE)
+    def physical_reset(self):
+        """Forget the PIN, the lock state and the marks: a new table again. Only on the
+        physical reset at the table (firmware/secreset.py). Returns the marks' store
+        status."""
+        for name in (PIN_FILE, STATE_FILE):
+            store.delete(self.fs, name)
+            try:
+                self.fs.remove(name + store.BAD)
+            except OSError:
+                pass
+        status = self.marks.clear()
         self._salt = self._hash = b""
-        self.pin_damaged = False
+        self.pin_damaged = self.state_damaged = False
         self._logged_in = False
+        self.failures = 0
+        self._lock_ms = 0
+        self.child_locked = False
+        self.storage_warning = None
+        return status
 
     def set_child_lock(self, locked, now_ms):
         """Turn the child lock on (anyone) or off (therapist session, or no PIN set).
-        Returns the store status of the write; AuthError if unlocking is refused."""
-        if not locked and not self.is_authorised(now_ms) and (self.has_pin or self.pin_damaged):
-            raise AuthError("unlocking the child lock needs the therapist PIN")
-        self.child_locked = bool(locked)
+        Returns the store status of the write. AuthError if unlocking is refused or its
+        write failed (the lock then stays on)."""
+        if not locked:
+            if self.lockdown:
+                raise AuthError(LOCKDOWN_TEXT)
+            if not self.is_authorised(now_ms) and self.has_pin:
+                raise AuthError("unlocking the child lock needs the therapist PIN")
+            self.child_locked = False
+            if self._save_state(now_ms) != store.OK:
+                self.child_locked = True
+                raise AuthError("the unlock could not be stored: the child lock stays on")
+            return store.OK
+        self.child_locked = True
         return self._save_state(now_ms)

@@ -15,13 +15,19 @@ ahead of the counter - the core latches EMERGENCY_RETURN on the next tick and br
 on a ramp. The IRQ is re-armed when the latch is acknowledged.
 
 Wireless: this module never imports `network` or `bluetooth`; Wi-Fi and Bluetooth stay
-off, and the USB cable is the only way in.
+off, and the USB cable is the only way in. The USB console never reaches the REPL in
+normal operation: MicroPython's keyboard interrupt is off (kbd_intr(-1), set first in
+boot.py and main.py), so Ctrl-C, raw-REPL and raw-paste bytes are just bytes the
+console refuses; only the service mode (firmware/powerup.py) turns it back on.
+
+NVS (`nvs`): the chip's non-volatile storage outside the filesystem, namespace "itc",
+where firmware/setupmarks.py keeps what tells a new table from a damaged one.
 """
 
 import sys
 import time
 
-import esp32  # noqa: F401  (ESP32 port check: this module is board code only)
+import esp32
 import machine
 import micropython
 import pins
@@ -40,11 +46,34 @@ from signals import (
 )
 from stepgen import StepGen
 
-MAINTENANCE_FLAG = "maintenance"  # a file: the next boot is a maintenance boot
+MAINTENANCE_FLAG = "maintenance"  # a file: the next boot is the service mode
+SERVICE_BANNER = ("inversion table: SERVICE MODE active (maintenance boot) - control loop, "
+                  "watchdog and driver off, the table does not move; REPL, files and deploy "
+                  "open until the next reset")
+_NVS_NOT_FOUND = (2, 0x1102, -0x1102)  # ENOENT, ESP_ERR_NVS_NOT_FOUND as MicroPython raises it
 _I2C_FREQ = const(400000)  # MPU-6050 fast mode
 _I2C_TIMEOUT_US = const(5000)  # a stuck bus costs at most 5 ms of a 10 ms tick
 _PCNT_UNIT = const(0)
 _TIMER_ID = const(0)
+
+
+class Nvs:
+    """esp32.NVS as firmware/setupmarks.py uses it: get(key) -> int or None, set(key, v)."""
+
+    def __init__(self, namespace="itc"):
+        self._nvs = esp32.NVS(namespace)
+
+    def get(self, key):
+        try:
+            return self._nvs.get_i32(key)
+        except OSError as e:
+            if e.args and e.args[0] in _NVS_NOT_FOUND:
+                return None
+            raise
+
+    def set(self, key, value):
+        self._nvs.set_i32(key, value)
+        self._nvs.commit()
 
 
 class Esp32Board:
@@ -53,6 +82,8 @@ class Esp32Board:
 
     def __init__(self):
         import json
+
+        self.nvs = Nvs()
 
         # Outputs first, at their safe values (the step generator de-energises the driver).
         with open(self.hw_params_path) as f:
@@ -213,28 +244,23 @@ class Esp32Board:
         machine.reset()
 
     def maintenance_requested(self):
-        """START held at power-up, or the flag file left by the console's `maintenance`."""
-        if self.p_start.value() == pins.START_ACTIVE:
-            return True
+        """The flag file the console's `maintenance <pin>` left: consumed (one service
+        boot per request). The buttons held at power-up are read by firmware/powerup.py."""
         try:
             import os
 
-            os.remove(MAINTENANCE_FLAG)  # one maintenance boot per request
+            os.remove(MAINTENANCE_FLAG)
             return True
         except OSError:
             return False
 
     def maintenance_banner(self):
+        """The service mode: driver off, the REPL's keyboard interrupt back on."""
         self.stepgen.deinit()
         micropython.kbd_intr(3)
-        print("inversion table: MAINTENANCE BOOT - control loop and watchdog not started")
+        print(SERVICE_BANNER)
 
     def enter_maintenance(self):
         with open(MAINTENANCE_FLAG, "w") as f:
-            f.write("1")
+            f.write("pin")
         machine.reset()
-
-    def on_interrupt(self):
-        """Ctrl-C at the loading stop: with the watchdog armed the only safe way to the
-        REPL is a maintenance boot."""
-        self.enter_maintenance()

@@ -17,7 +17,7 @@ once per tick, through the child lock.
 """
 
 import programs
-from events import E_COMMAND, E_STUCK_BUTTON
+from events import E_STUCK_BUTTON
 from signals import SW_BUTTONS, SW_DOWN, SW_START, SW_UP
 from states import (
     C_ACK,
@@ -32,7 +32,6 @@ from states import (
     C_STOP,
     JOGGING,
     P_STOPPING,
-    R_LOCKED,
 )
 
 _N = 3  # UP, DOWN, START: bit i of SW_BUTTONS
@@ -159,12 +158,6 @@ START_SHORT = bytes((0, C_RECOVER, C_STOP, C_START, C_RETURN, C_RETURN, C_RETURN
 # START held for the long-press time: acknowledge a latch; in READY the next program.
 START_LONG = bytes((0, 0, 0, C_PROGRAM, 0, 0, 0, 0, C_ACK, C_ACK))
 
-# Commands the child lock never refuses: the way back (recover, return, stop,
-# acknowledge, let go of a jog).
-NEVER_LOCKED = ((1 << C_RECOVER) | (1 << C_RETURN) | (1 << C_STOP) | (1 << C_ACK)
-                | (1 << C_JOG_RELEASE))
-
-
 def to_commands(core, dt, inp):
     """This tick's button events, as commands to the core (control.Core) in its state."""
     b = core.buttons
@@ -197,9 +190,6 @@ def to_commands(core, dt, inp):
 
 
 def _give(core, cmd, a=0):
-    """A command from the table's buttons. The child lock refuses those that start
-    motion; the way back (recover, return, stop, acknowledge) is never locked."""
-    if core.child_lock and not NEVER_LOCKED & (1 << cmd):
-        core.log.add(core.now_ms, E_COMMAND, cmd, R_LOCKED)
-        return R_LOCKED
+    """A command from the table's buttons (the core's command entry applies the child
+    lock, firmware/childlock.py, to every source)."""
     return core.command(cmd, a)

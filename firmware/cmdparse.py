@@ -61,10 +61,12 @@ _TABLE = (
     "\nlogin|login <pin>|open a therapist session (5 wrong PINs lock out)"
     "\nlogout|logout|close the therapist session"
     "\npin|pin set [<old>] <new>|set the therapist PIN, 4-8 digits (first one: no old)"
-    "\nlock|lock|child lock on: table buttons off, the e-stop still works"
+    "\nlock|lock|child lock on: nothing starts motion, from the buttons or here; stop,"
+    " return, estop, discomfort, ack and the recovery return still work"
     "\nunlock|unlock [<pin>]|child lock off (therapist PIN)"
     "\nreboot|reboot|reset the controller (READY only)"
-    "\nmaintenance|maintenance|restart into maintenance mode for deploy (READY only)"
+    "\nmaintenance|maintenance <pin>|restart into service mode (REPL, files, deploy; the"
+    " table does not move): therapist PIN, READY only"
     "\n"
 )
 
@@ -295,8 +297,8 @@ def _one(name, arg, usage):
         if arg is not None and command(arg) is None:
             raise ParseError("unknown command '%s'" % _clip(arg))
         return (arg,)
-    if name == "login" or name == "unlock":
-        if arg is None and name == "login":
+    if name == "login" or name == "unlock" or name == "maintenance":
+        if arg is None and name != "unlock":
             raise usage
         return (_pin(arg) if arg is not None else None,)
     if arg is not None:

@@ -20,16 +20,20 @@ the access rights before it changes anything, so an error reply means nothing
 changed - except that a wrong PIN counts toward the lockout and ends an open
 therapist session (firmware/auth.py), as it should.
 
-Access: the console is the only way in. The board layer never imports `network` or
-`bluetooth`, so Wi-Fi and Bluetooth stay off. Anyone at the console may move the table
+Access (the threat model is in the README, "Who can do what with the USB cable"): the
+console is the only way in. The board layer never imports `network` or `bluetooth`, so
+Wi-Fi and Bluetooth stay off. Anyone at the console may move the table while the child
+lock is off
 (always through `core.command()`, so the clamp, the e-stop latch and faults apply
 exactly as for the buttons; there is no jog: hold-to-run needs a held button, which a
-serial line cannot prove). Changing limits (`config set`, `profile set`) and turning
-the child lock off need a therapist session opened with the PIN (firmware/auth.py:
+serial line cannot prove); while it is on only the way back is (firmware/childlock.py).
+Changing limits (`config set`, `profile set`), turning the child lock off and the
+service mode (`maintenance <pin>`) need the PIN (firmware/auth.py:
 salted sha256, 5 wrong PINs lock out, the lockout survives a reset). A new device has
 no PIN: `pin set <new>` sets the first one without an old PIN; until then no one can
 log in, so no limit can be changed. The PIN does not protect against someone with the
-USB cable and a flasher: that needs the enclosure.
+USB cable and a flasher (esptool erases and rewrites the chip): that needs the
+enclosure; it does protect against the REPL, which the console never offers.
 
 Lines
 - End with \\n, \\r\\n or \\r. At most 120 bytes: a longer line is discarded up to its
@@ -39,9 +43,11 @@ Lines
 - Byte 0x03 (Ctrl-C) raises KeyboardInterrupt out of service(), between ticks, never
   inside one: the boards turn MicroPython's own keyboard interrupt off
   (micropython.kbd_intr(-1)) and the unix-port virtual device's pty is raw, so the
-  byte arrives here. The app leaves its loop only with the table at the loading stop
-  and the driver off (else it calls refuse_interrupt(), answered with an alert); this
-  is how mpremote takes over for deploy.
+  byte arrives here. The app never leaves its loop for it, in any state and at any
+  angle: it calls refuse_interrupt(), answered with an alert. The raw-REPL (0x01),
+  raw-paste (0x05 A 0x01), Ctrl-D (0x04) and Ctrl-B (0x02) bytes are control bytes:
+  the line holding them is discarded. No byte on the serial line reaches a REPL;
+  deploy and file access need the service mode (firmware/powerup.py).
 - Words are separated by spaces; the line is case-insensitive. A first word `#<n>`
   (0-999999999) is a request id, echoed as "id" in JSON replies.
 
@@ -56,7 +62,7 @@ Lines the console sends by itself: telemetry (`stream`), {"tel": {...}} in JSON 
 
 import states
 from cmdparse import ParseError, commands, parse, split
-from console_access import c_lock, c_login, c_logout, c_pin, c_unlock
+from console_access import c_lock, c_login, c_logout, c_pin, c_unlock, login
 from console_app import AppView
 from console_info import (
     PROTOCOL,
@@ -104,7 +110,11 @@ def c_reboot(con):
     con.restart(con.board.reset, "reboot")
 
 
-def c_maintenance(con):
+def c_maintenance(con, pin):
+    # The service mode opens the REPL and the files: the therapist PIN, in READY (the
+    # table at the loading stop); checked in that order, so a wrong state costs no try.
+    con.need_ready("maintenance")
+    login(con, pin)
     con.restart(con.board.enter_maintenance, "maintenance")
 
 
@@ -193,8 +203,11 @@ class Console:
             pass
 
     def refuse_interrupt(self):
-        """Ctrl-C arrived while leaving the loop is unsafe (the app calls this)."""
-        self.out.alert("Ctrl-C refused: only at the loading stop with the driver off")
+        """Ctrl-C arrived: the loop never leaves for the REPL (the app calls this). One
+        alert per burst: a tool hammering Ctrl-C must not fill the output queue."""
+        if self.out.pending == 0:
+            self.out.alert("Ctrl-C refused: no REPL in normal operation; the service mode "
+                           "is a maintenance boot (README: Service mode)")
 
     def pending_output(self):
         """Bytes queued but not yet written."""

@@ -3,12 +3,13 @@ the child lock.
 
 The PIN rules, the lockout and the session live in firmware/auth.py; the child lock is
 stored there and given to the core as a core command (C_CHILD_LOCK), the only way it
-changes. Anyone may turn the lock on; turning it off needs the PIN (or a session).
+changes. Anyone may turn the lock on; turning it off needs the PIN (or a session), and
+nothing of this works in lockdown (a damaged security record: firmware/auth.py).
 """
 
 import states
 import store
-from auth import AuthError
+from auth import LOCKDOWN_TEXT, AuthError
 from cmdparse import ParseError
 
 
@@ -17,14 +18,17 @@ def login(con, pin):
     toward the lockout (auth.py), even though the reply is an error."""
     auth = con.view.auth
     now = con.now_ms
-    if auth.pin_damaged:
-        raise ParseError("the stored PIN is damaged: clear it at the table")
+    if auth.lockdown:
+        raise ParseError(LOCKDOWN_TEXT)
     if not auth.has_pin:
         raise ParseError("no PIN is set: pin set <new>")
     left = auth.lockout_remaining_ms(now)
     if left <= 0:
-        if auth.login(pin, now):
-            return
+        try:
+            if auth.login(pin, now):
+                return
+        except AuthError as e:
+            raise ParseError(str(e))
         left = auth.lockout_remaining_ms(now)
         if left <= 0:
             raise ParseError("wrong PIN")
@@ -45,7 +49,9 @@ def c_logout(con):
 
 def c_pin(con, old, new):
     auth = con.view.auth
-    if old is None and (auth.has_pin or auth.pin_damaged):
+    if auth.lockdown:
+        raise ParseError(LOCKDOWN_TEXT)
+    if old is None and auth.has_pin:
         raise ParseError("a PIN is set: pin set <old> <new>")
     try:
         auth.set_pin(old, new, con.now_ms)
@@ -76,6 +82,7 @@ def _lock_reply(con, status):
     warn = None
     text = "ok child lock: %s" % ("on" if on else "off")
     if status != store.OK:
-        warn = "not stored (%s): lost at the next reset" % store.status_name(status)
+        warn = ("not stored (%s): the table locks down at the next reset"
+                % store.status_name(status))
         text += "; " + warn
     con.out.ok(text, {"child_lock": on, "warning": warn})

@@ -28,7 +28,8 @@ class AppView:
     # ------------------------------------------------------------ changes
 
     def command(self, cmd, a=0, b=0):
-        """core.command(): OK or the refusal reason (states.R_*)."""
+        """core.command(): OK or the refusal reason (states.R_*); the core applies the
+        child lock (firmware/childlock.py) to every source."""
         return self._core.command(cmd, a, b)
 
     def set_setting(self, name_, value):

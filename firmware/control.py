@@ -24,6 +24,7 @@ given.
 """
 
 import buttons
+import childlock
 import commands
 import events
 import faults
@@ -260,6 +261,8 @@ class Core:
             return states.R_ARG
         if type(a) is not int or type(b) is not int:
             return states.R_ARG
+        if self.child_lock and not childlock.allowed(cmd):
+            return states.R_LOCKED  # every source: buttons, console, programs
         st = self.state
         if not states.ALLOWED[st] & (1 << cmd):
             if st == EMERGENCY_RETURN:

@@ -1,23 +1,36 @@
-"""Power-up entry point on the ESP32: a maintenance boot, or the control loop.
+"""Power-up entry point on the ESP32: the service mode, the physical reset, or the
+control loop (firmware/powerup.py decides, from the buttons held at power-up and the
+flag the console's `maintenance <pin>` leaves).
 
-Maintenance boot (for deploy and diagnostics): hold START while powering up, or
-leave the file `maintenance` on the board's filesystem (deploy writes it through the
-console's `maintenance` command). It starts neither the control loop nor the
-watchdog, removes the flag file so the next power-up is a normal one, and leaves
-the REPL to mpremote.
+In normal operation this never returns and never ends in the REPL: Ctrl-C is no
+keyboard interrupt (boot.py, board_esp32), and anything that escapes - a failure
+before the loop runs, say - resets the board instead of leaving the REPL open to the
+USB cable. Only the service mode returns, with the REPL on.
 """
 
-import board_esp32
+import micropython
+
+micropython.kbd_intr(-1)
 
 
 def main():
+    import board_esp32
+    import powerup
+
     board = board_esp32.Esp32Board()
-    if board.maintenance_requested():
-        board.maintenance_banner()
-        return
+    if not powerup.boot(board):
+        return  # the service mode: the REPL takes the console
     from app import App
 
     App(board).run()
 
 
-main()
+try:
+    main()
+except BaseException as e:  # never the REPL in normal operation: start again
+    import sys
+
+    import machine
+
+    sys.print_exception(e)  # pyright: ignore[reportAttributeAccessIssue]
+    machine.reset()

@@ -5,13 +5,20 @@
     python -m host_tools.deploy --port P --dry-run         say what would change, change nothing
 
 Steps, each stopping the deploy with a clear message if it fails:
-1. Maintenance boot. A running firmware has armed its watchdog, which cannot be stopped
-   and would reset the board in the middle of a copy, so deploy asks the firmware's
-   console for `maintenance` (refused unless the table is READY: at the loading stop,
-   nothing moving). The firmware writes a flag file and resets; the next boot sees it,
-   starts neither the control loop nor the watchdog, and leaves the REPL to mpremote.
-   If no console answers, the board is taken to be at the REPL already (a maintenance
-   boot, a fresh MicroPython); mpremote then says whether it is.
+1. The service mode (issue #21). A running firmware never offers its REPL, whatever
+   arrives on the serial line, and its armed watchdog could not be stopped anyway. So
+   deploy needs the board in the service mode (firmware/powerup.py: no control loop,
+   no watchdog, driver off, the REPL on), entered in one of two ways:
+   - with the therapist PIN: deploy asks the console for `maintenance <pin>` (the PIN
+     from --pin, the DEPLOY_PIN environment variable, or typed at the prompt when run
+     from a terminal); the firmware checks it (a wrong PIN counts toward the lockout),
+     refuses unless the table is READY at the loading stop, then resets into the
+     service mode;
+   - at the table: power it off, hold START and UP, power it on, let go when the LED
+     stays off (the virtual device: start it with --service-boot, or type `service` in
+     its terminal). With --wait-service S deploy waits S seconds for that banner.
+   If no firmware console answers, the board is taken to be in the service mode
+   already (or a fresh MicroPython); mpremote then says whether it is.
 2. What the board is: one `mpremote resume exec` reports sys.platform, the MicroPython
    version, sys.implementation._mpy and a sha256 of every file in its root. Always
    `resume`: mpremote's default soft reset would run main.py again and re-arm the
@@ -22,8 +29,8 @@ Steps, each stopping the deploy with a clear message if it fails:
    xtensawin into build/mpy on an ESP32 (what `make mpy` builds); on the virtual device
    (the unix port, x64) into build/mpy-x64. The firmware has no native code today, so
    the arch only has to be honest; it matters once @micropython.native appears.
-4. Copy what changed: firmware/*.py as NAME.mpy, except main.py which stays source (the
-   board runs main.py at power-up), and hardware/table_params.json. A file is copied
+4. Copy what changed: firmware/*.py as NAME.mpy, except boot.py and main.py which stay
+   source (the board runs them at power-up), and hardware/table_params.json. A file is copied
    when its sha256 differs from the board's, to NAME.new, then all are renamed into
    place in one exec (a rename is atomic on littlefs). Removed at the same time: a
    NAME.py that would shadow a deployed NAME.mpy (MicroPython imports .py first), and
@@ -65,7 +72,14 @@ from host_tools import paths
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
              "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
 MIN_ESP32_VERSION = (1, 27)  # machine.Counter, the RMT API and WDT behaviour the board uses
-MAINTENANCE_BANNER = b"MAINTENANCE BOOT"
+MAINTENANCE_BANNER = b"SERVICE MODE active"  # firmware/board_esp32.SERVICE_BANNER
+SOURCE_FILES = ("boot.py", "main.py")  # run at power-up: copied as source
+HOW_TO_SERVICE = (
+    "the firmware runs its control loop, which never opens the REPL. Enter the service "
+    "mode: give the therapist PIN (--pin, DEPLOY_PIN, or the prompt), or at the table "
+    "power off, hold START and UP, power on and let go (virtual device: start it with "
+    "--service-boot or type `service` in its terminal), then deploy again (or use "
+    "--wait-service 120 and do it meanwhile)")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NO_LINK = 2
@@ -180,13 +194,13 @@ def sha256_file(path):
 def local_files(arch, mpy_cross=None):
     """{board name: local path} of everything deploy puts on the board."""
     srcs = firmware_sources()
-    main = [s for s in srcs if os.path.basename(s) == "main.py"]
-    mods = [s for s in srcs if os.path.basename(s) != "main.py"]
+    main = [s for s in srcs if os.path.basename(s) in SOURCE_FILES]
+    mods = [s for s in srcs if os.path.basename(s) not in SOURCE_FILES]
     out = {}
     for mpy in compile_files(mods, mpy_dir_for(arch), arch, mpy_cross):
         out[os.path.basename(mpy)] = mpy
     for m in main:
-        out["main.py"] = m
+        out[os.path.basename(m)] = m
     out["table_params.json"] = paths.TABLE_PARAMS
     return out
 
@@ -226,9 +240,12 @@ def plan(local, remote_hashes, in_rom=()):
 
 # --------------------------------------------------------------------------- the board
 
-# Printed by the board as one line: what it runs and the sha256 of every root file.
+# Printed by the board: one line of what it runs, then one line per file with its
+# sha256 (root, then /rom), each printed as soon as it is hashed. No report is built
+# in memory: one string of every hash (some 6 KB with the ROM's modules) failed to
+# allocate on the virtual device's fresh REPL, and an ESP32's heap is smaller still.
 _QUERY = """\
-import sys, os, json, hashlib
+import sys, os, hashlib
 def _h(n):
     h = hashlib.sha256()
     b = bytearray(256)
@@ -239,21 +256,39 @@ def _h(n):
                 break
             h.update(b if k == 256 else b[:k])
     return ''.join('%02x' % x for x in h.digest())
-_f = {}
+_v = sys.implementation
+print('DEPLOY-INFO', sys.platform, '%d.%d.%d' % _v.version[:3], getattr(_v, '_mpy', -1))
 for _e in os.ilistdir(''):
     if _e[1] == 0x8000:
-        _f[_e[0]] = _h(_e[0])
-_r = {}
+        print('DEPLOY-FILE', _h(_e[0]), _e[0])
 try:
     for _e in os.ilistdir('/rom'):
         if _e[1] == 0x8000:
-            _r[_e[0]] = _h('/rom/' + _e[0])
+            print('DEPLOY-ROM', _h('/rom/' + _e[0]), _e[0])
 except OSError:
     pass
-_v = sys.implementation
-print('DEPLOY-INFO ' + json.dumps({'platform': sys.platform, 'version': list(_v.version[:3]),
-      'mpy': getattr(_v, '_mpy', None), 'files': _f, 'rom': _r}))
+print('DEPLOY-END')
 """
+
+
+def parse_info(out):
+    """The board's report (_QUERY's lines) as {platform, version, mpy, files, rom}, or
+    None if it is not all there."""
+    info = None
+    for line in out.splitlines():
+        words = line.strip().split(" ", 2)
+        if words[0] == "DEPLOY-INFO" and len(words) == 3:
+            mpy_words = words[2].split()
+            version = [int(v) for v in mpy_words[0].split(".")]
+            mpy = int(mpy_words[1]) if len(mpy_words) > 1 else -1
+            info = {"platform": words[1], "version": version,
+                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}}
+        elif info is not None and words[0] in ("DEPLOY-FILE", "DEPLOY-ROM") and len(words) == 3:
+            info["files" if words[0] == "DEPLOY-FILE" else "rom"][words[2]] = words[1]
+        elif info is not None and words[0] == "DEPLOY-END":
+            return info
+    return None
+
 
 _RENAME = """\
 import os
@@ -302,15 +337,27 @@ class Board:
 
     def info(self):
         out = self.run(["exec", _QUERY])
-        for line in out.splitlines():
-            if line.startswith("DEPLOY-INFO "):
-                return json.loads(line[len("DEPLOY-INFO "):])
-        raise DeployError("the board did not report itself; mpremote printed: %r" % out[-500:])
+        info = parse_info(out)
+        if info is None:
+            raise DeployError("the board did not report itself; mpremote printed: %r"
+                              % out[-500:])
+        return info
 
 
-def maintenance(port, say, timeout_s=20.0):
-    """Ask a running firmware for a maintenance boot and wait for it. False if no
-    firmware console answered (the board may be at its REPL already)."""
+def _wait_banner(transport, timeout_s):
+    seen = b""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        seen = (seen + transport.read(0.2))[-4096:]
+        if MAINTENANCE_BANNER in seen:
+            return True
+    return False
+
+
+def maintenance(port, say, pin=None, wait_s=0.0, timeout_s=20.0):
+    """Take a running firmware into the service mode (module docstring, step 1) and
+    wait for its banner. False if no firmware console answered (the board may be in
+    the service mode already)."""
     from host_tools.console import ClientError, ConsoleClient, SerialTransport
 
     try:
@@ -323,20 +370,40 @@ def maintenance(port, say, timeout_s=20.0):
             client.connect()
         except ClientError:
             return False
-        r = client.request("maintenance")
-        if not r.get("ok"):
-            raise DeployError("the firmware refused the maintenance boot: %s (deploy needs "
-                              "the table READY at the loading stop)" % r.get("error"))
-        say("firmware: restarting into the maintenance boot")
-        seen = b""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            seen = (seen + transport.read(0.2))[-4096:]
-            if MAINTENANCE_BANNER in seen:
+        if not pin:
+            if wait_s <= 0:
+                raise DeployError(HOW_TO_SERVICE)
+            say("waiting %g s for the service mode: at the table power off, hold START and "
+                "UP, power on (virtual device: `service` in its terminal)" % wait_s)
+            if _wait_banner(transport, wait_s):
                 return True
-        raise DeployError("no maintenance boot banner within %g s of `maintenance`" % timeout_s)
+            raise DeployError("no service mode within %g s: %s" % (wait_s, HOW_TO_SERVICE))
+        r = client.request("maintenance %s" % pin)
+        if not r.get("ok"):
+            raise DeployError("the firmware refused the service mode: %s (it needs the "
+                              "therapist PIN and the table READY at the loading stop)"
+                              % r.get("error"))
+        say("firmware: PIN accepted, restarting into the service mode")
+        if _wait_banner(transport, timeout_s):
+            return True
+        raise DeployError("no service-mode banner within %g s of `maintenance`" % timeout_s)
     finally:
         transport.close()
+
+
+def ask_pin(pin):
+    """The PIN given, or DEPLOY_PIN, or typed at a terminal; None if none."""
+    if pin:
+        return pin
+    if os.environ.get("DEPLOY_PIN"):
+        return os.environ["DEPLOY_PIN"]
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        typed = getpass.getpass("therapist PIN for the service mode (empty: use the "
+                                "buttons at the table): ")
+        return typed.strip() or None
+    return None
 
 
 def wait_firmware(port, timeout_s=30.0):
@@ -365,14 +432,15 @@ def wait_firmware(port, timeout_s=30.0):
 
 
 def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
-           mpremote=None, mpy_cross=None):
+           mpremote=None, mpy_cross=None, pin=None, wait_service_s=0.0):
     """The whole deploy (module docstring). Returns a summary dict."""
     if not port:
         raise DeployError("give the board's port: make deploy PORT=/dev/ttyUSB0 "
                           "(or PORT=build/ttyV for the virtual device)")
     if not skip_maintenance and not dry_run:
-        if not maintenance(port, say):
-            say("no firmware console on %s: assuming the board is at its REPL" % port)
+        if not maintenance(port, say, pin, wait_service_s):
+            say("no firmware console on %s: assuming the board is in the service mode "
+                "(at its REPL)" % port)
     board = Board(port, mpremote, say)
     info = board.info()
     arch = _checked_arch(info, mpy_cross, say)
@@ -452,7 +520,13 @@ def build_parser():
     ap.add_argument("--no-reset", action="store_true",
                     help="leave the board at its REPL after the copy")
     ap.add_argument("--no-maintenance", action="store_true",
-                    help="the board is already at its REPL: don't ask the console first")
+                    help="the board is already in the service mode: don't ask the console")
+    ap.add_argument("--pin", default=None,
+                    help="the therapist PIN for the service mode (or DEPLOY_PIN, or the "
+                    "prompt); without one, enter it at the table (START+UP at power-up)")
+    ap.add_argument("--wait-service", type=float, default=0.0, metavar="S",
+                    help="without a PIN: wait S seconds for the service mode entered at "
+                    "the table")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     return ap
 
@@ -464,8 +538,10 @@ def main(argv=None):
         print("deploy: " + text, flush=True)
 
     try:
+        pin = None if args.no_maintenance or args.dry_run else ask_pin(args.pin)
         summary = deploy(args.port, dry_run=args.dry_run, reset=not args.no_reset,
-                         skip_maintenance=args.no_maintenance, say=say)
+                         skip_maintenance=args.no_maintenance, say=say, pin=pin,
+                         wait_service_s=args.wait_service)
     except DeployError as e:
         print("deploy: error: %s" % e, file=sys.stderr, flush=True)
         return EXIT_FAILED

@@ -54,15 +54,24 @@ Resets: the firmware asking for one (console `reboot`, `maintenance`,
 machine.reset() at the REPL), the watchdog twin expiring, or power coming back all
 restart the firmware process on the same world; its reset_cause() tells why.
 
-Ctrl-C and mpremote: the firmware's console turns a 0x03 byte into KeyboardInterrupt;
-the app leaves its loop only at the loading stop with the driver off and calls
-board.on_interrupt(), which returns here: vdev_main.py ends and `-i` hands the console
-to the REPL. The board reads the console a byte at a time and stops after a Ctrl-C, so
-the Ctrl-A mpremote sends right behind it reaches the REPL and the raw REPL starts. At
-the REPL the world is paused (no tick asks for time), so the watchdog twin does not
-bite; `machine.reset()` there (mpremote's `reset`) restarts the firmware. Use
-`resume` with mpremote, as on an ESP32: without it mpremote soft-resets (Ctrl-D),
-which ends the unix port's REPL; the vdev then restarts the firmware (SOFT_RESET).
+Ctrl-C and mpremote: in normal operation the firmware never leaves its loop, whatever
+arrives on the console (issue #21): a Ctrl-C is refused with an alert, raw-REPL and
+raw-paste bytes are discarded as control bytes, so mpremote cannot enter a raw REPL.
+mpremote works only in the service mode, as on a board: start the vdev with
+--service-boot (START and UP held at power-up, let go once the service banner shows),
+type `service` at the vdev's terminal (the same, with a reset), or ask the console for
+`maintenance <pin>` with the therapist PIN. Then the firmware's boot (vdev_boot.py)
+returns and `-i` hands the console to the REPL; the world is paused there (no tick
+asks for time), so the watchdog twin does not bite; `machine.reset()` (mpremote's
+`reset`, deploy's last step) restarts the firmware. Use `resume` with mpremote, as on an
+ESP32: without it mpremote soft-resets (Ctrl-D), which ends the unix port's REPL; the
+vdev then restarts the firmware (SOFT_RESET). The physical reset of the security state
+(START and DOWN held 10 s at power-up at the loading stop): --security-reset, or
+`secreset` at the vdev's terminal.
+
+NVS: the chip's NVS lives in nvs.json next to the state file (build/vdev/nvs.json),
+outside the board's filesystem: deleting build/vdev_fs (or files through the REPL)
+does not make a set-up table new, as on a board. Delete nvs.json too for a new chip.
 
 Heap: the firmware process runs with -X heapsize=56K (--heapsize, or VDEV_HEAPSIZE),
 the ESP32's starting GC area. A MemoryError (or any exception out of the firmware) is
@@ -75,7 +84,9 @@ heap_peak_raw_bytes (before it), heap_after_boot_bytes and heap_tick_alloc_max_b
 
 Typing at the vdev's own terminal (when it is one) acts on the world: `estop`,
 `estop off`, `press START|UP|DOWN`, `release ...`, `cut` / `restore` (power),
-`reset` (the reset button), `status`, `help`, `quit`.
+`reset` (the reset button), `service` (reset with START and UP held: the service
+mode), `secreset` (reset with START and DOWN held 11 s: the physical reset),
+`status`, `help`, `quit`.
 """
 
 import argparse
@@ -377,7 +388,7 @@ class Vdev:
     def __init__(self, port=DEFAULT_PORT, fs_root=DEFAULT_FS, mpy_dir=DEFAULT_MPY,
                  state_path=DEFAULT_STATE, heapsize=DEFAULT_HEAP, code=DEFAULT_CODE, speed=1.0,
                  keep_deployed=False, on_fatal="stay", micropython=None, sim_kwargs=None,
-                 out=None):
+                 out=None, hold=None):
         self.out = out or sys.stdout
         self.micropython = micropython or venv_tool("micropython")
         self.heapsize = parse_heapsize(heapsize)
@@ -390,7 +401,10 @@ class Vdev:
         self.state_path = state_path
         self.port_path = port
         self._prepare_code(keep_deployed)
-        self.link = VdevLink(**(sim_kwargs or {}))
+        nvs_path = os.path.join(os.path.dirname(os.path.abspath(state_path)), "nvs.json")
+        self.link = VdevLink(nvs_path=nvs_path, **(sim_kwargs or {}))
+        if hold:
+            self.link.hold_at_power_up(*hold)
         self.port = Port(port)
         self.fw = None
         self.tail = bytearray()
@@ -445,8 +459,9 @@ class Vdev:
                  % (self.port_path, self.port.slave_name, self.heapsize_text, self.heapsize,
                     "in place (ROMFS)" if self.code == "rom" else "loaded into the heap",
                     "as fast as it runs" if not self.speed else "%gx real time" % self.speed))
-        self.say("ready: python -m host_tools.console --port %s | mpremote connect %s resume "
-                 "exec \"print(1)\"" % (self.port_path, self.port_path))
+        self.say("ready: python -m host_tools.console --port %s | in the service mode: "
+                 "mpremote connect %s resume exec \"print(1)\"" % (self.port_path,
+                                                                   self.port_path))
         interactive = self.out is sys.stdout and sys.stdin.isatty()
         try:
             while not self.stopping:
@@ -618,15 +633,17 @@ class Vdev:
             self.say("power cut: `restore` brings it back")
         elif w == "restore":
             self._restore_power()
-        elif w == "reset":
-            self._reset_button()
+        elif w in ("reset", "service", "secreset"):
+            if w != "reset":
+                self.link.hold_at_power_up(*HOLDS[w])
+            self._reset_button(w)
         elif w == "status":
             self.say(json.dumps(self.status()))
         elif w in ("quit", "exit"):
             self.stopping = True
         else:
             self.say("commands: estop [off] | press|release START|UP|DOWN | cut | restore | "
-                     "reset | status | quit")
+                     "reset | service | secreset | status | quit")
 
     def _restore_power(self):
         sim = self.link.sim
@@ -639,7 +656,7 @@ class Vdev:
                 self.link.world_reset(e.cause)
             self.restart_firmware("power restored")
 
-    def _reset_button(self):
+    def _reset_button(self, why="reset"):
         sim = self.link.sim
         sim.hard_reset()
         try:
@@ -647,7 +664,7 @@ class Vdev:
         except BoardReset:
             pass
         self.link.world_reset(HARD_RESET)
-        self.restart_firmware("reset button")
+        self.restart_firmware("reset button" + ("" if why == "reset" else " (%s)" % why))
 
     # ------------------------------------------------------------------ state file
 
@@ -699,6 +716,9 @@ class Vdev:
                     self.state_path))
 
 
+# Buttons held at power-up (firmware/powerup.py): the service mode, let go when its
+# banner shows; the physical reset, held 11 s of virtual time (10 s are needed).
+HOLDS = {"service": (("START", "UP"), None), "secreset": (("START", "DOWN"), 11000)}
 _CAUSES = {1: "power on", 2: "hard reset", 3: "watchdog", 4: "deep sleep", 5: "soft reset"}
 
 
@@ -726,6 +746,13 @@ def build_parser():
     ap.add_argument("--on-fatal", choices=("stay", "exit"), default="stay",
                     help="after a firmware failure: keep the REPL up, or exit with status 3")
     ap.add_argument("--seed", type=int, default=0, help="the world's random seed")
+    held = ap.add_mutually_exclusive_group()
+    held.add_argument("--service-boot", action="store_true",
+                      help="power up with START and UP held: the service mode (REPL, "
+                      "files, deploy), as at the table")
+    held.add_argument("--security-reset", action="store_true",
+                      help="power up with START and DOWN held 11 s at the loading stop: "
+                      "the physical reset of the PIN, lock state and profiles")
     return ap
 
 
@@ -738,7 +765,9 @@ def main(argv=None):
                     state_path=args.state, heapsize=args.heapsize, code=args.code,
                     speed=0 if args.fast else args.speed, keep_deployed=args.keep_deployed,
                     on_fatal=args.on_fatal,
-                    sim_kwargs={"rng": random.Random(args.seed), "fs_root": args.fs})
+                    sim_kwargs={"rng": random.Random(args.seed), "fs_root": args.fs},
+                    hold=HOLDS["service"] if args.service_boot
+                    else HOLDS["secreset"] if args.security_reset else None)
     except (VdevError, ValueError) as e:
         print("vdev: error: %s" % e, file=sys.stderr)
         return 2

@@ -19,10 +19,15 @@ the cause. A firmware-requested reset is a chip restart for the world (driver of
 watchdog off, ticks from zero) and reports SOFT_RESET, as an ESP32 does after
 machine.reset().
 
-Also kept here: the firmware's state as the vdev reports it (booting, running, repl,
-maintenance, fatal) and the heap figures the board sends with every tick.
+Also kept here: the firmware's state as the vdev reports it (booting, running,
+maintenance - the service mode -, fatal), the heap figures the board sends with every
+tick, the chip's NVS (a JSON file outside the board's filesystem: nvs_path), and
+buttons held at power-up (hold_at_power_up: the service mode, the physical reset),
+let go when the firmware shows the service banner or after a given virtual time.
 """
 
+import json
+import os
 import struct
 
 from host_tools.simboard import BoardReset, SimBoard
@@ -36,9 +41,11 @@ OP_I2C_WRITE = ord("X")
 OP_WDT_ARM = ord("A")
 OP_REARM = ord("E")
 OP_RESET = ord("B")
-OP_INTERRUPTED = ord("I")
 OP_MAINTENANCE = ord("M")
 OP_FATAL = ord("F")
+OP_NVS_GET = ord("N")
+OP_NVS_SET = ord("S")
+_ENOENT = 2
 
 WAIT_REQ = struct.Struct("<iiiBBBBiii")  # outputs, fed, t_ms, heap_raw, heap_live
 WAIT_REPLY = struct.Struct("<iBii")  # ticks_ms, switches, estop_edges, step_count
@@ -49,7 +56,6 @@ _SETTLE_TICKS = 50  # ticks after a boot not counted in heap_tick_alloc_max_byte
 
 BOOTING = "booting"
 RUNNING = "running"
-REPL = "repl"  # left the loop on Ctrl-C: the REPL has the console
 MAINTENANCE = "maintenance"
 FATAL = "fatal"
 
@@ -133,8 +139,12 @@ class HeapStats:
 class VdevLink:
     """Answers the board's requests from a SimBoard. See the module docstring."""
 
-    def __init__(self, sim=None, **sim_kwargs):
+    def __init__(self, sim=None, nvs_path=None, **sim_kwargs):
         self.sim = sim if sim is not None else SimBoard(**sim_kwargs)
+        self.nvs_path = nvs_path
+        self.nvs = self._load_nvs()
+        self._held = ()  # buttons held since power-up (hold_at_power_up)
+        self._release_ms = None
         self.sim.imu_driver_factory = lambda bus: _NoImu()
         self.sim.imu_driver = None
         self._out = _Outputs()
@@ -147,6 +157,40 @@ class VdevLink:
         self.ticks = 0
         self._cause = self.sim.reset_cause()
         self._first_tick = True
+
+    # ---------------------------------------------------------------- NVS, buttons
+
+    def _load_nvs(self):
+        if not self.nvs_path:
+            return {}
+        try:
+            with open(self.nvs_path) as f:
+                d = json.load(f)
+            return {str(k): int(v) for k, v in d.items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def _save_nvs(self):
+        if self.nvs_path:
+            tmp = self.nvs_path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.nvs, f)
+            os.replace(tmp, self.nvs_path)
+
+    def hold_at_power_up(self, buttons, hold_ms=None):
+        """Press buttons (START, UP, DOWN) now, before the firmware powers up; they are
+        let go after hold_ms of virtual time, or (None) once the service banner shows."""
+        for b in buttons:
+            self.sim.press(b)
+        self.sim.advance(50)  # held before the power came on: the contacts have settled
+        self._held = tuple(buttons)
+        self._release_ms = None if hold_ms is None else self.sim.now_ms + int(hold_ms)
+
+    def release_held(self):
+        for b in self._held:
+            self.sim.release(b)
+        self._held = ()
+        self._release_ms = None
 
     # ---------------------------------------------------------------- boots
 
@@ -208,11 +252,23 @@ class VdevLink:
             cause = payload[0] if payload else SOFT_RESET
             self.firmware_reset(cause)
             raise Restart(cause)
-        if op == OP_INTERRUPTED:
-            self.state = REPL
-            return 0, b""
         if op == OP_MAINTENANCE:
             self.state = MAINTENANCE
+            if self._held and self._release_ms is None:
+                self.release_held()  # the banner shows: the person lets go
+                self.sim.advance(50)  # and the contacts settle (the REPL pauses the world)
+            return 0, b""
+        if op == OP_NVS_GET:
+            key = bytes(payload).decode("utf-8", "replace")
+            if key not in self.nvs:
+                return _ENOENT, b""
+            return 0, struct.pack("<i", self.nvs[key])
+        if op == OP_NVS_SET:
+            if len(payload) < 5:
+                return _EINVAL, b""
+            (value,) = struct.unpack("<i", bytes(payload[:4]))
+            self.nvs[bytes(payload[4:]).decode("utf-8", "replace")] = value
+            self._save_nvs()
             return 0, b""
         if op == OP_FATAL:
             self.state = FATAL
@@ -248,6 +304,8 @@ class VdevLink:
         except BoardReset as e:
             self.world_reset(e.cause)
             raise Restart(e.cause) from None
+        if self._held and self._release_ms is not None and sim.now_ms >= self._release_ms:
+            self.release_held()
         inp = self._read()
         return WAIT_REPLY.pack(sim.ticks_ms(), inp.switches, inp.estop_edges, inp.step_count)
 

@@ -20,8 +20,9 @@ in order; all integers are little-endian, "i32" signed.
     A wdt_arm      timeout_ms i32                 -> nothing
     E estop_rearm                                 -> nothing
     B reset        cause u8                       (no answer: the vdev restarts us)
-    I interrupted  (the loop left on Ctrl-C; the REPL takes over)
-    M maintenance  (maintenance boot: the loop does not start)
+    M maintenance  (the service mode: the loop does not start; the REPL takes over)
+    N nvs get      key                            -> value i32 (status ENOENT: no such key)
+    S nvs set      value i32, key                 -> nothing
     F fatal        text (an uncaught exception, e.g. MemoryError; the vdev reports it)
 
 One round trip per tick carries wait_until, the outputs, the watchdog feed and the
@@ -49,7 +50,10 @@ WDT_RESET = const(3)
 SOFT_RESET = const(5)  # what an ESP32 reports after machine.reset() (esp_restart)
 
 MAINTENANCE_FLAG = "maintenance"  # the file firmware/board_esp32.py uses, same meaning
-_SW_START = const(4)  # signals.SW_START (START held at power-up: maintenance boot)
+SERVICE_BANNER = ("inversion table: SERVICE MODE active (maintenance boot) - control loop, "
+                  "watchdog and driver off, the table does not move; REPL, files and deploy "
+                  "open until the next reset")
+_ENOENT = const(2)
 _EIO = const(5)
 _MASK = const(0x3FFFFFFF)
 
@@ -60,8 +64,9 @@ _OP_I2C_WRITE = const(88)  # X
 _OP_WDT_ARM = const(65)  # A
 _OP_REARM = const(69)  # E
 _OP_RESET = const(66)  # B
-_OP_INTERRUPTED = const(73)  # I
 _OP_MAINTENANCE = const(77)  # M
+_OP_NVS_GET = const(78)  # N
+_OP_NVS_SET = const(83)  # S
 _OP_FATAL = const(70)  # F
 
 _WAIT_LEN = const(28)  # payload bytes of W (offsets: see VdevBoard.wait_until)
@@ -69,6 +74,34 @@ _WAIT_REPLY_LEN = const(13)
 _CTRL_C = const(3)
 
 current = None  # the board of this boot (vdev_machine.reset() uses it at the REPL)
+
+
+class Nvs:
+    """The chip's NVS (firmware/board_esp32.py's Nvs): kept by the vdev outside the
+    board's filesystem (build/vdev/nvs.json), so deleting files never reaches it."""
+
+    def __init__(self, board):
+        self._board = board
+
+    def get(self, key):
+        b = self._board
+        b.request(_OP_NVS_GET, key.encode())
+        v = bytearray(4)
+        status = b.reply(v)
+        if status == _ENOENT:
+            return None
+        if status:
+            raise OSError(status)
+        return _get32(v, 0)
+
+    def set(self, key, value):
+        b = self._board
+        v = bytearray(4)
+        _put32(v, 0, value)
+        b.request(_OP_NVS_SET, bytes(v) + key.encode())
+        status = b.reply()
+        if status:
+            raise OSError(status)
 
 
 def _put32(b, i, v):
@@ -135,6 +168,7 @@ class VdevBoard:
         self._stdin = sys.stdin.buffer
         self._stdout = sys.stdout.buffer
         self._one = bytearray(1)
+        self.nvs = Nvs(self)
 
     # ---------------------------------------------------------------- the link
 
@@ -325,34 +359,24 @@ class VdevBoard:
             time.sleep(1)
 
     def maintenance_requested(self):
-        """START held at power-up, or the flag file left by the console's `maintenance`."""
-        if self._switches & _SW_START:
-            return True
+        """The flag file the console's `maintenance <pin>` left: consumed (one service
+        boot per request). The buttons held at power-up are read by firmware/powerup.py."""
         try:
-            os.remove(MAINTENANCE_FLAG)  # one maintenance boot per request
+            os.remove(MAINTENANCE_FLAG)
             return True
         except OSError:
             return False
 
     def maintenance_banner(self):
+        """The service mode: the vdev marks it; the REPL takes the console (vdev_boot)."""
         self.request(_OP_MAINTENANCE)
         self.reply()
-        print("inversion table: MAINTENANCE BOOT - control loop and watchdog not started")
+        print(SERVICE_BANNER)
 
     def enter_maintenance(self):
         with open(MAINTENANCE_FLAG, "w") as f:
-            f.write("1")
+            f.write("pin")
         self.reset()
-
-    def on_interrupt(self):
-        """Ctrl-C at the loading stop with the driver off: back to the REPL (mpremote).
-
-        The vdev stops advancing the world while the firmware is out of its loop, so the
-        watchdog twin does not bite at the REPL. (firmware/board_esp32.py reboots into a
-        maintenance boot here instead: a real armed watchdog cannot be stopped.)"""
-        self.request(_OP_INTERRUPTED)
-        self.reply()
-        print("inversion table: control loop left on Ctrl-C; REPL")
 
     # ---------------------------------------------------------------- the vdev
 

@@ -1,10 +1,13 @@
 """The virtual device's boot, after host_tools/mpy_board/vdev_main.py mounted the board's
 filesystems: firmware/main.py's twin. MicroPython code, run from /rom with the firmware.
 
-A maintenance boot, or App(board).run(). When that returns (Ctrl-C at the loading
-stop, a maintenance boot) or raises (MemoryError...), this module's import ends and
-`-i` leaves the REPL to mpremote. An exception is printed on the console and reported
-to the vdev, which shows it as a failure.
+firmware/powerup.py decides, as on a board: the service mode (then this returns and
+`-i` leaves the REPL to mpremote), the physical reset, or App(board).run(), which never
+returns: no byte on the console reaches the REPL in normal operation. An exception out
+of the firmware (MemoryError...) is printed on the console and reported to the vdev,
+which shows it as a failure; the REPL is then left up for diagnosis, a difference from
+a board, whose main.py resets instead (the vdev is a development tool, and a crashed
+firmware is not normal operation).
 """
 
 import sys
@@ -41,9 +44,9 @@ def run(rd, wr):
         from board_vdev import VdevBoard
 
         board = VdevBoard(rd, wr)
-        if board.maintenance_requested():
-            board.maintenance_banner()
-        else:
+        import powerup
+
+        if powerup.boot(board):
             from app import App
 
             App(board).run()

@@ -81,6 +81,36 @@ class MemFS:
         return list(self.files)
 
 
+class MemNVS:
+    """The board's NVS as firmware/setupmarks.py uses it (board_esp32.Nvs: get(key) ->
+    int or None, set(key, value), OSError on failure), over a dict that outlives the
+    filesystem, as the chip's NVS partition does. fail: every call raises OSError(EIO)."""
+
+    def __init__(self, values=None):
+        self.values = {} if values is None else values
+        self.fail = False
+
+    def get(self, key):
+        if self.fail:
+            raise OSError(_EIO)
+        return self.values.get(key)
+
+    def set(self, key, value):
+        if self.fail:
+            raise OSError(_EIO)
+        self.values[key] = int(value)
+
+
+class NoSpaceFS(MemFS):
+    """A MemFS whose writes fail (ENOSPC at open) while reads, renames and removes
+    work: a full or worn flash, not a power cut."""
+
+    def open(self, name, mode):
+        if "w" in mode:
+            raise OSError(28)
+        return MemFS.open(self, name, mode)
+
+
 class _MemFile:
     def __init__(self, fs, data, buf):
         self.fs = fs

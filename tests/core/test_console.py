@@ -140,9 +140,6 @@ class ConsoleBoard:
     def reset_cause(self):
         return self.cause
 
-    def on_interrupt(self):
-        return "interrupted"
-
     def reset(self):
         self.resets += 1
 
@@ -474,17 +471,33 @@ def test_ctrl_c_raises_keyboard_interrupt_and_the_console_recovers():
     assert r.calls == [(C_GOTO, 30000, 0)] and r.core.target_mdeg == 30000
 
 
-def test_the_app_obeys_ctrl_c_only_at_the_loading_stop_with_the_driver_off():
+def test_the_app_never_leaves_its_loop_on_ctrl_c_or_repl_bytes():
+    # issue #21: at the loading stop with the driver off, and moving, every way mpremote
+    # and the REPL use to take the console is refused and the loop keeps ticking
+    takeovers = (b"\x03", b"\r\x03\x03", b"\r\x01", b"\x05A\x01", b"\x04", b"\x02",
+                 b"\x03\x03\x01\x04\n")
     r = Rig(json_mode=True, homed=True)
-    r.board.host_send(b"\x03")
-    assert r.app.run(5) == "interrupted"  # READY at the loading switch: leaves the loop
-    r.send("goto -40")
-    r.step(20)  # moving: the driver is on
+    for t in takeovers:
+        ticks = r.app.ticks
+        r.board.host_send(t)
+        assert r.app.run(5) is None and r.app.ticks == ticks + 5, t
+        assert r.core.state == READY
     r.board.out = bytearray()
     r.board.host_send(b"\x03")
     r.step(5)
     o = json.loads(r.board.host_receive().decode().split("\n")[0])
-    assert "Ctrl-C refused" in o["alert"] and r.core.state == MOVING
+    assert "Ctrl-C refused" in o["alert"] and "service mode" in o["alert"]
+    r.send("goto -40")
+    r.step(20)  # moving: the driver is on
+    for t in takeovers:
+        ticks = r.app.ticks
+        r.board.host_send(t)
+        r.step(5)
+        assert r.app.ticks == ticks + 5 and r.core.state == MOVING, t
+    r.board.host_send(b"\n")  # ends the line the control bytes poisoned
+    r.step(5)
+    r.board.out = bytearray()
+    assert r.cmd("status")["state"] == "MOVING"
 
 
 def test_every_command_in_the_table_has_a_handler_and_help():

@@ -307,13 +307,23 @@ def test_reboot_and_maintenance_only_in_ready_after_the_reply():
     r.cmd("goto -40")
     assert r.core.state == MOVING
     assert r.cmd("reboot")["ok"] is False and board.resets == 0
-    assert r.cmd("maintenance")["ok"] is False and board.maintenance == 0
+    assert r.cmd("maintenance 4821")["ok"] is False and board.maintenance == 0
+    assert r.app.auth.failures == 0  # refused for the state: no PIN try spent
     r.to_ready()
     o = r.cmd("reboot")
     assert o["ok"] is True
     r.tick()
     assert board.resets == 1
-    r.cmd("maintenance")
+    # the service mode needs the therapist PIN (issue #21): none set, a wrong one, then
+    o = r.cmd("maintenance 4821")
+    assert o["ok"] is False and "no PIN" in o["error"]
+    assert r.cmd("pin set 4821")["ok"] is True
+    o = r.cmd("maintenance 1111")
+    assert o["ok"] is False and "wrong PIN" in o["error"]
+    r.tick()
+    assert board.maintenance == 0 and r.app.auth.failures == 1
+    assert r.cmd("maintenance")["ok"] is False  # usage: the PIN is not optional
+    assert r.cmd("maintenance 4821")["ok"] is True
     r.tick()
     assert board.maintenance == 1
 

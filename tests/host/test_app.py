@@ -74,7 +74,8 @@ def test_ctrl_c_needs_the_angle_to_agree_with_the_home_switch():
     """Issue #18: a cut wire on the normally-closed home switch reads "at the loading
     stop". Cut at 25 deg head-down: the switch fault's return stops at horizontal with the
     driver off, and a Ctrl-C is still refused there: the angle does not agree (on main it
-    was obeyed wherever the switch read pressed). Covers: HZ-05"""
+    was obeyed wherever the switch read pressed; since issue #21 the loop never leaves on
+    Ctrl-C at all). Covers: HZ-05"""
     from signals import SW_HOME
 
     runner = SimRunner()
@@ -91,4 +92,9 @@ def test_ctrl_c_needs_the_angle_to_agree_with_the_home_switch():
     runner.run_ms(100)
     assert app.core.fault == faults.HOME_SWITCH
     assert runner.run_until(lambda r: not r.app.outputs.enable, 60000)
-    assert app.core.switches.at_home_switch and not app.interrupt_allowed()
+    assert app.core.switches.at_home_switch and not app.core.switches.at_loading
+    ticks = app.ticks
+    board.host_send(b"\x03\x01")
+    for _ in range(20):
+        assert runner.step()  # the loop goes on
+    assert app.ticks > ticks

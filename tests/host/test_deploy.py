@@ -122,7 +122,9 @@ def test_local_files_main_stays_source_the_rest_mpy():
     assert files["main.py"].endswith(os.path.join("firmware", "main.py"))
     assert files["table_params.json"] == paths.TABLE_PARAMS
     assert "app.mpy" in files and "console.mpy" in files
-    assert not any(n.endswith(".py") and n != "main.py" for n in files)
+    # boot.py too: it turns the keyboard interrupt off before main.py runs (issue #21)
+    assert files["boot.py"].endswith(os.path.join("firmware", "boot.py"))
+    assert not any(n.endswith(".py") and n not in ("main.py", "boot.py") for n in files)
     assert "main.mpy" not in files
 
 
@@ -182,3 +184,15 @@ def test_flash_asks_before_erasing(tmp_path):
     with pytest.raises(flash.FlashError, match="not confirmed"):
         flash.flash("/dev/ttyUSB0", img, interactive=True, ask=lambda q: "n",
                     say=lambda s: None)
+
+
+def test_the_board_report_is_read_line_by_line_and_must_be_complete():
+    out = ("noise\nDEPLOY-INFO esp32 1.27.0 2822\nDEPLOY-FILE %s main.py\n"
+           "DEPLOY-FILE %s a name.json\nDEPLOY-ROM %s app.mpy\nDEPLOY-END\n"
+           % ("a" * 64, "b" * 64, "c" * 64))
+    info = deploy.parse_info(out)
+    assert info == {"platform": "esp32", "version": [1, 27, 0], "mpy": 2822,
+                    "files": {"main.py": "a" * 64, "a name.json": "b" * 64},
+                    "rom": {"app.mpy": "c" * 64}}
+    assert deploy.parse_info(out.replace("DEPLOY-END\n", "")) is None  # cut short
+    assert deploy.parse_info("DEPLOY-INFO esp32 1.27.0 -1\nDEPLOY-END\n")["mpy"] is None

@@ -140,12 +140,18 @@ def vdev(tmp_path_factory):
 
 def test_deploy_then_a_session_through_the_console(vdev):
     said = []
-    summary = deploy.deploy(vdev.port, say=said.append)
+    t = SerialTransport(vdev.port)
+    try:  # the service mode needs the therapist PIN (issue #21): set the first one
+        _ok(ConsoleClient(t, timeout_s=10).connect().request("pin set 4821"))
+    finally:
+        t.close()
+    summary = deploy.deploy(vdev.port, say=said.append, pin="4821")
     assert summary["platform"] == "linux" and summary["arch"] == "x64"
     # the vdev's /rom holds this very firmware, compiled the same way: nothing to copy
-    # but main.py (source; the vdev boots its own twin of it), and no module may land in
-    # the root, where it would be imported into the heap instead of running in place
-    assert summary["copied"] == ["main.py"], summary
+    # but boot.py and main.py (source; the vdev boots its own twin of them), and no
+    # module may land in the root, where it would be imported into the heap instead of
+    # running in place
+    assert summary["copied"] == ["boot.py", "main.py"], summary
     assert "app.mpy" in summary["in_rom"] and "console.mpy" in summary["in_rom"]
     assert summary["reset"] and summary["version"]["protocol"] == 1
     # the firmware restarted: power-on, maintenance boot, boot after the deploy
@@ -189,24 +195,232 @@ def test_deploy_then_a_session_through_the_console(vdev):
     assert heap["heap_peak_bytes"] > 0 and heap["fatal"] is None
 
 
-def test_mpremote_exec_cp_and_reset(vdev, tmp_path):
-    # Ctrl-C at the loading stop: the loop leaves, the REPL takes the console
-    assert _mpremote(vdev.port, "exec", "print(6 * 7)").strip() == "42"
-    assert vdev.wait_state(("repl",))["state"] == "repl"
-    f = tmp_path / "hello_vdev.py"
-    f.write_text("X = 7\n")
-    _mpremote(vdev.port, "fs", "cp", str(f), ":hello_vdev.py")
-    with open(os.path.join(vdev.fs, "hello_vdev.py")) as g:
-        assert g.read() == "X = 7\n"
-    assert _mpremote(vdev.port, "exec", "import hello_vdev; print(hello_vdev.X)").strip() == "7"
-    _mpremote(vdev.port, "fs", "rm", ":hello_vdev.py")
-    # mpremote's `reset` (machine.reset()) restarts the firmware
+# ---------------------------------------------------------------- issue #21: the cable
+
+# Every way mpremote and the REPL take a MicroPython console: Ctrl-C, the raw REPL
+# (Ctrl-A), raw paste (Ctrl-E A Ctrl-A), soft reset (Ctrl-D), the friendly REPL (Ctrl-B).
+TAKEOVERS = (b"\r\x03\x03", b"\r\x01", b"\x05A\x01", b"\x04", b"\x02",
+             b"\x03\x03\x01\x04\x05A\x01print(6*7)\x04")
+REPL_SIGNS = (b"raw REPL", b">>>", b"MicroPython v", b"R\x01", b"paste mode")
+ISSUE21_HEAP = "256K"  # larger than SESSION_HEAP: a heap regression another branch fixes
+
+
+def _mpremote_fails(v, at_launch=None, timeout=40):
+    """mpremote's own way in (Ctrl-C, raw REPL, about 10 s of trying): no REPL. Its
+    Ctrl-C goes out as it connects: at_launch(state) checks the world at that moment."""
+    p = subprocess.Popen([MPREMOTE, "connect", v.port, "resume", "exec", "print(6 * 7)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        if at_launch is not None:
+            at_launch(v.state())
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode != 0 and "42" not in out, (out, err)
+    st = v.state()
+    assert st["state"] == "running", st
+    return err
+
+
+def _no_repl_and_still_ticking(v, check):
+    """Each takeover byte sequence: no REPL sign, telemetry still flowing and check(sample)
+    true, the vdev's firmware still in its loop (its ticks grow)."""
+    samples = []
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10, on_telemetry=samples.append).connect()
+        _ok(c.request("stream 20"))
+        for seq in TAKEOVERS:
+            ticks = v.state().get("ticks", 0)
+            n = len(samples)
+            t.write(seq)
+            seen = b""
+            end = time.monotonic() + 0.3
+            while time.monotonic() < end:
+                seen += t.read(0.05)
+            for sign in REPL_SIGNS:
+                assert sign not in seen, (seq, sign, seen[-300:])
+            t.write(b"\n")  # ends a line the control bytes poisoned
+            c.pump(0.3)
+            assert len(samples) > n + 3, (seq, len(samples) - n)  # telemetry continues
+            assert check(samples[-1]), (seq, samples[-1])
+            assert v.state()["state"] == "running" and v.state()["ticks"] > ticks, seq
+        _ok(c.request("stream off"))
+    finally:
+        t.close()
+
+
+def _status(v, *lines):
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        return [_ok(c.request(line)) for line in lines]
+    finally:
+        t.close()
+
+
+@pytest.fixture(scope="module")
+def vdev21(tmp_path_factory):
+    v = Vdev(tmp_path_factory.mktemp("vdev21"), "--heapsize", ISSUE21_HEAP, "--speed", SPEED,
+             "--on-fatal", "exit")
+    try:
+        v.wait_state(("running",), timeout_s=60)
+        yield v
+    finally:
+        rc = v.stop()
+        left = _processes_mentioning(v.dir)
+        v.kill_leftovers()
+        assert rc == 0, v.output()
+        assert not left, "processes left running: %s" % left
+
+
+def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
+    v = vdev21
+    # at the loading stop, driver off: where the firmware used to hand over to mpremote
+    _no_repl_and_still_ticking(v, lambda s: s["state"] == "READY")
+    _mpremote_fails(v)
+    assert _status(v, "status")[0]["state"] == "READY"
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        _ok(c.request("consent"))
+        _ok(c.request("consent yes"))
+        _ok(c.request("goto 20"))
+        _ok(c.run("until HOLDING 60"))
+    finally:
+        t.close()
+
+    def deep(s):
+        return s["state"] in ("HOLDING", "RETURNING") and s["angle_mdeg"] > 10000
+
+    _no_repl_and_still_ticking(v, deep)
+
+    def deep_world(st):
+        assert st["state"] == "running" and st["true_angle_mdeg"] > 5000, st
+
+    _mpremote_fails(v, deep_world)
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        c.request("return")
+        _ok(c.run("until READY 120"))
+    finally:
+        t.close()
+
+
+def test_service_mode_with_the_pin_then_deploy_then_no_repl_again(vdev21):
+    vdev = vdev21
+    t = SerialTransport(vdev.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        r = c.request("maintenance 4821")
+        assert not r["ok"] and "no PIN" in r["error"]  # a new table: no way in by PIN
+        _ok(c.request("pin set 4821"))
+        r = c.request("maintenance 1111")
+        assert not r["ok"] and "wrong PIN" in r["error"]
+    finally:
+        t.close()
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.deploy(vdev.port, say=lambda s: None)  # no PIN: it says how to get in
+    assert "START and UP" in str(e.value) and "--service-boot" in str(e.value)
     boots = vdev.state()["boots"]
-    _mpremote(vdev.port, "reset")
-    v = deploy.wait_firmware(vdev.port, timeout_s=30)
-    assert v["ok"] and v["protocol"] == 1
+    said = []
+    summary = deploy.deploy(vdev.port, say=said.append, pin="4821")
+    assert "firmware: PIN accepted, restarting into the service mode" in said
+    assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
+    assert summary["reset"] and summary["version"]["protocol"] == 1
     st = vdev.wait_state(("running",))
-    assert st["boots"] == boots + 1 and st["reset_causes"][-1] == 5
+    assert st["boots"] == boots + 2 and st["reset_causes"][-2:] == [5, 5], st
+    import store
+
+    log, status = store.load(store.DirFS(vdev.fs), "servicelog", None)
+    assert status == store.OK and log["last"][-1] == ["service", "pin", 5], log
+    _mpremote_fails(vdev)  # back in normal operation: the cable is shut again
+    assert vdev.state()["state"] == "running"
+
+
+def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path):
+    v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", SPEED, "--on-fatal", "exit",
+             "--service-boot")
+    try:
+        st = v.wait_state(("maintenance",), timeout_s=60)
+        assert st["reset_causes"] == [1]
+        assert _mpremote(v.port, "exec", "print(6 * 7)").strip() == "42"
+        f = tmp_path / "hello_vdev.py"
+        f.write_text("X = 7\n")
+        _mpremote(v.port, "fs", "cp", str(f), ":hello_vdev.py")
+        with open(os.path.join(v.fs, "hello_vdev.py")) as g:
+            assert g.read() == "X = 7\n"
+        _mpremote(v.port, "fs", "rm", ":hello_vdev.py")
+        said = []
+        summary = deploy.deploy(v.port, say=said.append)  # no console: the REPL is there
+        assert any("service mode" in s for s in said), said
+        assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
+        st = v.wait_state(("running",))
+        assert st["reset_causes"] == [1, 5], st  # the buttons were let go: normal boot
+        import store
+
+        log, status = store.load(store.DirFS(v.fs), "servicelog", None)
+        assert status == store.OK and log["last"] == [["service", "buttons", 1]], log
+        _mpremote_fails(v)
+    finally:
+        rc = v.stop()
+        left = _processes_mentioning(v.dir)
+        v.kill_leftovers()
+    assert rc == 0, v.output()
+    assert not left
+
+
+def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_path):
+    def console(v, *lines):
+        t = SerialTransport(v.port)
+        try:
+            c = ConsoleClient(t, timeout_s=10).connect()
+            return [c.request(line) for line in lines]
+        finally:
+            t.close()
+
+    args = ("--heapsize", ISSUE21_HEAP, "--speed", SPEED, "--on-fatal", "exit")
+    v = Vdev(tmp_path, *args)
+    try:
+        v.wait_state(("running",), timeout_s=60)
+        assert all(r["ok"] for r in console(v, "pin set 4821", "lock"))
+    finally:
+        assert v.stop() == 0, v.output()
+    pin = os.path.join(v.fs, "pin")
+    with open(pin, "r+b") as f:  # one byte of the PIN record damaged on the flash
+        f.seek(30)
+        b = f.read(1)
+        f.seek(30)
+        f.write(bytes([b[0] ^ 0x20]))
+    for _boot in range(2):
+        v = Vdev(tmp_path, *args)
+        try:
+            v.wait_state(("running",), timeout_s=60)
+            st, new_pin, login, goto = console(v, "status", "pin set 0000", "login 4821",
+                                               "goto 15")
+            assert st["child_lock"] is True and any("locked down" in e
+                                                    for e in st["startup_errors"]), st
+            assert not new_pin["ok"] and "locked down" in new_pin["error"]
+            assert not login["ok"] and "locked down" in login["error"]
+            # refused: the child lock (R_LOCKED 11), or the storage fault the damage
+            # latched at boot (R_FAULT 3) - either way, no motion
+            assert not goto["ok"] and goto.get("reason") in (3, 11), goto
+        finally:
+            assert v.stop() == 0, v.output()
+    v = Vdev(tmp_path, *(args + ("--security-reset",)))
+    try:
+        v.wait_state(("running",), timeout_s=60)
+        time.sleep(1.5)  # 11 s of virtual time at 20x: the buttons are let go
+        st, new_pin = console(v, "status", "pin set 2468")
+        assert st["child_lock"] is False and new_pin["ok"], (st, new_pin)
+    finally:
+        assert v.stop() == 0, v.output()
+        v.kill_leftovers()
 
 
 def test_a_memory_error_under_56k_is_reported_as_a_failure(tmp_path):

@@ -1,0 +1,102 @@
+"""What happens at power-up before the control loop: a normal boot, the service mode,
+or the physical reset of the security state. Shared by firmware/main.py (the ESP32)
+and host_tools/mpy_board/vdev_boot.py (the virtual device), on the board interface.
+
+Physical presence at the table, read from the buttons as the board powers up:
+- START and UP held: the service mode (SERVICE_BUTTONS).
+- START and DOWN held for 10 s with the table at the loading stop (home switch made):
+  the physical reset (RESET_BUTTONS, RESET_HOLD_MS; firmware/secreset.py). Let go
+  earlier, or off the loading stop, and it is a normal boot. The LED/console say when
+  it is done; the boot then waits for both buttons to be let go.
+The console's `maintenance <pin>` (therapist PIN, READY) reaches the service mode too:
+it leaves the board's flag file and resets (board.maintenance_requested()).
+
+Service mode: neither the control loop nor the watchdog starts, the driver stays off
+(the table does not move: the worm gear holds it), the REPL, file access and deploy are
+open, and the console says so (board.maintenance_banner()). The entry is stored with
+the reset cause (firmware/servicelog.py). It ends at the next reset.
+Runs once at boot: it may allocate.
+"""
+
+import servicelog
+import store
+from micropython import const
+from signals import SW_DOWN, SW_HOME, SW_START, SW_UP, Inputs
+from ticks import ticks_add, ticks_diff
+
+SERVICE_BUTTONS = SW_START | SW_UP
+RESET_BUTTONS = SW_START | SW_DOWN
+RESET_HOLD_MS = const(10000)  # long enough that no one does it by leaning on the buttons
+_POLL_MS = const(100)
+
+NORMAL = const(0)
+SERVICE = const(1)
+RESET = const(2)
+
+
+def _switches(board, inp):
+    board.read_inputs(inp)
+    return inp.switches
+
+
+def _wait(board, ms):
+    board.wait_until(ticks_add(board.ticks_ms(), ms))
+
+
+def buttons_mode(board):
+    """NORMAL, SERVICE or RESET from the buttons held at power-up (RESET waits out
+    the 10 s hold, reading the buttons every 100 ms)."""
+    inp = Inputs()
+    sw = _switches(board, inp)
+    if sw & (SERVICE_BUTTONS | SW_DOWN) == SERVICE_BUTTONS:
+        return SERVICE
+    if sw & (RESET_BUTTONS | SW_UP) != RESET_BUTTONS or not sw & SW_HOME:
+        return NORMAL
+    board.console_write(b"physical reset: keep START and DOWN held for 10 s\r\n")
+    start = board.ticks_ms()
+    while ticks_diff(board.ticks_ms(), start) < RESET_HOLD_MS:
+        _wait(board, _POLL_MS)
+        sw = _switches(board, inp)
+        if sw & RESET_BUTTONS != RESET_BUTTONS or not sw & SW_HOME:
+            board.console_write(b"physical reset: let go early; normal boot\r\n")
+            return NORMAL
+    return RESET
+
+
+def _physical_reset(board, fs, inp):
+    from config import Config, ConfigError, load_hardware
+    from secreset import reset_security
+
+    cfg = Config()
+    try:
+        load_hardware(cfg, board.hw_params_path)
+    except ConfigError:
+        pass  # the defaults: only the beginner profile's bounds depend on it
+    status = reset_security(fs, cfg, getattr(board, "nvs", None))
+    servicelog.add(fs, "reset", "buttons", board.reset_cause())
+    if status == store.OK:
+        board.console_write(b"physical reset done: no PIN, child lock off, beginner "
+                            b"profile, no consent. Let go of the buttons.\r\n")
+    else:
+        board.console_write(b"physical reset: a write failed; do it again\r\n")
+    while _switches(board, inp) & RESET_BUTTONS:
+        _wait(board, _POLL_MS)
+
+
+def boot(board):
+    """True: start the control loop. False: the service mode is on (the caller leaves
+    to the REPL)."""
+    fs = store.DirFS(board.fs_root)
+    flag = board.maintenance_requested()  # consumed whatever the buttons say
+    mode = buttons_mode(board)
+    how = "buttons"
+    if mode == NORMAL and flag:
+        mode = SERVICE
+        how = "pin"
+    if mode == SERVICE:
+        servicelog.add(fs, "service", how, board.reset_cause())
+        board.maintenance_banner()
+        return False
+    if mode == RESET:
+        _physical_reset(board, fs, Inputs())
+    return True
