@@ -75,9 +75,17 @@ def c_start(con, a, b):
     state = state_name(view.state())
     target = view.target_mdeg()
     steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
-    con.out.ok("ok start %s: %s, target %s deg; plan %s"
-               % (prog, state, fmt_milli(target), steps or "-"),
-               {"program": prog, "state": state, "target_mdeg": target, "plan": plan})
+    text = "ok start %s: %s, target %s deg; plan %s" % (prog, state, fmt_milli(target),
+                                                        steps or "-")
+    obj = {"program": prog, "state": state, "target_mdeg": target, "plan": plan}
+    cut = view.cap_hold_ms()
+    if cut >= 0:
+        cap = view.profile().session_cap_ms
+        cap_text = "%d min" % (cap // 60000) if cap % 60000 == 0 else fmt_milli(cap) + " s"
+        obj["note"] = "hold shortened to %s s to fit the %s session cap" % (fmt_milli(cut),
+                                                                           cap_text)
+        text += "; " + obj["note"]
+    con.out.ok(text, obj)
 
 
 def c_consent(con, yes):
