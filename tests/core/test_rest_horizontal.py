@@ -158,7 +158,7 @@ def test_emergency_return_then_jog_up_waits_for_the_rest():
     r.tick(10)
     assert r.core.command(C_ACK) == 0
     r.plant.buttons = SW_UP
-    rested = _rest_before_up(r, 30000, lambda x: False)
+    rested = _rest_before_up(r, 30000, lambda x: False, was_down=True)
     assert rested == -1  # held all along: it stays at horizontal
     r.plant.buttons = 0
     r.tick(50)
