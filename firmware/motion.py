@@ -356,8 +356,9 @@ class Targets:
     clamp - [loading angle, min(profile max, soft max)], no further than horizontal
     until the profile's contraindication consent is given, and no further head-up than
     the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
-    the last target planned (`target_mdeg`, for the invariant checks). Every move the core, its safe reactions and
-    homing make goes through go() (clamped) or, for homing's seek alone, aim() (as given).
+    the last target planned (`target_mdeg`, for the invariant checks). Every move the
+    core, its safe reactions and homing make goes through go() (clamped) or, for
+    homing's seek alone, aim() (as given); retarget() moves a move under way's target.
     Allocation-free.
     """
 

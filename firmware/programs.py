@@ -87,6 +87,8 @@ class Runner:
         # Pass the live Config so therapist-set deep-angle caps apply; the defaults
         # (deep beyond 60 deg, 10 s) are used otherwise.
         self.cfg = cfg if cfg is not None else Config()
+        # the drive's geometry, fixed like the core's own (the speeds are read live)
+        self._kin = make_kinematics(self.cfg)
         self._target_mdeg = [0] * _MAX_SEGMENTS  # planned once per start(), read by next()
         self._hold_ms = [0] * _MAX_SEGMENTS
         self.count = 0  # segments in the plan
@@ -147,7 +149,7 @@ class Runner:
         """Head-down time of one dip to target, without its hold: down from the
         threshold (at most: a move passing it already under way is faster), back to it."""
         cfg = self.cfg
-        kin = make_kinematics(cfg)
+        kin = self._kin
         h = kin.steps_from_mdeg(cfg.head_down_mdeg)
         d = kin.steps_from_mdeg(target) - h
         v = kin.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
