@@ -38,6 +38,8 @@ def moved(con, what, requested=None):
     note = ""
     if st == states.HOMING and what != "home":
         note = "homing first, then the %s runs" % what
+    elif requested is not None and requested < target == view.setting("rest_angle_mdeg"):
+        note = "the rest at horizontal first, then on"
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
     text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))

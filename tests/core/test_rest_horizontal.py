@@ -221,3 +221,14 @@ def test_a_goto_to_loading_braking_across_the_threshold_rests_too():
     assert r.core.target_mdeg == r.cfg.loading_angle_mdeg  # nothing owed yet
     rested = _rest_before_up(r, 200000, _ready)
     assert rested >= r.cfg.rest_pause_ms, rested
+
+
+def test_goto_reply_says_the_rest_comes_first():
+    from test_console import Rig as ConsoleRig
+
+    r = ConsoleRig(json_mode=True, homed=True, consent=True)
+    assert r.cmd("goto 10")["ok"] is True
+    r.step_until(lambda x: x.core.state == HOLDING, 60000)
+    o = r.cmd("goto -60")
+    assert o["ok"] is True and o["target_mdeg"] == 0
+    assert o["note"] == "the rest at horizontal first, then on"
