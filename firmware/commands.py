@@ -85,8 +85,10 @@ def _move(core, st, cmd, a, b):
         r = _head_down_allowed(core, 1)
         if r != states.OK:
             return r
+        # the head-down time this session has used counts against its cap
+        spent = core.session.head_down_ms if core.session.active else 0
         try:
-            core.runner.start(core.program_id, core.profile, a, b)
+            core.runner.start(core.program_id, core.profile, a, b, 0, 0, spent)
         except ValueError:
             return states.R_ARG
     elif cmd == states.C_JOG_DOWN:

@@ -67,6 +67,10 @@ class AppView:
         """The running program's [[target_mdeg, hold_ms], ...]."""
         return [[t, h] for t, h in self._core.runner.plan()]
 
+    def cap_hold_ms(self):
+        """The hold the program shortened to fit the session cap (-1: none)."""
+        return self._core.runner.cap_hold_ms
+
     def setting(self, name_):
         return self._app.cfg.get(name_)
 

@@ -38,6 +38,8 @@ def moved(con, what, requested=None):
     note = ""
     if st == states.HOMING and what != "home":
         note = "homing first, then the %s runs" % what
+    elif requested is not None and requested < target == view.setting("rest_angle_mdeg"):
+        note = "the rest at horizontal first, then on"
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
     text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))
@@ -75,9 +77,17 @@ def c_start(con, a, b):
     state = state_name(view.state())
     target = view.target_mdeg()
     steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
-    con.out.ok("ok start %s: %s, target %s deg; plan %s"
-               % (prog, state, fmt_milli(target), steps or "-"),
-               {"program": prog, "state": state, "target_mdeg": target, "plan": plan})
+    text = "ok start %s: %s, target %s deg; plan %s" % (prog, state, fmt_milli(target),
+                                                        steps or "-")
+    obj = {"program": prog, "state": state, "target_mdeg": target, "plan": plan}
+    cut = view.cap_hold_ms()
+    if cut >= 0:
+        cap = view.profile().session_cap_ms
+        cap_text = "%d min" % (cap // 60000) if cap % 60000 == 0 else fmt_milli(cap) + " s"
+        obj["note"] = "hold shortened to %s s to fit the %s session cap" % (fmt_milli(cut),
+                                                                           cap_text)
+        text += "; " + obj["note"]
+    con.out.ok(text, obj)
 
 
 def c_consent(con, yes):

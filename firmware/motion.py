@@ -36,6 +36,7 @@ through and returns from exactly (tests/host/test_motion_props.py).
 """
 
 from micropython import const
+from restguard import RestGuard
 
 # Fastest step rate the plan accepts. v*v must stay a small int (v <= 32767) in the
 # braking sum; 30000 sps is 11.25 deg/s on the default drive (2.67 steps per mdeg), more
@@ -352,10 +353,12 @@ class Targets:
 
     Owns: the speeds and accelerations of each kind of motion in step units (converted from
     the validated configuration's mdeg/s and mdeg/s^2 once per configuration change), the
-    clamp - [loading angle, min(profile max, soft max)], and no further than horizontal
-    until the profile's contraindication consent is given - and the last target planned
-    (`target_mdeg`, for the invariant checks). Every move the core, its safe reactions and
-    homing make goes through go() (clamped) or, for homing's seek alone, aim() (as given).
+    clamp - [loading angle, min(profile max, soft max)], no further than horizontal
+    until the profile's contraindication consent is given, and no further head-up than
+    the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
+    the last target planned (`target_mdeg`, for the invariant checks). Every move the
+    core, its safe reactions and homing make goes through go() (clamped) or, for
+    homing's seek alone, aim() (as given); retarget() moves a move under way's target.
     Allocation-free.
     """
 
@@ -365,6 +368,7 @@ class Targets:
         self._profile = profile  # max_mdeg and consent are read live
         self._plan = plan
         self.target_mdeg = 0  # last target planned
+        self.rest = RestGuard(cfg)
         self.configure(cfg, kin)
 
     def configure(self, cfg, kin):
@@ -385,8 +389,9 @@ class Targets:
             hi = cfg.rest_angle_mdeg
         if target_mdeg > hi:
             return hi
-        if target_mdeg < cfg.loading_angle_mdeg:
-            return cfg.loading_angle_mdeg
+        lo = self.rest.low_mdeg(cfg.loading_angle_mdeg)
+        if target_mdeg < lo:
+            return lo
         return target_mdeg
 
     def go(self, target_mdeg, vmax, amax):
@@ -399,6 +404,11 @@ class Targets:
         plan = self._plan
         plan.set_limits(vmax, amax)
         plan.set_target(self._kin.steps_from_mdeg(target_mdeg))
+
+    def retarget(self, target_mdeg):
+        """Move to target_mdeg (as given) with the limits of the move under way."""
+        self.target_mdeg = target_mdeg
+        self._plan.set_target(self._kin.steps_from_mdeg(target_mdeg))
 
     def stay(self, angle_mdeg, vmax, amax):
         """Stop where the table is (at angle_mdeg), with these limits for the braking."""

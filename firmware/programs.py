@@ -7,16 +7,21 @@ After the last segment the core does the normal return (with the rest pause near
 horizontal), so no program ends with its own return.
 
 Every target is clamped to [0, profile.max_mdeg] and every hold to hold_cap_ms();
-the planned head-down holds never add up to more than profile.session_cap_ms (the
-core still counts real head-down time, travel included, and clamps again).
+the planned head-down time - each hold with its way down from the head-down threshold
+and its way back to it, at normal speed (headdown.py) - never adds up to more than
+profile.session_cap_ms minus the time already spent head-down: a hold that does not fit
+is shortened (`cap_hold_ms` says to what), a cycle that does not fit is left out. The
+core still counts the real head-down time and starts the return in time (steps.py).
 
 Runner.next() allocates nothing. Runner.start() may allocate (once per session), but
 on success it does not (measured on the unix port): only a refusal builds a message.
 Units: mdeg from horizontal, positive head-down; ms.
 """
 
+import headdown
 import profiles
 from config import Config
+from kinematics import make_kinematics
 from micropython import const
 
 BEGINNER = const(0)
@@ -82,6 +87,8 @@ class Runner:
         # Pass the live Config so therapist-set deep-angle caps apply; the defaults
         # (deep beyond 60 deg, 10 s) are used otherwise.
         self.cfg = cfg if cfg is not None else Config()
+        # the drive's geometry, fixed like the core's own (the speeds are read live)
+        self._kin = make_kinematics(self.cfg)
         self._target_mdeg = [0] * _MAX_SEGMENTS  # planned once per start(), read by next()
         self._hold_ms = [0] * _MAX_SEGMENTS
         self.count = 0  # segments in the plan
@@ -91,13 +98,16 @@ class Runner:
         self.target_mdeg = 0
         self.hold_ms = 0
         self.clamped = False  # a requested angle or time was reduced to a limit
+        self.cap_hold_ms = -1  # a hold shortened to fit the session cap (-1: none)
 
-    def start(self, program_id, profile, arg_angle_mdeg=0, arg_hold_ms=0, cycles=0, rest_ms=0):
+    def start(self, program_id, profile, arg_angle_mdeg=0, arg_hold_ms=0, cycles=0, rest_ms=0,
+              spent_ms=0):
         """Plan a program for profile; ValueError (runner unchanged) if it cannot run.
 
         arg_angle_mdeg / arg_hold_ms: CUSTOM's angle and hold (both required), INTERVAL's
         angle and hold (0 = the profile's level angle, 30 s). cycles / rest_ms: INTERVAL
-        only (0 = 4 cycles, 30 s). Call next() for the first segment.
+        only (0 = 4 cycles, 30 s). spent_ms: head-down time the session has already
+        used. Call next() for the first segment.
         """
         if program_id not in NAMES:
             raise ValueError("unknown program %r" % (program_id,))
@@ -133,9 +143,22 @@ class Runner:
             if rest < _MIN_REST_MS or rest > _MAX_REST_MS:
                 raise ValueError("interval rest_ms %d: outside [%d, %d]"
                                  % (rest, _MIN_REST_MS, _MAX_REST_MS))
-        self._plan(program_id, profile, angle, hold, n, rest)
+        self._plan(program_id, profile, angle, hold, n, rest, spent_ms)
 
-    def _plan(self, program_id, profile, angle, hold, cycles, rest):
+    def _travel_ms(self, target):
+        """Head-down time of one dip to target, without its hold: down from the
+        threshold (at most: a move passing it already under way is faster), back to it."""
+        cfg = self.cfg
+        kin = self._kin
+        h = kin.steps_from_mdeg(cfg.head_down_mdeg)
+        d = kin.steps_from_mdeg(target) - h
+        v = kin.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
+        a = kin.sps2_from_mdeg_s2(cfg.normal_accel_mdeg_s2)
+        tail = h - kin.steps_from_mdeg(cfg.rest_angle_mdeg)
+        return (headdown.descent_ms(d, v, a, cfg.tick_ms)
+                + headdown.back_ms(d, 0, v, a, tail, cfg.tick_ms))
+
+    def _plan(self, program_id, profile, angle, hold, cycles, rest, spent_ms):
         cfg = self.cfg
         target = clamp_angle_mdeg(angle, profile, cfg)
         clamped = target != angle
@@ -146,18 +169,21 @@ class Runner:
             clamped = True
         rest_held = min(rest, hold_cap_ms(_HORIZONTAL_MDEG, profile, cfg))
         head_down = target > cfg.head_down_mdeg
-        budget_ms = profile.session_cap_ms  # planned head-down time left
+        travel_ms = self._travel_ms(target) if head_down else 0
+        budget_ms = profile.session_cap_ms - spent_ms  # planned head-down time left
+        cap_hold = -1
         count = 0
         for c in range(cycles):
             h = held
             if head_down:
-                if budget_ms <= 0:
+                fit = budget_ms - travel_ms
+                if fit <= 0:
                     clamped = True
                     break
-                if h > budget_ms:
-                    h = budget_ms
+                if h > fit:
+                    h = cap_hold = fit
                     clamped = True
-                budget_ms -= h
+                budget_ms -= h + travel_ms
             if c > 0:  # rest between holds; none after the last (the core's return rests)
                 self._target_mdeg[count] = _HORIZONTAL_MDEG
                 self._hold_ms[count] = rest_held
@@ -165,7 +191,10 @@ class Runner:
             self._target_mdeg[count] = target
             self._hold_ms[count] = h
             count += 1
+        if count == 0:
+            raise ValueError("no time left for a hold at %d mdeg in the session cap" % target)
         self.count = count
+        self.cap_hold_ms = cap_hold
         self.program_id = program_id
         self.index = -1
         self.target_mdeg = 0

@@ -2,7 +2,8 @@
 
 Owns the session's bookkeeping from the first motion command at the loading position to
 the return there: time spent head-down (beyond cfg.head_down_mdeg), the deepest angle
-reached, whether the profile's session cap was reached, and the flags that decide the
+reached, whether the profile's session cap was reached (or is about to be: the time
+used plus the way back reaches it, return_due), and the flags that decide the
 end reason (profiles.EMERGENCY > DISCOMFORT > FAULT > ABORTED > COMPLETED). The core
 logs the events and decides what the cap means. Allocation-free.
 """
@@ -44,6 +45,14 @@ class Session:
                 self.cap_reached = True
                 return True
         return False
+
+    def return_due(self, back_ms, cap_ms):
+        """True if the head-down time used plus back_ms (the way back, headdown.py)
+        reaches cap_ms: the return must start now, and the cap counts as reached."""
+        if self.head_down_ms + back_ms < cap_ms:
+            return False
+        self.cap_reached = True
+        return True
 
     def end(self):
         """Close the session; returns how it ended (a profiles end code)."""

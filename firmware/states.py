@@ -37,7 +37,7 @@ STATE_NAMES = (
 # --- sub-phases (Core.phase) of the states that have them, and their names ---
 P_NONE = const(0)
 P_TO_REST = const(1)  # RETURNING / EMERGENCY_RETURN / FAULT: moving to the rest angle
-P_RESTING = const(2)  # RETURNING: the pause at horizontal
+P_RESTING = const(2)  # RETURNING, MOVING (a goto head-up of it): the pause at horizontal
 P_TO_LOADING = const(3)  # RETURNING: on to the loading position
 P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
 P_STOPPING = const(5)  # JOGGING: button released, decelerating
@@ -203,8 +203,8 @@ READY MOVING goto / start a program
 READY JOGGING UP or DOWN held
 MOVING HOLDING target reached, or stop
 MOVING READY a goto to the loading position arrived
-MOVING MOVING new target (re-planned smoothly)
-MOVING RETURNING return, discomfort, session cap
+MOVING MOVING new target (re-planned smoothly); on from the rest at horizontal
+MOVING RETURNING return, discomfort, session cap (the time used plus the way back)
 MOVING JOGGING UP or DOWN held
 JOGGING HOLDING button released, decelerated
 JOGGING READY button released at the loading position

@@ -4,17 +4,24 @@ Owns BOOT's power-on self-test and its verdict, the arrival of a move (hold, cap
 READY at the loading stop), the hold and jog timers, the normal return (to the rest
 angle, the pause there, on to the loading position, homing if not homed), homing's
 progress and the command that waited for it, a program's next segment, and standing
-still after a stop. Functions of the core (control.Core); the latched states' step is
+still after a stop. And the two rules every path obeys: the rest at horizontal owed
+after head-down (restguard.py: a goto head-up of the rest angle stops there for the
+pause and then goes on by itself; a jog stops there and waits for a new press), and
+the session cap counted over all the time head-down (the return starts when the time
+used plus the way back, headdown.py, reaches the cap; a goto's hold is shortened to
+fit). Functions of the core (control.Core); the latched states' step is
 reactions.step_latch. Allocation-free.
 """
 
 import events
 import faults
+import headdown
 import homing
 import programs
 import reactions
 import states
 from micropython import const
+from restguard import NO_TARGET
 from signals import SW_DOWN, SW_UP
 
 # The names the per-tick path compares are imported; the rest are read through their
@@ -40,9 +47,25 @@ def step(core, dt):
     """One tick of the state the core is in (BOOT has boot_step)."""
     st = core.state
     plan = core.plan
+    pos = core.pos
+    rest = core.targets.rest
+    rest.update(dt, pos.steps_mdeg if pos.steps_trusted else pos.angle_mdeg)
+    if st == MOVING or st == JOGGING or st == HOLDING:
+        if core.session.active and pos.angle_ok and pos.angle_mdeg > core.cfg.head_down_mdeg:
+            if _cap_due(core):
+                return
+    if rest.owed and core.targets.target_mdeg < core.cfg.rest_angle_mdeg:
+        _rest_first(core, st)
     if st == MOVING:
         if plan.done():
-            _arrived(core)
+            if rest.then_mdeg == NO_TARGET:
+                _arrived(core)
+            elif not rest.owed:
+                t = rest.then_mdeg
+                rest.then_mdeg = NO_TARGET
+                move(core, t)  # rested: on to the goto's target
+            else:
+                core.phase = P_RESTING
     elif st == HOLDING:
         if core.runner.active or core.pos.angle_mdeg > core.cfg.head_down_mdeg:
             core.timer_ms -= dt
@@ -134,6 +157,11 @@ def _arrived(core):
         if hold > cap:
             core.log.add(core.now_ms, events.E_CAP, 1)
         hold = cap
+    if core.session.active and core.pos.angle_mdeg > core.cfg.head_down_mdeg:
+        # the hold that fits in the session cap with the way back (_cap_due ends it then)
+        left = core.profile.session_cap_ms - core.session.head_down_ms - up_ms(core, 0)
+        if hold > left:
+            hold = left if left > 0 else 0
     if core.switches.at_loading and not core.runner.active:
         core.enter(states.READY)  # a goto to the loading position ends the session
     else:
@@ -150,7 +178,7 @@ def _step_return(core, dt):
         core.timer_ms = core.cfg.rest_pause_ms
     elif ph == P_RESTING:
         core.timer_ms -= dt
-        if core.timer_ms <= 0:
+        if core.timer_ms <= 0 and not core.targets.rest.owed:
             core.phase = P_TO_LOADING
             _return_to(core, core.cfg.loading_angle_mdeg)
     elif ph == P_TO_LOADING:
@@ -174,6 +202,48 @@ def _homed(core):
         core.command(cmd, core.pending_a, core.pending_b)
 
 
+def _rest_first(core, st):
+    """A rest is owed under a move head-up of the rest angle (it braked across the
+    head-down threshold after it was planned): stop at the rest angle first."""
+    tg = core.targets
+    if st == MOVING:
+        if tg.rest.then_mdeg == NO_TARGET:
+            tg.rest.then_mdeg = tg.target_mdeg
+    elif st == RETURNING:
+        core.phase = P_TO_REST
+    elif st != JOGGING:
+        return  # homing and the latched states keep their own targets
+    tg.retarget(core.cfg.rest_angle_mdeg)
+
+
+def up_ms(core, vel_sps):
+    """The way back from the angle where the table is, moving at vel_sps, to the
+    head-down threshold at the speed the return would take (headdown.py)."""
+    cfg = core.cfg
+    kin = core.kin
+    tg = core.targets
+    h = kin.steps_from_mdeg(cfg.head_down_mdeg)
+    d = kin.steps_from_mdeg(core.pos.angle_mdeg) - h
+    tail = h - kin.steps_from_mdeg(cfg.rest_angle_mdeg)
+    if core.reduced:
+        return headdown.back_ms(d, vel_sps, tg.v_jog, tg.a_jog, tail, cfg.tick_ms)
+    return headdown.back_ms(d, vel_sps, tg.v_normal, tg.a_normal, tail, cfg.tick_ms)
+
+
+def _cap_due(core):
+    """The session cap counts all the time head-down: once the time used plus the way
+    back reaches it, the return starts (again after a stop: the cap is the profile's
+    limit, and the e-stop remains for anything else). True if it started."""
+    s = core.session
+    first = not s.cap_reached
+    if not s.return_due(up_ms(core, core.plan.vel_sps), core.profile.session_cap_ms):
+        return False
+    if first:
+        core.log.add(core.now_ms, events.E_CAP, 2)
+    start_return(core)
+    return True
+
+
 def next_segment(core):
     """Go to the program's next segment, or return when it is over."""
     r = core.runner
@@ -186,12 +256,17 @@ def next_segment(core):
 
 
 def move(core, target_mdeg):
-    """MOVING to target_mdeg at normal speed, clamped (a clamp is logged)."""
+    """MOVING to target_mdeg at normal speed, clamped (a clamp is logged). Head-up of
+    the rest angle while a rest is owed: to the rest angle, then on by itself."""
     core.enter(MOVING)
     core.phase = states.P_NONE
     tg = core.targets
+    rest = tg.rest
+    rest.then_mdeg = NO_TARGET
     t = tg.clamp(target_mdeg)
-    if t != target_mdeg:
+    if rest.owed and t == core.cfg.rest_angle_mdeg and target_mdeg < t:
+        rest.then_mdeg = target_mdeg  # not a clamp: a stop on the way
+    elif t != target_mdeg:
         core.log.add(core.now_ms, events.E_CLAMPED, target_mdeg, t)
     tg.aim(t, tg.v_normal, tg.a_normal)
 
@@ -202,7 +277,7 @@ def start_return(core):
     core.runner.stop()
     core.enter(RETURNING)
     cfg = core.cfg
-    if core.pos.angle_mdeg > cfg.rest_angle_mdeg + cfg.arrive_tol_mdeg:
+    if core.targets.rest.owed or core.pos.angle_mdeg > cfg.rest_angle_mdeg + cfg.arrive_tol_mdeg:
         core.phase = P_TO_REST
         _return_to(core, cfg.rest_angle_mdeg)
     else:

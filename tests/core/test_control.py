@@ -136,7 +136,11 @@ def test_goto_below_the_loading_angle_is_clamped_to_it():
     assert rig.core.command(C_GOTO, 10000) == OK
     rig.state_is(HOLDING)
     assert rig.core.command(C_GOTO, -170000) == OK
+    # head-down before: the rest at horizontal first (tests/core/test_rest_horizontal.py)
+    assert rig.core.target_mdeg == rig.cfg.rest_angle_mdeg
+    rig.run_until(lambda r: r.core.target_mdeg != r.cfg.rest_angle_mdeg, 60000)
     assert rig.core.target_mdeg == rig.cfg.loading_angle_mdeg
+    assert rig.events(E_CLAMPED)[-1][2:] == (-170000, rig.cfg.loading_angle_mdeg)
 
 
 def test_no_head_down_without_consent():
@@ -250,8 +254,11 @@ def test_session_cap_returns_the_user():
     rig.profile.hold_max_ms = 120000
     _at_hold(rig, 20000)
     rig.run_until(lambda r: r.core.state == RETURNING, 30000)
-    assert rig.core.head_down_ms >= 20000
+    # the return starts early enough that the way back fits in the cap too
+    assert rig.core.head_down_ms < 20000
     assert rig.core.command(C_GOTO, 20000) != OK  # no more head-down this session
+    rig.state_is(READY)
+    assert rig.core.head_down_ms <= 20000
 
 
 def test_discomfort_returns_at_once_and_is_recorded():
@@ -577,6 +584,7 @@ def test_hold_cap_is_that_of_the_commanded_depth():
     rig.plant.imu_bias_mdeg = 200  # the IMU reads 0.2 deg deep
     rig.profile.max_mdeg = 60000
     rig.profile.hold_max_ms = 300000
+    rig.profile.session_cap_ms = 600000  # the hold cap decides, not the session's
     rig.ready_homed()
     rig.core.command(C_GOTO, 60000)
     rig.state_is(HOLDING)

@@ -64,9 +64,14 @@ def test_interval_arguments_and_the_session_cap():
     r = Runner(make_config())
     p = _profile(hold_max_ms=60000, session_cap_ms=100000)
     r.start(INTERVAL, p, 30000, 40000, cycles=5, rest_ms=10000)
-    # 100 s of head-down time: 40 + 40 + 20, and no rest after the last hold
-    assert _run(r) == [(30000, 40000), (0, 10000), (30000, 40000), (0, 10000), (30000, 20000)]
+    # 100 s of head-down time, the travel beyond 2 deg included. One dip to 30 deg at
+    # 3.5 deg/s, 4 deg/s^2: down 0.875 s ramp + 26.47 deg / 3.5 = 7.563 s + 0.875 s
+    # braking; back 0.875 s + 7.563 s (the braking is below 2 deg); 40 ms of margin each
+    # way: 17.83 s. So 40 + 17.83, then 24.33 + 17.83 = 100 s, no third dip, and no
+    # rest after the last hold.
+    assert _run(r) == [(30000, 40000), (0, 10000), (30000, 24332)]
     assert r.clamped
+    assert r.cap_hold_ms == 24332
 
 
 def test_custom_is_clamped_to_the_profile_and_capped_by_depth():
