@@ -17,7 +17,7 @@ The interface the firmware uses (the same as firmware/board_esp32.py)
     wdt_arm(timeout_ms), wdt_feed()
     reset_cause() -> int         PWRON_RESET=1 HARD_RESET=2 WDT_RESET=3 DEEPSLEEP_RESET=4
                                  SOFT_RESET=5 (the numbers of machine)
-    fs_root, hw_params_path, maintenance_requested(), on_interrupt()
+    fs_root, hw_params_path, maintenance_requested()
 
 Resets: `BoardReset(cause)` means "the firmware must restart". It is raised only by
 wait_until() (the one call during which the firmware gives the world time), after:
@@ -191,7 +191,6 @@ class SimBoard:
         self._tx = bytearray()  # firmware -> host
         self.ctrl_c_raises = True  # a 0x03 byte read by the firmware raises KeyboardInterrupt
         self.maintenance = False
-        self.interrupted = False
         self.led = 0
         self.buzzer = 0
         self.indicator_log = []  # (now_ms, led, buzzer) at every change
@@ -296,10 +295,6 @@ class SimBoard:
         if isinstance(data, str):
             data = data.encode()
         self._tx += data
-
-    def on_interrupt(self):
-        """The main loop left on Ctrl-C (table safe): the REPL would take over."""
-        self.interrupted = True
 
     # ---------------------------------------------------------------- watchdog, resets
 
