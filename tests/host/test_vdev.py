@@ -122,9 +122,10 @@ def _ok(reply):
     return reply
 
 
-@pytest.fixture(scope="module")
-def vdev(tmp_path_factory):
-    v = Vdev(tmp_path_factory.mktemp("vdev"), "--heapsize", SESSION_HEAP, "--speed", SPEED,
+def _running_vdev(tmp_path_factory, name, heap):
+    """A virtual device running until the module's tests are done; it must stop cleanly
+    and leave no process and no port symlink behind."""
+    v = Vdev(tmp_path_factory.mktemp(name), "--heapsize", heap, "--speed", SPEED,
              "--on-fatal", "exit")
     try:
         v.wait_state(("running",), timeout_s=60)
@@ -136,6 +137,11 @@ def vdev(tmp_path_factory):
         assert rc == 0, v.output()
         assert not left, "processes left running: %s" % left
         assert not os.path.lexists(v.port), "the port symlink was left behind"
+
+
+@pytest.fixture(scope="module")
+def vdev(tmp_path_factory):
+    yield from _running_vdev(tmp_path_factory, "vdev", SESSION_HEAP)
 
 
 def test_deploy_then_a_session_through_the_console(vdev):
@@ -265,17 +271,7 @@ def _status(v, *lines):
 
 @pytest.fixture(scope="module")
 def vdev21(tmp_path_factory):
-    v = Vdev(tmp_path_factory.mktemp("vdev21"), "--heapsize", ISSUE21_HEAP, "--speed", SPEED,
-             "--on-fatal", "exit")
-    try:
-        v.wait_state(("running",), timeout_s=60)
-        yield v
-    finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
-        assert rc == 0, v.output()
-        assert not left, "processes left running: %s" % left
+    yield from _running_vdev(tmp_path_factory, "vdev21", ISSUE21_HEAP)
 
 
 def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
