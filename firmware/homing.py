@@ -90,6 +90,7 @@ class Homing:
         pos.reference(cfg.home_switch_mdeg)
         pos.homed = True
         self._runaway.reset()  # a new reference: the old error history no longer applies
+        self._runaway.anchor()  # the steps are true here: the discrepancy is the IMU's
         self._plan.reset(pos.count + pos.offset)
         self._log.add(now_ms, E_HOMED, pos.count)
         self.phase = H_PARK

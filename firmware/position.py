@@ -3,7 +3,11 @@
 Owns: the emitted step count, the offset that makes it table steps (known once
 `referenced`: from the IMU at boot or after a fault, or from the home switch, then also
 `homed`), whether the steps and the IMU may be trusted, and the best trusted angle of
-each tick (the IMU's when trusted and valid, else the steps'). The core and its
+each tick: the steps' when homed and trusted (the count from the switch is exact to a
+microstep while no step is lost, and the runaway check - supervisor.RunawayCheck - takes
+their trust away when the evidence says steps were lost; an uncalibrated IMU at its
+datasheet offsets can be 4 deg off), else the IMU's when trusted and valid, else the
+steps' (referenced on the IMU). The core and its
 supervisor decide when a source loses trust; this part only keeps the books.
 measure() allocates nothing.
 """
@@ -27,7 +31,10 @@ class Position:
         self.count = count
         if self.referenced:
             self.steps_mdeg = self._kin.mdeg_from_steps(count + self.offset)
-        if self.imu_trusted and est.valid:
+        if self.homed and self.steps_trusted:
+            self.angle_mdeg = self.steps_mdeg
+            self.angle_ok = True
+        elif self.imu_trusted and est.valid:
             self.angle_mdeg = est.angle_mdeg
             self.angle_ok = True
         elif self.steps_trusted:

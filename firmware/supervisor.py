@@ -30,9 +30,17 @@ _COUNT_MAX = const(0x3FFFFFFF)  # keeps the runaway timer a small int however lo
 # offset settling or drifting with temperature: tenths of a degree per minute): absorbed.
 # A slipping drive or a gear letting go moves the table (and the IMU) far faster.
 _REST_DRIFT_MDEG_S = const(100)
-# The most of the discrepancy put down to the IMU at rest: its error at the datasheet
-# tolerances (issue #18: up to 3 deg). Beyond, the drive has moved: judged as lost steps.
+# The most of the discrepancy put down to drift at rest, either way (the temperature
+# drift of the zero-g offsets, PS-MPU-6000A table 6.2: +-0.35 mg/C on X/Y, +-0.75 on Z,
+# is < 1 deg over the room's range; 3 deg is ample). Beyond, the drive has moved.
 _REST_BASE_MAX_MDEG = const(3000)
+# The largest slope of an accelerometer-offset error against the table angle, per mille
+# (mdeg per deg of travel): the tilt error of offsets (os, oc) is os*cos(t) - oc*sin(t)
+# rad (g = 1), whose slope is at most |(os, oc)|. Datasheet tolerances X/Y +-50 mg, Z
+# +-80 mg (PS-MPU-6000A table 6.2): |(50, 80)| = 94 mg, so 94 per mille; 100 with margin.
+# Lost steps grow the discrepancy at the rate the drive should have moved (a stalled
+# drive: 1000 per mille), so they stand out well above this.
+_IMU_SLOPE_PERMILLE = const(100)
 
 
 class Supervisor:
@@ -128,30 +136,40 @@ class RunawayCheck:
     this check is the one that sees it.
 
     Rule: |steps angle - IMU angle - base| > cfg.runaway_tol_mdeg (which already includes
-    the gearbox backlash and the estimator's error) continuously for cfg.runaway_window_ms
+    the gearbox backlash and the estimator's noise) continuously for cfg.runaway_window_ms
     sets `tripped`, latched until reset(). Any sample back within tolerance restarts the
     window, so a brief spike never trips. While the IMU angle is not valid there is no
     judgement: the timer holds (neither advances nor restarts) and nothing trips.
 
-    Which source the evidence supports (issue #18): lost steps happen only while the drive
-    moves under load, and show as a discrepancy that grows during a move; an IMU offset
-    shows as a smooth change while the table stands still. So at rest (the plan stopped,
-    no pulses), while the error is within tolerance, a change of the discrepancy no faster
-    than _REST_DRIFT_MDEG_S is put down to the IMU: it goes into `base_mdeg` (at most
-    _REST_BASE_MAX_MDEG either way), never trips, and a later re-reference on the IMU
-    (reactions.reference_from_imu) adds it back: steps are never re-referenced onto an IMU
-    angle that drifted while the table stood still. A faster change at rest (a drive that
-    slipped) and anything during a move are judged; steps lost at the end of a move (the
-    timer already running) are still judged at rest.
+    `base_mdeg` is the part of the discrepancy put down to the IMU (issue #18). An
+    accelerometer offset makes the IMU's error a smooth function of the angle, so the
+    discrepancy changes with the angle travelled and never at rest; lost steps make it
+    grow during a move at the rate the table failed to move. So, while the error is within
+    tolerance, base follows the discrepancy, but no faster than:
+    - during a move: _IMU_SLOPE_PERMILLE of the steps travelled (the steepest error an
+      offset inside the datasheet tolerances can have against the angle);
+    - at rest (the plan stopped, no pulses): _REST_DRIFT_MDEG_S (offsets drifting with
+      temperature; a slip is far faster and is judged).
+    and base stays within _IMU_SLOPE_PERMILLE of the distance from the anchor angle plus
+    _REST_BASE_MAX_MDEG of the anchor's base: an offset's error is a function of the
+    angle, not of the history, so moving back and forth cannot hide lost steps in it.
+    The anchor is set by anchor(): on the home switch (the steps are true there, so the
+    whole discrepancy is the IMU's) and after a calibration. A re-reference on the IMU
+    (reactions.reference_from_imu) adds base back: steps are never re-referenced onto an
+    IMU angle that drifted while the table stood still. Steps lost at the end of a move
+    (the timer already running) are still judged at rest: nothing is absorbed then.
 
     update() allocates nothing on MicroPython.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
-        # the part of the error that grew at rest: the IMU's offset. Kept by reset(): it
-        # is the IMU's, not the reference's (a re-reference on the IMU adds it back).
-        self.base_mdeg = 0
+        # Kept by reset(): they are the IMU's, not the reference's.
+        self.base_mdeg = 0  # the part of the discrepancy that is the IMU's
+        self._anchor_base = 0  # base at the anchor
+        self._anchor_steps = 0  # steps angle at the anchor
+        self._anchor_next = True  # the next valid sample sets the anchor
+        self._anchor_full = False  # ... taking the whole discrepancy as the IMU's
         self.reset()
 
     def reset(self):
@@ -160,29 +178,36 @@ class RunawayCheck:
         self.tripped = False  # latched: the steps and the measured angle disagree
         self.error_mdeg = 0  # steps angle - IMU angle at the latest valid sample, mdeg
         self.over_ms = 0  # how long the error has been continuously over tolerance
-        self._e_last = None  # the error at the previous valid sample (None: none since reset)
+        self._e_last = None  # None: no valid sample since reset
+        self._s_last = 0  # steps angle at the previous valid sample
+
+    def anchor(self):
+        """The steps are true now (on the home switch) or the IMU was just calibrated:
+        the next valid sample's whole discrepancy is the IMU's (base), and the angle
+        base may change with is counted from there."""
+        self._anchor_next = True
+        self._anchor_full = True
 
     def update(self, dt_ms, steps_angle_mdeg, imu_angle_mdeg, imu_valid, moving=True):
         """One tick. Angles in mdeg (+ = head-down); dt_ms since the previous call;
-        moving: the drive is (or may still be) moving - see the class doc for rest."""
+        moving: the drive is (or may still be) moving - see the class doc."""
         if not imu_valid:
             return
         e = steps_angle_mdeg - imu_angle_mdeg
         self.error_mdeg = e
         if self.tripped:
             return
-        last = self._e_last
+        if self._anchor_next:
+            self._anchor_next = False
+            if self._anchor_full:
+                self.base_mdeg = e
+            self._anchor_full = False
+            self._anchor_base = self.base_mdeg
+            self._anchor_steps = steps_angle_mdeg
+        elif self.over_ms == 0 and self._e_last is not None:
+            self._follow(e, steps_angle_mdeg, dt_ms, moving)
         self._e_last = e
-        if not moving and self.over_ms == 0 and last is not None:
-            lim = _REST_DRIFT_MDEG_S * dt_ms // 1000 + 1
-            d = e - last
-            if d > lim:
-                d = lim
-            elif d < -lim:
-                d = -lim
-            b = self.base_mdeg + d
-            if -_REST_BASE_MAX_MDEG <= b <= _REST_BASE_MAX_MDEG:
-                self.base_mdeg = b
+        self._s_last = steps_angle_mdeg
         e -= self.base_mdeg
         tol = self._cfg.runaway_tol_mdeg
         if -tol <= e <= tol:
@@ -192,3 +217,29 @@ class RunawayCheck:
             self.over_ms += dt_ms
         if self.over_ms >= self._cfg.runaway_window_ms:
             self.tripped = True
+
+    def _follow(self, e, steps, dt_ms, moving):
+        """base toward e, at the rates an IMU's error can change (class doc)."""
+        if moving:
+            lim = (steps - self._s_last) * _IMU_SLOPE_PERMILLE // 1000
+            if lim < 0:
+                lim = -lim
+        else:
+            lim = _REST_DRIFT_MDEG_S * dt_ms // 1000 + 1
+        d = e - self.base_mdeg
+        if d > lim:
+            d = lim
+        elif d < -lim:
+            d = -lim
+        b = self.base_mdeg + d
+        span = steps - self._anchor_steps
+        if span < 0:
+            span = -span
+        # |span| <= 360000: the product stays a small int
+        span = span * _IMU_SLOPE_PERMILLE // 1000 + _REST_BASE_MAX_MDEG
+        a = self._anchor_base
+        if b > a + span:
+            b = a + span
+        elif b < a - span:
+            b = a - span
+        self.base_mdeg = b
