@@ -47,7 +47,8 @@ _TABLE = (
     "\ndiscomfort|discomfort|the person feels unwell: return at once"
     "\nconsent|consent [yes]|show the contraindications; 'consent yes' confirms none apply"
     "\nhome|home|find the loading switch and set the step reference"
-    "\ncalibrate|calibrate [<deg>]|take the IMU zero (READY: at the loading switch)"
+    "\ncalibrate|calibrate [<deg>]|IMU calibration at a known angle (READY: the loading"
+    " stop; HOLDING: standing still); two points 20 deg apart also take the offsets"
     "\nfaults|faults|the latched fault and the fault history kept across resets"
     "\nlog|log [n]|the last n events (default 20)"
     "\nhistory|history [n]|the last n sessions (default 10)"
@@ -116,10 +117,11 @@ def __getattr__(name):
 
 # Settings `config set` refuses. The frame, drive and IMU mounting numbers come from
 # the hardware file (one source of truth: deploy a new file to change them); the
-# kinematics, loop period and watchdog are taken once at boot; the IMU zero is taken by
-# `calibrate` (the core re-references the steps with it; a typed-in zero would not).
+# kinematics, loop period and watchdog are taken once at boot; the IMU zero and offsets
+# are taken by `calibrate` (checked against the steps and |g|; typed-in ones would not).
 _FIXED = (
-    " imu_zero_mdeg loading_angle_mdeg home_switch_mdeg soft_max_mdeg overtravel_mdeg"
+    " imu_zero_mdeg imu_acc_sin_off_mg imu_acc_cos_off_mg"
+    " loading_angle_mdeg home_switch_mdeg soft_max_mdeg overtravel_mdeg"
     " motor_steps_per_rev microsteps gear_ratio backlash_mdeg kinematics screw_lead_um"
     " screw_frame_mm screw_table_mm screw_offset_mdeg imu_axis imu_sign tick_ms"
     " wdt_timeout_ms "
@@ -357,8 +359,8 @@ def _config(args, usage):
         raise usage
     f = config_field(args[1])
     value = parse_int(args[2], f[2], f[3], f[0])
-    if f[0] == "imu_zero_mdeg":
-        raise ParseError("imu_zero_mdeg is set by calibrate")
+    if f[0] in ("imu_zero_mdeg", "imu_acc_sin_off_mg", "imu_acc_cos_off_mg"):
+        raise ParseError("%s is set by calibrate" % f[0])
     if is_fixed(f[0]):
         raise ParseError("%s comes from the hardware file or is read at boot: "
                          "deploy a new hardware file to change it" % f[0])

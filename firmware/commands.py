@@ -66,7 +66,7 @@ def run(core, st, cmd, a, b):
     if cmd == states.C_HOLD:
         return _hold(core, st, a)
     if cmd == states.C_CALIBRATE:
-        return _calibrate(core, st, a)
+        return _calibrate(core, st, a, b)
     return _move(core, st, cmd, a, b)  # the rest move the table
 
 
@@ -192,21 +192,41 @@ def _stop(core, st):
     return states.OK
 
 
-def _calibrate(core, st, a):
-    est = core.est
+def _calibrate(core, st, a, b):
+    """Calibrate the IMU at a known angle a (imucal.py), standing still: READY (at the
+    loading stop, homed: a is the loading angle; b = 1 if the console gave one, which
+    must then be it) or HOLDING with the motion finished (the driver holds). Homed, a
+    must agree with the steps (else the table is not where the person thinks)."""
     cfg = core.cfg
-    if not (core.plan.done() and est.valid):
+    pos = core.pos
+    cal = core.imucal
+    cal.why = ""
+    if not core.plan.done():
+        cal.why = "the table is moving"
         return states.R_STATE
     if st == states.READY:
-        if not core.pos.homed:
+        if not pos.homed:
+            cal.why = "not homed: home first (the loading switch is the known angle)"
             return states.R_STATE
-        a = cfg.loading_angle_mdeg  # the loading switch is the known reference
+        if b and not -cfg.arrive_tol_mdeg <= a - cfg.loading_angle_mdeg <= cfg.arrive_tol_mdeg:
+            cal.why = "in READY the table is at the loading angle"
+            return states.R_ARG
+        a = cfg.loading_angle_mdeg  # the loading stop is the known reference
     elif a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
         return states.R_ARG
+    if pos.homed and pos.steps_trusted:
+        d = a - pos.steps_mdeg
+        if not -cfg.runaway_tol_mdeg <= d <= cfg.runaway_tol_mdeg:
+            cal.why = "the step count says %d mdeg" % pos.steps_mdeg
+            return states.R_ARG
     try:
-        cfg.set("imu_zero_mdeg", est.calibrate(a))
+        cal.take(core.est, cfg, a)
     except ValueError:
         return states.R_ARG
+    # the IMU reads differently now: the runaway check's history of it no longer applies
+    runaway = core.sup.runaway
+    runaway.reset()
+    runaway.anchor()
     core.log.add(core.now_ms, events.E_CALIBRATED, cfg.imu_zero_mdeg)
     return states.OK
 

@@ -72,6 +72,12 @@ _FIELDS = (
     "\nimu_axis 1 0 2"  # sensor axis (0=x, 1=y, 2=z) parallel to the pivot
     "\nimu_sign 1 -1 1"  # +1 if positive rotation about that axis is head-down (0 refused)
     "\nimu_zero_mdeg 0 -15000 15000"  # calibration: mounting offset subtracted from the tilt
+    # calibration (two points, firmware/imucal.py): the zero-g offsets of the two
+    # accelerometer axes in the tilt plane (estimator.py: acc_s, acc_c). Datasheet
+    # tolerance X/Y +-50 mg, Z +-80 mg (PS-MPU-6000A table 6.2); 150 leaves margin, a
+    # larger one is a damaged part or a wrong calibration
+    "\nimu_acc_sin_off_mg 0 -150 150"
+    "\nimu_acc_cos_off_mg 0 -150 150"
     "\nfusion_tau_ms 500 50 5000"  # complementary filter: gyro trusted on this time scale
     "\ngravity_min_mg 850 500 1000"  # |g| window: outside it the accel is not tilt
     "\ngravity_max_mg 1150 1000 1500"

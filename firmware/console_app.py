@@ -71,6 +71,10 @@ class AppView:
         """The hold the program shortened to fit the session cap (-1: none)."""
         return self._core.runner.cap_hold_ms
 
+    def calibration(self):
+        """The IMU calibration (imucal.ImuCal): why the last one was refused, its gain."""
+        return self._core.imucal
+
     def setting(self, name_):
         return self._app.cfg.get(name_)
 

@@ -112,10 +112,33 @@ def c_consent(con, yes):
 
 
 def c_calibrate(con, a):
-    if a is None:
-        if con.view.state() != states.READY:
+    """`calibrate [<deg>]`: READY at the loading stop, or standing still in HOLDING at a
+    known angle; a second point 20 deg or more from the first of this power-up also
+    solves the accelerometer's offsets (firmware/imucal.py)."""
+    view = con.view
+    given = a is not None
+    if not given:
+        if view.state() != states.READY:
             raise ParseError("give the angle the table stands at: calibrate <deg>")
         a = 0  # READY: the core takes the loading switch as the reference
-    if con.core(states.C_CALIBRATE, a):
-        z = con.view.setting("imu_zero_mdeg")
-        con.out.ok("ok calibrate: IMU zero %s deg" % fmt_milli(z), {"imu_zero_mdeg": z})
+    cal = view.calibration()
+    cal.why = ""  # a refusal before the calibration itself (the state) gives no detail
+    r = view.command(states.C_CALIBRATE, a, 1 if given else 0)
+    if r != states.OK:
+        why = cal.why
+        con.out.error("refused: %s%s" % (states.reason_name(r), (": " + why) if why else ""),
+                      {"reason": r, "why": why})
+        return
+    z = view.setting("imu_zero_mdeg")
+    os_mg = view.setting("imu_acc_sin_off_mg")
+    oc_mg = view.setting("imu_acc_cos_off_mg")
+    obj = {"imu_zero_mdeg": z, "imu_acc_sin_off_mg": os_mg, "imu_acc_cos_off_mg": oc_mg}
+    text = "ok calibrate: IMU zero %s deg" % fmt_milli(z)
+    if cal.gain_mg:
+        text += ", offsets %d / %d mg (|g| %d mg)" % (os_mg, oc_mg, cal.gain_mg)
+        obj["gain_mg"] = cal.gain_mg
+    elif cal.have:
+        text += "; calibrate at a second angle (20 deg or more away) for the offsets"
+    else:
+        text += " (not still for half a second: the point is not kept for the offsets)"
+    con.out.ok(text, obj)

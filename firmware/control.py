@@ -36,6 +36,7 @@ from buttons import Buttons
 from estimator import Estimator
 from eventlog import EventLog
 from homing import Homing
+from imucal import ImuCal
 from kinematics import make_kinematics
 from lift import Lift
 from micropython import const
@@ -92,6 +93,7 @@ class Core:
         self.log = log if log is not None else EventLog()
         self.kin = kin = make_kinematics(cfg)
         self.est = Estimator(cfg)
+        self.imucal = ImuCal()  # the IMU calibration's point of this power-up
         self.plan = MotionPlan(cfg.tick_ms)
         self.runner = programs.Runner(cfg)
         self.pos = Position(kin)

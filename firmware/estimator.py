@@ -7,10 +7,12 @@ latches) what a fault means.
 Angle convention (safety reference): millidegrees from horizontal, positive = head-down.
 The sensor tilt theta is the right-hand rotation about the pivot axis cfg.imu_axis,
 zero when the sensor's "level" axis points up:
-    pivot x (0): theta = atan2(acc_y, acc_z)    level axis z (board flat)
-    pivot y (1): theta = atan2(-acc_x, acc_z)   level axis z (board flat)
-    pivot z (2): theta = atan2(acc_x, acc_y)    level axis y (board on edge)
-and its rate is the gyro about the pivot axis. The table angle is
+    pivot x (0): theta = atan2(acc_s, acc_c), acc_s = acc_y, acc_c = acc_z (board flat)
+    pivot y (1): theta = atan2(acc_s, acc_c), acc_s = -acc_x, acc_c = acc_z (board flat)
+    pivot z (2): theta = atan2(acc_s, acc_c), acc_s = acc_x, acc_c = acc_y (on edge)
+(acc_s, acc_c: the two accelerometer axes in the tilt plane, each corrected by its
+zero-g offset from the calibration, cfg.imu_acc_sin_off_mg and cfg.imu_acc_cos_off_mg -
+firmware/imucal.py) and its rate is the gyro about the pivot axis. The table angle is
     angle_mdeg = cfg.imu_sign * theta - cfg.imu_zero_mdeg     (wrapped to +-180 deg)
 sample_for_angle_into() is the exact inverse, for simulators and tests.
 
@@ -35,6 +37,10 @@ Per-sample plausibility and how each fault fires (attribute `fault`, faults.py c
   that says the table jumped. Such samples are left out of the filter.
 - IMU_FROZEN: cfg.frozen_samples identical readings in a row of the accelerometer (all
   three axes) or of the gyro (all three): real sensors always show noise.
+For the calibration, the raw in-plane axes (acc_s, acc_c before the offsets) are
+averaged while `still` with a usable accelerometer: a running mean from the first still
+sample, then exponential over _AVG_TAU_MS (avg_s_mg, avg_c_mg, avg_ms: the still time
+averaged, restarting at 0 whenever the table moves).
 Once a fault fires, valid is False and the angle is re-initialised from the next usable
 accelerometer sample. The fault clears (fault = NONE, valid = True) after
 cfg.fusion_tau_ms of continuously good samples - by then the filter has settled again.
@@ -81,6 +87,13 @@ _DISAGREE_MIN_MDEG = const(5000)
 # ~0.2 deg rms at the 44 Hz DLPF plus ~0.5 deg of drive vibration: 3 deg is beyond both.
 _SETTLE_JUMP_MDEG = const(3000)
 _COUNT_MAX = const(0x3FFFFFFF)
+# Averaging of the raw in-plane accelerometer axes for the calibration: 2 s of still
+# samples bring the noise (~2.6 mg rms per sample at the 44 Hz DLPF) to ~0.3 mg (0.02 deg).
+_AVG_TAU_MS = const(2000)
+# A still sample this far from the average on either axis (about 3 deg, 20 sigma of the
+# noise) means the table was moved (by hand, on the crank) with the drive stopped: the
+# average restarts from it.
+_AVG_JUMP_MG = const(50)
 
 
 def _wrap(a):
@@ -118,6 +131,11 @@ class Estimator:
         self.valid = False  # the angle can be trusted
         self.fault = faults.NONE  # why it cannot (a faults code), NONE otherwise
         self.bus_errors = 0  # consecutive samples with a bus error
+        self.avg_s_mg = 0  # raw in-plane accelerometer axes averaged while still (doc)
+        self.avg_c_mg = 0
+        self.avg_ms = 0  # still time in that average, up to _AVG_TAU_MS
+        self._s_rem = self._c_rem_avg = 0  # their averaging remainders
+        self._raw_s = self._raw_c = 0  # the latest raw in-plane axes, mg
         self._init = False
         self._settle_ms = 0  # time since the angle was (re)initialised, up to fusion_tau_ms
         self._theta = 0  # sensor tilt about the pivot axis, mdeg
@@ -165,11 +183,15 @@ class Estimator:
         g_ok = cfg.gravity_min_mg <= g <= cfg.gravity_max_mg
         tilt = self._acc_theta
         rate_max = cfg.rate_max_mdeg_s
-        if still and g_ok and not frozen and -_ZRO_MAX_MDPS <= gyro <= _ZRO_MAX_MDPS:
-            # Once the bias is settled, a reading far from it is a spike, not a bias.
-            d = gyro - self.gyro_bias_mdps
-            if self._bias_ms < _BIAS_TAU_MS or -rate_max <= d <= rate_max:
-                self._learn_bias(gyro, dt)
+        if still and g_ok and not frozen:
+            if -_ZRO_MAX_MDPS <= gyro <= _ZRO_MAX_MDPS:
+                # Once the bias is settled, a reading far from it is a spike, not a bias.
+                d = gyro - self.gyro_bias_mdps
+                if self._bias_ms < _BIAS_TAU_MS or -rate_max <= d <= rate_max:
+                    self._learn_bias(gyro, dt)
+            self._average(dt)
+        else:
+            self.avg_ms = 0
         rate = gyro - self.gyro_bias_mdps
         self._rate = rate
         rate_in = -rate_max <= rate <= rate_max
@@ -192,18 +214,30 @@ class Estimator:
         ax = _clamp(inp.acc_x_mg, _ACC_CLAMP_MG)
         ay = _clamp(inp.acc_y_mg, _ACC_CLAMP_MG)
         az = _clamp(inp.acc_z_mg, _ACC_CLAMP_MG)
-        # the previous |acc| is a close first guess: isqrt then takes two or three passes
-        self.gravity_mg = isqrt(ax * ax + ay * ay + az * az, self.gravity_mg)
         axis = self._axis
         if axis == 0:
-            self._acc_theta = atan2_mdeg(ay, az)
+            a_s = ay
+            a_c = az
+            a_o = ax
             gyro = inp.gyro_x_mdps
         elif axis == 1:
-            self._acc_theta = atan2_mdeg(-ax, az)
+            a_s = -ax
+            a_c = az
+            a_o = ay
             gyro = inp.gyro_y_mdps
         else:
-            self._acc_theta = atan2_mdeg(ax, ay)
+            a_s = ax
+            a_c = ay
+            a_o = az
             gyro = inp.gyro_z_mdps
+        self._raw_s = a_s
+        self._raw_c = a_c
+        cfg = self._cfg
+        a_s -= cfg.imu_acc_sin_off_mg
+        a_c -= cfg.imu_acc_cos_off_mg
+        # the previous |acc| is a close first guess: isqrt then takes two or three passes
+        self.gravity_mg = isqrt(a_s * a_s + a_c * a_c + a_o * a_o, self.gravity_mg)
+        self._acc_theta = atan2_mdeg(a_s, a_c)
         return _clamp(gyro, _GYRO_CLAMP_MDPS)
 
     def _fuse(self, tilt, rate, rate_in, g_ok, dt, cfg):
@@ -282,6 +316,44 @@ class Estimator:
         if not self.valid:
             raise ValueError("IMU angle not valid: cannot calibrate")
         return _wrap(self._cfg.imu_sign * self._theta - reference_mdeg)
+
+    def retilt(self):
+        """The calibration changed (imu_zero_mdeg, the offsets): take the fused tilt
+        from the still average through the new offsets, so the angle does not creep
+        over fusion_tau_ms from the old calibration to the new one."""
+        cfg = self._cfg
+        if self._init and self.avg_ms > 0:
+            self._theta = atan2_mdeg(self.avg_s_mg - cfg.imu_acc_sin_off_mg,
+                                     self.avg_c_mg - cfg.imu_acc_cos_off_mg)
+            self._c_rem = 0
+        self._publish(cfg)
+
+    def _average(self, dt):
+        """The still average of the raw in-plane axes (running mean, then exponential)."""
+        n = self.avg_ms + dt
+        if n > _AVG_TAU_MS:
+            n = _AVG_TAU_MS
+        if n <= 0:
+            return
+        ds = self._raw_s - self.avg_s_mg
+        dc = self._raw_c - self.avg_c_mg
+        if (self.avg_ms == 0 or not -_AVG_JUMP_MG <= ds <= _AVG_JUMP_MG
+                or not -_AVG_JUMP_MG <= dc <= _AVG_JUMP_MG):
+            n = dt
+            self.avg_s_mg = self._raw_s
+            self.avg_c_mg = self._raw_c
+            self._s_rem = self._c_rem_avg = 0
+        else:
+            # |raw - avg| * dt <= 50 * 100: a small int
+            v = self._s_rem + ds * dt
+            q = v // n
+            self._s_rem = v - q * n
+            self.avg_s_mg += q
+            v = self._c_rem_avg + dc * dt
+            q = v // n
+            self._c_rem_avg = v - q * n
+            self.avg_c_mg += q
+        self.avg_ms = n
 
     def _fire(self, code):
         if self.fault == faults.NONE:

@@ -83,7 +83,7 @@ C_HOME = const(12)  # find the loading switch
 C_CONSENT = const(13)  # contraindications acknowledged for this profile
 C_DISCOMFORT = const(14)  # user reports discomfort: return at once
 C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
-C_CALIBRATE = const(16)  # take the IMU zero at the loading switch (a: reference mdeg)
+C_CALIBRATE = const(16)  # IMU calibration at a known angle (a: mdeg; b: 1 if given)
 C_CHILD_LOCK = const(17)  # a: 1 lock the buttons' motion commands, 0 unlock (PIN: console)
 
 COMMAND_NAMES = (
@@ -183,7 +183,9 @@ ALLOWED = (
     _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE),  # READY
     _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
     _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),
-    _ALWAYS | _bits(C_GOTO, C_HOLD, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_START),
+    _ALWAYS
+    | _bits(C_GOTO, C_HOLD, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_START,
+            C_CALIBRATE),  # HOLDING: calibrate only with the motion finished (commands.py)
     _ALWAYS | _bits(C_STOP, C_DISCOMFORT, C_RETURN),  # RETURNING
     _bits(C_ESTOP, C_ACK, C_CHILD_LOCK),  # EMERGENCY_RETURN: latched
     _bits(C_ESTOP, C_ACK, C_RETURN, C_CHILD_LOCK),  # FAULT: the safe return is the only motion

@@ -18,6 +18,19 @@ from support import make_config
 TICK_MS = 10
 
 
+def add_acc_offsets(inp, axis, off_s, off_c):
+    """Add zero-g offsets to the in-plane axes of a sample (estimator.py's acc_s, acc_c)."""
+    if axis == 0:
+        inp.acc_y_mg += off_s
+        inp.acc_z_mg += off_c
+    elif axis == 1:
+        inp.acc_x_mg -= off_s
+        inp.acc_z_mg += off_c
+    else:
+        inp.acc_x_mg += off_s
+        inp.acc_y_mg += off_c
+
+
 class Plant:
     def __init__(self, cfg, angle_mdeg):
         self.cfg = cfg
@@ -31,6 +44,10 @@ class Plant:
         self.home_disconnected = False  # the home switch never reads active
         self.imu_error = 0
         self.imu_bias_mdeg = 0  # the IMU reads this much deeper than the truth
+        # zero-g offsets of the accelerometer's in-plane axes, mg (estimator.py: acc_s,
+        # acc_c): an error that depends on the angle, unlike imu_bias_mdeg
+        self.acc_off_s_mg = 0
+        self.acc_off_c_mg = 0
         self.force_switches = 0  # switch bits forced active (a failed or noisy switch)
         self.lag_steps = 0  # steps emitted that the table did not follow (lost)
         self._acc_ms = 0  # sub-step remainder, step*ms
@@ -44,6 +61,8 @@ class Plant:
         sample_for_angle_into(inp, a + self.imu_bias_mdeg, self.rate_mdeg_s, self.cfg)
         self._seed = (self._seed * 1103515245 + 12345) & 0x3FFFFFFF
         inp.acc_z_mg += (self._seed >> 20) & 3  # 0..3 mg and 0..7 mdps of dither
+        if self.acc_off_s_mg or self.acc_off_c_mg:
+            add_acc_offsets(inp, self.cfg.imu_axis, self.acc_off_s_mg, self.acc_off_c_mg)
         inp.gyro_x_mdps += (self._seed >> 16) & 7
         inp.imu_error = self.imu_error
         sw = self.buttons | self.force_switches

@@ -96,8 +96,8 @@ def test_motion_commands_go_through_core_command():
     assert o["ok"] is True and o["state"] == "READY", o
     r.to_ready()
     # READY: calibrate takes the loading switch as the reference (a typed angle is
-    # passed on, and the core uses the switch's angle instead)
-    table = (("calibrate", (C_CALIBRATE, 0, 0)), ("calibrate -59.5", (C_CALIBRATE, -59500, 0)),
+    # passed on, flagged in b, and must be the switch's within arrive_tol_mdeg)
+    table = (("calibrate", (C_CALIBRATE, 0, 0)), ("calibrate -59.8", (C_CALIBRATE, -59800, 1)),
              ("home", (C_HOME, 0, 0)))
     for line, call in table:
         n = len(r.calls)
