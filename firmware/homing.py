@@ -31,6 +31,7 @@ class Homing:
         self._runaway = runaway
         self._log = log
         self.phase = H_APPROACH
+        self._pressed_mdeg = 0  # counted angle where the switch was last seen pressed
 
     def start(self):
         tg = self._targets
@@ -57,6 +58,7 @@ class Homing:
                 self.phase = H_RETRACT
                 # aimed in the steps' frame, the frame the move is counted in
                 here = self._kin.mdeg_from_steps(plan.pos)
+                self._pressed_mdeg = here
                 tg = self._targets
                 tg.go(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
         elif ph == H_RETRACT:
@@ -64,7 +66,7 @@ class Homing:
                 if at_switch:
                     return FAILED  # the switch never released: stuck
                 self.phase = H_SLOW
-                self._seek()
+                self._seek(self._pressed_mdeg)
         elif ph == H_SLOW:
             if at_switch:
                 self._reference(now_ms)
@@ -75,13 +77,19 @@ class Homing:
                 return DONE
         return RUNNING
 
-    def _seek(self):
+    def _seek(self, pressed_mdeg=None):
         """Toward the head-up side, past the step-counted loading angle by up to
         homing_travel_mdeg - the switch, not the steps, says where loading is. Head-up
-        is the safe direction; the mechanical stop is 1 deg past loading."""
+        is the safe direction; the mechanical stop is 1 deg past loading. After the
+        retract, also at least that far past where the switch was pressed: counted from
+        a boot reference on an uncalibrated IMU (up to 5.4 deg off, issue #18) the
+        loading angle can lie short of the switch's edge."""
         cfg = self._cfg
         tg = self._targets
-        tg.aim(cfg.loading_angle_mdeg - cfg.homing_travel_mdeg, tg.v_home, tg.a_jog)
+        target = cfg.loading_angle_mdeg - cfg.homing_travel_mdeg
+        if pressed_mdeg is not None and pressed_mdeg - cfg.homing_travel_mdeg < target:
+            target = pressed_mdeg - cfg.homing_travel_mdeg
+        tg.aim(target, tg.v_home, tg.a_jog)
 
     def _reference(self, now_ms):
         # the reference: this count is where the switch edge is

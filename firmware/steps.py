@@ -40,7 +40,8 @@ from states import (
     RETURNING,
 )
 
-_SWITCH_TOL_MDEG = const(4000)  # boot check: switch state vs angle, allowing IMU error
+# boot check: switch state vs angle, allowing an uncalibrated IMU's error (switches.py)
+_SWITCH_TOL_MDEG = const(6000)
 
 
 def step(core, dt):

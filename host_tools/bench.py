@@ -47,6 +47,11 @@ Figures and how they are measured
 - angle_error_*: estimator angle (core.est) minus the true angle at the instant the IMU
   was read, every tick of the 10-minute session script, default board (datasheet noise,
   bias_scale default); "motion" while the motor turns or the table moves (>= 10 mdeg/s).
+- angle_error_rest_max_mdeg_calibrated / _uncalibrated: host_tools/bench_imu.py, the
+  worst |core.est.angle_mdeg - true| during holds at 30 deg over a sweep of MPU-6050
+  parts at the corners of the datasheet tolerances (zero-g offsets X/Y +-50 mg, Z +-80
+  mg; gyro zero-rate offsets +-20 dps), after the documented two-point calibration
+  (horizontal, then the loading stop) and, for the uncalibrated figure, before it.
 """
 
 import argparse
@@ -67,7 +72,7 @@ from host_tools import paths
 
 paths.use_firmware()
 
-from host_tools import bench_safety  # noqa: E402  (after use_firmware)
+from host_tools import bench_imu, bench_safety  # noqa: E402  (after use_firmware)
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 OUT_DIR = os.path.join(paths.BUILD, "bench")
@@ -96,6 +101,8 @@ TARGETS = (
     ("angle_error_max_motion_mdeg", "<=", 1000, "mdeg"),
     ("angle_error_max_mdeg", None, None, "mdeg"),
     ("angle_error_rms_mdeg", None, None, "mdeg"),
+    ("angle_error_rest_max_mdeg_calibrated", "<=", 500, "mdeg"),
+    ("angle_error_rest_max_mdeg_uncalibrated", None, None, "mdeg"),
     ("estimator_us_median_mpy", None, None, "us"),
     ("estimator_alloc_bytes", "==", 0, "B"),
     ("clamp_exceed_max_mdeg", "<=", 1000, "mdeg"),
@@ -1042,6 +1049,7 @@ class _Benches:
             self.step("heap (micropython -X heapsize=56K)", self.heap)
         self.step("simulator speed", self.sim)
         self.step("angle error", self.err)
+        self.step("IMU calibration: datasheet-corner parts", self.imucal)
         self.step("e-stop reaction sweep", self.estop)
         self.step("emergency return from 60 deg", self.upright)
         self.step("clamp: goto beyond the max, DOWN held", self.clamp)
@@ -1110,6 +1118,12 @@ class _Benches:
         for k in ("world_share", "inputs_share", "core_tick_share", "rest_share"):
             sim_d[k] = d.get(k)
 
+    def imucal(self):
+        vals, d = bench_imu.calibration_bench(self.quick)
+        for k, v in vals.items():
+            self.res[k] = round(v, 1)
+        self.details["imu_calibration"] = d
+
     def estop(self):
         worst, d = estop_bench(self.quick)
         self.res["estop_reaction_ms"] = worst
@@ -1167,6 +1181,12 @@ def _method(quick):
         "angle_error": "core.est.angle_mdeg - true angle when the IMU was read, every "
                        "tick of the session script; motion = motor turning or |rate| >= "
                        "%g mdeg/s" % MOTION_RATE_MDEG_S,
+        "imu_calibration": "host_tools/bench_imu.py: per part (the corners of the "
+                           "datasheet tolerances; quick: 4 of 8), the real firmware on "
+                           "SimBoard: goto 30 and hold (uncalibrated), calibrate 0 and -60 "
+                           "(the documented points), goto 30 and hold (calibrated); the "
+                           "worst |core.est.angle_mdeg - true| of each hold after %d ms "
+                           "of settling" % bench_imu.HOLD_SETTLE_MS,
     }
 
 
