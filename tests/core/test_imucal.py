@@ -297,3 +297,19 @@ def test_calibrate_is_refused_in_every_other_state():
     for st in range(len(states.ALLOWED)):
         allowed = states.ALLOWED[st] & (1 << C_CALIBRATE)
         assert bool(allowed) == (st == READY or st == HOLDING), st
+
+
+def test_an_uncalibrated_imu_5_deg_off_at_the_loading_stop_boots_and_homes():
+    """An uncalibrated part at the datasheet corner reads up to 5.4 deg off at the loading
+    stop, and the boot reference of the steps shares it: the boot self-test and the
+    switch judgement allow 6 deg, and homing seeks past where the switch was pressed.
+    Covers: HZ-06"""
+    for bias in (-5400, 5400):
+        r = Rig()
+        r.plant.imu_bias_mdeg = bias
+        r.boot()
+        assert r.core.state == READY and r.core.fault == faults.NONE, bias
+        assert r.core.command(states.C_HOME) == OK
+        r.run_until(lambda x: x.core.state == READY and x.core.plan.done(), 60000)
+        assert r.core.homed and r.core.fault == faults.NONE, (bias, r.core.fault)
+        assert abs(r.core.angle_mdeg - r.plant.angle_mdeg()) <= 100
