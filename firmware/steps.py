@@ -40,7 +40,8 @@ from states import (
     RETURNING,
 )
 
-# boot check: switch state vs angle, allowing an uncalibrated IMU's error (switches.py)
+# boot check: switch state vs angle, allowing an uncalibrated IMU's error (up to 5.4 deg,
+# switches.HOME_TOL_MDEG)
 _SWITCH_TOL_MDEG = const(6000)
 
 

@@ -16,22 +16,25 @@ closed home switch reads "at the loading stop" at 25 deg; a cut over-travel wire
 "past the over-travel switch" at 20 deg; a welded one reads "not past" at 73 deg.
 `at_loading` - what READY and "at the loading stop" rest on - is the home switch AND
 every trusted source agreeing (and at least one trusted): never the switch alone.
-Within SWITCH_TOL_MDEG of a switch's point the firmware cannot tell a lying switch from a
-true one (an uncalibrated IMU may be 5.4 deg off, the steps up to the runaway tolerance):
-a home wire cut between the loading stop and 6 deg above the home switch reads as the
-real thing.
+Within SWITCH_TOL_MDEG (HOME_TOL_MDEG for the home switch) of a switch's point the
+firmware cannot tell a lying switch from a true one (an uncalibrated IMU may be 5.4 deg
+off, the steps up to the runaway tolerance): a home wire cut between the loading stop
+and 6 deg above the home switch reads as the real thing.
 """
 
 from micropython import const
 from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL
 
 # A source contradicts a switch beyond this distance from the switch's point: more than
-# either source may be off by. An uncalibrated IMU at the MPU-6050's datasheet zero-g
-# offsets (X/Y +-50 mg, Z +-80 mg: |(50, 80)| = 94 mg) reads up to 5.4 deg off (issue
-# #18; before boot or homing the steps are referenced on it and share its error); the
-# steps up to the runaway tolerance (2.5 deg) before that check trips. 6 deg, as the boot
-# self-test's comparison of the same switches with the IMU (steps.py).
-SWITCH_TOL_MDEG = const(6000)
+# either source may be off by. The steps up to the runaway tolerance (2.5 deg) before
+# that check trips; the IMU 3 deg at the MPU-6050's typical offsets: 4 deg, as the boot
+# self-test's comparison of the same switches with the IMU.
+SWITCH_TOL_MDEG = const(4000)
+# At the home switch more: at power-up the steps are referenced on the IMU and share its
+# error, and an uncalibrated IMU at the datasheet zero-g offsets (X/Y +-50 mg, Z +-80 mg:
+# |(50, 80)| = 94 mg) reads up to 5.4 deg off (issue #18). The over-travel switch is
+# reached only homed (every first motion homes), on the step count.
+HOME_TOL_MDEG = const(6000)
 
 
 class Debounce:
@@ -86,7 +89,7 @@ class Switches:
     def judge(self, steps_ok, steps_mdeg, imu_ok, imu_mdeg):
         """Judge the limit switches against the trusted angles (see the module doc)."""
         cfg = self._cfg
-        home = cfg.home_switch_mdeg + SWITCH_TOL_MDEG  # beyond: clearly off the home switch
+        home = cfg.home_switch_mdeg + HOME_TOL_MDEG  # beyond: clearly off the home switch
         lo = cfg.overtravel_mdeg - SWITCH_TOL_MDEG  # below: clearly short of over-travel
         hi = cfg.overtravel_mdeg + SWITCH_TOL_MDEG  # above: clearly past it
         n = 0  # trusted sources

@@ -129,8 +129,8 @@ def test_home_wire_cut_head_up_of_horizontal_stops_there_never_ready():
 
 
 def test_home_wire_cut_near_the_loading_stop_cannot_be_told():
-    """Within 4 deg of the home switch the angle cannot contradict it: the documented
-    limit of the rule (switches.SWITCH_TOL_MDEG). The return ends in READY there."""
+    """Within 6 deg of the home switch the angle cannot contradict it: the documented
+    limit of the rule (switches.HOME_TOL_MDEG). The return ends in READY there."""
     r = Rig()
     _holding_at(r, 10000)
     assert r.core.command(C_RETURN) == 0
