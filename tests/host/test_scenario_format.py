@@ -211,7 +211,6 @@ def test_the_readme_documents_every_name_a_value_can_take():
              + scenario.UNTIL + scenario.SPEEDS + scenario.ACTIONS + scenario.FAULT_NAMES
              + tuple(scenario.INPUTS) + scenario.COMMANDS + tuple(scenario.STATE_NAMES))
     from host_tools import imu_model
-
     from host_tools.scenario_format import SWITCH_WIRES
 
     names += tuple(imu_model.FAULTS) + tuple(SWITCH_WIRES)
