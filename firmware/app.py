@@ -46,9 +46,10 @@ CRANK_TEXT = ("the drive cannot lift the table even at its slowest speed: it sta
 # What the console says when the lift check refused the load (liftcheck.py).
 LIFT_REFUSED_TEXT = ("refused: the drive could not lift this load at its slowest speed (a"
                      " 1 deg lift near horizontal did not raise the table); the table"
-                     " returns to the loading position. Check the height bar and the"
-                     " user's position on the bed (centre of mass toward the head), then"
-                     " start again")
+                     " returns toward the loading position, or stands at horizontal with"
+                     " the alarm if it cannot lift the load there either. Check the height"
+                     " bar and the user's position on the bed (centre of mass toward the"
+                     " head), then start again")
 
 class App:
     def __init__(self, board):

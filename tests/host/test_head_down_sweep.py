@@ -40,7 +40,7 @@ from host_tools import invariants, mechanics, params
 CASES = 10
 SEED_BASE = int(os.environ.get("SWEEP_SEED_BASE", 1800))
 SOAK_CASES = 120
-N = SOAK_CASES if os.environ.get("SOAK") else CASES
+N = SOAK_CASES if os.environ.get("SOAK") == "1" else CASES
 KINDS = ("estop", "wire_home", "power_cut", "slide", "wire_overtravel")
 PHASES = ("descent", "lift_check", "hold", "to_rest", "resting", "to_loading")
 # Standing still this long after settling without a change: the runaway check's window
