@@ -43,6 +43,13 @@ CRANK_TEXT = ("the drive cannot lift the table even at its slowest speed: it sta
               " held by the self-locking worm (driver off, alarm on). Bring the person up by"
               " hand: fit the crank K1 on the motor's rear shaft and turn it head-up,"
               " about 1.7 turns per degree (100 turns from the deep angle to horizontal)")
+# What the console says when the lift check refused the load (liftcheck.py).
+LIFT_REFUSED_TEXT = ("refused: the drive could not lift this load at its slowest speed (a"
+                     " 1 deg lift near horizontal did not raise the table); the table"
+                     " returns toward the loading position, or stands at horizontal with"
+                     " the alarm if it cannot lift the load there either. Check the height"
+                     " bar and the user's position on the bed (centre of mass toward the"
+                     " head), then start again")
 
 class App:
     def __init__(self, board):
@@ -96,6 +103,7 @@ class App:
                                        self.history, self.faultlog, self.core)
         self.crashed = False
         self._crank_told = False  # the crank instructions are on the console
+        self._lift_refusals = 0  # the lift check's refusals told on the console
         self.started = False
         self.next_ms = 0
         self.overruns_total = 0
@@ -148,6 +156,9 @@ class App:
             self._crank_told = self.core.lift.gave_up
             if self._crank_told:
                 self.console.out.alert(CRANK_TEXT)
+        if self.core.liftcheck.refusals != self._lift_refusals:
+            self._lift_refusals = self.core.liftcheck.refusals
+            self.console.out.alert(LIFT_REFUSED_TEXT)
         try:
             self.console.service(now)
         except KeyboardInterrupt:

@@ -39,6 +39,7 @@ from homing import Homing
 from imucal import ImuCal
 from kinematics import make_kinematics
 from lift import Lift
+from liftcheck import LiftCheck
 from micropython import const
 from motion import MotionPlan, Targets
 from position import Position
@@ -118,6 +119,7 @@ class Core:
         self.boot_estop = False  # the console's estop arrived during the self-test
         self.retries = 0  # safe-return attempts that ended in the same fault
         self.lift = Lift()  # a runaway's return that keeps trying (reactions.py)
+        self.liftcheck = LiftCheck()  # can the drive lift this person (liftcheck.py)
         self.drive_ok = True  # the step generator can be trusted to move the table
         self.reduced = False  # recovery / degraded: move at jog speed
         self.pending_cmd = 0  # a motion command waiting for homing to finish
@@ -293,6 +295,8 @@ class Core:
         self.state = to
         if st == EMERGENCY_RETURN or to == READY:
             self._rearm = True  # the latch was acknowledged, or the table is at rest
+        if to == READY:
+            self.liftcheck.proven = False  # at the loading stop another person may get on
         if to == READY and self.session.active:
             self._session_end()
 

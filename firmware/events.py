@@ -27,6 +27,7 @@ E_DISCOMFORT = const(16)
 E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
 E_GAVE_UP = const(19)  # the return cannot lift the load: a: fault code, b: IMU angle mdeg
+E_LIFT_CHECK = const(20)  # liftcheck.py: a: 1 passed, 0 refused; b: the rise, mdeg
 
 
 

@@ -12,13 +12,16 @@ turns back at jog speed. On the way up - or again during the return - the return
 at the slowest speed (the most torque), re-referenced on the IMU before each try, for as
 long as each try makes progress toward horizontal by the IMU; a try without progress at
 the slowest speed gives up: latched, driver off (the self-locking worm holds), the alarm,
-events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py).
+events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py). A try
+that arrives by its steps while the IMU shows the table still clearly head-down (steps
+lost under the runaway tolerance, _short_of_rest) counts as one that lost steps again.
 
 Functions of the core (control.Core): the state, phase and fault are the state
 machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
+import lift
 from events import E_ESTOP, E_FAULT, E_GAVE_UP
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
@@ -180,4 +183,24 @@ def step_latch(core, st):
         if st == FAULT and not can_move(core):
             latch(core)
         elif core.plan.done():
-            core.phase = P_LATCHED
+            if core.lift.active and _short_of_rest(core):
+                # the try lost steps too few for the runaway check to see (under its
+                # tolerance): take the steps from the IMU again and try on, or give up
+                core.pos.steps_trusted = False
+                _lost_steps_again(core)
+            else:
+                core.phase = P_LATCHED
+
+
+def _short_of_rest(core):
+    """A runaway's return arrived by its steps, but the IMU (with the offset it took at
+    rest) puts the table clearly head-down of the steps and of the rest angle: the try
+    lost steps. 'Clearly': the progress a try must show (lift.PROGRESS_MIN_MDEG) between
+    the IMU and the steps, and twice that from the rest angle, so that a further try
+    has that much to show and an IMU's noise cannot make one give up at horizontal."""
+    est = core.est
+    if not (core.pos.imu_trusted and est.valid):
+        return False
+    a = est.angle_mdeg + core.sup.runaway.base_mdeg
+    m = lift.PROGRESS_MIN_MDEG
+    return a - core.pos.steps_mdeg > m and a - core.cfg.rest_angle_mdeg > 2 * m

@@ -42,6 +42,7 @@ P_TO_LOADING = const(3)  # RETURNING: on to the loading position
 P_LATCHED = const(4)  # EMERGENCY_RETURN / FAULT: standing still, latched
 P_STOPPING = const(5)  # JOGGING: button released, decelerating
 P_REREF = const(6)  # FAULT: steps untrusted - stop, re-reference on the IMU, then return
+P_LIFT_CHECK = const(7)  # MOVING / JOGGING: can the drive lift this load? (liftcheck.py)
 H_APPROACH = const(10)  # HOMING: toward the loading stop until the switch
 H_BRAKE = const(11)  # HOMING: decelerate after the switch
 H_RETRACT = const(12)  # HOMING: back off the switch
@@ -58,6 +59,7 @@ _PHASES = (
     "\n4 latched"
     "\n5 stopping"
     "\n6 re_reference"
+    "\n7 lift_check"
     "\n10 approach"
     "\n11 brake"
     "\n12 retract"
@@ -206,12 +208,12 @@ READY JOGGING UP or DOWN held
 MOVING HOLDING target reached, or stop
 MOVING READY a goto to the loading position arrived
 MOVING MOVING new target (re-planned smoothly); on from the rest at horizontal
-MOVING RETURNING return, discomfort, session cap (the time used plus the way back)
+MOVING RETURNING return, discomfort, session cap (time used + way back), lift check refused
 MOVING JOGGING UP or DOWN held
 JOGGING HOLDING button released, decelerated
 JOGGING READY button released at the loading position
 JOGGING JOGGING the other button pressed: re-planned the other way
-JOGGING RETURNING return, discomfort, session cap, the hold cap at the clamp
+JOGGING RETURNING return, discomfort, session cap, hold cap at the clamp, lift check refused
 HOLDING MOVING goto, next program segment
 HOLDING RETURNING hold time expired, program over, return, discomfort, session cap
 HOLDING JOGGING UP or DOWN held

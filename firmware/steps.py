@@ -17,6 +17,7 @@ import events
 import faults
 import headdown
 import homing
+import liftcheck
 import programs
 import reactions
 import states
@@ -56,6 +57,12 @@ def step(core, dt):
         if core.session.active and pos.angle_ok and pos.angle_mdeg > core.cfg.head_down_mdeg:
             if _cap_due(core):
                 return
+    if (st == MOVING or st == JOGGING) and not core.liftcheck.proven:
+        r = liftcheck.step(core, st, dt)
+        if r == liftcheck.REFUSED:
+            start_return(core)
+        if r != liftcheck.NOT_MINE:
+            return
     if rest.owed and core.targets.target_mdeg < core.cfg.rest_angle_mdeg:
         _rest_first(core, st)
     if st == MOVING:

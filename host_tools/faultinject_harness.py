@@ -287,6 +287,17 @@ class Harness(RecoveryProbe):
         self.board.estop_repair_wire()
         self.run_ms(10)
 
+    def _a_switch_wire(self, name, cut):
+        """Cut (or repair) the HOME or OVERTRAVEL switch's wire: the NC contact reads open
+        (host_tools/switches_model.py)."""
+        bit = {"HOME": SW_HOME, "OVERTRAVEL": SW_OVERTRAVEL}[name]
+        if cut:
+            self._count("switch_wire")
+            self.board.switches.cut_wire(bit)
+        else:
+            self.board.switches.repair_wire(bit)
+        self.run_ms(10)
+
     def _a_imu(self, name, on):
         if name not in imu_model.FAULTS:
             raise ValueError("unknown IMU fault %r" % (name,))

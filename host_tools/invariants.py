@@ -40,7 +40,8 @@ I2 emergency return. A trigger is: the e-stop circuit opened by the outside worl
    with v_e, a_e the emergency speed and acceleration, or jog speed and acceleration if
    a fault is latched at the trigger. A fault logged during the return may push the
    deadline to the same formula from that moment at jog speed plus the time to stop (the
-   firmware degrades to jog speed and may stop to re-reference). By the deadline the
+   firmware degrades to jog speed and may stop to re-reference; at the slowest speed,
+   homing_slow_mdeg_s, if steps were lost since the trigger). By the deadline the
    true angle must be <= rest + ARRIVE_TOL_MDEG (+ the angle of steps lost since the
    trigger, up to runaway_tol_mdeg: an error the firmware's own cross-check cannot see).
    The deadline waits while the loop is stalled; a reset voids the obligation (I5 then
@@ -187,6 +188,7 @@ class Limits:
         self.a_e = cfg.emergency_accel_mdeg_s2
         self.v_jog = cfg.jog_speed_mdeg_s
         self.a_jog = cfg.jog_accel_mdeg_s2
+        self.v_slow = cfg.homing_slow_mdeg_s  # a return that lost steps goes on at it
         self.v_normal = cfg.normal_speed_mdeg_s
         self.a_min = min(cfg.jog_accel_mdeg_s2, cfg.normal_accel_mdeg_s2,
                          cfg.emergency_accel_mdeg_s2)
@@ -477,9 +479,11 @@ class Checker:
         ob = self._make_obligation(now, a, v, jog)
         self.obligation = ob
 
-    def _make_obligation(self, now, a, v, jog):
+    def _make_obligation(self, now, a, v, jog, slow=False):
         lim = self.lim
         speed, accel = (lim.v_jog, lim.a_jog) if jog else (lim.v_e, lim.a_e)
+        if slow:
+            speed = lim.v_slow
         phys = return_time_ms(a, v, lim.rest, speed, accel)
         deadline = now + phys * (1 + EMERG_MARGIN_PCT / 100.0) + EMERG_MARGIN_MS
         ob = _Obligation(now, a, v, deadline, phys, jog)
@@ -498,7 +502,10 @@ class Checker:
         if ob is None or ob.jog:
             return
         b = self.board
-        alt = self._make_obligation(now, b.true_angle_mdeg, b.true_rate_mdeg_s, True)
+        # steps lost on the way up: the return goes on at the slowest speed (issue #18,
+        # firmware/lift.py), re-referenced on the IMU first
+        slow = b.lost_steps > ob.lost0
+        alt = self._make_obligation(now, b.true_angle_mdeg, b.true_rate_mdeg_s, True, slow)
         alt.deadline += 1000.0 * abs(b.true_rate_mdeg_s) / self.lim.a_jog  # stop, re-reference
         if alt.deadline > ob.deadline:
             ob.deadline = alt.deadline

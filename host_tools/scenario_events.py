@@ -16,6 +16,7 @@ from host_tools.scenario_format import (
     INPUTS,
     KEYS,
     NOISE_PER_S,
+    SWITCH_WIRES,
     USER_KEYS,
     Checker,
     Event,
@@ -165,6 +166,10 @@ class EventParser(Checker):
         ev.arg = (rate, ins)
         return ()
 
+    def _act_switch_wire(self, ev, t, w, v):
+        ev.arg = self.str_(w, v, tuple(SWITCH_WIRES), "switch wire action")
+        return ()
+
     def _act_flag(self, ev, t, w, v):
         """power_cut, power_restore, hard_reset, soft_reset, crash = true."""
         if v is not True:
@@ -186,6 +191,7 @@ _ACTION_PARSERS = {
     "estop": EventParser._act_estop, "console": EventParser._act_console,
     "command": EventParser._act_command, "imu_fault": EventParser._act_imu_fault,
     "switch_spike": EventParser._act_switch_spike, "switch_noise": EventParser._act_switch_noise,
+    "switch_wire": EventParser._act_switch_wire,
     "power_cut": EventParser._act_flag, "power_restore": EventParser._act_flag,
     "hard_reset": EventParser._act_flag, "soft_reset": EventParser._act_flag,
     "crash": EventParser._act_flag, "user_load": EventParser._act_user_load,

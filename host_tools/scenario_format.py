@@ -37,6 +37,10 @@ BUTTONS = ("UP", "DOWN", "START")
 INPUTS = {"UP": SW_UP, "DOWN": SW_DOWN, "START": SW_START, "ESTOP": SW_ESTOP,
           "HOME": SW_HOME, "OVERTRAVEL": SW_OVERTRAVEL}
 ESTOP_ACTIONS = ("press", "release", "cut_wire", "repair_wire")
+# switch_wire: cut or repair the wire of a normally-closed limit switch (reads open)
+SWITCH_WIRES = {"cut_home": (SW_HOME, True), "repair_home": (SW_HOME, False),
+                "cut_overtravel": (SW_OVERTRAVEL, True),
+                "repair_overtravel": (SW_OVERTRAVEL, False)}
 PROGRAMS = ("beginner", "progression", "interval", "custom", "none")
 VIA = ("console", "button")
 UNTIL = ("duration", "session_end")
@@ -45,8 +49,8 @@ FAULT_NAMES = tuple(sorted(faults.NAMES.values()))
 COMMANDS = tuple(c for c in COMMAND_NAMES if c != "none")
 # The event actions, in the order the README documents them.
 ACTIONS = ("press", "release", "estop", "console", "command", "imu_fault", "switch_spike",
-           "switch_noise", "power_cut", "power_restore", "hard_reset", "soft_reset", "crash",
-           "user_load")
+           "switch_noise", "switch_wire", "power_cut", "power_restore", "hard_reset",
+           "soft_reset", "crash", "user_load")
 # Every key of the format, by section ("" = top level; "events.<x>" / "expect.<x>" are
 # inline tables). The parser accepts exactly these; scenarios/README.md documents each
 # (tests/host/test_scenario_format.py checks that it does).
@@ -81,7 +85,9 @@ _INPUT_ACTIONS = ("press", "console", "command", "estop", "start")
 # Ranges a newcomer may rely on; each says why.
 MASS_KG = (40, 150)  # the supported user range (table_params physics.user_mass_kg)
 HEIGHT_MM = (1200, 2200)  # shorter or taller people do not fit the ankle frame
-COM_OFFSET_MM = (-600, 600)  # hardware/mechanics: steps are lost from ~160-450 mm already
+# hardware/mechanics_figures.md: 150 kg loses steps from ~330-480 mm at the normal speeds
+# and from ~690 mm even at the slowest: up to 1 m reaches the loads the lift check refuses
+COM_OFFSET_MM = (-1000, 1000)
 DURATION_S = (0.1, 3600.0)  # an hour of virtual time is far beyond any session
 DEFAULT_DURATION_S = 600.0
 MAX_DEG = (15.0, 60.0)  # firmware/profiles.py: level 0's angle .. the 60 deg maximum
@@ -168,6 +174,9 @@ class Event:
         elif a == "switch_noise":
             s = "switch noise off" if v is None else "switch noise %g/s on %s" % (
                 v[0], "+".join(v[1]))
+        elif a == "switch_wire":
+            s = "%s switch wire %s" % (v.split("_", 1)[1].replace("overtravel", "over-travel"),
+                                       "cut" if v.startswith("cut") else "repaired")
         elif a == "power_cut":
             s = "power cut" + (" for %g s" % (self.for_ms / 1000) if self.for_ms else "")
         elif a == "user_load":

@@ -16,7 +16,7 @@ import traceback
 from host_tools import physics
 from host_tools.paths import use_firmware
 from host_tools.scenario_eval import Result, evaluate, is_error
-from host_tools.scenario_format import _INPUT_ACTIONS, INPUTS, P, hardware_config
+from host_tools.scenario_format import _INPUT_ACTIONS, INPUTS, SWITCH_WIRES, P, hardware_config
 from host_tools.simboard import SimBoard
 from host_tools.trace import Recorder
 
@@ -265,6 +265,14 @@ class _Run:
             bits |= INPUTS[n]
         self.board.switch_spike(bits)
 
+    def _do_switch_wire(self, ev, now):
+        bit, cut = SWITCH_WIRES[ev.arg]
+        sw = self.board.switches  # the switch model (host_tools/switches_model.py)
+        if cut:
+            sw.cut_wire(bit)
+        else:
+            sw.repair_wire(bit)
+
     def _do_switch_noise(self, ev, now):
         hooks = self.board.ms_hooks
         if ev.arg is None:
@@ -436,6 +444,7 @@ _FIRE = {
     "imu_fault": lambda run, ev, now: run.board.imu_fault(ev.arg, ev.on),
     "switch_spike": _Run._do_switch_spike,
     "switch_noise": _Run._do_switch_noise,
+    "switch_wire": _Run._do_switch_wire,
     "power_cut": lambda run, ev, now: run.board.power_cut(off_ms=ev.for_ms),
     "power_restore": lambda run, ev, now: run.board.power_restore(),
     "hard_reset": lambda run, ev, now: run.board.hard_reset(),

@@ -13,6 +13,13 @@ The result is the logical SW_* bitmask of firmware/signals.py (1 = active).
   settles on the new state.
 - Spikes: `spike(bits)` inverts those bits for the next single sample only (an EMI glitch);
   `spike_rate` (per bit, per ms) makes them happen at random.
+- Cut wires: `cut_wire(bit)` / `repair_wire(bit)` for the home and over-travel switches.
+  Each is a normally-closed contact to GND with a pull-up (hardware/safety_wiring.md), so
+  a cut wire reads like an open contact: the home switch "at the loading stop", the
+  over-travel switch "past over-travel" - and the over-travel node also feeds the
+  hardware STEP gate, which then blocks head-down pulses (host_tools/simboard.py reads
+  the contact for it). The contact opens with bounce like a real change; repaired, it
+  follows the angle again.
 """
 
 from host_tools.paths import use_firmware
@@ -100,6 +107,8 @@ class Switches:
         self._settled_bits = 0
         self.estop_pressed = False
         self.estop_wire_cut = False
+        self.home_wire_cut = False  # the home switch's wire is cut: reads open
+        self.overtravel_wire_cut = False  # the over-travel switch's: reads open
         self.spike_rate = 0.0  # probability per bit per ms of a one-sample glitch
         self._spike_next = 0
         self.bits = 0  # logical SW_* bits of the latest sample
@@ -130,6 +139,22 @@ class Switches:
 
     # ------------------------------------------------------------ faults
 
+    def cut_wire(self, bit):
+        """Cut the wire of the home (SW_HOME) or over-travel (SW_OVERTRAVEL) switch."""
+        self._set_wire(bit, True)
+
+    def repair_wire(self, bit):
+        self._set_wire(bit, False)
+
+    def _set_wire(self, bit, cut):
+        if bit == SW_HOME:
+            self.home_wire_cut = cut
+        elif bit == SW_OVERTRAVEL:
+            self.overtravel_wire_cut = cut
+        else:
+            raise ValueError("only the HOME and OVERTRAVEL switch wires (got %r)" % (bit,))
+        self._wake()  # the next sample moves the contact (tick())
+
     def spike(self, bits):
         """Invert these SW_* bits for the next sample only."""
         self._spike_next |= bits
@@ -147,17 +172,19 @@ class Switches:
     def settle(self, true_angle_mdeg):
         """Limit switches in their state for this angle, without bounce (the state they
         were in before the board powered up); samples once."""
-        self._contacts[SW_HOME].settle(true_angle_mdeg <= self.home_switch_mdeg)
-        self._contacts[SW_OVERTRAVEL].settle(true_angle_mdeg >= self.overtravel_mdeg)
+        self._contacts[SW_HOME].settle(true_angle_mdeg <= self.home_switch_mdeg
+                                       or self.home_wire_cut)
+        self._contacts[SW_OVERTRAVEL].settle(true_angle_mdeg >= self.overtravel_mdeg
+                                             or self.overtravel_wire_cut)
         return self.tick(true_angle_mdeg)
 
     def tick(self, true_angle_mdeg):
         """One ms: the limit switches follow the angle; every contact is sampled once."""
         home = self._home
         over = self._overtravel
-        if (true_angle_mdeg <= self.home_switch_mdeg) != home.active:
+        if (true_angle_mdeg <= self.home_switch_mdeg or self.home_wire_cut) != home.active:
             home.set(not home.active)
-        if (true_angle_mdeg >= self.overtravel_mdeg) != over.active:
+        if (true_angle_mdeg >= self.overtravel_mdeg or self.overtravel_wire_cut) != over.active:
             over.set(not over.active)
         if self._quiet:
             b = self._settled_bits
@@ -194,8 +221,10 @@ class Switches:
             and not self._spike_next
             and self.spike_rate <= 0.0
             and self.bits == self._settled_bits
-            and (true_angle_mdeg <= self.home_switch_mdeg) == self._home.active
-            and (true_angle_mdeg >= self.overtravel_mdeg) == self._overtravel.active
+            and (true_angle_mdeg <= self.home_switch_mdeg or self.home_wire_cut)
+            == self._home.active
+            and (true_angle_mdeg >= self.overtravel_mdeg or self.overtravel_wire_cut)
+            == self._overtravel.active
         )
 
     def contact(self, bit):

@@ -573,7 +573,9 @@ def test_jog_held_at_the_clamp_obeys_the_hold_cap():
     rig.profile.hold_max_ms = 20000
     rig.ready_homed()
     rig.plant.buttons = SW_DOWN
-    rig.run_until(lambda r: r.core.state == JOGGING and r.core.plan.done(), 60000)
+    # at the clamp: the stop of the lift check near horizontal is not it
+    rig.run_until(lambda r: r.core.state == JOGGING and r.core.plan.done()
+                  and r.core.liftcheck.proven, 60000)
     rig.run_until(lambda r: r.core.state == RETURNING, 21000)
 
 

@@ -155,3 +155,55 @@ def test_after_an_imu_drift_a_re_reference_adds_the_offset_back():
     r.run_until(lambda x: x.core.phase == P_LATCHED, 60000)
     assert r.core.fault == faults.RUNAWAY
     assert -1000 < r.plant.angle_mdeg() < 1000  # true horizontal, not 2 deg off
+
+
+def _return_sticking_below(r, stick_mdeg, ms):
+    """A runaway's return (lifted at up to 1 deg/s) whose table sticks once it is within
+    stick_mdeg of horizontal: the last steps are lost under the runaway tolerance."""
+    p = r.plant
+    for _ in range(ms // 100):
+        if p.angle_mdeg() > stick_mdeg:
+            _run_heavy(r, 100, 1000)
+        else:
+            _run_heavy(r, 100, 0)
+        if r.core.phase == P_LATCHED and r.core.plan.done():
+            break
+
+
+def test_a_try_arriving_by_its_steps_short_of_horizontal_tries_on_or_gives_up():
+    """Found by the head-down sweep (issue #18): the last try of a runaway's return lost
+    2 deg of steps - under the runaway tolerance, so the check never tripped - and
+    latched with the person 2 deg head-down. Arriving by its steps while the IMU shows the
+    table clearly head-down counts as losing steps again: here the table cannot move
+    any more, so the return gives up, with the alarm and the reason. Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 20000)
+    assert r.core.command(C_RETURN) == 0
+    _run_heavy(r, 5000, 0)  # the normal-speed try loses steps: runaway, on slowly
+    assert r.core.fault == faults.RUNAWAY and r.core.lift.slow
+    _return_sticking_below(r, 2000, 120000)
+    assert r.core.phase == P_LATCHED
+    assert r.core.lift.gave_up and len(_gave_up(r)) == 1
+    assert 1500 < r.plant.angle_mdeg() <= 2100
+    assert r.out.buzzer == IND_ALARM
+
+
+def test_a_try_short_of_horizontal_that_can_still_move_goes_on_to_it():
+    """The same, but the table sticks for one try only (the person shifts back): the
+    next try, re-referenced on the IMU, brings it to horizontal. Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 20000)
+    assert r.core.command(C_RETURN) == 0
+    _run_heavy(r, 5000, 0)
+    p = r.plant
+    stuck = False
+    for _ in range(1200):
+        a = p.angle_mdeg()
+        if a <= 2000 and not stuck and r.core.plan.done():
+            stuck = True  # the try arrived by its steps, the table short of horizontal
+        _run_heavy(r, 100, 1000 if (a > 2000 or stuck) else 0)
+        if stuck and r.core.phase == P_LATCHED and r.core.plan.done():
+            break
+    assert stuck and r.core.phase == P_LATCHED
+    assert not r.core.lift.gave_up
+    assert -1000 < p.angle_mdeg() < 1000

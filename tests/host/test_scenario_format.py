@@ -53,6 +53,8 @@ MALFORMED = [
     ("[[events]]\nat_s = 1\nswitch_spike = [\"HOME\", \"DOOR\"]\n", 3, "events[1].switch_spike",
      ["unknown input 'DOOR'"]),
     ("[[events]]\nat_s = 1\nestop = \"smash\"\n", 3, "events[1].estop", ["unknown e-stop action"]),
+    ("[[events]]\nat_s = 1\nswitch_wire = \"cut_estop\"\n", 3, "events[1].switch_wire",
+     ["unknown switch wire action 'cut_estop'", "cut_home"]),
     ("[[events]]\npress = \"UP\"\n", 1, "events[1]", ["needs a time"]),
     ("[[events]]\nat_s = 1\nat_ms = 1000\npress = \"UP\"\n", 3, "events[1].at_ms",
      ["not both"]),
@@ -209,8 +211,9 @@ def test_the_readme_documents_every_name_a_value_can_take():
              + scenario.UNTIL + scenario.SPEEDS + scenario.ACTIONS + scenario.FAULT_NAMES
              + tuple(scenario.INPUTS) + scenario.COMMANDS + tuple(scenario.STATE_NAMES))
     from host_tools import imu_model
+    from host_tools.scenario_format import SWITCH_WIRES
 
-    names += tuple(imu_model.FAULTS)
+    names += tuple(imu_model.FAULTS) + tuple(SWITCH_WIRES)
     missing = [n for n in names if n not in text]
     assert not missing, "scenarios/README.md does not mention: %s" % ", ".join(missing)
 

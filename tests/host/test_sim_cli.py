@@ -111,8 +111,8 @@ def test_a_session_cut_short_by_duration_exits_1():
     (["--scenario", "scenarios/beginner_session.toml", "--program", "beginner"],
      "--scenario runs the file's own program"),
     (["--scenario", "no/such/file.toml"], "no/such/file.toml: cannot read"),
-    (["--scenario", "scenarios/beginner_session.toml", "--offset", "-900"],
-     "--offset: -900.0 is out of range"),
+    (["--scenario", "scenarios/beginner_session.toml", "--offset", "-1200"],
+     "--offset: -1200.0 is out of range"),
 ])
 def test_usage_errors_exit_2_with_a_message(args, words, capsys):
     assert sim.main(args + ["--quiet"]) == 2
