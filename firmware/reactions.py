@@ -160,10 +160,11 @@ def can_move(core):
 def reference_from_imu(core):
     pos = core.pos
     runaway = core.sup.runaway
-    # the IMU corrected by the offset it took at rest: never onto a drifted IMU angle
-    pos.reference_from_imu(core.est, runaway.base_mdeg)
+    # never onto a drifted IMU angle, nor onto one that hides lost steps
+    off = runaway.safe_offset_mdeg()
+    pos.reference_from_imu(core.est, off)
     core.plan.reset(pos.count + pos.offset)
-    runaway.reset()  # a new reference: the old error history no longer applies
+    runaway.rebase(off)  # a new reference: the old error history no longer applies
 
 
 def step_latch(core, st):
@@ -183,24 +184,28 @@ def step_latch(core, st):
         if st == FAULT and not can_move(core):
             latch(core)
         elif core.plan.done():
-            if core.lift.active and _short_of_rest(core):
-                # the try lost steps too few for the runaway check to see (under its
-                # tolerance): take the steps from the IMU again and try on, or give up
+            if _short_of_rest(core):
+                # the return lost steps too few for the runaway check to see (under its
+                # tolerance), a heavy load at the e-stop's or a fault's speed: take the
+                # steps from the IMU again and try on, or give up
                 core.pos.steps_trusted = False
-                _lost_steps_again(core)
+                if core.lift.active:
+                    _lost_steps_again(core)
+                else:
+                    raise_fault(core, faults.RUNAWAY)
             else:
                 core.phase = P_LATCHED
 
 
 def _short_of_rest(core):
-    """A runaway's return arrived by its steps, but the IMU (with the offset it took at
-    rest) puts the table clearly head-down of the steps and of the rest angle: the try
-    lost steps. 'Clearly': the progress a try must show (lift.PROGRESS_MIN_MDEG) between
+    """A return arrived by its steps, but the IMU (with the offset it took at rest,
+    RunawayCheck.safe_offset_mdeg) puts the table clearly head-down of the steps and of
+    the rest angle: the return lost steps. 'Clearly': the progress a try must show (lift.PROGRESS_MIN_MDEG) between
     the IMU and the steps, and twice that from the rest angle, so that a further try
     has that much to show and an IMU's noise cannot make one give up at horizontal."""
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
-    a = est.angle_mdeg + core.sup.runaway.base_mdeg
+    a = est.angle_mdeg + core.sup.runaway.safe_offset_mdeg()
     m = lift.PROGRESS_MIN_MDEG
     return a - core.pos.steps_mdeg > m and a - core.cfg.rest_angle_mdeg > 2 * m

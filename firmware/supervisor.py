@@ -155,8 +155,9 @@ class RunawayCheck:
     angle, not of the history, so moving back and forth cannot hide lost steps in it.
     The anchor is set by anchor(): on the home switch (the steps are true there, so the
     whole discrepancy is the IMU's) and after a calibration. A re-reference on the IMU
-    (reactions.reference_from_imu) adds base back: steps are never re-referenced onto an
-    IMU angle that drifted while the table stood still. Steps lost at the end of a move
+    (reactions.reference_from_imu) adds safe_offset_mdeg() back: steps are never
+    re-referenced onto an IMU angle that drifted while the table stood still, nor onto one
+    that hides steps lost on the way up. Steps lost at the end of a move
     (the timer already running) are still judged at rest: nothing is absorbed then.
 
     update() allocates nothing on MicroPython.
@@ -166,6 +167,10 @@ class RunawayCheck:
         self._cfg = cfg
         # Kept by reset(): they are the IMU's, not the reference's.
         self.base_mdeg = 0  # the part of the discrepancy that is the IMU's
+        # the part of base known at rest: the anchor's plus what followed while standing
+        # still (no pulses, the self-locking worm holds: only the IMU can have moved);
+        # the rest of base followed during moves and may hold steps lost (safe_offset)
+        self.rest_base_mdeg = 0
         self._anchor_base = 0  # base at the anchor
         self._anchor_steps = 0  # steps angle at the anchor
         self._anchor_next = True  # the next valid sample sets the anchor
@@ -201,6 +206,7 @@ class RunawayCheck:
             self._anchor_next = False
             if self._anchor_full:
                 self.base_mdeg = e
+                self.rest_base_mdeg = e
             self._anchor_full = False
             self._anchor_base = self.base_mdeg
             self._anchor_steps = steps_angle_mdeg
@@ -242,4 +248,31 @@ class RunawayCheck:
             b = a + span
         elif b < a - span:
             b = a - span
+        if not moving:
+            self.rest_base_mdeg += b - self.base_mdeg
         self.base_mdeg = b
+
+    def safe_offset_mdeg(self):
+        """The IMU offset to add to the IMU's angle when it must stand in for the steps
+        (a re-reference, the return's arrival check): the part of base seen at rest, plus
+        the part followed during moves only where it moves the angle head-down.
+
+        During a move base follows at the steepest slope an offset can have, so it may
+        also hold up to that much of steps really lost before the check tripped. Lost on
+        the way up, those steps make that part negative (the table is head-down of the
+        steps): adding it would put the reference head-up of the table and the return
+        would stop short with the person head-down (found when the runaway return met the
+        slope rule). Leaving it out errs the safe way: the reference is then head-down of
+        the table by at most the offset's change along the move, and a return toward
+        horizontal ends at it or that much head-up of it."""
+        moved = self.base_mdeg - self.rest_base_mdeg
+        if moved < 0:
+            moved = 0
+        return self.rest_base_mdeg + moved
+
+    def rebase(self, offset_mdeg):
+        """The steps were just re-referenced on the IMU plus offset_mdeg: that is now the
+        whole discrepancy, taken as known (the next moves follow from here)."""
+        self.base_mdeg = offset_mdeg
+        self.rest_base_mdeg = offset_mdeg
+        self.reset()
