@@ -1,4 +1,5 @@
-"""Run the core tests (tests/core/test_*.py) under the MicroPython unix port.
+"""Run the core tests (tests/core/test_*.py) under MicroPython: the unix port (make
+test-mpy) or the 32-bit WebAssembly port (make test-mpy32, host_tools/mpy32/run.mjs).
 
 The same files pytest runs on CPython: every module-level function named test_* is
 called with no arguments. Prints one line per failure and a closing
@@ -45,7 +46,7 @@ def main():
         del sys.modules[mod_name]
         mod = None
         gc.collect()
-    print("micropython unix port: %d passed, %d failed" % (passed, failed))
+    print("micropython-%s: %d passed, %d failed" % (sys.platform, passed, failed))
     if failed or not passed:
         sys.exit(1)
 
