@@ -9,8 +9,8 @@
 // path, and the current directory is the same there: the script finds firmware/ and
 // tests/ where it would on the unix port. Nothing is written back. The exit status is the
 // script's (sys.exit), 1 on an uncaught exception.
-// boot32.py runs first: it makes the port's platform edges (errno numbers, os, sys) look
-// like the unix port's and the ESP32's.
+// boot32.py runs first: it makes the port's platform edges (errno numbers, os, sys, the
+// microsecond clock) look like the unix port's and the ESP32's.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,9 +97,29 @@ def _mpy32_main(path, argv_json):
     except BaseException as e:  # noqa: BLE001 - reported as the unix port would
         sys.print_exception(e)
         return 1
-    finally:
-        run_atexit()
     return 0
+
+
+def _mpy32_step():
+    """One step of the work handed to run_steps(): None while there is more, else the
+    exit status."""
+    try:
+        if _Steps.steps is not None:
+            try:
+                next(_Steps.steps)
+                gc.collect()  # at the top level, when this call returns
+                return None
+            except StopIteration:
+                _Steps.steps = None
+            if _Steps.done is not None:
+                _Steps.done()
+        return 0
+    except SystemExit as e:
+        code = e.args[0] if e.args else 0
+        return code if isinstance(code, int) else 1
+    except BaseException as e:  # noqa: BLE001 - reported as the unix port would
+        sys.print_exception(e)
+        return 1
 `;
 
 async function main() {
@@ -112,6 +132,11 @@ async function main() {
   const { loadMicroPython } = await import(modPath);
   const out = (t) => process.stdout.write(t);
   const mp = await loadMicroPython({ heapsize: opts.heap, stdout: out, stderr: out, linebuffer: false });
+  // time.ticks_us of the port follows Date.now() (1 ms steps); boot32.py puts this
+  // microsecond clock under it, as the chip's (ticks wrap at 2**30 like the ESP32's)
+  mp.registerJsModule("mpy32_host", {
+    ticks_us: () => Math.floor(performance.now() * 1000) % 1073741824,
+  });
   const FS = mp.FS;
   for (const c of opts.copies) copyIn(FS, path.resolve(c));
   copyIn(FS, opts.script);
@@ -121,7 +146,16 @@ async function main() {
   mp.runPython(fs.readFileSync(path.join(HERE, "boot32.py"), "utf8"));
   mp.runPython(MAIN);
   const main = mp.globals.get("_mpy32_main");
-  const rc = main(opts.script, JSON.stringify([opts.script, ...opts.args]));
+  let rc = main(opts.script, JSON.stringify([opts.script, ...opts.args]));
+  if (rc === 0) {
+    // the steps the script handed over (boot32.py run_steps), one per call: the port
+    // collects garbage between two calls only
+    const step = mp.globals.get("_mpy32_step");
+    do {
+      rc = step();
+    } while (rc === null || rc === undefined);
+  }
+  mp.runPython("run_atexit()");
   process.exitCode = typeof rc === "number" ? rc : 1;
 }
 
