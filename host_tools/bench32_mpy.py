@@ -15,14 +15,16 @@ session_main(fw_dir, rig_dir, params_path, fs_root, quick=False)
     with its acknowledgement and return, a fault during a move (the IMU stops answering)
     and its latch.
 
-    Every loop pass is one step (mpy32.run_steps: that port collects garbage between two
-    steps only; the unix port collects in _live()): gc.mem_alloc() after the collection
-    (the live heap), then the pass with the GC disabled and gc.mem_alloc() again (the
-    most one pass allocated, and the raw peak). The harness's own objects are measured
-    and left out (its code, the stand-in, the board); what remains is the firmware's: its
-    code, its objects, its buffers. Also prints the order the firmware's modules were
-    imported in (dependencies first), for imports_main. The board module of the chip
-    (board_esp32, powerup) is not in it: the host provides the board.
+    Every loop pass is one step (toplevel.run_steps of host_tools/mpy32: that port
+    collects garbage between two steps only; the unix port collects in _live()):
+    gc.mem_alloc() after the collection (the live heap), then the pass with the GC
+    disabled and gc.mem_alloc() again (the most one pass allocated, and the raw peak).
+    The harness's own objects are measured and left out (its code, the stand-in, the
+    board); what remains is the firmware's: its code, its objects, its buffers. Also
+    prints the order the firmware's modules were imported in (dependencies first), for
+    imports_main. The board module of the chip (board_esp32, powerup) is not in it: the
+    host provides the board. quick: no program, shallower, a collection every 25 passes
+    while waiting.
 
 imports_main(fw_dir, order)
     What importing each firmware module put on the heap (its code and globals), one
@@ -240,13 +242,13 @@ def _steps(run, generator):
     """Run a generator one step per top-level call on the 32-bit port (run_steps), or in
     a loop where gc.collect() works (the unix port); then run()."""
     try:
-        import mpy32
+        import toplevel
     except ImportError:
         for _ in generator:
             pass
         run()
         return
-    mpy32.run_steps(generator, run)
+    toplevel.run_steps(generator, run)
 
 
 def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False):

@@ -64,13 +64,13 @@ def main():
             sys.exit(1)
 
     try:
-        import mpy32  # the 32-bit port (host_tools/mpy32) collects only between steps
+        import toplevel  # the 32-bit port (host_tools/mpy32) collects only between steps
     except ImportError:
         for _ in steps:
             pass
         done()
         return
-    mpy32.run_steps(steps, done)
+    toplevel.run_steps(steps, done)
 
 
 main()

@@ -1,7 +1,7 @@
 """Run before a script on the 32-bit MicroPython (the WebAssembly port, host_tools/mpy32/
 run.mjs): makes that port's edges look like the unix port's and the ESP32's.
 
-It also gives scripts a module `mpy32` with run_steps(): this port collects garbage only
+It also gives scripts a module `toplevel` with run_steps(): this port collects garbage only
 when control is back in JavaScript (gc.collect() inside Python merely asks for it, and
 the heap grows meanwhile), so a long script hands its work over as steps, run one per
 call from run.mjs, with a collection between two.
@@ -115,15 +115,15 @@ def run_steps(steps, done=None):
     gc.collect()  # asks for a collection at the top level, before the first step
 
 
-def _mpy32_module():
+def _toplevel_module():
     ns = _Namespace()
-    ns.__name__ = "mpy32"
+    ns.__name__ = "toplevel"
     ns.run_steps = run_steps
     return ns
 
 
 builtins.open = _translated(_open)
-sys.modules["mpy32"] = _mpy32_module()
+sys.modules["toplevel"] = _toplevel_module()
 sys.modules["os"] = _os()
 sys.modules["sys"] = _sys()
 sys.modules["time"] = _time()
