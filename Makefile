@@ -62,7 +62,7 @@ $(MPY32_STAMP): $(MPY32)/package.json $(MPY32)/package-lock.json
 	cd $(MPY32) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test-mpy32: $(MPY32_STAMP) ## Allocation + a subset of the core tests on the 32-bit MicroPython (SOAK=1: all)
+test-mpy32: $(MPY32_STAMP) ## The core tests (allocation included) on the 32-bit MicroPython; SOAK=1 all
 	$(MPY32_RUN) tests/mpy_runner.py $(MPY32_TESTS)
 
 # The parts run side by side, each one's output printed whole when it ends (pytest's
