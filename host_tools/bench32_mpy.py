@@ -1,0 +1,376 @@
+"""The heap benchmark that runs inside the 32-bit MicroPython (host_tools/mpy32): the
+firmware's live heap after boot and at the peak of a full session, as on a stock ESP32.
+
+Started by host_tools/bench32.py (through host_tools/mpy32/run.mjs); prints one line
+`BENCH_JSON {...}`.
+
+session_main(fw_dir, rig_dir, params_path, fs_root, quick=False)
+    The firmware's code is loaded from its .mpy files into the GC heap, as the stock
+    ESP32_GENERIC image loads the deployed files from littlefs (no ROMFS there). The real
+    App runs on a small board of this harness: tests/core/rig.py's kinematic stand-in of
+    the table, a virtual clock, storage in a fresh directory, the console as two buffers
+    (the App loop is the real one: core tick, console, persistence). The session, typed
+    on the console: consent, homing, a program to its end with telemetry streaming, the
+    records (status, log, history, faults, profile, config, help), a move and an e-stop
+    with its acknowledgement and return, a fault during a move (the IMU stops answering)
+    and its latch.
+
+    Every loop pass is one step (toplevel.run_steps of host_tools/mpy32: that port
+    collects garbage between two steps only; the unix port collects in _live()):
+    gc.mem_alloc() after the collection (the live heap), then the pass with the GC
+    disabled and gc.mem_alloc() again (the most one pass allocated, and the raw peak).
+    The harness's own objects are measured and left out (its code, the stand-in, the
+    board); what remains is the firmware's: its code, its objects, its buffers. Also
+    prints the order the firmware's modules were imported in (dependencies first), for
+    imports_main. The board module of the chip (board_esp32, powerup) is not in it: the
+    host provides the board. quick: no program, shallower, a collection every 25 passes
+    while waiting.
+
+imports_main(fw_dir, order)
+    What importing each firmware module put on the heap (its code and globals), one
+    module per step in `order` (dependencies first, so each import loads that module
+    alone), with the code loaded from the .mpy files.
+"""
+
+import builtins
+import gc
+import sys
+
+TICK_MS = 10
+
+
+def _emit(obj):
+    import json
+
+    print("BENCH_JSON " + json.dumps(obj))
+
+
+def _live():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+class _Imports:
+    """builtins.__import__ wrapped: the firmware modules in the order they finished
+    importing (dependencies first), and those first imported after boot."""
+
+    def __init__(self):
+        self.order = []
+        self.booted = False
+        self.late = []  # modules first imported after boot (lazy imports)
+        self._real = builtins.__import__
+
+    def install(self):
+        builtins.__import__ = self._import
+
+    def uninstall(self):
+        builtins.__import__ = self._real
+
+    def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        new = name not in sys.modules and level == 0
+        m = self._real(name, globals, locals, fromlist, level)
+        if new and name in sys.modules:  # a built-in module is never in sys.modules
+            (self.late if self.booted else self.order).append(name)
+        return m
+
+
+class _Board:
+    """The board interface of firmware/app.py over rig.Plant (as tests/core/
+    test_console.py's ConsoleBoard), the console as two buffers drained every pass."""
+
+    def __init__(self, fs_root, params_path, plant):
+        self.fs_root = fs_root
+        self.hw_params_path = params_path
+        self.plant = plant
+        self.now_ms = 1000
+        self.rx = b""
+        self.out = bytearray()
+        self._outputs = None
+
+    def ticks_ms(self):
+        return self.now_ms
+
+    def wait_until(self, t_ms):
+        from ticks import ticks_diff
+
+        dt = ticks_diff(t_ms, self.now_ms)
+        if dt > 0:
+            if self._outputs is not None:
+                self.plant.apply(self._outputs, dt)
+            self.now_ms = t_ms
+
+    def read_inputs(self, inp):
+        self.plant.fill(inp)
+
+    def apply_outputs(self, out):
+        self._outputs = out
+
+    def estop_rearm(self):
+        pass
+
+    def wdt_arm(self, timeout_ms):
+        pass
+
+    def wdt_feed(self):
+        pass
+
+    def reset_cause(self):
+        return 1  # power-on
+
+    def reset(self):
+        pass
+
+    def enter_maintenance(self):
+        pass
+
+    def console_read_into(self, buf):
+        n = min(len(buf), len(self.rx))
+        if n:
+            buf[:n] = self.rx[:n]
+            self.rx = self.rx[n:]
+        return n
+
+    def console_write(self, data):
+        self.out.extend(data)
+
+
+class _Session:
+    """Loop passes, each one step, measured; console lines typed between them."""
+
+    def __init__(self, board):
+        self.app = None
+        self.board = board
+        self.base = 0  # heap that is not the firmware's
+        self.peak = 0
+        self.raw_peak = 0
+        self.tick_max = 0
+        self.tick_max_at = None
+        self.line = "(boot)"
+        self.passes = 0
+        self.said = []  # error and alert lines of the console
+        self.trace = []  # (pass, console line, live heap) every 500 passes
+        self.every = 1  # while waiting, a step (a collection) every this many passes
+        self.collected = True  # no allocation since the last collection
+
+    def step(self):
+        """One measured loop pass; the caller yields after it."""
+        if self.collected:  # else the garbage of the last pass is still counted
+            live = _live() - self.base
+            if live > self.peak:
+                self.peak = live
+            if self.passes % 500 == 0:
+                self.trace.append((self.passes, self.line, live))
+        self.collected = False
+        gc.disable()
+        try:
+            a0 = gc.mem_alloc()
+            self.app.step()
+            a1 = gc.mem_alloc()
+        finally:
+            gc.enable()
+        self.passes += 1
+        if a1 - a0 > self.tick_max:
+            self.tick_max = a1 - a0
+            self.tick_max_at = self.line
+        if a1 - self.base > self.raw_peak:
+            self.raw_peak = a1 - self.base
+        out = self.board.out
+        if out:
+            self.board.out = bytearray()  # the host read it: not the firmware's heap
+            text = bytes(out).decode()
+            for ln in text.split("\n"):
+                if ln.startswith("error") or ln.startswith("alert"):
+                    self.said.append("%s -> %s" % (self.line, ln[:120]))
+
+    def until(self, pred, max_ms):
+        waited = 0
+        while not pred():
+            if waited >= max_ms:
+                raise AssertionError("not reached in %d ms after %r (state %d)" % (
+                    max_ms, self.line, self.app.core.state))
+            self.step()
+            if self.passes % self.every == 0:
+                self.collected = True
+                yield
+            waited += TICK_MS
+
+    def send(self, line):
+        self.line = line
+        self.board.rx = self.board.rx + (line + "\n").encode()
+        con = self.app.console
+        yield from self.until(lambda: not self.board.rx and not con.busy(), 5000)
+        self.step()
+        self.collected = True
+        yield
+
+
+def _script(s, plant, quick):
+    """The session of the module docstring (a generator: one loop pass per step); quick:
+    no program, 5 deg instead of 15."""
+    from states import EMERGENCY_RETURN, FAULT, HOLDING, READY
+
+    core = s.app.core
+    for line in ("consent", "consent yes", "home"):
+        yield from s.send(line)
+    yield from s.until(lambda: core.state == READY and core.homed, 60000)
+    deg = 5 if quick else 15
+    if not quick:
+        for line in ("stream 10", "program custom", "start 15 10"):
+            yield from s.send(line)
+        yield from s.until(lambda: core.state != READY, 5000)
+        yield from s.until(lambda: core.state == READY, 300000)
+        yield from s.send("stream off")
+    for line in ("status", "log 40", "history", "faults", "profile", "config get", "help"):
+        yield from s.send(line)
+    yield from s.send("goto %d" % deg)
+    yield from s.until(lambda: core.state == HOLDING, 60000)
+    yield from s.send("estop")
+    yield from s.until(lambda: core.state == EMERGENCY_RETURN and core.phase == 4, 120000)
+    for line in ("ack", "return"):
+        yield from s.send(line)
+    yield from s.until(lambda: core.state == READY, 120000)
+    yield from s.send("goto %d" % deg)
+    yield from s.until(lambda: plant.angle_mdeg() > deg * 300, 60000)
+    s.line = "(the IMU stops answering)"
+    plant.imu_error = 19  # ENODEV
+    yield from s.until(lambda: core.state == FAULT and core.phase == 4, 120000)
+    for line in ("status", "faults", "log"):
+        yield from s.send(line)
+
+
+def _steps(run, generator):
+    """Run a generator one step per top-level call on the 32-bit port (run_steps), or in
+    a loop where gc.collect() works (the unix port); then run()."""
+    try:
+        import toplevel
+    except ImportError:
+        for _ in generator:
+            pass
+        run()
+        return
+    toplevel.run_steps(generator, run)
+
+
+def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False):
+    r = {"error": None, "quick": quick}
+    imports = _Imports()
+    _steps(lambda: _session_report(r, imports),
+           _session_steps(r, imports, (fw_dir, rig_dir, params_path, fs_root), quick))
+
+
+def _session_steps(r, imports, where, quick):
+    fw_dir, rig_dir, params_path, fs_root = where
+    yield  # collected: the baseline is the heap before the firmware
+    base = _live()
+    sys.path[:0] = [fw_dir]
+    imports.install()
+    import app  # every firmware module App needs, from .mpy files into the heap
+
+    yield
+    r["heap_code_bytes"] = code = _live() - base
+    sys.path.insert(0, rig_dir)
+    from rig import Plant  # the harness: the stand-in, its config (not the firmware's)
+    from support import make_config
+
+    cfg = make_config()
+    board = _Board(fs_root, params_path, Plant(cfg, cfg.loading_angle_mdeg))
+    cfg = None
+    s = r["session"] = _Session(board)
+    if quick:
+        s.every = 25
+    yield
+    r["heap_harness_bytes"] = harness = _live() - base - code
+    s.base = base + harness
+    s.app = a = app.App(board)
+    a.start()
+    s.collected = True
+    yield  # the garbage of the construction collected before the first pass
+    yield from s.until(lambda: a.core.state != 0, 5000)  # 0: BOOT
+    imports.booted = True
+    s.step()
+    s.collected = True
+    yield
+    r["heap_boot_bytes"] = boot = _live() - s.base
+    s.peak = max(s.peak, boot)
+    try:
+        yield from _script(s, board.plant, quick)
+    except Exception as e:  # reported with the figures so far
+        r["error"] = "%s: %s" % (type(e).__name__, e)
+    s.collected = True
+    yield
+    s.step()  # the heap after the last pass is measured too
+
+
+def _session_report(r, imports):
+    imports.uninstall()
+    s = r.get("session")
+    if s is not None:
+        r.update({
+            "heap_peak_bytes": s.peak,
+            "heap_peak_raw_bytes": s.raw_peak,
+            "tick_alloc_max_bytes": s.tick_max,
+            "tick_alloc_max_at": s.tick_max_at,
+            "passes": s.passes,
+            "virtual_ms": s.passes * TICK_MS,
+            "console_errors": s.said,
+            "live_trace": s.trace,
+            "final_state": s.app.core.state if s.app is not None else None,
+        })
+        del r["session"]
+    r["import_order"] = imports.order
+    r["imported_after_boot"] = imports.late
+    r["version"] = sys.version
+    _emit(r)
+
+
+def imports_main(fw_dir, order):
+    r = {"modules": {}, "error": None}
+    _steps(lambda: _emit(r), _import_steps(r, fw_dir, order))
+
+
+def _import_steps(r, fw_dir, order):
+    sys.path.insert(0, fw_dir)
+    yield
+    for name in order:
+        before = _live()
+        try:
+            __import__(name)
+        except Exception as e:
+            r["error"] = "%s importing %s: %s" % (type(e).__name__, name, e)
+            return
+        yield
+        r["modules"][name] = _live() - before
+
+
+def tick_main(n, warm):
+    """host_tools/bench_mpy.py tick_main(), its two passes as two steps: the 32-bit port
+    collects the timing pass's garbage (its clock reads) before the allocation pass, whose
+    gc.mem_alloc() calls walk the whole heap."""
+    import bench_mpy
+
+    r = {}
+
+    def timing():
+        yield
+        r["tb"] = bench_mpy._pass(n, warm, False)
+        yield
+        r["ta"] = bench_mpy._pass(n, warm, True)
+
+    def report():
+        tb, ta = r["tb"], r["ta"]
+        per_state = {}
+        pooled = []
+        worst = 0
+        for label in sorted(tb.bins):
+            b = tb.bins[label]
+            times = sorted(b.times[: b.n])
+            a = ta.bins.get(label)
+            per_state[label] = bench_mpy._state_row(b, times, a)
+            if a is not None and a.alloc_ticks:
+                worst = max(worst, (a.alloc_total + a.alloc_ticks - 1) // a.alloc_ticks)
+            if label in ("moving", "holding", "emergency"):
+                pooled.extend(times[:n])
+        pooled.sort()
+        bench_mpy._emit(bench_mpy._tick_report(tb, ta, per_state, pooled, worst))
+
+    _steps(report, timing())
