@@ -200,9 +200,10 @@ def step_latch(core, st):
 def _short_of_rest(core):
     """A return arrived by its steps, but the IMU (with the offset it took at rest,
     RunawayCheck.safe_offset_mdeg) puts the table clearly head-down of the steps and of
-    the rest angle: the return lost steps. 'Clearly': the progress a try must show (lift.PROGRESS_MIN_MDEG) between
-    the IMU and the steps, and twice that from the rest angle, so that a further try
-    has that much to show and an IMU's noise cannot make one give up at horizontal."""
+    the rest angle: the return lost steps. 'Clearly': the progress a try must show
+    (lift.PROGRESS_MIN_MDEG) between the IMU and the steps, and twice that from the rest
+    angle, so that a further try has that much to show and an IMU's noise cannot make
+    one give up at horizontal."""
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
