@@ -18,6 +18,7 @@ back.
 """
 
 import faults
+import manifest
 import profiles
 import store
 from auth import Auth
@@ -59,6 +60,7 @@ class App:
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
         self.startup_errors = []  # human-readable, shown by the console at connect/status
+        self.build = self._check_firmware(board.code_root)  # first: its fault wins
         try:
             load_hardware(cfg, board.hw_params_path)
         except ConfigError as e:
@@ -108,6 +110,18 @@ class App:
         self.next_ms = 0
         self.overruns_total = 0
         self.ticks = 0
+
+    def _check_firmware(self, code_root):
+        """The build identity from the manifest; a mismatch is a startup error with the
+        fault that allows only the slow return (firmware/manifest.py). code_root None:
+        the firmware is imported from the source tree (the simulator): nothing to check."""
+        if code_root is None:
+            return manifest.NOT_DEPLOYED
+        build, problem = manifest.check(store.DirFS(code_root), store.DirFS(manifest.ROM))
+        if problem is not None:
+            self._startup_error(faults.MANIFEST, "firmware manifest: %s. Nothing moves but "
+                                "the slow return; deploy again" % problem)
+        return build if build is not None else "unknown"
 
     def _startup_error(self, code, text):
         if self.config_fault == faults.NONE:

@@ -79,6 +79,7 @@ class Nvs:
 class Esp32Board:
     hw_params_path = "table_params.json"
     fs_root = ""
+    code_root = ""  # deploy's files and its manifest, checked at boot (firmware/manifest.py)
 
     def __init__(self):
         import json

@@ -267,6 +267,8 @@ def _ack(core, st):
 
 
 def _fault_cause_gone(core):
+    if core.config_fault == faults.MANIFEST:
+        return False  # the files stay as they are until a deploy and a reset
     code = core.fault
     if code == faults.OVERTRAVEL or code == faults.OVERTRAVEL_SWITCH:
         return not core.switches.overtravel

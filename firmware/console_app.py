@@ -24,6 +24,7 @@ class AppView:
         self.auth = app.auth
         self.startup_errors = app.startup_errors
         self.version = app.version
+        self.build = app.build  # from the deploy's manifest (firmware/manifest.py)
 
     # ------------------------------------------------------------ changes
 

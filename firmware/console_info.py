@@ -44,6 +44,7 @@ def c_version(con):
     v = impl.version
     con.out.ok(None, pairs=(
         ("firmware", con.view.version),
+        ("build", con.view.build),
         ("protocol", PROTOCOL),
         ("platform", sys.platform),
         ("python", "%s %d.%d.%d" % (impl.name, v[0], v[1], v[2])),

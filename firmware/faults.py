@@ -33,6 +33,7 @@ STUCK_BUTTON = const(31)  # a button held longer than any real use
 STORAGE = const(40)  # a stored file missing, truncated or corrupt
 # firmware
 INTERNAL = const(50)  # a state change the transition table forbids, or a crashed tick
+MANIFEST = const(51)  # deployed files differ from deploy's manifest (firmware/manifest.py)
 
 
 def name(code):

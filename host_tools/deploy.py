@@ -30,9 +30,15 @@ Steps, each stopping the deploy with a clear message if it fails:
    (the unix port, x64) into build/mpy-x64. The firmware has no native code today, so
    the arch only has to be honest; it matters once @micropython.native appears.
 4. Copy what changed: firmware/*.py as NAME.mpy, except boot.py and main.py which stay
-   source (the board runs them at power-up), and hardware/table_params.json. A file is copied
-   when its sha256 differs from the board's, to NAME.new, then all are renamed into
-   place in one exec (a rename is atomic on littlefs). Removed at the same time: a
+   source (the board runs them at power-up), and hardware/table_params.json. The old
+   firmware manifest (manifest.txt, firmware/manifest.py) is removed first, before
+   anything else changes. A file is copied when its sha256 differs from the board's,
+   to NAME.new, then all are renamed into place in one exec (a rename is atomic on
+   littlefs), and the new manifest (the build identity from `git describe --always
+   --dirty`, then a sha256 and size of every file above) is renamed into place last.
+   So a deploy cut short anywhere - after any copy, any rename, by a power cut - leaves
+   the board without a manifest that matches, and it boots into the MANIFEST fault
+   (only the slow return moves) until a deploy completes. Removed at the same time: a
    NAME.py that would shadow a deployed NAME.mpy (MicroPython imports .py first), and
    .mpy files of modules that no longer exist. Data files (settings, profiles, history,
    PIN...) are never touched.
@@ -44,7 +50,7 @@ Steps, each stopping the deploy with a clear message if it fails:
    and a root copy of it left by an earlier deploy is removed. Only modules that differ
    from /rom are copied, and they load into the heap (a few KB each on the 56K heap).
 5. Reset (machine.reset(), as `mpremote reset` does) and wait for the firmware's
-   console to answer `version`.
+   console to answer `version` (its `build` is the manifest's build identity).
 
 The virtual device: its REPL has a `machine.reset()` that restarts the vdev's firmware,
 and its root is build/vdev_fs, so the same steps apply. Its /rom is the firmware built
@@ -64,9 +70,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 from host_tools import paths
+
+paths.use_firmware()
+import manifest  # noqa: E402  (firmware/manifest.py: the file format's one definition)
 
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
@@ -205,6 +215,32 @@ def local_files(arch, mpy_cross=None):
     return out
 
 
+def build_identity():
+    """`git describe --always --dirty` of the source tree, or "unknown" without git."""
+    try:
+        r = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=paths.ROOT,
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
+
+
+def manifest_text(identity, local):
+    """firmware/manifest.py's file: the build identity, then the sha256 and size of
+    every file of local ({board name: local path}), by name."""
+    if "\n" in identity:
+        raise ValueError("a build identity is one line: %r" % identity)
+    lines = [manifest.MAGIC.decode(), "build " + identity]
+    for name in sorted(local):
+        if not name or " " in name or "\n" in name or name == manifest.NAME:
+            raise ValueError("a file name a manifest cannot list: %r" % name)
+        with open(local[name], "rb") as f:
+            data = f.read()
+        lines.append("%s %d %s" % (hashlib.sha256(data).hexdigest(), len(data), name))
+    lines.append("end %d" % len(local))
+    return "\n".join(lines) + "\n"
+
+
 def identical_in_rom(local, rom_hashes):
     """The NAME.mpy of local whose bytes the board already has in /rom (sorted).
 
@@ -290,19 +326,34 @@ def parse_info(out):
     return None
 
 
+# The first change a deploy makes: without a manifest the board boots into the
+# MANIFEST fault until the deploy has completed (firmware/manifest.py).
+_INVALIDATE = """\
+import os
+try:
+    os.remove(%r)
+except OSError:
+    pass
+print('DEPLOY-INVALID')
+"""
+
+# The files into place, the dropped ones removed, then the manifest, last.
 _RENAME = """\
 import os
-for _a, _b in %r:
+def _mv(_a, _b):
     try:
         os.remove(_b)
     except OSError:
         pass
     os.rename(_a, _b)
+for _a, _b in %r:
+    _mv(_a, _b)
 for _n in %r:
     try:
         os.remove(_n)
     except OSError:
         pass
+_mv(%r, %r)
 print('DEPLOY-DONE')
 """
 
@@ -451,18 +502,30 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
     remote = info.get("files") or {}
     in_rom = identical_in_rom(local, info.get("rom") or {})
     to_copy, to_remove = plan(local, remote, in_rom)
+    identity = build_identity()
+    text = manifest_text(identity, local)
+    new_manifest = bool(to_copy or to_remove) or remote.get(manifest.NAME) != hashlib.sha256(
+        text.encode()).hexdigest()
     summary = {"platform": info.get("platform"), "arch": arch, "copied": to_copy,
                "removed": to_remove, "in_rom": in_rom,
-               "unchanged": sorted(set(local) - set(to_copy) - set(in_rom)), "reset": False}
-    say("%d files to copy, %d to remove, %d unchanged, %d identical in /rom" % (
-        len(to_copy), len(to_remove), len(summary["unchanged"]), len(in_rom)))
+               "unchanged": sorted(set(local) - set(to_copy) - set(in_rom)), "reset": False,
+               "build": identity, "manifest": "written" if new_manifest else "unchanged"}
+    say("%d files to copy, %d to remove, %d unchanged, %d identical in /rom; build %s, "
+        "manifest %s" % (len(to_copy), len(to_remove), len(summary["unchanged"]),
+                         len(in_rom), identity, summary["manifest"]))
     for n in to_copy:
         say("  copy   %s" % n)
     for n in to_remove:
         say("  remove %s" % n)
     if dry_run:
         return summary
-    _copy_and_reset(board, local, to_copy, to_remove, reset)
+    with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
+        manifest_path = None
+        if new_manifest:
+            manifest_path = os.path.join(tmp, manifest.NAME)
+            with open(manifest_path, "wb") as f:
+                f.write(text.encode())
+        _copy_and_reset(board, local, to_copy, to_remove, reset, manifest_path)
     if reset:
         summary["reset"] = True
         say("reset; waiting for the firmware")
@@ -491,21 +554,26 @@ def _checked_arch(info, mpy_cross, say):
     return arch
 
 
-def _copy_and_reset(board, local, to_copy, to_remove, reset):
-    """Copy the files as .new, then rename them into place and remove the dropped ones
-    in one exec; reset the board if asked."""
+def _copy_and_reset(board, local, to_copy, to_remove, reset, manifest_path):
+    """Remove the old manifest, copy the files as .new, then in one exec rename them
+    into place, remove the dropped ones and rename the new manifest into place; reset
+    the board if asked. manifest_path None: the board's manifest is already right (and
+    nothing else changes)."""
     commands = []
-    for n in to_copy:
-        commands.append(["fs", "cp", "-f", local[n], ":" + n + ".new"])
-    if to_copy or to_remove:
+    if manifest_path is not None:
+        commands.append(["exec", _INVALIDATE % manifest.NAME])
+        for n in to_copy:
+            commands.append(["fs", "cp", "-f", local[n], ":" + n + ".new"])
+        new = manifest.NAME + ".new"
+        commands.append(["fs", "cp", "-f", manifest_path, ":" + new])
         renames = [(n + ".new", n) for n in to_copy]
-        commands.append(["exec", _RENAME % (renames, to_remove)])
+        commands.append(["exec", _RENAME % (renames, to_remove, new, manifest.NAME)])
     if reset:
         commands.append(["exec", "--no-follow",
                          "import time, machine; time.sleep_ms(100); machine.reset()"])
     if commands:
         out = board.run(*commands)
-        if (to_copy or to_remove) and "DEPLOY-DONE" not in out:
+        if manifest_path is not None and "DEPLOY-DONE" not in out:
             raise DeployError("the files were copied but not renamed into place: %r"
                               % out[-500:])
 

@@ -18,6 +18,10 @@ The interface the firmware uses (the same as firmware/board_esp32.py)
     reset_cause() -> int         PWRON_RESET=1 HARD_RESET=2 WDT_RESET=3 DEEPSLEEP_RESET=4
                                  SOFT_RESET=5 (the numbers of machine)
     fs_root, hw_params_path, maintenance_requested()
+    code_root                    where deploy put the firmware and its manifest ("" on the
+                                 ESP32 and the virtual device); None here: the firmware is
+                                 imported from the source tree, nothing was deployed, and
+                                 there is no manifest to check (firmware/manifest.py)
 
 Resets: `BoardReset(cause)` means "the firmware must restart". It is raised only by
 wait_until() (the one call during which the firmware gives the world time), after:
@@ -118,6 +122,8 @@ def ticks_diff(a, b):
 
 class SimBoard:
     """The simulated ESP32 board with the table attached. See the module docstring."""
+
+    code_root = None  # the source tree runs here, not deployed files (module docstring)
 
     def __init__(
         self,

@@ -43,8 +43,11 @@ build/vdev_fs (the board's filesystem, with hardware/table_params.json copied in
 deploy does) is mounted at /, the current directory. sys.path is ['', '/rom']: firmware
 files deployed to the vdev (deploy --port build/ttyV) override the built-in ones, as
 files on a board override frozen ones, until the vdev is started again without
---keep-deployed. Deployed files always load into the heap; deploy copies only modules
-that differ from /rom (host_tools/deploy.py: "identical in /rom").
+--keep-deployed. Such a fresh start also writes the firmware manifest (manifest.txt)
+of the built-in firmware into build/vdev_fs, as a factory flash would; the firmware
+checks it at every boot, as on a board (firmware/manifest.py), and deploy replaces it.
+Deployed files always load into the heap; deploy copies only modules that differ from
+/rom (host_tools/deploy.py: "identical in /rom").
 
 Time: virtual. The firmware's wait_until() is the only place time passes; the world
 advances to the requested tick and the answer is held back until the wall clock has
@@ -103,7 +106,16 @@ import time
 import tty
 
 from host_tools import paths
-from host_tools.deploy import CompatError, compile_files, decode_mpy, firmware_sources, venv_tool
+from host_tools.deploy import (
+    CompatError,
+    build_identity,
+    compile_files,
+    decode_mpy,
+    firmware_sources,
+    manifest,
+    manifest_text,
+    venv_tool,
+)
 from host_tools.simboard import HARD_RESET, BoardReset
 from host_tools.vdev_link import FATAL, Restart, VdevLink
 
@@ -190,6 +202,19 @@ def prepare_fs(fs_root, keep_deployed=False):
                 removed.append(n)
     shutil.copyfile(paths.TABLE_PARAMS, os.path.join(fs_root, "table_params.json"))
     return removed
+
+
+def write_rom_manifest(fs_root, mpy_files):
+    """manifest.txt for the built-in firmware (every module in /rom, table_params.json),
+    as a factory flash of a ROMFS image would leave it: the firmware checks it at boot as
+    a board's (firmware/manifest.py); a deploy replaces it."""
+    local = {os.path.basename(p): p for p in mpy_files}
+    local["table_params.json"] = os.path.join(fs_root, "table_params.json")
+    text = manifest_text(build_identity(), local)
+    path = os.path.join(fs_root, manifest.NAME)
+    with open(path + ".tmp", "wb") as f:
+        f.write(text.encode())
+    os.replace(path + ".tmp", path)
 
 
 def parse_heapsize(text):
@@ -426,6 +451,8 @@ class Vdev:
             self.say("removed %d firmware files deployed by an earlier run from %s "
                      "(--keep-deployed keeps them)" % (len(removed), self.fs_root))
         mpys = build_code(self.mpy_dir, self.micropython)
+        if not keep_deployed:
+            write_rom_manifest(self.fs_root, mpys)
         self.rom_image = None
         if self.code == "rom":
             self.rom_image = self.mpy_dir.rstrip("/") + ".romfs"

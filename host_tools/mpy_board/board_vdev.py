@@ -129,6 +129,7 @@ class VdevBoard:
     every class and instance costs the 56K heap."""
 
     fs_root = ""  # the firmware's filesystem root: the vdev mounts build/vdev_fs at /
+    code_root = ""  # deployed files and manifest.txt there, the built-in ones in /rom
     hw_params_path = "table_params.json"
 
     def __init__(self, link_rd, link_wr):

@@ -2,7 +2,8 @@
 behaviour the real part has, so the code above it runs unchanged.
 
 - MemFS: store's fs interface (open/rename/remove/exists/listdir) over a dict of
-  bytearrays; the power can fail mid-write or at the rename, like flash under a cut.
+  bytearrays, its files read as real ones are (read, readinto, readline); the power
+  can fail mid-write or at the rename, like flash under a cut.
 - scratch_fs() / remove_scratch(): the real DirFS on a fresh directory under build/.
 - FakeI2C: machine.I2C's readfrom_mem_into / writeto_mem over one device's register
   file, with a log of the transactions and bus errors on demand.
@@ -116,9 +117,24 @@ class _MemFile:
         self.fs = fs
         self.data = data
         self.buf = buf
+        self.pos = 0  # reads go on from where the last one ended, as on a real file
 
     def read(self, n=-1):
-        return self.data if n < 0 else self.data[:n]
+        start = self.pos
+        self.pos = len(self.data) if n < 0 else min(len(self.data), start + n)
+        return self.data[start:self.pos]
+
+    def readinto(self, b):
+        chunk = self.read(len(b))
+        b[:len(chunk)] = chunk
+        return len(chunk)
+
+    def readline(self, n=-1):
+        end = self.data.find(b"\n", self.pos)
+        end = len(self.data) if end < 0 else end + 1
+        if 0 <= n < end - self.pos:
+            end = self.pos + n
+        return self.read(end - self.pos)
 
     def write(self, b):
         fs = self.fs

@@ -100,6 +100,7 @@ class ConsoleBoard:
     def __init__(self, fs_root=None, angle_mdeg=None, cause=3):
         self.fs_root = fs_root if fs_root is not None else _DIRS.new()
         self.hw_params_path = TABLE_PARAMS
+        self.code_root = None  # the firmware is imported from the source tree
         cfg = make_config()  # the same file the App loads: the plant's geometry
         self.plant = Plant(cfg, cfg.loading_angle_mdeg if angle_mdeg is None else angle_mdeg)
         self.now_ms = 1000
