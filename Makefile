@@ -50,8 +50,11 @@ sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under buil
 bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json
 	$(BIN)/python -m host_tools.bench
 
-soak: $(STAMP) ## Long campaigns: the core state machine at soak size, then thousands of fault sequences
-	SOAK=1 $(BIN)/python -m pytest tests/host/test_core_props.py
+# SOAK=1 gives the property tests and sweeps make test runs smaller their full size.
+soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, then thousands of fault sequences
+	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests/host/test_core_props.py \
+	  tests/host/test_rest_cap_props.py tests/host/test_reliability.py \
+	  tests/host/test_powercut_sweep.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path
