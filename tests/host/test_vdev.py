@@ -147,7 +147,7 @@ def code_dir(tmp_path_factory):
 
 
 def _running_vdev(tmp_path_factory, name, heap, code_dir):
-    """A virtual device running until the module's tests are done; it must stop cleanly
+    """A virtual device running until its fixture's tests are done; it must stop cleanly
     and leave no process and no port symlink behind."""
     v = Vdev(tmp_path_factory.mktemp(name), "--heapsize", heap, "--speed", str(SPEED),
              "--on-fatal", "exit", mpy_dir=code_dir)
@@ -163,7 +163,7 @@ def _running_vdev(tmp_path_factory, name, heap, code_dir):
         assert not os.path.lexists(v.port), "the port symlink was left behind"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one test: it stops as soon as that test is done
 def vdev(tmp_path_factory, code_dir):
     yield from _running_vdev(tmp_path_factory, "vdev", SESSION_HEAP, code_dir)
 
@@ -293,76 +293,6 @@ def _status(v, *lines):
         t.close()
 
 
-@pytest.fixture(scope="module")
-def vdev21(tmp_path_factory, code_dir):
-    yield from _running_vdev(tmp_path_factory, "vdev21", ISSUE21_HEAP, code_dir)
-
-
-def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
-    v = vdev21
-    # at the loading stop, driver off: where the firmware used to hand over to mpremote
-    _no_repl_and_still_ticking(v, lambda s: s["state"] == "READY")
-    _mpremote_fails(v)
-    assert _status(v, "status")[0]["state"] == "READY"
-    t = SerialTransport(v.port)
-    try:
-        c = ConsoleClient(t, timeout_s=10).connect()
-        _ok(c.request("consent"))
-        _ok(c.request("consent yes"))
-        _ok(c.request("goto 20"))
-        _ok(c.run("until HOLDING 60"))
-    finally:
-        t.close()
-
-    def deep(s):
-        return s["state"] in ("HOLDING", "RETURNING") and s["angle_mdeg"] > 10000
-
-    _no_repl_and_still_ticking(v, deep)
-
-    def deep_world(st):
-        assert st["state"] == "running" and st["true_angle_mdeg"] > 5000, st
-
-    _mpremote_fails(v, deep_world)
-    t = SerialTransport(v.port)
-    try:
-        c = ConsoleClient(t, timeout_s=10).connect()
-        c.request("return")
-        _ok(c.run("until READY 120"))
-    finally:
-        t.close()
-
-
-def test_service_mode_with_the_pin_then_deploy_then_no_repl_again(vdev21):
-    vdev = vdev21
-    t = SerialTransport(vdev.port)
-    try:
-        c = ConsoleClient(t, timeout_s=10).connect()
-        r = c.request("maintenance 4821")
-        assert not r["ok"] and "no PIN" in r["error"]  # a new table: no way in by PIN
-        _ok(c.request("pin set 4821"))
-        r = c.request("maintenance 1111")
-        assert not r["ok"] and "wrong PIN" in r["error"]
-    finally:
-        t.close()
-    with pytest.raises(deploy.DeployError) as e:
-        deploy.deploy(vdev.port, say=lambda s: None)  # no PIN: it says how to get in
-    assert "START and UP" in str(e.value) and "--service-boot" in str(e.value)
-    boots = vdev.state()["boots"]
-    said = []
-    summary = deploy.deploy(vdev.port, say=said.append, pin="4821")
-    assert "firmware: PIN accepted, restarting into the service mode" in said
-    assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
-    assert summary["reset"] and summary["version"]["protocol"] == 1
-    st = vdev.wait_state(("running",))
-    assert st["boots"] == boots + 2 and st["reset_causes"][-2:] == [5, 5], st
-    import store
-
-    log, status = store.load(store.DirFS(vdev.fs), "servicelog", None)
-    assert status == store.OK and log["last"][-1] == ["service", "pin", 5], log
-    _mpremote_fails(vdev)  # back in normal operation: the cable is shut again
-    assert vdev.state()["state"] == "running"
-
-
 def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path, code_dir):
     v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
              "--service-boot", mpy_dir=code_dir)
@@ -478,3 +408,75 @@ def test_the_firmware_boots_in_the_esp32s_56k_heap(tmp_path, code_dir):
         v.stop()
         v.kill_leftovers()
     assert st["state"] == "running", st.get("fatal")
+
+
+# A running vdev burns CPU on every tick until its fixture ends, and a module fixture
+# ends after the module's last test: the tests sharing vdev21 come last.
+@pytest.fixture(scope="module")
+def vdev21(tmp_path_factory, code_dir):
+    yield from _running_vdev(tmp_path_factory, "vdev21", ISSUE21_HEAP, code_dir)
+
+
+def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
+    v = vdev21
+    # at the loading stop, driver off: where the firmware used to hand over to mpremote
+    _no_repl_and_still_ticking(v, lambda s: s["state"] == "READY")
+    _mpremote_fails(v)
+    assert _status(v, "status")[0]["state"] == "READY"
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        _ok(c.request("consent"))
+        _ok(c.request("consent yes"))
+        _ok(c.request("goto 20"))
+        _ok(c.run("until HOLDING 60"))
+    finally:
+        t.close()
+
+    def deep(s):
+        return s["state"] in ("HOLDING", "RETURNING") and s["angle_mdeg"] > 10000
+
+    _no_repl_and_still_ticking(v, deep)
+
+    def deep_world(st):
+        assert st["state"] == "running" and st["true_angle_mdeg"] > 5000, st
+
+    _mpremote_fails(v, deep_world)
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        c.request("return")
+        _ok(c.run("until READY 120"))
+    finally:
+        t.close()
+
+
+def test_service_mode_with_the_pin_then_deploy_then_no_repl_again(vdev21):
+    vdev = vdev21
+    t = SerialTransport(vdev.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        r = c.request("maintenance 4821")
+        assert not r["ok"] and "no PIN" in r["error"]  # a new table: no way in by PIN
+        _ok(c.request("pin set 4821"))
+        r = c.request("maintenance 1111")
+        assert not r["ok"] and "wrong PIN" in r["error"]
+    finally:
+        t.close()
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.deploy(vdev.port, say=lambda s: None)  # no PIN: it says how to get in
+    assert "START and UP" in str(e.value) and "--service-boot" in str(e.value)
+    boots = vdev.state()["boots"]
+    said = []
+    summary = deploy.deploy(vdev.port, say=said.append, pin="4821")
+    assert "firmware: PIN accepted, restarting into the service mode" in said
+    assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
+    assert summary["reset"] and summary["version"]["protocol"] == 1
+    st = vdev.wait_state(("running",))
+    assert st["boots"] == boots + 2 and st["reset_causes"][-2:] == [5, 5], st
+    import store
+
+    log, status = store.load(store.DirFS(vdev.fs), "servicelog", None)
+    assert status == store.OK and log["last"][-1] == ["service", "pin", 5], log
+    _mpremote_fails(vdev)  # back in normal operation: the cable is shut again
+    assert vdev.state()["state"] == "running"
