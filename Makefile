@@ -40,9 +40,10 @@ test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same
 	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
 # The parts run side by side, each one's output printed whole when it ends (pytest's
-# last); make fails if any part fails.
+# last); make fails if any part fails. The long ones (pytest, the unix port) start
+# first; lint and mpy-cross take a second or two each.
 test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck mpy pytest test-mpy
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy typecheck lint mpy
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -54,7 +55,7 @@ bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writ
 soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, then thousands of fault sequences
 	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests/host/test_core_props.py \
 	  tests/host/test_rest_cap_props.py tests/host/test_reliability.py \
-	  tests/host/test_powercut_sweep.py
+	  tests/host/test_powercut_sweep.py tests/host/test_console_fuzz.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path
