@@ -66,9 +66,10 @@ test-mpy32: $(MPY32_STAMP) ## The core tests (allocation included) on the 32-bit
 	$(MPY32_RUN) tests/mpy_runner.py $(MPY32_TESTS)
 
 # The parts run side by side, each one's output printed whole when it ends (pytest's
-# last); make fails if any part fails.
-test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck mpy pytest test-mpy test-mpy32
+# last); make fails if any part fails. The long ones (pytest, the unix port) start
+# first; lint and mpy-cross take a second or two each.
+test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port and 32-bit tests
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy test-mpy32 typecheck lint mpy
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -76,8 +77,11 @@ sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under buil
 bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json
 	$(BIN)/python -m host_tools.bench
 
-soak: $(STAMP) ## Long campaigns: the core state machine at soak size, then thousands of fault sequences
-	SOAK=1 $(BIN)/python -m pytest tests/host/test_core_props.py
+# SOAK=1 gives the property tests and sweeps make test runs smaller their full size.
+soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, then thousands of fault sequences
+	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests/host/test_core_props.py \
+	  tests/host/test_rest_cap_props.py tests/host/test_reliability.py \
+	  tests/host/test_powercut_sweep.py tests/host/test_console_fuzz.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path

@@ -6,7 +6,9 @@ final homing all fit in about 66 s. It runs once with every invariant of
 host_tools/invariants.py checked at every millisecond; at each whole second t (plus a
 sub-tick offset that walks through the 10 ms tick, so cuts land at different points of
 the loop) the world is forked and, in the fork, the power goes off for 400 ms (the
-seconds are shared out over PARTS tests). Then:
+seconds are shared out over PARTS tests). make test cuts at every STRIDE-th second (2:
+every phase still gets several cuts, the offsets still walk the whole tick and both
+presses are used); make soak (SOAK=1) at every second. Then:
 
 - no motion at boot and until a press (invariant I3's revocation at the reset);
 - BOOT_SETTLE_MS after power-on the state is RECOVERY (away from the loading stop) or
@@ -14,7 +16,7 @@ seconds are shared out over PARTS tests). Then:
 - the stored files are intact: every record present decodes (magic, version, length,
   CRC), no leftover .tmp and no .bad; the session history holds the sessions before the
   cut, plus this one only if it had ended;
-- one press (START at even seconds, UP at odd ones) brings the table to READY within
+- one press (START at even cuts, UP at odd ones) brings the table to READY within
   Harness.return_bound_ms (none is needed at the loading stop).
 """
 
@@ -73,9 +75,12 @@ def test_the_session_is_a_whole_progression_session(session):
     assert 50 <= seconds <= 90  # homing, 15 deg, 10 s hold, return, rest, homing
 
 
-# The cuts are shared out over PARTS tests (seconds t = part, part + PARTS, ...), so
-# pytest-xdist runs them side by side; each part walks the whole session.
+# The cuts are shared out over PARTS tests (the k-th cut second goes to part k % PARTS),
+# so pytest-xdist runs them side by side; each part walks the whole session. A cut costs
+# about 0.3 CPU s (the boot and the way back to the loading stop): make test cuts at
+# every STRIDE-th second, make soak at every one.
 PARTS = 3
+STRIDE = 1 if os.environ.get("SOAK") == "1" else 2
 
 
 @pytest.mark.parametrize("part", range(PARTS))
@@ -83,7 +88,7 @@ def test_power_cut_at_every_second_recovers(session, part):
     base, seconds = session
     history_before = _history_count(base.fs_root)
     runner = base.fork()  # walks the session second by second; each cut is a fork of it
-    cuts = range(part, seconds + 1, PARTS)
+    cuts = range(part * STRIDE, seconds + 1, PARTS * STRIDE)
     booted = []
     try:
         for t in cuts:
@@ -92,18 +97,19 @@ def test_power_cut_at_every_second_recovers(session, part):
                 runner.run_ms(1000 * t - elapsed)
             h = runner.fork()
             try:
-                # the cut walks through the 10 ms tick: 1..10 ms after this second
-                booted.append(_cut_and_recover(h, t, 1 + (t * 7) % 10, history_before))
+                # k-th cut: 1..10 ms after its second, walking through the 10 ms tick
+                k = t // STRIDE
+                booted.append(_cut_and_recover(h, t, k, 1 + (k * 7) % 10, history_before))
             finally:
                 h.close()
     finally:
         runner.close()
-    assert len(booted) == len(cuts) >= seconds // PARTS
+    assert len(booted) == len(cuts) >= seconds // (PARTS * STRIDE)
     # most cuts leave the person away from the loading stop: those are the real test
     assert booted.count(S.RECOVERY) >= len(cuts) * 2 // 3, booted
 
 
-def _cut_and_recover(h, t, in_ms, history_before):
+def _cut_and_recover(h, t, k, in_ms, history_before):
     board = h.board
     angle = board.true_angle_mdeg
     ended = not h.core.session_active and h.core.state == S.READY and t > 10
@@ -126,7 +132,7 @@ def _cut_and_recover(h, t, in_ms, history_before):
     if core.state == S.RECOVERY:
         presses = 1
         bound = h.return_bound_ms(board.true_angle_mdeg)
-        h.act(("tap", ("START", "UP")[t % 2], 150))  # either deliberate press
+        h.act(("tap", ("START", "UP")[k % 2], 150))  # either deliberate press
         assert h.runner.run_until(lambda r: r.core.state == S.READY, int(bound)), (
             "%s: not READY %.0f s after the press (%s)" % (
                 where, bound / 1000, S.STATE_NAMES[h.core.state]))

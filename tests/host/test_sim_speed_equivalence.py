@@ -399,34 +399,46 @@ def _text(*fill):
     return lambda: scenario.parse(_ENDS_UNPOWERED % fill, "<test>")
 
 
-@pytest.mark.parametrize("load", [
-    pytest.param(_file("estop_at_depth.toml"), id="estop_at_depth"),  # e-stop, checks
-    pytest.param(_file("power_cut_start_recovers.toml"), id="power_cut_start_recovers"),
-    pytest.param(_file("power_cut_inverted.toml"), id="power_cut_inverted"),
-    pytest.param(_file("heavy_offcentre_runaway.toml"), id="heavy_offcentre_runaway"),
-    pytest.param(_file("switch_noise.toml"), id="switch_noise"),
-    pytest.param(_text(25, 'switch_noise = "off"'), id="ends_unpowered"),
-    pytest.param(_text(25, 'console = "status"'), id="ends_unpowered_noisy"),
-])
+# Each load once (the fast-path runs are shared by identity, see _fast_run).
+_LOADS = {name: _file(name + ".toml") for name in (
+    "estop_at_depth",  # e-stop, checks
+    "power_cut_start_recovers", "power_cut_inverted", "heavy_offcentre_runaway",
+    "switch_noise")}
+_LOADS["ends_unpowered"] = _text(25, 'switch_noise = "off"')
+_LOADS["ends_unpowered_noisy"] = _text(25, 'console = "status"')
+
+
+@pytest.mark.parametrize("load", [pytest.param(load, id=name) for name, load in _LOADS.items()])
 def test_scenario_runs_are_the_same_on_the_fast_path(load):
-    fast, _ = _scenario_run(load, True)
+    fast = _fast_run(load)
     exact, _ = _scenario_run(load, False)
     for key in exact:
         assert fast[key] == exact[key], key
 
 
+_FAST_RUNS = {}  # load -> its fast-path run: the test above and the one below share it
+
+
+def _fast_run(load):
+    """_scenario_run(load, True)'s result, run once per pytest process (a run is
+    deterministic; about 1 CPU s each). Callers only read it."""
+    if load not in _FAST_RUNS:
+        _FAST_RUNS[load] = _scenario_run(load, True)[0]
+    return _FAST_RUNS[load]
+
+
 def test_the_scenarios_here_cover_what_they_should():
     def run(load):
-        return _scenario_run(load, True)[0]
+        return _fast_run(_LOADS[load])
 
-    estop = run(_file("estop_at_depth.toml"))
+    estop = run("estop_at_depth")
     assert any(e[2] == "estop" for e in estop["events"]) and not estop["failures"]
-    cut = run(_file("power_cut_start_recovers.toml"))
+    cut = run("power_cut_start_recovers")
     assert cut["board"][4] and cut["stats"]["boots"] == 2
-    lost = run(_file("heavy_offcentre_runaway.toml"))
+    lost = run("heavy_offcentre_runaway")
     assert lost["stats"]["lost_steps"] > 0 and lost["world"][5] is not None
-    noisy = run(_text(25, 'console = "status"'))
-    quiet = run(_text(25, 'switch_noise = "off"'))
+    noisy = run("ends_unpowered_noisy")
+    quiet = run("ends_unpowered")
     for r in (noisy, quiet):  # stopped at the end, the power still off
         assert r["stats"]["sim_ms"] == 60000 and not r["powered"] and not r["failures"], (
             r["failures"])

@@ -2,8 +2,8 @@
 with the real mpremote, driven through the console client, then stopped with nothing
 left running.
 
-The vdev runs at 20x real time (paced virtual time), so a session of about 45 s of
-table time takes a few seconds. Its firmware runs in place from /rom (the vdev's default
+The vdev runs at SPEED times real time (paced virtual time), so a session of about 45 s
+of table time takes a few seconds. Its firmware runs in place from /rom (the vdev's default
 --code rom, as frozen or ROMFS firmware), so deploy finds every module identical there
 and copies only main.py. The session runs with a larger heap than the ESP32's 56 KiB,
 in which the firmware does not fit yet (see test_the_firmware_boots_in_the_esp32s_56k_heap);
@@ -22,7 +22,11 @@ import pytest
 from host_tools import deploy, paths
 from host_tools.console import ConsoleClient, SerialTransport
 
-SPEED = "20"
+# Virtual time costs CPU (every 10 ms tick runs the firmware and the physics): about 0.03
+# CPU s per virtual second. A test's waits on the wall clock (mpremote's 10 s of trying,
+# the takeover windows) cost SPEED times that per wall second, so SPEED is kept moderate;
+# waits meant in virtual time are written as virtual seconds / SPEED.
+SPEED = 10
 # Code in place; 64-bit objects are about twice an ESP32's. 224K since the core and
 # console split (issue #17; 160K before, 192K measured too small): each module, class and
 # function costs heap (about 200/200/120 B here) and the split added about 9 KB after
@@ -53,9 +57,10 @@ def _processes_mentioning(text):
 
 
 class Vdev:
-    """python -m host_tools.vdev in its own process group, on private paths."""
+    """python -m host_tools.vdev in its own process group, on private paths; the
+    compiled firmware (mpy_dir, up-to-date files are not compiled again) may be shared."""
 
-    def __init__(self, tmp, *args):
+    def __init__(self, tmp, *args, mpy_dir=None):
         self.dir = str(tmp)
         self.port = os.path.join(self.dir, "ttyV")
         self.fs = os.path.join(self.dir, "fs")
@@ -63,7 +68,8 @@ class Vdev:
         self.log_path = os.path.join(self.dir, "vdev.log")
         self.log = open(self.log_path, "w")
         cmd = [sys.executable, "-m", "host_tools.vdev", "--port", self.port, "--fs", self.fs,
-               "--mpy-dir", os.path.join(self.dir, "mpy"), "--state", self.state_path]
+               "--mpy-dir", mpy_dir or os.path.join(self.dir, "mpy"),
+               "--state", self.state_path]
         self.proc = subprocess.Popen(cmd + list(args), cwd=paths.ROOT, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -90,6 +96,16 @@ class Vdev:
             time.sleep(0.05)
         raise AssertionError("vdev not in %s (state %s); output:\n%s"
                              % (states, self.state().get("state"), self.output()))
+
+    def wait_virtual_ms(self, t_ms, timeout_s=30):
+        """Until the world's clock has passed t_ms (virtual) since the vdev started."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self.state().get("virtual_ms", 0) >= t_ms:
+                return
+            assert self.proc.poll() is None, self.output()
+            time.sleep(0.05)
+        raise AssertionError("virtual time not past %d ms: %s" % (t_ms, self.state()))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -122,11 +138,19 @@ def _ok(reply):
     return reply
 
 
-def _running_vdev(tmp_path_factory, name, heap):
-    """A virtual device running until the module's tests are done; it must stop cleanly
+@pytest.fixture(scope="session")
+def code_dir(tmp_path_factory):
+    """Where every vdev of this pytest process compiles the firmware: the first vdev
+    compiles it, the others find it up to date (about 2 CPU s saved per vdev started).
+    Per process, so pytest-xdist workers never write the same files."""
+    return str(tmp_path_factory.mktemp("vdev_code") / "mpy")
+
+
+def _running_vdev(tmp_path_factory, name, heap, code_dir):
+    """A virtual device running until its fixture's tests are done; it must stop cleanly
     and leave no process and no port symlink behind."""
-    v = Vdev(tmp_path_factory.mktemp(name), "--heapsize", heap, "--speed", SPEED,
-             "--on-fatal", "exit")
+    v = Vdev(tmp_path_factory.mktemp(name), "--heapsize", heap, "--speed", str(SPEED),
+             "--on-fatal", "exit", mpy_dir=code_dir)
     try:
         v.wait_state(("running",), timeout_s=60)
         yield v
@@ -139,9 +163,9 @@ def _running_vdev(tmp_path_factory, name, heap):
         assert not os.path.lexists(v.port), "the port symlink was left behind"
 
 
-@pytest.fixture(scope="module")
-def vdev(tmp_path_factory):
-    yield from _running_vdev(tmp_path_factory, "vdev", SESSION_HEAP)
+@pytest.fixture  # one test: it stops as soon as that test is done
+def vdev(tmp_path_factory, code_dir):
+    yield from _running_vdev(tmp_path_factory, "vdev", SESSION_HEAP, code_dir)
 
 
 def test_deploy_then_a_session_through_the_console(vdev):
@@ -176,11 +200,11 @@ def test_deploy_then_a_session_through_the_console(vdev):
         _ok(c.request("consent yes"))
         _ok(c.request("goto 20"))
         _ok(c.run("until HOLDING 60"))
-        c.pump(0.5)  # 10 s of holding at 20x
+        c.pump(10.0 / SPEED)  # 10 s of holding
         holding = _ok(c.request("status"))
         _ok(c.request("return"))
         _ok(c.run("until READY 60"))
-        c.pump(0.3)
+        c.pump(6.0 / SPEED)
         _ok(c.request("stream off"))
         end = _ok(c.request("status"))
     finally:
@@ -269,9 +293,128 @@ def _status(v, *lines):
         t.close()
 
 
+def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path, code_dir):
+    v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
+             "--service-boot", mpy_dir=code_dir)
+    try:
+        st = v.wait_state(("maintenance",), timeout_s=60)
+        assert st["reset_causes"] == [1]
+        assert _mpremote(v.port, "exec", "print(6 * 7)").strip() == "42"
+        f = tmp_path / "hello_vdev.py"
+        f.write_text("X = 7\n")
+        _mpremote(v.port, "fs", "cp", str(f), ":hello_vdev.py")
+        with open(os.path.join(v.fs, "hello_vdev.py")) as g:
+            assert g.read() == "X = 7\n"
+        _mpremote(v.port, "fs", "rm", ":hello_vdev.py")
+        said = []
+        summary = deploy.deploy(v.port, say=said.append)  # no console: the REPL is there
+        assert any("service mode" in s for s in said), said
+        assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
+        st = v.wait_state(("running",))
+        assert st["reset_causes"] == [1, 5], st  # the buttons were let go: normal boot
+        import store
+
+        log, status = store.load(store.DirFS(v.fs), "servicelog", None)
+        assert status == store.OK and log["last"] == [["service", "buttons", 1]], log
+        _mpremote_fails(v)
+    finally:
+        rc = v.stop()
+        left = _processes_mentioning(v.dir)
+        v.kill_leftovers()
+    assert rc == 0, v.output()
+    assert not left
+
+
+def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_path, code_dir):
+    def console(v, *lines):
+        t = SerialTransport(v.port)
+        try:
+            c = ConsoleClient(t, timeout_s=10).connect()
+            return [c.request(line) for line in lines]
+        finally:
+            t.close()
+
+    args = ("--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit")
+    v = Vdev(tmp_path, *args, mpy_dir=code_dir)
+    try:
+        v.wait_state(("running",), timeout_s=60)
+        assert all(r["ok"] for r in console(v, "pin set 4821", "lock"))
+    finally:
+        assert v.stop() == 0, v.output()
+    pin = os.path.join(v.fs, "pin")
+    with open(pin, "r+b") as f:  # one byte of the PIN record damaged on the flash
+        f.seek(30)
+        b = f.read(1)
+        f.seek(30)
+        f.write(bytes([b[0] ^ 0x20]))
+    for _boot in range(2):
+        v = Vdev(tmp_path, *args, mpy_dir=code_dir)
+        try:
+            v.wait_state(("running",), timeout_s=60)
+            st, new_pin, login, goto = console(v, "status", "pin set 0000", "login 4821",
+                                               "goto 15")
+            assert st["child_lock"] is True and any("locked down" in e
+                                                    for e in st["startup_errors"]), st
+            assert not new_pin["ok"] and "locked down" in new_pin["error"]
+            assert not login["ok"] and "locked down" in login["error"]
+            # refused: the child lock (R_LOCKED 11), or the storage fault the damage
+            # latched at boot (R_FAULT 3) - either way, no motion
+            assert not goto["ok"] and goto.get("reason") in (3, 11), goto
+        finally:
+            assert v.stop() == 0, v.output()
+    v = Vdev(tmp_path, *(args + ("--security-reset",)), mpy_dir=code_dir)
+    try:
+        v.wait_state(("running",), timeout_s=60)
+        # START and DOWN are let go 11 s (virtual) after power-up (vdev.HOLDS), 50 ms
+        # after the world starts; then 3 s for the firmware to act on the release
+        v.wait_virtual_ms(50 + 11000 + 3000)
+        st, new_pin = console(v, "status", "pin set 2468")
+        assert st["child_lock"] is False and new_pin["ok"], (st, new_pin)
+    finally:
+        assert v.stop() == 0, v.output()
+        v.kill_leftovers()
+
+
+def test_a_memory_error_under_56k_is_reported_as_a_failure(tmp_path, code_dir):
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    # a deployed app.py that needs more than the heap: imported instead of the firmware's
+    (fs / "app.py").write_text("big = bytearray(64 * 1024)\n")
+    v = Vdev(tmp_path, "--heapsize", "56K", "--keep-deployed", "--fast", "--on-fatal", "exit",
+             mpy_dir=code_dir)
+    try:
+        rc = v.proc.wait(timeout=60)
+    finally:
+        v.stop()
+        left = _processes_mentioning(v.dir)
+        v.kill_leftovers()
+    out = v.output()
+    assert rc == 3, out
+    assert "FIRMWARE FAILED (heap 56K): MemoryError" in out
+    st = v.state()
+    assert st["state"] == "fatal" and "MemoryError" in st["fatal"]
+    assert not left, "processes left running: %s" % left
+
+
+@pytest.mark.xfail(reason="with its code in place (--code rom, the default) the firmware "
+                   "still needs about 80 KB of heap after boot on the 64-bit unix port: it "
+                   "does not fit the ESP32's starting 56 KiB GC area yet (MemoryError while "
+                   "importing)", strict=False)
+def test_the_firmware_boots_in_the_esp32s_56k_heap(tmp_path, code_dir):
+    v = Vdev(tmp_path, "--heapsize", "56K", "--fast", "--on-fatal", "exit", mpy_dir=code_dir)
+    try:
+        st = v.wait_state(("running", "fatal"), timeout_s=60)
+    finally:
+        v.stop()
+        v.kill_leftovers()
+    assert st["state"] == "running", st.get("fatal")
+
+
+# A running vdev burns CPU on every tick until its fixture ends, and a module fixture
+# ends after the module's last test: the tests sharing vdev21 come last.
 @pytest.fixture(scope="module")
-def vdev21(tmp_path_factory):
-    yield from _running_vdev(tmp_path_factory, "vdev21", ISSUE21_HEAP)
+def vdev21(tmp_path_factory, code_dir):
+    yield from _running_vdev(tmp_path_factory, "vdev21", ISSUE21_HEAP, code_dir)
 
 
 def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
@@ -337,117 +480,3 @@ def test_service_mode_with_the_pin_then_deploy_then_no_repl_again(vdev21):
     assert status == store.OK and log["last"][-1] == ["service", "pin", 5], log
     _mpremote_fails(vdev)  # back in normal operation: the cable is shut again
     assert vdev.state()["state"] == "running"
-
-
-def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path):
-    v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", SPEED, "--on-fatal", "exit",
-             "--service-boot")
-    try:
-        st = v.wait_state(("maintenance",), timeout_s=60)
-        assert st["reset_causes"] == [1]
-        assert _mpremote(v.port, "exec", "print(6 * 7)").strip() == "42"
-        f = tmp_path / "hello_vdev.py"
-        f.write_text("X = 7\n")
-        _mpremote(v.port, "fs", "cp", str(f), ":hello_vdev.py")
-        with open(os.path.join(v.fs, "hello_vdev.py")) as g:
-            assert g.read() == "X = 7\n"
-        _mpremote(v.port, "fs", "rm", ":hello_vdev.py")
-        said = []
-        summary = deploy.deploy(v.port, say=said.append)  # no console: the REPL is there
-        assert any("service mode" in s for s in said), said
-        assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
-        st = v.wait_state(("running",))
-        assert st["reset_causes"] == [1, 5], st  # the buttons were let go: normal boot
-        import store
-
-        log, status = store.load(store.DirFS(v.fs), "servicelog", None)
-        assert status == store.OK and log["last"] == [["service", "buttons", 1]], log
-        _mpremote_fails(v)
-    finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
-    assert rc == 0, v.output()
-    assert not left
-
-
-def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_path):
-    def console(v, *lines):
-        t = SerialTransport(v.port)
-        try:
-            c = ConsoleClient(t, timeout_s=10).connect()
-            return [c.request(line) for line in lines]
-        finally:
-            t.close()
-
-    args = ("--heapsize", ISSUE21_HEAP, "--speed", SPEED, "--on-fatal", "exit")
-    v = Vdev(tmp_path, *args)
-    try:
-        v.wait_state(("running",), timeout_s=60)
-        assert all(r["ok"] for r in console(v, "pin set 4821", "lock"))
-    finally:
-        assert v.stop() == 0, v.output()
-    pin = os.path.join(v.fs, "pin")
-    with open(pin, "r+b") as f:  # one byte of the PIN record damaged on the flash
-        f.seek(30)
-        b = f.read(1)
-        f.seek(30)
-        f.write(bytes([b[0] ^ 0x20]))
-    for _boot in range(2):
-        v = Vdev(tmp_path, *args)
-        try:
-            v.wait_state(("running",), timeout_s=60)
-            st, new_pin, login, goto = console(v, "status", "pin set 0000", "login 4821",
-                                               "goto 15")
-            assert st["child_lock"] is True and any("locked down" in e
-                                                    for e in st["startup_errors"]), st
-            assert not new_pin["ok"] and "locked down" in new_pin["error"]
-            assert not login["ok"] and "locked down" in login["error"]
-            # refused: the child lock (R_LOCKED 11), or the storage fault the damage
-            # latched at boot (R_FAULT 3) - either way, no motion
-            assert not goto["ok"] and goto.get("reason") in (3, 11), goto
-        finally:
-            assert v.stop() == 0, v.output()
-    v = Vdev(tmp_path, *(args + ("--security-reset",)))
-    try:
-        v.wait_state(("running",), timeout_s=60)
-        time.sleep(1.5)  # 11 s of virtual time at 20x: the buttons are let go
-        st, new_pin = console(v, "status", "pin set 2468")
-        assert st["child_lock"] is False and new_pin["ok"], (st, new_pin)
-    finally:
-        assert v.stop() == 0, v.output()
-        v.kill_leftovers()
-
-
-def test_a_memory_error_under_56k_is_reported_as_a_failure(tmp_path):
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    # a deployed app.py that needs more than the heap: imported instead of the firmware's
-    (fs / "app.py").write_text("big = bytearray(64 * 1024)\n")
-    v = Vdev(tmp_path, "--heapsize", "56K", "--keep-deployed", "--fast", "--on-fatal", "exit")
-    try:
-        rc = v.proc.wait(timeout=60)
-    finally:
-        v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
-    out = v.output()
-    assert rc == 3, out
-    assert "FIRMWARE FAILED (heap 56K): MemoryError" in out
-    st = v.state()
-    assert st["state"] == "fatal" and "MemoryError" in st["fatal"]
-    assert not left, "processes left running: %s" % left
-
-
-@pytest.mark.xfail(reason="with its code in place (--code rom, the default) the firmware "
-                   "still needs about 80 KB of heap after boot on the 64-bit unix port: it "
-                   "does not fit the ESP32's starting 56 KiB GC area yet (MemoryError while "
-                   "importing)", strict=False)
-def test_the_firmware_boots_in_the_esp32s_56k_heap(tmp_path):
-    v = Vdev(tmp_path, "--heapsize", "56K", "--fast", "--on-fatal", "exit")
-    try:
-        st = v.wait_state(("running", "fatal"), timeout_s=60)
-    finally:
-        v.stop()
-        v.kill_leftovers()
-    assert st["state"] == "running", st.get("fatal")
