@@ -81,6 +81,9 @@ class _Board:
     def __init__(self, fs_root, params_path, plant):
         self.fs_root = fs_root
         self.hw_params_path = params_path
+        # firmware/app.py's manifest check (issue #21) is not run here: this board has no
+        # deploy to check, like host_tools/simboard.py (its 512-byte reads are transient)
+        self.code_root = None
         self.plant = plant
         self.now_ms = 1000
         self.rx = b""

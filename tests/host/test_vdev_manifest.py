@@ -46,7 +46,7 @@ def _console(v, *lines):
 
 def test_a_deploy_cut_after_its_first_file_boots_into_the_manifest_fault(tmp_path,
                                                                        monkeypatch):
-    v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", SPEED, "--on-fatal", "exit",
+    v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
              "--service-boot")
     try:
         v.wait_state(("maintenance",), timeout_s=60)
