@@ -17,6 +17,8 @@ board resets and boots into RECOVERY, from which one deliberate press brings the
 back.
 """
 
+import gc
+
 import faults
 import manifest
 import profiles
@@ -36,6 +38,18 @@ from ticks import ticks_add, ticks_diff
 
 VERSION = "0.1.0"
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
+# Garbage is collected only where the table cannot be moving: after _GC_STILL passes in
+# a row whose tick commanded no pulse (rate 0 and the dead-man window closed at the count,
+# so the step generator can emit none: READY, HOLDING with the driver holding, a latch
+# with it off, the pause at horizontal), then every _GC_EVERY passes while it stays so.
+# _GC_STILL (100 ms) keeps the one still tick of a reversal out. A collection costs the
+# chip 3-6 ms (README "The 32-bit MicroPython"): about 1% of the idle time, and a move
+# starts with the heap as empty as it gets.
+_GC_STILL = const(10)
+_GC_EVERY = const(50)
+# MicroPython's gc has threshold() (py/modgc.c); CPython's has not, and its memory is not
+# the chip's: the simulator on CPython does not collect here.
+_MPY_GC = hasattr(gc, "threshold")
 
 
 # What the console says when the return gave up (reactions.py, lift.py): the figures are
@@ -51,6 +65,12 @@ LIFT_REFUSED_TEXT = ("refused: the drive could not lift this load at its slowest
                      " the alarm if it cannot lift the load there either. Check the height"
                      " bar and the user's position on the bed (centre of mass toward the"
                      " head), then start again")
+
+def standing_still(out):
+    """The tick commanded no pulse and closed the dead-man window at the count: the step
+    generator can emit none, the table cannot move before the next tick."""
+    return out.rate_sps == 0 and out.limit_lo == out.limit_hi
+
 
 class App:
     def __init__(self, board):
@@ -110,6 +130,8 @@ class App:
         self.next_ms = 0
         self.overruns_total = 0
         self.ticks = 0
+        self.gc_collections = 0  # the loop's own collections (a figure for the bench)
+        self._gc_idle = 0  # passes standing still (bounded: _collect_if_idle)
 
     def _check_firmware(self, code_root):
         """The build identity from the manifest; a mismatch is a startup error with the
@@ -139,6 +161,14 @@ class App:
         board = self.board
         self.core.boot(board.ticks_ms(), board.reset_cause())
         board.wdt_arm(self.cfg.wdt_timeout_ms)
+        if _MPY_GC:
+            # No collection by allocated amount: py/gc.c gc_alloc() collects when
+            # gc_alloc_amount reaches gc_alloc_threshold (off by default, (size_t)-1 in
+            # gc_init; -1 sets it off, py/modgc.c gc_threshold), and otherwise only when
+            # no free block is left. The tick allocates nothing, so neither can land in
+            # core.tick(); the headroom left by _collect_if_idle() keeps a move's console
+            # and telemetry garbage from filling the heap before the next idle pass.
+            gc.threshold(-1)  # pyright: ignore[reportAttributeAccessIssue]
         self.next_ms = board.ticks_ms()
         self.started = True
 
@@ -183,6 +213,7 @@ class App:
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
         self.persistence.service()  # new core events to store
+        self._collect_if_idle(out)
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
         self.ticks += 1
@@ -199,6 +230,23 @@ class App:
         self.next_ms = next_ms
         board.wait_until(next_ms)
         return True
+
+    def _collect_if_idle(self, out):
+        """gc.collect() where the table cannot be moving (the header's _GC_STILL); inside
+        the pass, so its time counts toward an overrun like any other work."""
+        if not standing_still(out):
+            self._gc_idle = 0
+            return
+        n = self._gc_idle + 1
+        if n < _GC_STILL + _GC_EVERY:
+            self._gc_idle = n  # bounded: a count that grew for months would allocate
+            if n != _GC_STILL:
+                return
+        else:
+            self._gc_idle = _GC_STILL
+        if _MPY_GC:
+            gc.collect()
+            self.gc_collections += 1
 
     def _crash(self, e):
         self.crashed = True

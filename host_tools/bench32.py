@@ -26,6 +26,19 @@ small ints, 16-byte GC blocks, 4-byte pointers, boxed floats.
   ESP32 image; the live heap after boot and the most live heap after any loop pass of a
   full console session, the harness's own bytes left out. Per module: what importing it
   added to the heap. This port's heap grows on demand: it measures, it never refuses.
+- gc_in_moving_ticks: garbage collections in loop passes where the table was moving (the
+  tick before or the pass's own commanded pulses; firmware/app.py standing_still()) over
+  the same session. This port collects only between steps (README "The 32-bit
+  MicroPython"), so it cannot show one: the figure is py/gc.c's rule applied to what it
+  measured (bench32_mpy._Session._model): the threshold is off (firmware/app.py), so a
+  collection lands in the pass whose allocation takes the heap in use past the chip's
+  capacity (ESP32_HEAP_CAP), and the loop's own collections (only where the table
+  stands still) bring it back to the live heap. details.mpy32.gc_unix has the same
+  session on the 64-bit unix port with its real GC (bench32_mpy.gc_main), in a heap
+  with twice the model's free room after boot (objects there take about twice the
+  room), or more where importing needs it (grown 16 KB at a time; heap_free_boot_bytes
+  says what it got), collections seen as drops of the heap in use: a cross-check of
+  the model with a real collector.
 """
 
 import json
@@ -46,6 +59,9 @@ JSON_PATH = os.path.join(paths.BUILD, "bench32.json")
 PYSTONE_ESP32_240 = 1660  # pystones/s, ESP32 at 240 MHz (reference: 1,660-1,850)
 PYSTONE_LOOPS = 20000
 ESP32_MHZ = 240
+# the most GC heap a stock ESP32_GENERIC gets: 56,000 bytes grown to about 112 KB, plus
+# the largest free IDF block, about 30 KB (shared/reference/micropython-esp32.md)
+ESP32_HEAP_CAP = 140 * 1024
 
 # (key, comparison, target, unit), as host_tools/bench.py's TARGETS (issue #20)
 TARGETS = (
@@ -54,6 +70,7 @@ TARGETS = (
     ("esp32_tick_ms_estimate", "<=", 3.0, "ms"),
     ("heap_boot_bytes_32bit", "<=", 81920, "B"),
     ("heap_peak_bytes_32bit", "<=", 98304, "B"),
+    ("gc_in_moving_ticks", "==", 0, ""),
 )
 KEYS = tuple(t[0] for t in TARGETS)
 
@@ -124,10 +141,46 @@ def session_bench(fw_dir, work_dir, quick):
     rig_dir = os.path.join(paths.ROOT, "tests", "core")
     fs_root = "/tmp/bench32-fs"  # inside the port's own in-memory filesystem
     code = ("import os\nos.mkdir(%r)\nimport sys\nsys.path.insert(0, %r)\n"
-            "import bench32_mpy\nbench32_mpy.session_main(%r, %r, %r, %r, %r)\n"
-            % (fs_root, HERE, fw_dir, rig_dir, paths.TABLE_PARAMS, fs_root, bool(quick)))
+            "import bench32_mpy\nbench32_mpy.session_main(%r, %r, %r, %r, %r, %d)\n"
+            % (fs_root, HERE, fw_dir, rig_dir, paths.TABLE_PARAMS, fs_root, bool(quick),
+               ESP32_HEAP_CAP))
     return run_mpy32(code, [fw_dir, rig_dir, paths.TABLE_PARAMS,
                             os.path.join(HERE, "bench32_mpy.py")], work_dir)
+
+
+def gc_unix(fw_dir, work_dir, quick, free_bytes):
+    """bench32_mpy.gc_main on the 64-bit unix port, in a heap with free_bytes of room
+    after boot (found by a first run in a large heap)."""
+    def run(heap, boot_only=False):
+        fs_root = tempfile.mkdtemp(prefix="gcfs-", dir=work_dir)
+        code = ("import sys\nsys.path.insert(0, %r)\nimport bench32_mpy\n"
+                "bench32_mpy.gc_main(%r, %r, %r, %r, %r, %r)\n"
+                % (HERE, fw_dir, os.path.join(paths.ROOT, "tests", "core"),
+                   paths.TABLE_PARAMS, fs_root, bool(quick), boot_only))
+        p = subprocess.run([os.path.join(paths.ROOT, ".venv", "bin", "micropython"), "-X",
+                            "heapsize=%d" % heap, "-c", code], capture_output=True,
+                           text=True, timeout=600, cwd=paths.ROOT)
+        for line in reversed(p.stdout.splitlines()):
+            if line.startswith("BENCH_JSON "):
+                return json.loads(line[len("BENCH_JSON "):])
+        raise Bench32Error("unix port gc run exited %d: %s" % (
+            p.returncode, (p.stdout + p.stderr).strip()[-2000:]))
+
+    big = 1024 * 1024
+    probe = run(big, boot_only=True)
+    # heapsize holds the allocation tables too: scale by what the big one gave
+    heap = (probe["heap_alloc_boot_bytes"] + free_bytes) * big // probe["heap_total_bytes"] + 1
+    for _ in range(16):  # importing needs more room than the heap after boot: grow
+        try:
+            r = run(heap)
+        except Bench32Error as e:
+            if "MemoryError" not in str(e):
+                raise
+            heap += 16 * 1024
+            continue
+        r["heapsize"] = heap
+        return r
+    raise Bench32Error("unix port gc run: no room to import in %d bytes" % heap)
 
 
 def imports_bench(fw_dir, work_dir, order):
@@ -192,6 +245,14 @@ def _session(fw_dir, tmp, quick, res, details):
         raise Bench32Error("the session stopped: %s" % s["error"])
     res["heap_boot_bytes_32bit"] = s["heap_boot_bytes"]
     res["heap_peak_bytes_32bit"] = s["heap_peak_bytes"]
+    res["gc_in_moving_ticks"] = s["gc_model"]["gc_in_moving_ticks"]
+    free = max(ESP32_HEAP_CAP - s["heap_boot_bytes"], 0)
+    if quick:  # tests/host/test_gc_policy.py runs it; `make bench` in full does here
+        return
+    try:
+        details["gc_unix"] = gc_unix(fw_dir, tmp, quick, 2 * free)  # objects twice the size
+    except (Bench32Error, OSError, subprocess.SubprocessError) as e:
+        details["gc_unix"] = {"error": "%s: %s" % (type(e).__name__, e)}
     # the firmware's modules only (the harness's rig and support were imported too)
     order = [m for m in s["import_order"]
              if os.path.exists(os.path.join(fw_dir, m + ".mpy"))]

@@ -89,14 +89,15 @@ class _Board:
         self.rx = b""
         self.out = bytearray()
         self._outputs = None
+        from ticks import ticks_diff  # once: an import in every pass allocates
+
+        self._ticks_diff = ticks_diff
 
     def ticks_ms(self):
         return self.now_ms
 
     def wait_until(self, t_ms):
-        from ticks import ticks_diff
-
-        dt = ticks_diff(t_ms, self.now_ms)
+        dt = self._ticks_diff(t_ms, self.now_ms)
         if dt > 0:
             if self._outputs is not None:
                 self.plant.apply(self._outputs, dt)
@@ -141,6 +142,9 @@ class _Session:
     """Loop passes, each one step, measured; console lines typed between them."""
 
     def __init__(self, board):
+        from app import standing_still  # the firmware's rule (imported by now)
+
+        self.still = standing_still
         self.app = None
         self.board = board
         self.base = 0  # heap that is not the firmware's
@@ -154,29 +158,72 @@ class _Session:
         self.trace = []  # (pass, console line, live heap) every 500 passes
         self.every = 1  # while waiting, a step (a collection) every this many passes
         self.collected = True  # no allocation since the last collection
+        self.run_alloc = 0  # bytes allocated since the last still pass
+        self.run_alloc_max = 0
+        # py/gc.c's rule on the chip's heap (_Session._model): None, or [capacity, in use,
+        # collections in moving passes, in still passes, where]
+        self.model = None
+        self.last_live = 0
 
     def step(self):
         """One measured loop pass; the caller yields after it."""
         if self.collected:  # else the garbage of the last pass is still counted
-            live = _live() - self.base
+            live = self.last_live = _live() - self.base
             if live > self.peak:
                 self.peak = live
             if self.passes % 500 == 0:
                 self.trace.append((self.passes, self.line, live))
         self.collected = False
+        app = self.app
+        was_still = self.still(app.outputs)
+        c0 = app.gc_collections
         gc.disable()
         try:
             a0 = gc.mem_alloc()
-            self.app.step()
+            app.step()
             a1 = gc.mem_alloc()
         finally:
             gc.enable()
+        if self.model is not None:
+            moving = not (was_still and self.still(app.outputs))
+            self._model(a1 - a0, moving, app.gc_collections != c0)
         self.passes += 1
         if a1 - a0 > self.tick_max:
             self.tick_max = a1 - a0
             self.tick_max_at = self.line
         if a1 - self.base > self.raw_peak:
             self.raw_peak = a1 - self.base
+        self._runs(a1 - a0)
+        self._drain()
+
+    def _model(self, alloc, moving, loop_collected):
+        """py/gc.c on a heap of the chip's capacity, fed with this pass's allocation: with
+        the threshold off (firmware/app.py) gc_alloc() collects only when no free block is
+        left, so a collection lands in the pass whose allocation takes the heap in use
+        past the capacity. After any collection the heap in use is the live heap (the
+        last one measured). Fragmentation is left out: the chip may collect sooner."""
+        m = self.model
+        m[1] += alloc
+        if m[1] > m[0]:
+            m[2 if moving else 3] += 1
+            if moving and len(m[4]) < 20:
+                m[4].append((self.passes, self.line))
+            m[1] = self.last_live
+        if loop_collected:
+            m[1] = self.last_live
+
+    def _runs(self, alloc):
+        """What a move allocates before the loop may collect again (firmware/app.py
+        collects only once the table has stood still a while): the headroom it needs.
+        Counted from the pass the move began to the first still pass after it, so it is
+        a lower bound by the _GC_STILL passes the loop then waits."""
+        self.run_alloc += alloc
+        if self.run_alloc > self.run_alloc_max:
+            self.run_alloc_max = self.run_alloc
+        if self.still(self.app.outputs):
+            self.run_alloc = 0
+
+    def _drain(self):
         out = self.board.out
         if out:
             self.board.out = bytearray()  # the host read it: not the firmware's heap
@@ -205,6 +252,107 @@ class _Session:
         self.step()
         self.collected = True
         yield
+
+
+class _GcSession(_Session):
+    """The session with the GC left on and never collected by the harness: only the
+    firmware's own collections (firmware/app.py) and the automatic ones of py/gc.c.
+
+    MicroPython counts no collections and this port runs no finaliser of a Python class,
+    so an automatic collection is seen as a pass after which the heap holds at least
+    GC_SEEN_BYTES fewer bytes than before it, in a pass where the loop did not collect
+    (App.gc_collections did not change). Without a collection the heap only shrinks by
+    what the firmware frees explicitly (a dict's old table when it grows: small); a
+    collection that the heap being full forced frees all the garbage since the last one
+    (the headroom, tens of KB). The same rule also sees the loop's own collections,
+    which are counted apart: `collections_seen_in_loop_gc` / `loop_collections` says how
+    well it sees them. A pass is moving if the tick before it or its own commanded pulses
+    (firmware/app.py standing_still())."""
+
+    GC_SEEN_BYTES = 2048
+
+    def __init__(self, board):
+        _Session.__init__(self, board)
+        self.gc_moving = 0  # automatic collections in moving passes
+        self.gc_moving_at = []
+        self.gc_idle_auto = 0  # automatic collections in still passes
+        self.seen_loop = 0  # the loop's own collections the rule saw
+        self.loop_in_moving = 0  # the loop's own collections in moving passes
+        self.moving_passes = 0
+        self.free_min = None  # the least free heap after a pass
+
+    def step(self):
+        app = self.app
+        still = self.still
+        was_still = still(app.outputs)
+        c0 = app.gc_collections
+        a0 = gc.mem_alloc()
+        app.step()
+        a1 = gc.mem_alloc()
+        self.passes += 1
+        moving = not (was_still and still(app.outputs))
+        if moving:
+            self.moving_passes += 1
+        if app.gc_collections != c0 and moving:
+            self.loop_in_moving += 1  # firmware/app.py must never: the tests check it
+        if a1 <= a0 - self.GC_SEEN_BYTES:
+            if app.gc_collections != c0:
+                self.seen_loop += 1
+            elif moving:
+                self.gc_moving += 1
+                if len(self.gc_moving_at) < 20:
+                    self.gc_moving_at.append((self.passes, self.line))
+            else:
+                self.gc_idle_auto += 1
+        free = gc.mem_free()
+        if self.free_min is None or free < self.free_min:
+            self.free_min = free
+        self._drain()
+
+
+def gc_main(fw_dir, rig_dir, params_path, fs_root, quick=False, boot_only=False):
+    """The session of session_main on the unix port with the GC on (_GcSession); prints
+    BENCH_JSON with gc_in_moving_ticks. Its heap is the -X heapsize it was started with.
+    boot_only: stop after boot (the heap it takes)."""
+    r = {"error": None, "quick": quick}
+    sys.path[:0] = [fw_dir, rig_dir]
+    import app
+    from rig import Plant
+    from support import make_config
+
+    cfg = make_config()
+    board = _Board(fs_root, params_path, Plant(cfg, cfg.loading_angle_mdeg))
+    s = _GcSession(board)
+    s.app = a = app.App(board)
+    a.start()
+    try:
+        for _ in s.until(lambda: a.core.state != 0, 5000):
+            pass
+        gc.collect()  # the harness's one collection: the heap after boot
+        r["heap_alloc_boot_bytes"] = gc.mem_alloc()
+        r["heap_free_boot_bytes"] = gc.mem_free()
+        if not boot_only:
+            for _ in _script(s, board.plant, quick):
+                pass
+    except Exception as e:  # reported with the figures so far
+        r["error"] = "%s: %s" % (type(e).__name__, e)
+    gc.collect()
+    r.update({
+        "gc_in_moving_ticks": s.gc_moving,
+        "gc_in_moving_at": s.gc_moving_at,
+        "gc_auto_in_idle_passes": s.gc_idle_auto,
+        "loop_collections": a.gc_collections,
+        "loop_collections_in_moving_passes": s.loop_in_moving,
+        "collections_seen_in_loop_gc": s.seen_loop,
+        "moving_passes": s.moving_passes,
+        "passes": s.passes,
+        "heap_free_min_bytes": s.free_min,
+        "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
+        "console_errors": s.said,
+        "final_state": a.core.state,
+        "version": sys.version,
+    })
+    _emit(r)
 
 
 def _script(s, plant, quick):
@@ -254,8 +402,9 @@ def _steps(run, generator):
     toplevel.run_steps(generator, run)
 
 
-def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False):
-    r = {"error": None, "quick": quick}
+def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False, heap_cap=0):
+    """heap_cap: the chip's heap capacity in bytes for the collection model (0: none)."""
+    r = {"error": None, "quick": quick, "heap_cap": heap_cap}
     imports = _Imports()
     _steps(lambda: _session_report(r, imports),
            _session_steps(r, imports, (fw_dir, rig_dir, params_path, fs_root), quick))
@@ -293,7 +442,9 @@ def _session_steps(r, imports, where, quick):
     s.step()
     s.collected = True
     yield
-    r["heap_boot_bytes"] = boot = _live() - s.base
+    r["heap_boot_bytes"] = boot = s.last_live = _live() - s.base
+    if r["heap_cap"]:
+        s.model = [r["heap_cap"], boot, 0, 0, []]
     s.peak = max(s.peak, boot)
     try:
         yield from _script(s, board.plant, quick)
@@ -311,6 +462,11 @@ def _session_report(r, imports):
         r.update({
             "heap_peak_bytes": s.peak,
             "heap_peak_raw_bytes": s.raw_peak,
+            "alloc_between_idle_max_bytes": s.run_alloc_max,
+            "gc_model": None if s.model is None else {
+                "heap_cap_bytes": s.model[0], "gc_in_moving_ticks": s.model[2],
+                "gc_in_still_passes": s.model[3], "gc_in_moving_at": s.model[4],
+                "loop_collections": s.app.gc_collections if s.app is not None else None},
             "tick_alloc_max_bytes": s.tick_max,
             "tick_alloc_max_at": s.tick_max_at,
             "passes": s.passes,
