@@ -329,13 +329,14 @@ class SimBoard:
 
     # ================================================================ host side
 
+    # the physics' properties, inlined: the invariants read them every simulated ms
     @property
     def true_angle_mdeg(self):
-        return self.physics.true_angle_mdeg
+        return self.physics.theta * physics.RAD_TO_MDEG
 
     @property
     def true_rate_mdeg_s(self):
-        return self.physics.true_rate_mdeg_s
+        return self.physics.omega * physics.RAD_TO_MDEG
 
     @property
     def lost_steps(self):
