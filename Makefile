@@ -81,7 +81,8 @@ bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writ
 soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, then thousands of fault sequences
 	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests/host/test_core_props.py \
 	  tests/host/test_rest_cap_props.py tests/host/test_reliability.py \
-	  tests/host/test_powercut_sweep.py tests/host/test_console_fuzz.py
+	  tests/host/test_powercut_sweep.py tests/host/test_console_fuzz.py \
+	  tests/core/test_caps_head_down.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path

@@ -401,7 +401,8 @@ class Checker:
         elif not board.powered and self.obligation is not None:
             self._void()
         # I1 depth
-        bound = max(self.limit_high, self.boot_angle) + DEPTH_MARGIN_MDEG
+        hi, boot = self.limit_high, self.boot_angle
+        bound = (boot if boot > hi else hi) + DEPTH_MARGIN_MDEG  # max(), without the call
         if a > bound:
             self._fail("I1", "true angle %.0f mdeg deeper than the limit %.0f (profile max "
                        "%.0f, angle at the last reset %.0f, +%d)" % (

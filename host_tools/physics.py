@@ -322,8 +322,13 @@ class TablePhysics:
         sg_tick = self.stepgen.tick
         energised = self.stepgen.enabled
         rate = self.stepgen.rate_sps if energised else 0
-        theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load = self._state()
-        t0, a_max, a_min, n_above, above, first_lost = self._watched()
+        # the state and the watch() statistics, carried in locals; its ms j ends at
+        # t0 + j * DT_MS
+        theta, omega, side, x1, x2 = self.theta, self.omega, self._side, self._x1, self._x2
+        drive_steps, lost, stalled = self.drive_steps, self.lost_steps, self.stalled
+        motor_load = self.motor_load_Nm
+        t0, a_max, a_min = self.time_ms, self.max_angle_mdeg, self.min_angle_mdeg
+        n_above, above, first_lost = self.above_ms, self.watch_above_mdeg, self.first_lost_ms
         drive = self._drive_constants()
         h, ustep, stop_dn, stop_up, J, c, f = drive[:7]
         gm, phi0 = self.gravity_moment_Nm, self._phi0
@@ -399,17 +404,7 @@ class TablePhysics:
             if (a <= lo_mdeg) != lo_side or (a >= hi_mdeg) != hi_side:
                 crossed = True
                 break
-        self._keep(theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load)
-        self._keep_watch(j, a_max, a_min, n_above, first_lost)
-        return j, crossed
-
-    def _state(self):
-        """The state advance() carries in locals."""
-        return (self.theta, self.omega, self._side, self._x1, self._x2, self.drive_steps,
-                self.lost_steps, self.stalled, self.motor_load_Nm)
-
-    def _keep(self, theta, omega, side, x1, x2, drive_steps, lost, stalled, motor_load):
-        """advance()'s locals back into the state (_state()'s order)."""
+        # the locals back into the state
         self.theta = theta
         self.omega = omega
         self._side = side
@@ -419,20 +414,12 @@ class TablePhysics:
         self.lost_steps = lost
         self.stalled = stalled
         self.motor_load_Nm = motor_load
-
-    def _watched(self):
-        """The statistics advance() carries in locals (watch()); its ms j ends at
-        t0 + j * DT_MS, t0 the time_ms it starts at."""
-        return (self.time_ms, self.max_angle_mdeg, self.min_angle_mdeg, self.above_ms,
-                self.watch_above_mdeg, self.first_lost_ms)
-
-    def _keep_watch(self, ms, a_max, a_min, n_above, first_lost):
-        """ms more milliseconds stepped, and the statistics advance() kept over them."""
-        self.time_ms += ms * DT_MS
+        self.time_ms += j * DT_MS
         self.max_angle_mdeg = a_max
         self.min_angle_mdeg = a_min
         self.above_ms = n_above
         self.first_lost_ms = first_lost
+        return j, crossed
 
     def _drive_constants(self):
         """What _motor_ms() needs of the table, the drive and the motor, in its order."""

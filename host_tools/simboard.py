@@ -329,13 +329,14 @@ class SimBoard:
 
     # ================================================================ host side
 
+    # the physics' properties, inlined: the invariants read them every simulated ms
     @property
     def true_angle_mdeg(self):
-        return self.physics.true_angle_mdeg
+        return self.physics.theta * physics.RAD_TO_MDEG
 
     @property
     def true_rate_mdeg_s(self):
-        return self.physics.true_rate_mdeg_s
+        return self.physics.omega * physics.RAD_TO_MDEG
 
     @property
     def lost_steps(self):
@@ -437,9 +438,14 @@ class SimBoard:
     def _step_ms(self):
         """One millisecond of the whole world, then the calls due (call_at), then the
         ms_hooks."""
-        self._world_ms(False)
+        # _world_ms(False) and _update_imu(), inline: this runs every simulated ms
+        self.now_ms += 1
         phys = self.physics
-        self.imu.update(self.now_ms, phys.true_angle_mdeg, phys.true_rate_mdeg_s,
+        phys.stepgen.block_head_down = self.switches.contact_open(SW_OVERTRAVEL)
+        phys.step()
+        self._after_physics_ms()
+        rad_to_mdeg = physics.RAD_TO_MDEG
+        self.imu.update(self.now_ms, phys.theta * rad_to_mdeg, phys.omega * rad_to_mdeg,
                         phys.motor_turning)
         if self.now_ms >= self._next_call:
             self._call_due()

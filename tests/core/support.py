@@ -56,3 +56,15 @@ class Checker:
         self.v = v
         self.pos = p.pos
         self.ticks += 1
+
+
+def soak():
+    """True under SOAK=1 (make soak): sweeps then run at full size. Reads the environment
+    on CPython and the unix port; the WebAssembly port has no os.getenv, so there it is
+    always False (its make target has its own SOAK switch)."""
+    try:
+        import os
+    except ImportError:
+        return False
+    getenv = getattr(os, "getenv", None)
+    return getenv is not None and getenv("SOAK") == "1"

@@ -8,6 +8,7 @@ profile's session_cap_ms.
 from cmdparse import fmt_milli
 from rig import TICK_MS, Rig
 from states import C_GOTO, C_START, HOLDING, READY
+from support import soak
 
 
 def _holding_at(r, angle_mdeg):
@@ -117,29 +118,58 @@ def test_the_return_starts_when_time_used_and_the_way_back_reach_the_cap():
     assert 39500 <= total <= 40000, total
 
 
+_SWEEP_CAPS_S = (20, 35, 60, 95)
+_SWEEP_TARGETS_MDEG = (3000, 9000, 17000, 26000, 38000, 52000, 64000)
+_SWEEP_PROGS = (-1, 3)  # -1: a goto; 3: programs.CUSTOM started with the target
+
+
+def _sweep_cases(full):
+    """Every cap x target x (goto, program) under SOAK=1 (56 cases). By default each
+    target once as a goto and once as a program (14 cases, a quarter of the CPU), the cap
+    rotating so every cap meets both kinds and short caps meet deep targets."""
+    cases = []
+    for i, target in enumerate(_SWEEP_TARGETS_MDEG):
+        for j, prog in enumerate(_SWEEP_PROGS):
+            if full:
+                for cap_s in _SWEEP_CAPS_S:
+                    cases.append((cap_s, target, prog))
+            else:
+                cases.append((_SWEEP_CAPS_S[(i + 2 * j) % 4], target, prog))
+    return cases
+
+
+def test_the_default_sweep_meets_every_cap_target_and_kind():
+    cases = _sweep_cases(False)
+    assert sorted(set(c[0] for c in cases)) == list(_SWEEP_CAPS_S)
+    assert sorted(set(c[1] for c in cases)) == list(_SWEEP_TARGETS_MDEG)
+    for cap_s in _SWEEP_CAPS_S:
+        assert sorted(set(c[2] for c in cases if c[0] == cap_s)) == list(_SWEEP_PROGS)
+    assert len(_sweep_cases(True)) == 56
+
+
 def test_a_sweep_of_targets_and_caps_never_exceeds_the_cap():
-    """Deterministic sweep: gotos and programs to many depths under many caps."""
+    """Deterministic sweep: gotos and programs to many depths under many caps (the
+    whole matrix under SOAK=1, make soak)."""
+    full = soak()
     cases = 0
-    for cap_s in (20, 35, 60, 95):
-        for target in (3000, 9000, 17000, 26000, 38000, 52000, 64000):
-            for prog in (-1, 3):
-                r = Rig()
-                r.profile.session_cap_ms = cap_s * 1000
-                r.profile.max_mdeg = 70000
-                r.profile.hold_max_ms = 600000
-                r.ready_homed()
-                if prog < 0:
-                    ok = r.core.command(C_GOTO, target)
-                else:
-                    r.core.program_id = prog
-                    ok = r.core.command(C_START, target, 600000)
-                if ok != 0:
-                    continue  # the cap leaves no time for the hold: refused, READY
-                total = _head_down_ms(r, 900000)
-                assert r.core.state == READY, (cap_s, target, prog)
-                assert total <= cap_s * 1000, (cap_s, target, prog, total)
-                cases += 1
-    assert cases > 40, cases
+    for cap_s, target, prog in _sweep_cases(full):
+        r = Rig()
+        r.profile.session_cap_ms = cap_s * 1000
+        r.profile.max_mdeg = 70000
+        r.profile.hold_max_ms = 600000
+        r.ready_homed()
+        if prog < 0:
+            ok = r.core.command(C_GOTO, target)
+        else:
+            r.core.program_id = prog
+            ok = r.core.command(C_START, target, 600000)
+        if ok != 0:
+            continue  # the cap leaves no time for the hold: refused, READY
+        total = _head_down_ms(r, 900000)
+        assert r.core.state == READY, (cap_s, target, prog)
+        assert total <= cap_s * 1000, (cap_s, target, prog, total)
+        cases += 1
+    assert cases > (40 if full else 10), cases  # 52 and 13 run; the rest are refused
 
 
 def test_start_reply_says_the_hold_was_shortened_to_fit_the_cap():

@@ -42,12 +42,13 @@ def _atan2_err(y, x):
 
 def test_atan2_dense_sweep_whole_circle():
     worst = 0.0
+    radians, cos, sin, err = math.radians, math.cos, math.sin, _atan2_err  # 1e6 rounds
     for radius in (1000, 16000, 32767):  # 1 g in mg, 16 g in mg, int16 full scale
         for k in range(0, 360000, 1):  # every millidegree of direction
-            a = math.radians(k / 1000)
-            x = round(radius * math.cos(a))
-            y = round(radius * math.sin(a))
-            worst = max(worst, _atan2_err(y, x))
+            a = radians(k / 1000)
+            e = err(round(radius * sin(a)), round(radius * cos(a)))
+            if e > worst:
+                worst = e
     print("\natan2_mdeg dense sweep: worst error %.2f mdeg" % worst)
     assert worst <= ATAN2_DOC_MAX_MDEG
 
@@ -192,14 +193,36 @@ def test_driver_read_into_decodes_every_int16_as_the_helpers_do():
                     raw_to_mdps(raw[5], n, d))
 
 
+def _div_half_up(p, q):
+    """floor(p / q + 1/2) for integers, q > 0: _round_half_up(Fraction(p, q)) without
+    building a Fraction (this runs for every int16, 4 x 2 times)."""
+    return (2 * p + q) // (2 * q)
+
+
+def _div_half_away(p, q):
+    """_round_half_away(Fraction(p, q)) for integers, q > 0."""
+    return _div_half_up(p, q) if p >= 0 else -_div_half_up(-p, q)
+
+
+def test_the_integer_rounding_matches_the_fractions():
+    for p in list(range(-400, 401)) + [-32768000, 32767000, -327680000, 327670000]:
+        for q in (1, 2, 3, 131, 328, 164, 16384, 2048):
+            assert _div_half_up(p, q) == _round_half_up(Fraction(p, q)), (p, q)
+            assert _div_half_away(p, q) == _round_half_away(Fraction(p, q)), (p, q)
+
+
 def test_driver_scaling_is_exact_for_every_int16():
+    # the exact figures: raw * 1000 / lsb, lsb_per_dps as the fraction num / den
+    lsb_per_dps = ((131, 1), (131, 2), (328, 10), (164, 10))
     for fs_index in range(4):
         lsb_per_g = 16384 >> fs_index
-        lsb_per_dps = (Fraction(131), Fraction(131, 2), Fraction(328, 10), Fraction(164, 10))
+        shift = 14 - fs_index
+        num, den = lsb_per_dps[fs_index]
+        g_num, g_den = GYRO_NUM[fs_index], GYRO_DEN[fs_index]
         for raw in range(-32768, 32768):
-            assert raw_to_mg(raw, 14 - fs_index) == _round_half_up(Fraction(raw * 1000, lsb_per_g))
-            want = _round_half_away(raw * 1000 / lsb_per_dps[fs_index])
-            assert raw_to_mdps(raw, GYRO_NUM[fs_index], GYRO_DEN[fs_index]) == want
+            assert raw_to_mg(raw, shift) == _div_half_up(raw * 1000, lsb_per_g)
+            want = _div_half_away(raw * 1000 * den, num)
+            assert raw_to_mdps(raw, g_num, g_den) == want
 
 
 # ---------------------------------------------------------------- estimator properties
