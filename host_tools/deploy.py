@@ -33,9 +33,10 @@ Steps, each stopping the deploy with a clear message if it fails:
    source (the board runs them at power-up), and hardware/table_params.json. The old
    firmware manifest (manifest.txt, firmware/manifest.py) is removed first, before
    anything else changes. A file is copied when its sha256 differs from the board's,
-   to NAME.new, then all are renamed into place in one exec (a rename is atomic on
-   littlefs), and the new manifest (the build identity from `git describe --always
-   --dirty`, then a sha256 and size of every file above) is renamed into place last.
+   to NAME.new, then all are renamed into place in one exec (each rename replaces the
+   old file atomically on littlefs, never deleting it first: _RENAME), and the new
+   manifest (the build identity from `git describe --always --dirty`, then a sha256
+   and size of every file above) is renamed into place last.
    So a deploy cut short anywhere - after any copy, any rename, by a power cut - leaves
    the board without a manifest that matches, and it boots into the MANIFEST fault
    (only the slow return moves) until a deploy completes. Removed at the same time: a
@@ -337,15 +338,23 @@ except OSError:
 print('DEPLOY-INVALID')
 """
 
-# The files into place, the dropped ones removed, then the manifest, last.
+# The files into place, the dropped ones removed, then the manifest, last. Each rename
+# replaces its target in place, never removing it first: a cut between a remove and a
+# rename would leave a module missing, and the board could not import its firmware.
+# On littlefs the rename is atomic: VfsLfs2.rename calls lfs2_rename directly
+# (micropython extmod/vfs_lfsx.c 269-286 at 1c3c201), which deletes the old entry and
+# names the new one in one metadata commit when both are in one directory
+# (lib/littlefs/lfs2.c lfs2_rename_, 3969-4075); on POSIX (the virtual device)
+# rename(2) replaces atomically. Only a filesystem that refuses an existing target
+# (FAT) gets the remove first.
 _RENAME = """\
 import os
 def _mv(_a, _b):
     try:
-        os.remove(_b)
+        os.rename(_a, _b)
     except OSError:
-        pass
-    os.rename(_a, _b)
+        os.remove(_b)
+        os.rename(_a, _b)
 for _a, _b in %r:
     _mv(_a, _b)
 for _n in %r:
