@@ -8,8 +8,10 @@
 # pending check, made only at jumps (micropython py/vm.c, DISPATCH_WITH_PEND_EXC_CHECK:
 # MP_BC_JUMP and the conditional jumps, lines 572-611 at 1c3c201). The first jump of a
 # try with no loop is its MP_BC_POP_EXCEPT_JUMP (py/vm.c 813-818), which pops the
-# handler *before* that check: the interrupt would escape this file, pyexec would
-# return 0, and ports/esp32/main.c (lines 155-165) would skip main.py for the REPL.
+# handler *before* that check, and pyexec checks once more after the file returns,
+# outside any try (shared/runtime/pyexec.c 139-140): the interrupt would escape this
+# file, pyexec would return 0, and ports/esp32/main.c (155-165) would skip main.py
+# for the REPL.
 # The loop below is a jump inside the try: a pending interrupt is raised there and
 # caught (tests/host/test_attack21.py shows where on the unix port). It is raised only
 # after kbd_intr(-1) ran (no check before the loop), so no other Ctrl-C can follow it
