@@ -301,7 +301,8 @@ def test_vdev_an_unlisted_directory_is_the_manifest_fault(tmp_path):
               "UNLISTED CODE RUNS" in v.output())
         assert status["fault"] == "manifest", status
         assert "app/ is not in the manifest" in " ".join(status["startup_errors"]), status
-        assert not replies[4]["ok"] and end["angle_mdeg"] == status["angle_mdeg"], end
+        assert not replies[4]["ok"], replies[4]
+        assert abs(end["angle_mdeg"] - status["angle_mdeg"]) < 500, end  # the IMU's noise
     finally:
         rc = v.stop()
         left = _processes_mentioning(v.dir)
