@@ -56,7 +56,7 @@ NAME = "manifest.txt"
 ROM = "/rom"  # where a ROMFS partition is mounted; absent on a stock ESP32_GENERIC
 # Directories allowed in the code root: the /rom mount point, which a listing of the
 # root shows (extmod/vfs.c) but is not on it. The firmware makes no directory.
-_DIRS_ALLOWED = ("rom",)
+DIRS_ALLOWED = ("rom",)
 MAGIC = b"itc-manifest 1"
 NOT_DEPLOYED = "source tree, not deployed (no manifest to check)"
 _CHUNK = const(512)  # read size: one littlefs block is 4 KB; 512 B keeps the heap calm
@@ -114,7 +114,7 @@ def _stray(fs, in_root):
         if n in in_root:
             continue
         if fs.isdir(n):
-            if n not in _DIRS_ALLOWED:
+            if n not in DIRS_ALLOWED:
                 return n + "/"
         elif n.endswith(".py") or n.endswith(".mpy"):
             return n

@@ -242,6 +242,13 @@ def manifest_text(identity, local):
     return "\n".join(lines) + "\n"
 
 
+def stray_dirs(info):
+    """The directories in the board's root other than the /rom mount point: deploy
+    never makes one, and the firmware's manifest check treats each as a mismatch
+    (firmware/manifest.py)."""
+    return sorted(n for n in info.get("dirs") or () if n not in manifest.DIRS_ALLOWED)
+
+
 def identical_in_rom(local, rom_hashes):
     """The NAME.mpy of local whose bytes the board already has in /rom (sorted).
 
@@ -298,6 +305,8 @@ print('DEPLOY-INFO', sys.platform, '%d.%d.%d' % _v.version[:3], getattr(_v, '_mp
 for _e in os.ilistdir(''):
     if _e[1] == 0x8000:
         print('DEPLOY-FILE', _h(_e[0]), _e[0])
+    elif _e[1] == 0x4000:
+        print('DEPLOY-DIR -', _e[0])
 try:
     for _e in os.ilistdir('/rom'):
         if _e[1] == 0x8000:
@@ -319,7 +328,9 @@ def parse_info(out):
             version = [int(v) for v in mpy_words[0].split(".")]
             mpy = int(mpy_words[1]) if len(mpy_words) > 1 else -1
             info = {"platform": words[1], "version": version,
-                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}}
+                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}, "dirs": []}
+        elif info is not None and words[0] == "DEPLOY-DIR" and len(words) == 3:
+            info["dirs"].append(words[2])
         elif info is not None and words[0] in ("DEPLOY-FILE", "DEPLOY-ROM") and len(words) == 3:
             info["files" if words[0] == "DEPLOY-FILE" else "rom"][words[2]] = words[1]
         elif info is not None and words[0] == "DEPLOY-END":
@@ -526,6 +537,10 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
         say("  copy   %s" % n)
     for n in to_remove:
         say("  remove %s" % n)
+    for n in stray_dirs(info):
+        say("  WARNING: the board's root has a directory %s/: the firmware boots into the "
+            "manifest fault while it is there (imported before modules). Remove it in "
+            "the service mode: mpremote connect %s rm -r :%s" % (n, port, n))
     if dry_run:
         return summary
     with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
