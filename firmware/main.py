@@ -24,26 +24,35 @@ def _halt(board, text):
     ENABLE pull-up keeps the driver off (hardware/safety_wiring.md)."""
     import time
 
-    msg = ("inversion table: FIRMWARE INCOMPLETE, the table does not move: %s. Deploy "
-           "again: power up at the loading stop with START and UP held (the service "
-           "mode), then `make deploy`\r\n" % text)
-    if board is None:
-        while True:
-            print(msg)
-            time.sleep_ms(5000)  # pyright: ignore[reportAttributeAccessIssue]
-    from signals import IND_ALARM, Outputs, safe_outputs
-    from ticks import ticks_add
+    how = ("power up at the loading stop with START and UP held (the service mode), "
+           "then `make deploy`")
+    if board is not None:
+        try:
+            from signals import IND_ALARM, Outputs, safe_outputs
+            from ticks import ticks_add
 
-    out = Outputs()
-    safe_outputs(out, 0)
-    out.led = out.buzzer = IND_ALARM
+            out = Outputs()
+            safe_outputs(out, 0)
+            out.led = out.buzzer = IND_ALARM
+        except ImportError as e:
+            text = "%s; %s" % (text, e)
+            board = None
+    if board is None:  # no service mode either: powerup.py or the board is missing
+        how = ("flash MicroPython again (`make flash-micropython`, which erases the "
+               "stored records), then `make deploy`")
+    msg = "inversion table: FIRMWARE INCOMPLETE, the table does not move: %s. %s\r\n" % (
+        text, how[0].upper() + how[1:])
     n = 0
     while True:
-        board.apply_outputs(out)
+        if board is None:
+            print(msg)
+            time.sleep_ms(5000)  # pyright: ignore[reportAttributeAccessIssue]
+            continue
+        board.apply_outputs(out)  # pyright: ignore[reportPossiblyUnbound]
         if n % 500 == 0:
             board.console_write(msg.encode())
         n += 1
-        board.wait_until(ticks_add(board.ticks_ms(), 10))
+        board.wait_until(ticks_add(board.ticks_ms(), 10))  # pyright: ignore[reportPossiblyUnbound]
 
 
 def main():
@@ -55,10 +64,13 @@ def main():
     board = board_esp32.Esp32Board()
     if not powerup.boot(board):
         return  # the service mode: the REPL takes the console
-    import manifest
-    import store
+    try:
+        import manifest
+        import store
 
-    problem = manifest.check(store.DirFS(board.code_root), store.DirFS(manifest.ROM))[1]
+        problem = manifest.check(store.DirFS(board.code_root), store.DirFS(manifest.ROM))[1]
+    except ImportError as e:
+        problem = "cannot be checked: %s" % e
     try:
         from app import App
     except ImportError as e:  # the app reports a mismatch itself, when it can run

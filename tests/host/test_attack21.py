@@ -200,29 +200,47 @@ class Esp32Board:
 """
 
 _FAKE_MACHINE = "def reset():\n    print('MACHINE.RESET')\n"
+# Shadows the built-in time (the root is searched first): the 3rd 5 s wait of the
+# board-less halt ends the run.
+_FAKE_TIME = """\
+_n = [0]
+
+
+def sleep_ms(ms):
+    _n[0] += 1
+    if _n[0] == 3:
+        raise SystemExit("END OF PROBE")
+"""
 
 
 @needs_mp
-def test_main_py_halts_safely_when_a_module_is_missing(tmp_path):
+@pytest.mark.parametrize("missing", ["reactions.py", "powerup.py"])
+def test_main_py_halts_safely_when_a_module_is_missing(tmp_path, missing):
     """F4. A module missing from the root (deleted; or a new one a cut deploy never
     copied) made `from app import App` fail and main.py reset, again and again. Now:
     the driver off (enable False, no steps), the alarm on, the console names the module
-    and the way to deploy again; no reset until the probe ends the loop itself."""
+    and the way to deploy again; no reset until the probe ends the loop itself. Without
+    powerup.py there is no service mode and no board: the console says to flash again
+    (the pins stay as the reset left them: the ENABLE pull-up keeps the driver off)."""
     for n in os.listdir(paths.FIRMWARE):
-        if n.endswith(".py") and n not in ("reactions.py", "boot.py", "board_esp32.py"):
+        if n.endswith(".py") and n not in (missing, "boot.py", "board_esp32.py"):
             with open(os.path.join(paths.FIRMWARE, n), "rb") as f:
                 (tmp_path / n).write_bytes(f.read())
     (tmp_path / "board_esp32.py").write_text(_FAKE_BOARD)
     (tmp_path / "machine.py").write_text(_FAKE_MACHINE)
+    (tmp_path / "time.py").write_text(_FAKE_TIME)
     out = _mp("import sys\nsys.path[:] = ['']\nimport main\n", cwd=tmp_path, heap="4M")
     from signals import IND_ALARM
 
-    assert "FIRMWARE INCOMPLETE" in out and "reactions" in out, out
+    assert "FIRMWARE INCOMPLETE" in out and missing[:-3] in out, out
+    assert out.count("MACHINE.RESET") == 1 and "END OF PROBE" in out, out  # the probe's
+    outs = [line for line in out.splitlines() if line.startswith("OUT")]
+    if missing == "powerup.py":
+        assert "Flash MicroPython again" in out and not outs, out
+        return
     assert "START and UP held" in out and "make deploy" in out, out
     assert "firmware manifest: no manifest.txt" in out, out
-    outs = [line for line in out.splitlines() if line.startswith("OUT")]
     assert len(outs) == 20 and set(outs) == {"OUT False 0 %d" % IND_ALARM}, out
-    assert out.count("MACHINE.RESET") == 1 and "END OF PROBE" in out, out  # the probe's
 
 
 def test_deploy_never_leaves_a_target_missing(tmp_path, monkeypatch):
