@@ -13,10 +13,26 @@ vouch for. The file, ASCII, one item per line:
 check() hashes every listed file where the firmware's imports find it: the board's
 root first, then /rom (a ROMFS partition, the virtual device's built-in firmware), as
 sys.path ['', '/rom'] does. A module in the root that the manifest does not list is a
-mismatch too: `app.py` next to a listed `app.mpy` (or a package directory `app/`) is
-what `import app` would load. Any problem is a boot fault (faults.MANIFEST) that allows
-no motion but the slow return; it cannot be acknowledged, since only a deploy and a
-reset change the files.
+mismatch too: `app.py` next to a listed `app.mpy` is what `import app` would load. So
+is any directory in the root: MicroPython's import takes a directory NAME before
+NAME.py and NAME.mpy in the same sys.path entry, with or without an __init__ (a
+namespace package; micropython py/builtinimport.c stat_module), and the ESP32's
+sys.path is ['', '.frozen', '/lib'] (ports/esp32/main.c appends /lib), searched before
+the extensible built-ins such as hashlib or os: a /lib is a directory in the root. The
+firmware keeps its records as files in the root and makes no directory; the one
+allowed is the mount point of /rom, which is not on the root filesystem.
+Any problem is a boot fault (faults.MANIFEST) that allows no motion but the slow
+return; it cannot be acknowledged, since only a deploy and a reset change the files.
+
+What it is for (README, "The firmware manifest"): a deploy cut short, a power cut
+during a copy, corruption, a file changed or added outside deploy. It is no defence
+against a deliberate change by someone in the service mode: the list is an unkeyed
+sha256 list on the same filesystem (a changed module with a regenerated line passes),
+and boot.py, main.py and whatever they import run before or around the check. The
+digest and hex come from the built-in modules forced by their `u` names (a
+non-extensible lookup that no file can shadow: py/objmodule.c mp_module_get_builtin),
+but store's `os` is an extensible built-in a file could replace; the route against a
+deliberate change is the ESP32's secure boot with flash encryption (README).
 
 A board whose firmware is not deployed files - the host simulator, which imports
 firmware/ from the source tree - has board.code_root None and is not checked
@@ -27,13 +43,20 @@ Runs once at boot, before the watchdog is armed: it may allocate (one line and o
 512-byte buffer at a time; never the whole manifest).
 """
 
-import binascii
-import hashlib
+try:  # the built-ins themselves, never a file (module docstring)
+    import ubinascii as binascii  # pyright: ignore[reportMissingImports]
+    import uhashlib as hashlib  # pyright: ignore[reportMissingImports]
+except ImportError:  # CPython
+    import binascii
+    import hashlib
 
 from micropython import const
 
 NAME = "manifest.txt"
 ROM = "/rom"  # where a ROMFS partition is mounted; absent on a stock ESP32_GENERIC
+# Directories allowed in the code root: the /rom mount point, which a listing of the
+# root shows (extmod/vfs.c) but is not on it. The firmware makes no directory.
+DIRS_ALLOWED = ("rom",)
 MAGIC = b"itc-manifest 1"
 NOT_DEPLOYED = "source tree, not deployed (no manifest to check)"
 _CHUNK = const(512)  # read size: one littlefs block is 4 KB; 512 B keeps the heap calm
@@ -85,15 +108,16 @@ def _entry(fs, rom, words, buf, in_root):
 
 
 def _stray(fs, in_root):
-    """A module in the root that the manifest does not list (imported before a listed
-    one of the same name, or on its own), or None."""
+    """A module or directory in the root that the manifest does not list (imported
+    before a listed one of the same name, or on its own), or None."""
     for n in fs.listdir():
         if n in in_root:
             continue
-        if n.endswith(".py") or n.endswith(".mpy"):
+        if fs.isdir(n):
+            if n not in DIRS_ALLOWED:
+                return n + "/"
+        elif n.endswith(".py") or n.endswith(".mpy"):
             return n
-        if "." not in n and (fs.exists(n + "/__init__.py") or fs.exists(n + "/__init__.mpy")):
-            return n + "/"
     return None
 
 
@@ -132,7 +156,7 @@ def check(fs, rom):
     unlisted module is in the root, else what is wrong, in words.
 
     fs: the root the firmware imports from first; rom: /rom (store's fs interface:
-    open, exists, listdir; file objects with readline, readinto, read)."""
+    open, exists, listdir, isdir; file objects with readline, readinto, read)."""
     try:
         f = fs.open(NAME, "rb")
     except OSError:

@@ -3,7 +3,10 @@ or the physical reset of the security state. Shared by firmware/main.py (the ESP
 and host_tools/mpy_board/vdev_boot.py (the virtual device), on the board interface.
 
 Physical presence at the table, read from the buttons as the board powers up:
-- START and UP held: the service mode (SERVICE_BUTTONS).
+- START and UP held with the table at the loading stop (home switch made): the service
+  mode (SERVICE_BUTTONS). Away from the loading stop they are ignored for this - the
+  person may be head-down, and the service mode runs no control loop - and the normal
+  boot (the recovery return) runs; the refusal is logged ("refused", servicelog.py).
 - START and DOWN held for 10 s with the table at the loading stop (home switch made):
   the physical reset (RESET_BUTTONS, RESET_HOLD_MS; firmware/secreset.py). Let go
   earlier, or off the loading stop, and it is a normal boot. The LED/console say when
@@ -32,6 +35,7 @@ _POLL_MS = const(100)
 NORMAL = const(0)
 SERVICE = const(1)
 RESET = const(2)
+REFUSED = const(3)  # the service buttons away from the loading stop: a normal boot
 
 
 def _switches(board, inp):
@@ -44,11 +48,15 @@ def _wait(board, ms):
 
 
 def buttons_mode(board):
-    """NORMAL, SERVICE or RESET from the buttons held at power-up (RESET waits out
-    the 10 s hold, reading the buttons every 100 ms)."""
+    """NORMAL, SERVICE, REFUSED or RESET from the buttons held at power-up (RESET
+    waits out the 10 s hold, reading the buttons every 100 ms). The service mode and
+    the physical reset need the loading stop alike."""
     inp = Inputs()
     sw = _switches(board, inp)
     if sw & (SERVICE_BUTTONS | SW_DOWN) == SERVICE_BUTTONS:
+        if not sw & SW_HOME:
+            board.console_write(b"service mode: only at the loading stop; normal boot\r\n")
+            return REFUSED
         return SERVICE
     if sw & (RESET_BUTTONS | SW_UP) != RESET_BUTTONS or not sw & SW_HOME:
         return NORMAL
@@ -90,6 +98,9 @@ def boot(board):
     flag = board.maintenance_requested()  # consumed whatever the buttons say
     mode = buttons_mode(board)
     how = "buttons"
+    if mode == REFUSED:
+        servicelog.add(fs, "refused", how, board.reset_cause())
+        return True
     if mode == NORMAL and flag:
         mode = SERVICE
         how = "pin"

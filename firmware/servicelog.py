@@ -2,7 +2,8 @@
 
 One store record, "servicelog": {"n": entries ever, "last": [[what, how, cause], ...]}
 with at most _KEEP entries, oldest first. what is "service" (the REPL, file access and
-deploy were opened) or "reset" (the physical reset of the security state); how is
+deploy were opened), "refused" (the service buttons held away from the loading
+stop: a normal boot ran) or "reset" (the physical reset of the security state); how is
 "buttons" (held at power-up: physical presence) or "pin" (the console's `maintenance
 <pin>`); cause is the board's reset cause at that boot (console_text.RESETS). The
 console's `version` shows the count and the newest entry. A damaged record starts

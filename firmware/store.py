@@ -21,8 +21,8 @@ load(fs, name, default) -> (obj, status) never raises for a bad or missing file:
   The caller passes safe defaults, so corruption never raises a limit. A CORRUPT
   file is moved away, so the next load reports MISSING until the caller saves again.
 
-`fs` is any object with open(name, mode), rename(a, b), remove(name), exists(name)
-and listdir(); names are relative to the fs root. DirFS is the real one; tests pass
+`fs` is any object with open(name, mode), rename(a, b), remove(name), exists(name),
+isdir(name) and listdir(); names are relative to the fs root. DirFS is the real one; tests pass
 fakes that fail mid-write. Runs once per session or command: it may allocate.
 """
 
@@ -220,6 +220,14 @@ class DirFS:
         try:
             os.stat(self.path(name))
             return True
+        except OSError:
+            return False
+
+    def isdir(self, name):
+        import os
+
+        try:
+            return bool(os.stat(self.path(name))[0] & 0x4000)  # S_IFDIR
         except OSError:
             return False
 

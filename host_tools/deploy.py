@@ -33,9 +33,10 @@ Steps, each stopping the deploy with a clear message if it fails:
    source (the board runs them at power-up), and hardware/table_params.json. The old
    firmware manifest (manifest.txt, firmware/manifest.py) is removed first, before
    anything else changes. A file is copied when its sha256 differs from the board's,
-   to NAME.new, then all are renamed into place in one exec (a rename is atomic on
-   littlefs), and the new manifest (the build identity from `git describe --always
-   --dirty`, then a sha256 and size of every file above) is renamed into place last.
+   to NAME.new, then all are renamed into place in one exec (each rename replaces the
+   old file atomically on littlefs, never deleting it first: _RENAME), and the new
+   manifest (the build identity from `git describe --always --dirty`, then a sha256
+   and size of every file above) is renamed into place last.
    So a deploy cut short anywhere - after any copy, any rename, by a power cut - leaves
    the board without a manifest that matches, and it boots into the MANIFEST fault
    (only the slow return moves) until a deploy completes. Removed at the same time: a
@@ -241,6 +242,13 @@ def manifest_text(identity, local):
     return "\n".join(lines) + "\n"
 
 
+def stray_dirs(info):
+    """The directories in the board's root other than the /rom mount point: deploy
+    never makes one, and the firmware's manifest check treats each as a mismatch
+    (firmware/manifest.py)."""
+    return sorted(n for n in info.get("dirs") or () if n not in manifest.DIRS_ALLOWED)
+
+
 def identical_in_rom(local, rom_hashes):
     """The NAME.mpy of local whose bytes the board already has in /rom (sorted).
 
@@ -297,6 +305,8 @@ print('DEPLOY-INFO', sys.platform, '%d.%d.%d' % _v.version[:3], getattr(_v, '_mp
 for _e in os.ilistdir(''):
     if _e[1] == 0x8000:
         print('DEPLOY-FILE', _h(_e[0]), _e[0])
+    elif _e[1] == 0x4000:
+        print('DEPLOY-DIR -', _e[0])
 try:
     for _e in os.ilistdir('/rom'):
         if _e[1] == 0x8000:
@@ -318,7 +328,9 @@ def parse_info(out):
             version = [int(v) for v in mpy_words[0].split(".")]
             mpy = int(mpy_words[1]) if len(mpy_words) > 1 else -1
             info = {"platform": words[1], "version": version,
-                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}}
+                    "mpy": None if mpy < 0 else mpy, "files": {}, "rom": {}, "dirs": []}
+        elif info is not None and words[0] == "DEPLOY-DIR" and len(words) == 3:
+            info["dirs"].append(words[2])
         elif info is not None and words[0] in ("DEPLOY-FILE", "DEPLOY-ROM") and len(words) == 3:
             info["files" if words[0] == "DEPLOY-FILE" else "rom"][words[2]] = words[1]
         elif info is not None and words[0] == "DEPLOY-END":
@@ -337,15 +349,23 @@ except OSError:
 print('DEPLOY-INVALID')
 """
 
-# The files into place, the dropped ones removed, then the manifest, last.
+# The files into place, the dropped ones removed, then the manifest, last. Each rename
+# replaces its target in place, never removing it first: a cut between a remove and a
+# rename would leave a module missing, and the board could not import its firmware.
+# On littlefs the rename is atomic: VfsLfs2.rename calls lfs2_rename directly
+# (micropython extmod/vfs_lfsx.c 269-286 at 1c3c201), which deletes the old entry and
+# names the new one in one metadata commit when both are in one directory
+# (lib/littlefs/lfs2.c lfs2_rename_, 3969-4075); on POSIX (the virtual device)
+# rename(2) replaces atomically. Only a filesystem that refuses an existing target
+# (FAT) gets the remove first.
 _RENAME = """\
 import os
 def _mv(_a, _b):
     try:
-        os.remove(_b)
+        os.rename(_a, _b)
     except OSError:
-        pass
-    os.rename(_a, _b)
+        os.remove(_b)
+        os.rename(_a, _b)
 for _a, _b in %r:
     _mv(_a, _b)
 for _n in %r:
@@ -517,6 +537,10 @@ def deploy(port, dry_run=False, reset=True, skip_maintenance=False, say=print,
         say("  copy   %s" % n)
     for n in to_remove:
         say("  remove %s" % n)
+    for n in stray_dirs(info):
+        say("  WARNING: the board's root has a directory %s/: the firmware boots into the "
+            "manifest fault while it is there (imported before modules). Remove it in "
+            "the service mode: mpremote connect %s rm -r :%s" % (n, port, n))
     if dry_run:
         return summary
     with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:

@@ -77,6 +77,10 @@ class MemFS:
         self._alive()
         return name in self.files
 
+    def isdir(self, name):
+        self._alive()
+        return False  # a flat store: no directories
+
     def listdir(self):
         self._alive()
         return list(self.files)

@@ -139,8 +139,9 @@ def test_an_unlisted_module_in_the_root_is_found():
         assert _problem(fs, rom) == "%s is not in the manifest" % extra
 
 
-def test_an_unlisted_package_directory_in_the_root_is_found():
-    # a directory app/ with an __init__ is imported as `app`: on a real directory
+def test_an_unlisted_directory_in_the_root_is_found():
+    # a directory app/ is imported as `app` before app.mpy, with or without an
+    # __init__ (a namespace package): on a real directory
     import os
 
     fs = scratch_fs("manifest")
@@ -153,6 +154,8 @@ def test_an_unlisted_package_directory_in_the_root_is_found():
         os.mkdir(fs.path("app"))
         with fs.open("app/__init__.mpy", "wb") as f:
             f.write(b"M")
+        assert _problem(fs, rom) == "app/ is not in the manifest"
+        os.remove(fs.path("app/__init__.mpy"))
         assert _problem(fs, rom) == "app/ is not in the manifest"
     finally:
         for n in ("app/__init__.mpy",):

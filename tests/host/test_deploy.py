@@ -188,11 +188,12 @@ def test_flash_asks_before_erasing(tmp_path):
 
 def test_the_board_report_is_read_line_by_line_and_must_be_complete():
     out = ("noise\nDEPLOY-INFO esp32 1.27.0 2822\nDEPLOY-FILE %s main.py\n"
-           "DEPLOY-FILE %s a name.json\nDEPLOY-ROM %s app.mpy\nDEPLOY-END\n"
-           % ("a" * 64, "b" * 64, "c" * 64))
+           "DEPLOY-FILE %s a name.json\nDEPLOY-ROM %s app.mpy\nDEPLOY-DIR - lib\n"
+           "DEPLOY-DIR - rom\nDEPLOY-END\n" % ("a" * 64, "b" * 64, "c" * 64))
     info = deploy.parse_info(out)
     assert info == {"platform": "esp32", "version": [1, 27, 0], "mpy": 2822,
                     "files": {"main.py": "a" * 64, "a name.json": "b" * 64},
-                    "rom": {"app.mpy": "c" * 64}}
+                    "rom": {"app.mpy": "c" * 64}, "dirs": ["lib", "rom"]}
+    assert deploy.stray_dirs(info) == ["lib"]  # the /rom mount point is no stray
     assert deploy.parse_info(out.replace("DEPLOY-END\n", "")) is None  # cut short
     assert deploy.parse_info("DEPLOY-INFO esp32 1.27.0 -1\nDEPLOY-END\n")["mpy"] is None
