@@ -385,7 +385,8 @@ class Targets:
         hi = self._profile.max_mdeg
         if hi > cfg.soft_max_mdeg:
             hi = cfg.soft_max_mdeg
-        if not self._profile.consent and hi > cfg.rest_angle_mdeg:
+        # no consent, or not commissioned (commissioning.py): nothing head-down of rest
+        if (not self._profile.consent or not cfg.imu_calibrated) and hi > cfg.rest_angle_mdeg:
             hi = cfg.rest_angle_mdeg
         if target_mdeg > hi:
             return hi

@@ -63,6 +63,7 @@ def _hardware_config():
 
     cfg = Config()
     load_hardware(cfg, paths.TABLE_PARAMS)
+    cfg.update({"imu_calibrated": 1})  # the simulated table is commissioned (simboard.py)
     return cfg
 
 

@@ -81,6 +81,12 @@ from host_tools.switches_model import SW_ESTOP, SW_OVERTRAVEL
 paths.use_firmware()
 
 import mpu6050  # noqa: E402  (firmware/mpu6050.py: the real driver runs on the fake bus)
+import store  # noqa: E402  (firmware/store.py: the commissioning record on the flash)
+
+# What a commissioned table's flash holds (issue #18, firmware/commissioning.py): the
+# two-point calibration's mark. The IMU model's default offsets (bias_scale 0.1) are what
+# that calibration leaves; a table built with commissioned=False is a fresh one.
+COMMISSIONED_SETTINGS = {"imu_calibrated": 1}
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -138,6 +144,7 @@ class SimBoard:
         mount_offset_mdeg=0.0,
         bounce_max_ms=switches_model.DEFAULT_BOUNCE_MAX_MS,
         ticks_at_boot=0,
+        commissioned=True,
     ):
         if rng is None:
             rng = random.Random(0)
@@ -149,6 +156,8 @@ class SimBoard:
             fs_root = tempfile.mkdtemp(prefix="simboard-")
         os.makedirs(fs_root, exist_ok=True)
         self.fs_root = fs_root
+        if commissioned and not os.path.exists(os.path.join(fs_root, "settings")):
+            store.save(store.DirFS(fs_root), "settings", dict(COMMISSIONED_SETTINGS))
         if angle_mdeg is None:
             angle_mdeg = p.frame.loading_angle_mdeg  # the table stands at the loading position
         self._make_parts(rng, p, user_mass_kg, user_height_mm, user_com_offset_mm, angle_mdeg,
