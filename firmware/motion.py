@@ -358,7 +358,8 @@ class Targets:
     the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
     the last target planned (`target_mdeg`, for the invariant checks). Every move the
     core, its safe reactions and homing make goes through go() (clamped) or, for
-    homing's seek alone, aim() (as given); retarget() moves a move under way's target.
+    homing's seek and its retract off the switch, aim() (as given); retarget() moves a
+    move under way's target.
     Allocation-free.
     """
 
@@ -400,7 +401,8 @@ class Targets:
         self.aim(self.clamp(target_mdeg), vmax, amax)
 
     def aim(self, target_mdeg, vmax, amax):
-        """Plan the move to target_mdeg as given (homing's seek alone skips the clamp)."""
+        """Plan the move to target_mdeg as given (homing's seek and retract alone skip the
+        clamp)."""
         self.target_mdeg = target_mdeg
         plan = self._plan
         plan.set_limits(vmax, amax)
