@@ -144,11 +144,12 @@ class Buttons:
 # DOWN held) is the consent in every state.
 
 # UP pressed, DOWN not held: jog head-up; RECOVERY's deliberate command; nothing at the
-# loading stop (READY), where there is nowhere further up to go.
+# loading stop (READY), where there is nowhere further up to go; in FAULT the safe
+# return, as a short START gives it (a fault latched at boot: UP is RECOVERY's press).
 #                BOOT      RECOVERY   HOMING    READY MOVING    JOGGING HOLDING
 #                RETURNING EMERGENCY_RETURN FAULT
 UP_PRESS = bytes((C_JOG_UP, C_RECOVER, C_JOG_UP, 0, C_JOG_UP, 0, C_JOG_UP,
-                  C_JOG_UP, C_JOG_UP, C_JOG_UP))
+                  C_JOG_UP, C_JOG_UP, C_RETURN))
 # DOWN pressed, UP not held: jog head-down (RECOVERY waits for UP or START).
 DOWN_PRESS = bytes((C_JOG_DOWN, 0, C_JOG_DOWN, C_JOG_DOWN, C_JOG_DOWN, 0, C_JOG_DOWN,
                     C_JOG_DOWN, C_JOG_DOWN, C_JOG_DOWN))

@@ -118,9 +118,10 @@ def __getattr__(name):
 # Settings `config set` refuses. The frame, drive and IMU mounting numbers come from
 # the hardware file (one source of truth: deploy a new file to change them); the
 # kinematics, loop period and watchdog are taken once at boot; the IMU zero and offsets
-# are taken by `calibrate` (checked against the steps and |g|; typed-in ones would not).
+# are taken by `calibrate` (checked against the steps and |g|; typed-in ones would not),
+# and so is the commissioning mark imu_calibrated (a typed 1 would skip the calibration).
 _FIXED = (
-    " imu_zero_mdeg imu_acc_sin_off_mg imu_acc_cos_off_mg"
+    " imu_zero_mdeg imu_acc_sin_off_mg imu_acc_cos_off_mg imu_calibrated"
     " loading_angle_mdeg home_switch_mdeg soft_max_mdeg overtravel_mdeg"
     " motor_steps_per_rev microsteps gear_ratio backlash_mdeg kinematics screw_lead_um"
     " screw_frame_mm screw_table_mm screw_offset_mdeg imu_axis imu_sign tick_ms"

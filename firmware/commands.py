@@ -21,6 +21,10 @@ from signals import SW_DOWN, SW_UP
 _MANUAL = const(-1)  # events.E_SESSION_START program id of a manual session (goto, jog, recovery)
 _ANGLE_ARG_MAX = const(180000)  # any angle argument outside +-180 deg is malformed
 _HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malformed
+# A typed calibration angle must agree with the step count (exact while homed) this well:
+# the backlash (100 mdeg at the table) plus the IMU's noise and margin. Not the runaway
+# tolerance: 2.4 deg typed at 0 would leave the IMU 1.2-3.4 deg off (issue #18).
+_CAL_TOL_MDEG = const(500)
 
 
 def run(core, st, cmd, a, b):
@@ -193,10 +197,11 @@ def _stop(core, st):
 
 
 def _calibrate(core, st, a, b):
-    """Calibrate the IMU at a known angle a (imucal.py), standing still: READY (at the
-    loading stop, homed: a is the loading angle; b = 1 if the console gave one, which
-    must then be it) or HOLDING with the motion finished (the driver holds). Homed, a
-    must agree with the steps (else the table is not where the person thinks)."""
+    """Calibrate the IMU at a known angle a (imucal.py), standing still and homed: READY
+    (at the loading stop: a is the loading angle; b = 1 if the console gave one, which
+    must then be it) or HOLDING with the motion finished (the driver holds). a must agree
+    with the steps within _CAL_TOL_MDEG (else the table is not where the person thinks);
+    not homed there is nothing to check it against: refused."""
     cfg = core.cfg
     pos = core.pos
     cal = core.imucal
@@ -204,21 +209,21 @@ def _calibrate(core, st, a, b):
     if not core.plan.done():
         cal.why = "the table is moving"
         return states.R_STATE
+    if not pos.homed or not pos.steps_trusted:
+        # the step count, exact while homed, is what a typed angle is checked against
+        cal.why = "not homed: home first (the loading switch is the known angle)"
+        return states.R_STATE
     if st == states.READY:
-        if not pos.homed:
-            cal.why = "not homed: home first (the loading switch is the known angle)"
-            return states.R_STATE
         if b and not -cfg.arrive_tol_mdeg <= a - cfg.loading_angle_mdeg <= cfg.arrive_tol_mdeg:
             cal.why = "in READY the table is at the loading angle"
             return states.R_ARG
         a = cfg.loading_angle_mdeg  # the loading stop is the known reference
     elif a < -_ANGLE_ARG_MAX or a > _ANGLE_ARG_MAX:
         return states.R_ARG
-    if pos.homed and pos.steps_trusted:
-        d = a - pos.steps_mdeg
-        if not -cfg.runaway_tol_mdeg <= d <= cfg.runaway_tol_mdeg:
-            cal.why = "the step count says %d mdeg" % pos.steps_mdeg
-            return states.R_ARG
+    d = a - pos.steps_mdeg
+    if not -_CAL_TOL_MDEG <= d <= _CAL_TOL_MDEG:
+        cal.why = "the step count says %d mdeg" % pos.steps_mdeg
+        return states.R_ARG
     try:
         cal.take(core.est, cfg, a)
     except ValueError:

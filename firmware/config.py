@@ -78,6 +78,9 @@ _FIELDS = (
     # larger one is a damaged part or a wrong calibration
     "\nimu_acc_sin_off_mg 0 -150 150"
     "\nimu_acc_cos_off_mg 0 -150 150"
+    # commissioning (firmware/commissioning.py): 1 once a two-point calibration succeeded;
+    # only `calibrate` sets it (cmdparse._FIXED), head-down motion is refused until then
+    "\nimu_calibrated 0 0 1"
     "\nfusion_tau_ms 500 50 5000"  # complementary filter: gyro trusted on this time scale
     "\ngravity_min_mg 850 500 1000"  # |g| window: outside it the accel is not tilt
     "\ngravity_max_mg 1150 1000 1500"

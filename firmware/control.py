@@ -26,6 +26,7 @@ given.
 import buttons
 import childlock
 import commands
+import commissioning
 import events
 import faults
 import programs
@@ -267,6 +268,9 @@ class Core:
             return states.R_ARG
         if self.child_lock and not childlock.allowed(cmd):
             return states.R_LOCKED  # every source: buttons, console, programs
+        r = commissioning.check(self.cfg, cmd, a, self.pos.angle_mdeg)
+        if r != states.OK:
+            return r  # every source too: no head-down motion before the IMU calibration
         st = self.state
         if not states.ALLOWED[st] & (1 << cmd):
             if st == EMERGENCY_RETURN:

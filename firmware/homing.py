@@ -60,7 +60,10 @@ class Homing:
                 here = self._kin.mdeg_from_steps(plan.pos)
                 self._pressed_mdeg = here
                 tg = self._targets
-                tg.go(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
+                # unclamped, as the seek: off the switch by homing_retract_mdeg, not on to
+                # a counted loading angle that an uncalibrated IMU's boot reference put up
+                # to 5.4 deg further (issue #18); head-up of the switch's edge + 2 deg
+                tg.aim(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
         elif ph == H_RETRACT:
             if plan.done():
                 if at_switch:

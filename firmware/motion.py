@@ -358,7 +358,8 @@ class Targets:
     the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
     the last target planned (`target_mdeg`, for the invariant checks). Every move the
     core, its safe reactions and homing make goes through go() (clamped) or, for
-    homing's seek alone, aim() (as given); retarget() moves a move under way's target.
+    homing's seek and its retract off the switch, aim() (as given); retarget() moves a
+    move under way's target.
     Allocation-free.
     """
 
@@ -385,7 +386,8 @@ class Targets:
         hi = self._profile.max_mdeg
         if hi > cfg.soft_max_mdeg:
             hi = cfg.soft_max_mdeg
-        if not self._profile.consent and hi > cfg.rest_angle_mdeg:
+        # no consent, or not commissioned (commissioning.py): nothing head-down of rest
+        if (not self._profile.consent or not cfg.imu_calibrated) and hi > cfg.rest_angle_mdeg:
             hi = cfg.rest_angle_mdeg
         if target_mdeg > hi:
             return hi
@@ -399,7 +401,8 @@ class Targets:
         self.aim(self.clamp(target_mdeg), vmax, amax)
 
     def aim(self, target_mdeg, vmax, amax):
-        """Plan the move to target_mdeg as given (homing's seek alone skips the clamp)."""
+        """Plan the move to target_mdeg as given (homing's seek and retract alone skip the
+        clamp)."""
         self.target_mdeg = target_mdeg
         plan = self._plan
         plan.set_limits(vmax, amax)

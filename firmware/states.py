@@ -122,6 +122,7 @@ R_ESTOP_OPEN = const(8)  # e-stop circuit still open: release it first
 R_IN_PROGRESS = const(9)  # emergency return still under way
 R_CAUSE = const(10)  # the fault's cause is still present
 R_LOCKED = const(11)  # buttons locked (child lock)
+R_UNCALIBRATED = const(12)  # head-down refused: the IMU is not calibrated (commissioning.py)
 
 # What each refusal reason means (names.py text).
 _REASONS = (
@@ -137,6 +138,8 @@ _REASONS = (
     "\n9 emergency return still under way"
     "\n10 fault cause still present"
     "\n11 buttons locked"
+    "\n12 the IMU is not calibrated: calibrate at the loading stop and at horizontal,"
+    " README 'Calibrating the IMU'"
     "\n"
 )
 

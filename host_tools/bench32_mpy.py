@@ -410,6 +410,18 @@ def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False, heap_cap=0)
            _session_steps(r, imports, (fw_dir, rig_dir, params_path, fs_root), quick))
 
 
+def _commission(fs_root, cfg):
+    """The flash of a commissioned table (host_tools/simboard.py commission(): the IMU's
+    two-point calibration done), else the session's head-down goto is refused."""
+    import profiles
+    import store
+
+    fs = store.DirFS(fs_root)
+    if not fs.exists("settings"):
+        profiles.save_profiles(fs, profiles.load_profiles(fs, cfg)[0])
+        store.save(fs, "settings", {"imu_calibrated": 1})
+
+
 def _session_steps(r, imports, where, quick):
     fw_dir, rig_dir, params_path, fs_root = where
     yield  # collected: the baseline is the heap before the firmware
@@ -426,6 +438,7 @@ def _session_steps(r, imports, where, quick):
 
     cfg = make_config()
     board = _Board(fs_root, params_path, Plant(cfg, cfg.loading_angle_mdeg))
+    _commission(fs_root, cfg)
     cfg = None
     s = r["session"] = _Session(board)
     if quick:

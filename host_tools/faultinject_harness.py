@@ -14,7 +14,7 @@ from host_tools import imu_model, invariants, mechanics, params, paths, physics
 from host_tools.faultinject_files import corrupt_file
 from host_tools.faultinject_recovery import RecoveryProbe
 from host_tools.runner import SimRunner
-from host_tools.simboard import SimBoard
+from host_tools.simboard import SimBoard, commission
 
 paths.use_firmware()
 
@@ -63,6 +63,7 @@ def _hardware_config():
 
     cfg = Config()
     load_hardware(cfg, paths.TABLE_PARAMS)
+    cfg.update({"imu_calibrated": 1})  # the simulated table is commissioned (simboard.py)
     return cfg
 
 
@@ -73,7 +74,7 @@ class Harness(RecoveryProbe):
     """The real firmware on the simulated board, the outside world's bookkeeping, and the
     invariant checker. `act(action)` applies one action; `Violation` escapes on failure."""
 
-    def __init__(self, setup=None, check=True, files_from=None, damage=()):
+    def __init__(self, setup=None, check=True, files_from=None, damage=(), commissioned=True):
         s = dict(SETUP_DEFAULTS)
         if setup:
             s.update(setup)
@@ -81,11 +82,11 @@ class Harness(RecoveryProbe):
         self.fs_root = tempfile.mkdtemp(prefix="reliability-")
         self.cfg = _hardware_config()
         self.injected = {}  # fault kind -> count
-        self._store_files(files_from, damage)
+        self._store_files(files_from, damage, commissioned)
         self.profile_max_mdeg = int(s["max_deg"] * 1000)
         board = SimBoard(rng=random.Random(s["seed"]), user_mass_kg=s["mass_kg"],
                          user_com_offset_mm=s["offset_mm"], angle_mdeg=s["start_mdeg"],
-                         fs_root=self.fs_root)
+                         fs_root=self.fs_root, commissioned=False)  # _store_files did
         self.board = board
         self.hanging = False
         self.imu_active = {}  # name -> since ms (None once checked), only while on
@@ -104,13 +105,16 @@ class Harness(RecoveryProbe):
             self.checker = invariants.Checker(self)
             self.checker.attach()
 
-    def _store_files(self, files_from, damage):
+    def _store_files(self, files_from, damage, commissioned):
         """The stored files the firmware boots on: a copy of files_from (else the setup's
-        profile), then damaged as `damage` ((file, how, seed), ...) says."""
+        profile, and the commissioning record unless commissioned is False: a new table),
+        then damaged as `damage` ((file, how, seed), ...) says."""
         if files_from is not None:
             shutil.copytree(files_from, self.fs_root, dirs_exist_ok=True)
         else:
             write_profile(self.fs_root, self.setup, self.cfg)
+            if commissioned:
+                commission(self.fs_root)
         for name, how, seed in damage:
             self._count("corrupt")
             corrupt_file(self.fs_root, name, how, seed)

@@ -374,6 +374,7 @@ def show(v):
 def hardware_config(settings=None):
     cfg = Config()
     cfg.update(hardware_values(P.raw))
+    cfg.update({"imu_calibrated": 1})  # the simulated table is commissioned (simboard.py)
     if settings:
         cfg.update(dict(settings))
     return cfg

@@ -17,7 +17,7 @@ from host_tools import physics
 from host_tools.paths import use_firmware
 from host_tools.scenario_eval import Result, evaluate, is_error
 from host_tools.scenario_format import _INPUT_ACTIONS, INPUTS, SWITCH_WIRES, P, hardware_config
-from host_tools.simboard import SimBoard
+from host_tools.simboard import COMMISSIONED_SETTINGS, SimBoard
 from host_tools.trace import Recorder
 
 use_firmware()
@@ -86,8 +86,11 @@ class _Run:
         prof = dict(sc.profile)
         prof.setdefault("name", "default")
         fw_profiles.save_profiles(fs, [fw_profiles.from_dict(prof, cfg)])
-        if sc.settings:
-            store.save(fs, SETTINGS, dict(sc.settings))
+        # the simulated table is commissioned (simboard.COMMISSIONED_SETTINGS) unless the
+        # scenario's settings say otherwise (imu_calibrated = 0: a fresh table)
+        settings = dict(COMMISSIONED_SETTINGS)
+        settings.update(sc.settings)
+        store.save(fs, SETTINGS, settings)
         u = sc.user_values()
         tb = sc.table
         kw = {}

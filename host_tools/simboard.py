@@ -81,6 +81,27 @@ from host_tools.switches_model import SW_ESTOP, SW_OVERTRAVEL
 paths.use_firmware()
 
 import mpu6050  # noqa: E402  (firmware/mpu6050.py: the real driver runs on the fake bus)
+import profiles as fw_profiles  # noqa: E402
+import store  # noqa: E402  (firmware/store.py: the commissioning record on the flash)
+from config import Config, load_hardware  # noqa: E402
+
+# What a commissioned table's flash holds (issue #18, firmware/commissioning.py): the
+# two-point calibration's mark. The IMU model's default offsets (bias_scale 0.1) are what
+# that calibration leaves; a table built with commissioned=False is a fresh one.
+COMMISSIONED_SETTINGS = {"imu_calibrated": 1}
+
+
+def commission(fs_root, hw_params_path=None):
+    """Store what a calibration stores on a new table (persistence.py: the profiles and
+    the settings), unless fs_root already holds settings (a table used before)."""
+    fs = store.DirFS(fs_root)
+    if fs.exists("settings"):
+        return
+    if not fs.exists(fw_profiles.FILE):
+        cfg = Config()
+        load_hardware(cfg, hw_params_path or paths.TABLE_PARAMS)
+        fw_profiles.save_profiles(fs, fw_profiles.load_profiles(fs, cfg)[0])
+    store.save(fs, "settings", dict(COMMISSIONED_SETTINGS))
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -138,6 +159,7 @@ class SimBoard:
         mount_offset_mdeg=0.0,
         bounce_max_ms=switches_model.DEFAULT_BOUNCE_MAX_MS,
         ticks_at_boot=0,
+        commissioned=True,
     ):
         if rng is None:
             rng = random.Random(0)
@@ -149,6 +171,8 @@ class SimBoard:
             fs_root = tempfile.mkdtemp(prefix="simboard-")
         os.makedirs(fs_root, exist_ok=True)
         self.fs_root = fs_root
+        if commissioned:
+            commission(fs_root, self.hw_params_path)
         if angle_mdeg is None:
             angle_mdeg = p.frame.loading_angle_mdeg  # the table stands at the loading position
         self._make_parts(rng, p, user_mass_kg, user_height_mm, user_com_offset_mm, angle_mdeg,

@@ -19,9 +19,11 @@ def raises(exc_type, fn, *args):
 
 
 def make_config(**overrides):
-    """The configuration the board would build: defaults + hardware file + overrides."""
+    """The configuration the board would build: defaults + hardware file + overrides, on a
+    commissioned table (imu_calibrated: the two-point calibration done, issue #18)."""
     cfg = Config()
     load_hardware(cfg, TABLE_PARAMS)
+    cfg.update({"imu_calibrated": 1})
     if overrides:
         cfg.update(overrides)
     return cfg

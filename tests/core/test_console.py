@@ -20,6 +20,7 @@ import json
 import os
 import sys
 
+import profiles
 import store
 from cmdparse import ParseError, fmt_milli, parse_int, parse_milli
 from console import HANDLERS
@@ -97,8 +98,14 @@ class ConsoleBoard:
     """The board interface firmware/app.py uses (host_tools/simboard.py lists it), over
     rig.Plant, a virtual clock, a storage directory, and the console as two buffers."""
 
-    def __init__(self, fs_root=None, angle_mdeg=None, cause=3):
-        self.fs_root = fs_root if fs_root is not None else _DIRS.new()
+    def __init__(self, fs_root=None, angle_mdeg=None, cause=3, commissioned=True):
+        if fs_root is None:
+            fs_root = _DIRS.new()
+            if commissioned:  # the flash of a commissioned table (host_tools/simboard.py)
+                fs = store.DirFS(fs_root)
+                profiles.save_profiles(fs, profiles.load_profiles(fs, make_config())[0])
+                store.save(fs, "settings", {"imu_calibrated": 1})
+        self.fs_root = fs_root
         self.hw_params_path = TABLE_PARAMS
         self.code_root = None  # the firmware is imported from the source tree
         cfg = make_config()  # the same file the App loads: the plant's geometry

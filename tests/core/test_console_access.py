@@ -28,9 +28,10 @@ def test_config_get():
 def test_config_set_needs_a_therapist_session_and_ready():
     r = Rig(json_mode=True, homed=True)
     app = r.app
+    before = r.stored("settings")  # the commissioning record (test_console.ConsoleBoard)
     o = r.cmd("config set rest_pause_ms 20000")
     assert o["ok"] is False and "login" in o["error"]
-    assert app.cfg.rest_pause_ms == 10000 and r.stored("settings")[1] == store.MISSING
+    assert app.cfg.rest_pause_ms == 10000 and r.stored("settings") == before
     r.login()
     r.cmd("goto -40")
     o = r.cmd("config set rest_pause_ms 20000")
@@ -40,7 +41,7 @@ def test_config_set_needs_a_therapist_session_and_ready():
     assert o["ok"] is True and o["old"] == 10000 and o["value"] == 20000
     assert o["warning"] is None
     assert app.cfg.rest_pause_ms == 20000
-    assert r.stored("settings") == ({"rest_pause_ms": 20000}, store.OK)
+    assert r.stored("settings") == ({"rest_pause_ms": 20000, "imu_calibrated": 1}, store.OK)
     # a speed: the core takes it at once
     speeds = r.core.targets
     v = speeds.v_normal

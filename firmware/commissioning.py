@@ -1,0 +1,31 @@
+"""The commissioning rule for commands from any source: no head-down motion until the IMU
+is calibrated.
+
+Why (issue #18): an uncalibrated MPU-6050 inside its datasheet tolerance reads up to
+~5.4 deg off, and its error changes with the angle by up to ~0.094 deg per degree. The
+firmware's arrival check and re-reference after lost steps rest on the IMU: without
+calibration nothing it measures tells 2 deg of lost steps over a 20 deg return from that
+change, and a return can end head-down. The two-point calibration (imucal.py, README
+"Calibrating the IMU") leaves ~0.15 deg; only it sets cfg.imu_calibrated.
+
+Until then: goto past the rest angle, start (a program goes head-down) and jog DOWN at or
+past the rest angle are refused with states.R_UNCALIBRATED, whatever the source (buttons,
+console, programs: Core.command applies it). Motion between the loading stop and
+horizontal stays allowed: the calibration itself needs it; the clamp (motion.Targets)
+stops a jog DOWN from below at the rest angle. Pure logic: no state, no allocation.
+"""
+
+from states import C_GOTO, C_JOG_DOWN, C_START, OK, R_UNCALIBRATED
+
+
+def check(cfg, cmd, a, angle_mdeg):
+    """OK, or R_UNCALIBRATED if cmd (argument a) would move head-down of the rest angle
+    on a table whose IMU is not calibrated (angle_mdeg: where the table is)."""
+    if cfg.imu_calibrated:
+        return OK
+    rest = cfg.rest_angle_mdeg
+    if cmd == C_START or (cmd == C_GOTO and a > rest):
+        return R_UNCALIBRATED
+    if cmd == C_JOG_DOWN and angle_mdeg >= rest:
+        return R_UNCALIBRATED
+    return OK
