@@ -322,6 +322,7 @@ def gc_main(fw_dir, rig_dir, params_path, fs_root, quick=False, boot_only=False)
 
     cfg = make_config()
     board = _Board(fs_root, params_path, Plant(cfg, cfg.loading_angle_mdeg))
+    _commission(fs_root, cfg)
     s = _GcSession(board)
     s.app = a = app.App(board)
     a.start()
