@@ -82,7 +82,7 @@ soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, th
 	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests/host/test_core_props.py \
 	  tests/host/test_rest_cap_props.py tests/host/test_reliability.py \
 	  tests/host/test_powercut_sweep.py tests/host/test_console_fuzz.py \
-	  tests/core/test_caps_head_down.py
+	  tests/host/test_head_down_sweep.py tests/core/test_caps_head_down.py
 	SOAK=1 $(BIN)/python -m host_tools.soak
 
 vdev: $(STAMP) ## Start the virtual device (MicroPython unix port on a pty); prints the port path
