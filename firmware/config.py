@@ -56,7 +56,7 @@ _FIELDS = (
     # runaway tolerance of lost steps plus margin (the mechanical stop is 1 deg further)
     "\nhoming_travel_mdeg 3000 1000 20000"
     # --- session rules ---
-    "\nrest_angle_mdeg 0 -10000 10000"  # horizontal: rest here before coming up
+    "\nrest_angle_mdeg 0 -10000 0"  # horizontal: rest here before coming up; never head-down
     "\nrest_pause_ms 10000 0 120000"  # rest near horizontal before standing (dizziness)
     "\nhead_down_mdeg 2000 0 10000"  # above this the person counts as head-down
     "\ndeep_angle_mdeg 60000 30000 80000"  # beyond about 60 deg only seconds
