@@ -225,7 +225,10 @@ def _calibrate(core, st, a, b):
         cal.why = "the step count says %d mdeg" % pos.steps_mdeg
         return states.R_ARG
     try:
-        cal.take(core.est, cfg, a)
+        # solved on the step count, exact to the backlash while homed: the typed angle
+        # (a level's reading) only confirms where the table is; a level read 0.45 deg
+        # off, or a point 20 deg from the other, then adds no error (issue #18 re-attack)
+        cal.take(core.est, cfg, pos.steps_mdeg)
     except ValueError:
         return states.R_ARG
     # the IMU reads differently now: the runaway check's history of it no longer applies
