@@ -165,3 +165,29 @@ class Rig:
         """All logged events with this code, oldest first."""
         log = self.core.log
         return [e for e in log.since(0) if e[1] == code]
+
+
+def run_heavy(r, ms, up_max_mdeg_s, down=False, until=None):
+    """Tick up to ms with a heavy load: the table follows head-up steps only up to
+    up_max_mdeg_s (0: never) and, if down, no head-down steps at all; stop early once
+    until(r) holds. Returns the deepest true angle seen."""
+    p = r.plant
+    deepest = p.angle_mdeg()
+    # steps per tick the drive still moves the table head-up
+    up_max = (p.kin.steps_from_mdeg(up_max_mdeg_s) - p.kin.steps_from_mdeg(0)) * TICK_MS // 1000
+    for _ in range(ms // TICK_MS):
+        c0 = p.count
+        a0 = p.angle_mdeg()
+        r.tick()
+        d = p.count - c0
+        if d < 0 and -d > up_max:
+            p.lag_steps += d  # head-up too fast for the load: none of them moved the table
+        elif d > 0 and down:
+            p.lag_steps += d
+        a = p.angle_mdeg()
+        p.rate_mdeg_s = (a - a0) * 1000 // TICK_MS  # the gyro sees the table, not the steps
+        if a > deepest:
+            deepest = a
+        if until is not None and until(r):
+            break
+    return deepest

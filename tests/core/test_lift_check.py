@@ -11,7 +11,7 @@ checked the same way; the lift stays proven until the next READY at the loading 
 
 import liftcheck
 from events import E_LIFT_CHECK, E_STATE
-from rig import TICK_MS, Rig
+from rig import Rig, run_heavy
 from states import (
     C_GOTO,
     C_JOG_DOWN,
@@ -26,28 +26,6 @@ from states import (
 )
 
 
-def _run_heavy(r, ms, up_max_mdeg_s, until=None):
-    """Tick up to ms with a table that follows head-up steps only up to up_max_mdeg_s
-    (0: never); stop early once until(r) holds. Returns the deepest true angle seen."""
-    p = r.plant
-    deepest = p.angle_mdeg()
-    up_max = (p.kin.steps_from_mdeg(up_max_mdeg_s) - p.kin.steps_from_mdeg(0)) * TICK_MS // 1000
-    for _ in range(ms // TICK_MS):
-        c0 = p.count
-        a0 = p.angle_mdeg()
-        r.tick()
-        d = p.count - c0
-        if d < 0 and -d > up_max:
-            p.lag_steps += d  # head-up too fast for the load: the table did not move
-        a = p.angle_mdeg()
-        p.rate_mdeg_s = (a - a0) * 1000 // TICK_MS
-        if a > deepest:
-            deepest = a
-        if until is not None and until(r):
-            break
-    return deepest
-
-
 def _checks(r):
     return [(e[2], e[3]) for e in r.events(E_LIFT_CHECK)]
 
@@ -58,7 +36,7 @@ def test_a_load_lifted_at_the_slowest_speed_passes_and_the_goto_goes_on():
     assert r.core.command(C_GOTO, 20000) == 0
     seen = []
     # lifted at up to 0.6 deg/s: the check's 0.5 deg/s lift moves it
-    _run_heavy(r, 90000, 600, lambda x: seen.append(x.core.phase) or x.core.state == HOLDING)
+    run_heavy(r, 90000, 600, until=lambda x: seen.append(x.core.phase) or x.core.state == HOLDING)
     assert P_LIFT_CHECK in seen
     c = _checks(r)
     assert len(c) == 1 and c[0][0] == 1
@@ -67,7 +45,7 @@ def test_a_load_lifted_at_the_slowest_speed_passes_and_the_goto_goes_on():
     assert 19000 < r.plant.angle_mdeg() < 21000
     # a second goto deeper: proven, no second check
     assert r.core.command(C_GOTO, 30000) == 0
-    _run_heavy(r, 60000, 600, lambda x: x.core.state == HOLDING)
+    run_heavy(r, 60000, 600, until=lambda x: x.core.state == HOLDING)
     assert len(_checks(r)) == 1
 
 
@@ -76,7 +54,7 @@ def test_a_load_the_drive_cannot_lift_is_refused_before_horizontal():
     r = Rig()
     r.ready_homed()
     assert r.core.command(C_GOTO, 30000) == 0
-    deepest = _run_heavy(r, 30000, 0, lambda x: x.core.state == RETURNING)
+    deepest = run_heavy(r, 30000, 0, until=lambda x: x.core.state == RETURNING)
     assert r.core.state == RETURNING
     c = _checks(r)
     assert len(c) == 1 and c[0][0] == 0 and c[0][1] < liftcheck.PROBE_MDEG // 2
@@ -91,13 +69,13 @@ def test_a_refused_load_does_not_go_head_down_on_the_next_goto_either():
     r = Rig()
     r.ready_homed()
     assert r.core.command(C_GOTO, 30000) == 0
-    _run_heavy(r, 30000, 0, lambda x: x.core.state == RETURNING)
+    run_heavy(r, 30000, 0, until=lambda x: x.core.state == RETURNING)
     # this table lifts the load once the check stopped (a lighter user got on at the
     # loading stop in the real world): back to READY, the check again, passed
     r.run_until(lambda x: x.core.state == READY, 120000)
     assert not r.core.liftcheck.proven
     assert r.core.command(C_GOTO, 30000) == 0
-    deepest = _run_heavy(r, 30000, 0, lambda x: x.core.state == RETURNING)
+    deepest = run_heavy(r, 30000, 0, until=lambda x: x.core.state == RETURNING)
     assert deepest <= r.cfg.head_down_mdeg
     assert [c[0] for c in _checks(r)] == [0, 0]
     assert r.core.liftcheck.refusals == 2

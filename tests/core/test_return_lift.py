@@ -10,7 +10,7 @@ alarm, the reason logged), lost going head-down (stops at once, turns back).
 
 import faults
 from events import E_FAULT, E_GAVE_UP
-from rig import TICK_MS, Rig
+from rig import Rig, run_heavy
 from signals import IND_ALARM
 from states import C_GOTO, C_RETURN, FAULT, HOLDING, P_LATCHED, READY
 
@@ -20,28 +20,6 @@ def _holding_at(r, angle_mdeg):
     assert r.core.command(C_GOTO, angle_mdeg) == 0
     r.run_until(lambda x: x.core.state == HOLDING, 60000)
 
-
-def _run_heavy(r, ms, up_max_mdeg_s, down=False):
-    """Tick ms with a table that follows head-up steps only up to up_max_mdeg_s (0: never)
-    and, if down, no head-down steps at all. Returns the deepest true angle seen."""
-    p = r.plant
-    deepest = p.angle_mdeg()
-    # steps per tick the drive still moves the table head-up
-    up_max = (p.kin.steps_from_mdeg(up_max_mdeg_s) - p.kin.steps_from_mdeg(0)) * TICK_MS // 1000
-    for _ in range(ms // TICK_MS):
-        c0 = p.count
-        a0 = p.angle_mdeg()
-        r.tick()
-        d = p.count - c0
-        if d < 0 and -d > up_max:
-            p.lag_steps += d  # head-up too fast for the load: none of them moved the table
-        elif d > 0 and down:
-            p.lag_steps += d
-        a = p.angle_mdeg()
-        p.rate_mdeg_s = (a - a0) * 1000 // TICK_MS  # the gyro sees the table, not the steps
-        if a > deepest:
-            deepest = a
-    return deepest
 
 
 def _gave_up(r):
@@ -54,7 +32,7 @@ def test_lost_steps_on_the_way_up_go_on_at_the_slowest_speed_to_horizontal():
     _holding_at(r, 25000)
     assert r.core.command(C_RETURN) == 0
     # lifted only at up to 1 deg/s: the normal (3.5) and jog (2) speeds lose steps
-    _run_heavy(r, 180000, 1000)
+    run_heavy(r, 180000, 1000)
     assert r.core.fault == faults.RUNAWAY
     assert r.core.lift.slow and not r.core.lift.gave_up
     assert -1000 < r.plant.angle_mdeg() < 1000  # at horizontal
@@ -67,7 +45,7 @@ def test_lost_steps_with_no_progress_at_the_slowest_speed_give_up_with_the_alarm
     r = Rig()
     _holding_at(r, 25000)
     assert r.core.command(C_RETURN) == 0
-    _run_heavy(r, 60000, 0)  # the drive cannot lift this load at any speed
+    run_heavy(r, 60000, 0)  # the drive cannot lift this load at any speed
     assert r.core.state == FAULT and r.core.phase == P_LATCHED
     assert r.core.lift.gave_up
     g = _gave_up(r)
@@ -76,7 +54,7 @@ def test_lost_steps_with_no_progress_at_the_slowest_speed_give_up_with_the_alarm
     assert not r.out.enable  # the worm holds
     assert r.out.buzzer == IND_ALARM and r.out.led == IND_ALARM
     a = r.plant.angle_mdeg()
-    _run_heavy(r, 30000, 0)  # nothing more by itself
+    run_heavy(r, 30000, 0)  # nothing more by itself
     assert r.plant.angle_mdeg() == a and not r.out.enable and len(_gave_up(r)) == 1
     # it tried at the slowest speed before giving up, over at least 5 s
     assert r.core.lift.slow and r.core.lift.tries >= 1
@@ -89,12 +67,12 @@ def test_lost_steps_lifting_part_of_the_way_keep_trying_while_it_moves():
     _holding_at(r, 25000)
     assert r.core.command(C_RETURN) == 0
     p = r.plant
-    _run_heavy(r, 5000, 0)  # the first (normal-speed) try: no lift at all
+    run_heavy(r, 5000, 0)  # the first (normal-speed) try: no lift at all
     for _ in range(1500):
         if p.angle_mdeg() > 12000:
-            _run_heavy(r, 100, 1000)  # moves at the slowest speed down to 12 deg
+            run_heavy(r, 100, 1000)  # moves at the slowest speed down to 12 deg
         else:
-            _run_heavy(r, 100, 0)  # then sticks
+            run_heavy(r, 100, 0)  # then sticks
         if r.core.lift.gave_up:
             break
     assert r.core.lift.gave_up
@@ -109,11 +87,11 @@ def test_lost_steps_while_going_head_down_stop_at_once_and_turn_back():
     assert r.core.command(C_GOTO, 30000) == 0
     r.run_until(lambda x: x.plant.angle_mdeg() > 10000, 60000)
     # head-down steps no longer move the table (a feet-heavy user)
-    deepest = _run_heavy(r, 3000, 100000, down=True)
+    deepest = run_heavy(r, 3000, 100000, down=True)
     assert r.core.state == FAULT and r.core.fault == faults.RUNAWAY
     assert not r.core.lift.slow  # lost going down: the return is at jog speed
     assert deepest < 10000 + 3000  # stopped at once: no further than lost
-    _run_heavy(r, 60000, 100000)
+    run_heavy(r, 60000, 100000)
     assert -1000 < r.plant.angle_mdeg() < 1000 and r.core.phase == P_LATCHED
 
 
@@ -163,9 +141,9 @@ def _return_sticking_below(r, stick_mdeg, ms):
     p = r.plant
     for _ in range(ms // 100):
         if p.angle_mdeg() > stick_mdeg:
-            _run_heavy(r, 100, 1000)
+            run_heavy(r, 100, 1000)
         else:
-            _run_heavy(r, 100, 0)
+            run_heavy(r, 100, 0)
         if r.core.phase == P_LATCHED and r.core.plan.done():
             break
 
@@ -179,7 +157,7 @@ def test_a_try_arriving_by_its_steps_short_of_horizontal_tries_on_or_gives_up():
     r = Rig()
     _holding_at(r, 20000)
     assert r.core.command(C_RETURN) == 0
-    _run_heavy(r, 5000, 0)  # the normal-speed try loses steps: runaway, on slowly
+    run_heavy(r, 5000, 0)  # the normal-speed try loses steps: runaway, on slowly
     assert r.core.fault == faults.RUNAWAY and r.core.lift.slow
     _return_sticking_below(r, 2000, 120000)
     assert r.core.phase == P_LATCHED
@@ -194,14 +172,14 @@ def test_a_try_short_of_horizontal_that_can_still_move_goes_on_to_it():
     r = Rig()
     _holding_at(r, 20000)
     assert r.core.command(C_RETURN) == 0
-    _run_heavy(r, 5000, 0)
+    run_heavy(r, 5000, 0)
     p = r.plant
     tries0 = None
     for _ in range(1200):
         if p.angle_mdeg() <= 2000 and tries0 is None:
             tries0 = r.core.lift.tries  # the table sticks from here...
         free = tries0 is None or r.core.lift.tries > tries0  # ...until the next try
-        _run_heavy(r, 100, 1000 if free else 0)
+        run_heavy(r, 100, 1000 if free else 0)
         if tries0 is not None and free and r.core.phase == P_LATCHED and r.core.plan.done():
             break
     # the stuck try was seen to arrive short, and a new try (re-referenced) went on
