@@ -33,6 +33,14 @@ def _harness(setup, imu, commissioned=True, files_from=None):
     return h
 
 
+def _say(h, line):
+    """One console line; the reply the firmware sent to it."""
+    h.runner.receive()
+    h.act(("console", line))
+    h.run_ms(100)
+    return h.runner.receive()
+
+
 def _in_hold(r):
     return r.app.core.state == S.HOLDING
 

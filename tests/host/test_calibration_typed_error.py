@@ -10,16 +10,9 @@ angle only confirms it (firmware/commands.py _calibrate). Covers: HZ-06
 
 import states as S
 
-from tests.host.test_attack18 import _harness, _still_at
+from tests.host.test_attack18 import _harness, _say, _still_at
 
 IMU = {"acc": [50, 0, -80], "gyro": [0, 0, 0]}
-
-
-def _say(h, line):
-    h.runner.receive()
-    h.act(("console", line))
-    h.run_ms(100)
-    return h.runner.receive()
 
 
 def _goto(h, deg):

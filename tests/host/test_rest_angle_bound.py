@@ -8,16 +8,10 @@ at +10 deg. Its range now ends at horizontal (firmware/config.py). Covers: HZ-04
 
 import states as S
 
-from tests.host.test_attack18 import _harness, _still_at
+from tests.host.test_attack18 import _harness, _say, _still_at
 
 IMU = {"acc": [50, 0, -80], "gyro": [0, 0, 0]}
 
-
-def _say(h, line):
-    h.runner.receive()
-    h.act(("console", line))
-    h.run_ms(100)
-    return h.runner.receive()
 
 def test_uncommissioned_table_cannot_go_head_down_by_moving_the_rest_angle():
     h = _harness({"seed": 9}, IMU, commissioned=False)
