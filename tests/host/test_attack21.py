@@ -14,7 +14,7 @@ import os
 import subprocess
 
 import pytest
-from test_vdev import ISSUE21_HEAP, MICROPYTHON, SPEED, Vdev, _processes_mentioning
+from test_vdev import ISSUE21_HEAP, MICROPYTHON, SPEED, Vdev
 
 from host_tools import deploy, paths
 from host_tools.console import ConsoleClient, SerialTransport
@@ -322,9 +322,7 @@ def test_vdev_an_unlisted_directory_is_the_manifest_fault(tmp_path):
         assert not replies[4]["ok"], replies[4]
         assert abs(end["angle_mdeg"] - status["angle_mdeg"]) < 500, end  # the IMU's noise
     finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
+        rc, left = v.shut_down()
     assert rc == 0, v.output()
     assert not left
 

@@ -118,12 +118,30 @@ class Vdev:
         self.log.close()
         return self.proc.returncode
 
+    def shut_down(self):
+        """stop(), then the processes still mentioning its directory (they should be none:
+        returned for the test to assert) are killed. Returns (returncode, leftovers)."""
+        rc = self.stop()
+        left = _processes_mentioning(self.dir)
+        self.kill_leftovers()
+        return rc, left
+
     def kill_leftovers(self):
         for pid in _processes_mentioning(self.dir):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def console(v, *lines):
+    """The console client's replies to lines, over the device's port."""
+    t = SerialTransport(v.port)
+    try:
+        c = ConsoleClient(t, timeout_s=10).connect()
+        return [c.request(line) for line in lines]
+    finally:
+        t.close()
 
 
 def _mpremote(port, *args, timeout=60):
@@ -155,9 +173,7 @@ def _running_vdev(tmp_path_factory, name, heap, code_dir):
         v.wait_state(("running",), timeout_s=60)
         yield v
     finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
+        rc, left = v.shut_down()
         assert rc == 0, v.output()
         assert not left, "processes left running: %s" % left
         assert not os.path.lexists(v.port), "the port symlink was left behind"
@@ -318,22 +334,12 @@ def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path, code_dir):
         assert status == store.OK and log["last"] == [["service", "buttons", 1]], log
         _mpremote_fails(v)
     finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
+        rc, left = v.shut_down()
     assert rc == 0, v.output()
     assert not left
 
 
 def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_path, code_dir):
-    def console(v, *lines):
-        t = SerialTransport(v.port)
-        try:
-            c = ConsoleClient(t, timeout_s=10).connect()
-            return [c.request(line) for line in lines]
-        finally:
-            t.close()
-
     args = ("--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit")
     v = Vdev(tmp_path, *args, mpy_dir=code_dir)
     try:

@@ -6,7 +6,7 @@ Uses test_vdev.py's Vdev; one short start, stopped as soon as it runs.
 import os
 
 import pytest
-from test_vdev import MICROPYTHON, MPREMOTE, Vdev, _processes_mentioning
+from test_vdev import MICROPYTHON, MPREMOTE, Vdev
 
 from host_tools import vdev as vdev_mod
 
@@ -28,8 +28,6 @@ def test_the_vdev_runs_with_its_default_heap(tmp_path, monkeypatch):
         assert st["heapsize_bytes"] == vdev_mod.parse_heapsize("288K")  # the documented one
         assert 0 < st["heap_peak_raw_bytes"] < st["heapsize_bytes"]
     finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
+        rc, left = v.shut_down()
     assert rc == 0, v.output()
     assert not left, "processes left running: %s" % left

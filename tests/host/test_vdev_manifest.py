@@ -11,11 +11,10 @@ test_vdev.py's Vdev.
 import os
 
 import pytest
-from test_vdev import ISSUE21_HEAP, SPEED, Vdev, _mpremote, _processes_mentioning
+from test_vdev import ISSUE21_HEAP, SPEED, Vdev, _mpremote, console
 from test_vdev import pytestmark as _needs_tools
 
 from host_tools import deploy
-from host_tools.console import ConsoleClient, SerialTransport
 
 pytestmark = _needs_tools
 
@@ -33,15 +32,6 @@ class _CutBoard(deploy.Board):
             return super().run(*commands, timeout=timeout)
         super().run(*commands[:self.keep], timeout=timeout)
         raise deploy.DeployError("cut after %d commands" % self.keep)
-
-
-def _console(v, *lines):
-    t = SerialTransport(v.port)
-    try:
-        c = ConsoleClient(t, timeout_s=10).connect()
-        return [c.request(line) for line in lines]
-    finally:
-        t.close()
 
 
 def test_a_deploy_cut_after_its_first_file_boots_into_the_manifest_fault(tmp_path,
@@ -62,7 +52,7 @@ def test_a_deploy_cut_after_its_first_file_boots_into_the_manifest_fault(tmp_pat
         st = v.wait_state(("running",), timeout_s=60)
         assert st["reset_causes"] == [1, 5], st  # the buttons were let go: normal boot
         before = v.state()["true_angle_mdeg"]
-        status, goto, ack, ret, version, after = _console(
+        status, goto, ack, ret, version, after = console(
             v, "status", "goto 10", "ack", "return", "version", "status")
         assert status["state"] == "FAULT" and status["fault"] == "manifest", status
         assert any("no manifest.txt" in e for e in status["startup_errors"]), status
@@ -72,8 +62,6 @@ def test_a_deploy_cut_after_its_first_file_boots_into_the_manifest_fault(tmp_pat
         assert after["state"] == "FAULT"
         assert abs(v.state()["true_angle_mdeg"] - before) < 50  # the table did not move
     finally:
-        rc = v.stop()
-        left = _processes_mentioning(v.dir)
-        v.kill_leftovers()
+        rc, left = v.shut_down()
     assert rc == 0, v.output()
     assert not left
