@@ -43,6 +43,12 @@ OVERTRAVEL = const(35)
 OVERTRAVEL_ACTIVE = const(1)  # open = past the over-travel switch (or wire cut)
 HOME = const(36)
 HOME_ACTIVE = const(1)  # open = at the loading stop (or wire cut); poll only, no IRQ
+ANKLE_LOCK = const(39)
+ANKLE_LOCK_ACTIVE = const(1)  # open = ankle lock not engaged (or wire cut); poll only, no IRQ
+
+# --- hardware heartbeat: toggled every tick; the step gate passes pulses only while it toggles ---
+HEARTBEAT = const(19)
+HEARTBEAT_ACTIVE = const(1)
 
 # --- indicators ---
 LED = const(32)

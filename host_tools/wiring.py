@@ -46,6 +46,8 @@ ROUTES = {
     "ESTOP": ("estop", "NC contact 21-22"),
     "OVERTRAVEL": ("limits", "S1 over-travel NC"),
     "HOME": ("limits", "S2 home NC"),
+    "ANKLE_LOCK": ("limits", "S3 ankle lock NC"),
+    "HEARTBEAT": ("gate", "HEARTBEAT in (monostable)"),
     "LED": ("indicators", "LED + 330R"),
     "BUZZER": ("indicators", "2N7002 gate"),
 }
@@ -102,7 +104,7 @@ def _power_boxes(add):
     add("bat", 1000, 30, 250, 60, "BAT (optional)", ("48 V reserve for one return",),
         left=("+48 V",), style="optional")
     # controller
-    add("esp", _ESP_X, 200, _ESP_W, 520, "ESP32-DevKitC V4",
+    add("esp", _ESP_X, 200, _ESP_W, 580, "ESP32-DevKitC V4",
         ("ESP32-WROOM-32, 3.3 V logic", "5V pin from PSU2; USB for the console"))
 
 
@@ -111,7 +113,7 @@ def _column_boxes(add):
     add("gate", _COL_X, 200, _COL_W, 270, "U3 over-travel STEP gate",
         ("MC74ACT132 quad NAND Schmitt, 5 V", "PUL- = NOT(STEP AND NOT(OT AND DIR))"),
         left=("STEP in (2A)", "DIR in (1B, 3A, 3B)", "ENABLE in (4A, 4B)",
-              "2Y via 10k/20k divider"),
+              "2Y via 10k/20k divider", "HEARTBEAT in (monostable)"),
         right=("PUL- (2Y)", "DIR- (3Y)", "ENA- (4Y)", "OT in (1A)"))
     add("imu", _COL_X, 500, _COL_W, 90, "IMU: GY-521 (MPU-6050)",
         ("on the table bed, addr 0x68",), left=("SDA", "SCL"))
@@ -121,7 +123,7 @@ def _column_boxes(add):
     add("estop", _COL_X, 760, _COL_W, 70, "E-STOP XB4BS8442",
         ("mushroom, latching, to GND",), left=("NC contact 21-22",))
     add("limits", _COL_X, 855, _COL_W, 100, "Limit switches D4N-4120",
-        ("NC contacts to GND",), left=("S1 over-travel NC", "S2 home NC"),
+        ("NC contacts to GND",), left=("S1 over-travel NC", "S2 home NC", "S3 ankle lock NC"),
         right=("OT node",))
     add("indicators", _COL_X, 980, _COL_W, 100, "Indicators",
         ("LED; 5 V active buzzer",), left=("LED + 330R", "2N7002 gate"))
