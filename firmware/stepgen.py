@@ -170,7 +170,7 @@ class StepGen:
     """
 
     def __init__(self, step_pin, dir_pin, en_pin, counter_id, driver, tick_ms=10,
-                 timer_id=0, sense_pin=None):
+                 timer_id=0, sense_pin=None, heartbeat_pin=None):
         import machine
 
         t = timing(driver)  # refuses an unknown driver before touching any pin
@@ -193,6 +193,13 @@ class StepGen:
         idle = 1 - pins.STEP_ACTIVE
         step = machine.Pin(step_pin, machine.Pin.OUT, value=idle)
         self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0, invert=idle == 1)
+        # The step gate's monostable passes pulses only while this pin keeps toggling
+        # (once per apply(), i.e. per tick): held still (as the pull-down holds it
+        # through a reset) until the first tick.
+        self._beat_pin = None
+        if heartbeat_pin is not None:
+            self._beat_pin = machine.Pin(heartbeat_pin, machine.Pin.OUT, value=0)
+        self._beat_level = 0
         # The counter after the PWM: if claiming the pin as a PCNT input were to cut
         # the output, the failure is "no pulses" (safe), never "uncounted pulses".
         # Each pulse is counted once, on its leading edge.
@@ -234,8 +241,11 @@ class StepGen:
 
     def apply(self, rate_sps, limit_lo, limit_hi, enable):
         """Run at rate_sps (signed) without passing limit_lo/limit_hi; enable energises
-        the driver. Also the heartbeat of the dead-man. Allocation-free."""
+        the driver. Also the heartbeat of the dead-man and of the step gate's
+        monostable (a C call that stalls the loop stops the pulses in hardware: the
+        soft dead-man cannot run then). Allocation-free."""
         self._hb = 0
+        self._beat()
         self._lo = limit_lo
         self._hi = limit_hi
         if not enable:
@@ -267,6 +277,11 @@ class StepGen:
         if sign != self._dir_sign and not self._reverse(sign):
             return  # the last pulse of the old direction may still be in flight
         self._run(r if r > 0 else -r)
+
+    def _beat(self):
+        if self._beat_pin is not None:
+            self._beat_level ^= 1
+            self._beat_pin.value(self._beat_level)
 
     def clear_fault(self):
         self.fault = FAULT_NONE
@@ -379,6 +394,7 @@ class StepGen:
         reached = False
         while self._ticks_diff(deadline, self._ticks_ms()) > 0:
             self._hb = 0  # this loop is the heartbeat while it runs
+            self._beat()
             if (self.count() - until) * sign >= 0:
                 reached = True
                 break
