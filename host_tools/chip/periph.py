@@ -53,7 +53,8 @@ class Ledc:
 
     def set(self, now_us, freq_hz=None, duty_u16=None):
         if self._pend_ns is None:
-            self._pend_ns = self._boundary(max(now_us * 1000, self._counted_ns))
+            # the period running now (one may start at this very instant) ends first
+            self._pend_ns = self._boundary(max(now_us * 1000 + 1, self._counted_ns))
             self._pend_freq = self.freq
             self._pend_duty = self.duty
         if freq_hz is not None:
