@@ -68,8 +68,23 @@ test-mpy32: $(MPY32_STAMP) ## The core tests (allocation included) on the 32-bit
 # The parts run side by side, each one's output printed whole when it ends (pytest's
 # last); make fails if any part fails. The long ones (pytest, the unix port) start
 # first; lint and mpy-cross take a second or two each.
-test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port and 32-bit tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy test-mpy32 typecheck lint mpy
+test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port and 32-bit tests, board coverage
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy test-mpy32 typecheck lint mpy \
+	  coverage-board
+
+# The real board code on the chip model (host_tools/chip): issue #19 asks for >= 90 % of
+# the lines of each file; the chip tests take about 2 s.
+BOARD_TESTS := tests/host/test_board_esp32.py tests/host/test_board_esp32_app.py \
+	tests/host/test_board_esp32_stall.py tests/host/test_board_esp32_imu.py
+coverage-board: $(STAMP) ## Board code (board_esp32.py, stepgen.py) line coverage on the chip model; fails below 90 %
+	@mkdir -p build
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage run \
+	  --include='*/firmware/board_esp32.py,*/firmware/stepgen.py' \
+	  -m pytest -q -p no:cacheprovider $(BOARD_TESTS)
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage report -m \
+	  --include='*/firmware/board_esp32.py' --fail-under=90
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage report -m \
+	  --include='*/firmware/stepgen.py' --fail-under=90
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -107,5 +122,5 @@ clean: ## Remove build/ (keeps .venv)
 distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
-.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test sim bench soak vdev deploy console \
+.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev deploy console \
 	flash-micropython hardware clean distclean

@@ -82,7 +82,7 @@ import manifest  # noqa: E402  (firmware/manifest.py: the file format's one defi
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
              "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
-MIN_ESP32_VERSION = (1, 27)  # machine.Counter, the RMT API and WDT behaviour the board uses
+MIN_ESP32_VERSION = (1, 27)  # machine.Counter (PCNT), PWM and WDT behaviour the board uses
 MAINTENANCE_BANNER = b"SERVICE MODE active"  # firmware/board_esp32.SERVICE_BANNER
 SOURCE_FILES = ("boot.py", "main.py")  # run at power-up: copied as source
 HOW_TO_SERVICE = (
