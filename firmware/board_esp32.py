@@ -3,11 +3,17 @@
 Owns the pins (firmware/pins.py), the e-stop interrupt, the IMU on I2C, the step
 generator, the indicators, the USB console, the watchdog, the reset cause and the
 maintenance boot. It implements the board interface firmware/app.py uses; its
-simulated twin is host_tools/simboard.py.
+simulated twin is host_tools/simboard.py, and it runs itself, unmodified, on the chip
+model host_tools/chip (tests/host/test_board_esp32*.py).
+
+At boot, before anything else: the CPU to 240 MHz (the stock image runs at 160) and
+the ESP-IDF log off (chip_setup()).
 
 E-stop, two channels: Pin.irq on the circuit-opening edge runs a (soft, scheduled)
 callback that counts the edge, sets a flag and disables itself, so contact bounce cannot
-flood the 8-entry scheduler queue; the core also polls the pin every tick. From the
+flood the 8-entry scheduler queue while the loop sleeps (edges during a C call each
+queue a call before the first can disarm it: it counts one per arming); the core also
+polls the pin every tick. From the
 edge on, no more head-down motion is queued: apply_outputs never lets the head-down
 step rate rise above what was already running. The pulses are deliberately not cut
 dead - a step change of speed would jolt the person and leave the core's braking plan

@@ -34,8 +34,12 @@ worm gear is self-locking, so a de-energised motor holds the table. A periodic s
 Timer stops the pulses when the count reaches limit_lo/limit_hi, when apply() has not
 been called for two ticks, or when the count stays frozen while pulses run (latched
 in `fault` for that direction, see FAULT_*). Being a soft callback it runs between
-bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C call -
-the watchdog covers that. `trips` counts the dead-man stops for the supervisor.
+bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C call
+(a flash write, a long I2C timeout, a full UART FIFO), during which LEDC pulses on.
+That is the hardware heartbeat's job: apply() toggles heartbeat_pin (pins.HEARTBEAT)
+every tick, and the step gate's retriggerable monostable passes STEP only while it
+toggles, so the pulses stop by themselves within its hold time (15 ms, a tick and 5 ms;
+host_tools/chip/board.py). `trips` counts the dead-man stops for the supervisor.
 """
 
 import time
@@ -165,7 +169,8 @@ class StepGen:
     step_pin, dir_pin, en_pin, sense_pin: GPIO numbers (pins.STEP, DIR, ENABLE,
     STEP_SENSE); counter_id: PCNT unit; driver: a DRIVER_NAMES entry (hardware
     drive.driver); tick_ms: the control loop's tick (the heartbeat); timer_id: the
-    hardware Timer for the dead-man. apply(rate_sps, limit_lo, limit_hi, enable)
+    hardware Timer for the dead-man; heartbeat_pin: the step gate's monostable input
+    (pins.HEARTBEAT; None: no hardware heartbeat). apply(rate_sps, limit_lo, limit_hi, enable)
     every tick; count() is the emitted position in steps, + = head-down.
     """
 
@@ -193,10 +198,7 @@ class StepGen:
         idle = 1 - pins.STEP_ACTIVE
         step = machine.Pin(step_pin, machine.Pin.OUT, value=idle)
         self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0, invert=idle == 1)
-        # The step gate's monostable passes pulses only while this pin keeps toggling
-        # (once per apply(), i.e. per tick): held still (as the pull-down holds it
-        # through a reset) until the first tick.
-        self._beat_pin = None
+        self._beat_pin = None  # the step gate's heartbeat: still until the first tick
         if heartbeat_pin is not None:
             self._beat_pin = machine.Pin(heartbeat_pin, machine.Pin.OUT, value=0)
         self._beat_level = 0

@@ -14,12 +14,14 @@ Layout:
     machine.py    the `machine` module: Pin, Timer, PWM (LEDC), Counter (PCNT), I2C,
                   WDT, freq(), reset(), reset_cause().
     periph.py     the peripherals' hardware: LEDC channels, PCNT units, soft timers.
-    i2cbus.py     the I2C bus with the IMU at register level (MPU-6050, MPU-6500).
+    i2cbus.py     the I2C bus: wire time, NACK, a stuck bus, the drivers' timeouts.
+    imu.py        IMU clones at register level (MPU-6500) beside imu_model's MPU-6050.
     stdio.py      UART0: the 128-byte TX FIFO that blocks, stdin with Ctrl-C, select.
     flash.py      the filesystem's writes, which stall the CPU (cache off).
     modules.py    esp32, esp, micropython, time: the small modules.
     board.py      the board around the chip (step gate, monostable, STEP_SENSE) and
                   loading the real firmware on top of a chip.
+    rig.py        the tests' set-up: chip, gate, IMU, switches, a rigid table, events.
 
 The interface a world (phase 2: host_tools/physics.py) drives:
     world -> chip   chip.set_input(gpio, level), the IMU registers (i2cbus devices),
@@ -27,8 +29,10 @@ The interface a world (phase 2: host_tools/physics.py) drives:
     chip -> world   board.StepGate: `pulses` delivered to the driver (signed by DIR),
                     ENABLE and the heartbeat pin levels, chip.uart.host_receive().
 
-Plain Python that also runs on the MicroPython unix port (no dataclasses, typing,
-f-strings with `=`).
+Plain Python (no dataclasses, typing, f-strings with `=`): core, machine, periph,
+i2cbus, stdio, flash and modules also run on the MicroPython unix port (checked with a
+PWM + Counter + Timer run); imu.py, rig.py and board.py's firmware loading are CPython
+only (imu_model's noise, exec with replaced builtins).
 """
 
 from host_tools.chip.core import Chip, ChipReset  # noqa: F401

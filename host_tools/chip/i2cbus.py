@@ -2,9 +2,9 @@
 timeouts and (on MicroPython 1.29's new driver) the IDF's error log on the console.
 
 Owns what machine.I2C does on the wire. Devices are register models with
-read(reg, n) -> bytes and write(reg, data) (host_tools/imu_model.Mpu6050Model; Mpu6500
-below); a device's `faults` "no_response" / "timeout" act as a missing part / a bus
-held low.
+read(reg, n) -> bytes and write(reg, data) (host_tools/imu_model.Mpu6050Model,
+host_tools/chip/imu.Mpu6500); a device's `faults` "no_response" / "timeout" act as
+a missing part / a bus held low.
 
 Timeouts (ports/esp32/machine_i2c.c machine_hw_i2c_transfer):
 - legacy driver (MicroPython 1.27/1.28): i2c_master_cmd_begin(..., 100 * (1 + len)
@@ -16,31 +16,14 @@ Timeouts (ports/esp32/machine_i2c.c machine_hw_i2c_transfer):
   lowered (esp.osdebug(0, esp.LOG_NONE), ports/esp32/modesp.c esp_osdebug).
 """
 
-from host_tools.imu_model import Mpu6050Model
-
 ENODEV = 19
 ETIMEDOUT = 110
-_WHO_AM_I = 0x75
-_PWR_MGMT_1 = 0x6B
-_PWR1_RESET = 0x40
 
 # What the new driver prints for one NACK (the IDF's wording, approximately: three
 # error lines of about 70 bytes each, the size that matters here).
 _NACK_LOG = ("E (%d) i2c.master: I2C transaction unexpected nack detected\r\n"
              "E (%d) i2c.master: s_i2c_synchronous_transaction(945): I2C transaction failed\r\n"
              "E (%d) i2c.master: i2c_master_transmit_receive(1248): I2C transaction failed\r\n")
-
-
-class Mpu6500(Mpu6050Model):
-    """An MPU-6500 die (the usual GY-521 clone): the MPU-6050's registers for what the
-    driver uses, WHO_AM_I 0x70 (RM-MPU-6500A-00; Linux inv_mpu_iio.h
-    INV_MPU6500_WHOAMI_VALUE), and the accel low-pass in ACCEL_CONFIG2 (0x1D)."""
-
-    who_am_i = 0x70
-
-    def power_on_reset(self):
-        Mpu6050Model.power_on_reset(self)
-        self.regs[_WHO_AM_I] = self.who_am_i
 
 
 class Bus:

@@ -13,7 +13,7 @@ import pins
 from host_tools import imu_model, params
 from host_tools.chip.board import FirmwareOnChip, StepGate
 from host_tools.chip.core import _NEVER, Chip, ChipReset
-from host_tools.chip.i2cbus import Mpu6500
+from host_tools.chip.imu import Mpu6500
 
 _BUTTONS = {"UP": pins.UP, "DOWN": pins.DOWN, "START": pins.START}
 
