@@ -4,18 +4,19 @@ Owns the glue hardware between the ESP32 and the stepper driver
 (hardware/safety_wiring.md, hardware/pinout.csv) and how the firmware's own modules
 (firmware/board_esp32.py, stepgen.py, main.py) are loaded, unmodified, on a chip.
 
-The step gate (StepGate): STEP (GPIO25) reaches the driver, and the counting input
-STEP_SENSE (GPIO18, low-going), only
-- while the heartbeat monostable is triggered: every edge of HEARTBEAT (GPIO19, toggled
-  once per control tick by the firmware) retriggers it for HOLD_US. With one edge per
-  10 ms tick the hold must outlast a tick: HOLD_US = 15 ms is one tick plus 5 ms, so the
-  pulses stop by themselves 5 ms after the first heartbeat edge the loop misses (a
-  stalled C call, a flash write, a crash), while a tick up to 5 ms late keeps them
-  going. (A hold of only ~5 ms would need a toggle every ~4 ms: the 10 ms loop cannot
-  give that.) The pull-down holds the pin still through a reset: no pulses until the
-  firmware's loop runs;
+The step gate (StepGate), as hardware/safety_wiring.md "Heartbeat gate (U4, U5)" and
+"Over-travel STEP gate" describe it: STEP (GPIO25) reaches the driver, and the counting
+input STEP_SENSE (GPIO18, low-going), only
+- while the heartbeat monostable U4 (CD74HCT123) is triggered: every *rising* edge of
+  HEARTBEAT (GPIO19, toggled once per 10 ms control tick by the firmware, so a rising
+  edge every 20 ms) restarts its pulse of tW = 0.45 x 82 k x 1 uF = 37 ms (HOLD_US;
+  24-50 ms with the tolerances), and U5 passes STEP only while it is high. The pulses
+  stop by themselves 37 ms after the last rising edge - a stalled C call, a flash
+  write, a crash - and a loop that keeps ticking keeps them going with 17 ms to spare
+  (4 ms for a 24 ms part). The pull-down holds the pin still through a reset: no
+  pulses until the firmware toggles it;
 - and, for head-down pulses (DIR at DIR_ACTIVE), while the over-travel switch is
-  closed (the gate U3).
+  closed (U3).
 `pulses` is the signed count the driver received; `drops` counts the pulses the
 monostable held back.
 """
@@ -28,7 +29,7 @@ import pins
 from host_tools.chip import core
 from host_tools.chip.core import _NEVER
 
-HOLD_US = 15000
+HOLD_US = 37000  # hardware/safety_wiring.md: tW of U4 with R16 = 82 k, C8 = 1 uF
 
 _FIRMWARE_MODULES = ("board_esp32", "powerup")
 
@@ -48,7 +49,7 @@ class StepGate:
         return t_us < self._open_until
 
     def output_changed(self, gpio, level, t_us):
-        if gpio == pins.HEARTBEAT:
+        if gpio == pins.HEARTBEAT and level == pins.HEARTBEAT_ACTIVE:  # 1B: rising edge
             self.heartbeat_edges += 1
             self._open_until = t_us + self.hold_us
 
