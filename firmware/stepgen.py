@@ -39,7 +39,8 @@ bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C 
 That is the hardware heartbeat's job: apply() toggles heartbeat_pin (pins.HEARTBEAT)
 every tick, and the step gate's retriggerable monostable passes STEP only while it
 toggles, so the pulses stop by themselves within its hold time (37 ms after the last
-rising edge, hardware/safety_wiring.md "Heartbeat gate"). `trips` counts the dead-man stops for the supervisor.
+rising edge, hardware/safety_wiring.md "Heartbeat gate"). `trips` counts the dead-man
+stops for the supervisor.
 """
 
 import time
