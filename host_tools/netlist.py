@@ -247,8 +247,8 @@ def _quiet_skidl():
     return skidl
 
 
-def circuit():
-    """The SKiDL Circuit of PARTS (no files written)."""
+def circuit(parts_table=PARTS):
+    """The SKiDL Circuit of a parts table (default PARTS); no files written."""
     skidl = _quiet_skidl()
     Pin = skidl.Pin
     kinds = {P: Pin.types.PASSIVE, IN: Pin.types.INPUT, OUT: Pin.types.OUTPUT,
@@ -261,7 +261,7 @@ def circuit():
             tool=skidl.SKIDL, name=name, ref_prefix=prefix, dest=skidl.TEMPLATE,
             pins=[Pin(num=i + 1, name=n, func=kinds[k]) for i, (n, k) in enumerate(pins)])
     net_objs = {}
-    for ref, kind, value, pins, _sheet in PARTS:
+    for ref, kind, value, pins, _sheet in parts_table:
         part = templates[kind](ref=ref, value=value, circuit=circ)
         for pin in part.pins:
             net = pins.get(pin.name)
@@ -277,7 +277,7 @@ def circuit():
 
 
 def erc(circ=None):
-    """(errors, warnings) counted by SKiDL's ERC over the circuit."""
+    """(errors, warnings) counted by SKiDL's ERC over the circuit (default: PARTS)."""
     skidl = _quiet_skidl()
     from skidl.logger import erc_logger
     circ = circ or circuit()
