@@ -110,7 +110,7 @@ import sys
 import time
 import tty
 
-from host_tools import paths
+from host_tools import paths, version
 from host_tools.deploy import (
     CompatError,
     build_identity,
@@ -124,7 +124,7 @@ from host_tools.deploy import (
 from host_tools.simboard import HARD_RESET, BoardReset
 from host_tools.vdev_link import FATAL, Restart, VdevLink
 
-MPY_BOARD = os.path.join(paths.ROOT, "host_tools", "mpy_board")
+MPY_BOARD = paths.MPY_BOARD
 MAIN_SCRIPT = os.path.join(MPY_BOARD, "vdev_main.py")
 BOARD_SOURCES = [os.path.join(MPY_BOARD, n)
                  for n in ("board_vdev.py", "vdev_boot.py", "vdev_machine.py")]
@@ -755,9 +755,10 @@ _CAUSES = {1: "power on", 2: "hard reset", 3: "watchdog", 4: "deep sleep", 5: "s
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m host_tools.vdev",
+    ap = argparse.ArgumentParser(prog=paths.prog("host_tools.vdev"),
                                  description="The virtual device: the firmware on the "
                                  "MicroPython unix port, on a pty, with the physics.")
+    ap.add_argument("--version", action="version", version="%(prog)s " + version.identity())
     ap.add_argument("--port", default=DEFAULT_PORT, help="symlink to the pty (build/ttyV)")
     ap.add_argument("--fs", default=DEFAULT_FS, help="the board's filesystem (build/vdev_fs)")
     ap.add_argument("--mpy-dir", default=DEFAULT_MPY, help="compiled firmware (build/vdev_mpy)")
