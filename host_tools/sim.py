@@ -186,9 +186,15 @@ def file_scenario(args):
 PLAIN_EVERY_MS = 30000  # plain progress: one line per 30 simulated seconds
 
 
+def _length(end_ms):
+    """The bar's length in words: a program run's is its plan's (scenario_run), about."""
+    return "about %.0f s" % (end_ms / 1000.0)
+
+
 class _Progress:
     """A rich progress bar on a terminal; otherwise a plain line every 30 simulated
-    seconds (CI logs)."""
+    seconds (CI logs). Its length: the run's duration, or from the program's start that
+    of the session it planned (host_tools/session_plan.py), so a 150 s session fills it."""
 
     def __init__(self, title, enabled=True):
         self.enabled = enabled
@@ -221,13 +227,14 @@ class _Progress:
         where = "%s %+.1f deg" % (state, angle_mdeg / 1000.0)
         if self.bar is not None:
             self.bar.update(self.task, completed=min(now_ms / end_ms, 1.0),
-                            sim="%6.1f s of %g s max" % (now_ms / 1000.0, end_ms / 1000.0),
+                            sim="%6.1f s of %s" % (now_ms / 1000.0, _length(end_ms)),
                             where=where, speed=speed)
             return
         if now_ms >= self.next_ms:
             while self.next_ms <= now_ms:
                 self.next_ms += PLAIN_EVERY_MS
-            print("%s: t=%6.1f s  %-28s %s" % (self.title, now_ms / 1000.0, where, speed),
+            print("%s: t=%6.1f s of %s  %-28s %s" % (self.title, now_ms / 1000.0,
+                                                     _length(end_ms), where, speed),
                   file=sys.stderr)
             sys.stderr.flush()
 
@@ -242,6 +249,10 @@ def summary_rows(result):
     rows = [
         ("scenario", sc.name if sc.path != "<command line>" else "(command line)"),
         ("program", st["program"]),
+    ]
+    if st["hold"]:
+        rows.append(("hold", st["hold"]))
+    rows += [
         ("user", st["user"]),
         ("result", result.verdict + ((" (xfail: %s)" % sc.xfail) if sc.xfail else "")),
         ("deepest angle", "%.1f deg true (firmware: %.1f deg) at t=%.1f s" % (
@@ -259,6 +270,7 @@ def summary_rows(result):
         ("simulated time", "%.1f s" % (st["sim_ms"] / 1000)),
         ("wall time", "%.2f s" % st["wall_s"]),
         ("speed", "%.0fx realtime (simulated / wall time)" % st["factor"]),
+        ("build", version.identity()),
     ]
     return rows
 
