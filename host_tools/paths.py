@@ -30,6 +30,12 @@ def use_firmware():
             sys.path.insert(0, p)
 
 
+def tool(name):
+    """How to start the tool NAME here: its console script when installed
+    (inversion-console), else `python -m host_tools.NAME`."""
+    return "inversion-" + name if INSTALLED else "python -m host_tools." + name
+
+
 def prog(module):
     """The name a tool's usage shows: the console script it was started as
     (inversion-sim), else `python -m host_tools.NAME`."""

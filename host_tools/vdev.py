@@ -492,9 +492,9 @@ class Vdev:
                  % (self.port_path, self.port.slave_name, self.heapsize_text, self.heapsize,
                     "in place (ROMFS)" if self.code == "rom" else "loaded into the heap",
                     "as fast as it runs" if not self.speed else "%gx real time" % self.speed))
-        self.say("ready: python -m host_tools.console --port %s | in the service mode: "
-                 "mpremote connect %s resume exec \"print(1)\"" % (self.port_path,
-                                                                   self.port_path))
+        self.say("ready: %s --port %s | in the service mode: mpremote connect %s resume "
+                 "exec \"print(1)\"" % (paths.tool("console"), self.port_path,
+                                         self.port_path))
         self.interactive = self.out is sys.stdout and sys.stdin.isatty()
         try:
             while not self.stopping:
