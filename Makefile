@@ -112,9 +112,24 @@ console: $(STAMP) ## Open the console client: make console PORT=/dev/ttyUSB0 (or
 flash-micropython: $(STAMP) ## Put MicroPython on a new ESP32: make flash-micropython PORT=... FW=file.bin
 	$(BIN)/python -m host_tools.flash --port "$(PORT)" --firmware "$(FW)"
 
-hardware: $(STAMP) ## Regenerate hardware/ docs (mechanics figures, wiring SVG) from the parameters
+# Graphviz (dot) draws the harness; a Debian package, pinned to the version the
+# committed harness.svg was drawn with (Debian 12). Installed only when dot is missing.
+GRAPHVIZ_DEB ?= 2.42.2-7+deb12u1
+
+graphviz: ## Install Graphviz (dot) for the harness drawing: apt-get, pinned; needs root
+	@command -v dot >/dev/null && { dot -V; exit 0; }; \
+	command -v apt-get >/dev/null || { echo "make: install Graphviz (dot) for \
+	host_tools.harness; apt-get is not available here" >&2; exit 1; }; \
+	apt-get install -y --no-install-recommends graphviz=$(GRAPHVIZ_DEB) || { \
+	apt-get update && apt-get install -y --no-install-recommends graphviz=$(GRAPHVIZ_DEB); }
+
+hardware: $(STAMP) graphviz ## Regenerate hardware/: BOM, schematic, harness, mechanics figures, wiring SVG
+	$(BIN)/python -m host_tools.bom --write hardware/bom.md
+	$(BIN)/python -m host_tools.schematic --write hardware/schematic.svg
+	$(BIN)/python -m host_tools.harness --md hardware/harness.md --svg hardware/harness.svg
 	$(BIN)/python -m host_tools.mechanics --write hardware/mechanics_figures.md
 	$(BIN)/python -m host_tools.wiring --write hardware/wiring.svg
+	$(BIN)/python -m host_tools.netlist >/dev/null
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build
@@ -123,4 +138,4 @@ distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
 .PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev deploy console \
-	flash-micropython hardware clean distclean
+	flash-micropython graphviz hardware clean distclean
