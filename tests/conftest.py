@@ -18,9 +18,31 @@ sys.path.insert(0, os.path.join(HERE, "core"))
 
 # Each test's cost in CPU seconds (its own and its subprocesses'), as measured on this
 # 2-core machine (issue #17); tests under 0.1 s are left out and count DEFAULT_COST_S.
-# Refresh it after a test grows a lot: see the README's Tests section.
+# Refreshed by `make durations` (TEST_CPU_OUT: pytest_runtest_protocol below).
 DURATIONS = os.path.join(HERE, "durations.json")
 DEFAULT_COST_S = 0.02
+CPU_OUT = os.environ.get("TEST_CPU_OUT")
+
+
+def _cpu_s():
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+if CPU_OUT:
+    import pytest
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        """Under TEST_CPU_OUT: each test's CPU (setup, call, teardown; the subprocesses it
+        waited for included), one line per test into TEST_CPU_OUT.<pid>."""
+        t0 = _cpu_s()
+        yield
+        with open("%s.%d" % (CPU_OUT, os.getpid()), "a") as f:
+            f.write("%.3f\t%s\n" % (_cpu_s() - t0, item.nodeid))
 
 
 def pytest_collection_modifyitems(config, items):
