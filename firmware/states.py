@@ -123,6 +123,7 @@ R_IN_PROGRESS = const(9)  # emergency return still under way
 R_CAUSE = const(10)  # the fault's cause is still present
 R_LOCKED = const(11)  # buttons locked (child lock)
 R_UNCALIBRATED = const(12)  # head-down refused: the IMU is not calibrated (commissioning.py)
+R_ANKLE_LOCK = const(13)  # head-down refused: the ankle lock is not engaged (anklelock.py)
 
 # What each refusal reason means (names.py text).
 _REASONS = (
@@ -140,6 +141,7 @@ _REASONS = (
     "\n11 buttons locked"
     "\n12 the IMU is not calibrated: calibrate at the loading stop and at horizontal,"
     " README 'Calibrating the IMU'"
+    "\n13 ankle lock not engaged: close it before going head-down"
     "\n"
 )
 
