@@ -235,10 +235,10 @@ FAULT EMERGENCY_RETURN e-stop
 RECOVERY EMERGENCY_RETURN e-stop
 HOMING EMERGENCY_RETURN e-stop
 READY EMERGENCY_RETURN e-stop
-MOVING EMERGENCY_RETURN e-stop
-JOGGING EMERGENCY_RETURN e-stop
-HOLDING EMERGENCY_RETURN e-stop
-RETURNING EMERGENCY_RETURN e-stop
+MOVING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+JOGGING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+HOLDING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+RETURNING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
 RECOVERY FAULT fault detected
 HOMING FAULT fault detected
 READY FAULT fault detected
