@@ -9,6 +9,7 @@ unix port.
 """
 
 import faults
+import programs
 from anklelock import ESTOP_ANKLE
 from events import E_ANKLE_LOCK, E_COMMAND, E_ESTOP
 from rig import Rig
@@ -33,6 +34,7 @@ from states import (
     reason_name,
 )
 from switches import ANKLE_SAMPLES
+from test_alloc import _check
 
 
 def _lock(r, engaged):
@@ -195,3 +197,36 @@ def test_after_a_reset_head_down_nothing_moves_by_itself_then_horizontal_not_loa
     r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 60000)
     r.tick(1100)
     assert abs(r.plant.angle_mdeg()) <= 500
+
+
+def test_opening_in_a_program_at_horizontal_ends_it_there():
+    """An interval program's flat rest: not head-down, but the next segment would be;
+    opened there, the program ends in the emergency latch at horizontal."""
+    r = Rig()
+    r.ready_homed()
+    r.core.program_id = programs.INTERVAL
+    assert r.core.command(C_START, 5000, 2000) == OK
+    r.run_until(lambda x: x.core.state == HOLDING and x.core.targets.target_mdeg == 0
+                and x.core.plan.done(), 120000)
+    _lock(r, False)
+    r.tick(ANKLE_SAMPLES)
+    assert r.core.state == EMERGENCY_RETURN and not r.core.runner.active
+    deepest = -90000
+    for _ in range(3500):  # past the 30 s rest: no next segment
+        r.tick()
+        deepest = max(deepest, r.plant.angle_mdeg())
+    assert deepest <= 500 and r.core.state == EMERGENCY_RETURN
+
+
+def test_no_allocation_while_open_nor_in_the_reaction():
+    r = Rig()
+    _held(r, 5000)
+    _lock(r, False)
+    # _check warms up with 2 ticks (the filter's first samples), then measures these:
+    # the third sample, whose tick starts the emergency return, is in the measurement
+    _check(r, HOLDING, ANKLE_SAMPLES - 1)
+    assert r.core.state == EMERGENCY_RETURN
+    _check(r, EMERGENCY_RETURN, 200)
+    r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 20000)
+    assert r.core.command(C_ACK) == OK
+    _check(r, HOLDING, 200)  # open, at horizontal: watched every tick
