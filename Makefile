@@ -68,8 +68,23 @@ test-mpy32: $(MPY32_STAMP) ## The core tests (allocation included) on the 32-bit
 # The parts run side by side, each one's output printed whole when it ends (pytest's
 # last); make fails if any part fails. The long ones (pytest, the unix port) start
 # first; lint and mpy-cross take a second or two each.
-test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port and 32-bit tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy test-mpy32 typecheck lint mpy
+test: ## Everything CI checks: lint, types, mpy-cross, pytest, unix-port and 32-bit tests, board coverage
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest test-mpy test-mpy32 typecheck lint mpy \
+	  coverage-board
+
+# The real board code on the chip model (host_tools/chip): issue #19 asks for >= 90 % of
+# the lines of each file; the chip tests take about 2 s.
+BOARD_TESTS := tests/host/test_board_esp32.py tests/host/test_board_esp32_app.py \
+	tests/host/test_board_esp32_stall.py tests/host/test_board_esp32_imu.py
+coverage-board: $(STAMP) ## Board code (board_esp32.py, stepgen.py) line coverage on the chip model; fails below 90 %
+	@mkdir -p build
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage run \
+	  --include='*/firmware/board_esp32.py,*/firmware/stepgen.py' \
+	  -m pytest -q -p no:cacheprovider $(BOARD_TESTS)
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage report -m \
+	  --include='*/firmware/board_esp32.py' --fail-under=90
+	COVERAGE_FILE=build/.coverage-board $(BIN)/python -m coverage report -m \
+	  --include='*/firmware/stepgen.py' --fail-under=90
 
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
@@ -97,9 +112,24 @@ console: $(STAMP) ## Open the console client: make console PORT=/dev/ttyUSB0 (or
 flash-micropython: $(STAMP) ## Put MicroPython on a new ESP32: make flash-micropython PORT=... FW=file.bin
 	$(BIN)/python -m host_tools.flash --port "$(PORT)" --firmware "$(FW)"
 
-hardware: $(STAMP) ## Regenerate hardware/ docs (mechanics figures, wiring SVG) from the parameters
+# Graphviz (dot) draws the harness; a Debian package, pinned to the version the
+# committed harness.svg was drawn with (Debian 12). Installed only when dot is missing.
+GRAPHVIZ_DEB ?= 2.42.2-7+deb12u1
+
+graphviz: ## Install Graphviz (dot) for the harness drawing: apt-get, pinned; needs root
+	@command -v dot >/dev/null && { dot -V; exit 0; }; \
+	command -v apt-get >/dev/null || { echo "make: install Graphviz (dot) for \
+	host_tools.harness; apt-get is not available here" >&2; exit 1; }; \
+	apt-get install -y --no-install-recommends graphviz=$(GRAPHVIZ_DEB) || { \
+	apt-get update && apt-get install -y --no-install-recommends graphviz=$(GRAPHVIZ_DEB); }
+
+hardware: $(STAMP) graphviz ## Regenerate hardware/: BOM, schematic, harness, mechanics figures, wiring SVG
+	$(BIN)/python -m host_tools.bom --write hardware/bom.md
+	$(BIN)/python -m host_tools.schematic --write hardware/schematic.svg
+	$(BIN)/python -m host_tools.harness --md hardware/harness.md --svg hardware/harness.svg
 	$(BIN)/python -m host_tools.mechanics --write hardware/mechanics_figures.md
 	$(BIN)/python -m host_tools.wiring --write hardware/wiring.svg
+	$(BIN)/python -m host_tools.netlist >/dev/null
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build
@@ -107,5 +137,5 @@ clean: ## Remove build/ (keeps .venv)
 distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
-.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test sim bench soak vdev deploy console \
-	flash-micropython hardware clean distclean
+.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev deploy console \
+	flash-micropython graphviz hardware clean distclean

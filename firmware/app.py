@@ -11,10 +11,20 @@ simulated board (host_tools/simboard.py), which provides a virtual clock: `wait_
 sleeps on the board and advances the physical model in the simulator.
 
 Watchdog policy: armed at start, fed only after a tick completed and its checks
-passed. If the tick raises (a firmware bug), the outputs go to their safe values
+passed. If the tick raises (a firmware bug) - or the board's read_inputs/apply_outputs,
+or persistence - the outputs go to their safe values
 (signals.safe_outputs: no pulses, driver de-energised) and feeding stops, so the
 board resets and boots into RECOVERY, from which one deliberate press brings the user
 back.
+
+Records (firmware/persistence.py) are written only in a pass that commanded no pulse
+(standing_still): a flash write stalls the CPU for tens of ms with the cache off,
+interrupts masked and the soft dead-man unable to run, while LEDC keeps pulsing; and
+the PCNT overflow interrupt, not in IRAM, would crash the chip during it. A record
+made during a move (a fault on the way back, a session's end) waits in the core's event
+log (96 events) until the table stands still, at most the length of one return. If
+the power fails first, that record is lost: the files keep the previous records
+(store.py's write-then-rename), and the next boot starts from them (RECOVERY).
 """
 
 import gc
@@ -189,13 +199,17 @@ class App:
         inp = self.inputs
         out = self.outputs
         now = board.ticks_ms()
-        board.read_inputs(inp)
+        try:
+            board.read_inputs(inp)
+        except Exception as e:  # a board bug: as a tick exception
+            if not self.crashed:
+                self._crash(e)
         if not self.crashed:
             try:
                 self.core.tick(now, inp, out)
             except Exception as e:  # a firmware bug: fail safe, let the watchdog reset
                 self._crash(e)
-        board.apply_outputs(out)
+        self._apply(out)
         if self.core.lift.gave_up != self._crank_told:
             self._crank_told = self.core.lift.gave_up
             if self._crank_told:
@@ -212,7 +226,14 @@ class App:
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
-        self.persistence.service()  # new core events to store
+        if standing_still(out):
+            # new core events to store, only where the drive cannot pulse (the module
+            # docstring, "Records")
+            try:
+                self.persistence.service()
+            except Exception as e:
+                if not self.crashed:
+                    self._crash(e)
         self._collect_if_idle(out)
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
@@ -247,6 +268,19 @@ class App:
         if _MPY_GC:
             gc.collect()
             self.gc_collections += 1
+
+    def _apply(self, out):
+        """board.apply_outputs(); if it raises, the safe outputs once more (the watchdog,
+        no longer fed, resets the board if even that fails)."""
+        try:
+            self.board.apply_outputs(out)
+        except Exception as e:
+            if not self.crashed:
+                self._crash(e)
+            try:
+                self.board.apply_outputs(out)
+            except Exception:  # noqa: S110  (nothing left to try: the watchdog resets)
+                pass
 
     def _crash(self, e):
         self.crashed = True

@@ -3,11 +3,17 @@
 Owns the pins (firmware/pins.py), the e-stop interrupt, the IMU on I2C, the step
 generator, the indicators, the USB console, the watchdog, the reset cause and the
 maintenance boot. It implements the board interface firmware/app.py uses; its
-simulated twin is host_tools/simboard.py.
+simulated twin is host_tools/simboard.py, and it runs itself, unmodified, on the chip
+model host_tools/chip (tests/host/test_board_esp32*.py).
+
+At boot, before anything else: the CPU to 240 MHz (the stock image runs at 160) and
+the ESP-IDF log off (chip_setup()).
 
 E-stop, two channels: Pin.irq on the circuit-opening edge runs a (soft, scheduled)
 callback that counts the edge, sets a flag and disables itself, so contact bounce cannot
-flood the 8-entry scheduler queue; the core also polls the pin every tick. From the
+flood the 8-entry scheduler queue while the loop sleeps (edges during a C call each
+queue a call before the first can disarm it: it counts one per arming); the core also
+polls the pin every tick. From the
 edge on, no more head-down motion is queued: apply_outputs never lets the head-down
 step rate rise above what was already running. The pulses are deliberately not cut
 dead - a step change of speed would jolt the person and leave the core's braking plan
@@ -56,6 +62,43 @@ _I2C_FREQ = const(400000)  # MPU-6050 fast mode
 _I2C_TIMEOUT_US = const(5000)  # a stuck bus costs at most 5 ms of a 10 ms tick
 _PCNT_UNIT = const(0)
 _TIMER_ID = const(0)
+# The stock ESP32_GENERIC image boots at 160 MHz; 240 is the chip's fastest
+# (ports/esp32/modmachine.c mp_machine_set_freq accepts 20/40/80/160/240 MHz).
+_CPU_HZ = const(240000000)
+_ENODEV = const(19)
+_EIO = const(5)
+
+
+def chip_setup():
+    """CPU at full speed and the ESP-IDF log off, before anything else runs.
+
+    esp.osdebug(None) only sets the IDF log back to its boot level ESP_LOG_ERROR
+    (ports/esp32/modesp.c esp_osdebug), which still prints errors: on 1.29 with ESP-IDF
+    >= 5.5.2 every I2C NACK is logged (3 lines, ~20 ms of a blocked UART per tick while
+    the IMU is missing). esp.osdebug(0, esp.LOG_NONE) silences every IDF component
+    (esp_log_level_set("*", ESP_LOG_NONE); the first argument is unused there)."""
+    import esp
+
+    machine.freq(_CPU_HZ)
+    esp.osdebug(0, esp.LOG_NONE)  # pyright: ignore[reportArgumentType]
+
+
+def imu_driver(i2c, imu):
+    """The IMU driver hardware/table_params.json imu.part names: mpu6050 (the MPU-6050
+    family: MPU-6050/6000/6500/9250 dies, firmware/mpu6050.py) or icm42688. None for an
+    unknown part or settings the part lacks: then no IMU reads (imu_error ENODEV every
+    tick) and config.load_hardware reports the bad part at start-up."""
+    part = imu["part"][0] if "part" in imu else "mpu6050"
+    try:
+        if part == "mpu6050":
+            from mpu6050 import from_params
+        elif part == "icm42688":
+            from icm42688 import from_params
+        else:
+            return None
+        return from_params(i2c, imu)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 class Nvs:
@@ -85,6 +128,7 @@ class Esp32Board:
     def __init__(self):
         import json
 
+        chip_setup()
         self.nvs = Nvs()
 
         # Outputs first, at their safe values (the step generator de-energises the driver).
@@ -92,7 +136,7 @@ class Esp32Board:
             params = json.load(f)
         self.stepgen = StepGen(pins.STEP, pins.DIR, pins.ENABLE, _PCNT_UNIT,
                                params["drive"]["driver"][0], timer_id=_TIMER_ID,
-                               sense_pin=pins.STEP_SENSE)
+                               sense_pin=pins.STEP_SENSE, heartbeat_pin=pins.HEARTBEAT)
         # the counter must see the pulses before anything moves (driver still disabled)
         self.stepgen.self_test()  # a failure latches stepgen.fault (read every tick)
         self.led = machine.Pin(pins.LED, machine.Pin.OUT, value=1 - pins.LED_ACTIVE)
@@ -111,11 +155,9 @@ class Esp32Board:
         self._estop_cb = self._estop_isr  # bound once: no allocation when re-arming
         self.estop_rearm()
         # IMU; a missing sensor is reported through Inputs.imu_error, never raised here.
-        from mpu6050 import from_params
-
         self.i2c = machine.I2C(0, scl=machine.Pin(pins.SCL), sda=machine.Pin(pins.SDA),
                                freq=_I2C_FREQ, timeout=_I2C_TIMEOUT_US)
-        self.imu = from_params(self.i2c, params["imu"])
+        self.imu = imu_driver(self.i2c, params["imu"])
         self._imu_ok = False
         # Console: Ctrl-C arrives as a byte (firmware/console.py turns it into
         # KeyboardInterrupt between ticks), never as an exception in the middle of one.
@@ -143,7 +185,10 @@ class Esp32Board:
     # -------------------------------------------------------------- inputs
 
     def _estop_isr(self, pin):
-        # Scheduled (soft) callback: record, flag, disarm. No allocation.
+        # Scheduled (soft) callback: record, flag, disarm. No allocation. Edges during a
+        # C call each queue a call before the first can disarm the IRQ: one per arming.
+        if self._estop_seen:
+            return
         self.estop_edges += 1
         self._estop_seen = True
         pin.irq(handler=None)
@@ -174,16 +219,19 @@ class Esp32Board:
         inp.estop_edges = self.estop_edges
         inp.step_count = self.stepgen.count()
         inp.stepgen_fault = self.stepgen.fault
+        imu = self.imu
         if not self._imu_ok:
             try:
-                self.imu.init()
+                if imu is None:
+                    raise ValueError
+                imu.init()
                 self._imu_ok = True
             except (OSError, ValueError):
-                inp.imu_error = 19  # absent or wrong part: the estimator counts it
+                inp.imu_error = _ENODEV  # absent or wrong part: the estimator counts it
                 return
-        self.imu.read_into(inp)
+        imu.read_into(inp)  # pyright: ignore[reportOptionalMemberAccess]
         if inp.imu_error:
-            self._imu_ok = inp.imu_error not in (19, 5)  # re-initialise a vanished sensor
+            self._imu_ok = inp.imu_error not in (_ENODEV, _EIO)  # re-initialise a vanished sensor
 
     # ------------------------------------------------------------- outputs
 

@@ -234,6 +234,8 @@ _HW_KEYS = (
     " imu.axis imu.sign"
 )
 _AXES = ("x", "y", "z")
+# imu.part: the driver firmware/board_esp32.py runs (mpu6050 covers the MPU-6500 family).
+IMU_PARTS = ("mpu6050", "icm42688")
 
 
 def hardware_values(params):
@@ -252,6 +254,11 @@ def hardware_values(params):
                     raise ConfigError("hardware parameters: imu.axis must be x, y or z")
                 value = _AXES.index(value)
         out[key] = value
+    imu = params.get("imu")
+    part = imu.get("part", ("mpu6050",))[0] if type(imu) is dict else "mpu6050"
+    if part not in IMU_PARTS:
+        raise ConfigError("hardware parameters: imu.part must be one of %s, not %r"
+                          % (", ".join(IMU_PARTS), part))
     return out
 
 

@@ -32,7 +32,14 @@ _PWR_MGMT_1 = const(0x6B)  # RM 4.28: DEVICE_RESET [7], SLEEP [6], CLKSEL [2:0]
 _PWR_MGMT_2 = const(0x6C)  # RM 4.29: per-axis standby bits
 _WHO_AM_I = const(0x75)  # RM 4.32: reads 0x68 whatever the AD0 pin (the address's low bit)
 
+# WHO_AM_I of the parts this driver runs (Linux drivers/iio/imu/inv_mpu6050/
+# inv_mpu_iio.h INV_*_WHOAMI_VALUE): MPU-6050, MPU-6000 and MPU-9150 0x68; MPU-6500 0x70
+# (RM-MPU-6500A-00, WHO_AM_I; the die on many GY-521 "MPU-6050" boards), MPU-9250 0x71,
+# MPU-9255 0x73, MPU-6515 0x74. All share the registers below; the 6500 family (every
+# one but 0x68) filters the accelerometer by ACCEL_CONFIG2, not CONFIG.
 _WHO_AM_I_VALUE = const(0x68)
+WHO_AM_I_FAMILY = (0x68, 0x70, 0x71, 0x73, 0x74)
+_ACCEL_CONFIG2 = const(0x1D)  # 6500 family: A_DLPF_CFG [2:0] (ACCEL_FCHOICE_B [3] = 0)
 _DATA_LEN = const(14)
 
 # PWR_MGMT_1 = 0x01: SLEEP cleared (the part powers up asleep, RM 4.28), CLKSEL = 1, the
@@ -132,6 +139,7 @@ class MPU6050:
         self._four = bytearray(4)  # read-back of SMPLRT_DIV..ACCEL_CONFIG
         self.errors = 0  # read_into() bus errors since construction
         self.last_errno = 0  # errno of the latest read_into() failure (0 = none yet)
+        self.who_am_i = 0  # the identity init() found (0: not yet)
 
     def expected_config(self):
         """The bytes init() writes to SMPLRT_DIV, CONFIG, GYRO_CONFIG, ACCEL_CONFIG."""
@@ -140,9 +148,10 @@ class MPU6050:
     def init(self):
         """Check WHO_AM_I, wake the part and configure it; raises OSError / ValueError."""
         who = self._read_reg(_WHO_AM_I)
-        if who != _WHO_AM_I_VALUE:
-            raise ValueError("no MPU-6050 at 0x%02x: WHO_AM_I reads 0x%02x, expected 0x%02x"
-                             % (self.addr, who, _WHO_AM_I_VALUE))
+        if who not in WHO_AM_I_FAMILY:
+            raise ValueError("no MPU-6050 (or MPU-6500 family) at 0x%02x: WHO_AM_I reads "
+                             "0x%02x, expected one of %r" % (self.addr, who, WHO_AM_I_FAMILY))
+        self.who_am_i = who
         # Wake first: the part powers up asleep (RM 4.28: PWR_MGMT_1 resets to 0x40).
         self._write_reg(_PWR_MGMT_1, _PWR_WAKE_PLL_X)
         self._write_reg(_PWR_MGMT_2, _PWR2_ALL_AXES_ON)
@@ -151,6 +160,9 @@ class MPU6050:
         self._write_reg(_CONFIG, cfg[1])  # EXT_SYNC_SET = 0: FSYNC not used
         self._write_reg(_GYRO_CONFIG, cfg[2])  # self-test bits [7:5] cleared
         self._write_reg(_ACCEL_CONFIG, cfg[3])
+        if who != _WHO_AM_I_VALUE:
+            # the same bandwidth index: 6500 A_DLPF_CFG 1..6 = 184/92/41/20/10/5 Hz
+            self._write_reg(_ACCEL_CONFIG2, self._dlpf)
         # Read the four configuration registers back: a clone or a half-dead part that
         # ignores writes would otherwise report at the wrong scale.
         self._i2c.readfrom_mem_into(self.addr, _SMPLRT_DIV, self._four)

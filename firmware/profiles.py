@@ -63,16 +63,22 @@ def ended_name(how):
 
 
 # Makers' contraindication list, one per line; consent = the person (or therapist)
-# confirmed none apply. profiles.CONTRAINDICATIONS gives it as a tuple.
+# confirmed none apply. profiles.CONTRAINDICATIONS gives it as a tuple. The one copy
+# the others follow: README.md and hardware/warnings.md list these words, with the
+# reasons and sources there (kept short here: it is on the 56K heap; tests/host/
+# test_contraindications.py checks the three agree).
 _CONTRAINDICATIONS = (
     "high blood pressure (above 140/90)"
-    "\nglaucoma or other eye disease"
     "\nheart or circulatory disorder"
-    "\nhernia"
-    "\nanticoagulant medication"
-    "\nweak bones, recent fractures or implants"
+    "\nrecent stroke or mini-stroke (TIA)"
+    "\nglaucoma, retinal detachment or other eye disease"
     "\nmiddle-ear infection"
+    "\nhernia"
+    "\nspinal injury or instability"
+    "\nweak bones, recent fractures, surgery or implants"
+    "\nsevere obesity"
     "\npregnancy"
+    "\nanticoagulant medication"
 )
 
 

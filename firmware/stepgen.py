@@ -34,8 +34,13 @@ worm gear is self-locking, so a de-energised motor holds the table. A periodic s
 Timer stops the pulses when the count reaches limit_lo/limit_hi, when apply() has not
 been called for two ticks, or when the count stays frozen while pulses run (latched
 in `fault` for that direction, see FAULT_*). Being a soft callback it runs between
-bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C call -
-the watchdog covers that. `trips` counts the dead-man stops for the supervisor.
+bytecodes: it covers a stalled or crashed Python loop, not one stuck inside a C call
+(a flash write, a long I2C timeout, a full UART FIFO), during which LEDC pulses on.
+That is the hardware heartbeat's job: apply() toggles heartbeat_pin (pins.HEARTBEAT)
+every tick, and the step gate's retriggerable monostable passes STEP only while it
+toggles, so the pulses stop by themselves within its hold time (37 ms after the last
+rising edge, hardware/safety_wiring.md "Heartbeat gate"). `trips` counts the dead-man
+stops for the supervisor.
 """
 
 import time
@@ -165,12 +170,13 @@ class StepGen:
     step_pin, dir_pin, en_pin, sense_pin: GPIO numbers (pins.STEP, DIR, ENABLE,
     STEP_SENSE); counter_id: PCNT unit; driver: a DRIVER_NAMES entry (hardware
     drive.driver); tick_ms: the control loop's tick (the heartbeat); timer_id: the
-    hardware Timer for the dead-man. apply(rate_sps, limit_lo, limit_hi, enable)
+    hardware Timer for the dead-man; heartbeat_pin: the step gate's monostable input
+    (pins.HEARTBEAT; None: no hardware heartbeat). apply(rate_sps, limit_lo, limit_hi, enable)
     every tick; count() is the emitted position in steps, + = head-down.
     """
 
     def __init__(self, step_pin, dir_pin, en_pin, counter_id, driver, tick_ms=10,
-                 timer_id=0, sense_pin=None):
+                 timer_id=0, sense_pin=None, heartbeat_pin=None):
         import machine
 
         t = timing(driver)  # refuses an unknown driver before touching any pin
@@ -193,6 +199,10 @@ class StepGen:
         idle = 1 - pins.STEP_ACTIVE
         step = machine.Pin(step_pin, machine.Pin.OUT, value=idle)
         self._pwm = machine.PWM(step, freq=_TEST_SPS, duty_u16=0, invert=idle == 1)
+        self._beat_pin = None  # the step gate's heartbeat: still until the first tick
+        if heartbeat_pin is not None:
+            self._beat_pin = machine.Pin(heartbeat_pin, machine.Pin.OUT, value=0)
+        self._beat_level = 0
         # The counter after the PWM: if claiming the pin as a PCNT input were to cut
         # the output, the failure is "no pulses" (safe), never "uncounted pulses".
         # Each pulse is counted once, on its leading edge.
@@ -234,8 +244,11 @@ class StepGen:
 
     def apply(self, rate_sps, limit_lo, limit_hi, enable):
         """Run at rate_sps (signed) without passing limit_lo/limit_hi; enable energises
-        the driver. Also the heartbeat of the dead-man. Allocation-free."""
+        the driver. Also the heartbeat of the dead-man and of the step gate's
+        monostable (a C call that stalls the loop stops the pulses in hardware: the
+        soft dead-man cannot run then). Allocation-free."""
         self._hb = 0
+        self._beat()
         self._lo = limit_lo
         self._hi = limit_hi
         if not enable:
@@ -267,6 +280,11 @@ class StepGen:
         if sign != self._dir_sign and not self._reverse(sign):
             return  # the last pulse of the old direction may still be in flight
         self._run(r if r > 0 else -r)
+
+    def _beat(self):
+        if self._beat_pin is not None:
+            self._beat_level ^= 1
+            self._beat_pin.value(self._beat_level)
 
     def clear_fault(self):
         self.fault = FAULT_NONE
@@ -379,6 +397,7 @@ class StepGen:
         reached = False
         while self._ticks_diff(deadline, self._ticks_ms()) > 0:
             self._hb = 0  # this loop is the heartbeat while it runs
+            self._beat()
             if (self.count() - until) * sign >= 0:
                 reached = True
                 break

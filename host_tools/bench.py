@@ -68,7 +68,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import paths
+from host_tools import paths, version
 
 paths.use_firmware()
 
@@ -1001,6 +1001,7 @@ def measure(quick=False, progress=None, work_dir=OUT_DIR):
     res["errors"] = errors
     res["details"] = details
     res["quick"] = bool(quick)
+    res["build"] = version.identity()  # which source these figures are of
     res["machine"] = _machine(details.get("micropython_version"))
     if "sim_realtime_factor" in res["missed"] and not quick:
         b.say("profiling the simulator")

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 
-from host_tools import telemetry
+from host_tools import paths, telemetry, version
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -565,9 +565,10 @@ def open_transport(args):
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m host_tools.console",
+    ap = argparse.ArgumentParser(prog=paths.prog("host_tools.console"),
                                  description="Console client for the inversion table.")
     ap.add_argument("--port", help="serial port: /dev/ttyUSB0, or build/ttyV (make vdev)")
+    ap.add_argument("--version", action="version", version="%(prog)s " + version.identity())
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--sim", action="store_true",
                     help="run the firmware on the simulated board in this process")

@@ -35,7 +35,7 @@ Steps, each stopping the deploy with a clear message if it fails:
    anything else changes. A file is copied when its sha256 differs from the board's,
    to NAME.new, then all are renamed into place in one exec (each rename replaces the
    old file atomically on littlefs, never deleting it first: _RENAME), and the new
-   manifest (the build identity from `git describe --always --dirty`, then a sha256
+   manifest (the build identity from `git describe --always --dirty --tags`, then a sha256
    and size of every file above) is renamed into place last.
    So a deploy cut short anywhere - after any copy, any rename, by a power cut - leaves
    the board without a manifest that matches, and it boots into the MANIFEST fault
@@ -74,7 +74,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import paths
+from host_tools import paths, version
 
 paths.use_firmware()
 import manifest  # noqa: E402  (firmware/manifest.py: the file format's one definition)
@@ -82,7 +82,7 @@ import manifest  # noqa: E402  (firmware/manifest.py: the file format's one defi
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
              "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
-MIN_ESP32_VERSION = (1, 27)  # machine.Counter, the RMT API and WDT behaviour the board uses
+MIN_ESP32_VERSION = (1, 27)  # machine.Counter (PCNT), PWM and WDT behaviour the board uses
 MAINTENANCE_BANNER = b"SERVICE MODE active"  # firmware/board_esp32.SERVICE_BANNER
 SOURCE_FILES = ("boot.py", "main.py")  # run at power-up: copied as source
 HOW_TO_SERVICE = (
@@ -217,13 +217,9 @@ def local_files(arch, mpy_cross=None):
 
 
 def build_identity():
-    """`git describe --always --dirty` of the source tree, or "unknown" without git."""
-    try:
-        r = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=paths.ROOT,
-                           capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
+    """`git describe --always --dirty --tags` of the source tree, or "unknown" without
+    git (host_tools/version.py)."""
+    return version.identity()
 
 
 def manifest_text(identity, local):
@@ -603,9 +599,10 @@ def _copy_and_reset(board, local, to_copy, to_remove, reset, manifest_path):
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m host_tools.deploy",
+    ap = argparse.ArgumentParser(prog=paths.prog("host_tools.deploy"),
                                  description="Copy the changed firmware to a board or the "
                                  "virtual device and reset it.")
+    ap.add_argument("--version", action="version", version="%(prog)s " + version.identity())
     ap.add_argument("--port", required=False, default="",
                     help="the board's serial port (/dev/ttyUSB0) or build/ttyV")
     ap.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")

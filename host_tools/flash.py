@@ -13,9 +13,8 @@ emits .mpy v6.3, which MicroPython 1.23 and later load; deploy checks this on th
 board before copying anything.
 
 What it does:
-1. esptool: used from .venv; if it is not there it is installed into .venv from PyPI
-   (pip install esptool) - only this target needs it, so it is not pinned in
-   requirements.txt.
+1. esptool: pinned in requirements.txt with the rest of the toolchain (make's venv
+   step installs it); if .venv lacks it all the same, that pinned version is installed.
 2. erase_flash: the whole flash, including the filesystem - the therapist PIN, the
    settings, the profiles and the session history are lost. It asks first (--yes skips
    the question; without a terminal --yes is required).
@@ -97,10 +96,25 @@ def have_esptool(python=None):
         return False
 
 
+def pinned_esptool():
+    """esptool==X as requirements.txt pins it ("esptool" if the file has no pin)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "requirements.txt")
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.split("==")[0].strip().lower() == "esptool":
+                    return line.strip()
+    except OSError:
+        pass
+    return "esptool"
+
+
 def install_esptool(python=None, say=print):
-    say("esptool is not in the venv: installing it from PyPI (pip install esptool)")
+    spec = pinned_esptool()
+    say("esptool is not in the venv: installing it from PyPI (pip install %s)" % spec)
     r = subprocess.run([python or sys.executable, "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "esptool"], timeout=600,
+                        "--disable-pip-version-check", spec], timeout=600,
                        stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise FlashError("pip could not install esptool (exit %d)" % r.returncode)

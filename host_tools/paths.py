@@ -1,14 +1,26 @@
-"""Where things are in the repository, and making firmware/ importable on CPython."""
+"""Where things are - in a checkout or in an installed package - and making firmware/
+importable on CPython.
+
+In a checkout, everything is where the repository has it and the tools write to its
+build/. Installed (`pip install .`), the firmware, the scenarios and the table's
+parameters travel inside the package, under host_tools/_data (pyproject.toml), and the
+tools write to build/ in the current directory, as the make targets do in a checkout.
+"""
 
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PKG = os.path.dirname(os.path.abspath(__file__))
+_DATA = os.path.join(_PKG, "_data")
+INSTALLED = os.path.isdir(os.path.join(_DATA, "firmware"))
+ROOT = _DATA if INSTALLED else os.path.dirname(_PKG)
 FIRMWARE = os.path.join(ROOT, "firmware")
 HARDWARE = os.path.join(ROOT, "hardware")
-BUILD = os.path.join(ROOT, "build")
+SCENARIOS = os.path.join(ROOT, "scenarios")
+BUILD = os.path.join(os.getcwd() if INSTALLED else ROOT, "build")
 TABLE_PARAMS = os.path.join(HARDWARE, "table_params.json")
-SHIMS = os.path.join(ROOT, "host_tools", "cpython_shims")
+SHIMS = os.path.join(_PKG, "cpython_shims")
+MPY_BOARD = os.path.join(_PKG, "mpy_board")
 
 
 def use_firmware():
@@ -16,3 +28,16 @@ def use_firmware():
     for p in (FIRMWARE, SHIMS):
         if p not in sys.path:
             sys.path.insert(0, p)
+
+
+def tool(name):
+    """How to start the tool NAME here: its console script when installed
+    (inversion-console), else `python -m host_tools.NAME`."""
+    return "inversion-" + name if INSTALLED else "python -m host_tools." + name
+
+
+def prog(module):
+    """The name a tool's usage shows: the console script it was started as
+    (inversion-sim), else `python -m host_tools.NAME`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("inversion-") else "python -m " + module

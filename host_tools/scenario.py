@@ -48,9 +48,9 @@ _hardware_config = hardware_config
 
 def discover(directory=None):
     """The scenario files of scenarios/ (sorted)."""
-    from host_tools.paths import ROOT
+    from host_tools.paths import SCENARIOS
 
-    directory = directory or os.path.join(ROOT, "scenarios")
+    directory = directory or SCENARIOS
     return sorted(os.path.join(directory, f) for f in os.listdir(directory)
                   if f.endswith(".toml"))
 

@@ -13,6 +13,7 @@ import math
 from host_tools import trace
 from host_tools.paths import use_firmware
 from host_tools.scenario_format import hardware_config
+from host_tools.session_plan import hold_note
 from host_tools.trace import STATE, TRUE
 
 use_firmware()
@@ -75,8 +76,7 @@ class Result:
     def plot(self, path):
         """The PNG plot, titled with the scenario, program and user."""
         sc = self.scenario
-        title = sc.name if sc.program is None or sc.name == sc.program_text else (
-            "%s - %s" % (sc.name, sc.program_text))
+        title = plot_title(sc)
         st = self.stats
         sub = "%s  |  deepest %.1f deg, %.0f s head-down, %s, final %s" % (
             sc.user_text, st["deepest_true_mdeg"] / 1000, st["head_down_ms"] / 1000,
@@ -85,6 +85,18 @@ class Result:
         prof_max = sc.profile.get("max_mdeg", fw_profiles.Profile().max_mdeg)
         refs = [(prof_max / 1000.0, "profile max %g deg" % (prof_max / 1000.0))]
         trace.plot(self.recorder, path, title, sub, refs)
+
+
+def plot_title(sc):
+    """The scenario's name, with its program when the name does not already say it; a
+    command-line run ("beginner program") is named after its program alone."""
+    if sc.program is None:
+        return sc.name
+    if sc.path == "<command line>":
+        return "%s program" % sc.program_text
+    if set(sc.program_text.split()) <= set(sc.name.split()):
+        return sc.name  # "progression at level 3" says "progression level 3" already
+    return "%s - %s" % (sc.name, sc.program_text)
 
 
 def evaluate(run, wall_s):
@@ -134,6 +146,7 @@ class _Evaluation:
         return {
             "scenario": sc.name,
             "program": sc.program_text,
+            "hold": hold_note(sc, self.fw, core),
             "user": sc.user_text,
             "deepest_true_mdeg": world.max_angle_mdeg,
             "deepest_true_t_ms": world.max_angle_ms,

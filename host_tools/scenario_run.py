@@ -17,6 +17,7 @@ from host_tools import physics
 from host_tools.paths import use_firmware
 from host_tools.scenario_eval import Result, evaluate, is_error
 from host_tools.scenario_format import _INPUT_ACTIONS, INPUTS, SWITCH_WIRES, P, hardware_config
+from host_tools.session_plan import session_ms
 from host_tools.simboard import COMMISSIONED_SETTINGS, SimBoard
 from host_tools.trace import Recorder
 
@@ -75,6 +76,7 @@ class _Run:
         self.session_ends = 0  # E_SESSION_END seen after the last user event fired
         self._fw_i = 0
         self._last_progress = -1
+        self._planned_end_ms = None  # a program run's expected end, once it is planned
         self._wall0 = None
 
     # ---------------------------------------------------------------- setup
@@ -336,12 +338,26 @@ class _Run:
             self._fw_i += 1
         if self.progress is not None and now - self._last_progress >= 1000:
             self._last_progress = now
-            self.progress(now, self.end_ms, STATE_NAMES[runner.core.state],
-                          self.board.true_angle_mdeg)
+            self.progress(now, self._progress_end_ms(runner.core, now),
+                          STATE_NAMES[runner.core.state], self.board.true_angle_mdeg)
         if self.realtime:
             ahead = now / 1000.0 - (time.perf_counter() - self._wall0)
             if ahead > 0:
                 time.sleep(ahead)
+
+    def _progress_end_ms(self, core, now):
+        """The progress bar's length: a run until the session's end, from when the
+        program is planned, lasts about as long as its plan (never shown as ended before
+        it has); otherwise, or before that, the run's duration."""
+        if self.sc.until != "session_end":
+            return self.end_ms
+        if self._planned_end_ms is None and core.runner.active:
+            planned = session_ms(core, self.board.true_angle_mdeg)
+            if planned is not None:
+                self._planned_end_ms = now + planned
+        if self._planned_end_ms is None:
+            return self.end_ms
+        return min(self.end_ms, max(self._planned_end_ms, now + 1000))
 
     def _checks_due(self, board, now):
         while self.check_i < len(self.checks) and self.checks[self.check_i]["at_ms"] <= now:
@@ -403,8 +419,8 @@ class _Run:
         wall = time.perf_counter() - self._wall0
         self._console(runner)
         self.recorder.flush()
-        if self.progress is not None:
-            self.progress(board.now_ms, self.end_ms, STATE_NAMES[runner.core.state],
+        if self.progress is not None:  # the end: the bar full
+            self.progress(board.now_ms, board.now_ms, STATE_NAMES[runner.core.state],
                           board.true_angle_mdeg)
         evaluate(self, wall)
         if self._own_fs:

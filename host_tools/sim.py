@@ -22,6 +22,7 @@ import os
 import sys
 import time
 
+from host_tools import paths, version
 from host_tools import scenario as scn
 
 PROGRAMS = ("beginner", "progression", "interval", "custom", "none")
@@ -41,16 +42,18 @@ class UsageError(Exception):
 
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="python -m host_tools.sim",
+        prog=paths.prog("host_tools.sim"),
         description="Simulate the inversion table: a program run or a scenario file.",
         epilog="Exit status: 0 as expected, 1 an expectation failed, 2 usage or scenario error.")
+    p.add_argument("--version", action="version", version="%(prog)s " + version.identity())
     p.add_argument("--program", choices=PROGRAMS,
                    help="run this program for a default user (default: beginner)")
     p.add_argument("--angle", type=float, metavar="DEG",
                    help="custom/interval: the angle, degrees head-down")
     p.add_argument("--hold", type=float, metavar="S", help="custom/interval: the hold, seconds")
     p.add_argument("--level", type=int, metavar="N", help="progression/interval: level 0-7")
-    p.add_argument("--scenario", metavar="FILE", help="run a scenario file (scenarios/*.toml)")
+    p.add_argument("--scenario", metavar="FILE",
+                   help="run a scenario file (scenarios/*.toml; a shipped one by its name)")
     p.add_argument("--mass", type=float, metavar="KG", help="user mass, 40-150 kg")
     p.add_argument("--height", type=float, metavar="MM", help="user height, mm")
     p.add_argument("--offset", type=float, metavar="MM",
@@ -138,13 +141,24 @@ def _flag_message(e):
     return "%s%s" % ((e.key + ": ") if e.key else "", e.message)
 
 
+def scenario_path(name):
+    """The file --scenario names; one that is not there by that path is looked for among
+    the scenarios shipped with the tools ("estop_at_depth", "scenarios/estop_at_depth.toml"
+    from an installed inversion-sim anywhere)."""
+    if os.path.exists(name):
+        return name
+    base = os.path.basename(name)
+    shipped = os.path.join(paths.SCENARIOS, base if base.endswith(".toml") else base + ".toml")
+    return shipped if os.path.exists(shipped) else name
+
+
 def file_scenario(args):
     """A scenario file, with the command line's overrides (validated again)."""
     if args.program or args.angle is not None or args.hold is not None or (
             args.level is not None):
         raise UsageError("--scenario runs the file's own program: drop --program, --angle, "
                          "--hold and --level (or edit the file)")
-    sc = scn.load(args.scenario)  # ScenarioError -> exit 2 with file:line: key: problem
+    sc = scn.load(scenario_path(args.scenario))  # ScenarioError: exit 2, file:line: key
     over = {}
     _apply_overrides(over, args)
     if not over.get("user"):
@@ -172,9 +186,15 @@ def file_scenario(args):
 PLAIN_EVERY_MS = 30000  # plain progress: one line per 30 simulated seconds
 
 
+def _length(end_ms):
+    """The bar's length in words: a program run's is its plan's (scenario_run), about."""
+    return "about %.0f s" % (end_ms / 1000.0)
+
+
 class _Progress:
     """A rich progress bar on a terminal; otherwise a plain line every 30 simulated
-    seconds (CI logs)."""
+    seconds (CI logs). Its length: the run's duration, or from the program's start that
+    of the session it planned (host_tools/session_plan.py), so a 150 s session fills it."""
 
     def __init__(self, title, enabled=True):
         self.enabled = enabled
@@ -207,13 +227,14 @@ class _Progress:
         where = "%s %+.1f deg" % (state, angle_mdeg / 1000.0)
         if self.bar is not None:
             self.bar.update(self.task, completed=min(now_ms / end_ms, 1.0),
-                            sim="%6.1f s of %g s max" % (now_ms / 1000.0, end_ms / 1000.0),
+                            sim="%6.1f s of %s" % (now_ms / 1000.0, _length(end_ms)),
                             where=where, speed=speed)
             return
         if now_ms >= self.next_ms:
             while self.next_ms <= now_ms:
                 self.next_ms += PLAIN_EVERY_MS
-            print("%s: t=%6.1f s  %-28s %s" % (self.title, now_ms / 1000.0, where, speed),
+            print("%s: t=%6.1f s of %s  %-28s %s" % (self.title, now_ms / 1000.0,
+                                                     _length(end_ms), where, speed),
                   file=sys.stderr)
             sys.stderr.flush()
 
@@ -228,6 +249,10 @@ def summary_rows(result):
     rows = [
         ("scenario", sc.name if sc.path != "<command line>" else "(command line)"),
         ("program", st["program"]),
+    ]
+    if st["hold"]:
+        rows.append(("hold", st["hold"]))
+    rows += [
         ("user", st["user"]),
         ("result", result.verdict + ((" (xfail: %s)" % sc.xfail) if sc.xfail else "")),
         ("deepest angle", "%.1f deg true (firmware: %.1f deg) at t=%.1f s" % (
@@ -245,6 +270,7 @@ def summary_rows(result):
         ("simulated time", "%.1f s" % (st["sim_ms"] / 1000)),
         ("wall time", "%.2f s" % st["wall_s"]),
         ("speed", "%.0fx realtime (simulated / wall time)" % st["factor"]),
+        ("build", version.identity()),
     ]
     return rows
 

@@ -1,4 +1,5 @@
-"""Telemetry from the console's `stream`: record it to CSV, read it back, plot it.
+"""Telemetry from the console's `stream`: record it to CSV, read it back, plot it (with
+host_tools/plotting.py, the simulator's chart).
 
 A sample is the firmware's telemetry object (firmware/console.py, JSON mode):
 {"t_ms", "state", "angle_mdeg", "target_mdeg", "rate_mdeg_s", "fault"}, integers in the
@@ -117,44 +118,37 @@ def elapsed_s(samples):
 
 
 def plot(samples, path, title=None):
-    """Angle and target (deg) over time, the rate (deg/s) below, state changes and faults
-    marked. Writes a PNG (matplotlib, Agg backend: no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The recording as host_tools/plotting.py's chart (the simulator's): the firmware's
+    angle and target, the states as bands, faults and resets marked, the rate below.
+    Writes a PNG."""
     if not samples:
         raise TelemetryError("nothing to plot: no telemetry samples")
+    from host_tools import plotting
+
     t = elapsed_s(samples)
+    t_ms = [int(round(v * 1000)) for v in t]
     angle = [s["angle_mdeg"] / 1000.0 for s in samples]
     target = [s["target_mdeg"] / 1000.0 for s in samples]
     rate = [s["rate_mdeg_s"] / 1000.0 for s in samples]
-    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6),
-                                   gridspec_kw={"height_ratios": [3, 1]})
-    ax1.plot(t, angle, label="angle")
-    ax1.plot(t, target, "--", label="target")
-    ax1.axhline(0, color="grey", linewidth=0.5)
-    ax1.set_ylabel("deg (+ = head-down)")
-    ax1.legend(loc="upper right")
-    prev_state = None
-    for ti, s in zip(t, samples):
-        if s["state"] != prev_state:
-            ax1.axvline(ti, color="grey", linestyle=":", linewidth=0.8)
-            ax1.annotate(s["state"], (ti, 1.0), xycoords=("data", "axes fraction"),
-                         rotation=90, va="top", ha="right", fontsize=7)
-            prev_state = s["state"]
-    faulted = [(ti, a) for ti, a, s in zip(t, angle, samples) if s["fault"] != "none"]
-    if faulted:
-        ax1.plot([f[0] for f in faulted], [f[1] for f in faulted], "rx", label="fault")
-    ax2.plot(t, rate)
-    ax2.set_ylabel("deg/s")
-    ax2.set_xlabel("s")
-    ax1.set_title(title or "inversion table telemetry")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    markers = []
+    for i in range(1, len(samples)):
+        prev, s = samples[i - 1], samples[i]
+        if s["fault"] != prev["fault"] and s["fault"] != "none":
+            markers.append((t_ms[i], "fault", s["fault"]))
+        if s["t_ms"] < prev["t_ms"] and prev["t_ms"] - s["t_ms"] < _WRAP_MS // 2:
+            markers.append((t_ms[i], "boot", "reset"))  # the board's clock restarted
+    if samples[0]["fault"] != "none":
+        markers.append((0, "fault", samples[0]["fault"]))
+    t, angle, target, rate = plotting.break_gaps(t, [angle, target, rate], _GAP_MS / 1000.0)
+    chart = plotting.Chart(t, [("angle (firmware)", angle, plotting.MAIN)], target, rate,
+                           bands=plotting.bands(t_ms, [s["state"] for s in samples], _GAP_MS),
+                           markers=plotting.thinned(markers),
+                           rate_label="rate between samples")
+    return plotting.plot(chart, path, title or "inversion table telemetry")
+
+
+_GAP_MS = 2500  # the stream runs at 1-50 Hz: a longer silence is a gap, not a line
+_WRAP_MS = 1 << 30  # ticks_ms() wraps here (elapsed_s)
 
 
 def main(argv=None):

@@ -25,13 +25,15 @@ CSV columns (one row per firmware tick, 10 ms apart; nothing while the power is 
                      "scenario: ..." (the scenario's own actions), "fw: ..." (the
                      firmware's event log: faults, e-stops, boots, sessions, refusals)
 
-The plot shows the true angle, the estimated angle and the target against time, the
-state as coloured bands, markers for e-stops, faults, power cuts and resets, and a
-second panel with the drive's commanded rate and the lost steps.
+The plot (host_tools/plotting.py, the client's --plot draws the same chart) shows the
+true angle, the estimated angle and the target against time, the state as coloured
+bands, markers for e-stops, faults, power cuts and resets, and a second panel with the
+drive's commanded rate and the lost steps.
 """
 
 import csv
 
+from host_tools import plotting
 from host_tools.paths import use_firmware
 
 use_firmware()
@@ -215,53 +217,40 @@ def read_csv(path):
 
 # ---------------------------------------------------------------------- plot
 
-# One colour per state: calm greens/blues for standing, warm for moving, red for alarms.
-STATE_COLOURS = {
-    "BOOT": "#d9d9d9",
-    "RECOVERY": "#f4a6d7",
-    "HOMING": "#c7b8ea",
-    "READY": "#cfe8cf",
-    "MOVING": "#ffe19c",
-    "JOGGING": "#ffd0a1",
-    "HOLDING": "#bfdcf5",
-    "RETURNING": "#b8ece4",
-    "EMERGENCY_RETURN": "#ff9c9c",
-    "FAULT": "#e06666",
-}
-# Marker styles for event kinds: (colour, line style, short label)
-_MARKERS = {
-    "estop": ("#c00000", "-", "e-stop"),
-    "fault": ("#7a0000", "--", "fault"),
-    "power_cut": ("#000000", "-", "power cut"),
-    "power_restore": ("#000000", ":", "power back"),
-    "hard_reset": ("#6a3d9a", "-", "reset"),
-    "soft_reset": ("#6a3d9a", "-", "soft reset"),
-    "crash": ("#6a3d9a", "--", "crash"),
-    "boot": ("#6a3d9a", ":", "boot"),
-    "imu_fault": ("#b15928", "-.", "IMU"),
-    "press": ("#1f4e79", ":", "press"),
-    "console": ("#1f4e79", ":", "console"),
-    "start": ("#1f4e79", ":", "start"),
-    "user_load": ("#33a02c", "-.", "load"),
-}
 
-
-def _bands(rows):
-    """(t0_s, t1_s, state) runs of equal state."""
-    out = []
+def plot(recorder, path, title, subtitle="", refs=()):
+    """Write the run as a PNG: host_tools/plotting.py's chart of the true angle, the
+    estimated angle and the target, the states, the events, the commanded rate and the
+    lost steps. refs: (angle_deg, label) reference lines, e.g. the profile's maximum."""
+    rows = recorder.rows
     if not rows:
-        return out
-    t0 = rows[0][T]
-    cur = rows[0][STATE]
-    prev_t = t0
-    for r in rows[1:]:
-        if r[STATE] != cur or r[T] - prev_t > 50:  # a state change, or a gap (power off)
-            out.append((t0 / 1000.0, prev_t / 1000.0, cur))
-            t0 = r[T] if r[T] - prev_t > 50 else prev_t
-            cur = r[STATE]
-        prev_t = r[T]
-    out.append((t0 / 1000.0, prev_t / 1000.0, cur))
-    return out
+        raise ValueError("nothing to plot: the run recorded no ticks")
+    plotting.plot(chart(recorder, refs), path, title, subtitle)
+
+
+def chart(recorder, refs=()):
+    """The run as a plotting.Chart."""
+    rows = recorder.rows
+    t_ms = [r[T] for r in rows]
+    t = [v / 1000.0 for v in t_ms]
+    true_deg = [r[TRUE] / 1000.0 for r in rows]
+    est_deg = [r[EST] / 1000.0 if r[VALID] else float("nan") for r in rows]
+    target_deg = [r[TARGET] / 1000.0 if r[ENABLE] else float("nan") for r in rows]
+    # the drive's commanded rate at the table, deg/s (sign: + = head-down)
+    deg_per_step = _deg_per_step()
+    rate = [r[RATE] * deg_per_step if r[ENABLE] else 0.0 for r in rows]
+    lost = [r[LOST] for r in rows]
+    t, true_deg, est_deg, target_deg, rate, lost = plotting.break_gaps(
+        t, [true_deg, est_deg, target_deg, rate, lost], _GAP_MS / 1000.0)
+    return plotting.Chart(
+        t, [("true angle", true_deg, plotting.MAIN), ("estimated (IMU)", est_deg,
+                                                      plotting.SECOND)],
+        target_deg, rate, bands=plotting.bands(t_ms, [r[STATE] for r in rows], _GAP_MS),
+        gaps=plotting.gaps(t_ms, _GAP_MS), markers=_marker_events(recorder), refs=refs,
+        lost=lost)
+
+
+_GAP_MS = 50  # ticks are 10 ms apart: a longer step is the power off
 
 
 def _marker_events(recorder):
@@ -280,184 +269,9 @@ def _marker_events(recorder):
             line = text.split("'")[1] if "'" in text else text
             if not line.startswith("program "):
                 out.append((t, kind, mark or line[:20]))
-        elif kind in _MARKERS and kind not in ("boot", "fault"):
+        elif kind in plotting.MARKERS and kind not in ("boot", "fault"):
             out.append((t, kind, mark or text[:22]))
-    return _thinned(out)
-
-
-def _thinned(out):
-    """One marker per kind per 0.5 s (a bouncing contact would be a smear), and one per
-    fault name: a fault raised again and again (a retried safe return) is counted."""
-    out.sort(key=lambda e: e[0])
-    kept = []
-    last = {}
-    fault_at = {}
-    for t, kind, label in out:
-        if kind == "fault":
-            if label in fault_at:
-                fault_at[label][1] += 1
-                continue
-            fault_at[label] = [len(kept), 1]
-        elif kind in last and t - last[kind] < 500:
-            continue
-        last[kind] = t
-        kept.append([t / 1000.0, kind, label])
-    for label, (i, n) in fault_at.items():
-        if n > 1:
-            kept[i][2] = "%s (x%d)" % (label, n)
-    return [tuple(k) for k in kept]
-
-
-def plot(recorder, path, title, subtitle="", refs=()):
-    """Write the run as a PNG (matplotlib, Agg backend).
-
-    refs: (angle_deg, label) horizontal reference lines, e.g. the profile's maximum."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = recorder.rows
-    if not rows:
-        raise ValueError("nothing to plot: the run recorded no ticks")
-    s = _series(rows)
-    fig, (ax, ax2) = plt.subplots(
-        2, 1, figsize=(13, 7), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]},
-        constrained_layout=True)
-    seen_states = _state_bands((ax, ax2), rows)
-    _angle_axes(ax, s, refs)
-    kinds_seen = _event_markers(ax, ax2, recorder, s["t"])
-    _angle_legend(ax, kinds_seen, seen_states, rows)
-    _drive_axes(ax2, s, recorder)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    if subtitle:
-        ax.set_title(subtitle, fontsize=9.5, color="#333333")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _series(rows):
-    """The plotted series (lists by name), broken at the gaps (power off)."""
-    t = [r[T] / 1000.0 for r in rows]
-    true_deg = [r[TRUE] / 1000.0 for r in rows]
-    est_deg = [r[EST] / 1000.0 if r[VALID] else float("nan") for r in rows]
-    target_deg = [r[TARGET] / 1000.0 if r[ENABLE] else float("nan") for r in rows]
-    # the drive's commanded rate at the table, deg/s (sign: + = head-down)
-    deg_per_step = _deg_per_step()
-    rate = [r[RATE] * deg_per_step if r[ENABLE] else 0.0 for r in rows]
-    lost = [r[LOST] for r in rows]
-    t, true_deg, est_deg, target_deg, rate, lost = _break_gaps(
-        t, [true_deg, est_deg, target_deg, rate, lost])
-    return {"t": t, "true": true_deg, "est": est_deg, "target": target_deg, "rate": rate,
-            "lost": lost}
-
-
-def _state_bands(axes, rows):
-    """Each state's time as a coloured band, the gaps hatched; the states in order seen."""
-    seen_states = []
-    for t0, t1, st in _bands(rows):
-        colour = STATE_COLOURS.get(st, "#eeeeee")
-        for a in axes:
-            a.axvspan(t0, t1, color=colour, alpha=0.55, lw=0)
-        if st not in seen_states:
-            seen_states.append(st)
-    for t0, t1 in _gaps(rows):
-        for a in axes:
-            a.axvspan(t0, t1, facecolor="#f2f2f2", edgecolor="#888888", hatch="//", lw=0)
-    return seen_states
-
-
-def _angle_axes(ax, s, refs):
-    """The angles: target, true, estimated; the reference lines."""
-    from matplotlib.ticker import MultipleLocator
-
-    t, true_deg = s["t"], s["true"]
-    ax.axhline(0, color="#555555", lw=0.8, zorder=1)
-    for angle, label in refs:
-        ax.axhline(angle, color="#b22222", lw=1.0, ls=":", zorder=2)
-        ax.annotate(label, (1.0, angle), xycoords=("axes fraction", "data"),
-                    xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom",
-                    fontsize=8, color="#b22222")
-    ax.plot(t, s["target"], color="#444444", lw=1.2, ls="--", label="target", zorder=3)
-    ax.plot(t, true_deg, color="#1f3a93", lw=2.4, label="true angle", zorder=4)
-    ax.plot(t, s["est"], color="#ff7f0e", lw=1.0, label="estimated (IMU)", zorder=5)
-    finite = [v for v in true_deg if v == v]
-    lo = min(finite + [r[0] for r in refs])
-    hi = max(finite + [r[0] for r in refs])
-    ax.set_ylim(min(lo, -5) - 4, max(hi, 5) + 9)
-    ax.yaxis.set_major_locator(MultipleLocator(10 if hi - lo > 25 else 5))
-    ax.set_ylabel("angle (deg, + = head-down)")
-    ax.grid(True, color="white", lw=0.9, alpha=0.9)
-
-
-def _event_markers(ax, ax2, recorder, t):
-    """Event markers with short labels along the top, staggered when they crowd; returns
-    the (colour, line style, name) kinds drawn."""
-    ytop = ax.get_ylim()[1]
-    slots = []
-    span = max(t[-1] - t[0], 1.0)
-    kinds_seen = []
-    for ts, kind, label in _marker_events(recorder):
-        colour, ls, name = _MARKERS.get(kind, ("#333333", ":", kind))
-        ax.axvline(ts, color=colour, ls=ls, lw=1.3, zorder=6)
-        ax2.axvline(ts, color=colour, ls=ls, lw=1.0, zorder=6)
-        if (colour, ls, name) not in kinds_seen:
-            kinds_seen.append((colour, ls, name))
-        row = 0
-        while any(abs(ts - s) < span * 0.07 and r == row for s, r in slots):
-            row += 1
-        slots.append((ts, row))
-        ax.annotate(label, (ts, ytop), xytext=(3, -11 - 11 * (row % 4)),
-                    textcoords="offset points", fontsize=7.5, color=colour, zorder=7,
-                    bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none",
-                          "alpha": 0.85})
-    return kinds_seen
-
-
-def _angle_legend(ax, kinds_seen, seen_states, rows):
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color=c, ls=ls, lw=1.3, label=n) for c, ls, n in kinds_seen]
-    handles += [Patch(color=STATE_COLOURS.get(s, "#eeeeee"), alpha=0.7, label=s)
-                for s in seen_states]
-    if _gaps(rows):
-        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#888888", hatch="//",
-                             label="power off"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-              framealpha=0.95, borderaxespad=0.0)
-
-
-def _drive_axes(ax2, s, recorder):
-    """The commanded rate, and the lost steps when there are any."""
-    from matplotlib.lines import Line2D
-
-    t = s["t"]
-    ax2.plot(t, s["rate"], color="#2c7fb8", lw=1.1, label="commanded rate")
-    ax2.axhline(0, color="#555555", lw=0.6)
-    ax2.set_ylabel("drive (deg/s)")
-    ax2.set_xlabel("time (s)")
-    ax2.grid(True, color="white", lw=0.9, alpha=0.9)
-    h = [Line2D([], [], color="#2c7fb8", lw=1.1, label="commanded rate (deg/s)")]
-    if recorder.rows[-1][LOST] > 0:
-        ax3 = ax2.twinx()
-        ax3.plot(t, s["lost"], color="#d62728", lw=1.4)
-        ax3.set_ylabel("lost steps", color="#d62728")
-        ax3.tick_params(axis="y", colors="#d62728")
-        h.append(Line2D([], [], color="#d62728", lw=1.4, label="lost steps (cumulative)"))
-    ax2.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-               framealpha=0.95, borderaxespad=0.0)
-    ax2.set_xlim(t[0], t[-1])
-
-
-def _gaps(rows):
-    """(t0_s, t1_s) where no tick ran (power off)."""
-    out = []
-    for a, b in zip(rows, rows[1:]):
-        if b[T] - a[T] > 50:
-            out.append((a[T] / 1000.0, b[T] / 1000.0))
-    return out
+    return plotting.thinned(out)
 
 
 def _deg_per_step():
@@ -465,21 +279,3 @@ def _deg_per_step():
 
     d = params.load().drive
     return 360.0 / (d.motor_steps_per_rev * d.microsteps * d.gear_ratio)
-
-
-def _break_gaps(t, series):
-    """Insert NaN where the time jumps (power off), so lines do not bridge the gap."""
-    nan = float("nan")
-    out_t = []
-    out = [[] for _ in series]
-    prev = None
-    for i, ti in enumerate(t):
-        if prev is not None and ti - prev > 0.05:
-            out_t.append((prev + ti) / 2)
-            for o in out:
-                o.append(nan)
-        out_t.append(ti)
-        for o, s in zip(out, series):
-            o.append(s[i])
-        prev = ti
-    return (out_t, *out)

@@ -90,7 +90,8 @@ heap_peak_bytes (the most live data after a tick, measured after a gc.collect())
 heap_peak_raw_bytes (before it), heap_after_boot_bytes and heap_tick_alloc_max_bytes
 (the most one tick allocated once running).
 
-Typing at the vdev's own terminal (when it is one) acts on the world: `estop`,
+Typing at the vdev's own terminal (when it is one, and the vdev is its foreground job:
+`make vdev &` leaves the shell's terminal alone until `fg`) acts on the world: `estop`,
 `estop off`, `press START|UP|DOWN`, `release ...`, `ankle open|close|cut_wire|repair_wire`
 (the ankle lock; engaged at start), `cut` / `restore` (power),
 `reset` (the reset button), `service` (reset with START and UP held: the service
@@ -111,7 +112,7 @@ import sys
 import time
 import tty
 
-from host_tools import paths
+from host_tools import paths, version
 from host_tools.deploy import (
     CompatError,
     build_identity,
@@ -125,7 +126,7 @@ from host_tools.deploy import (
 from host_tools.simboard import HARD_RESET, BoardReset
 from host_tools.vdev_link import FATAL, Restart, VdevLink
 
-MPY_BOARD = os.path.join(paths.ROOT, "host_tools", "mpy_board")
+MPY_BOARD = paths.MPY_BOARD
 MAIN_SCRIPT = os.path.join(MPY_BOARD, "vdev_main.py")
 BOARD_SOURCES = [os.path.join(MPY_BOARD, n)
                  for n in ("board_vdev.py", "vdev_boot.py", "vdev_machine.py")]
@@ -492,13 +493,13 @@ class Vdev:
                  % (self.port_path, self.port.slave_name, self.heapsize_text, self.heapsize,
                     "in place (ROMFS)" if self.code == "rom" else "loaded into the heap",
                     "as fast as it runs" if not self.speed else "%gx real time" % self.speed))
-        self.say("ready: python -m host_tools.console --port %s | in the service mode: "
-                 "mpremote connect %s resume exec \"print(1)\"" % (self.port_path,
-                                                                   self.port_path))
-        interactive = self.out is sys.stdout and sys.stdin.isatty()
+        self.say("ready: %s --port %s | in the service mode: mpremote connect %s resume "
+                 "exec \"print(1)\"" % (paths.tool("console"), self.port_path,
+                                         self.port_path))
+        self.interactive = self.out is sys.stdout and sys.stdin.isatty()
         try:
             while not self.stopping:
-                self._once(interactive)
+                self._once(self.interactive)
         finally:
             self.shutdown()
         return self.exit_code
@@ -527,7 +528,13 @@ class Vdev:
             self._pending = None
             self._send(status, payload)
         if interactive and sys.stdin in r:
-            self._command(sys.stdin.readline())
+            try:
+                line = sys.stdin.readline()
+            except OSError:  # sent to the background since the select: try again in fg
+                line = "\n"
+            if not line:  # end of input (Ctrl-D): nothing more to read there
+                self.interactive = False
+            self._command(line)
         if self.fw is fw and fw.proc.poll() is not None:
             self._firmware_exited(fw.proc.returncode)
         self._write_state()
@@ -544,7 +551,7 @@ class Vdev:
             rlist.append(self.port.master)
         else:
             timeout = min(timeout, _PROBE_S)
-        if interactive:
+        if interactive and owns_terminal(sys.stdin):
             rlist.append(sys.stdin)
         wlist = []
         if self.port.to_client:
@@ -759,9 +766,10 @@ _CAUSES = {1: "power on", 2: "hard reset", 3: "watchdog", 4: "deep sleep", 5: "s
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m host_tools.vdev",
+    ap = argparse.ArgumentParser(prog=paths.prog("host_tools.vdev"),
                                  description="The virtual device: the firmware on the "
                                  "MicroPython unix port, on a pty, with the physics.")
+    ap.add_argument("--version", action="version", version="%(prog)s " + version.identity())
     ap.add_argument("--port", default=DEFAULT_PORT, help="symlink to the pty (build/ttyV)")
     ap.add_argument("--fs", default=DEFAULT_FS, help="the board's filesystem (build/vdev_fs)")
     ap.add_argument("--mpy-dir", default=DEFAULT_MPY, help="compiled firmware (build/vdev_mpy)")
@@ -790,6 +798,18 @@ def build_parser():
                       help="power up with START and DOWN held 11 s at the loading stop: "
                       "the physical reset of the PIN, lock state and profiles")
     return ap
+
+
+def owns_terminal(stream):
+    """True when stream is a terminal and this process's job is its foreground one. A
+    background job (`make vdev &` in an interactive shell) must not read it: the terminal
+    would stop the job (SIGTTIN), or the read fail (EIO), at the first line typed to the
+    shell. Asked before every read, so `fg` gives the vdev its terminal back."""
+    try:
+        fd = stream.fileno()
+        return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except (AttributeError, OSError, ValueError):  # closed, not a tty, not our terminal
+        return False
 
 
 def main(argv=None):

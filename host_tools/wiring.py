@@ -34,7 +34,7 @@ _DRV_X, _DRV_W = 1130, 200
 
 # signal (pinout.csv role) -> (box, port) it is wired to
 ROUTES = {
-    "STEP": ("gate", "STEP in (2A)"),
+    "STEP": ("gate", "STEP in (U5 1A)"),
     "DIR": ("gate", "DIR in (1B, 3A, 3B)"),
     "ENABLE": ("gate", "ENABLE in (4A, 4B)"),
     "STEP_SENSE": ("gate", "2Y via 10k/20k divider"),
@@ -46,10 +46,10 @@ ROUTES = {
     "ESTOP": ("estop", "NC contact 21-22"),
     "OVERTRAVEL": ("limits", "S1 over-travel NC"),
     "HOME": ("limits", "S2 home NC"),
-    "ANKLE_LOCK": ("limits", "S3 ankle lock NC"),
-    "HEARTBEAT": ("gate", "HEARTBEAT in (monostable)"),
+    "ANKLE_LOCK": ("limits", "S8 ankle lock NC"),
+    "HEARTBEAT": ("gate", "HEARTBEAT in (U4 1B)"),
     "LED": ("indicators", "LED + 330R"),
-    "BUZZER": ("indicators", "2N7002 gate"),
+    "BUZZER": ("indicators", "ZVNL110A gate"),
 }
 
 
@@ -101,19 +101,20 @@ def _power_boxes(add):
     add("f3", 610, 100, 110, 50, "F3", ("48 V logic fuse",), left=("in",), right=("out",))
     add("psu5", 770, 95, 190, 70, "PSU2 48 V to 5 V", ("Mean Well SD-15C-5",),
         left=("+48 V in",), right=("+5 V",))
-    add("bat", 1000, 30, 250, 60, "BAT (optional)", ("48 V reserve for one return",),
+    add("bat", 1000, 30, 250, 60, "BT1-BT4, F4, D2", ("48 V reserve for one return",),
         left=("+48 V",), style="optional")
     # controller
     add("esp", _ESP_X, 200, _ESP_W, 580, "ESP32-DevKitC V4",
-        ("ESP32-WROOM-32, 3.3 V logic", "5V pin from PSU2; USB for the console"))
+        ("ESP32-WROOM-32E, 3.3 V logic", "5V pin from PSU2; USB for the console"))
 
 
 def _column_boxes(add):
     """The middle column: the STEP gate, the sensors, the hand control, the indicators."""
-    add("gate", _COL_X, 200, _COL_W, 270, "U3 over-travel STEP gate",
-        ("MC74ACT132 quad NAND Schmitt, 5 V", "PUL- = NOT(STEP AND NOT(OT AND DIR))"),
-        left=("STEP in (2A)", "DIR in (1B, 3A, 3B)", "ENABLE in (4A, 4B)",
-              "2Y via 10k/20k divider", "HEARTBEAT in (monostable)"),
+    add("gate", _COL_X, 200, _COL_W, 270, "Step gate U3, U4, U5",
+        ("U4 monostable: HB_OK while HEARTBEAT", "toggles; U5: STEP AND HB_OK; U3 NAND:",
+         "PUL- = NOT(STEP.HB_OK.NOT(OT.DIR))"),
+        left=("STEP in (U5 1A)", "DIR in (1B, 3A, 3B)", "ENABLE in (4A, 4B)",
+              "2Y via 10k/20k divider", "HEARTBEAT in (U4 1B)"),
         right=("PUL- (2Y)", "DIR- (3Y)", "ENA- (4Y)", "OT in (1A)"))
     add("imu", _COL_X, 500, _COL_W, 90, "IMU: GY-521 (MPU-6050)",
         ("on the table bed, addr 0x68",), left=("SDA", "SCL"))
@@ -123,10 +124,10 @@ def _column_boxes(add):
     add("estop", _COL_X, 760, _COL_W, 70, "E-STOP XB4BS8442",
         ("mushroom, latching, to GND",), left=("NC contact 21-22",))
     add("limits", _COL_X, 855, _COL_W, 100, "Limit switches D4N-4120",
-        ("NC contacts to GND",), left=("S1 over-travel NC", "S2 home NC", "S3 ankle lock NC"),
+        ("NC contacts to GND",), left=("S1 over-travel NC", "S2 home NC", "S8 ankle lock NC"),
         right=("OT node",))
     add("indicators", _COL_X, 980, _COL_W, 100, "Indicators",
-        ("LED; 5 V active buzzer",), left=("LED + 330R", "2N7002 gate"))
+        ("LED; 5 V active buzzer",), left=("LED + 330R", "ZVNL110A gate"))
 
 
 def _drive_boxes(add):
@@ -135,7 +136,7 @@ def _drive_boxes(add):
         ("StepperOnline DM860T", "opto inputs, anodes to +5 V"),
         left=("PUL-", "DIR-", "ENA-", "+48 V VDC"), right=("A+ A- B+ B-",))
     add("motor", 1390, 260, 180, 90, "Motor",
-        ("NEMA 34, 4.5 N m, dual shaft", "34HS31-5504 series"), left=("A+ A- B+ B-",))
+        ("NEMA 34, 12 N m, dual shaft", "34HS59-6004D"), left=("A+ A- B+ B-",))
     add("gearbox", 1390, 400, 180, 90, "Gearbox %g:1" % params.load().drive.gear_ratio,
         ("planetary 10:1 into", "self-locking worm 60:1"))
     add("table", 1390, 540, 180, 90, "Table pivot",
@@ -282,11 +283,11 @@ def _power_wires(boxes):
     svg += _wire([(f2x, f2y), (1100, f2y), (1100, vy), (vx, vy)], "+48 V to driver",
                  color="#c0392b", label_at=(f2x + 6, f2y - 5))
     bx, by = boxes["bat"].port("+48 V")
-    svg += _wire([(bx, by), (1080, by), (1080, f2y)], "diode-OR (optional)",
+    svg += _wire([(bx, by), (1080, by), (1080, f2y)], "diode-OR D2",
                  color="#c0392b", dashed=True, label_at=(bx - 130, by - 6))
     p5x, p5y = boxes["psu5"].port("+5 V")
     svg += _wire([(p5x, p5y), (p5x + 40, p5y)], "", color="#c0392b")
-    for i, text in enumerate(("+5 V to: ESP32 5V pin, U3 VCC, GY-521 VCC,",
+    for i, text in enumerate(("+5 V to: ESP32 5V pin, U3-U5 VCC, GY-521 VCC,",
                               "driver opto anodes (PUL+ DIR+ ENA+), buzzer")):
         svg.append("<text x='%d' y='%d' font-size='11' fill='#c0392b' %s>%s</text>"
                    % (boxes["psu5"].x, 180 + 13 * i, _FONT, escape(text)))
@@ -297,14 +298,15 @@ def _notes():
     """The safety notes box."""
     svg = []
     notes = (
-        "GPIO34/35/36 are input-only: their pull-ups",
-        "are external. All grounds meet at PSU2.",
+        "GPIO34/35/36/39 are input-only: pull-ups are",
+        "external. Every part and wire: schematic.svg",
+        "and harness.md; mains and PE: mains_safety.md.",
         "Reset, brownout or a dead ESP32: ENABLE",
         "pulled up (driver off), STEP and DIR pulled",
         "down; the self-locking worm holds the table.",
         "Over-travel switch open (actuated or wire",
-        "cut): U3 passes no head-down STEP pulse,",
-        "whatever the firmware does.",
+        "cut): U3 passes no head-down STEP pulse;",
+        "heartbeat stopped: U5 passes no pulse.",
         "Details: hardware/safety_wiring.md",
     )
     svg.append("<rect x='1130' y='700' width='450' height='%d' rx='6' fill='#fffbea'"

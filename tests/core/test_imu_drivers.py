@@ -138,11 +138,24 @@ def test_mpu6050_from_table_params():
 
 
 def test_mpu6050_wrong_who_am_i_is_refused():
-    bus = FakeI2C(0x68, {0x75: 0x70})  # an MPU-6500 clone answers 0x70
+    bus = FakeI2C(0x68, {0x75: 0x47})  # an ICM-42688-P is no MPU-6050
     drv, bus = _mpu(bus)
     e = raises(ValueError, drv.init)
-    assert "WHO_AM_I" in str(e) and "0x70" in str(e) and "0x68" in str(e)
+    assert "WHO_AM_I" in str(e) and "0x47" in str(e) and "0x68" in str(e)
     assert bus.writes == []  # nothing written to an unknown part
+
+
+def test_mpu6500_family_clones_are_accepted_with_their_accel_filter():
+    # an MPU-6500 die (many GY-521 boards) answers 0x70, an MPU-9250 0x71 (issue #19)
+    with open(TABLE_PARAMS) as f:
+        imu = json.load(f)["imu"]
+    for who in (0x70, 0x71, 0x73, 0x74):
+        bus = FakeI2C(imu["i2c_addr"][0], {0x75: who})
+        drv = mpu_from_params(bus, imu)
+        drv.init()
+        assert drv.who_am_i == who
+        # ACCEL_CONFIG2 (0x1D) takes the same band as CONFIG's DLPF (44 Hz: index 3)
+        assert bus.written()[2:] == [(0x19, 9), (0x1A, 3), (0x1B, 0), (0x1C, 0), (0x1D, 3)]
 
 
 def test_mpu6050_configuration_that_does_not_stick_is_refused():

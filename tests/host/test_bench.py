@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from host_tools import bench
+from host_tools import bench, version
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 STEADY_STATES = (
@@ -38,6 +38,7 @@ def test_quick_bench_runs_and_writes_every_key(quick, capsys):
         assert key in res and res[key] is not None, key
         assert key in res["targets"]
     assert res["quick"] is True
+    assert res["build"] == version.identity()  # git describe, as deploy's manifest has it
     assert res["machine"]["micropython"] and res["machine"]["python"]
     assert set(res["missed"]) == {k for k in bench.KEYS if res["targets"][k]["pass"] is False}
 

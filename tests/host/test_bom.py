@@ -1,0 +1,88 @@
+"""The bill of materials (hardware/bom.csv -> bom.md): every line complete, no open
+items anywhere in hardware/, totals right, the committed bom.md generated from the CSV."""
+
+import copy
+import os
+
+import pytest
+
+from host_tools import bom, paths
+
+BOM_MD = os.path.join(paths.HARDWARE, "bom.md")
+LINES = bom.read()
+
+
+def test_bom_is_clean():
+    assert bom.problems(LINES) == []
+
+
+def test_committed_bom_md_is_current():
+    with open(BOM_MD) as f:
+        assert f.read() == bom.render(LINES), "run make hardware"
+
+
+def test_no_open_items_anywhere_in_hardware():
+    for name in sorted(os.listdir(paths.HARDWARE)):
+        with open(os.path.join(paths.HARDWARE, name), errors="replace") as f:
+            text = f.read().lower()
+        for word in ("to select", "not confirmed", "not selected"):
+            assert word not in text, (name, word)
+
+
+def test_the_module_is_the_wroom_32e_everywhere():
+    for name in sorted(os.listdir(paths.HARDWARE)):
+        with open(os.path.join(paths.HARDWARE, name), errors="replace") as f:
+            text = f.read()
+        assert text.count("WROOM-32") == text.count("WROOM-32E"), name
+
+
+def test_every_group_the_build_needs_is_present():
+    groups = {line["group"] for line in LINES}
+    assert {"electronics", "drive", "mechanics", "mains", "cable"} <= groups
+    descriptions = " ".join(line["description"].lower() for line in LINES)
+    for thing in ("coupling", "bearing", "enclosure", "inlet", "rcbo", "protective-earth",
+                  "planetary", "worm", "crank", "guard", "bolt"):
+        assert thing in descriptions, thing
+
+
+def test_the_brake_decision_is_recorded_with_a_part():
+    (line,) = [x for x in LINES if "brake" in x["description"].lower()]
+    assert line["qty"] == "0" and "self-locking" in line["description"]
+    assert line["mpn"] and line["alt_part"]
+
+
+def _line(**changes):
+    line = copy.deepcopy(LINES[0])
+    line.update(changes)
+    return line
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"distributor_pn": ""}, "distributor_pn is empty"),
+    ({"why": "part to select later"}, "open item 'to select'"),
+    ({"choice_rule": "any 10k"}, "needs both the rule and a second part"),
+    ({"qty": "2"}, "qty 2 but 1 designators"),
+    ({"unit_price": "10"}, "is not 0.00"),
+    ({"currency": "GBP"}, "currency 'GBP'"),
+    ({"price_date": "Dec 2026"}, "is not YYYY-MM-DD"),
+    ({"group": "misc"}, "group 'misc'"),
+])
+def test_must_fail_an_incomplete_line(changes, message):
+    text = "\n".join(bom.problems([_line(**changes)]))
+    assert message in text
+
+
+def test_must_fail_a_designator_on_two_lines():
+    assert "on two lines" in "\n".join(bom.problems([LINES[0], LINES[0]]))
+
+
+def test_totals_by_hand():
+    lines = [_line(qty="3", unit_price="0.10", currency="EUR"),
+             _line(designator="U9", qty="1", unit_price="65.00", currency="USD"),
+             _line(designator="U8", qty="2", unit_price="1.25", currency="EUR")]
+    assert bom.totals(lines) == {"EUR": 280, "USD": 6500}
+
+
+def test_render_refuses_a_bom_with_problems():
+    with pytest.raises(bom.BomError):
+        bom.render([_line(manufacturer="")])
