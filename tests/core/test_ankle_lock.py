@@ -6,6 +6,8 @@ than the filter does nothing; head-up motion stays allowed (the person may get o
 The rig's Plant.force_switches holds SW_ANKLE_LOCK (the contact open: the lock not
 engaged, or its wire cut - the pin reads the same). Runs on CPython and the MicroPython
 unix port.
+
+Covers: HZ-22
 """
 
 import faults

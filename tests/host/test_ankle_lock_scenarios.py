@@ -11,6 +11,8 @@ table never goes deeper than where it was or horizontal, whichever is deeper, pl
 braking distance, whatever is commanded. (Head-up of horizontal, motion toward it stays
 allowed, as the rule is "nothing past horizontal": a move under way there, e.g. on from
 the lift check near horizontal, ends at the clamp, horizontal.)
+
+Covers: HZ-22
 """
 
 import copy
@@ -41,8 +43,8 @@ _TICK_MS = 10
 
 
 def test_the_firmware_records_the_ankle_lock_reaction_on_the_simulated_table():
-    """The cut wire at depth (its own scenario file): the firmware logs E_ANKLE_LOCK in
-    HOLDING at 20 deg and the e-stop source 4, within the filter time of the cut."""
+    """The lock opened at depth (its own scenario file): the firmware logs E_ANKLE_LOCK
+    in HOLDING at 20 deg and the e-stop source 4, within the filter time of the opening."""
     sc = scenario.load(os.path.join(ROOT, "scenarios", "ankle_lock_opened_at_depth.toml"))
     result = scenario.run(sc)
     assert result.passed, result.failures
