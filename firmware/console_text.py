@@ -16,7 +16,7 @@ from cmdparse import command_at, fmt_milli
 # names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
 # simulated board); how an e-stop was seen (events.E_ESTOP); which cap (events.E_CAP).
 RESETS = "\n1 power-on\n2 hard\n3 watchdog\n4 deep-sleep\n5 soft\n"
-_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n"
+_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n4 ankle lock opened\n"
 _CAP_KINDS = "\n1 hold cap\n2 session cap\n"
 
 
@@ -102,6 +102,9 @@ def event_text(code, a, b):
     if code == e.E_LIFT_CHECK:
         return "%s: the table rose %s deg at the slowest speed" % (
             "passed" if a else "refused", fmt_milli(b))
+    if code == e.E_ANKLE_LOCK:
+        return "ankle lock opened in %s at %s deg: back to horizontal" % (
+            name(names_, a), fmt_milli(b))
     if a == 0 and b == 0:
         return ""
     return "a=%d b=%d" % (a, b)

@@ -354,7 +354,8 @@ class Targets:
     Owns: the speeds and accelerations of each kind of motion in step units (converted from
     the validated configuration's mdeg/s and mdeg/s^2 once per configuration change), the
     clamp - [loading angle, min(profile max, soft max)], no further than horizontal
-    until the profile's contraindication consent is given, and no further head-up than
+    until the profile's contraindication consent is given or while the ankle lock is
+    not engaged (anklelock.py), and no further head-up than
     the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
     the last target planned (`target_mdeg`, for the invariant checks). Every move the
     core, its safe reactions and homing make goes through go() (clamped) or, for
@@ -363,8 +364,9 @@ class Targets:
     Allocation-free.
     """
 
-    def __init__(self, cfg, kin, profile, plan):
+    def __init__(self, cfg, kin, profile, plan, switches):
         self._cfg = cfg
+        self._switches = switches  # ankle_open is read live
         self._kin = kin
         self._profile = profile  # max_mdeg and consent are read live
         self._plan = plan
@@ -386,8 +388,10 @@ class Targets:
         hi = self._profile.max_mdeg
         if hi > cfg.soft_max_mdeg:
             hi = cfg.soft_max_mdeg
-        # no consent, or not commissioned (commissioning.py): nothing head-down of rest
-        if (not self._profile.consent or not cfg.imu_calibrated) and hi > cfg.rest_angle_mdeg:
+        # no consent, not commissioned (commissioning.py), or the ankle lock not engaged
+        # (anklelock.py): nothing head-down of rest
+        if (not self._profile.consent or not cfg.imu_calibrated
+                or self._switches.ankle_open) and hi > cfg.rest_angle_mdeg:
             hi = cfg.rest_angle_mdeg
         if target_mdeg > hi:
             return hi

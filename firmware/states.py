@@ -123,6 +123,7 @@ R_IN_PROGRESS = const(9)  # emergency return still under way
 R_CAUSE = const(10)  # the fault's cause is still present
 R_LOCKED = const(11)  # buttons locked (child lock)
 R_UNCALIBRATED = const(12)  # head-down refused: the IMU is not calibrated (commissioning.py)
+R_ANKLE_LOCK = const(13)  # head-down refused: the ankle lock is not engaged (anklelock.py)
 
 # What each refusal reason means (names.py text).
 _REASONS = (
@@ -140,6 +141,7 @@ _REASONS = (
     "\n11 buttons locked"
     "\n12 the IMU is not calibrated: calibrate at the loading stop and at horizontal,"
     " README 'Calibrating the IMU'"
+    "\n13 ankle lock not engaged: close it before going head-down"
     "\n"
 )
 
@@ -233,10 +235,10 @@ FAULT EMERGENCY_RETURN e-stop
 RECOVERY EMERGENCY_RETURN e-stop
 HOMING EMERGENCY_RETURN e-stop
 READY EMERGENCY_RETURN e-stop
-MOVING EMERGENCY_RETURN e-stop
-JOGGING EMERGENCY_RETURN e-stop
-HOLDING EMERGENCY_RETURN e-stop
-RETURNING EMERGENCY_RETURN e-stop
+MOVING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+JOGGING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+HOLDING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+RETURNING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
 RECOVERY FAULT fault detected
 HOMING FAULT fault detected
 READY FAULT fault detected
