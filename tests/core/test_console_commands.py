@@ -350,3 +350,22 @@ def test_returning_then_stop_holds_where_it_is():
     r.step_until(lambda r: r.core.state == HOLDING, 10000)
     assert r.core.state != HOMING and r.core.state != READY
     assert r.calls[-1] == (C_STOP, 0, 0)
+
+
+def test_status_shows_the_ankle_lock():
+    """Issue #22: the person at the console sees whether the ankle lock holds the user (an
+    open lock refuses every head-down motion: status says why before the refusal does)."""
+    from signals import SW_ANKLE_LOCK
+    from switches import ANKLE_SAMPLES
+    r = Rig(json_mode=True)
+    r.step(ANKLE_SAMPLES + 1)
+    assert r.cmd("status")["ankle_lock"] == "closed"
+    assert r.cmd("selftest")["ankle_lock_open"] is False
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.step(ANKLE_SAMPLES + 1)
+    assert r.cmd("status")["ankle_lock"] == "open"
+    assert r.cmd("selftest")["ankle_lock_open"] is True
+    h = Rig()
+    h.plant.force_switches = SW_ANKLE_LOCK
+    h.step(ANKLE_SAMPLES + 1)
+    assert "ankle lock: open" in h.send("status")
