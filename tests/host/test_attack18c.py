@@ -125,3 +125,66 @@ def test_uncalibrated_table_goes_head_down_after_a_power_cut_by_stop_then_goto_0
             S.STATE_NAMES[h.core.state], a / 1000, h.core.angle_mdeg / 1000)
     finally:
         h.close()
+
+
+def _heavy_goto(target, head_down_mdeg=None):
+    """150 kg with the centre of mass 800 mm toward the head (beyond the 690 mm the drive
+    lifts at its slowest speed, hardware/mechanics_figures.md; the head-down sweep's
+    range goes to 900 mm), session cap 10 s; optionally the therapist's config change;
+    then `goto <target>` and the hold there."""
+    from tests.host.test_attack18 import _say
+
+    h = _harness({"mass_kg": 150, "offset_mm": 800, "cap_s": 10, "hold_s": 10})
+    h.run_ms(500)
+    if head_down_mdeg is not None:
+        for line in ("pin set 2468", "login 2468",
+                     "config set head_down_mdeg %d" % head_down_mdeg):
+            assert "ok" in _say(h, line)
+    h.act(("console", "goto %s" % target))
+    assert h.runner.run_until(lambda r: _in(S.HOLDING)(r) and r.app.core.plan.done(), 90000)
+    return h
+
+
+def test_a_load_nothing_lifts_is_taken_to_1_9_deg_without_the_lift_check_and_latched():
+    """Setup: default config; 150 kg, centre of mass 800 mm toward the head (the drive
+    cannot lift it even at the slowest speed: 690 mm); `goto 1.9`, hold 2 s, `return`.
+    Happened: the lift check runs only for targets past cfg.head_down_mdeg (2 deg), so
+    the table takes the person to 1.89 deg head-down; the return loses steps at once and
+    latches FAULT RUNAWAY at 1.89 deg (0.89 deg for `goto 0.9`), still there 180 s
+    later: the lift logic never gives up (gave_up False, no E_GAVE_UP, no hand-crank
+    instructions on the console; only the alarm).
+    Should: an imbalance the drive cannot lift at its slowest speed is refused before
+    the person is head-down (issue #18), so the table is never latched more than 0.5 deg
+    head-down; at least, latched head-down, the give-up with its message and log."""
+    h = _heavy_goto("1.9")
+    try:
+        h.run_ms(2000)
+        h.act(("console", "return"))
+        h.run_ms(30000)
+        c = h.core
+        a = h.board.true_angle_mdeg
+        assert a <= 500, "%s (fault %d) latched at %.2f deg head-down, gave_up %s" % (
+            S.STATE_NAMES[c.state], c.fault, a / 1000, c.lift.gave_up)
+    finally:
+        h.close()
+
+
+def test_head_down_threshold_at_its_10_deg_maximum_skips_the_cap_and_the_lift_check():
+    """Setup: as above (150 kg, 800 mm: nothing lifts it), session cap 10 s; the
+    therapist (PIN) sets `config set head_down_mdeg 10000` (accepted: its range is
+    0..10000); `goto 9.9`.
+    Happened: no lift check (target under the threshold), the table holds at 9.89 deg
+    head-down with no hold timer and no cap (97 s measured, still HOLDING; the session's
+    head-down clock reads 0); a `return` then gives up at 8.12 deg head-down (crank).
+    Should: the cap counts all the time below horizontal whatever the setting, and the
+    lift check refuses the load before the person is head-down (as the rest angle's range
+    was bounded at horizontal after the re-attack, this threshold's range is the same
+    kind of hole)."""
+    h = _heavy_goto("9.9", head_down_mdeg=10000)
+    try:
+        h.run_ms(30000)
+        a = h.board.true_angle_mdeg
+        assert a <= 500, "%s at %.2f deg head-down 30 s into a 10 s cap (clock %d ms)" % (
+            S.STATE_NAMES[h.core.state], a / 1000, h.core.session.head_down_ms)
+    finally:
+        h.close()
