@@ -188,3 +188,29 @@ def test_head_down_threshold_at_its_10_deg_maximum_skips_the_cap_and_the_lift_ch
             S.STATE_NAMES[h.core.state], a / 1000, h.core.session.head_down_ms)
     finally:
         h.close()
+
+
+def test_a_slide_at_the_start_of_the_return_doubles_the_time_head_down_past_the_cap():
+    """Setup: commissioned table, 150 kg at 150 mm (the design user), beginner program
+    (20 deg, hold 10 s), session cap 30 s; as the return starts the user slides to 640 mm
+    (still liftable at the slowest speed: 689 mm; not at normal speed: 384 mm).
+    Happened: the return loses steps and goes on at the slowest speed (0.5 deg/s) to
+    horizontal, as designed, but the cap budgeted the way back at normal speed: the
+    time more than 2 deg head-down (the firmware's own session clock) ends about 2x the
+    cap (a custom 40 deg session with a 60 s cap: 124.7 s; here 54.4 s of 30 s).
+    Should: the cap is never exceeded (issue #18: "never exceeds the profile's cap"), or,
+    if a slowed return may exceed it, the issue/limits say by how much, and the plan
+    keeps the slowest-speed way back inside the cap (or a margin for it)."""
+    h = _harness({"mass_kg": 150, "offset_mm": 150, "cap_s": 30, "hold_s": 10})
+    try:
+        h.run_ms(500)
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 120000)
+        assert h.runner.run_until(lambda r: r.app.core.state != S.HOLDING, 120000)
+        h.act(("overload", 150, 640))
+        h.run_ms(70000)
+        used = h.core.session.head_down_ms
+        assert used <= 30000, "%.1f s head-down with a 30 s cap; now %s at %.2f deg" % (
+            used / 1000, S.STATE_NAMES[h.core.state], h.board.true_angle_mdeg / 1000)
+    finally:
+        h.close()
