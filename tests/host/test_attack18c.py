@@ -32,7 +32,8 @@ def test_home_switch_glitch_during_the_slow_approach_sets_the_reference_1_deg_of
     (beginner program, 20 deg for 10 s); every start homes first. During homing's slow
     second approach (H_SLOW, the table just backed off the switch by the retract, about
     1 deg head-down of the switch's edge at -59 deg) the home switch's NC wire opens for
-    40 ms (a loose crimp, a noise burst: longer than the 30 ms debounce), then is fine.
+    40 ms (a loose crimp, a noise burst; 30 ms already does it, 10-20 ms does not), then
+    is fine.
     Happened: the step reference is taken on the glitch, 1 deg head-up of where the
     switch really is (homing.py H_SLOW takes the first reading, no re-check against the
     calibrated IMU, which stayed within 0.04-0.32 deg of the truth); the session then holds at
