@@ -24,7 +24,7 @@ import manifest
 import profiles
 import store
 from auth import Auth
-from config import Config, ConfigError, load_hardware
+from config import Config, ConfigError, load_hardware, migrate
 from console import Console
 from control import Core
 from eventlog import EventLog
@@ -91,6 +91,8 @@ class App:
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
         elif type(settings) is dict and settings:
+            for note in migrate(settings):
+                self.startup_errors.append(note)
             try:
                 cfg.update(settings)
             except ConfigError as e:

@@ -100,7 +100,7 @@ class Core:
         self.runner = programs.Runner(cfg)
         self.pos = Position(kin)
         self.switches = Switches(cfg)
-        self.targets = Targets(cfg, kin, profile, self.plan)
+        self.targets = Targets(cfg, kin, profile, self.plan, self.pos)
         self.sup = Supervisor(cfg, self.est, self.pos, self.plan, self.switches)
         self.session = Session(cfg)
         self.buttons = Buttons(cfg)

@@ -133,7 +133,7 @@ def return_to_rest(core, vmax, amax):
     angle = core.pos.angle_mdeg
     rest = core.cfg.rest_angle_mdeg
     if angle > rest:
-        tg.go(rest, vmax, amax)
+        tg.go_back(rest, vmax, amax)
     else:
         tg.stay(angle, vmax, amax)
 

@@ -299,9 +299,9 @@ def start_return(core):
 def _return_to(core, target_mdeg):
     tg = core.targets
     if core.reduced:
-        tg.go(target_mdeg, tg.v_jog, tg.a_jog)
+        tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
     else:
-        tg.go(target_mdeg, tg.v_normal, tg.a_normal)
+        tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
 
 
 def start_homing(core):
