@@ -105,7 +105,7 @@ class Core:
         self.session = Session(cfg)
         self.buttons = Buttons(cfg)
         self.homing = Homing(cfg, kin, self.plan, self.pos, self.switches, self.targets,
-                             self.sup.runaway, self.log)
+                             self.sup.runaway, self.log, self.est)
         self.apply_config()
         self.program_id = programs.BEGINNER
         self.child_lock = False
