@@ -16,9 +16,10 @@ and, on a calibrated IMU, the IMU must put the table within its calibrated toler
 (commissioning.IMU_CAL_ERR_MDEG) of the switch's angle. Otherwise the retract and the
 slow approach are tried again, SLOW_TRIES times in all, then FAILED (WHY_UNSTABLE): at
 the loading end, so a stop there is not head-down. Only a verified reference sets
-`homed` - and the IMU calibration requires `homed` (commands._calibrate). Moves go through Targets.go (clamped, as
-every target) and Targets.aim (unclamped: only the seek past the counted loading angle,
-toward the mechanical stop). Allocation-free.
+`homed` - and the IMU calibration requires `homed` (commands._calibrate).
+
+Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
+the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
 
 from commissioning import IMU_CAL_ERR_MDEG

@@ -185,6 +185,8 @@ def _step_return(core, dt):
         return
     ph = core.phase
     if ph == P_TO_REST:
+        if reactions.arrived_short(core):
+            return
         core.phase = P_RESTING
         core.timer_ms = core.cfg.rest_pause_ms
     elif ph == P_RESTING:
