@@ -18,6 +18,12 @@ slow approach are tried again, SLOW_TRIES times in all, then FAILED (WHY_UNSTABL
 the loading end, so a stop there is not head-down. Only a verified reference sets
 `homed` - and the IMU calibration requires `homed` (commands._calibrate).
 
+A switch that holds at the same edge (within _REPEAT_MDEG) on two approaches while the
+IMU disagrees is the switch: a glitch does not repeat at one spot, an IMU remounted off
+since its calibration (scenario imu_mount_offset_calibration: 3 deg) does. That edge is
+taken, the disagreement logged (E_HOMED b), so that the IMU can be calibrated again:
+refusing it would leave no console way to re-commission the table.
+
 Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
 the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
@@ -46,6 +52,9 @@ DWELL_MS = const(200)
 # Slow approaches (each after a retract) before homing gives up: one glitch, and one more
 # for luck; a third disagreement is a fault of the switch or of its mounting.
 SLOW_TRIES = const(3)
+# Two held edges this close are one switch edge: the slow approach moves 5 mdeg a tick,
+# the switch filter takes 3 samples; a mechanical switch repeats to a few hundredths.
+_REPEAT_MDEG = const(100)
 
 
 class Homing:
@@ -66,12 +75,15 @@ class Homing:
         self._still = False
         self.tries = 0  # slow approaches this homing
         self.why = WHY_NONE
+        self._held_mdeg = 0  # the last edge that held but the IMU disagreed with
+        self._held = False
 
     def start(self):
         tg = self._targets
         self.phase = H_APPROACH
         self.tries = 0
         self.why = WHY_NONE
+        self._held = False
         tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
 
     def step(self, now_ms):
@@ -139,25 +151,31 @@ class Homing:
             self._still_ms = now_ms
         if at_switch and ticks_diff(now_ms, self._still_ms) < DWELL_MS:
             return RUNNING
-        if at_switch and self._imu_agrees():
-            self._reference(now_ms)
-            return RUNNING
+        if at_switch:
+            d = self._imu_disagrees_mdeg()
+            edge = self._kin.mdeg_from_steps(self._at_count + self._pos.offset)
+            if d == 0 or (self._held and -_REPEAT_MDEG <= edge - self._held_mdeg
+                          <= _REPEAT_MDEG):
+                self._reference(now_ms, d)
+                return RUNNING
+            self._held = True  # held, but the IMU puts the table elsewhere
+            self._held_mdeg = edge
         # released (a glitch, not the edge), or the IMU puts the table elsewhere
         if self.tries >= SLOW_TRIES:
             return self._fail(WHY_UNSTABLE)
         self._retract()
         return RUNNING
 
-    def _imu_agrees(self):
-        """True unless a calibrated, valid IMU puts the table more than its calibrated
-        tolerance from the switch's angle (uncalibrated, it may be 5.4 deg off: no
+    def _imu_disagrees_mdeg(self):
+        """0, or how far a calibrated, valid IMU puts the table from the switch's angle
+        beyond its calibrated tolerance allows (uncalibrated it may be 5.4 deg off: no
         witness; the dwell alone then judges)."""
         cfg = self._cfg
         est = self._est
         if est is None or not cfg.imu_calibrated or not (self._pos.imu_trusted and est.valid):
-            return True
+            return 0
         d = est.angle_mdeg - cfg.home_switch_mdeg
-        return -IMU_CAL_ERR_MDEG <= d <= IMU_CAL_ERR_MDEG
+        return 0 if -IMU_CAL_ERR_MDEG <= d <= IMU_CAL_ERR_MDEG else d
 
     def _seek(self, pressed_mdeg=None):
         """Toward the head-up side, past the step-counted loading angle by up to
@@ -173,7 +191,7 @@ class Homing:
             target = pressed_mdeg - cfg.homing_travel_mdeg
         tg.aim(target, tg.v_home, tg.a_jog)
 
-    def _reference(self, now_ms):
+    def _reference(self, now_ms, imu_off_mdeg):
         # the reference: this count is where the switch edge is
         cfg = self._cfg
         pos = self._pos
@@ -182,7 +200,7 @@ class Homing:
         self._runaway.reset()  # a new reference: the old error history no longer applies
         self._runaway.anchor()  # the steps are true here: the discrepancy is the IMU's
         self._plan.reset(pos.count + pos.offset)
-        self._log.add(now_ms, E_HOMED, self._at_count)
+        self._log.add(now_ms, E_HOMED, self._at_count, imu_off_mdeg)
         self.phase = H_PARK
         tg = self._targets
         tg.go(cfg.loading_angle_mdeg, tg.v_home, tg.a_jog)
