@@ -201,27 +201,47 @@ def test_head_down_threshold_at_its_10_deg_maximum_skips_the_cap_and_the_lift_ch
         h.close()
 
 
-def test_a_slide_at_the_start_of_the_return_doubles_the_time_head_down_past_the_cap():
+def test_a_slide_at_the_start_of_the_return_keeps_the_time_head_down_within_the_slow_bound():
     """Setup: commissioned table, 150 kg at 150 mm (the design user), beginner program
     (20 deg, hold 10 s), session cap 30 s; as the return starts the user slides to 640 mm
     (still liftable at the slowest speed: 689 mm; not at normal speed: 384 mm).
-    Happened: the return loses steps and goes on at the slowest speed (0.5 deg/s) to
-    horizontal, as designed, but the cap budgeted the way back at normal speed: the
-    time more than 2 deg head-down (the firmware's own session clock) ends about 2x the
-    cap (a custom 40 deg session with a 60 s cap: 124.7 s; here 54.4 s of 30 s).
-    Should: the cap is never exceeded (issue #18: "never exceeds the profile's cap"), or,
-    if a slowed return may exceed it, the issue/limits say by how much, and the plan
-    keeps the slowest-speed way back inside the cap (or a margin for it)."""
+    Found (attack18c): the return loses steps and goes on at the slowest speed (0.5 deg/s)
+    to horizontal, as designed, but the cap budgeted the way back at normal speed: the
+    session clock ended about 2x the cap (54.4 s of 30 s; a custom 40 deg session with a
+    60 s cap: 124.7 s).
+    fix18c, a documented limit (the lead's decision 6; hardware/hazards.md HZ-01, README
+    "Session cap"): issue #18 asks the return to go on at the speed with the most torque,
+    so after a slide the time head-down exceeds the cap by physics. Budgeting every return
+    at the slowest speed would cut every hold by 40 s of a 20 deg session for a slide that
+    may never come. The bound that holds, asserted here: the clock at the slide, plus the
+    way from there to the head-down threshold at the slowest speed, plus the margin the
+    runaway check takes to see it (tolerance 2.5 deg over its 1 s window, the stop and the
+    re-reference: _DETECT_MS)."""
     h = _harness({"mass_kg": 150, "offset_mm": 150, "cap_s": 30, "hold_s": 10})
     try:
         h.run_ms(500)
         h.act(("console", "start"))
         assert h.runner.run_until(_in(S.HOLDING), 120000)
         assert h.runner.run_until(lambda r: r.app.core.state != S.HOLDING, 120000)
+        t0 = h.core.session.head_down_ms
+        a0 = h.board.true_angle_mdeg
+        cfg = h.core.cfg
         h.act(("overload", 150, 640))
         h.run_ms(70000)
         used = h.core.session.head_down_ms
-        assert used <= 30000, "%.1f s head-down with a 30 s cap; now %s at %.2f deg" % (
-            used / 1000, S.STATE_NAMES[h.core.state], h.board.true_angle_mdeg / 1000)
+        slow_ms = (a0 - cfg.head_down_mdeg) * 1000 // cfg.homing_slow_mdeg_s
+        bound = t0 + slow_ms + _DETECT_MS
+        assert h.board.true_angle_mdeg <= cfg.head_down_mdeg
+        assert used <= bound, (
+            "%.1f s head-down (cap 30 s; at the slide %.1f s at %.2f deg): bound %.1f s; "
+            "now %s at %.2f deg" % (used / 1000, t0 / 1000, a0 / 1000, bound / 1000,
+                                    S.STATE_NAMES[h.core.state],
+                                    h.board.true_angle_mdeg / 1000))
     finally:
         h.close()
+
+
+# The runaway check's time to see lost steps on the way up and hand over to the slow
+# return: steps 2.5 deg ahead at 3.5 deg/s (0.7 s) + its 1 s window + the stop and the
+# re-reference (0.3 s), with margin.
+_DETECT_MS = 4000
