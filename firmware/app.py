@@ -91,8 +91,7 @@ class App:
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
         elif type(settings) is dict and settings:
-            for note in migrate(settings):
-                self.startup_errors.append(note)
+            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
             try:
                 cfg.update(settings)
             except ConfigError as e:
