@@ -166,7 +166,11 @@ def test_a_load_nothing_lifts_is_taken_to_1_9_deg_without_the_lift_check_and_lat
     instructions on the console; only the alarm).
     Should: an imbalance the drive cannot lift at its slowest speed is refused before
     the person is head-down (issue #18), so the table is never latched more than 0.5 deg
-    head-down; at least, latched head-down, the give-up with its message and log."""
+    head-down; at least, latched head-down, the give-up with its message and log.
+    fix18c: the lift check now runs for targets beyond 0.5 deg and refuses this load
+    before horizontal, so the hold _heavy_goto waited for is never reached: it now waits
+    for the hold or the refusal; the assertion (never more than 0.5 deg head-down) is
+    unchanged."""
     h = _heavy_goto("1.9")
     try:
         h.run_ms(2000)
@@ -190,7 +194,10 @@ def test_head_down_threshold_at_its_10_deg_maximum_skips_the_cap_and_the_lift_ch
     Should: the cap counts all the time below horizontal whatever the setting, and the
     lift check refuses the load before the person is head-down (as the rest angle's range
     was bounded at horizontal after the re-attack, this threshold's range is the same
-    kind of hole)."""
+    kind of hole).
+    fix18c: the range is now 0..1000 (the lead's decision 2), so the 10 deg setting is
+    unreachable: the test asserts it is refused and goes on with the largest value
+    allowed (1 deg) and `goto 9.9`; the assertion is unchanged."""
     h = _heavy_goto("9.9", head_down_mdeg=10000)
     try:
         h.run_ms(30000)
