@@ -34,7 +34,7 @@ import manifest
 import profiles
 import store
 from auth import Auth
-from config import Config, ConfigError, load_hardware
+from config import Config, ConfigError, load_hardware, migrate
 from console import Console
 from control import Core
 from eventlog import EventLog
@@ -101,6 +101,7 @@ class App:
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
         elif type(settings) is dict and settings:
+            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
             try:
                 cfg.update(settings)
             except ConfigError as e:

@@ -8,6 +8,7 @@ here is a read. The event log, histories and access state are the app's objects,
 through their own interfaces (firmware/eventlog.py, history.py, auth.py).
 """
 
+import commissioning
 import faults
 import profiles
 import states
@@ -75,6 +76,14 @@ class AppView:
     def calibration(self):
         """The IMU calibration (imucal.ImuCal): why the last one was refused, its gain."""
         return self._core.imucal
+
+    def homed(self):
+        return bool(self._core.homed)
+
+    def unhomed_limit(self):
+        """(the highest target while not homed, the IMU error it allows for), mdeg."""
+        cfg = self._app.cfg
+        return commissioning.unhomed_max_mdeg(cfg), commissioning.imu_err_mdeg(cfg)
 
     def setting(self, name_):
         return self._app.cfg.get(name_)

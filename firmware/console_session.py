@@ -40,6 +40,10 @@ def moved(con, what, requested=None):
         note = "homing first, then the %s runs" % what
     elif requested is not None and requested < target == view.setting("rest_angle_mdeg"):
         note = "the rest at horizontal first, then on"
+    elif requested is not None and target < requested and not view.homed() and (
+            target == view.unhomed_limit()[0]):
+        note = ("clamped: not homed, the angle is the IMU's alone, which may be %s deg off;"
+                " home first (`home`) to go further" % fmt_milli(view.unhomed_limit()[1]))
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
     text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))

@@ -101,12 +101,12 @@ class Core:
         self.runner = programs.Runner(cfg)
         self.pos = Position(kin)
         self.switches = Switches(cfg)
-        self.targets = Targets(cfg, kin, profile, self.plan, self.switches)
+        self.targets = Targets(cfg, kin, profile, self.plan, self.switches, self.pos)
         self.sup = Supervisor(cfg, self.est, self.pos, self.plan, self.switches)
         self.session = Session(cfg)
         self.buttons = Buttons(cfg)
         self.homing = Homing(cfg, kin, self.plan, self.pos, self.switches, self.targets,
-                             self.sup.runaway, self.log)
+                             self.sup.runaway, self.log, self.est)
         self.apply_config()
         self.program_id = programs.BEGINNER
         self.child_lock = False

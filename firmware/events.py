@@ -19,7 +19,7 @@ E_SESSION_END = const(8)  # a: outcome (profiles.COMPLETED...FAULT), b: deepest 
 E_CLAMPED = const(9)  # a: requested target mdeg, b: clamped target mdeg
 E_CAP = const(10)  # a: 1 = hold time cap, 2 = session head-down cap
 E_CONSENT = const(11)  # contraindications acknowledged
-E_HOMED = const(12)  # a: step count at the switch
+E_HOMED = const(12)  # a: step count at the switch, b: the calibrated IMU off it (0: agreed)
 E_STUCK_BUTTON = const(13)  # a: button bits
 E_CALIBRATED = const(14)  # a: new IMU zero offset mdeg
 E_RECOVERY = const(15)  # a: angle at boot, mdeg

@@ -49,6 +49,7 @@ H_RETRACT = const(12)  # HOMING: back off the switch
 H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
 H_PARK = const(14)  # HOMING: to the loading position
 H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
+H_DWELL = const(16)  # HOMING: stopped on the switch: it must stay closed, the IMU agree
 
 # The names of the sub-phases above, for status and logs (names.py text).
 _PHASES = (
@@ -66,6 +67,7 @@ _PHASES = (
     "\n13 slow_approach"
     "\n14 park"
     "\n15 seek"
+    "\n16 dwell"
     "\n"
 )
 
