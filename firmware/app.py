@@ -1,9 +1,10 @@
 """The application: configuration, storage, the core, the console and a board, in one loop.
 
-Owns start-up (loading the hardware parameters, stored settings, profiles, history and
-the PIN state, each falling back to safe defaults with a reported fault), the
-fixed-rate main loop, overrun counting (Inputs.overrun, filled here before each tick),
-and the watchdog policy. The core's events become stored records in
+Owns start-up (loading the hardware parameters, stored settings, profiles and the
+selected one, history, the wall clock (firmware/wallclock.py) and the PIN state, each
+falling back to safe defaults with a reported fault), the fixed-rate main loop,
+overrun counting (Inputs.overrun, filled here before each tick), and the watchdog
+policy. The core's events become stored records in
 firmware/persistence.py.
 
 The loop runs unchanged on the ESP32 board (firmware/board_esp32.py) and on the
@@ -35,6 +36,7 @@ from persistence import SETTINGS, Persistence
 from signals import Inputs, Outputs, safe_outputs
 from states import C_CHILD_LOCK
 from ticks import ticks_add, ticks_diff
+from wallclock import WallClock
 
 VERSION = "0.1.0"
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
@@ -115,14 +117,19 @@ class App:
             self._startup_error(faults.STORAGE, "PIN or lock state damaged or missing; "
                                 "locked down until the physical reset at the table")
         self.log = EventLog(_LOG_SIZE)
-        self.core = Core(cfg, self.profiles[0], self.log, self.config_fault)
+        # the profile selected when the table was last used: the buttons act on it
+        sel = profiles.selected_index(self.fs, self.profiles)
+        self.core = Core(cfg, self.profiles[sel], self.log, self.config_fault)
+        self.core.profiles = self.profiles  # what C_PROFILE selects from
+        # no RTC (the simulators): the time is kept in RAM from the board's ticks
+        self.clock = WallClock(getattr(board, "rtc", None), board.ticks_ms())
         if self.auth.child_locked:
             self.core.command(C_CHILD_LOCK, 1)
         self.inputs = Inputs()
         self.outputs = Outputs()
         self.console = Console(self)
         self.persistence = Persistence(self.fs, cfg, base_settings, self.profiles,
-                                       self.history, self.faultlog, self.core)
+                                       self.history, self.faultlog, self.core, self.clock)
         self.crashed = False
         self._crank_told = False  # the crank instructions are on the console
         self._lift_refusals = 0  # the lift check's refusals told on the console

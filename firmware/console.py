@@ -66,6 +66,7 @@ from console_access import c_lock, c_login, c_logout, c_pin, c_unlock, login
 from console_app import AppView
 from console_info import (
     PROTOCOL,
+    c_clock,
     c_faults,
     c_help,
     c_history,
@@ -132,6 +133,7 @@ HANDLERS = {
     "faults": c_faults,
     "log": c_log,
     "history": c_history,
+    "clock": c_clock,
     "config": c_config,
     "profile": c_profile,
     "selftest": c_selftest,

@@ -1,14 +1,17 @@
 """Console commands that only report or set up the conversation: help, status,
-selftest, version, faults, log, history, stream, json.
+selftest, version, faults, log, history, clock, stream, json.
 
-They change nothing of the table. Long listings pass their rows as numbers or records
-and a row formatter, so each row is read and worded only when its turn comes.
+They change nothing of the table (`clock set` sets only the time records carry). Long
+listings pass their rows as numbers or records and a row formatter, so each row is read
+and worded only when its turn comes.
 """
 
 import sys
 
 import faults
-from cmdparse import command, command_count
+import profiles
+import wallclock
+from cmdparse import ParseError, command, command_count
 from console_text import event_row, fault_row, help_row, session_row, state_name
 from micropython import const
 
@@ -74,11 +77,34 @@ def c_log(con, n):
                rows=range(start, log.seq), row=lambda seq, js: event_row(log.get(seq), js))
 
 
-def c_history(con, n):
-    hist = con.view.history
-    rows = hist.last(_HISTORY_DEFAULT if n is None else n)
-    con.out.ok(None if rows else "no sessions yet", {"total": hist.count}, key="sessions",
-               rows=rows, row=session_row)
+def c_history(con, name, n):
+    """`history [<name>] [n]`: the selected profile's sessions, or the named one's."""
+    view = con.view
+    hist = view.history
+    p = view.profile()
+    if name is not None:
+        i = profiles.find(view.profiles(), name)
+        if i < 0:
+            raise ParseError("no profile called '%s' (profile list)" % name)
+        p = view.profiles()[i]
+    who = p.name
+    # rows are ring indices: each session is unpacked and worded when its turn comes
+    rows = hist.last(_HISTORY_DEFAULT if n is None else n, p.pid)
+    con.out.ok(None if rows else "no sessions yet for '%s'" % who,
+               {"profile": who, "total": hist.count}, key="sessions", rows=rows,
+               row=lambda i, js: session_row(hist.entry(i), js, who))
+
+
+def c_clock(con, t):
+    """`clock [set <unix s>]`: the wall time records are stamped with."""
+    view = con.view
+    if t is not None:
+        view.set_clock(t)
+    now = view.now()
+    obj = {"clock_set": now >= 0, "date": wallclock.iso(now),
+           "unix_s": wallclock.unix_s(now) if now >= 0 else None,
+           "uptime_s": -now - 1 if now < 0 else None}
+    con.out.ok("%s clock: %s" % ("ok" if t is not None else "the", wallclock.text(now)), obj)
 
 
 def c_stream(con, hz):

@@ -11,6 +11,7 @@ import names
 import profiles
 import programs
 import states
+import wallclock
 from cmdparse import command_at, fmt_milli
 
 # names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
@@ -35,7 +36,8 @@ def state_name(st):
 
 
 def program_name(pid):
-    return name(programs.NAMES, pid)
+    """A program's name; "manual" for -1 (a session of goto, jog or the recovery)."""
+    return "manual" if pid == -1 else name(programs.NAMES, pid)
 
 
 def human(key, v):
@@ -77,7 +79,7 @@ def event_text(code, a, b):
     if code == e.E_ACK:
         return "in %s" % name(names_, a)
     if code == e.E_SESSION_START:
-        return "program %d" % a
+        return program_name(a)
     if code == e.E_SESSION_END:
         return "%s, deepest %s deg" % (profiles.ended_name(a), fmt_milli(b))
     if code == e.E_CLAMPED:
@@ -137,18 +139,23 @@ def help_row(c, js):
 
 def fault_row(e, js):
     if js:
-        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
-    return "  %s (code %d) in boot %d, after session %d" % (faults.name(e[0]), e[0], e[1], e[2])
+        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2],
+                "date": wallclock.iso(e[3]), "time": wallclock.text(e[3])}
+    return "  %s  %s (code %d) in boot %d, after session %d" % (
+        wallclock.text(e[3]), faults.name(e[0]), e[0], e[1], e[2])
 
 
-def session_row(e, js):
+def session_row(e, js, who):
+    """A history entry (history.History.entry) of the profile called who."""
+    t = e[7]
     if js:
-        return {"session": e[0], "program": program_name(e[1]), "level": e[2],
+        return {"session": e[0], "profile": who, "date": wallclock.iso(t),
+                "time": wallclock.text(t), "program": program_name(e[1]), "level": e[2],
                 "deepest_mdeg": e[3], "head_down_ms": e[4],
                 "ended": profiles.ended_name(e[5])}
-    return "#%d %s level %d: deepest %s deg, head-down %s s, %s" % (
-        e[0], program_name(e[1]), e[2], fmt_milli(e[3]), fmt_milli(e[4]),
-        profiles.ended_name(e[5]))
+    return "#%-4d %-23s %-11s level %d  deepest %7s deg  head-down %8s s  %s" % (
+        e[0], wallclock.text(t), program_name(e[1]), e[2], fmt_milli(e[3]),
+        fmt_milli(e[4]), profiles.ended_name(e[5]))
 
 
 def setting_row(f, v, fixed, js):
