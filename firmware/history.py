@@ -70,6 +70,8 @@ class _Ring:
         if type(data) is not dict or type(data.get(self._counter)) is not int:
             return store.CORRUPT
         entries = data.get("entries")
+        if type(entries) is not list:
+            return store.CORRUPT
         if _valid_entries(entries, self._width - 1):
             for e in entries:  # the older format, without the record time
                 e.append(NO_TIME)
@@ -122,7 +124,7 @@ class History:
             skip = k - self.size if k > self.size else 0
             for i in range(skip, k):
                 self._put(struct.unpack_from(_ENTRY, raw, i * ENTRY_BYTES))
-        elif _valid_entries(old, _OLD_SESSION_FIELDS):
+        elif type(old) is list and _valid_entries(old, _OLD_SESSION_FIELDS):
             for e in old[-self.size:]:  # the older format: undated, profile 1
                 self._put((NO_TIME, FIRST_PID, e[1], e[2], e[5], e[3], e[4]))
         else:
@@ -188,7 +190,7 @@ class History:
             slot = (self._first + i) % self.size
             a = slot * ENTRY_BYTES
             out[i * ENTRY_BYTES:(i + 1) * ENTRY_BYTES] = self._buf[a:a + ENTRY_BYTES]
-        packed = binascii.b2a_base64(out).decode().strip()
+        packed = binascii.b2a_base64(bytes(out)).decode().strip()
         return store.save(self.fs, self.name, {"sessions": self.count, "packed": packed})
 
 
