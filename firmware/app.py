@@ -105,13 +105,7 @@ class App:
             # a new table: store its beginner profile now, so that a profiles file
             # missing at a later boot is known to be damage (profiles._used_before)
             profiles.save_profiles(self.fs, self.profiles)
-        self.history = History(self.fs)
-        if self.history.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
-        self.faultlog = FaultLog(self.fs)
-        if self.faultlog.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
-        self.faultlog.new_boot()
+        self._load_records()
         self.auth = Auth(self.fs, getattr(board, "nvs", None))  # no NVS: setupmarks.py
         if self.auth.lockdown:
             self._startup_error(faults.STORAGE, "PIN or lock state damaged or missing; "
@@ -139,6 +133,16 @@ class App:
         self.ticks = 0
         self.gc_collections = 0  # the loop's own collections (a figure for the bench)
         self._gc_idle = 0  # passes standing still (bounded: _collect_if_idle)
+
+    def _load_records(self):
+        """The session and fault histories (empty, with a startup error, if damaged)."""
+        self.history = History(self.fs)
+        if self.history.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
+        self.faultlog = FaultLog(self.fs)
+        if self.faultlog.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
+        self.faultlog.new_boot()
 
     def _check_firmware(self, code_root):
         """The build identity from the manifest; a mismatch is a startup error with the
