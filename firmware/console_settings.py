@@ -1,5 +1,5 @@
 """Console commands for the limits: `config get|set`, `profile [set]`, and the patients
-(`profile list|new|select|rename|remove`: firmware/patients.py, loaded on demand).
+(`profile list|new|select|rename|remove`: firmware/console_patients.py, on demand).
 
 Reading is open to anyone; a change needs a therapist session and the table in READY
 (nothing changes under a moving table), and goes through the app (AppView.set_setting,
@@ -8,7 +8,6 @@ refused change leaves everything as it was.
 """
 
 import profiles
-import states
 import store
 from cmdparse import ParseError, fmt_milli, is_fixed
 from config import ConfigError, field, field_at, field_count
@@ -67,7 +66,9 @@ def c_profile(con, setting, value):
         con.out.ok(None, pairs=view.profile_pairs())
         return
     if type(setting) is str:
-        _patients(con, setting, value)
+        import console_patients  # on demand: rarely used, kept out of the resident heap
+
+        console_patients.run(con, setting, value)
         return
     name, field_, milli = setting
     con.need_therapist()
@@ -84,48 +85,3 @@ def c_profile(con, setting, value):
                {"profile": p.name, "field": field_, "value": value, "old": old,
                 "level": p.level, "warning": warn or None})
 
-
-def _patients(con, op, names):
-    """`profile list|new|select|rename|remove`: the patients (firmware/patients.py)."""
-    view = con.view
-    if op == "list":
-        sel = view.profile()
-        con.out.ok(None, {"selected": sel.name,
-                          "fields": ["name", "level", "max_mdeg", "consent", "selected"]},
-                   key="profiles", rows=list(view.profiles()),
-                   row=lambda p, js: profile_row(p, p is sel, js))
-        return
-    con.need_therapist()
-    con.need_ready("profile " + op)
-    try:
-        if op == "new":
-            p, status = view.patients("create", names[0])
-            text = "ok profile '%s' created: level 0, max %s deg, no consent yet" % (
-                p.name, fmt_milli(p.max_mdeg))
-        elif op == "select":
-            r, status = view.patients("select", names[0])
-            if r != states.OK:
-                con.out.error("refused: " + states.reason_name(r), {"reason": r})
-                return
-            text = "ok profile '%s' selected: the buttons and programs use its limits" % (
-                names[0])
-        elif op == "rename":
-            status = view.patients("rename", names[0], names[1])
-            text = "ok profile '%s' renamed '%s'" % (names[0], names[1])
-        else:
-            status = view.patients("remove", names[0])
-            text = "ok profile '%s' removed, with its sessions" % names[0]
-    except profiles.ProfileError as e:
-        raise ParseError("refused: %s" % e)
-    warn = save_warning(status)
-    con.out.ok(text + ("; " + warn if warn else ""),
-               {"profile": names[-1], "op": op, "selected": view.profile().name,
-                "warning": warn or None})
-
-
-def profile_row(p, selected, js):
-    if js:
-        return [p.name, p.level, p.max_mdeg, bool(p.consent), selected]
-    return "%s %-16s level %d  max %7s deg  consent %s" % (
-        "*" if selected else " ", p.name, p.level, fmt_milli(p.max_mdeg),
-        "yes" if p.consent else "no")

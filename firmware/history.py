@@ -98,7 +98,7 @@ class History:
         self.fs = fs
         self.name = name
         self.size = size
-        self._buf = bytearray(size * ENTRY_BYTES)
+        self._buf = bytearray(0)  # the ring, allocated with the first entry
         self._first = 0  # ring slot of the oldest entry
         self.n = 0  # entries held
         self.count = 0  # sessions ever recorded
@@ -134,6 +134,8 @@ class History:
 
     def _put(self, rec):
         """Append one packed record (the _ENTRY fields), dropping the oldest if full."""
+        if not self._buf:
+            self._buf = bytearray(self.size * ENTRY_BYTES)
         if self.n == self.size:
             self._first = (self._first + 1) % self.size
             self.n -= 1

@@ -11,7 +11,7 @@ import store
 import wallclock
 from fakes import MemFS
 from history import FIRST_PID, History, FaultLog
-from states import C_PROFILE, HOLDING, READY
+from states import C_PROFILE, C_START, HOLDING, R_CONSENT, READY
 from support import make_config
 
 T0 = 1796313600  # 2026-12-03 16:00:00 UTC
@@ -46,6 +46,8 @@ def test_patients_each_with_their_own_history_and_consent():
     _session(r, 5)
     assert r.cmd("profile select bob")["ok"]
     assert r.cmd("profile")["consent"] is False  # ann's consent is hers
+    # the table's START button asks the core for the same command: bob has no consent
+    assert r.core.command(C_START) == R_CONSENT
     assert r.cmd("history")["sessions"] == []
     o = r.cmd("history ann")
     s = o["sessions"]
