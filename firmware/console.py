@@ -66,10 +66,7 @@ from console_access import c_lock, c_login, c_logout, c_pin, c_unlock, login
 from console_app import AppView
 from console_info import (
     PROTOCOL,
-    c_clock,
-    c_faults,
     c_help,
-    c_history,
     c_json,
     c_log,
     c_selftest,
@@ -120,7 +117,8 @@ def c_maintenance(con, pin):
 
 
 # The handler of every command that is not in CORE_COMMANDS: handler(console, *values),
-# values as cmdparse.parse() returned them. Checks first, then changes.
+# values as cmdparse.parse() returned them. Checks first, then changes. A module name:
+# its c_<command>, imported the first time (rarely used handlers stay off the heap).
 HANDLERS = {
     "help": c_help,
     "status": c_status,
@@ -130,10 +128,10 @@ HANDLERS = {
     "start": c_start,
     "consent": c_consent,
     "calibrate": c_calibrate,
-    "faults": c_faults,
+    "faults": "console_records",
     "log": c_log,
-    "history": c_history,
-    "clock": c_clock,
+    "history": "console_records",
+    "clock": "console_records",
     "config": c_config,
     "profile": c_profile,
     "selftest": c_selftest,
@@ -264,7 +262,10 @@ class Console:
             if name in CORE_COMMANDS:
                 core_command(self, name)
             else:
-                HANDLERS[name](self, *values)
+                h = HANDLERS[name]
+                if type(h) is str:  # a module imported on demand: its c_<name>
+                    h = getattr(__import__(h), "c_" + name)
+                h(self, *values)
         except ParseError as e:
             self.out.error(str(e))
         except Exception as e:  # one bad command must not stop the console

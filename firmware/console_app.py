@@ -11,8 +11,13 @@ through their own interfaces (firmware/eventlog.py, history.py, auth.py).
 import faults
 import profiles
 import states
-import wallclock
 from console_text import RESETS, name, program_name, state_name
+
+
+def _when(t):
+    import civil  # on demand: dates are rarely asked for
+
+    return civil.text(t)
 
 
 class AppView:
@@ -177,5 +182,5 @@ class AppView:
             ("advance_after", p.advance_after),
             ("consent", bool(p.consent)),
             ("consent_by", p.consent_by if p.consent else None),
-            ("consent_time", wallclock.text(p.consent_t) if p.consent else None),
+            ("consent_time", _when(p.consent_t) if p.consent else None),
         )

@@ -1,23 +1,19 @@
 """Console commands that only report or set up the conversation: help, status,
-selftest, version, faults, log, history, clock, stream, json.
+selftest, version, log, stream, json (faults, history and clock: console_records.py).
 
-They change nothing of the table (`clock set` sets only the time records carry). Long
-listings pass their rows as numbers or records and a row formatter, so each row is read
-and worded only when its turn comes.
+They change nothing of the table. Long listings pass their rows as numbers or records
+and a row formatter, so each row is read and worded only when its turn comes.
 """
 
 import sys
 
 import faults
-import profiles
-import wallclock
-from cmdparse import ParseError, command, command_count
-from console_text import event_row, fault_row, help_row, session_row, state_name
+from cmdparse import command, command_count
+from console_text import event_row, help_row
 from micropython import const
 
 PROTOCOL = const(1)  # bumped when a reply's shape changes incompatibly
 _LOG_DEFAULT = const(20)
-_HISTORY_DEFAULT = const(10)
 
 
 def c_help(con, name):
@@ -54,17 +50,6 @@ def c_version(con):
     ))
 
 
-def c_faults(con):
-    view = con.view
-    fl = view.faultlog
-    latched = faults.name(view.fault())
-    text = ["latched: %s (state %s)" % (latched, state_name(view.state())),
-            "boot %d; fault history, oldest first:%s" % (fl.boot,
-                                                         "" if fl.entries else " none")]
-    con.out.ok(text, {"latched": latched, "boot": fl.boot}, key="history",
-               rows=list(fl.entries), row=fault_row)
-
-
 def c_log(con, n):
     log = con.view.log
     start = log.seq - (_LOG_DEFAULT if n is None else n)
@@ -75,36 +60,6 @@ def c_log(con, n):
     con.out.ok(None if start < log.seq else "no events",
                {"fields": ["t_ms", "event", "a", "b", "text"]}, key="events",
                rows=range(start, log.seq), row=lambda seq, js: event_row(log.get(seq), js))
-
-
-def c_history(con, name, n):
-    """`history [<name>] [n]`: the selected profile's sessions, or the named one's."""
-    view = con.view
-    hist = view.history
-    p = view.profile()
-    if name is not None:
-        i = profiles.find(view.profiles(), name)
-        if i < 0:
-            raise ParseError("no profile called '%s' (profile list)" % name)
-        p = view.profiles()[i]
-    who = p.name
-    # rows are ring indices: each session is unpacked and worded when its turn comes
-    rows = hist.last(_HISTORY_DEFAULT if n is None else n, p.pid)
-    con.out.ok(None if rows else "no sessions yet for '%s'" % who,
-               {"profile": who, "total": hist.count}, key="sessions", rows=rows,
-               row=lambda i, js: session_row(hist.entry(i), js, who))
-
-
-def c_clock(con, t):
-    """`clock [set <unix s>]`: the wall time records are stamped with."""
-    view = con.view
-    if t is not None:
-        view.set_clock(t)
-    now = view.now()
-    obj = {"clock_set": now >= 0, "date": wallclock.iso(now),
-           "unix_s": wallclock.unix_s(now) if now >= 0 else None,
-           "uptime_s": -now - 1 if now < 0 else None}
-    con.out.ok("%s clock: %s" % ("ok" if t is not None else "the", wallclock.text(now)), obj)
 
 
 def c_stream(con, hz):

@@ -1,5 +1,6 @@
 """The console's words: names of numbers, reply values in human units, event records
-in words, and the rows of the listing replies (help, faults, history).
+in words, and the rows of the listing replies (help, config; faults and history:
+console_records.py).
 
 Pure formatting: reads nothing of the table; the callers pass the values. Runs per
 reply field or row, never on the idle path: it may allocate.
@@ -11,7 +12,6 @@ import names
 import profiles
 import programs
 import states
-import wallclock
 from cmdparse import command_at, fmt_milli
 
 # names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
@@ -135,27 +135,6 @@ def help_row(c, js):
     if js:
         return {"name": c[0], "usage": c[1], "help": c[2]}
     return "%-40s %s" % (c[1], c[2])
-
-
-def fault_row(e, js):
-    if js:
-        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2],
-                "date": wallclock.iso(e[3]), "time": wallclock.text(e[3])}
-    return "  %s  %s (code %d) in boot %d, after session %d" % (
-        wallclock.text(e[3]), faults.name(e[0]), e[0], e[1], e[2])
-
-
-def session_row(e, js, who):
-    """A history entry (history.History.entry) of the profile called who."""
-    t = e[7]
-    if js:
-        return {"session": e[0], "profile": who, "date": wallclock.iso(t),
-                "time": wallclock.text(t), "program": program_name(e[1]), "level": e[2],
-                "deepest_mdeg": e[3], "head_down_ms": e[4],
-                "ended": profiles.ended_name(e[5])}
-    return "#%-4d %-23s %-11s level %d  deepest %7s deg  head-down %8s s  %s" % (
-        e[0], wallclock.text(t), program_name(e[1]), e[2], fmt_milli(e[3]),
-        fmt_milli(e[4]), profiles.ended_name(e[5]))
 
 
 def setting_row(f, v, fixed, js):

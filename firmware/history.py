@@ -176,14 +176,11 @@ class History:
             i -= 1
         return out
 
-    def remove_pid(self, pid):
-        """Forget every session of profile pid (the patient was removed); store status."""
-        keep = [self._rec(i) for i in range(self.n) if self._rec(i)[1] != pid]
-        if len(keep) == self.n:
-            return store.OK
+    def replace(self, entries):
+        """Hold these entries (entry() tuples, oldest first) instead; store status."""
         self._first = self.n = 0
-        for rec in keep:
-            self._put(rec)
+        for e in entries:
+            self._put((e[7], e[6], e[1], e[2], e[5], e[3], e[4]))
         return self.save()
 
     def save(self):

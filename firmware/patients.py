@@ -39,7 +39,7 @@ def create(app, name):
                            % profiles.MAX_PROFILES)
     _name(app, name)
     p = profiles.default_profile(name, app.cfg)
-    p.pid = profiles.new_pid(plist)
+    p.pid = _new_pid(plist)
     plist.append(p)
     return p, app.save_profiles_and_settings()
 
@@ -61,7 +61,7 @@ def remove(app, name):
     if len(plist) == 1:
         raise ProfileError("the last profile cannot be removed")  # selected anyway
     p = plist.pop(i)
-    a = app.history.remove_pid(p.pid)
+    a = _forget(app.history, p.pid)
     b = app.save_profiles_and_settings()
     return a if a != store.OK else b
 
@@ -72,3 +72,21 @@ def select(app, name):
     if r != states.OK:
         return r, None
     return r, app.save_profiles_and_settings()
+
+
+def _new_pid(plist):
+    """The smallest profile id no profile has (a removed patient's sessions went with
+    them: _forget)."""
+    taken = [p.pid for p in plist]
+    pid = 1
+    while pid in taken:
+        pid += 1
+    return pid
+
+
+def _forget(hist, pid):
+    """Remove every session of profile pid from the history (history.History); status."""
+    keep = [hist.entry(i) for i in range(hist.n) if hist.entry(i)[6] != pid]
+    if len(keep) == hist.n:
+        return store.OK
+    return hist.replace(keep)

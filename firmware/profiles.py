@@ -301,20 +301,6 @@ def save_profiles(fs, profiles, selected=None):
                                  "selected": sel})
 
 
-def new_pid(profiles):
-    """The smallest profile id no profile has (a removed patient's sessions went with
-    them: history.remove_pid)."""
-    pid = 1
-    while pid <= MAX_PID:
-        for p in profiles:
-            if p.pid == pid:
-                break
-        else:
-            return pid
-        pid += 1
-    raise ProfileError("no free profile id")  # unreachable with MAX_PROFILES profiles
-
-
 def find(profiles, name):
     """The index of the profile called name, or -1."""
     for i in range(len(profiles)):
@@ -335,19 +321,15 @@ def selected_index(fs, profiles):
 
 def _fix_pids(out, given):
     """Give each profile stored without a profile id (the older format) or with one
-    already taken a free id, in order: the first of an older file becomes patient 1,
-    whose sessions the older history holds (history.FIRST_PID)."""
+    already taken the smallest free id, in order: the first of an older file becomes
+    patient 1, whose sessions the older history holds (history.FIRST_PID)."""
     for i in range(len(out)):
-        p = out[i]
-        if not given[i] or find_pid(out[:i], p.pid) >= 0:
-            p.pid = new_pid(out[:i])
-
-
-def find_pid(profiles, pid):
-    for i in range(len(profiles)):
-        if profiles[i].pid == pid:
-            return i
-    return -1
+        taken = [q.pid for q in out[:i]]
+        if not given[i] or out[i].pid in taken:
+            pid = 1
+            while pid in taken:
+                pid += 1
+            out[i].pid = pid
 
 
 def load_profiles(fs, cfg):

@@ -1,9 +1,10 @@
 """The table's wall clock for records: when a session, a fault or a consent happened.
 
-Owns the record time `t` (one int per record) and the calendar arithmetic that turns it
-into a date. The control core never reads it: the application stamps records with it
-outside the tick (firmware/persistence.py), and the console's `clock set` sets it from
-the host client, which does so at every connect (there is no network on the table).
+Owns the record time `t` (one int per record) and where it comes from; the calendar
+arithmetic that turns it into a date is firmware/civil.py (imported on demand). The
+control core never reads it: the application stamps records with it outside the tick
+(firmware/persistence.py), and the console's `clock set` sets it from the host client,
+which does so at every connect (there is no network on the table).
 
 Record time t (an int, small on a 32-bit port: within +-2**30):
 - t >= 0: seconds since EPOCH (2024-01-01 00:00:00 UTC), the clock was set; good
@@ -25,64 +26,11 @@ from micropython import const
 from ticks import ticks_add, ticks_diff
 
 EPOCH_UNIX_S = const(1704067200)  # 2024-01-01 00:00:00 UTC as Unix time
-_EPOCH_DAYS = const(19723)  # days from 1970-01-01 to EPOCH
+EPOCH_DAYS = const(19723)  # days from 1970-01-01 to EPOCH
 _RTC_BASE_DAYS = const(10957)  # days from 1970-01-01 to 2000-01-01 (an unset RTC's start)
 NO_TIME = const(-0x3FFFFFFF)
 MAX_T = const(0x3FFFFFFE)  # the last second a record time can hold (2058)
 _DAY_S = const(86400)
-
-
-def days_from_civil(y, m, d):
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    if m <= 2:
-        y -= 1
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def civil_from_days(z):
-    """(year, month, day) of day z since 1970-01-01."""
-    z += 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + (3 if mp < 10 else -9)
-    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
-
-
-def parts(t):
-    """(year, month, day, hour, minute, second) of a record time t >= 0 (UTC)."""
-    days = t // _DAY_S
-    s = t - days * _DAY_S
-    y, m, d = civil_from_days(days + _EPOCH_DAYS)
-    return y, m, d, s // 3600, s // 60 % 60, s % 60
-
-
-def text(t):
-    """A record time in words: '2026-12-03 15:20:58 UTC', or why there is no date."""
-    if t == NO_TIME:
-        return "no time (recorded by an older firmware)"
-    if t < 0:
-        return "clock not set, uptime %d s" % (-t - 1)
-    return "%04d-%02d-%02d %02d:%02d:%02d UTC" % parts(t)
-
-
-def iso(t):
-    """A record time as ISO 8601 ('2026-12-03T15:20:58Z'), or None without a date."""
-    if t < 0:
-        return None
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % parts(t)
-
-
-def unix_s(t):
-    """Unix seconds of a record time t >= 0 (a long int on the ESP32: replies only)."""
-    return t + EPOCH_UNIX_S
 
 
 class WallClock:
@@ -101,18 +49,22 @@ class WallClock:
         self._set_t = t
         self._set_ms = now_ms
         if self._rtc is not None:
-            y, mo, d, h, mi, s = parts(t)
+            import civil  # on demand: a board with an RTC
+
+            y, mo, d, h, mi, s = civil.parts(t)
             # weekday (0 = Monday; 2024-01-01 was one) is ignored by the ESP32 port
             self._rtc.datetime((y, mo, d, (t // _DAY_S) % 7, h, mi, s, 0))
 
     def now(self, now_ms):
         """The record time now: t >= 0 if set, else -(uptime s) - 1."""
         if self._rtc is not None:
+            import civil  # on demand: a board with an RTC
+
             dt = self._rtc.datetime()
             s = (dt[4] * 60 + dt[5]) * 60 + dt[6]
-            days = days_from_civil(dt[0], dt[1], dt[2])
-            if days >= _EPOCH_DAYS:
-                return (days - _EPOCH_DAYS) * _DAY_S + s
+            days = civil.days_from_civil(dt[0], dt[1], dt[2])
+            if days >= EPOCH_DAYS:
+                return (days - EPOCH_DAYS) * _DAY_S + s
             # not set since power-on: the RTC has counted from 2000-01-01 since then
             return -((days - _RTC_BASE_DAYS) * _DAY_S + s) - 1
         if self._set_t >= 0:

@@ -6,6 +6,7 @@ ports: no pytest features.
 
 from test_console import Rig, snapshot  # noqa: I001
 
+import civil
 import profiles
 import store
 import wallclock
@@ -59,7 +60,7 @@ def test_patients_each_with_their_own_history_and_consent():
     assert o["selected"] == "bob" and [p[0] for p in o["profiles"]] == ["default", "ann", "bob"]
     ann = r.app.profiles[1]
     assert ann.consent and ann.consent_by == "therapist"
-    assert wallclock.iso(ann.consent_t).startswith("2026-12-03T16:")
+    assert civil.iso(ann.consent_t).startswith("2026-12-03T16:")
     # a reset keeps the patients, the selection and the dated records
     again = Rig(json_mode=True, fs_root=r.board.fs_root)
     assert again.core.profile.name == "bob"
@@ -139,12 +140,25 @@ def test_older_records_migrate_to_patient_one():
     assert f.load() == store.OK and f.entries == [[12, 2, 6, wallclock.NO_TIME]]
 
 
+def test_dates_of_record_times():
+    # (record time, date): the epoch, a leap day, the last second a record holds
+    for t, text in ((0, "2024-01-01 00:00:00 UTC"), (131371200, "2028-02-29 12:00:00 UTC"),
+                    (wallclock.MAX_T, "2058-01-09 13:37:02 UTC")):
+        assert civil.text(t) == text, (t, civil.text(t))
+        y, m, d = civil.parts(t)[:3]
+        assert civil.days_from_civil(y, m, d) == t // 86400 + wallclock.EPOCH_DAYS
+    assert civil.days_from_civil(2100, 3, 1) - civil.days_from_civil(2100, 2, 28) == 1
+    assert civil.text(-1) == "clock not set, uptime 0 s"
+    assert civil.iso(-5) is None and civil.iso(0) == "2024-01-01T00:00:00Z"
+    assert civil.text(wallclock.NO_TIME).startswith("no time")
+
+
 def test_wall_clock_without_and_with_an_rtc():
     c = wallclock.WallClock(None, 1000)
     assert c.now(11000) == -11  # 10 s up, not set
     c.set(T0 - wallclock.EPOCH_UNIX_S, 11000)
     assert c.now(71500) == T0 - wallclock.EPOCH_UNIX_S + 60
-    assert wallclock.text(c.now(71500)) == "2026-12-03 16:01:00 UTC"
+    assert civil.text(c.now(71500)) == "2026-12-03 16:01:00 UTC"
 
     class Rtc:  # machine.RTC's datetime(): (y, m, d, weekday, h, min, s, subseconds)
         dt = (2000, 1, 1, 5, 0, 2, 5, 0)  # an unset ESP32 RTC, 125 s after power-on
