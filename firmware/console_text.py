@@ -12,7 +12,7 @@ import names
 import profiles
 import programs
 import states
-from cmdparse import command_at, fmt_milli
+from cmdparse import fmt_milli
 
 # names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
 # simulated board); how an e-stop was seen (events.E_ESTOP); which cap (events.E_CAP).
@@ -109,32 +109,8 @@ def event_text(code, a, b):
     return "a=%d b=%d" % (a, b)
 
 
-def event_row(ev, js):
-    """An event log record (t_ms, code, a, b), or None if it was overwritten meanwhile."""
-    if ev is None:  # the ring wrapped while listing: say so
-        t, ename, a, b, text = 0, "lost", 0, 0, "overwritten while listing"
-    else:
-        t, code, a, b = ev
-        ename = events.name(code)
-        if ename is None:
-            ename = str(code)
-        text = event_text(code, a, b)
-    if js:
-        return [t, ename, a, b, text]
-    return "%s %s %s" % (fmt_milli(t), ename, text)
-
-
 # Row formatters of the listing replies: row(item, js) is the JSON value of one item
 # (js True) or its line of text (js False).
-
-
-def help_row(c, js):
-    if type(c) is int:
-        c = command_at(c)
-    assert c is not None
-    if js:
-        return {"name": c[0], "usage": c[1], "help": c[2]}
-    return "%-40s %s" % (c[1], c[2])
 
 
 def setting_row(f, v, fixed, js):

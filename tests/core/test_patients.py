@@ -6,6 +6,8 @@ ports: no pytest features.
 
 from test_console import Rig, snapshot  # noqa: I001
 
+import sys
+
 import civil
 import profiles
 import store
@@ -118,6 +120,8 @@ def test_records_before_the_clock_is_set_say_so():
     assert s["date"] is None and s["time"].startswith("clock not set, uptime ")
     o = r.cmd("clock")
     assert o["clock_set"] is False and o["uptime_s"] >= 0
+    # the records' handlers were loaded for the command and are off the heap again
+    assert "console_records" not in sys.modules and "civil" not in sys.modules
     r.send("json off")
     assert "clock not set" in r.send("history")
     assert "manual" in r.send("log 40") and "program -1" not in r.send("log 40")
