@@ -130,6 +130,9 @@ class Esp32Board:
 
         chip_setup()
         self.nvs = Nvs()
+        # the wall clock of the records (firmware/wallclock.py): kept across resets while
+        # powered, lost at a power cut (no battery input); set by the client's `clock set`
+        self.rtc = machine.RTC()
 
         # Outputs first, at their safe values (the step generator de-energises the driver).
         with open(self.hw_params_path) as f:

@@ -1,12 +1,12 @@
 """What each command does, once the core has accepted it in its state.
 
 Owns the command handlers: the e-stop, the child lock, acknowledging a latch (only once
-its cause is gone), consent, the program choice, return and recover, discomfort, stop,
-releasing a jog, the hold time, calibrating the IMU, and the commands that move the
-table (goto, start, jog, home: checked against consent, the session cap and a trusted
-angle, and done after homing if the table is not homed yet). Core.command checks the
-arguments' types and states.ALLOWED, then calls run(); each handler returns OK or a
-refusal reason (states.R_*) and changes nothing when it refuses.
+its cause is gone), consent, the profile (patient) and program choice, return and
+recover, discomfort, stop, releasing a jog, the hold time, calibrating the IMU, and the
+commands that move the table (goto, start, jog, home: checked against consent, the
+session cap and a trusted angle, and done after homing if the table is not homed yet).
+Core.command checks the arguments' types and states.ALLOWED, then calls run(); each
+handler returns OK or a refusal reason (states.R_*) and changes nothing when it refuses.
 """
 
 import events
@@ -43,6 +43,11 @@ def run(core, st, cmd, a, b):
         return states.OK
     if cmd == states.C_ACK:
         return _ack(core, st)
+    if cmd == states.C_PROFILE:
+        if a < 0 or a >= len(core.profiles):
+            return states.R_ARG
+        core.use_profile(core.profiles[a])
+        return states.OK
     if cmd == states.C_CONSENT:
         if not core.profile.consent:
             core.profile.consent = True
@@ -123,6 +128,8 @@ def _motion(core, st, cmd, a):
         return states.OK
     if st == states.READY:
         _session_begin(core, core.program_id if cmd == states.C_START else _MANUAL)
+    elif cmd == states.C_START:
+        core.session.program = core.program_id  # a program after a manual move: it ran
     if cmd == states.C_GOTO:
         core.runner.stop()
         core.hold_ms_next = -1  # manual: hold for the cap at the reached depth
@@ -145,6 +152,7 @@ def _motion(core, st, cmd, a):
 
 def _session_begin(core, program_id):
     if core.session.begin(core.pos.angle_mdeg):
+        core.session.program = program_id
         core.log.add(core.now_ms, events.E_SESSION_START, program_id)
 
 

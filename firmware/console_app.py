@@ -15,6 +15,12 @@ import states
 from console_text import RESETS, name, program_name, state_name
 
 
+def _when(t):
+    import civil  # on demand: dates are rarely asked for
+
+    return civil.text(t)
+
+
 class AppView:
     def __init__(self, app):
         self._app = app
@@ -42,6 +48,21 @@ class AppView:
         """(old value, store status); ProfileError if refused (unchanged)."""
         return self._app.set_profile_field(field, value)
 
+    def patients(self, op, *args):
+        """firmware/patients.py's op (create, rename, remove, select) on the app; imported
+        on demand. Its result; ProfileError if refused (unchanged)."""
+        import patients
+
+        return getattr(patients, op)(self._app, *args)
+
+    def set_clock(self, t):
+        """Set the wall clock (record time t, firmware/wallclock.py)."""
+        self._app.clock.set(t, self._core.now_ms)
+
+    def consent_by(self, who):
+        """Who gives the next consent (the record layer stamps it with the time)."""
+        self._app.persistence.consent_by = who
+
     # ------------------------------------------------------------ reads
 
     def state(self):
@@ -61,6 +82,14 @@ class AppView:
 
     def profile(self):
         return self._core.profile
+
+    def profiles(self):
+        """Every profile (patient), in the stored order."""
+        return self._app.profiles
+
+    def now(self):
+        """The record time of now (firmware/wallclock.py)."""
+        return self._app.clock.now(self._core.now_ms)
 
     def child_lock(self):
         return bool(self._core.child_lock)
@@ -163,4 +192,6 @@ class AppView:
             ("sessions_at_level", p.sessions_at_level),
             ("advance_after", p.advance_after),
             ("consent", bool(p.consent)),
+            ("consent_by", p.consent_by if p.consent else None),
+            ("consent_time", _when(p.consent_t) if p.consent else None),
         )

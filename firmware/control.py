@@ -92,6 +92,7 @@ class Core:
         storage at start-up (faults.NONE if nothing); the self-test latches it."""
         self.cfg = cfg
         self.profile = profile  # max_mdeg, hold_max_ms, session_cap_ms, consent, ...
+        self.profiles = [profile]  # what C_PROFILE selects from (the app's list)
         self.config_fault = config_fault
         self.log = log if log is not None else EventLog()
         self.kin = kin = make_kinematics(cfg)
@@ -141,6 +142,12 @@ class Core:
         self.targets.configure(self.cfg, self.kin)
         self.sup.configure(self.targets.v_emergency, self.cfg.tick_ms)
         self.buttons.configure(self.cfg)
+
+    def use_profile(self, profile):
+        """The profile the limits, the clamp and the session cap come from (C_PROFILE,
+        in READY only: never under a moving table or during a session)."""
+        self.profile = profile
+        self.targets.use_profile(profile)
 
     # The status the console and the tools read, kept by the parts.
     @property
@@ -265,7 +272,7 @@ class Core:
         return r
 
     def _command(self, cmd, a, b):
-        if type(cmd) is not int or cmd < 1 or cmd > states.C_CHILD_LOCK:
+        if type(cmd) is not int or cmd < 1 or cmd > states.C_LAST:
             return states.R_ARG
         if type(a) is not int or type(b) is not int:
             return states.R_ARG

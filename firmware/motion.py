@@ -376,6 +376,9 @@ class Targets:
         self.rest = RestGuard(cfg)
         self.configure(cfg, kin)
 
+    def use_profile(self, profile):
+        self._profile = profile
+
     def configure(self, cfg, kin):
         self.v_normal = kin.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
         self.a_normal = kin.sps2_from_mdeg_s2(cfg.normal_accel_mdeg_s2)

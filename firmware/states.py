@@ -89,6 +89,8 @@ C_DISCOMFORT = const(14)  # user reports discomfort: return at once
 C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
 C_CALIBRATE = const(16)  # IMU calibration at a known angle (a: mdeg; b: 1 if given)
 C_CHILD_LOCK = const(17)  # a: 1 lock the buttons' motion commands, 0 unlock (PIN: console)
+C_PROFILE = const(18)  # a: select the profile (patient) at this index (PIN: console)
+C_LAST = const(18)  # the highest command number
 
 COMMAND_NAMES = (
     "none",
@@ -109,6 +111,7 @@ COMMAND_NAMES = (
     "recover",
     "calibrate",
     "child_lock",
+    "profile",
 )
 
 # --- refusal reasons (0 = accepted) ---
@@ -189,7 +192,8 @@ ALLOWED = (
     _ALWAYS,  # BOOT
     _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
     _ALWAYS | _bits(C_STOP),  # HOMING: at the loading stop already; stop ends it
-    _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE),  # READY
+    _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE,
+                    C_PROFILE),  # READY: the next person only at the loading stop
     _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
     _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),
     _ALWAYS

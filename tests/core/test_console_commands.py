@@ -219,8 +219,10 @@ def test_faults_log_and_history():
     code = r.core.fault
     o = r.cmd("faults")
     assert o["latched"] == faults.name(code) and o["latched"] != "none"
-    assert o["history"] == [{"fault": faults.name(code), "code": code, "boot": 1,
-                             "session": 1}]
+    h = o["history"]
+    assert len(h) == 1 and h[0]["time"].startswith("clock not set, uptime ")
+    assert h[0] == {"fault": faults.name(code), "code": code, "boot": 1, "session": 1,
+                    "date": None, "time": h[0]["time"]}
     o = r.cmd("log 2")
     assert o["fields"] == ["t_ms", "event", "a", "b", "text"]
     assert len(o["events"]) == 2
