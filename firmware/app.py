@@ -20,7 +20,9 @@ back.
 Records (firmware/persistence.py) are written only in a pass that commanded no pulse
 (standing_still): a flash write stalls the CPU for tens of ms with the cache off,
 interrupts masked and the soft dead-man unable to run, while LEDC keeps pulsing; and
-the PCNT overflow interrupt, not in IRAM, would crash the chip during it. A record
+the PCNT overflow interrupt, not in IRAM, would crash the chip during it. Every other
+flash write (the console's: settings, profiles, the PIN and lock state, the NVS marks)
+passes the same rule through firmware/flashgate.py, set here each pass. A record
 made during a move (a fault on the way back, a session's end) waits in the core's event
 log (96 events) until the table stands still, at most the length of one return. If
 the power fails first, that record is lost: the files keep the previous records
@@ -38,6 +40,7 @@ from config import Config, ConfigError, load_hardware
 from console import Console
 from control import Core
 from eventlog import EventLog
+from flashgate import FlashGate
 from events import E_FAULT
 from history import FaultLog, History
 from micropython import const
@@ -87,6 +90,7 @@ class App:
         self.board = board
         self.version = VERSION
         self.fs = store.DirFS(board.fs_root)
+        self.fs.gate = self.gate = FlashGate()  # every flash write (the header, "Records")
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
         self.startup_errors = []  # human-readable, shown by the console at connect/status
@@ -217,6 +221,7 @@ class App:
         if self.core.liftcheck.refusals != self._lift_refusals:
             self._lift_refusals = self.core.liftcheck.refusals
             self.console.out.alert(LIFT_REFUSED_TEXT)
+        self.gate.still = still = standing_still(out)
         try:
             self.console.service(now)
         except KeyboardInterrupt:
@@ -226,11 +231,12 @@ class App:
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
-        if standing_still(out):
+        if still:
             # new core events to store, only where the drive cannot pulse (the module
-            # docstring, "Records")
+            # docstring, "Records"); then the console's writes made while it moved
             try:
                 self.persistence.service()
+                self.gate.flush()
             except Exception as e:
                 if not self.crashed:
                     self._crash(e)
