@@ -40,8 +40,8 @@ from config import Config, ConfigError, load_hardware
 from console import Console
 from control import Core
 from eventlog import EventLog
-from flashgate import FlashGate
 from events import E_FAULT
+from flashgate import FlashGate
 from history import FaultLog, History
 from micropython import const
 from persistence import SETTINGS, Persistence
