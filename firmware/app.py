@@ -89,8 +89,8 @@ class App:
     def __init__(self, board):
         self.board = board
         self.version = VERSION
-        self.fs = store.DirFS(board.fs_root)
-        self.fs.gate = self.gate = FlashGate()  # every flash write (the header, "Records")
+        self.gate = FlashGate()  # every flash write passes it (the header, "Records")
+        self.fs = store.DirFS(board.fs_root, self.gate)
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
         self.startup_errors = []  # human-readable, shown by the console at connect/status

@@ -197,11 +197,11 @@ class DirFS:
     tests. On littlefs and POSIX, os.rename replaces an existing target atomically.
     """
 
-    def __init__(self, root=""):
+    def __init__(self, root="", gate=None):
         if root and not root.endswith("/"):
             root = root + "/"
         self.root = root
-        self.gate = None  # the app's FlashGate (firmware/flashgate.py): None writes at once
+        self.gate = gate  # the app's FlashGate (firmware/flashgate.py): None writes at once
 
     def path(self, name):
         return self.root + name
