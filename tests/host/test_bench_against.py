@@ -18,6 +18,7 @@ def test_against_head_writes_the_comparison_keys(tmp_path):
     assert res["sim_realtime_factor_head"] > 0 and res["sim_realtime_factor_ref"] > 0
     ratio = res["sim_realtime_factor_head"] / res["sim_realtime_factor_ref"]
     assert abs(res["sim_realtime_factor_ratio"] - ratio) < 0.01
+    assert res["sim_cpu_factor_ratio"] > 0
     against = res["sim_realtime_factor_against"]
     assert against["ref"] == "HEAD" and len(against["commit"]) == 40
     assert [r[0] for r in against["runs"]] == ["head", "ref"]
