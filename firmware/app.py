@@ -232,14 +232,7 @@ class App:
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
         if still:
-            # new core events to store, only where the drive cannot pulse (the module
-            # docstring, "Records"); then the console's writes made while it moved
-            try:
-                self.persistence.service()
-                self.gate.flush()
-            except Exception as e:
-                if not self.crashed:
-                    self._crash(e)
+            self._store()
         self._collect_if_idle(out)
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
@@ -257,6 +250,16 @@ class App:
         self.next_ms = next_ms
         board.wait_until(next_ms)
         return True
+
+    def _store(self):
+        """New core events to store, then the writes that waited (the console's while the
+        table moved): only in a pass where the drive cannot pulse (the header, "Records")."""
+        try:
+            self.persistence.service()
+            self.gate.flush()
+        except Exception as e:
+            if not self.crashed:
+                self._crash(e)
 
     def _collect_if_idle(self, out):
         """gc.collect() where the table cannot be moving (the header's _GC_STILL); inside
