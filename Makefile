@@ -97,8 +97,8 @@ coverage-board: $(STAMP) ## Board code (board_esp32.py, stepgen.py) line coverag
 sim: $(STAMP) ## Simulate a beginner session; summary, plot and trace under build/
 	$(BIN)/python -m host_tools.sim --program beginner --plot build/sim.png --trace build/sim.csv
 
-bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json
-	$(BIN)/python -m host_tools.bench
+bench: $(STAMP) ## Measure tick cost, allocation, heap, e-stop reaction...; writes build/bench.json (AGAINST=REF: sim speed vs a git ref)
+	$(BIN)/python -m host_tools.bench $(if $(AGAINST),--against $(AGAINST))
 
 # SOAK=1 gives the property tests and sweeps make test runs smaller their full size.
 soak: $(STAMP) ## Long campaigns: the property tests and sweeps at full size, then thousands of fault sequences

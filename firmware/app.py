@@ -21,7 +21,9 @@ back.
 Records (firmware/persistence.py) are written only in a pass that commanded no pulse
 (standing_still): a flash write stalls the CPU for tens of ms with the cache off,
 interrupts masked and the soft dead-man unable to run, while LEDC keeps pulsing; and
-the PCNT overflow interrupt, not in IRAM, would crash the chip during it. A record
+the PCNT overflow interrupt, not in IRAM, would crash the chip during it. Every other
+flash write (the console's: settings, profiles, the PIN and lock state, the NVS marks)
+passes the same rule through firmware/flashgate.py, set here each pass. A record
 made during a move (a fault on the way back, a session's end) waits in the core's event
 log (96 events) until the table stands still, at most the length of one return. If
 the power fails first, that record is lost: the files keep the previous records
@@ -40,6 +42,7 @@ from console import Console
 from control import Core
 from eventlog import EventLog
 from events import E_FAULT
+from flashgate import FlashGate
 from history import FaultLog, History
 from micropython import const
 from persistence import SETTINGS, Persistence
@@ -88,7 +91,8 @@ class App:
     def __init__(self, board):
         self.board = board
         self.version = VERSION
-        self.fs = store.DirFS(board.fs_root)
+        self.gate = FlashGate()  # every flash write passes it (the header, "Records")
+        self.fs = store.DirFS(board.fs_root, self.gate)
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
         self.startup_errors = []  # human-readable, shown by the console at connect/status
@@ -229,6 +233,7 @@ class App:
         if self.core.liftcheck.refusals != self._lift_refusals:
             self._lift_refusals = self.core.liftcheck.refusals
             self.console.out.alert(LIFT_REFUSED_TEXT)
+        self.gate.still = still = standing_still(out)
         try:
             self.console.service(now)
         except KeyboardInterrupt:
@@ -238,14 +243,8 @@ class App:
             self.console.refuse_interrupt()
         except Exception as e:  # the console must never stop the control loop
             self.console.internal_error(e)
-        if standing_still(out):
-            # new core events to store, only where the drive cannot pulse (the module
-            # docstring, "Records")
-            try:
-                self.persistence.service()
-            except Exception as e:
-                if not self.crashed:
-                    self._crash(e)
+        if still:
+            self._store()
         self._collect_if_idle(out)
         if out.feed_ok and not self.crashed:
             board.wdt_feed()
@@ -263,6 +262,16 @@ class App:
         self.next_ms = next_ms
         board.wait_until(next_ms)
         return True
+
+    def _store(self):
+        """New core events to store, then the writes that waited (the console's while the
+        table moved): only in a pass where the drive cannot pulse (the header, "Records")."""
+        try:
+            self.persistence.service()
+            self.gate.flush()
+        except Exception as e:
+            if not self.crashed:
+                self._crash(e)
 
     def _collect_if_idle(self, out):
         """gc.collect() where the table cannot be moving (the header's _GC_STILL); inside

@@ -39,6 +39,14 @@ failed write of the lock state keeps the stricter state in RAM, is reported
 next boot then finds it missing and locks down. An unlock that cannot be stored does
 not happen (the lock stays on).
 
+Flash writes wait for standstill (firmware/flashgate.py): a write while the drive may
+pulse would let it pulse through an 80 ms CPU stall. A deferred write is lost if the
+power fails first, so what the brute-force count depends on is not deferred: while the
+table moves, login, PIN changes and the child lock's unlock are refused (MOVING_TEXT) -
+deferring them would let a power cut during a move undo the stored attempts. Locking
+the child lock is deferred (on in RAM and in the core at once; a cut before the
+standstill boots with the lock as it was stored before).
+
 Time: now_ms is a ticks_ms() value (wrapping at 2**30) or a monotonic ms count;
 intervals use ticks_diff arithmetic, correct for gaps below 2**29 ms (6.2 days).
 Runs per command, not per tick: it may allocate.
@@ -49,6 +57,7 @@ import hashlib
 import os
 
 import store
+from flashgate import gate_of
 from micropython import const
 from setupmarks import MARK_LOCK, MARK_PIN, MARK_STATE, Marks
 from ticks import ticks_diff
@@ -68,6 +77,9 @@ _DOMAIN = b"ITC-PIN"  # hash domain: this hash is for nothing else
 elapsed_ms = ticks_diff
 
 
+MOVING_TEXT = ("refused while the table moves: PIN entry is stored before it is checked,"
+               " and no flash write runs while the drive may pulse; try again when it"
+               " stands still")
 LOCKDOWN_TEXT = ("security records damaged or missing: locked down until the physical "
                  "reset at the table (README: Physical reset)")
 
@@ -131,6 +143,11 @@ class Auth:
         self.state_status = self._load_state()
         if self.lockdown:
             self._restrict()
+
+    def _moving(self):
+        """The drive may be pulsing: a write now would wait (flashgate.py)."""
+        gate = gate_of(self.fs)
+        return gate is not None and not gate.still
 
     @property
     def lockdown(self):
@@ -198,6 +215,8 @@ class Auth:
                "child_lock": self.child_locked}
         status = store.save(self.fs, STATE_FILE, rec)
         self.marks.add(MARK_STATE)
+        if status == store.DEFERRED:
+            return status  # only the lock-on while moving: the lock is on in RAM
         if status == store.OK:
             if not self.child_locked:
                 self.marks.remove(MARK_LOCK)
@@ -243,7 +262,9 @@ class Auth:
     def login(self, pin, now_ms):
         """Open a therapist session if pin is right. False if wrong (a malformed PIN counts
         as a wrong one), locked out, locked down, or no PIN set. AuthError if the attempt
-        could not be stored (then it was not checked)."""
+        could not be stored (then it was not checked), or the table moves (MOVING_TEXT)."""
+        if self._moving():
+            raise AuthError(MOVING_TEXT)  # not an attempt: an open session stays
         self._logged_in = False
         if self.lockdown or not self.has_pin or self.lockout_remaining_ms(now_ms) > 0:
             return False
@@ -278,6 +299,8 @@ class Auth:
             raise AuthError("PIN must be %d-%d digits" % (_MIN_DIGITS, _MAX_DIGITS))
         if self.lockdown:
             raise AuthError(LOCKDOWN_TEXT)
+        if self._moving():
+            raise AuthError(MOVING_TEXT)
         if self.has_pin:
             left = self.lockout_remaining_ms(now_ms)
             if left > 0:
@@ -320,13 +343,16 @@ class Auth:
 
     def set_child_lock(self, locked, now_ms):
         """Turn the child lock on (anyone) or off (therapist session, or no PIN set).
-        Returns the store status of the write. AuthError if unlocking is refused or its
-        write failed (the lock then stays on)."""
+        Returns the store status of the write (DEFERRED while moving: flashgate.py).
+        AuthError if unlocking is refused (also while moving) or its write failed (the
+        lock then stays on)."""
         if not locked:
             if self.lockdown:
                 raise AuthError(LOCKDOWN_TEXT)
             if not self.is_authorised(now_ms) and self.has_pin:
                 raise AuthError("unlocking the child lock needs the therapist PIN")
+            if self._moving():
+                raise AuthError(MOVING_TEXT)
             self.child_locked = False
             if self._save_state(now_ms) != store.OK:
                 self.child_locked = True

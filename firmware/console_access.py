@@ -81,7 +81,10 @@ def _lock_reply(con, status):
     on = con.view.child_lock()
     warn = None
     text = "ok child lock: %s" % ("on" if on else "off")
-    if status != store.OK:
+    if status == store.DEFERRED:
+        warn = "stored when the table stands still (firmware/flashgate.py)"
+        text += "; " + warn
+    elif status != store.OK:
         warn = ("not stored (%s): the table locks down at the next reset"
                 % store.status_name(status))
         text += "; " + warn

@@ -16,6 +16,8 @@ from console_text import setting_row
 
 def save_warning(status):
     """The warning for a store status: '' when stored, else why it is lost at a reset."""
+    if status == store.DEFERRED:  # the table moves (firmware/flashgate.py)
+        return "stored when the table stands still: lost if the power fails before"
     if status is not None and status != store.OK:
         return "not stored (%s): lost at the next reset" % store.status_name(status)
     return ""

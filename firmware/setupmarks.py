@@ -16,10 +16,14 @@ A mark that cannot be read (an NVS error, a corrupt authmark record) counts as s
 unknown means set up. Only clear() - the physical reset - removes marks; MARK_LOCK is
 also removed when the child lock is turned off and that was stored.
 
+Both writes pass the flash gate (firmware/flashgate.py): while the drive may pulse they
+wait for standstill, and a power cut first loses them (the marks read then are the
+previous ones).
 Runs at boot and per command, never per tick: it may allocate.
 """
 
 import store
+from flashgate import gate_of
 from micropython import const
 
 MARK_PIN = const(1)
@@ -61,13 +65,22 @@ class Marks:
         self.bits = bits
         status = store.OK
         if self.nvs is not None:
-            try:
-                self.nvs.set(NVS_KEY, bits)
-            except OSError:
-                status = store.WRITE_FAILED
-        if store.save(self.fs, FILE, {"bits": bits}) != store.OK:
-            status = store.WRITE_FAILED
+            gate = gate_of(self.fs)  # an NVS commit writes the flash too
+            if gate is None:
+                status = self._set_nvs(bits)
+            else:
+                status = gate.submit("nvs:" + NVS_KEY, lambda: self._set_nvs(bits))
+        s = store.save(self.fs, FILE, {"bits": bits})
+        if s != store.OK and status != store.WRITE_FAILED:
+            status = s  # WRITE_FAILED, or DEFERRED to standstill (flashgate.py)
         return status
+
+    def _set_nvs(self, bits):
+        try:
+            self.nvs.set(NVS_KEY, bits)  # pyright: ignore[reportOptionalMemberAccess]
+        except OSError:
+            return store.WRITE_FAILED
+        return store.OK
 
     def add(self, mark):
         if self.bits & mark == mark:

@@ -30,12 +30,14 @@ import binascii
 import json
 import struct
 
+from flashgate import gate_of
 from micropython import const
 
 OK = const(0)
 MISSING = const(1)
 CORRUPT = const(2)
 WRITE_FAILED = const(3)  # save() only: the old record (if any) is still in place
+DEFERRED = const(4)  # save() only: waits for standstill (firmware/flashgate.py)
 
 MAGIC = b"ITC1"
 FORMAT_VERSION = const(1)
@@ -53,7 +55,7 @@ _ENOENT = const(2)
 
 def status_name(status):
     """The word for a status (the console's warnings), or its number as text."""
-    words = "ok missing corrupt write_failed".split()
+    words = "ok missing corrupt write_failed deferred".split()
     return words[status] if type(status) is int and 0 <= status < len(words) else str(status)
 
 
@@ -104,13 +106,23 @@ def _is_enoent(e):
 
 
 def save(fs, name, obj):
-    """Write obj to name atomically: name.tmp, close, rename. Returns OK or WRITE_FAILED.
+    """Write obj to name atomically: name.tmp, close, rename. Returns OK, WRITE_FAILED, or
+    DEFERRED when fs carries a flash gate and the drive may be pulsing: the record (obj
+    as it is now) is written at standstill, and lost if the power fails first (the old
+    record stays; firmware/flashgate.py).
 
     Never raises for a filesystem error (the caller reports WRITE_FAILED as a storage
     fault); the previous record stays valid. Raises ValueError/TypeError for an object
     that cannot be stored - a programming error.
     """
     data = encode(obj)
+    gate = gate_of(fs)
+    if gate is None:
+        return _write(fs, name, data)
+    return gate.submit(name, lambda: _write(fs, name, data))
+
+
+def _write(fs, name, data):
     tmp = name + TMP
     try:
         with fs.open(tmp, "wb") as f:
@@ -185,10 +197,11 @@ class DirFS:
     tests. On littlefs and POSIX, os.rename replaces an existing target atomically.
     """
 
-    def __init__(self, root=""):
+    def __init__(self, root="", gate=None):
         if root and not root.endswith("/"):
             root = root + "/"
         self.root = root
+        self.gate = gate  # the app's FlashGate (firmware/flashgate.py): None writes at once
 
     def path(self, name):
         return self.root + name

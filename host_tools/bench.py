@@ -72,7 +72,12 @@ from host_tools import paths, version
 
 paths.use_firmware()
 
-from host_tools import bench32, bench_imu, bench_safety  # noqa: E402  (after use_firmware)
+from host_tools import (  # noqa: E402  (after use_firmware)
+    bench32,
+    bench_against,
+    bench_imu,
+    bench_safety,
+)
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 OUT_DIR = os.path.join(paths.BUILD, "bench")
@@ -1220,6 +1225,15 @@ def main(argv=None):
                     help="fewer iterations and shorter sessions (figures less precise)")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--out", default=JSON_PATH, help="where to write the JSON (%(default)s)")
+    ap.add_argument("--against", metavar="REF",
+                    help="also measure sim_realtime_factor of git REF, interleaved with this"
+                    " tree's (host_tools/bench_against.py); target: ratio >= 0.90")
+    ap.add_argument("--against-n", type=int, default=3, metavar="N",
+                    help="runs of each tree with --against, best of N (%(default)s)")
+    ap.add_argument("--against-session-ms", type=int, default=None, metavar="MS",
+                    help="session length of those runs (default: the bench's session)")
+    ap.add_argument("--against-only", action="store_true",
+                    help="with --against: only that comparison, not the other benchmarks")
     ap.add_argument("--work-dir", default=OUT_DIR,
                     help="where the compiled .mpy files go (%(default)s)")
     args = ap.parse_args(argv)
@@ -1228,9 +1242,27 @@ def main(argv=None):
         sys.stderr.write("bench: %s...\n" % msg)
         sys.stderr.flush()
 
-    res = measure(args.quick, progress, args.work_dir)
+    if args.against_only and not args.against:
+        ap.error("--against-only needs --against REF")
+    if args.against_only:
+        res = {"build": version.identity(), "targets": {}, "missed": [], "errors": {},
+               "notes": [], "wall_s": 0.0}
+    else:
+        res = measure(args.quick, progress, args.work_dir)
+    if args.against:
+        t0 = time.perf_counter()
+        ms = args.against_session_ms or (QUICK_SESSION_MS if args.quick else SESSION_MS)
+        try:
+            bench_against.add_to(res, bench_against.compare(args.against, args.against_n,
+                                                            ms, progress))
+        except (bench_against.AgainstError, subprocess.SubprocessError) as e:
+            res["errors"]["against"] = "%s: %s" % (type(e).__name__, e)
+        res["wall_s"] = round(res["wall_s"] + time.perf_counter() - t0, 1)
     write(res, args.out)
-    print_table(res)
+    if not args.against_only:
+        print_table(res)
+    if "sim_realtime_factor_ratio" in res:
+        print(bench_against.summary(res))
     for name, e in res["errors"].items():
         print("ERROR in %s: %s" % (name, e))
     for n in res["notes"]:
