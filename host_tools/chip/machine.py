@@ -215,6 +215,57 @@ class I2C:
         return self._bus.scan()
 
 
+
+def _civil(days):
+    """(year, month, day) of a day count from 2000-01-01 (H. Hinnant's days_from_civil
+    inverse; integer-only, as MicroPython's shared/timeutils does it)."""
+    z = days + 10957 + 719468  # from 0000-03-01
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+def _days(y, m, d):
+    y -= 1 if m <= 2 else 0
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468 - 10957
+
+
+class RTC:
+    """machine.RTC (ports/esp32/machine_rtc.c): datetime() reads the system time as
+    (year, month, day, weekday 0=Monday, hour, minute, second, microsecond);
+    datetime(tuple) sets it (settimeofday; the weekday given is ignored). The ESP32's
+    time starts at 2000-01-01 00:00:00 at power-on (the port's epoch) and is kept across
+    soft and hard resets while powered; a power cut loses it. Here it lives on the Chip
+    (`rtc_base_s` at `rtc_base_us`), so a new Chip, a power-on, starts from 2000."""
+
+    def __init__(self):
+        _chip()
+
+    def datetime(self, dt=None):
+        c = _chip()
+        base_s = getattr(c, "rtc_base_s", 0)
+        base_us = getattr(c, "rtc_base_us", 0)
+        if dt is not None:
+            y, mo, d, _wd, h, mi, sec = dt[:7]
+            c.rtc_base_s = _days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
+            c.rtc_base_us = c.now_us
+            return None
+        us = c.now_us - base_us
+        t = base_s + us // 1000000
+        days, s = divmod(t, 86400)
+        y, mo, d = _civil(days)
+        wd = (days + 5) % 7  # 2000-01-01 was a Saturday (5 with Monday = 0)
+        return (y, mo, d, wd, s // 3600, s // 60 % 60, s % 60, us % 1000000)
+
 class WDT:
     """The task watchdog: cannot be stopped; it resets the chip (machine_wdt.c,
     trigger_panic = true)."""

@@ -238,3 +238,20 @@ def test_ticks_wrap_at_2_to_the_30(chip):
     b = time.ticks_ms()
     assert b < a and time.ticks_diff(b, a) == 10
     assert time.ticks_add(a, 10) == b
+
+
+def test_rtc_counts_from_2000_at_power_on_and_keeps_the_time_it_was_set_to():
+    """machine.RTC as ports/esp32/machine_rtc.c gives it: (y, m, d, weekday Monday=0, h, mi,
+    s, us), the port's epoch 2000-01-01 at power-on; a set time then runs with the chip."""
+    import datetime
+
+    from host_tools.chip import core
+    from host_tools.chip import machine as m
+    c = core.Chip().install()
+    rtc = m.RTC()
+    assert rtc.datetime() == (2000, 1, 1, 5, 0, 0, 0, 0)
+    rtc.datetime((2026, 12, 3, 0, 23, 59, 58, 0))  # the weekday given is ignored
+    c.now_us += 2500000
+    y, mo, d, wd, h, mi, s, us = rtc.datetime()
+    assert (y, mo, d, h, mi, s, us) == (2026, 12, 4, 0, 0, 0, 500000)
+    assert wd == datetime.date(2026, 12, 4).weekday()
