@@ -53,6 +53,12 @@ def step(core, dt):
     pos = core.pos
     rest = core.targets.rest
     rest.update(dt, pos.steps_mdeg if pos.steps_trusted else pos.angle_mdeg)
+    if st == JOGGING and core.jog_bit == 0 and core.phase != P_STOPPING:
+        # the console's jog (commands.py): its keep-alive overdue, let go as a button
+        # is, before anything else this tick (a lift check under way included)
+        core.jog_keep_ms -= dt
+        if core.jog_keep_ms < 0:
+            core.command(states.C_JOG_RELEASE)
     if st == MOVING or st == JOGGING or st == HOLDING:
         if core.session.active and pos.angle_ok and pos.angle_mdeg > core.cfg.head_down_mdeg:
             if _cap_due(core):
