@@ -68,6 +68,14 @@ _TABLE = (
     "\nreboot|reboot|reset the controller (READY only)"
     "\nmaintenance|maintenance <pin>|restart into service mode (REPL, files, deploy; the"
     " table does not move): therapist PIN, READY only"
+    "\ndrive|drive on|off|bring-up (service mode, login): the driver energised at rest,"
+    " no motion; off de-energises it"
+    "\nimu|imu|bring-up: the raw accelerometer (mg), gyro (mdps) and the part's WHO_AM_I"
+    "\nsteps|steps|bring-up: the step count, commanded and counted (PCNT)"
+    "\nswitches|switches|bring-up: the e-stop, home, over-travel and button inputs"
+    "\njog|jog up|down|stop|bring-up hold-to-run: moves only while 'keep' arrives at least"
+    " every 200 ms"
+    "\nkeep|keep|bring-up: the jog's keep-alive (the client sends it while a key is held)"
     "\n"
 )
 
@@ -299,6 +307,10 @@ def _one(name, arg, usage):
     if name == "help":
         if arg is not None and command(arg) is None:
             raise ParseError("unknown command '%s'" % _clip(arg))
+        return (arg,)
+    if name == "drive" or name == "jog":
+        if arg not in (("on", "off") if name == "drive" else ("up", "down", "stop")):
+            raise usage
         return (arg,)
     if name == "login" or name == "unlock" or name == "maintenance":
         if arg is None and name != "unlock":

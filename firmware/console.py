@@ -25,8 +25,10 @@ console is the only way in. The board layer never imports `network` or `bluetoot
 Wi-Fi and Bluetooth stay off. Anyone at the console may move the table while the child
 lock is off
 (always through `core.command()`, so the clamp, the e-stop latch and faults apply
-exactly as for the buttons; there is no jog: hold-to-run needs a held button, which a
-serial line cannot prove); while it is on only the way back is (firmware/childlock.py).
+exactly as for the buttons; there is no jog in normal operation: hold-to-run needs a
+held button, which a serial line cannot prove; the service mode's bring-up jog stops
+once its keep-alive is missing: firmware/console_service.py); while it is on only the
+way back is (firmware/childlock.py).
 Changing limits (`config set`, `profile set`), turning the child lock off and the
 service mode (`maintenance <pin>`) need the PIN (firmware/auth.py:
 salted sha256, 5 wrong PINs lock out, the lockout survives a reset). A new device has
@@ -110,6 +112,37 @@ def c_reboot(con):
     con.restart(con.board.reset, "reboot")
 
 
+def _bringup():
+    # the bring-up commands: imported on the first one, never in normal operation
+    import console_service
+
+    return console_service
+
+
+def c_drive(con, how):
+    _bringup().drive(con, how)
+
+
+def c_imu(con):
+    _bringup().imu(con)
+
+
+def c_steps(con):
+    _bringup().steps(con)
+
+
+def c_switches(con):
+    _bringup().switches(con)
+
+
+def c_jog(con, how):
+    _bringup().jog(con, how)
+
+
+def c_keep(con):
+    _bringup().keep(con)
+
+
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
@@ -145,6 +178,12 @@ HANDLERS = {
     "unlock": c_unlock,
     "reboot": c_reboot,
     "maintenance": c_maintenance,
+    "drive": c_drive,
+    "imu": c_imu,
+    "steps": c_steps,
+    "switches": c_switches,
+    "jog": c_jog,
+    "keep": c_keep,
 }
 
 
