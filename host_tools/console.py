@@ -123,6 +123,12 @@ class SimTransport:
 
 
 BANNER = "inversion table console"  # first words of the firmware's start-up line
+# What the client says when it finds MicroPython's prompt (the service mode, or a board
+# left there by mpremote) instead of the table's console.
+REPL_TEXT = ("the board is at the MicroPython prompt (the service mode, or left there by "
+             "mpremote), not the table's console: press Ctrl-D (soft reset) or the EN "
+             "button to start the firmware again; for the bring-up commands type "
+             "`import bringup; bringup.main()` there (hardware/bringup.md)")
 
 
 class ConsoleClient:
@@ -144,15 +150,56 @@ class ConsoleClient:
         self._banner_seen = False  # the firmware's start-up line: it has just restarted
         self._next_id = 1
         self.lock = threading.Lock()  # one user of the transport at a time
+        self.found_json = None  # the mode connect() found (restore() puts it back)
 
     def connect(self):
-        """End any half line left on the port, switch to JSON, fetch the command table."""
+        """End any half line left on the port, note the mode the console is in, switch
+        to JSON, fetch the command table."""
         self.t.write(b"\n")
+        self.found_json = self._mode()
         r = self.request("json on")
         if not r.get("ok"):
             raise ClientError("the console refused JSON mode: %s" % r.get("error"))
         self.commands = self.request("help").get("commands", [])
         return self
+
+    def _mode(self):
+        """True if the console is in JSON mode, False in human mode: `json` alone
+        answers with the mode, as JSON in JSON mode and as text in human mode."""
+        self.t.write(b"json\n")
+        found = []
+        prev = self.on_text
+
+        def on_text(text):
+            if text.startswith("ok json:"):
+                found.append(False)
+            elif prev:
+                prev(text)
+
+        self.on_text = on_text
+        try:
+            end = time.monotonic() + self.timeout_s
+            while not found and time.monotonic() < end:
+                for obj in self._read_objects(0.05):
+                    if "json" in obj and "id" not in obj:
+                        found.append(bool(obj["json"]))
+                self._check_repl()
+        finally:
+            self.on_text = prev
+        if not found:
+            raise ClientError("no reply to 'json' within %g s" % self.timeout_s)
+        return found[0]
+
+    def restore(self):
+        """Put the console back in the mode connect() found (after --exec, a deploy)."""
+        if self.found_json is False:
+            self.request("json off")
+
+    def _check_repl(self):
+        """The MicroPython prompt instead of the console: say how to come back."""
+        tail = self._buf.decode("utf-8", "replace")
+        if tail.endswith(">>> "):  # the prompt has no line end: it stays in the buffer
+            raise ClientError(REPL_TEXT)
 
     def request(self, line, timeout_s=None):
         """Send one command line; its reply (a dict with "ok"). ClientError if none came."""
@@ -176,6 +223,7 @@ class ConsoleClient:
                     if "ok" in obj and obj.get("id") == rid:
                         return obj
                 wait_s -= 0.05
+                self._check_repl()
                 if (wait_s <= 0) if sim else (time.monotonic() > deadline):
                     if self._banner_seen and not retried:
                         # The firmware restarted while the request was on its way: a
@@ -229,6 +277,8 @@ class ConsoleClient:
             except ValueError:
                 obj = None
             if not isinstance(obj, dict):
+                if text.startswith(">>> ") or text.startswith("raw REPL"):
+                    raise ClientError(REPL_TEXT)
                 if text.startswith(BANNER):
                     self._banner_seen = True
                 if text and self.on_text:
@@ -645,6 +695,7 @@ def _session(client, args, say, streaming):
             status = interactive(client, say)
         if streaming:
             client.request("stream off")
+        client.restore()
     except ClientError as e:
         say("error: %s" % e)
         status = EXIT_NO_LINK
