@@ -9,7 +9,10 @@
     python -m host_tools.console --port P --exec "status; goto 20"       (the same)
     python -m host_tools.console --sim --exec "consent; consent yes; goto 20; until HOLDING 60" \\
         --duration 30 --record build/run.csv --plot build/run.png
-    python -m host_tools.console --port P --live          live telemetry view (Ctrl-C ends)
+    python -m host_tools.console --port P --live          live view: telemetry, hold time
+                                                          left, session cap; keys s stop,
+                                                          r return, e estop, q leaves
+                                                          (host_tools/console_live.py)
 
 Underneath, the client always speaks the console's JSON mode (firmware/console.py): it
 sends `#<id> <command>` and waits for the one reply that carries that id; telemetry
@@ -38,6 +41,7 @@ import threading
 import time
 
 from host_tools import paths, telemetry, version
+from host_tools.console_live import live_view, tty_keys
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -413,86 +417,6 @@ def tel_text(s):
         s["rate_mdeg_s"] / 1000.0, s["fault"])
 
 
-def live_view(client, seconds=None, out=None):
-    """A live telemetry panel (rich) until Ctrl-C or `seconds` have passed."""
-    from rich.console import Console as RichConsole
-    from rich.live import Live
-
-    prev = client.on_telemetry
-    view = _LivePanel(prev)
-    client.on_telemetry = view.on_tel
-    end = None if seconds is None else time.monotonic() + seconds
-    try:
-        with Live(view.panel(), console=RichConsole(file=out) if out else None,
-                  refresh_per_second=10) as live:
-            while end is None or time.monotonic() < end:
-                client.poll(0.1)
-                live.update(view.panel())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.on_telemetry = prev
-    return view.count
-
-
-class _LivePanel:
-    """The latest telemetry and the angle's recent trail, as a rich table."""
-
-    def __init__(self, prev):
-        from collections import deque
-
-        self.prev = prev  # the client's own telemetry callback, still called
-        self.latest = {}
-        self.trail = deque(maxlen=60)
-        self.count = 0
-
-    def on_tel(self, sample):
-        if self.prev:
-            self.prev(sample)
-        self.latest.update(sample)
-        self.trail.append(sample["angle_mdeg"])
-        self.count += 1
-
-    def panel(self):
-        from rich.table import Table
-
-        tab = Table(title="inversion table - live", show_header=False, min_width=60)
-        tab.add_column("what", style="bold")
-        tab.add_column("value")
-        latest = self.latest
-        if not latest:
-            tab.add_row("waiting", "for telemetry...")
-            return tab
-        a = latest["angle_mdeg"] / 1000.0
-        tab.add_row("state", latest["state"])
-        tab.add_row("angle", "%8.3f deg  %s" % (a, _gauge(a)))
-        tab.add_row("target", "%8.3f deg" % (latest["target_mdeg"] / 1000.0))
-        tab.add_row("rate", "%8.3f deg/s" % (latest["rate_mdeg_s"] / 1000.0))
-        fault = latest["fault"]
-        tab.add_row("fault", "[red]%s[/red]" % fault if fault != "none" else fault)
-        tab.add_row("angle, last %d" % len(self.trail), _sparkline(self.trail))
-        tab.add_row("samples", str(self.count))
-        return tab
-
-
-def _gauge(angle_deg, width=37):
-    """-90 .. +90 deg as a bar with the horizontal marked."""
-    pos = int(round((max(-90.0, min(90.0, angle_deg)) + 90.0) / 180.0 * (width - 1)))
-    cells = ["-"] * width
-    cells[(width - 1) // 2] = "|"
-    cells[pos] = "#"
-    return "head-up [" + "".join(cells) + "] head-down"
-
-
-def _sparkline(values):
-    blocks = " .:-=+*#%@"
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1
-    return "".join(blocks[int((v - lo) * (len(blocks) - 1) / span)] for v in values)
-
-
 # ------------------------------------------------------------------ interactive
 
 
@@ -688,7 +612,12 @@ def _session(client, args, say, streaming):
                 return EXIT_FAILED, False
         status = _run_commands(client, cmds, args, say)
         if args.live:
-            live_view(client, args.duration)
+            keys = tty_keys()
+            if keys is None:
+                live_view(client, args.duration)
+            else:
+                with keys as typed:
+                    live_view(client, args.duration, keys=typed)
         elif args.duration:
             client.pump(args.duration)
         elif not cmds:
