@@ -10,11 +10,17 @@ operation (firmware/main.py says why); `reboot` ends it with a normal boot.
 
 import micropython
 
+# The board the service mode's boot left, where it has one to leave (the virtual
+# device's: host_tools/mpy_board/vdev_boot.py); None: main() makes the ESP32's.
+BOARD = None
+
 
 def main(board=None):
-    """Run the bring-up loop on board (None: the ESP32's). Never returns."""
+    """Run the bring-up loop on board (None: BOARD, else the ESP32's). Never returns."""
     from app import App
 
+    if board is None:
+        board = BOARD
     if board is None:
         import board_esp32
 
