@@ -143,6 +143,10 @@ def c_keep(con):
     _bringup().keep(con)
 
 
+def c_freeze(con, ms):
+    _bringup().freeze(con, ms)
+
+
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
@@ -184,6 +188,7 @@ HANDLERS = {
     "switches": c_switches,
     "jog": c_jog,
     "keep": c_keep,
+    "freeze": c_freeze,
 }
 
 

@@ -4,7 +4,9 @@ Owns `drive on|off` (the driver energised at rest, no motion: step 4), `imu` (th
 accelerometer in mg, the gyro in mdps and the part's WHO_AM_I: step 8), `steps` (the
 step count, commanded and counted by the PCNT: steps 6 and 7), `switches` (every
 switch and button input as the tick read it: steps 5, 5a and 6) and the console jog
-(`jog up|down|stop`, kept going by `keep`: steps 6, 7 and 8).
+(`jog up|down|stop`, kept going by `keep`: steps 6, 7 and 8), and `freeze <ms>`, which
+blocks the loop (steps 6a and 11: the heartbeat's step gate stops the motor within
+about 37 ms; longer than the watchdog's timeout, the board resets).
 
 They run only in the service mode's control loop (firmware/bringup.py: App(board,
 service=True)) with a therapist session. Everything that moves goes through
@@ -17,6 +19,7 @@ on demand by firmware/console.py, so the normal firmware's heap never holds it.
 import states
 from cmdparse import ParseError, fmt_milli
 from signals import SW_DOWN, SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
+from ticks import ticks_add
 
 # (name, bit) of every input `switches` shows, logical: 1 = active (signals.py: the
 # e-stop circuit open, a limit switch actuated, a button pressed). The key switch is in
@@ -98,3 +101,12 @@ def keep(con):
     _allowed(con)
     if con.core(states.C_JOG_KEEP):
         con.out.ok("ok keep", {})
+
+
+def freeze(con, ms):
+    """Block the loop for ms: no tick, no heartbeat, no watchdog feed meanwhile. The
+    hardware's answers are the test (the step gate, the dead-man window, the watchdog)."""
+    _allowed(con)
+    board = con.board
+    board.wait_until(ticks_add(board.ticks_ms(), ms))
+    con.out.ok("ok freeze: the loop stood still for %d ms" % ms, {"freeze_ms": ms})

@@ -10,7 +10,7 @@ from states import JOGGING, P_STOPPING, READY
 from test_console import TICK_MS, Rig
 
 _BRINGUP = ("drive on", "drive off", "imu", "steps", "switches", "jog up", "jog down",
-            "jog stop", "keep")
+            "jog stop", "keep", "freeze 50")
 
 
 def test_bringup_commands_only_in_the_service_mode():
@@ -84,3 +84,13 @@ def test_console_jog_refused_before_homing():
     rep = r.cmd("jog up")
     assert not rep["ok"] and rep["reason"] == 1, rep  # R_STATE: home first
     assert r.core.state == READY
+
+
+def test_freeze_blocks_the_loop_for_its_time():
+    r = Rig(json_mode=True, service=True)
+    r.login()
+    before = r.now_ms
+    rep = r.cmd("freeze 300")
+    assert rep["ok"] and rep["freeze_ms"] == 300
+    assert r.now_ms - before >= 300  # the board's clock ran on while the loop stood still
+    assert not r.cmd("freeze 10001")["ok"]

@@ -19,7 +19,7 @@ DOC = ROOT / "hardware" / "bringup.md"
 _PLACEHOLDERS = {"<pin>": "2468"}
 # the bring-up commands of the service mode (firmware/console_service.py) the document
 # must name: one per step it covers
-BRINGUP_COMMANDS = ("drive", "imu", "steps", "switches", "jog")
+BRINGUP_COMMANDS = ("drive", "imu", "steps", "switches", "jog", "freeze")
 
 
 def _spans():
@@ -78,6 +78,6 @@ def test_make_targets_exist():
 
 def test_an_unknown_command_would_fail():
     # the check itself: a span naming no command is classified as one and refused
-    assert _kind("freeze 500") == "console"
+    assert _kind("wobble 500") == "console"
     with pytest.raises(ParseError):
-        parse(split("freeze 500")[1])
+        parse(split("wobble 500")[1])

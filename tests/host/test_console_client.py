@@ -103,6 +103,7 @@ FAKE_LINES = {
     "switches": "switches",
     "jog": "jog down",
     "keep": "keep",
+    "freeze": "freeze 20",
 }
 
 
@@ -277,7 +278,7 @@ def test_every_command_round_trips_on_the_simulated_board(tmp_path):
     ok("faults")
     ok("log 30")
     ok("json on")
-    for line in ("drive on", "imu", "steps", "switches", "jog up", "keep"):
+    for line in ("drive on", "imu", "steps", "switches", "jog up", "keep", "freeze 20"):
         refused(line, "service mode")  # the bring-up commands: the service mode's loop only
     ok("logout")
     for line in ("reboot", "maintenance " + PIN):
