@@ -112,39 +112,12 @@ def c_reboot(con):
     con.restart(con.board.reset, "reboot")
 
 
-def _bringup():
-    # the bring-up commands: imported on the first one, never in normal operation
+def c_bringup(con, *values):
+    # The bring-up commands (service mode): one handler each in console_service.py, of
+    # the command's name, imported on the first one - never in normal operation.
     import console_service
 
-    return console_service
-
-
-def c_drive(con, how):
-    _bringup().drive(con, how)
-
-
-def c_imu(con):
-    _bringup().imu(con)
-
-
-def c_steps(con):
-    _bringup().steps(con)
-
-
-def c_switches(con):
-    _bringup().switches(con)
-
-
-def c_jog(con, how):
-    _bringup().jog(con, how)
-
-
-def c_keep(con):
-    _bringup().keep(con)
-
-
-def c_freeze(con, ms):
-    _bringup().freeze(con, ms)
+    getattr(console_service, con.command_name)(con, *values)
 
 
 def c_maintenance(con, pin):
@@ -182,13 +155,13 @@ HANDLERS = {
     "unlock": c_unlock,
     "reboot": c_reboot,
     "maintenance": c_maintenance,
-    "drive": c_drive,
-    "imu": c_imu,
-    "steps": c_steps,
-    "switches": c_switches,
-    "jog": c_jog,
-    "keep": c_keep,
-    "freeze": c_freeze,
+    "drive": c_bringup,
+    "imu": c_bringup,
+    "steps": c_bringup,
+    "switches": c_bringup,
+    "jog": c_bringup,
+    "keep": c_bringup,
+    "freeze": c_bringup,
 }
 
 
@@ -204,6 +177,7 @@ class Console:
         self.selftest = None  # the boot self-test's fault code (0 passed) once known
         self._action = None  # (board method, name) to call once the reply is out
         self._auth_ms = 0
+        self.command_name = ""  # the command running (the bring-up handlers' dispatch)
         self.out.queue(("inversion table console, protocol %d: 'help' lists the commands\n"
                         % PROTOCOL).encode())
         for e in self.view.startup_errors:
@@ -303,6 +277,7 @@ class Console:
             if words[0] != "consent":
                 self.consent_shown = False
             name, values = parse(words)
+            self.command_name = name
             if name in CORE_COMMANDS:
                 core_command(self, name)
             else:
