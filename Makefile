@@ -47,6 +47,14 @@ mpy: $(STAMP) ## Compile every firmware file with mpy-cross -march=xtensawin int
 pytest: $(STAMP) $(MPY32_STAMP) ## pytest on CPython (core, simulator, tools, scenarios), one worker per core
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist worksteal
 
+# pytest's order under xdist comes from tests/durations.json (tests/conftest.py): refresh it
+# when tests are added or grow (it only balances the workers: a stale file loses no test)
+durations: $(STAMP) ## Measure each pytest test's CPU into tests/durations.json (make pytest's order)
+	rm -rf build/test_cpu && mkdir -p build/test_cpu
+	TEST_CPU_OUT=$(CURDIR)/build/test_cpu/cpu $(BIN)/python -m pytest -n $(PYTEST_JOBS) \
+	  --dist worksteal
+	$(BIN)/python -m host_tools.durations $(CURDIR)/build/test_cpu/cpu
+
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
 	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
@@ -137,5 +145,5 @@ clean: ## Remove build/ (keeps .venv)
 distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
-.PHONY: help venv lint typecheck mpy pytest test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev deploy console \
-	flash-micropython graphviz hardware clean distclean
+.PHONY: help venv lint typecheck mpy pytest durations test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev \
+	deploy console flash-micropython graphviz hardware clean distclean

@@ -1,9 +1,10 @@
 """The application: configuration, storage, the core, the console and a board, in one loop.
 
-Owns start-up (loading the hardware parameters, stored settings, profiles, history and
-the PIN state, each falling back to safe defaults with a reported fault), the
-fixed-rate main loop, overrun counting (Inputs.overrun, filled here before each tick),
-and the watchdog policy. The core's events become stored records in
+Owns start-up (loading the hardware parameters, stored settings, profiles and the
+selected one, history, the wall clock (firmware/wallclock.py) and the PIN state, each
+falling back to safe defaults with a reported fault), the fixed-rate main loop,
+overrun counting (Inputs.overrun, filled here before each tick), and the watchdog
+policy. The core's events become stored records in
 firmware/persistence.py.
 
 The loop runs unchanged on the ESP32 board (firmware/board_esp32.py) and on the
@@ -34,7 +35,7 @@ import manifest
 import profiles
 import store
 from auth import Auth
-from config import Config, ConfigError, load_hardware
+from config import Config, ConfigError, load_hardware, migrate
 from console import Console
 from control import Core
 from eventlog import EventLog
@@ -45,6 +46,7 @@ from persistence import SETTINGS, Persistence
 from signals import Inputs, Outputs, safe_outputs
 from states import C_CHILD_LOCK
 from ticks import ticks_add, ticks_diff
+from wallclock import WallClock
 
 VERSION = "0.1.0"
 _LOG_SIZE = const(96)  # events kept in RAM for the console's `log`
@@ -103,6 +105,7 @@ class App:
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
         elif type(settings) is dict and settings:
+            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
             try:
                 cfg.update(settings)
             except ConfigError as e:
@@ -115,26 +118,25 @@ class App:
             # a new table: store its beginner profile now, so that a profiles file
             # missing at a later boot is known to be damage (profiles._used_before)
             profiles.save_profiles(self.fs, self.profiles)
-        self.history = History(self.fs)
-        if self.history.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
-        self.faultlog = FaultLog(self.fs)
-        if self.faultlog.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
-        self.faultlog.new_boot()
+        self._load_records()
         self.auth = Auth(self.fs, getattr(board, "nvs", None))  # no NVS: setupmarks.py
         if self.auth.lockdown:
             self._startup_error(faults.STORAGE, "PIN or lock state damaged or missing; "
                                 "locked down until the physical reset at the table")
         self.log = EventLog(_LOG_SIZE)
-        self.core = Core(cfg, self.profiles[0], self.log, self.config_fault)
+        # the profile selected when the table was last used: the buttons act on it
+        sel = profiles.selected_index(self.fs, self.profiles)
+        self.core = Core(cfg, self.profiles[sel], self.log, self.config_fault)
+        self.core.profiles = self.profiles  # what C_PROFILE selects from
+        # no RTC (the simulators): the time is kept in RAM from the board's ticks
+        self.clock = WallClock(getattr(board, "rtc", None), board.ticks_ms())
         if self.auth.child_locked:
             self.core.command(C_CHILD_LOCK, 1)
         self.inputs = Inputs()
         self.outputs = Outputs()
         self.console = Console(self)
         self.persistence = Persistence(self.fs, cfg, base_settings, self.profiles,
-                                       self.history, self.faultlog, self.core)
+                                       self.history, self.faultlog, self.core, self.clock)
         self.crashed = False
         self._crank_told = False  # the crank instructions are on the console
         self._lift_refusals = 0  # the lift check's refusals told on the console
@@ -144,6 +146,16 @@ class App:
         self.ticks = 0
         self.gc_collections = 0  # the loop's own collections (a figure for the bench)
         self._gc_idle = 0  # passes standing still (bounded: _collect_if_idle)
+
+    def _load_records(self):
+        """The session and fault histories (empty, with a startup error, if damaged)."""
+        self.history = History(self.fs)
+        if self.history.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
+        self.faultlog = FaultLog(self.fs)
+        if self.faultlog.load() == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
+        self.faultlog.new_boot()
 
     def _check_firmware(self, code_root):
         """The build identity from the manifest; a mismatch is a startup error with the

@@ -43,6 +43,7 @@ from signals import (
     IND_FAST,
     IND_SLOW,
     IND_STEADY,
+    SW_ANKLE_LOCK,
     SW_DOWN,
     SW_ESTOP,
     SW_HOME,
@@ -129,6 +130,9 @@ class Esp32Board:
 
         chip_setup()
         self.nvs = Nvs()
+        # the wall clock of the records (firmware/wallclock.py): kept across resets while
+        # powered, lost at a power cut (no battery input); set by the client's `clock set`
+        self.rtc = machine.RTC()
 
         # Outputs first, at their safe values (the step generator de-energises the driver).
         with open(self.hw_params_path) as f:
@@ -147,6 +151,7 @@ class Esp32Board:
         self.p_estop = machine.Pin(pins.ESTOP, machine.Pin.IN)
         self.p_over = machine.Pin(pins.OVERTRAVEL, machine.Pin.IN)
         self.p_home = machine.Pin(pins.HOME, machine.Pin.IN)
+        self.p_ankle = machine.Pin(pins.ANKLE_LOCK, machine.Pin.IN)  # polled (anklelock.py)
         self.estop_edges = 0
         self._estop_seen = False  # an edge since the last re-arm: no faster head-down
         self._last_rate = 0
@@ -211,6 +216,8 @@ class Esp32Board:
             sw |= SW_HOME
         if self.p_over.value() == pins.OVERTRAVEL_ACTIVE:
             sw |= SW_OVERTRAVEL
+        if self.p_ankle.value() == pins.ANKLE_LOCK_ACTIVE:
+            sw |= SW_ANKLE_LOCK
         inp.switches = sw
         inp.estop_edges = self.estop_edges
         inp.step_count = self.stepgen.count()

@@ -18,6 +18,7 @@ host is exactly the integer the core gets. Python's int() is not used: it accept
 
 import profiles
 import programs
+import wallclock
 from config import field
 from micropython import const
 
@@ -46,16 +47,21 @@ _TABLE = (
     "\nestop|estop|emergency return, latched until 'ack'"
     "\nack|ack|acknowledge the emergency latch or a fault (never moves by itself)"
     "\ndiscomfort|discomfort|the person feels unwell: return at once"
-    "\nconsent|consent [yes]|show the contraindications; 'consent yes' confirms none apply"
+    "\nconsent|consent [yes [<who>]]|show the contraindications; 'consent yes' confirms"
+    " none apply (who: default therapist when logged in, else patient)"
     "\nhome|home|find the loading switch and set the step reference"
     "\ncalibrate|calibrate [<deg>]|IMU calibration at a known angle (READY: the loading"
     " stop; HOLDING: standing still); two points 20 deg apart also take the offsets"
     "\nfaults|faults|the latched fault and the fault history kept across resets"
     "\nlog|log [n]|the last n events (default 20)"
-    "\nhistory|history [n]|the last n sessions (default 10)"
+    "\nhistory|history [<name>] [n]|the last n sessions (default 10) of the selected"
+    " profile, or of the one named"
+    "\nclock|clock [set <unix s>]|the date and time records are stamped with (UTC); the"
+    " client sets it when it connects"
     "\nconfig|config get [name] | config set <name> <value>|settings (set: login, READY)"
-    "\nprofile|profile [set <field> <value>]"
-    "|the active profile; set (login, READY): max_deg hold_s cap_s advance_after"
+    "\nprofile|profile [set <field> <value>] | profile list | profile new|select|remove"
+    " <name> | profile rename <old> <new>|the selected profile (patient); list all; set"
+    " (max_deg hold_s cap_s advance_after), new, select, rename, remove: login, READY"
     "\nselftest|selftest|boot self-test result, reset cause and the live checks"
     "\nstream|stream <hz>|off|telemetry lines at 1-50 Hz"
     "\njson|json [on|off]|machine mode: every reply one JSON object per line"
@@ -73,7 +79,7 @@ _TABLE = (
     " no motion; off de-energises it"
     "\nimu|imu|bring-up: the raw accelerometer (mg), gyro (mdps) and the part's WHO_AM_I"
     "\nsteps|steps|bring-up: the step count, commanded and counted (PCNT)"
-    "\nswitches|switches|bring-up: the e-stop, home, over-travel and button inputs"
+    "\nswitches|switches|bring-up: the e-stop, home, over-travel, ankle-lock and button inputs"
     "\njog|jog up|down|stop|bring-up hold-to-run: moves only while 'keep' arrives at least"
     " every 200 ms"
     "\nkeep|keep|bring-up: the jog's keep-alive (the client sends it while a key is held)"
@@ -279,11 +285,17 @@ def parse(words):
     if name == "config":
         return name, _config(args, usage)
     if name == "profile":
+        return name, _profile_args(args, usage)
+    if name == "history":
+        return name, _history(args, usage)
+    if name == "clock":
         if n == 0:
-            return name, (None, 0)
-        if n != 3 or args[0] != "set":
+            return name, (None,)
+        if n != 2 or args[0] != "set":
             raise usage
-        return name, _profile(args[1], args[2])
+        return name, (_unix_time(args[1]),)
+    if name == "consent" and n == 2 and args[0] == "yes":
+        return name, ("yes", args[1])
     if name == "pin":
         if not 2 <= n <= 3 or args[0] != "set":
             raise usage
@@ -297,7 +309,7 @@ def _one(name, arg, usage):
     """The values of a command with one optional argument (arg None: not given)."""
     if name == "program":
         return (_program(arg) if arg is not None else None,)
-    if name == "log" or name == "history":
+    if name == "log":
         return (parse_int(arg, 1, _LIST_MAX, "n") if arg is not None else None,)
     if name == "stream":
         if arg is None:
@@ -306,7 +318,7 @@ def _one(name, arg, usage):
     if name == "json" or name == "consent":
         if arg is not None and arg not in (("yes",) if name == "consent" else ("on", "off")):
             raise usage
-        return (arg,)
+        return (arg,) if name == "json" else (arg, None)
     if name == "help":
         if arg is not None and command(arg) is None:
             raise ParseError("unknown command '%s'" % _clip(arg))
@@ -385,6 +397,54 @@ def _config(args, usage):
         raise ParseError("%s comes from the hardware file or is read at boot: "
                          "deploy a new hardware file to change it" % f[0])
     return "set", f[0], value
+
+
+_PROFILE_OPS = " list new select remove rename "
+
+
+def _profile_args(args, usage):
+    """(None, 0) show; (PROFILE_SETTINGS entry, value) set; (op, names) the patients:
+    ('list', ()), ('new'|'select'|'remove', (name,)), ('rename', (old, new))."""
+    n = len(args)
+    if n == 0:
+        return None, 0
+    op = args[0]
+    if op == "set" and n == 3:
+        return _profile(args[1], args[2])
+    if " " in op or (" %s " % op) not in _PROFILE_OPS:
+        raise usage
+    if n != (1 if op == "list" else 3 if op == "rename" else 2):
+        raise usage
+    return op, tuple(args[1:])
+
+
+def _history(args, usage):
+    """(profile name or None, n or None) for `history [<name>] [n]`: a name starts with
+    a letter (firmware/patients.py), a count with a digit."""
+    name = None
+    n = None
+    for a in args:
+        if "0" <= a[0] <= "9" and n is None:
+            n = parse_int(a, 1, _LIST_MAX, "n")
+        elif name is None and n is None:
+            name = a
+        else:
+            raise usage
+    return name, n
+
+
+_UNIX_DIGITS = const(10)
+
+
+def _unix_time(text):
+    """A wallclock record time from Unix seconds (10 digits until 2286): 2024..2058."""
+    v = _digits(text, 0, len(text)) if 0 < len(text) <= _UNIX_DIGITS else -1
+    if v < 0:
+        raise ParseError("clock set takes Unix seconds (UTC), got '%s'" % _clip(text))
+    t = v - wallclock.EPOCH_UNIX_S
+    if t < 0 or t > wallclock.MAX_T:
+        raise ParseError("the time must lie in 2024-2058, got %s s" % _clip(text))
+    return t
 
 
 def _profile(name, text):

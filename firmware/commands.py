@@ -1,20 +1,20 @@
 """What each command does, once the core has accepted it in its state.
 
 Owns the command handlers: the e-stop, the child lock, acknowledging a latch (only once
-its cause is gone), consent, the program choice, return and recover, discomfort, stop,
-releasing a jog, the hold time, calibrating the IMU, the bring-up's driver hold (READY,
-no motion), and the commands that move the table (goto, start, jog, home: checked
-against consent, the session cap and a trusted angle, and done after homing if the
-table is not homed yet).
+its cause is gone), consent, the profile (patient) and program choice, return and
+recover, discomfort, stop, releasing a jog, the hold time, calibrating the IMU, and the
+commands that move the table (goto, start, jog, home: checked against consent, the
+session cap and a trusted angle, and done after homing if the table is not homed yet).
+Core.command checks the arguments' types and states.ALLOWED, then calls run(); each
+handler returns OK or a refusal reason (states.R_*) and changes nothing when it refuses.
 
 The console jog (jog with b = 1; the console offers it only in the service mode) is a
 hold-to-run over a serial line: it runs only while C_JOG_KEEP arrives at least every
 JOG_KEEP_MS. A tick that finds more time passed since the last one (steps.step, with
 the tick's dt) releases it, as a let-go button does: within one tick of the missing
 keep-alive the table decelerates to a stop. A button pressed meanwhile ends it too
-(buttons.py: jog_bit 0 matches no held button). Core.command checks the
-arguments' types and states.ALLOWED, then calls run(); each handler returns OK or a
-refusal reason (states.R_*) and changes nothing when it refuses.
+(buttons.py: jog_bit 0 matches no held button). C_DRIVE_HOLD energises the driver in
+READY without motion (the bring-up's step 4).
 """
 
 import events
@@ -55,6 +55,11 @@ def run(core, st, cmd, a, b):
         return states.OK
     if cmd == states.C_ACK:
         return _ack(core, st)
+    if cmd == states.C_PROFILE:
+        if a < 0 or a >= len(core.profiles):
+            return states.R_ARG
+        core.use_profile(core.profiles[a])
+        return states.OK
     if cmd == states.C_CONSENT:
         if not core.profile.consent:
             core.profile.consent = True
@@ -147,6 +152,8 @@ def _motion(core, st, cmd, a, b=0):
         return states.OK
     if st == states.READY:
         _session_begin(core, core.program_id if cmd == states.C_START else _MANUAL)
+    elif cmd == states.C_START:
+        core.session.program = core.program_id  # a program after a manual move: it ran
     if cmd == states.C_GOTO:
         core.runner.stop()
         core.hold_ms_next = -1  # manual: hold for the cap at the reached depth
@@ -170,6 +177,7 @@ def _motion(core, st, cmd, a, b=0):
 
 def _session_begin(core, program_id):
     if core.session.begin(core.pos.angle_mdeg):
+        core.session.program = program_id
         core.log.add(core.now_ms, events.E_SESSION_START, program_id)
 
 

@@ -58,7 +58,12 @@ _FIELDS = (
     # --- session rules ---
     "\nrest_angle_mdeg 0 -10000 0"  # horizontal: rest here before coming up; never head-down
     "\nrest_pause_ms 10000 0 120000"  # rest near horizontal before standing (dizziness)
-    "\nhead_down_mdeg 2000 0 10000"  # above this the person counts as head-down
+    # above this the person counts as head-down: the session clock, the cap, the hold
+    # timer and the lift check act beyond it (issue #18: 0.5 deg, the calibrated IMU's
+    # tolerance). At most 1 deg: a therapist's setting must not open a head-down hole
+    # with no cap and no lift check (attack18c: 10 deg); stored values above are
+    # clamped at load (migrate())
+    "\nhead_down_mdeg 500 0 1000"
     "\ndeep_angle_mdeg 60000 30000 80000"  # beyond about 60 deg only seconds
     "\ndeep_hold_max_ms 10000 0 30000"  # hold cap beyond deep_angle_mdeg
     "\narrive_tol_mdeg 500 50 3000"  # close enough to a target to call it reached
@@ -210,6 +215,30 @@ class Config:
             raise ConfigError("imu_sign must be +1 or -1")
         if self.gravity_min_mg >= self.gravity_max_mg:
             raise ConfigError("gravity window is empty")
+
+
+# Stored settings whose range was narrowed by a safety fix: at load a value outside the
+# new range is clamped to it (toward safety: the threshold 1 deg at most), not refused -
+# a refusal would drop every stored setting (the IMU calibration with them) and latch a
+# fault; the table boots on the clamped value and says so (App.startup_errors).
+_MIGRATE = ("head_down_mdeg",)
+
+
+def migrate(settings):
+    """Clamp the narrowed fields of a stored settings dict into their ranges, in place;
+    returns the human-readable notes (one per value changed)."""
+    notes = []
+    for name in _MIGRATE:
+        v = settings.get(name)
+        f = field(name)
+        if f is None or not is_int(v):
+            continue
+        c = f[2] if v < f[2] else f[3] if v > f[3] else v
+        if c != v:
+            settings[name] = c
+            notes.append("stored %s=%d is outside [%d, %d]: clamped to %d"
+                         % (name, v, f[2], f[3], c))
+    return notes
 
 
 def _order(low, high, low_name, high_name):

@@ -4,7 +4,8 @@ Owns the console protocol (stated here) and its tick. The parts have a module ea
 console_lines.py (bytes -> lines), console_out.py (replies, alerts, the output queue),
 console_telemetry.py (`stream`), console_text.py (words and units), console_app.py
 (what the console reads from the app and how it asks for changes), and the command
-handlers: console_session.py, console_info.py, console_settings.py, console_access.py.
+handlers: console_session.py, console_info.py, and, imported only while one of their
+commands runs (_ON_DEMAND), console_settings.py, console_access.py, console_records.py.
 
 The app calls `service(now_ms)` once per tick after the
 core's tick; it reads at most 64 bytes (`board.console_read_into`), runs at most one
@@ -62,21 +63,16 @@ Lines the console sends by itself: telemetry (`stream`), {"tel": {...}} in JSON 
 (human text, before anyone could ask for JSON).
 """
 
+import sys
+
 import states
 from cmdparse import ParseError, commands, parse, split
-from console_access import c_lock, c_login, c_logout, c_pin, c_unlock, login
 from console_app import AppView
 from console_info import (
     PROTOCOL,
-    c_faults,
-    c_help,
-    c_history,
     c_json,
-    c_log,
-    c_selftest,
     c_status,
     c_stream,
-    c_version,
 )
 from console_lines import BAD_BYTE, LINE, LINE_MAX, TOO_LONG, LineReader
 from console_out import TX_HIGH, Output
@@ -90,13 +86,25 @@ from console_session import (
     c_start,
     core_command,
 )
-from console_settings import c_config, c_profile
 from console_telemetry import Telemetry
 from console_text import event_text, state_name
 from micropython import const
 from ticks import ticks_diff
 
 _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle session
+# Modules a rarely used command imports when it runs (HANDLERS' module names, and what
+# they and console_settings.c_profile import): unloaded once it ran, so that their code
+# lives on the heap only while its reply is written (the reply's row formatters keep
+# them until then). A next use loads them again (a few ms, at a console command).
+_ON_DEMAND = ("console_records", "civil", "console_patients", "patients", "console_settings",
+              "console_access", "console_about")
+
+
+def _unload():
+    mods = sys.modules
+    for m in _ON_DEMAND:
+        if m in mods:
+            del mods[m]
 
 __all__ = ("CORE_COMMANDS", "PROTOCOL", "Console", "event_text")
 
@@ -124,14 +132,18 @@ def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
     con.need_ready("maintenance")
-    login(con, pin)
+    import console_access  # on demand (_ON_DEMAND)
+
+    console_access.login(con, pin)
     con.restart(con.board.enter_maintenance, "maintenance")
 
 
 # The handler of every command that is not in CORE_COMMANDS: handler(console, *values),
-# values as cmdparse.parse() returned them. Checks first, then changes.
+# values as cmdparse.parse() returned them. Checks first, then changes. A module name:
+# its c_<command>, imported when the command runs (rarely used handlers stay off the
+# heap; _ON_DEMAND).
 HANDLERS = {
-    "help": c_help,
+    "help": "console_about",
     "status": c_status,
     "goto": c_goto,
     "hold": c_hold,
@@ -139,20 +151,21 @@ HANDLERS = {
     "start": c_start,
     "consent": c_consent,
     "calibrate": c_calibrate,
-    "faults": c_faults,
-    "log": c_log,
-    "history": c_history,
-    "config": c_config,
-    "profile": c_profile,
-    "selftest": c_selftest,
+    "faults": "console_records",
+    "log": "console_about",
+    "history": "console_records",
+    "clock": "console_records",
+    "config": "console_settings",
+    "profile": "console_settings",
+    "selftest": "console_about",
     "stream": c_stream,
     "json": c_json,
-    "version": c_version,
-    "login": c_login,
-    "logout": c_logout,
-    "pin": c_pin,
-    "lock": c_lock,
-    "unlock": c_unlock,
+    "version": "console_about",
+    "login": "console_access",
+    "logout": "console_access",
+    "pin": "console_access",
+    "lock": "console_access",
+    "unlock": "console_access",
     "reboot": c_reboot,
     "maintenance": c_maintenance,
     "drive": c_bringup,
@@ -281,11 +294,15 @@ class Console:
             if name in CORE_COMMANDS:
                 core_command(self, name)
             else:
-                HANDLERS[name](self, *values)
+                h = HANDLERS[name]
+                if type(h) is str:  # a module imported on demand: its c_<name>
+                    h = getattr(__import__(h), "c_" + name)
+                h(self, *values)
         except ParseError as e:
             self.out.error(str(e))
         except Exception as e:  # one bad command must not stop the console
             self.out.error("internal error: %s %s" % (type(e).__name__, e))
+        _unload()
 
     # ------------------------------------------------- what the handlers share
 

@@ -8,10 +8,17 @@ here is a read. The event log, histories and access state are the app's objects,
 through their own interfaces (firmware/eventlog.py, history.py, auth.py).
 """
 
+import commissioning
 import faults
 import profiles
 import states
 from console_text import RESETS, name, program_name, state_name
+
+
+def _when(t):
+    import civil  # on demand: dates are rarely asked for
+
+    return civil.text(t)
 
 
 class AppView:
@@ -42,6 +49,21 @@ class AppView:
         """(old value, store status); ProfileError if refused (unchanged)."""
         return self._app.set_profile_field(field, value)
 
+    def patients(self, op, *args):
+        """firmware/patients.py's op (create, rename, remove, select) on the app; imported
+        on demand. Its result; ProfileError if refused (unchanged)."""
+        import patients
+
+        return getattr(patients, op)(self._app, *args)
+
+    def set_clock(self, t):
+        """Set the wall clock (record time t, firmware/wallclock.py)."""
+        self._app.clock.set(t, self._core.now_ms)
+
+    def consent_by(self, who):
+        """Who gives the next consent (the record layer stamps it with the time)."""
+        self._app.persistence.consent_by = who
+
     # ------------------------------------------------------------ reads
 
     def state(self):
@@ -62,6 +84,14 @@ class AppView:
     def profile(self):
         return self._core.profile
 
+    def profiles(self):
+        """Every profile (patient), in the stored order."""
+        return self._app.profiles
+
+    def now(self):
+        """The record time of now (firmware/wallclock.py)."""
+        return self._app.clock.now(self._core.now_ms)
+
     def child_lock(self):
         return bool(self._core.child_lock)
 
@@ -77,6 +107,14 @@ class AppView:
         """The IMU calibration (imucal.ImuCal): why the last one was refused, its gain."""
         return self._core.imucal
 
+    def homed(self):
+        return bool(self._core.homed)
+
+    def unhomed_limit(self):
+        """(the highest target while not homed, the IMU error it allows for), mdeg."""
+        cfg = self._app.cfg
+        return commissioning.unhomed_max_mdeg(cfg), commissioning.imu_err_mdeg(cfg)
+
     def setting(self, name_):
         return self._app.cfg.get(name_)
 
@@ -87,9 +125,6 @@ class AppView:
     def imu_part(self):
         """The board's IMU driver (its who_am_i), or None if the board has none."""
         return getattr(self._app.board, "imu", None)
-
-    def homed(self):
-        return self._core.homed
 
     def step_counts(self):
         """(commanded, counted, angle): the plan's position and the PCNT count, both in
@@ -119,6 +154,7 @@ class AppView:
             ("est_valid", bool(core.est.valid)),
             ("homed", bool(core.homed)),
             ("estop_open", bool(core.switches.estop_open)),
+            ("ankle_lock", "open" if core.switches.ankle_open else "closed"),
             ("timer_ms", core.timer_ms),
             ("head_down_ms", core.head_down_ms),
             ("session_cap_ms", p.session_cap_ms),
@@ -148,6 +184,7 @@ class AppView:
             ("imu_angle_mdeg", est.angle_mdeg),
             ("home_switch", sw.at_home_switch),
             ("overtravel_switch", sw.overtravel),
+            ("ankle_lock_open", sw.ankle_open),
             ("homed", bool(core.homed)),
             ("steps_trusted", core.pos.steps_trusted),
             ("imu_trusted", core.pos.imu_trusted),
@@ -171,4 +208,6 @@ class AppView:
             ("sessions_at_level", p.sessions_at_level),
             ("advance_after", p.advance_after),
             ("consent", bool(p.consent)),
+            ("consent_by", p.consent_by if p.consent else None),
+            ("consent_time", _when(p.consent_t) if p.consent else None),
         )

@@ -18,7 +18,15 @@ on demand by firmware/console.py, so the normal firmware's heap never holds it.
 
 import states
 from cmdparse import ParseError, fmt_milli
-from signals import SW_DOWN, SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP
+from signals import (
+    SW_ANKLE_LOCK,
+    SW_DOWN,
+    SW_ESTOP,
+    SW_HOME,
+    SW_OVERTRAVEL,
+    SW_START,
+    SW_UP,
+)
 from ticks import ticks_add
 
 # (name, bit) of every input `switches` shows, logical: 1 = active (signals.py: the
@@ -28,6 +36,7 @@ SWITCHES = (
     ("estop_open", SW_ESTOP),
     ("home", SW_HOME),
     ("overtravel", SW_OVERTRAVEL),
+    ("ankle_lock_open", SW_ANKLE_LOCK),
     ("up", SW_UP),
     ("down", SW_DOWN),
     ("start", SW_START),

@@ -40,6 +40,10 @@ def moved(con, what, requested=None):
         note = "homing first, then the %s runs" % what
     elif requested is not None and requested < target == view.setting("rest_angle_mdeg"):
         note = "the rest at horizontal first, then on"
+    elif requested is not None and target < requested and not view.homed() and (
+            target == view.unhomed_limit()[0]):
+        note = ("clamped: not homed, the angle is the IMU's alone, which may be %s deg off;"
+                " home first (`home`) to go further" % fmt_milli(view.unhomed_limit()[1]))
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
     text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))
@@ -90,7 +94,7 @@ def c_start(con, a, b):
     con.out.ok(text, obj)
 
 
-def c_consent(con, yes):
+def c_consent(con, yes, who):
     p = con.view.profile()
     if yes is None:
         con.consent_shown = True
@@ -106,9 +110,21 @@ def c_consent(con, yes):
     if not con.consent_shown:
         raise ParseError("read the list first: consent, then consent yes")
     con.consent_shown = False
+    if who is None:
+        who = "therapist" if con.view.auth.is_authorised(con.now_ms, False) else "patient"
+    try:
+        profiles.check_name(who, "who")
+    except profiles.ProfileError as e:
+        raise ParseError(str(e))
+    had = p.consent
+    con.view.consent_by("" if had else who)  # the record layer stamps it, with the time
     if con.core(states.C_CONSENT):
-        con.out.ok("ok consent: recorded for profile '%s'" % p.name,
-                   {"profile": p.name, "consent": bool(p.consent)})
+        text = "ok consent: %s for profile '%s', given by %s" % (
+            "already recorded" if had else "recorded", p.name, p.consent_by if had else who)
+        con.out.ok(text, {"profile": p.name, "consent": bool(p.consent),
+                          "by": p.consent_by if had else who})
+    else:
+        con.view.consent_by("")
 
 
 def c_calibrate(con, a):

@@ -1,4 +1,5 @@
-"""Console commands for the limits: `config get|set` and `profile [set]`.
+"""Console commands for the limits: `config get|set`, `profile [set]`, and the patients
+(`profile list|new|select|rename|remove`: firmware/console_patients.py, on demand).
 
 Reading is open to anyone; a change needs a therapist session and the table in READY
 (nothing changes under a moving table), and goes through the app (AppView.set_setting,
@@ -64,6 +65,11 @@ def c_profile(con, setting, value):
     if setting is None:
         con.out.ok(None, pairs=view.profile_pairs())
         return
+    if type(setting) is str:
+        import console_patients  # on demand: rarely used, kept out of the resident heap
+
+        console_patients.run(con, setting, value)
+        return
     name, field_, milli = setting
     con.need_therapist()
     con.need_ready("profile set")
@@ -78,3 +84,4 @@ def c_profile(con, setting, value):
     con.out.ok(text + ("; " + warn if warn else ""),
                {"profile": p.name, "field": field_, "value": value, "old": old,
                 "level": p.level, "warning": warn or None})
+

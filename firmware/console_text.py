@@ -1,5 +1,6 @@
 """The console's words: names of numbers, reply values in human units, event records
-in words, and the rows of the listing replies (help, faults, history).
+in words, and the rows of the listing replies (help, config; faults and history:
+console_records.py).
 
 Pure formatting: reads nothing of the table; the callers pass the values. Runs per
 reply field or row, never on the idle path: it may allocate.
@@ -11,12 +12,12 @@ import names
 import profiles
 import programs
 import states
-from cmdparse import command_at, fmt_milli
+from cmdparse import fmt_milli
 
 # names.py text tables. machine.reset_cause() numbers (the same on the ESP32 and the
 # simulated board); how an e-stop was seen (events.E_ESTOP); which cap (events.E_CAP).
 RESETS = "\n1 power-on\n2 hard\n3 watchdog\n4 deep-sleep\n5 soft\n"
-_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n"
+_ESTOP_SOURCES = "\n1 circuit open\n2 irq edge\n3 console\n4 ankle lock opened\n"
 _CAP_KINDS = "\n1 hold cap\n2 session cap\n"
 
 
@@ -35,7 +36,8 @@ def state_name(st):
 
 
 def program_name(pid):
-    return name(programs.NAMES, pid)
+    """A program's name; "manual" for -1 (a session of goto, jog or the recovery)."""
+    return "manual" if pid == -1 else name(programs.NAMES, pid)
 
 
 def human(key, v):
@@ -77,7 +79,7 @@ def event_text(code, a, b):
     if code == e.E_ACK:
         return "in %s" % name(names_, a)
     if code == e.E_SESSION_START:
-        return "program %d" % a
+        return program_name(a)
     if code == e.E_SESSION_END:
         return "%s, deepest %s deg" % (profiles.ended_name(a), fmt_milli(b))
     if code == e.E_CLAMPED:
@@ -102,53 +104,16 @@ def event_text(code, a, b):
     if code == e.E_LIFT_CHECK:
         return "%s: the table rose %s deg at the slowest speed" % (
             "passed" if a else "refused", fmt_milli(b))
+    if code == e.E_ANKLE_LOCK:
+        return "ankle lock opened in %s at %s deg: back to horizontal" % (
+            name(names_, a), fmt_milli(b))
     if a == 0 and b == 0:
         return ""
     return "a=%d b=%d" % (a, b)
 
 
-def event_row(ev, js):
-    """An event log record (t_ms, code, a, b), or None if it was overwritten meanwhile."""
-    if ev is None:  # the ring wrapped while listing: say so
-        t, ename, a, b, text = 0, "lost", 0, 0, "overwritten while listing"
-    else:
-        t, code, a, b = ev
-        ename = events.name(code)
-        if ename is None:
-            ename = str(code)
-        text = event_text(code, a, b)
-    if js:
-        return [t, ename, a, b, text]
-    return "%s %s %s" % (fmt_milli(t), ename, text)
-
-
 # Row formatters of the listing replies: row(item, js) is the JSON value of one item
 # (js True) or its line of text (js False).
-
-
-def help_row(c, js):
-    if type(c) is int:
-        c = command_at(c)
-    assert c is not None
-    if js:
-        return {"name": c[0], "usage": c[1], "help": c[2]}
-    return "%-40s %s" % (c[1], c[2])
-
-
-def fault_row(e, js):
-    if js:
-        return {"fault": faults.name(e[0]), "code": e[0], "boot": e[1], "session": e[2]}
-    return "  %s (code %d) in boot %d, after session %d" % (faults.name(e[0]), e[0], e[1], e[2])
-
-
-def session_row(e, js):
-    if js:
-        return {"session": e[0], "program": program_name(e[1]), "level": e[2],
-                "deepest_mdeg": e[3], "head_down_ms": e[4],
-                "ended": profiles.ended_name(e[5])}
-    return "#%d %s level %d: deepest %s deg, head-down %s s, %s" % (
-        e[0], program_name(e[1]), e[2], fmt_milli(e[3]), fmt_milli(e[4]),
-        profiles.ended_name(e[5]))
 
 
 def setting_row(f, v, fixed, js):

@@ -5,12 +5,12 @@ every transition (only those in states.NEXT; any other is an internal fault), th
 command entry point (type and states.ALLOWED checks), the e-stop latch's trigger, the
 order of a tick, and the outputs (drive and indicators). It composes the parts that do
 one job each: where the table is (position.py), the switches (switches.py), the checks
-that report faults (supervisor.py), the session's clock and caps (session.py), homing
-(homing.py), the buttons and the commands they give (buttons.py), the targets, their
-clamp and the speeds, and the motion plan (motion.py), the angle estimator
-(estimator.py); and, as functions of the core, what each state does per tick
-(steps.py), what each command does (commands.py) and the safe reactions to an e-stop or
-a fault (reactions.py).
+that report faults (supervisor.py), the ankle lock's rules (anklelock.py), the session's
+clock and caps (session.py), homing (homing.py), the buttons and the commands they give
+(buttons.py), the targets, their clamp and the speeds, and the motion plan (motion.py),
+the angle estimator (estimator.py); and, as functions of the core, what each state does
+per tick (steps.py), what each command does (commands.py) and the safe reactions to an
+e-stop or a fault (reactions.py).
 
 `Core.tick(now_ms, inputs, outputs)` is called once per loop pass with the board's
 wrapping millisecond clock; `Core.command(cmd, a, b)` is how the console (and the
@@ -20,9 +20,10 @@ never imports machine/esp32, never reads a clock and never sleeps.
 Angles are millidegrees from horizontal, positive head-down. Every target from every
 path goes through the clamp (Targets.clamp): [loading angle, min(profile max, soft
 max)], and no further than horizontal until the profile's contraindication consent is
-given.
+given, nor while the ankle lock is not engaged.
 """
 
+import anklelock
 import buttons
 import childlock
 import commands
@@ -91,6 +92,7 @@ class Core:
         storage at start-up (faults.NONE if nothing); the self-test latches it."""
         self.cfg = cfg
         self.profile = profile  # max_mdeg, hold_max_ms, session_cap_ms, consent, ...
+        self.profiles = [profile]  # what C_PROFILE selects from (the app's list)
         self.config_fault = config_fault
         self.log = log if log is not None else EventLog()
         self.kin = kin = make_kinematics(cfg)
@@ -100,12 +102,12 @@ class Core:
         self.runner = programs.Runner(cfg)
         self.pos = Position(kin)
         self.switches = Switches(cfg)
-        self.targets = Targets(cfg, kin, profile, self.plan)
+        self.targets = Targets(cfg, kin, profile, self.plan, self.switches, self.pos)
         self.sup = Supervisor(cfg, self.est, self.pos, self.plan, self.switches)
         self.session = Session(cfg)
         self.buttons = Buttons(cfg)
         self.homing = Homing(cfg, kin, self.plan, self.pos, self.switches, self.targets,
-                             self.sup.runaway, self.log)
+                             self.sup.runaway, self.log, self.est)
         self.apply_config()
         self.program_id = programs.BEGINNER
         self.child_lock = False
@@ -142,6 +144,12 @@ class Core:
         self.targets.configure(self.cfg, self.kin)
         self.sup.configure(self.targets.v_emergency, self.cfg.tick_ms)
         self.buttons.configure(self.cfg)
+
+    def use_profile(self, profile):
+        """The profile the limits, the clamp and the session cap come from (C_PROFILE,
+        in READY only: never under a moving table or during a session)."""
+        self.profile = profile
+        self.targets.use_profile(profile)
 
     # The status the console and the tools read, kept by the parts.
     @property
@@ -202,6 +210,8 @@ class Core:
             sw = self.switches
             if (sw.estop_opened or sw.estop_edge) and self.state != EMERGENCY_RETURN:
                 reactions.emergency(self, 1 if sw.estop_opened else 2)
+            if sw.ankle_open:
+                anklelock.watch(self)  # opened head-down: back to horizontal at once
             self._supervise(dt, inp)
             if self.session.active and self.pos.angle_ok:
                 self._session_clock(dt)
@@ -273,6 +283,9 @@ class Core:
         r = commissioning.check(self.cfg, cmd, a, self.pos.angle_mdeg)
         if r != states.OK:
             return r  # every source too: no head-down motion before the IMU calibration
+        r = anklelock.check(self, cmd, a)
+        if r != states.OK:
+            return r  # and none while the ankle lock is not engaged (anklelock.py)
         st = self.state
         if not states.ALLOWED[st] & (1 << cmd):
             if st == EMERGENCY_RETURN:

@@ -12,14 +12,14 @@ E_BOOT = const(1)  # a: reset cause (machine.*_RESET numbering)
 E_STATE = const(2)  # a: from state, b: to state
 E_FAULT = const(3)  # a: fault code, b: state it was raised in
 E_COMMAND = const(4)  # a: command, b: result (0 = accepted, else refusal reason)
-E_ESTOP = const(5)  # a: 1 = circuit open, 2 = IRQ edge, 3 = console estop
+E_ESTOP = const(5)  # a: 1 = circuit open, 2 = IRQ edge, 3 = console estop, 4 = ankle lock
 E_ACK = const(6)  # a: state acknowledged
 E_SESSION_START = const(7)  # a: program id (-1 = manual: goto, jog, recovery)
 E_SESSION_END = const(8)  # a: outcome (profiles.COMPLETED...FAULT), b: deepest mdeg
 E_CLAMPED = const(9)  # a: requested target mdeg, b: clamped target mdeg
 E_CAP = const(10)  # a: 1 = hold time cap, 2 = session head-down cap
 E_CONSENT = const(11)  # contraindications acknowledged
-E_HOMED = const(12)  # a: step count at the switch
+E_HOMED = const(12)  # a: step count at the switch, b: the calibrated IMU off it (0: agreed)
 E_STUCK_BUTTON = const(13)  # a: button bits
 E_CALIBRATED = const(14)  # a: new IMU zero offset mdeg
 E_RECOVERY = const(15)  # a: angle at boot, mdeg
@@ -28,6 +28,9 @@ E_SEGMENT = const(17)  # a: program segment index, b: target mdeg
 E_OVERRUN = const(18)  # a: consecutive overruns
 E_GAVE_UP = const(19)  # the return cannot lift the load: a: fault code, b: IMU angle mdeg
 E_LIFT_CHECK = const(20)  # liftcheck.py: a: 1 passed, 0 refused; b: the rise, mdeg
+# anklelock.py: the ankle lock opened head-down (or on the way there, or in a program):
+# a: the state it opened in, b: the angle mdeg; the emergency return follows (E_ESTOP 4)
+E_ANKLE_LOCK = const(21)
 
 
 

@@ -22,7 +22,7 @@ IMU_FROZEN = const(13)  # identical raw readings: sensor stuck
 # motion
 RUNAWAY = const(20)  # angle from steps and measured angle disagree over a window
 OVERTRAVEL = const(21)  # over-travel switch actuated
-HOMING = const(22)  # home switch not found within the expected travel
+HOMING = const(22)  # home switch not found within the travel, stuck, or never steady (homing.WHY_*)
 STEPGEN = const(23)  # emitted step count far from the plan (generator glitch)
 HOME_SWITCH = const(24)  # home switch reads "at the loading stop" where steps and IMU say not
 OVERTRAVEL_SWITCH = const(25)  # over-travel switch contradicts both steps and IMU

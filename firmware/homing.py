@@ -5,24 +5,62 @@ if the switch is not there yet, on slowly head-up (the safe direction) a bounded
 distance; brake on the switch, back off it, approach again slowly and take the
 reference where the switch closes (Position.reference, homed), then park at the loading
 angle. start() begins it; step() advances it once per tick and returns RUNNING, DONE
-(parked, referenced) or FAILED (no switch within the expected travel, or a switch that
-never releases); the core raises the fault. Moves go through Targets.go (clamped, as
-every target) and Targets.aim (unclamped: only the seek past the counted loading angle,
-toward the mechanical stop). Allocation-free.
+(parked, referenced) or FAILED (no switch within the expected travel, a switch that
+never releases, or one that never holds still as evidence); the core raises the fault
+and `why` says which (WHY_*).
+
+The reference is evidence-checked (attack18c: a 30-40 ms open of the NC wire during the
+slow approach was taken as the edge, 1 deg off, and a calibration then solved on it):
+stopped where the switch closed, the switch must stay closed for DWELL_MS standing still
+and, on a calibrated IMU, the IMU must put the table within its calibrated tolerance
+(commissioning.IMU_CAL_ERR_MDEG) of the switch's angle. Otherwise the retract and the
+slow approach are tried again, SLOW_TRIES times in all, then FAILED (WHY_UNSTABLE): at
+the loading end, so a stop there is not head-down. Only a verified reference sets
+`homed` - and the IMU calibration requires `homed` (commands._calibrate).
+
+A switch that holds at the same edge (within _REPEAT_MDEG) on two approaches while the
+IMU disagrees is the switch: a glitch does not repeat at one spot, an IMU remounted off
+since its calibration (scenario imu_mount_offset_calibration: 3 deg) does. That edge is
+taken, the disagreement logged (E_HOMED b), so that the IMU can be calibrated again:
+refusing it would leave no console way to re-commission the table.
+
+Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
+the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
 
+from commissioning import IMU_CAL_ERR_MDEG
 from events import E_HOMED
 from micropython import const
-from states import H_APPROACH, H_BRAKE, H_PARK, H_RETRACT, H_SEEK, H_SLOW
+from states import H_APPROACH, H_BRAKE, H_DWELL, H_PARK, H_RETRACT, H_SEEK, H_SLOW
+from ticks import ticks_diff
 
 RUNNING = const(0)
 DONE = const(1)
 FAILED = const(2)
 
+# why a homing FAILED (Homing.why)
+WHY_NONE = const(0)
+WHY_NO_SWITCH = const(1)  # no switch within the expected travel
+WHY_STUCK = const(2)  # the switch did not release on the retract
+WHY_UNSTABLE = const(3)  # the switch did not stay closed, or the IMU disagreed, each try
+
+# The switch must stay closed this long with the table standing still before its edge is
+# the reference: a glitch of the NC wire (>= 30 ms reads as pressed after the 3-sample
+# filter) ends well inside it; 200 ms is 0.1 deg at the slow approach's speed, and adds
+# only this much to every homing.
+DWELL_MS = const(200)
+# Slow approaches (each after a retract) before homing gives up: one glitch, and one more
+# for luck; a third disagreement is a fault of the switch or of its mounting.
+SLOW_TRIES = const(3)
+# Two held edges this close are one switch edge: the slow approach moves 5 mdeg a tick,
+# the switch filter takes 3 samples; a mechanical switch repeats to a few hundredths.
+_REPEAT_MDEG = const(100)
+
 
 class Homing:
-    def __init__(self, cfg, kin, plan, pos, switches, targets, runaway, log):
+    def __init__(self, cfg, kin, plan, pos, switches, targets, runaway, log, est=None):
         self._cfg = cfg
+        self._est = est  # the IMU's estimate: a second witness of the switch's edge
         self._kin = kin
         self._plan = plan
         self._pos = pos
@@ -32,10 +70,20 @@ class Homing:
         self._log = log
         self.phase = H_APPROACH
         self._pressed_mdeg = 0  # counted angle where the switch was last seen pressed
+        self._at_count = 0  # the step count where the slow approach met the switch
+        self._still_ms = 0  # when the table stood still on it (DWELL_MS from then)
+        self._still = False
+        self.tries = 0  # slow approaches this homing
+        self.why = WHY_NONE
+        self._held_mdeg = 0  # the last edge that held but the IMU disagreed with
+        self._held = False
 
     def start(self):
         tg = self._targets
         self.phase = H_APPROACH
+        self.tries = 0
+        self.why = WHY_NONE
+        self._held = False
         tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
 
     def step(self, now_ms):
@@ -48,37 +96,86 @@ class Homing:
                 self.phase = H_BRAKE
             elif plan.done():
                 if ph == H_SEEK:
-                    return FAILED  # not within the expected travel
+                    return self._fail(WHY_NO_SWITCH)  # not within the expected travel
                 # Lost steps can leave the counted loading angle short of the switch:
                 # seek on slowly, head-up (the safe direction), a bounded distance.
                 self.phase = H_SEEK
                 self._seek()
         elif ph == H_BRAKE:
             if plan.done():
-                self.phase = H_RETRACT
                 # aimed in the steps' frame, the frame the move is counted in
-                here = self._kin.mdeg_from_steps(plan.pos)
-                self._pressed_mdeg = here
-                tg = self._targets
-                # unclamped, as the seek: off the switch by homing_retract_mdeg, not on to
-                # a counted loading angle that an uncalibrated IMU's boot reference put up
-                # to 5.4 deg further (issue #18); head-up of the switch's edge + 2 deg
-                tg.aim(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
+                self._pressed_mdeg = self._kin.mdeg_from_steps(plan.pos)
+                self._retract()
         elif ph == H_RETRACT:
             if plan.done():
                 if at_switch:
-                    return FAILED  # the switch never released: stuck
+                    return self._fail(WHY_STUCK)  # the switch never released
                 self.phase = H_SLOW
+                self.tries += 1
                 self._seek(self._pressed_mdeg)
         elif ph == H_SLOW:
             if at_switch:
-                self._reference(now_ms)
+                self._at_count = self._pos.count  # the edge, if the switch holds
+                self._still = False
+                plan.stop()
+                self.phase = H_DWELL
             elif plan.done():
-                return FAILED
+                return self._fail(WHY_NO_SWITCH)
+        elif ph == H_DWELL:
+            return self._dwell(now_ms, at_switch)
         elif ph == H_PARK:
             if plan.done():
                 return DONE
         return RUNNING
+
+    def _fail(self, why):
+        self.why = why
+        return FAILED
+
+    def _retract(self):
+        self.phase = H_RETRACT
+        tg = self._targets
+        here = self._kin.mdeg_from_steps(self._plan.pos)
+        # unclamped, as the seek: off the switch by homing_retract_mdeg, not on to a
+        # counted loading angle that an uncalibrated IMU's boot reference put up to
+        # 5.4 deg further (issue #18); head-up of the switch's edge + 2 deg
+        tg.aim(here + self._cfg.homing_retract_mdeg, tg.v_jog, tg.a_jog)
+
+    def _dwell(self, now_ms, at_switch):
+        """Stopped where the slow approach met the switch: the switch must hold, standing
+        still, for DWELL_MS, and a calibrated IMU agree; else try again, or fail."""
+        if at_switch and not self._plan.done():
+            return RUNNING
+        if at_switch and not self._still:
+            self._still = True
+            self._still_ms = now_ms
+        if at_switch and ticks_diff(now_ms, self._still_ms) < DWELL_MS:
+            return RUNNING
+        if at_switch:
+            d = self._imu_disagrees_mdeg()
+            edge = self._kin.mdeg_from_steps(self._at_count + self._pos.offset)
+            if d == 0 or (self._held and -_REPEAT_MDEG <= edge - self._held_mdeg
+                          <= _REPEAT_MDEG):
+                self._reference(now_ms, d)
+                return RUNNING
+            self._held = True  # held, but the IMU puts the table elsewhere
+            self._held_mdeg = edge
+        # released (a glitch, not the edge), or the IMU puts the table elsewhere
+        if self.tries >= SLOW_TRIES:
+            return self._fail(WHY_UNSTABLE)
+        self._retract()
+        return RUNNING
+
+    def _imu_disagrees_mdeg(self):
+        """0, or how far a calibrated, valid IMU puts the table from the switch's angle
+        beyond its calibrated tolerance allows (uncalibrated it may be 5.4 deg off: no
+        witness; the dwell alone then judges)."""
+        cfg = self._cfg
+        est = self._est
+        if est is None or not cfg.imu_calibrated or not (self._pos.imu_trusted and est.valid):
+            return 0
+        d = est.angle_mdeg - cfg.home_switch_mdeg
+        return 0 if -IMU_CAL_ERR_MDEG <= d <= IMU_CAL_ERR_MDEG else d
 
     def _seek(self, pressed_mdeg=None):
         """Toward the head-up side, past the step-counted loading angle by up to
@@ -94,16 +191,16 @@ class Homing:
             target = pressed_mdeg - cfg.homing_travel_mdeg
         tg.aim(target, tg.v_home, tg.a_jog)
 
-    def _reference(self, now_ms):
+    def _reference(self, now_ms, imu_off_mdeg):
         # the reference: this count is where the switch edge is
         cfg = self._cfg
         pos = self._pos
-        pos.reference(cfg.home_switch_mdeg)
+        pos.reference(cfg.home_switch_mdeg, self._at_count)
         pos.homed = True
         self._runaway.reset()  # a new reference: the old error history no longer applies
         self._runaway.anchor()  # the steps are true here: the discrepancy is the IMU's
         self._plan.reset(pos.count + pos.offset)
-        self._log.add(now_ms, E_HOMED, pos.count)
+        self._log.add(now_ms, E_HOMED, self._at_count, imu_off_mdeg)
         self.phase = H_PARK
         tg = self._targets
         tg.go(cfg.loading_angle_mdeg, tg.v_home, tg.a_jog)

@@ -132,4 +132,9 @@ def _verdict(core, st, lc, rise):
         return BUSY
     lc.refusals += 1
     core.log.add(core.now_ms, events.E_LIFT_CHECK, 0, rise)
+    # the probe's steps were lost (the table did not rise): the count is up to
+    # PROBE_MDEG head-up of the table from here on, under the runaway tolerance. The
+    # way back homes again at the loading end, so the next goto's check starts from a
+    # true count (fix18c: else it ended 0.52 deg head-down, past the 0.5 deg threshold)
+    core.pos.homed = False
     return REFUSED

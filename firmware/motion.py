@@ -35,6 +35,7 @@ steps, 8 mdeg, for a 2 ms early tick at emergency speed), which the plan brakes
 through and returns from exactly (tests/host/test_motion_props.py).
 """
 
+from commissioning import unhomed_max_mdeg
 from micropython import const
 from restguard import RestGuard
 
@@ -354,7 +355,8 @@ class Targets:
     Owns: the speeds and accelerations of each kind of motion in step units (converted from
     the validated configuration's mdeg/s and mdeg/s^2 once per configuration change), the
     clamp - [loading angle, min(profile max, soft max)], no further than horizontal
-    until the profile's contraindication consent is given, and no further head-up than
+    until the profile's contraindication consent is given or while the ankle lock is
+    not engaged (anklelock.py), and no further head-up than
     the rest angle while the person is owed the rest there (`rest`, restguard.py) - and
     the last target planned (`target_mdeg`, for the invariant checks). Every move the
     core, its safe reactions and homing make goes through go() (clamped) or, for
@@ -363,14 +365,19 @@ class Targets:
     Allocation-free.
     """
 
-    def __init__(self, cfg, kin, profile, plan):
+    def __init__(self, cfg, kin, profile, plan, switches, pos):
         self._cfg = cfg
+        self._switches = switches  # ankle_open is read live
+        self._pos = pos  # position.Position: not homed, the IMU-error margin applies
         self._kin = kin
         self._profile = profile  # max_mdeg and consent are read live
         self._plan = plan
         self.target_mdeg = 0  # last target planned
         self.rest = RestGuard(cfg)
         self.configure(cfg, kin)
+
+    def use_profile(self, profile):
+        self._profile = profile
 
     def configure(self, cfg, kin):
         self.v_normal = kin.sps_from_mdeg_s(cfg.normal_speed_mdeg_s)
@@ -381,14 +388,23 @@ class Targets:
         self.a_emergency = kin.sps2_from_mdeg_s2(cfg.emergency_accel_mdeg_s2)
         self.v_home = kin.sps_from_mdeg_s(cfg.homing_slow_mdeg_s)
 
-    def clamp(self, target_mdeg):
+    def clamp(self, target_mdeg, back=False):
+        """target_mdeg inside the limits. back: a return to the rest angle (its target is
+        horizontal by the best source there is, so the not-homed margin does not apply)."""
         cfg = self._cfg
         hi = self._profile.max_mdeg
         if hi > cfg.soft_max_mdeg:
             hi = cfg.soft_max_mdeg
-        # no consent, or not commissioned (commissioning.py): nothing head-down of rest
-        if (not self._profile.consent or not cfg.imu_calibrated) and hi > cfg.rest_angle_mdeg:
+        # no consent, not commissioned (commissioning.py), or the ankle lock not engaged
+        # (anklelock.py): nothing head-down of rest
+        if (not self._profile.consent or not cfg.imu_calibrated
+                or self._switches.ankle_open) and hi > cfg.rest_angle_mdeg:
             hi = cfg.rest_angle_mdeg
+        pos = self._pos
+        if not back and not pos.homed:
+            u = unhomed_max_mdeg(cfg)
+            if hi > u:
+                hi = u
         if target_mdeg > hi:
             return hi
         lo = self.rest.low_mdeg(cfg.loading_angle_mdeg)
@@ -399,6 +415,10 @@ class Targets:
     def go(self, target_mdeg, vmax, amax):
         """Move to target_mdeg, clamped: the way every target goes."""
         self.aim(self.clamp(target_mdeg), vmax, amax)
+
+    def go_back(self, target_mdeg, vmax, amax):
+        """A return toward the rest angle, clamped without the not-homed margin."""
+        self.aim(self.clamp(target_mdeg, True), vmax, amax)
 
     def aim(self, target_mdeg, vmax, amax):
         """Plan the move to target_mdeg as given (homing's seek and retract alone skip the

@@ -1,20 +1,30 @@
 """Persistence: the one place that turns the core's events into stored records.
 
 Owns reacting to the event log after each loop pass (outside the tick): a session's end
-becomes a history entry and the profile's progression; a consent or a calibration (the
-core changed profile.consent or cfg.imu_zero_mdeg) saves the profiles and the settings
-that differ from the hardware defaults; a fault goes into the fault history.
+becomes a history entry of the selected profile (patient) and its progression; a
+consent (dated, with who gave it) or a calibration (the core changed profile.consent or
+cfg.imu_zero_mdeg) saves the profiles and the settings that differ from the hardware
+defaults; a fault goes into the fault history. Every record is stamped here with the
+wall clock's record time (firmware/wallclock.py): the core never reads a clock.
+
+Writes happen only at standstill for sessions (the session ends on entering READY, at
+the loading stop) and at a consent (READY or HOLDING: console only); a fault's record
+is written when it latches, as before (issue #19's guard is the board's).
 """
 
 import profiles
 import store
 from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END
+from wallclock import WallClock
 
 SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
 
 
 class Persistence:
-    def __init__(self, fs, cfg, base_settings, profile_list, history, faultlog, core):
+    def __init__(self, fs, cfg, base_settings, profile_list, history, faultlog, core,
+                 clock=None):
+        self.clock = clock if clock is not None else WallClock()
+        self.consent_by = ""  # who the console said gives the next consent ("": patient)
         self._fs = fs
         self._cfg = cfg
         self._base = base_settings  # what a save compares against (cfg.as_dict())
@@ -40,10 +50,20 @@ class Persistence:
             code = ev[1]
             if code == E_SESSION_END:
                 self._session_end(ev[2], ev[3])
-            elif code == E_CONSENT or code == E_CALIBRATED:
+            elif code == E_CONSENT:
+                p = self._core.profile
+                p.consent_t = self.now()
+                p.consent_by = self.consent_by or "patient"
+                self.consent_by = ""
+                self.save_profiles_and_settings()
+            elif code == E_CALIBRATED:
                 self.save_profiles_and_settings()
             elif code == E_FAULT:
-                self._faultlog.add(ev[2], self._history.count)
+                self._faultlog.add(ev[2], self._history.count, self.now())
+
+    def now(self):
+        """The record time of now (the core's last tick)."""
+        return self.clock.now(self._core.now_ms)
 
     def _session_end(self, how, deepest_mdeg):
         core = self._core
@@ -51,13 +71,14 @@ class Persistence:
         level = p.level
         head_down_ms = core.session.head_down_ms
         profiles.record_session(p, how, deepest_mdeg, head_down_ms)
-        self._history.add(core.program_id, level, deepest_mdeg, head_down_ms, how)
+        self._history.add(core.session.program, level, deepest_mdeg, head_down_ms, how,
+                          p.pid, self.now())
         self.save_profiles_and_settings()
 
     def save_profiles_and_settings(self):
-        """Persist profiles and the settings that differ from the hardware defaults.
-        Returns store.OK, or store.WRITE_FAILED if either write failed."""
-        a = profiles.save_profiles(self._fs, self._profiles)
+        """Persist profiles (with the selected one) and the settings that differ from
+        the hardware defaults. Returns store.OK, or store.WRITE_FAILED if either failed."""
+        a = profiles.save_profiles(self._fs, self._profiles, self._core.profile)
         b = store.save(self._fs, SETTINGS, self.stored_settings())
         return a if a != store.OK else b
 

@@ -43,9 +43,12 @@ class Position:
         else:
             self.angle_ok = False
 
-    def reference(self, angle_mdeg):
-        """The current count is at angle_mdeg: the steps are referenced and trusted."""
-        self.offset = self._kin.steps_from_mdeg(angle_mdeg) - self.count
+    def reference(self, angle_mdeg, at_count=None):
+        """The current count (or at_count, one seen earlier) is at angle_mdeg: the steps
+        are referenced and trusted."""
+        if at_count is None:
+            at_count = self.count
+        self.offset = self._kin.steps_from_mdeg(angle_mdeg) - at_count
         self.referenced = True
         self.steps_trusted = True
 

@@ -13,6 +13,7 @@ Runs once per session or command: it may allocate.
 import store
 from config import field, field_names, fields
 from micropython import const
+from wallclock import MAX_T, NO_TIME
 
 
 class ProfileError(ValueError):
@@ -99,6 +100,7 @@ _REACHED_TOL_MDEG = const(3000)
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 _NAME_MAX = const(16)  # fits a console line and the history
 MAX_PROFILES = const(8)  # a household or a small practice; keeps the file small
+MAX_PID = const(255)  # the history packs it in a byte
 FILE = "profiles"
 
 # Integer fields, "name default low high" one per line (config.py's format: field(),
@@ -116,8 +118,12 @@ FIELDS = (
     "\nsessions_at_level 0 0 20"
     # completed sessions before the next level: at least 1; 20 = a very cautious therapist
     "\nadvance_after 3 1 20"
+    # the patient's number: the history's sessions carry it, so a rename keeps them
+    "\npid 1 1 %d"
+    # when consent was given: a wallclock.py record time (NO_TIME: none, or undated)
+    "\nconsent_t %d %d %d"
     "\n"
-) % (LEVEL_ANGLE_MDEG[0], ABS_MAX_MDEG, NUM_LEVELS - 1)
+) % (LEVEL_ANGLE_MDEG[0], ABS_MAX_MDEG, NUM_LEVELS - 1, MAX_PID, NO_TIME, NO_TIME, MAX_T)
 
 
 def max_limit_mdeg(cfg):
@@ -146,18 +152,23 @@ class Profile:
         self.sessions_at_level = 0
         self.advance_after = 3
         self.consent = False  # contraindications acknowledged; programs refuse without it
+        self.consent_by = ""  # who confirmed it ("" none); consent_t: when
+        self.pid = 1
+        self.consent_t = NO_TIME
 
     def to_dict(self):
-        d = {"name": self.name, "consent": self.consent}
+        d = {"name": self.name, "consent": self.consent, "consent_by": self.consent_by}
         for n in field_names(FIELDS):
             d[n] = getattr(self, n)
         return d
 
     def check(self, cfg):
         """Raise ProfileError naming the first field or rule that fails."""
-        _check_name(self.name)
+        check_name(self.name)
         if type(self.consent) is not bool:
             raise ProfileError("consent must be true or false")
+        if self.consent_by != "":
+            check_name(self.consent_by, "consent_by")
         for f in fields(FIELDS):
             _check_int(f, getattr(self, f[0]))
         limit = max_limit_mdeg(cfg)
@@ -180,7 +191,7 @@ class Profile:
         """
         old = self.to_dict()
         for n in values:
-            if n != "name" and n != "consent" and field(n, FIELDS) is None:
+            if n not in ("name", "consent", "consent_by") and field(n, FIELDS) is None:
                 raise ProfileError("unknown profile field '%s'" % n)
         try:
             for n in values:
@@ -214,12 +225,14 @@ def _check_int(field, value):
         raise ProfileError("%s=%d is outside [%d, %d]" % (field[0], value, field[2], field[3]))
 
 
-def _check_name(name):
+def check_name(name, what="name"):
+    """ProfileError unless name is 1-16 letters, digits, '_' or '-'."""
     if type(name) is not str or not 1 <= len(name) <= _NAME_MAX:
-        raise ProfileError("name must be 1-%d characters" % _NAME_MAX)
+        raise ProfileError("%s must be 1-%d characters" % (what, _NAME_MAX))
     for c in name:
         if c not in _NAME_CHARS:
-            raise ProfileError("name may only use letters, digits, '_' and '-'")
+            raise ProfileError("%s may only use letters, digits, '_' and '-'" % what)
+
 
 
 def from_dict(d, cfg):
@@ -284,11 +297,45 @@ def record_session(profile, ended_how, deepest_mdeg, head_down_ms):
     return 0
 
 
-def save_profiles(fs, profiles):
-    """Persist the profile list; returns store.OK or store.WRITE_FAILED."""
+def save_profiles(fs, profiles, selected=None):
+    """Persist the profile list and the selected profile (the one the table buttons act
+    on; None: the first); returns store.OK or store.WRITE_FAILED."""
     if len(profiles) > MAX_PROFILES:
         raise ProfileError("at most %d profiles" % MAX_PROFILES)
-    return store.save(fs, FILE, {"profiles": [p.to_dict() for p in profiles]})
+    sel = (selected if selected is not None else profiles[0]).pid
+    return store.save(fs, FILE, {"profiles": [p.to_dict() for p in profiles],
+                                 "selected": sel})
+
+
+def find(profiles, name):
+    """The index of the profile called name, or -1."""
+    for i in range(len(profiles)):
+        if profiles[i].name == name:
+            return i
+    return -1
+
+
+def selected_index(fs, profiles):
+    """The index of the profile stored as selected (0 if none or unknown)."""
+    data, status = store.load(fs, FILE, None)
+    sel = data.get("selected") if status == store.OK and type(data) is dict else None
+    for i in range(len(profiles)):
+        if profiles[i].pid == sel:
+            return i
+    return 0
+
+
+def _fix_pids(out, given):
+    """Give each profile stored without a profile id (the older format) or with one
+    already taken the smallest free id, in order: the first of an older file becomes
+    patient 1, whose sessions the older history holds (history.FIRST_PID)."""
+    for i in range(len(out)):
+        taken = [q.pid for q in out[:i]]
+        if not given[i] or out[i].pid in taken:
+            pid = 1
+            while pid in taken:
+                pid += 1
+            out[i].pid = pid
 
 
 def load_profiles(fs, cfg):
@@ -302,18 +349,21 @@ def load_profiles(fs, cfg):
     """
     data, status = store.load(fs, FILE, None)
     out = []
+    given = []  # stored with a profile id
     if type(data) is dict and type(data.get("profiles")) is list:
         for d in data["profiles"][:MAX_PROFILES]:
+            given.append(type(d) is dict and "pid" in d)
             try:
                 out.append(from_dict(d, cfg))
             except ProfileError:
                 status = store.CORRUPT
                 name = d.get("name") if type(d) is dict else None
                 try:
-                    _check_name(name)
+                    check_name(name)
                 except ProfileError:
                     name = "user%d" % len(out)
                 out.append(fallback_profile(name, cfg))
+        _fix_pids(out, given)
     elif status == store.OK:
         status = store.CORRUPT  # a valid record holding the wrong shape
     if not out:

@@ -21,7 +21,6 @@ machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
-import lift
 from events import E_ESTOP, E_FAULT, E_GAVE_UP
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
@@ -133,7 +132,7 @@ def return_to_rest(core, vmax, amax):
     angle = core.pos.angle_mdeg
     rest = core.cfg.rest_angle_mdeg
     if angle > rest:
-        tg.go(rest, vmax, amax)
+        tg.go_back(rest, vmax, amax)
     else:
         tg.stay(angle, vmax, amax)
 
@@ -184,7 +183,7 @@ def step_latch(core, st):
         if st == FAULT and not can_move(core):
             latch(core)
         elif core.plan.done():
-            if _short_of_rest(core):
+            if short_of_rest(core):
                 # the return lost steps too few for the runaway check to see (under its
                 # tolerance), a heavy load at the e-stop's or a fault's speed: take the
                 # steps from the IMU again and try on, or give up
@@ -197,16 +196,28 @@ def step_latch(core, st):
                 core.phase = P_LATCHED
 
 
-def _short_of_rest(core):
+def short_of_rest(core):
     """A return arrived by its steps, but the IMU (with the offset it took at rest,
-    RunawayCheck.safe_offset_mdeg) puts the table clearly head-down of the steps and of
-    the rest angle: the return lost steps. 'Clearly': the progress a try must show
-    (lift.PROGRESS_MIN_MDEG) between the IMU and the steps, and twice that from the rest
-    angle, so that a further try has that much to show and an IMU's noise cannot make
-    one give up at horizontal."""
+    RunawayCheck.safe_offset_mdeg) puts the table head-down of the steps and of the rest
+    angle by more than the head-down threshold (cfg.head_down_mdeg, 0.5 deg: the
+    calibrated IMU's tolerance): the return lost steps, and the person is still
+    head-down. Then it goes the lift path (a try at the slowest speed, give up with the
+    alarm if none moves it), never a plain latch: attack18c found a latch at 0.94 deg
+    head-down with the former 0.5/1 deg thresholds. A further try then has more than
+    that to show, and a try earns another at lift.PROGRESS_MIN_MDEG (0.5 deg) of it."""
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
     a = est.angle_mdeg + core.sup.runaway.safe_offset_mdeg()
-    m = lift.PROGRESS_MIN_MDEG
-    return a - core.pos.steps_mdeg > m and a - core.cfg.rest_angle_mdeg > 2 * m
+    m = core.cfg.head_down_mdeg
+    return a - core.pos.steps_mdeg > m and a - core.cfg.rest_angle_mdeg > m
+
+
+def arrived_short(core):
+    """The normal return's arrival at the rest angle (steps.py): short of it by the IMU,
+    the steps are taken as lost and the fault's return takes over (the lift path)."""
+    if not short_of_rest(core):
+        return False
+    core.pos.steps_trusted = False
+    raise_fault(core, faults.RUNAWAY)
+    return True

@@ -1,11 +1,12 @@
 """One session on the table: its head-down clock, deepest angle, cap, and how it ended.
 
 Owns the session's bookkeeping from the first motion command at the loading position to
-the return there: time spent head-down (beyond cfg.head_down_mdeg), the deepest angle
-reached, whether the profile's session cap was reached (or is about to be: the time
-used plus the way back reaches it, return_due), and the flags that decide the
-end reason (profiles.EMERGENCY > DISCOMFORT > FAULT > ABORTED > COMPLETED). The core
-logs the events and decides what the cap means. Allocation-free.
+the return there: the program it ran (set by the core's commands), time spent head-down
+(beyond cfg.head_down_mdeg), the deepest angle reached, whether the profile's session
+cap was reached (or is about to be: the time used plus the way back reaches it,
+return_due), and the flags that decide the end reason (profiles.EMERGENCY > DISCOMFORT >
+FAULT > ABORTED > COMPLETED). The core logs the events and decides what the cap means.
+Allocation-free.
 """
 
 from profiles import ABORTED, COMPLETED, DISCOMFORT, EMERGENCY
@@ -16,6 +17,7 @@ class Session:
     def __init__(self, cfg):
         self._cfg = cfg
         self.active = False
+        self.program = -1  # the program it ran (programs.NAMES), -1 manual: the history's
         self.head_down_ms = 0
         self.deepest_mdeg = 0
         self.cap_reached = False  # the profile's session_cap_ms of head-down time used up

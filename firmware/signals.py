@@ -5,8 +5,9 @@ A board (firmware/board_esp32.py on the ESP32, host_tools/simboard.py in the
 simulator) fills Inputs from its hardware and applies Outputs to it.
 
 Switch bits are *logical*: 1 means "active" (button pressed, e-stop circuit open,
-limit switch actuated). The e-stop and the limit switches are normally closed, so an
-open circuit - including a cut wire - reads as active; the buttons are normally open,
+limit switch actuated, ankle lock not engaged). The e-stop, the limit switches and the
+ankle lock are normally closed, so an open circuit - including a cut wire - reads as
+active; the buttons are normally open,
 so a cut button wire can never command motion (hardware/pinout.csv).
 """
 
@@ -19,6 +20,7 @@ SW_START = const(4)  # START/MODE button
 SW_ESTOP = const(8)  # emergency-return circuit open (pressed or wire cut)
 SW_HOME = const(16)  # loading/home switch actuated (table at the loading stop)
 SW_OVERTRAVEL = const(32)  # over-travel switch actuated (table past the soft max)
+SW_ANKLE_LOCK = const(64)  # ankle lock not engaged (its NC contact open or wire cut)
 
 SW_BUTTONS = const(7)  # UP | DOWN | START
 

@@ -49,6 +49,7 @@ H_RETRACT = const(12)  # HOMING: back off the switch
 H_SLOW = const(13)  # HOMING: slow second approach; the reference is set on the switch
 H_PARK = const(14)  # HOMING: to the loading position
 H_SEEK = const(15)  # HOMING: not there yet: on slowly, head-up, up to homing_travel_mdeg
+H_DWELL = const(16)  # HOMING: stopped on the switch: it must stay closed, the IMU agree
 
 # The names of the sub-phases above, for status and logs (names.py text).
 _PHASES = (
@@ -66,6 +67,7 @@ _PHASES = (
     "\n13 slow_approach"
     "\n14 park"
     "\n15 seek"
+    "\n16 dwell"
     "\n"
 )
 
@@ -87,9 +89,10 @@ C_DISCOMFORT = const(14)  # user reports discomfort: return at once
 C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
 C_CALIBRATE = const(16)  # IMU calibration at a known angle (a: mdeg; b: 1 if given)
 C_CHILD_LOCK = const(17)  # a: 1 lock the buttons' motion commands, 0 unlock (PIN: console)
-C_JOG_KEEP = const(18)  # the console jog's keep-alive (service mode; commands.py)
-C_DRIVE_HOLD = const(19)  # a: 1 energise the driver in READY without motion, 0 off (bring-up)
-C_LAST = const(19)  # the highest command number
+C_PROFILE = const(18)  # a: select the profile (patient) at this index (PIN: console)
+C_JOG_KEEP = const(19)  # the console jog's keep-alive (service mode; commands.py)
+C_DRIVE_HOLD = const(20)  # a: 1 energise the driver in READY without motion, 0 off (bring-up)
+C_LAST = const(20)  # the highest command number
 
 COMMAND_NAMES = (
     "none",
@@ -110,6 +113,7 @@ COMMAND_NAMES = (
     "recover",
     "calibrate",
     "child_lock",
+    "profile",
     "jog_keep",
     "drive_hold",
 )
@@ -128,6 +132,7 @@ R_IN_PROGRESS = const(9)  # emergency return still under way
 R_CAUSE = const(10)  # the fault's cause is still present
 R_LOCKED = const(11)  # buttons locked (child lock)
 R_UNCALIBRATED = const(12)  # head-down refused: the IMU is not calibrated (commissioning.py)
+R_ANKLE_LOCK = const(13)  # head-down refused: the ankle lock is not engaged (anklelock.py)
 
 # What each refusal reason means (names.py text).
 _REASONS = (
@@ -145,6 +150,7 @@ _REASONS = (
     "\n11 buttons locked"
     "\n12 the IMU is not calibrated: calibrate at the loading stop and at horizontal,"
     " README 'Calibrating the IMU'"
+    "\n13 ankle lock not engaged: close it before going head-down"
     "\n"
 )
 
@@ -191,7 +197,7 @@ ALLOWED = (
     _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
     _ALWAYS | _bits(C_STOP),  # HOMING: at the loading stop already; stop ends it
     _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE,
-                    C_DRIVE_HOLD),  # READY
+                    C_PROFILE, C_DRIVE_HOLD),  # READY: the next person only at the loading stop
     _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
     _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN,
                     C_JOG_KEEP),
@@ -240,10 +246,10 @@ FAULT EMERGENCY_RETURN e-stop
 RECOVERY EMERGENCY_RETURN e-stop
 HOMING EMERGENCY_RETURN e-stop
 READY EMERGENCY_RETURN e-stop
-MOVING EMERGENCY_RETURN e-stop
-JOGGING EMERGENCY_RETURN e-stop
-HOLDING EMERGENCY_RETURN e-stop
-RETURNING EMERGENCY_RETURN e-stop
+MOVING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+JOGGING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+HOLDING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
+RETURNING EMERGENCY_RETURN e-stop, or the ankle lock opened head-down
 RECOVERY FAULT fault detected
 HOMING FAULT fault detected
 READY FAULT fault detected

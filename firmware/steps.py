@@ -191,6 +191,8 @@ def _step_return(core, dt):
         return
     ph = core.phase
     if ph == P_TO_REST:
+        if reactions.arrived_short(core):
+            return
         core.phase = P_RESTING
         core.timer_ms = core.cfg.rest_pause_ms
     elif ph == P_RESTING:
@@ -305,9 +307,9 @@ def start_return(core):
 def _return_to(core, target_mdeg):
     tg = core.targets
     if core.reduced:
-        tg.go(target_mdeg, tg.v_jog, tg.a_jog)
+        tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
     else:
-        tg.go(target_mdeg, tg.v_normal, tg.a_normal)
+        tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
 
 
 def start_homing(core):

@@ -1,7 +1,9 @@
-"""The switch inputs as the core sees them: the two limit switches and the e-stop circuit.
+"""The switch inputs as the core sees them: the two limit switches, the ankle lock and the
+e-stop circuit.
 
 Owns: debouncing the home and over-travel switches (one `Debounce` filter each: a level
-counts once seen for cfg.switch_samples consecutive ticks), and this tick's e-stop
+counts once seen for cfg.switch_samples consecutive ticks) and the ankle lock (its own
+filter, ANKLE_SAMPLES; what it means is firmware/anklelock.py), and this tick's e-stop
 events: the circuit just opened (polled) or the ISR counted an edge; and the judgement
 of the two limit switches against the angle (judge()): a switch is evidence, not truth.
 It only reports; the core decides what a switch means. update() and judge() allocate
@@ -23,7 +25,7 @@ and 6 deg above the home switch reads as the real thing.
 """
 
 from micropython import const
-from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL
+from signals import SW_ANKLE_LOCK, SW_ESTOP, SW_HOME, SW_OVERTRAVEL
 
 # A source contradicts a switch beyond this distance from the switch's point: more than
 # either source may be off by. The steps up to the runaway tolerance (2.5 deg) before
@@ -35,6 +37,13 @@ SWITCH_TOL_MDEG = const(4000)
 # |(50, 80)| = 94 mg) reads up to 5.4 deg off (issue #18). The over-travel switch is
 # reached only homed (every first motion homes), on the step count.
 HOME_TOL_MDEG = const(6000)
+# The ankle lock counts as open, or closed again, once read so on this many consecutive
+# ticks (30 ms at 10 ms): a glitch (EMI on the cable, a contact chatter) shorter than
+# two tick periods (20 ms) is at most two samples and never counts. Fixed, not
+# cfg.switch_samples: that setting may be 1 (every glitch an emergency return) or 10
+# (100 ms, 0.35 deg more head-down at normal speed before the reaction); 30 ms is
+# 0.1 deg at normal speed.
+ANKLE_SAMPLES = const(3)
 
 
 class Debounce:
@@ -60,8 +69,13 @@ class Switches:
         self._cfg = cfg  # switch_samples is read live: a setting change applies at once
         self._home = Debounce()
         self._over = Debounce()
+        self._ankle = Debounce()
+        # Until read closed ANKLE_SAMPLES times the lock counts as open (fail-safe): the
+        # self-test window (BOOT) is much longer than that.
+        self._ankle.level = True
         self.at_home_switch = False  # filtered: the table is at the loading stop
         self.overtravel = False  # filtered: the table is past the soft maximum
+        self.ankle_open = True  # filtered: the ankle lock is not engaged (or its wire cut)
         self.estop_open = False  # the e-stop circuit reads open (pressed or wire cut)
         self.estop_opened = False  # this tick: the circuit opened since the last tick
         self.estop_edge = False  # this tick: the ISR counted a new edge
@@ -76,6 +90,7 @@ class Switches:
         n = self._cfg.switch_samples
         self.at_home_switch = self._home.update(sw & SW_HOME != 0, n)
         self.overtravel = self._over.update(sw & SW_OVERTRAVEL != 0, n)
+        self.ankle_open = self._ankle.update(sw & SW_ANKLE_LOCK != 0, ANKLE_SAMPLES)
         edges = inp.estop_edges
         if not self._edges_init:
             self._edges_init = True  # edges counted before the first tick are no event

@@ -201,15 +201,17 @@ def tick_bench(fw_dir, harness_dir, quick):
 
 
 class _Vdev:
-    """`python -m host_tools.vdev --fast` on private paths, in its own process group."""
+    """`python -m host_tools.vdev --fast` on private paths, in its own process group;
+    mpy_dir: the unix-port build of the firmware, shared by the vdevs of one bench (the
+    first compiles it, the others find it up to date)."""
 
-    def __init__(self, heapsize, code):
+    def __init__(self, heapsize, code, mpy_dir):
         self.dir = tempfile.mkdtemp(prefix="bench-vdev-")
         self.port = os.path.join(self.dir, "ttyV")
         self.state_path = os.path.join(self.dir, "state.json")
         self.log_path = os.path.join(self.dir, "vdev.log")
         cmd = [sys.executable, "-m", "host_tools.vdev", "--port", self.port,
-               "--fs", os.path.join(self.dir, "fs"), "--mpy-dir", os.path.join(self.dir, "mpy"),
+               "--fs", os.path.join(self.dir, "fs"), "--mpy-dir", mpy_dir,
                "--state", self.state_path, "--heapsize", heapsize, "--code", code, "--fast",
                "--on-fatal", "exit"]
         with open(self.log_path, "w") as log:
@@ -323,8 +325,8 @@ class _ClientSession:
         self.failed.append("the emergency return never latched")
 
 
-def _vdev_heap(heapsize, code, quick, session=True, attribute=False):
-    v = _Vdev(heapsize, code)
+def _vdev_heap(heapsize, code, quick, mpy_dir, session=True, attribute=False):
+    v = _Vdev(heapsize, code, mpy_dir)
     failed = []
     attribution = [] if attribute else None
     try:
@@ -362,23 +364,26 @@ def _write_romfs(fw_dir, image_path):
 
 def heap_bench(fw_dir, harness_dir, quick):
     """heap_peak_bytes on the virtual device, and where the heap goes."""
+    # the vdevs' firmware, for the unix port: compiled once, next to fw_dir
+    vdev_mpy = os.path.join(os.path.dirname(fw_dir), "vdev_mpy")
     # the vdev's default: code in place (ROMFS, as frozen firmware)
-    d = {"fit_56k": _vdev_heap(HEAP_TARGET_K, "rom", quick)}
+    d = {"fit_56k": _vdev_heap(HEAP_TARGET_K, "rom", quick, vdev_mpy)}
     d["fits_56k"] = (d["fit_56k"]["booted"] == "running" and not d["fit_56k"]["fatal"]
                      and not d["fit_56k"]["session_failures"])
     if d["fits_56k"]:
         sess = d["fit_56k"]
     else:
-        sess = d["session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick)
+        sess = d["session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick, vdev_mpy)
     d["measured_with_heapsize_bytes"] = sess["heapsize_bytes"]
     # code loaded into the heap (deployed .mpy files on a stock ESP32): does that boot
-    d["heap_code_fit_56k"] = _vdev_heap(HEAP_TARGET_K, "heap", quick, session=False)
+    d["heap_code_fit_56k"] = _vdev_heap(HEAP_TARGET_K, "heap", quick, vdev_mpy, session=False)
     d["heap_code_fits_56k"] = (d["heap_code_fit_56k"]["booted"] == "running"
                                and not d["heap_code_fit_56k"]["fatal"])
     if not quick:
-        d["heap_code_session"] = _vdev_heap(HEAP_MEASURE_K, "heap", quick)
+        d["heap_code_session"] = _vdev_heap(HEAP_MEASURE_K, "heap", quick, vdev_mpy)
         # the same session again, slower, to tell which command allocates most in a tick
-        d["attribution_session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick, attribute=True)
+        d["attribution_session"] = _vdev_heap(HEAP_MEASURE_K, "rom", quick, vdev_mpy,
+                                              attribute=True)
     # per module: the heap each takes once imported, code loaded from .mpy files (as
     # deployed) and code in place (a ROMFS image of the same files)
     imp = _micropython("import sys\nsys.path[:0] = [%r, %r]\nimport bench_mpy\n"
@@ -1076,7 +1081,7 @@ class _Benches:
 
     def mpy32(self):
         res, details, errors = bench32.measure(self.quick, os.path.join(self.work_dir, "32"),
-                                               self.say)
+                                               self.say, self.built.get("fw"))
         self.res.update(res)
         self.details["mpy32"] = details
         self.errors.update(errors)

@@ -189,15 +189,17 @@ def imports_bench(fw_dir, work_dir, order):
     return run_mpy32(code, [fw_dir, os.path.join(HERE, "bench32_mpy.py")], work_dir)
 
 
-def measure(quick=False, work_dir=OUT_DIR, say=lambda msg: None):
-    """Returns (figures by KEYS, details, errors)."""
+def measure(quick=False, work_dir=OUT_DIR, say=lambda msg: None, fw_dir=None):
+    """Returns (figures by KEYS, details, errors). fw_dir: the firmware already compiled
+    as build() compiles it (make bench's own build), else it is built here."""
     ensure_installed()
     os.makedirs(work_dir, exist_ok=True)
     res = {k: None for k in KEYS}
     details = {}
     errors = {}
-    say("mpy32: mpy-cross")
-    fw_dir = build(work_dir)
+    if fw_dir is None:
+        say("mpy32: mpy-cross")
+        fw_dir = build(work_dir)
     tmp = tempfile.mkdtemp(prefix="bench32-", dir=work_dir)
     try:
         for name, fn in (("tick", lambda: _ticks(fw_dir, tmp, quick, res, details)),

@@ -13,10 +13,15 @@
                                                           left, session cap; keys s stop,
                                                           r return, e estop, q leaves
                                                           (host_tools/console_live.py)
+    python -m host_tools.console --port P --export build/clinic [--patient ann]
+                                    each patient's history: <name>.csv and a progress
+                                    chart <name>_progress.png (host_tools/clinic.py)
 
 Underneath, the client always speaks the console's JSON mode (firmware/console.py): it
 sends `#<id> <command>` and waits for the one reply that carries that id; telemetry
 and alerts arriving meanwhile go to their own handlers (recorder, live view, screen).
+At connect it also sets the table's clock (`clock set <unix s>`) to this computer's,
+so that sessions, faults and consents are dated (--no-clock leaves it).
 Two words are the client's own, for scripts, and are not sent: `wait <s>` lets time
 pass (telemetry keeps being recorded) and `until <STATE> [<timeout_s>]` polls `status`
 until the table is in that state.
@@ -150,21 +155,26 @@ class ConsoleClient:
         self.on_alert = on_alert
         self.on_text = on_text
         self.commands = []  # the firmware's command table (help), after connect()
+        self.clock = None  # the reply to the clock set at connect()
         self._buf = b""
         self._banner_seen = False  # the firmware's start-up line: it has just restarted
         self._next_id = 1
         self.lock = threading.Lock()  # one user of the transport at a time
         self.found_json = None  # the mode connect() found (restore() puts it back)
 
-    def connect(self):
+    def connect(self, set_clock=True):
         """End any half line left on the port, note the mode the console is in, switch
-        to JSON, fetch the command table."""
+        to JSON, fetch the command table, and set the table's clock to this computer's
+        (UTC): the table has no network, and its records are dated from this clock
+        (firmware/wallclock.py)."""
         self.t.write(b"\n")
         self.found_json = self._mode()
         r = self.request("json on")
         if not r.get("ok"):
             raise ClientError("the console refused JSON mode: %s" % r.get("error"))
         self.commands = self.request("help").get("commands", [])
+        if set_clock and any(c.get("name") == "clock" for c in self.commands):
+            self.clock = self.request("clock set %d" % int(time.time()))
         return self
 
     def _mode(self):
@@ -500,13 +510,18 @@ def completion_tree(client):
         fields = sorted(row[0] for row in client.request("config get").get("config", []))
         programs = client.request("program").get("programs", [])
         profile_fields = ["max_deg", "hold_s", "cap_s", "advance_after"]
+        people = [p[0] for p in client.request("profile list").get("profiles", [])]
     except ClientError:
-        fields, programs, profile_fields = [], [], []
+        fields, programs, profile_fields, people = [], [], [], []
     names = dict.fromkeys(tree)
     tree.update({
         "help": names,
         "config": {"get": dict.fromkeys(fields), "set": dict.fromkeys(fields)},
-        "profile": {"set": dict.fromkeys(profile_fields)},
+        "profile": {"set": dict.fromkeys(profile_fields), "list": None, "new": None,
+                    "select": dict.fromkeys(people), "rename": dict.fromkeys(people),
+                    "remove": dict.fromkeys(people)},
+        "history": dict.fromkeys(people),
+        "clock": None,
         "program": dict.fromkeys(programs),
         "stream": dict.fromkeys(["off", "1", "5", "10", "20", "50"]),
         "json": dict.fromkeys(["on", "off"]),
@@ -559,6 +574,13 @@ def build_parser():
     ap.add_argument("--duration", type=float,
                     help="seconds to keep receiving telemetry after the commands")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    ap.add_argument("--export", metavar="DIR",
+                    help="after the commands: each patient's history as DIR/<name>.csv and "
+                         "a progress chart DIR/<name>_progress.png")
+    ap.add_argument("--patient", action="append", metavar="NAME",
+                    help="with --export: only this patient (repeat for more)")
+    ap.add_argument("--no-clock", action="store_true",
+                    help="do not set the table's clock from this computer's at connect")
     return ap
 
 
@@ -604,13 +626,15 @@ def _session(client, args, say, streaming):
     Returns (exit status, False if it stopped before it began: the stream refused)."""
     cmds = split_commands(args.exec)
     try:
-        client.connect()
+        client.connect(set_clock=not args.no_clock)
         if streaming:
             r = client.request("stream %d" % args.stream_hz)
             if not r.get("ok"):
                 say("error: stream %d: %s" % (args.stream_hz, r.get("error")))
                 return EXIT_FAILED, False
         status = _run_commands(client, cmds, args, say)
+        if args.export and status == EXIT_OK:
+            status = _export(client, args, say)
         if args.live:
             keys = tty_keys()
             if keys is None:
@@ -648,6 +672,20 @@ def _run_commands(client, cmds, args, say):
             if not args.keep_going:
                 break
     return status
+
+
+def _export(client, args, say):
+    """--export: the patients' histories as CSV and progress charts; the exit status."""
+    from host_tools import clinic
+
+    try:
+        done = clinic.export(client, args.export, args.patient)
+    except clinic.ClinicError as e:
+        say("error: %s" % e)
+        return EXIT_FAILED
+    for name, n, csv_path, png_path in done:
+        say("%s: %d sessions -> %s, %s" % (name, n, csv_path, png_path))
+    return EXIT_OK
 
 
 def _plot(recorder, path, say, status):

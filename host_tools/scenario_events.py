@@ -9,6 +9,7 @@ from host_tools import imu_model
 from host_tools.scenario_format import (
     _ANCHORS,
     ACTIONS,
+    ANKLE_ACTIONS,
     BUTTONS,
     COMMANDS,
     DURATION_S,
@@ -127,6 +128,10 @@ class EventParser(Checker):
         ev.arg = self.str_(w, v, ESTOP_ACTIONS, "e-stop action")
         return _TIMED if v == "press" else ()
 
+    def _act_ankle_lock(self, ev, t, w, v):
+        ev.arg = self.str_(w, v, ANKLE_ACTIONS, "ankle lock action")
+        return _TIMED if v == "open" else ()  # open for a while: a glitch, or a fiddle
+
     def _act_console(self, ev, t, w, v):
         ev.arg = self.str_(w, v)
         if not v.strip() or "\n" in v or "\r" in v:
@@ -191,7 +196,7 @@ _ACTION_PARSERS = {
     "estop": EventParser._act_estop, "console": EventParser._act_console,
     "command": EventParser._act_command, "imu_fault": EventParser._act_imu_fault,
     "switch_spike": EventParser._act_switch_spike, "switch_noise": EventParser._act_switch_noise,
-    "switch_wire": EventParser._act_switch_wire,
+    "switch_wire": EventParser._act_switch_wire, "ankle_lock": EventParser._act_ankle_lock,
     "power_cut": EventParser._act_flag, "power_restore": EventParser._act_flag,
     "hard_reset": EventParser._act_flag, "soft_reset": EventParser._act_flag,
     "crash": EventParser._act_flag, "user_load": EventParser._act_user_load,

@@ -20,6 +20,7 @@ use_firmware()
 import faults  # noqa: E402  (firmware/, importable once use_firmware() ran)
 from config import Config, hardware_values  # noqa: E402
 from signals import (  # noqa: E402
+    SW_ANKLE_LOCK,
     SW_DOWN,
     SW_ESTOP,
     SW_HOME,
@@ -35,8 +36,10 @@ P = params.load()
 
 BUTTONS = ("UP", "DOWN", "START")
 INPUTS = {"UP": SW_UP, "DOWN": SW_DOWN, "START": SW_START, "ESTOP": SW_ESTOP,
-          "HOME": SW_HOME, "OVERTRAVEL": SW_OVERTRAVEL}
+          "HOME": SW_HOME, "OVERTRAVEL": SW_OVERTRAVEL, "ANKLE_LOCK": SW_ANKLE_LOCK}
 ESTOP_ACTIONS = ("press", "release", "cut_wire", "repair_wire")
+# ankle_lock: the person opens or closes the lock, or its switch's wire is cut (reads open)
+ANKLE_ACTIONS = ("open", "close", "cut_wire", "repair_wire")
 # switch_wire: cut or repair the wire of a normally-closed limit switch (reads open)
 SWITCH_WIRES = {"cut_home": (SW_HOME, True), "repair_home": (SW_HOME, False),
                 "cut_overtravel": (SW_OVERTRAVEL, True),
@@ -49,7 +52,7 @@ FAULT_NAMES = tuple(sorted(faults.NAMES.values()))
 COMMANDS = tuple(c for c in COMMAND_NAMES if c != "none")
 # The event actions, in the order the README documents them.
 ACTIONS = ("press", "release", "estop", "console", "command", "imu_fault", "switch_spike",
-           "switch_noise", "switch_wire", "power_cut", "power_restore", "hard_reset",
+           "switch_noise", "switch_wire", "ankle_lock", "power_cut", "power_restore", "hard_reset",
            "soft_reset", "crash", "user_load")
 # Every key of the format, by section ("" = top level; "events.<x>" / "expect.<x>" are
 # inline tables). The parser accepts exactly these; scenarios/README.md documents each
@@ -80,7 +83,7 @@ KEYS = {
 # start, the program start, the first fault the firmware raised, the first reset.
 _ANCHORS = ("begin", "start", "fault", "reboot")
 # Actions that are a person's or an operator's input (for no_motion_without_command).
-_INPUT_ACTIONS = ("press", "console", "command", "estop", "start")
+_INPUT_ACTIONS = ("press", "console", "command", "estop", "start", "ankle_lock")
 
 # Ranges a newcomer may rely on; each says why.
 MASS_KG = (40, 150)  # the supported user range (table_params physics.user_mass_kg)
@@ -177,6 +180,11 @@ class Event:
         elif a == "switch_wire":
             s = "%s switch wire %s" % (v.split("_", 1)[1].replace("overtravel", "over-travel"),
                                        "cut" if v.startswith("cut") else "repaired")
+        elif a == "ankle_lock":
+            s = {"open": "ankle lock opened", "close": "ankle lock closed",
+                 "cut_wire": "ankle lock wire cut", "repair_wire": "ankle lock wire repaired"}[v]
+            if self.for_ms:
+                s += " for %g ms" % self.for_ms
         elif a == "power_cut":
             s = "power cut" + (" for %g s" % (self.for_ms / 1000) if self.for_ms else "")
         elif a == "user_load":

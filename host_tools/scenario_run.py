@@ -238,8 +238,8 @@ class _Run:
             self.label_anchor.setdefault(ev.label, now)
         self.anchor.setdefault(ev.action, now)
         act = ev.action
-        if act in _INPUT_ACTIONS and not (act == "estop" and ev.arg in ("release",
-                                                                         "repair_wire")):
+        if act in _INPUT_ACTIONS and not (act in ("estop", "ankle_lock") and ev.arg in (
+                "release", "repair_wire", "close")):
             self.input_times.append(now)
         _FIRE[act](self, ev, now)
 
@@ -258,6 +258,13 @@ class _Run:
         getattr(board, "estop_" + ev.arg)()
         if ev.arg == "press" and ev.for_ms:
             self._at(now + ev.for_ms, board.estop_release, "estop_release", "e-stop release")
+
+    def _do_ankle_lock(self, ev, now):
+        board = self.board
+        board.ankle_lock(ev.arg)
+        if ev.arg == "open" and ev.for_ms:
+            self._at(now + ev.for_ms, lambda: board.ankle_lock("close"), "ankle_lock_close",
+                     "ankle lock closed")
 
     def _do_command(self, ev, now):
         r = self.runner.core.command(COMMAND_NAMES.index(ev.arg), ev.a, ev.b)
@@ -464,6 +471,7 @@ _FIRE = {
     "switch_spike": _Run._do_switch_spike,
     "switch_noise": _Run._do_switch_noise,
     "switch_wire": _Run._do_switch_wire,
+    "ankle_lock": _Run._do_ankle_lock,
     "power_cut": lambda run, ev, now: run.board.power_cut(off_ms=ev.for_ms),
     "power_restore": lambda run, ev, now: run.board.power_restore(),
     "hard_reset": lambda run, ev, now: run.board.hard_reset(),

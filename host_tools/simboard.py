@@ -44,7 +44,8 @@ and the next wait_until() the board ignores apply_outputs() (the old firmware is
 
 Host side (scenarios, tests): host_send()/host_receive() for the console; estop_press(),
 estop_release(), estop_cut_wire(), estop_repair_wire(); press(button)/release(button)
-("UP", "DOWN", "START"); imu_fault(name, on); switch_spike(bits), switch_spike_rate;
+("UP", "DOWN", "START"); ankle_lock("open"|"close"|"cut_wire"|"repair_wire") (the world
+starts with the lock engaged); imu_fault(name, on); switch_spike(bits), switch_spike_rate;
 power_cut(off_ms=None)/power_restore(); hard_reset(); soft_reset(); advance(ms) (the world
 without the firmware); call_at(t_ms, fn), fn(board) called once after the simulated
 millisecond t_ms, to inject events and check the world at a given time; `ms_hooks`, a
@@ -405,6 +406,10 @@ class SimBoard:
     def imu_fault(self, name, on=True):
         """Switch an IMU fault on/off: no_response, timeout, frozen, spikes."""
         self.imu.set_fault(name, on)
+
+    def ankle_lock(self, action):
+        """The ankle lock: "open", "close", "cut_wire", "repair_wire" (switches_model)."""
+        self.switches.ankle_lock(action)
 
     def switch_spike(self, bits):
         """Invert these SW_* input bits for the next sample only."""

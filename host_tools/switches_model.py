@@ -1,7 +1,8 @@
 """The table's switches and buttons as the board's input pins see them, one sample per ms.
 
 Owns: the loading/home and over-travel limit switches (actuated by the true angle), the
-e-stop circuit, the UP/DOWN/START buttons, contact bounce, and injected noise spikes.
+e-stop circuit, the ankle lock's switch, the UP/DOWN/START buttons, contact bounce, and
+injected noise spikes.
 The result is the logical SW_* bitmask of firmware/signals.py (1 = active).
 
 - Every contact is normally closed, so "active" means "circuit open": a pressed e-stop and
@@ -20,6 +21,13 @@ The result is the logical SW_* bitmask of firmware/signals.py (1 = active).
   hardware STEP gate, which then blocks head-down pulses (host_tools/simboard.py reads
   the contact for it). The contact opens with bounce like a real change; repaired, it
   follows the angle again.
+- The ankle lock (issue #22): a normally-closed contact, closed while the lock is engaged.
+  The world starts with it engaged (a person held, as every scenario before it assumed);
+  `ankle_lock("open" | "close" | "cut_wire" | "repair_wire")`: opened, or its wire cut,
+  it reads SW_ANKLE_LOCK (open = not engaged), with bounce like the others. Its glitches
+  are injected by name (`spike`, a scenario's switch_spike / switch_noise); the random
+  `spike_rate` draws over the six older inputs only, so that the fault campaign's
+  seeded sequences stay what they were.
 """
 
 from host_tools.paths import use_firmware
@@ -27,6 +35,7 @@ from host_tools.paths import use_firmware
 use_firmware()
 
 from signals import (  # noqa: E402  (firmware/signals.py, on sys.path after use_firmware)
+    SW_ANKLE_LOCK,
     SW_DOWN,
     SW_ESTOP,
     SW_HOME,
@@ -36,7 +45,10 @@ from signals import (  # noqa: E402  (firmware/signals.py, on sys.path after use
 )
 
 BUTTONS = {"UP": SW_UP, "DOWN": SW_DOWN, "START": SW_START}
-ALL_BITS = (SW_UP, SW_DOWN, SW_START, SW_ESTOP, SW_HOME, SW_OVERTRAVEL)
+# The inputs random spikes (spike_rate) fall on, in the order they draw.
+SPIKE_BITS = (SW_UP, SW_DOWN, SW_START, SW_ESTOP, SW_HOME, SW_OVERTRAVEL)
+ALL_BITS = SPIKE_BITS + (SW_ANKLE_LOCK,)
+ANKLE_ACTIONS = ("open", "close", "cut_wire", "repair_wire")
 # A few ms of bounce, typical of small snap-action and push-button contacts.
 DEFAULT_BOUNCE_MAX_MS = 5
 
@@ -109,6 +121,8 @@ class Switches:
         self.estop_wire_cut = False
         self.home_wire_cut = False  # the home switch's wire is cut: reads open
         self.overtravel_wire_cut = False  # the over-travel switch's: reads open
+        self.ankle_engaged = True  # the ankle lock holds the person (contact closed)
+        self.ankle_wire_cut = False  # the ankle lock switch's wire is cut: reads open
         self.spike_rate = 0.0  # probability per bit per ms of a one-sample glitch
         self._spike_next = 0
         self.bits = 0  # logical SW_* bits of the latest sample
@@ -136,6 +150,16 @@ class Switches:
     def estop_repair_wire(self):
         self.estop_wire_cut = False
         self._contacts[SW_ESTOP].set(self.estop_pressed)
+
+    def ankle_lock(self, action):
+        """The ankle lock: "open" / "close" (the person), "cut_wire" / "repair_wire"."""
+        if action == "open" or action == "close":
+            self.ankle_engaged = action == "close"
+        elif action == "cut_wire" or action == "repair_wire":
+            self.ankle_wire_cut = action == "cut_wire"
+        else:
+            raise ValueError("ankle lock action %r: one of %s" % (action, ANKLE_ACTIONS))
+        self._contacts[SW_ANKLE_LOCK].set(not self.ankle_engaged or self.ankle_wire_cut)
 
     # ------------------------------------------------------------ faults
 
@@ -205,7 +229,7 @@ class Switches:
             self._spike_next = 0
         if self.spike_rate > 0.0:
             rnd = self._rng.random
-            for bit in ALL_BITS:
+            for bit in SPIKE_BITS:
                 if rnd() < self.spike_rate:
                     spikes |= bit
         self.bits = b ^ spikes

@@ -92,7 +92,8 @@ heap_peak_raw_bytes (before it), heap_after_boot_bytes and heap_tick_alloc_max_b
 
 Typing at the vdev's own terminal (when it is one, and the vdev is its foreground job:
 `make vdev &` leaves the shell's terminal alone until `fg`) acts on the world: `estop`,
-`estop off`, `press START|UP|DOWN`, `release ...`, `cut` / `restore` (power),
+`estop off`, `press START|UP|DOWN`, `release ...`, `ankle open|close|cut_wire|repair_wire`
+(the ankle lock; engaged at start), `cut` / `restore` (power),
 `reset` (the reset button), `service` (reset with START and UP held: the service
 mode), `secreset` (reset with START and DOWN held 11 s: the physical reset),
 `status`, `help`, `quit`.
@@ -667,6 +668,8 @@ class Vdev:
             (sim.estop_release if arg == "OFF" else sim.estop_press)()
         elif w in ("press", "release") and arg in ("START", "UP", "DOWN"):
             getattr(sim, w)(arg)
+        elif w == "ankle" and arg.lower() in ("open", "close", "cut_wire", "repair_wire"):
+            sim.ankle_lock(arg.lower())
         elif w == "cut":
             sim.power_cut()
             self.say("power cut: `restore` brings it back")
@@ -681,7 +684,8 @@ class Vdev:
         elif w in ("quit", "exit"):
             self.stopping = True
         else:
-            self.say("commands: estop [off] | press|release START|UP|DOWN | cut | restore | "
+            self.say("commands: estop [off] | press|release START|UP|DOWN | "
+                     "ankle open|close|cut_wire|repair_wire | cut | restore | "
                      "reset | service | secreset | status | quit")
 
     def _restore_power(self):

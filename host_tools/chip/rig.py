@@ -101,8 +101,9 @@ class Rig:
             self.events = Events()
         self.chip.world = self.events
         for gpio, active in ((pins.ESTOP, pins.ESTOP_ACTIVE), (pins.OVERTRAVEL,
-                             pins.OVERTRAVEL_ACTIVE), (pins.HOME, pins.HOME_ACTIVE)):
-            self.chip.set_input(gpio, 1 - active)  # closed contacts
+                             pins.OVERTRAVEL_ACTIVE), (pins.HOME, pins.HOME_ACTIVE),
+                             (pins.ANKLE_LOCK, pins.ANKLE_LOCK_ACTIVE)):
+            self.chip.set_input(gpio, 1 - active)  # closed contacts (the ankle lock engaged)
         self.fw = FirmwareOnChip(self.chip)
 
     def close(self):
@@ -123,6 +124,12 @@ class Rig:
     def overtravel(self, open_):
         self.chip.set_input(pins.OVERTRAVEL,
                             pins.OVERTRAVEL_ACTIVE if open_ else 1 - pins.OVERTRAVEL_ACTIVE)
+
+    def ankle_lock(self, open_):
+        """The ankle lock's normally-closed contact: open (not engaged, or its wire cut)
+        reads ANKLE_LOCK_ACTIVE through the board's 2k2 pull-up (GPIO39 is input-only)."""
+        self.chip.set_input(pins.ANKLE_LOCK,
+                            pins.ANKLE_LOCK_ACTIVE if open_ else 1 - pins.ANKLE_LOCK_ACTIVE)
 
     def press(self, name, down=True):
         gpio = _BUTTONS[name]

@@ -15,6 +15,7 @@ in order; all integers are little-endian, "i32" signed.
     W wait_until   rate_sps i32, limit_lo i32, limit_hi i32, enable u8, led u8, buzzer u8,
                    fed u8, t_ms i32, heap_raw i32, heap_live i32
                    -> ticks_ms i32, switches u8, estop_edges i32, step_count i32
+    (switches: the signals.SW_* bits, the ankle lock's (64) the highest: a u8 holds all)
     R i2c read     addr u8, reg u8, n u8          -> n bytes (status = errno on failure)
     X i2c write    addr u8, reg u8, data          -> nothing
     A wdt_arm      timeout_ms i32                 -> nothing

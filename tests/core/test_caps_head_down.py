@@ -5,6 +5,8 @@ targets and caps: the time the table spends beyond cfg.head_down_mdeg never exce
 profile's session_cap_ms.
 """
 
+import sys
+
 from cmdparse import fmt_milli
 from rig import TICK_MS, Rig
 from states import C_GOTO, C_START, HOLDING, READY
@@ -105,17 +107,21 @@ def test_jog_down_held_returns_in_time_for_the_cap():
 
 
 def test_the_return_starts_when_time_used_and_the_way_back_reach_the_cap():
-    """Hand-worked: 20 deg, 3.5 deg/s, 4 deg/s^2, threshold 2 deg, rest at 0: back from
-    a standstill is 0.875 s ramp + (18 - 1.53) deg / 3.5 = 4.705 s + 40 ms of margin
-    = 5.62 s, so a 40 s cap starts the return after about 34.4 s head-down."""
+    """Hand-worked: 20 deg, 3.5 deg/s, 4 deg/s^2, threshold 0.5 deg (fix18c; was 2),
+    rest at 0: back from a standstill is 0.875 s ramp + (19.5 - 1.53) deg / 3.5 = 5.134 s,
+    + 0.875 s because the return brakes for its target (0.5 deg past the threshold, less
+    than the 1.53 deg braking distance) before it gets there, + 40 ms of margin = 6.92 s,
+    so a 40 s cap starts the return after about 33.08 s head-down."""
     r = Rig()
     r.profile.session_cap_ms = 40000
     _holding_at(r, 20000)
     r.run_until(lambda x: x.core.state != HOLDING, 60000)
     used = r.core.head_down_ms
-    assert 34300 <= used <= 34400, used
+    assert 33000 <= used <= 33100, used
     total = used + _head_down_ms(r, 60000)
-    assert 39500 <= total <= 40000, total
+    # the estimate counts the whole braking time when the return brakes for its target
+    # before the threshold (headdown.back_ms), 0.875 s at most: an upper bound
+    assert 39000 <= total <= 40000, total
 
 
 _SWEEP_CAPS_S = (20, 35, 60, 95)
@@ -123,27 +129,34 @@ _SWEEP_TARGETS_MDEG = (3000, 9000, 17000, 26000, 38000, 52000, 64000)
 _SWEEP_PROGS = (-1, 3)  # -1: a goto; 3: programs.CUSTOM started with the target
 
 
-def _sweep_cases(full):
+def _sweep_cases(full, half=False):
     """Every cap x target x (goto, program) under SOAK=1 (56 cases). By default each
     target once as a goto and once as a program (14 cases, a quarter of the CPU), the cap
-    rotating so every cap meets both kinds and short caps meet deep targets."""
+    rotating so every cap meets both kinds and short caps meet deep targets. half: every
+    other default case (7: each target once, every cap, both kinds), for MicroPython,
+    where the same integer core runs about four times slower than on CPython, which runs
+    the 14."""
     cases = []
     for i, target in enumerate(_SWEEP_TARGETS_MDEG):
         for j, prog in enumerate(_SWEEP_PROGS):
             if full:
                 for cap_s in _SWEEP_CAPS_S:
                     cases.append((cap_s, target, prog))
-            else:
+            elif not half or (i + j) % 2 == 0:
                 cases.append((_SWEEP_CAPS_S[(i + 2 * j) % 4], target, prog))
     return cases
 
 
 def test_the_default_sweep_meets_every_cap_target_and_kind():
-    cases = _sweep_cases(False)
-    assert sorted(set(c[0] for c in cases)) == list(_SWEEP_CAPS_S)
-    assert sorted(set(c[1] for c in cases)) == list(_SWEEP_TARGETS_MDEG)
-    for cap_s in _SWEEP_CAPS_S:
-        assert sorted(set(c[2] for c in cases if c[0] == cap_s)) == list(_SWEEP_PROGS)
+    for half in (False, True):
+        cases = _sweep_cases(False, half)
+        assert sorted(set(c[0] for c in cases)) == list(_SWEEP_CAPS_S)
+        assert sorted(set(c[1] for c in cases)) == list(_SWEEP_TARGETS_MDEG)
+        assert sorted(set(c[2] for c in cases)) == list(_SWEEP_PROGS)
+        if not half:
+            for cap_s in _SWEEP_CAPS_S:
+                assert sorted(set(c[2] for c in cases if c[0] == cap_s)) == list(_SWEEP_PROGS)
+    assert len(_sweep_cases(False, True)) == 7
     assert len(_sweep_cases(True)) == 56
 
 
@@ -151,8 +164,9 @@ def test_a_sweep_of_targets_and_caps_never_exceeds_the_cap():
     """Deterministic sweep: gotos and programs to many depths under many caps (the
     whole matrix under SOAK=1, make soak)."""
     full = soak()
+    half = sys.implementation.name == "micropython"
     cases = 0
-    for cap_s, target, prog in _sweep_cases(full):
+    for cap_s, target, prog in _sweep_cases(full, half):
         r = Rig()
         r.profile.session_cap_ms = cap_s * 1000
         r.profile.max_mdeg = 70000
@@ -169,7 +183,8 @@ def test_a_sweep_of_targets_and_caps_never_exceeds_the_cap():
         assert r.core.state == READY, (cap_s, target, prog)
         assert total <= cap_s * 1000, (cap_s, target, prog, total)
         cases += 1
-    assert cases > (40 if full else 10), cases  # 52 and 13 run; the rest are refused
+    # 52, 13 and 7 run; the rest are refused
+    assert cases > (40 if full else 5 if half else 10), cases
 
 
 def test_start_reply_says_the_hold_was_shortened_to_fit_the_cap():

@@ -668,7 +668,17 @@ def test_refused_ctrl_c_is_answered_with_an_alert():
 
 def test_a_row_that_cannot_be_shown_is_left_out_and_reported():
     r = Rig(json_mode=True)
-    r.app.history.entries = [[1, 0, 0, 20000, 90000, 0], None, [3, 0, 0, 20000, 90000, 0]]
+    hist = r.app.history
+    for _ in range(3):
+        hist.add(0, 0, 20000, 90000, 0, r.core.profile.pid)
+    entry = hist.entry
+
+    def broken(i):  # the second session cannot be read back
+        if i == 1:
+            raise ValueError("damaged")
+        return entry(i)
+
+    hist.entry = broken
     lines = [json.loads(x) for x in r.send("history").split("\n") if x]
     assert [s["session"] for s in lines[0]["sessions"]] == [3, 1]  # still one valid line
     assert "internal error" in lines[1]["alert"]

@@ -219,8 +219,10 @@ def test_faults_log_and_history():
     code = r.core.fault
     o = r.cmd("faults")
     assert o["latched"] == faults.name(code) and o["latched"] != "none"
-    assert o["history"] == [{"fault": faults.name(code), "code": code, "boot": 1,
-                             "session": 1}]
+    h = o["history"]
+    assert len(h) == 1 and h[0]["time"].startswith("clock not set, uptime ")
+    assert h[0] == {"fault": faults.name(code), "code": code, "boot": 1, "session": 1,
+                    "date": None, "time": h[0]["time"]}
     o = r.cmd("log 2")
     assert o["fields"] == ["t_ms", "event", "a", "b", "text"]
     assert len(o["events"]) == 2
@@ -350,3 +352,22 @@ def test_returning_then_stop_holds_where_it_is():
     r.step_until(lambda r: r.core.state == HOLDING, 10000)
     assert r.core.state != HOMING and r.core.state != READY
     assert r.calls[-1] == (C_STOP, 0, 0)
+
+
+def test_status_shows_the_ankle_lock():
+    """Issue #22: the person at the console sees whether the ankle lock holds the user (an
+    open lock refuses every head-down motion: status says why before the refusal does)."""
+    from signals import SW_ANKLE_LOCK
+    from switches import ANKLE_SAMPLES
+    r = Rig(json_mode=True)
+    r.step(ANKLE_SAMPLES + 1)
+    assert r.cmd("status")["ankle_lock"] == "closed"
+    assert r.cmd("selftest")["ankle_lock_open"] is False
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.step(ANKLE_SAMPLES + 1)
+    assert r.cmd("status")["ankle_lock"] == "open"
+    assert r.cmd("selftest")["ankle_lock_open"] is True
+    h = Rig()
+    h.plant.force_switches = SW_ANKLE_LOCK
+    h.step(ANKLE_SAMPLES + 1)
+    assert "ankle lock: open" in h.send("status")

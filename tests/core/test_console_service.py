@@ -56,6 +56,7 @@ def test_raw_readings():
     assert st["pcnt_steps"] == r.plant.count and st["homed"] is True
     sw = r.cmd("switches")
     assert sw["home"] is True and sw["up"] is False and sw["estop_open"] is False
+    assert sw["ankle_lock_open"] is False and sw["overtravel"] is False
     r.plant.buttons = SW_UP
     r.step()
     assert r.cmd("switches")["up"] is True

@@ -62,7 +62,8 @@ def test_a_session_end_is_recorded_once_and_a_fault_goes_to_the_fault_history():
     assert (e[3], e[4], e[5]) == (20000, 90000, profiles.COMPLETED)
     # the profile's progression was updated and saved with it
     assert profiles.load_profiles(fs, cfg)[0][0].to_dict() == plist[0].to_dict()
-    assert faultlog.entries == [[faults.RUNAWAY, faultlog.count, 1]]
+    # the clock was never set: "clock not set", uptime 0 s (-1) at the core's time 0
+    assert faultlog.entries == [[faults.RUNAWAY, faultlog.count, 1, -1]]
 
 
 def test_events_pushed_out_of_the_ring_are_skipped_not_replayed():

@@ -157,10 +157,11 @@ def test_profiles_persist_and_bad_entries_fall_back_to_the_lowest_limits():
     assert status == store.MISSING and len(got) == 1 and got[0].consent is False
     a = Profile("ann")
     a.update({"max_mdeg": 50000, "level": 6, "consent": True}, cfg)
-    assert profiles.save_profiles(fs, [a, Profile("bob")]) == store.OK
+    b = Profile("bob")
+    b.pid = 2
+    assert profiles.save_profiles(fs, [a, b]) == store.OK
     got, status = profiles.load_profiles(fs, cfg)
-    assert status == store.OK and [p.to_dict() for p in got] == [a.to_dict(),
-                                                               Profile("bob").to_dict()]
+    assert status == store.OK and [p.to_dict() for p in got] == [a.to_dict(), b.to_dict()]
     # the soft max was lowered since: ann's profile no longer fits, and must not raise a limit
     got, status = profiles.load_profiles(fs, make_config(soft_max_mdeg=40000))
     assert status == store.CORRUPT

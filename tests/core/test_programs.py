@@ -57,21 +57,24 @@ def test_interval_defaults_alternate_hold_and_horizontal_rest():
     r.start(INTERVAL, _profile(max_mdeg=30000, level=2))
     down = (25000, 30000)
     flat = (0, 30000)
-    assert _run(r) == [down, flat, down, flat, down, flat, down]  # the core's return rests last
+    # the last hold shortened to fit the profile's 3 min cap, counted from 0.5 deg (fix18c:
+    # each dip's way down and back is about 16.7 s beyond it)
+    assert _run(r) == [down, flat, down, flat, down, flat, (25000, 23160)]  # the core rests last
 
 
 def test_interval_arguments_and_the_session_cap():
     r = Runner(make_config())
     p = _profile(hold_max_ms=60000, session_cap_ms=100000)
     r.start(INTERVAL, p, 30000, 40000, cycles=5, rest_ms=10000)
-    # 100 s of head-down time, the travel beyond 2 deg included. One dip to 30 deg at
-    # 3.5 deg/s, 4 deg/s^2: down 0.875 s ramp + 26.47 deg / 3.5 = 7.563 s + 0.875 s
-    # braking; back 0.875 s + 7.563 s (the braking is below 2 deg); 40 ms of margin each
-    # way: 17.83 s. So 40 + 17.83, then 24.33 + 17.83 = 100 s, no third dip, and no
-    # rest after the last hold.
-    assert _run(r) == [(30000, 40000), (0, 10000), (30000, 24332)]
+    # 100 s of head-down time, the travel beyond 0.5 deg included. One dip to 30 deg at
+    # 3.5 deg/s, 4 deg/s^2: down 0.875 s ramp + 27.97 deg / 3.5 = 7.991 s + 0.875 s
+    # braking; back the same (its target, rest, lies 0.5 deg past the threshold: inside
+    # the 1.53 deg braking, so the braking counts); 40 ms of margin each way: 19.57 s.
+    # So 40 + 19.57, then 20.86 + 19.57 = 100 s, no third dip, and no rest after the
+    # last hold.
+    assert _run(r) == [(30000, 40000), (0, 10000), (30000, 20864)]
     assert r.clamped
-    assert r.cap_hold_ms == 24332
+    assert r.cap_hold_ms == 20864
 
 
 def test_custom_is_clamped_to_the_profile_and_capped_by_depth():
@@ -153,7 +156,9 @@ def _check_plan(segments, p, cfg, program_id):
 def test_every_program_stays_within_angles_and_caps():
     cfgs = (make_config(), make_config(deep_angle_mdeg=30000, deep_hold_max_ms=0),
             make_config(soft_max_mdeg=40000, deep_angle_mdeg=35000))
-    shapes = ({}, {"max_mdeg": 15000, "hold_max_ms": 10000, "session_cap_ms": 10000},
+    # (a 10 s cap no longer fits 15 deg: its way down and back beyond 0.5 deg is 11 s,
+    # and such a start is refused - test_caps_head_down; 12 s leaves a 1 s hold)
+    shapes = ({}, {"max_mdeg": 15000, "hold_max_ms": 10000, "session_cap_ms": 12000},
               {"max_mdeg": 60000, "hold_max_ms": 300000, "session_cap_ms": 600000},
               {"max_mdeg": 45000, "hold_max_ms": 60000, "session_cap_ms": 150000})
     requests = ((BEGINNER, 0, 0, 0, 0), (PROGRESSION, 0, 0, 0, 0), (INTERVAL, 0, 0, 0, 0),

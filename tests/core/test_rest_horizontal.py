@@ -216,7 +216,11 @@ def test_a_goto_to_loading_braking_across_the_threshold_rests_too():
     r = Rig()
     r.ready_homed()
     assert r.core.command(C_GOTO, 30000) == 0
-    r.run_until(lambda x: x.plant.angle_mdeg() > 500, 60000)
+    # past the lift check (it stops the descent at -0.48 deg and lifts 1 deg), 0.7 deg
+    # short of the threshold: the move from -1.48 deg has 1.28 deg of speed, and braking
+    # at the same rate carries it to +1.08 deg
+    r.run_until(lambda x: x.core.liftcheck.proven
+                and x.plant.angle_mdeg() > x.cfg.head_down_mdeg - 700, 60000)
     assert r.core.command(C_GOTO, r.cfg.loading_angle_mdeg) == 0
     assert r.core.target_mdeg == r.cfg.loading_angle_mdeg  # nothing owed yet
     rested = _rest_before_up(r, 200000, _ready)

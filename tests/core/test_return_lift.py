@@ -187,3 +187,49 @@ def test_a_try_short_of_horizontal_that_can_still_move_goes_on_to_it():
     assert r.core.phase == P_LATCHED
     assert not r.core.lift.gave_up
     assert -1000 < p.angle_mdeg() < 1000
+
+
+def test_a_try_stuck_under_1_deg_head_down_gives_up_with_the_alarm_not_a_plain_latch():
+    """attack18c leftover: the former arrival thresholds (0.5 deg from the steps, 1 deg
+    from rest) latched a return stuck at 0.94 deg head-down without the lift path. Now
+    anything beyond the head-down threshold (0.5 deg) tries on and, stuck, gives up with
+    the alarm and the reason. Covers: HZ-05"""
+    r = Rig()
+    _holding_at(r, 20000)
+    assert r.core.command(C_RETURN) == 0
+    run_heavy(r, 5000, 0)
+    assert r.core.fault == faults.RUNAWAY and r.core.lift.slow
+    _return_sticking_below(r, 900, 120000)
+    assert r.core.phase == P_LATCHED
+    assert 500 < r.plant.angle_mdeg() <= 1000
+    assert r.core.lift.gave_up and len(_gave_up(r)) == 1
+    assert r.out.buzzer == IND_ALARM
+
+
+def test_a_normal_return_arriving_short_by_its_steps_goes_the_lift_path_to_horizontal():
+    """A slide in a hold: the normal return loses under the runaway tolerance (the
+    check never trips) and its steps arrive at rest with the table 0.9 deg head-down.
+    The arrival is judged on the IMU: a runaway, and the fault's return at the slowest
+    speed brings the person to horizontal (the table moves again once stopped)."""
+    r = Rig()
+    _holding_at(r, 20000)
+    assert r.core.command(C_RETURN) == 0
+    p = r.plant
+    stuck = [False]
+
+    def lose_last_steps(x):
+        # the table sticks at 0.9 deg until the normal return has stopped by its steps
+        return x.core.fault != faults.NONE
+
+    for _ in range(900):
+        if not stuck[0] and p.angle_mdeg() <= 900:
+            stuck[0] = True
+        if stuck[0] and not lose_last_steps(r):
+            run_heavy(r, 100, 0)
+        else:
+            r.tick(10)
+        if r.core.fault != faults.NONE and r.core.phase == P_LATCHED and r.core.plan.done():
+            break
+    assert r.core.fault == faults.RUNAWAY
+    assert r.core.phase == P_LATCHED and not r.core.lift.gave_up
+    assert -500 <= p.angle_mdeg() <= 500

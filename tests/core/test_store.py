@@ -8,6 +8,7 @@ import store
 from fakes import MemFS, remove_scratch, scratch_fs
 from history import FAULTS_KEPT, SESSIONS_KEPT, FaultLog, History
 from store import CORRUPT, MISSING, OK, WRITE_FAILED
+from wallclock import MAX_T, NO_TIME
 
 SMALL = {"a": 1, "b": [2, 3]}  # small record: the exhaustive loops stay quick
 
@@ -171,18 +172,22 @@ def test_history_ring_keeps_the_newest_and_counts_all():
     h2 = History(MemFS(files))
     assert h2.load() == OK
     assert h2.count == SESSIONS_KEPT + 8 and h2.entries == h.entries
-    newest = h2.last(2)
+    newest = [h2.entry(i) for i in h2.last(2)]
     assert newest[0][0] == SESSIONS_KEPT + 8 and newest[1][0] == SESSIONS_KEPT + 7
-    assert newest[0] == [SESSIONS_KEPT + 8, 1, (SESSIONS_KEPT + 7) % 8, 20000 + SESSIONS_KEPT + 7,
-                         60000, 0]
+    # (number, program, level, deepest, head-down, ended, profile id, time: none given)
+    assert newest[0] == (SESSIONS_KEPT + 8, 1, (SESSIONS_KEPT + 7) % 8,
+                         20000 + SESSIONS_KEPT + 7, 60000, 0, 1, NO_TIME)
     assert h2.entries[0][0] == 9  # the first 8 fell out of the ring
 
 
 def test_history_record_fits_the_store_when_full():
     h = History(MemFS())
     for _ in range(SESSIONS_KEPT):
-        assert h.add(3, 7, 60000, 600000, 4) == OK
-    assert len(store.encode({"sessions": 99999, "entries": h.entries})) < store.MAX_PAYLOAD
+        assert h.add(3, 7, 60000, 600000, 4, 255, MAX_T) == OK
+    h.count = 999999999
+    files = {}
+    h.fs = MemFS(files)
+    assert h.save() == OK and len(files["history"]) < store.MAX_PAYLOAD
 
 
 def test_corrupt_or_misshapen_history_starts_empty():
@@ -204,6 +209,6 @@ def test_fault_log_counts_boots_and_keeps_the_newest_faults():
     assert log2.load() == OK
     assert log2.new_boot() == OK and log2.boot == 2
     assert len(log2.entries) == FAULTS_KEPT
-    assert log2.entries[-1] == [20 + FAULTS_KEPT + 2, 1, FAULTS_KEPT + 2]
-    log2.add(21, 0)
-    assert log2.entries[-1] == [21, 2, 0]
+    assert log2.entries[-1] == [20 + FAULTS_KEPT + 2, 1, FAULTS_KEPT + 2, NO_TIME]
+    log2.add(21, 0, 12345)
+    assert log2.entries[-1] == [21, 2, 0, 12345]

@@ -8,7 +8,17 @@ import shutil
 import pins
 import pytest
 import stepgen
-from signals import SW_DOWN, SW_ESTOP, SW_HOME, SW_OVERTRAVEL, SW_START, SW_UP, Inputs, Outputs
+from signals import (
+    SW_ANKLE_LOCK,
+    SW_DOWN,
+    SW_ESTOP,
+    SW_HOME,
+    SW_OVERTRAVEL,
+    SW_START,
+    SW_UP,
+    Inputs,
+    Outputs,
+)
 
 from host_tools import paths
 from host_tools.chip.core import HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET, ChipReset
@@ -183,6 +193,10 @@ def test_switches_and_buttons_read_as_the_pin_map_says(rig):
     assert sw == SW_UP | SW_START | SW_HOME
     rig.press("UP", False)
     rig.press("DOWN")
+    assert tick(b, out(0)).switches == SW_DOWN | SW_START | SW_HOME
+    rig.ankle_lock(True)  # GPIO39 high: the lock not engaged, or its wire cut
+    assert tick(b, out(0)).switches == SW_DOWN | SW_START | SW_HOME | SW_ANKLE_LOCK
+    rig.ankle_lock(False)
     assert tick(b, out(0)).switches == SW_DOWN | SW_START | SW_HOME
 
 

@@ -84,6 +84,7 @@ FAKE_LINES = {
     "faults": "faults",
     "log": "log 5",
     "history": "history 3",
+    "clock": "clock set 1796313600",
     "config": "config set rest_pause_ms 5000",
     "profile": "profile set max_deg 25",
     "selftest": "selftest",
@@ -246,6 +247,7 @@ def test_every_command_round_trips_on_the_simulated_board(tmp_path):
     assert ok("config set rest_pause_ms 3000")["value"] == 3000
     assert runner.app.cfg.rest_pause_ms == 3000
     ok("profile")
+    assert ok("clock")["clock_set"] is True  # the client set it when it connected
     ok("profile set max_deg 25")
     ok("program beginner")
     ok("consent")

@@ -31,6 +31,10 @@ REQUIRED = (
     "goto_beyond_max.toml",
     "start_without_consent.toml",
     "interval_within_angles.toml",
+    "ankle_lock_open_no_head_down.toml",  # issue #22's acceptance
+    "ankle_lock_opened_at_depth.toml",
+    "ankle_lock_wire_cut_at_depth.toml",
+    "ankle_lock_glitch.toml",
 )
 
 
