@@ -87,8 +87,7 @@ def standing_still(out):
 class App:
     def __init__(self, board, service=False):
         self.board = board
-        # the service mode's loop (firmware/bringup.py): the console's bring-up commands
-        self.service = service
+        self.service = service  # the service mode's loop (bringup.py): bring-up commands
         self.version = VERSION
         self.fs = store.DirFS(board.fs_root)
         self.cfg = cfg = Config()
