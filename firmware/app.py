@@ -88,8 +88,9 @@ def standing_still(out):
 
 
 class App:
-    def __init__(self, board):
+    def __init__(self, board, service=False):
         self.board = board
+        self.service = service  # the service mode's loop (bringup.py): bring-up commands
         self.version = VERSION
         self.gate = FlashGate()  # every flash write passes it (the header, "Records")
         self.fs = store.DirFS(board.fs_root, self.gate)

@@ -30,6 +30,7 @@ MAX_HOLD_MS = const(3600000)  # the core refuses holds over an hour; so do we
 _REQ_ID_MAX = const(999999999)
 _LIST_MAX = const(999)  # log/history n: more than is kept just shows all of it
 STREAM_MAX_HZ = const(50)  # 20 ms: two 10 ms ticks per line at most
+_FREEZE_MAX_MS = const(10000)  # past the longest watchdog timeout (8 s: config.py)
 
 # name|usage|what it does, one command per line: drives parsing, `help` and the host
 # client's completion. One string, not a tuple per command: code run in place (frozen,
@@ -74,6 +75,16 @@ _TABLE = (
     "\nreboot|reboot|reset the controller (READY only)"
     "\nmaintenance|maintenance <pin>|restart into service mode (REPL, files, deploy; the"
     " table does not move): therapist PIN, READY only"
+    "\ndrive|drive on|off|bring-up (service mode, login): the driver energised at rest,"
+    " no motion; off de-energises it"
+    "\nimu|imu|bring-up: the raw accelerometer (mg), gyro (mdps) and the part's WHO_AM_I"
+    "\nsteps|steps|bring-up: the step count, commanded and counted (PCNT)"
+    "\nswitches|switches|bring-up: the e-stop, home, over-travel, ankle-lock and button inputs"
+    "\njog|jog up|down|stop|bring-up hold-to-run: moves only while 'keep' arrives at least"
+    " every 200 ms"
+    "\nkeep|keep|bring-up: the jog's keep-alive (the client sends it while a key is held)"
+    "\nfreeze|freeze <ms>|bring-up: block the loop for 1-10000 ms (the heartbeat gate and"
+    " watchdog tests)"
     "\n"
 )
 
@@ -311,6 +322,14 @@ def _one(name, arg, usage):
     if name == "help":
         if arg is not None and command(arg) is None:
             raise ParseError("unknown command '%s'" % _clip(arg))
+        return (arg,)
+    if name == "freeze":
+        if arg is None:
+            raise usage
+        return (parse_int(arg, 1, _FREEZE_MAX_MS, "ms"),)
+    if name == "drive" or name == "jog":
+        if arg not in (("on", "off") if name == "drive" else ("up", "down", "stop")):
+            raise usage
         return (arg,)
     if name == "login" or name == "unlock" or name == "maintenance":
         if arg is None and name != "unlock":

@@ -7,6 +7,14 @@ commands that move the table (goto, start, jog, home: checked against consent, t
 session cap and a trusted angle, and done after homing if the table is not homed yet).
 Core.command checks the arguments' types and states.ALLOWED, then calls run(); each
 handler returns OK or a refusal reason (states.R_*) and changes nothing when it refuses.
+
+The console jog (jog with b = 1; the console offers it only in the service mode) is a
+hold-to-run over a serial line: it runs only while C_JOG_KEEP arrives at least every
+JOG_KEEP_MS. A tick that finds more time passed since the last one (steps.step, with
+the tick's dt) releases it, as a let-go button does: within one tick of the missing
+keep-alive the table decelerates to a stop. A button pressed meanwhile ends it too
+(buttons.py: jog_bit 0 matches no held button). C_DRIVE_HOLD energises the driver in
+READY without motion (the bring-up's step 4).
 """
 
 import events
@@ -25,6 +33,10 @@ _HOLD_ARG_MAX_MS = const(3600000)  # an hour: any longer hold request is malform
 # the backlash (100 mdeg at the table) plus the IMU's noise and margin. Not the runaway
 # tolerance: 2.4 deg typed at 0 would leave the IMU 1.2-3.4 deg off (issue #18).
 _CAL_TOL_MDEG = const(500)
+# The console jog's keep-alive period: a client sends one every 100 ms while its key is
+# held, so one lost or late line (USB latency, a busy host) does not stop it, and a
+# dropped link stops the table after at most this plus one tick at jog speed.
+JOG_KEEP_MS = const(200)
 
 
 def run(core, st, cmd, a, b):
@@ -76,6 +88,15 @@ def run(core, st, cmd, a, b):
         return _hold(core, st, a)
     if cmd == states.C_CALIBRATE:
         return _calibrate(core, st, a, b)
+    if cmd == states.C_JOG_KEEP:
+        if core.jog_bit != 0 or core.phase == states.P_STOPPING:
+            return states.R_STATE  # a button's jog, or one already let go
+        core.jog_keep_ms = JOG_KEEP_MS
+        return states.OK
+    if cmd == states.C_DRIVE_HOLD:
+        # energised at rest: the plan stands at the count, no pulse (control._drive)
+        core.drive_hold = a != 0
+        return states.OK
     return _move(core, st, cmd, a, b)  # the rest move the table
 
 
@@ -103,6 +124,9 @@ def _move(core, st, cmd, a, b):
     elif cmd == states.C_JOG_DOWN:
         if core.session.cap_reached and pos.angle_mdeg >= core.cfg.head_down_mdeg:
             return states.R_CAP
+    if b and (cmd == states.C_JOG_UP or cmd == states.C_JOG_DOWN) and not pos.homed:
+        # a console jog never starts a homing run the person does not hold
+        return states.R_STATE
     if st == states.READY and not pos.homed:
         # homing first; the command waits for it (a home is that homing itself)
         core.pending_cmd = cmd if cmd != states.C_HOME else 0
@@ -110,7 +134,7 @@ def _move(core, st, cmd, a, b):
         core.pending_b = b
         steps.start_homing(core)
         return states.OK
-    return _motion(core, st, cmd, a)
+    return _motion(core, st, cmd, a, b)
 
 
 def _head_down_allowed(core, target_mdeg):
@@ -121,7 +145,7 @@ def _head_down_allowed(core, target_mdeg):
     return states.OK
 
 
-def _motion(core, st, cmd, a):
+def _motion(core, st, cmd, a, b=0):
     """goto / start / jog / home, once a step reference is known."""
     if cmd == states.C_HOME:
         steps.start_homing(core)
@@ -140,7 +164,8 @@ def _motion(core, st, cmd, a):
         core.runner.stop()
         core.enter(states.JOGGING)
         core.phase = states.P_NONE
-        core.jog_bit = SW_UP if cmd == states.C_JOG_UP else SW_DOWN
+        core.jog_bit = 0 if b else SW_UP if cmd == states.C_JOG_UP else SW_DOWN
+        core.jog_keep_ms = JOG_KEEP_MS
         cfg = core.cfg
         tg = core.targets
         tg.go(cfg.loading_angle_mdeg if cmd == states.C_JOG_UP else cfg.soft_max_mdeg,

@@ -26,8 +26,10 @@ console is the only way in. The board layer never imports `network` or `bluetoot
 Wi-Fi and Bluetooth stay off. Anyone at the console may move the table while the child
 lock is off
 (always through `core.command()`, so the clamp, the e-stop latch and faults apply
-exactly as for the buttons; there is no jog: hold-to-run needs a held button, which a
-serial line cannot prove); while it is on only the way back is (firmware/childlock.py).
+exactly as for the buttons; there is no jog in normal operation: hold-to-run needs a
+held button, which a serial line cannot prove; the service mode's bring-up jog stops
+once its keep-alive is missing: firmware/console_service.py); while it is on only the
+way back is (firmware/childlock.py).
 Changing limits (`config set`, `profile set`), turning the child lock off and the
 service mode (`maintenance <pin>`) need the PIN (firmware/auth.py:
 salted sha256, 5 wrong PINs lock out, the lockout survives a reset). A new device has
@@ -118,6 +120,14 @@ def c_reboot(con):
     con.restart(con.board.reset, "reboot")
 
 
+def c_bringup(con, *values):
+    # The bring-up commands (service mode): one handler each in console_service.py, of
+    # the command's name, imported on the first one - never in normal operation.
+    import console_service
+
+    getattr(console_service, con.command_name)(con, *values)
+
+
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
@@ -158,6 +168,13 @@ HANDLERS = {
     "unlock": "console_access",
     "reboot": c_reboot,
     "maintenance": c_maintenance,
+    "drive": c_bringup,
+    "imu": c_bringup,
+    "steps": c_bringup,
+    "switches": c_bringup,
+    "jog": c_bringup,
+    "keep": c_bringup,
+    "freeze": c_bringup,
 }
 
 
@@ -173,6 +190,7 @@ class Console:
         self.selftest = None  # the boot self-test's fault code (0 passed) once known
         self._action = None  # (board method, name) to call once the reply is out
         self._auth_ms = 0
+        self.command_name = ""  # the command running (the bring-up handlers' dispatch)
         self.out.queue(("inversion table console, protocol %d: 'help' lists the commands\n"
                         % PROTOCOL).encode())
         for e in self.view.startup_errors:
@@ -272,6 +290,7 @@ class Console:
             if words[0] != "consent":
                 self.consent_shown = False
             name, values = parse(words)
+            self.command_name = name
             if name in CORE_COMMANDS:
                 core_command(self, name)
             else:

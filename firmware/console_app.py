@@ -32,6 +32,7 @@ class AppView:
         self.startup_errors = app.startup_errors
         self.version = app.version
         self.build = app.build  # from the deploy's manifest (firmware/manifest.py)
+        self.service = app.service  # the service mode's loop: the bring-up commands
 
     # ------------------------------------------------------------ changes
 
@@ -116,6 +117,21 @@ class AppView:
 
     def setting(self, name_):
         return self._app.cfg.get(name_)
+
+    def inputs(self):
+        """The tick's Inputs as the board filled them (the bring-up's raw readings)."""
+        return self._app.inputs
+
+    def imu_part(self):
+        """The board's IMU driver (its who_am_i), or None if the board has none."""
+        return getattr(self._app.board, "imu", None)
+
+    def step_counts(self):
+        """(commanded, counted, angle): the plan's position and the PCNT count, both in
+        the board's steps, and the step count's angle in mdeg."""
+        core = self._core
+        pos = core.pos
+        return core.plan.pos - pos.offset, self._app.inputs.step_count, pos.steps_mdeg
 
     def boot_result(self):
         """None during the self-test; then its fault code, 0 if it passed."""

@@ -128,7 +128,9 @@ class Core:
         self.pending_cmd = 0  # a motion command waiting for homing to finish
         self.pending_a = 0
         self.pending_b = 0
-        self.jog_bit = 0  # the hold-to-run button that started the jog
+        self.jog_bit = 0  # the hold-to-run button that started the jog (0: the console's)
+        self.jog_keep_ms = 0  # the console jog's keep-alive left (commands.py)
+        self.drive_hold = False  # READY with the driver energised, no motion (bring-up)
         self.hold_ms_next = 0  # hold to apply when the current move arrives
         self.stuck_seen = 0  # the stuck buttons already logged
         self._rearm = False  # re-arm the e-stop IRQ with the next outputs
@@ -310,6 +312,7 @@ class Core:
             self.plan.stop()
         self.log.add(self.now_ms, events.E_STATE, st, to)
         self.state = to
+        self.drive_hold = False  # held in READY only: any change of state ends it
         if st == EMERGENCY_RETURN or to == READY:
             self._rearm = True  # the latch was acknowledged, or the table is at rest
         if to == READY:
@@ -347,7 +350,9 @@ class Core:
 
     def _energised(self):
         st = self.state
-        if st == BOOT or st == READY or st == RECOVERY:
+        if st == READY:
+            return self.drive_hold
+        if st == BOOT or st == RECOVERY:
             return False
         if st == EMERGENCY_RETURN or st == FAULT:
             return not (self.phase == P_LATCHED and self.plan.done())

@@ -111,6 +111,7 @@ class ICM42688:
         self._cfg = bytearray(_CONFIG_LEN)
         self.errors = 0  # read_into() failures (bus errors and "no data yet")
         self.last_errno = 0
+        self.who_am_i = 0  # the identity init() found (0: not yet), as mpu6050.py keeps it
 
     def init(self):
         """Select bank 0, check WHO_AM_I, configure, then power the sensors on."""
@@ -120,6 +121,7 @@ class ICM42688:
         if who != _WHO_AM_I_VALUE:
             raise ValueError("no ICM-42688-P at 0x%02x: WHO_AM_I reads 0x%02x, expected 0x%02x"
                              % (self.addr, who, _WHO_AM_I_VALUE))
+        self.who_am_i = who
         self._write_reg(_GYRO_CONFIG0, self._gyro_cfg0)
         self._write_reg(_ACCEL_CONFIG0, self._accel_cfg0)
         self._write_reg(_GYRO_ACCEL_CONFIG0, self._filt_cfg0)

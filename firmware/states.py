@@ -90,7 +90,9 @@ C_RECOVER = const(15)  # the deliberate command RECOVERY waits for
 C_CALIBRATE = const(16)  # IMU calibration at a known angle (a: mdeg; b: 1 if given)
 C_CHILD_LOCK = const(17)  # a: 1 lock the buttons' motion commands, 0 unlock (PIN: console)
 C_PROFILE = const(18)  # a: select the profile (patient) at this index (PIN: console)
-C_LAST = const(18)  # the highest command number
+C_JOG_KEEP = const(19)  # the console jog's keep-alive (service mode; commands.py)
+C_DRIVE_HOLD = const(20)  # a: 1 energise the driver in READY without motion, 0 off (bring-up)
+C_LAST = const(20)  # the highest command number
 
 COMMAND_NAMES = (
     "none",
@@ -112,6 +114,8 @@ COMMAND_NAMES = (
     "calibrate",
     "child_lock",
     "profile",
+    "jog_keep",
+    "drive_hold",
 )
 
 # --- refusal reasons (0 = accepted) ---
@@ -193,9 +197,10 @@ ALLOWED = (
     _ALWAYS | _bits(C_RECOVER, C_RETURN),  # RECOVERY
     _ALWAYS | _bits(C_STOP),  # HOMING: at the loading stop already; stop ends it
     _ALWAYS | _bits(C_GOTO, C_START, C_JOG_UP, C_JOG_DOWN, C_HOME, C_CALIBRATE,
-                    C_PROFILE),  # READY: the next person only at the loading stop
+                    C_PROFILE, C_DRIVE_HOLD),  # READY: the next person only at the loading stop
     _ALWAYS | _bits(C_GOTO, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_HOLD),
-    _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN),
+    _ALWAYS | _bits(C_JOG_RELEASE, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN,
+                    C_JOG_KEEP),
     _ALWAYS
     | _bits(C_GOTO, C_HOLD, C_STOP, C_RETURN, C_DISCOMFORT, C_JOG_UP, C_JOG_DOWN, C_START,
             C_CALIBRATE),  # HOLDING: calibrate only with the motion finished (commands.py)

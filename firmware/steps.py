@@ -53,6 +53,8 @@ def step(core, dt):
     pos = core.pos
     rest = core.targets.rest
     rest.update(dt, pos.steps_mdeg if pos.steps_trusted else pos.angle_mdeg)
+    if st == JOGGING and core.jog_bit == 0:
+        _jog_keep(core, dt)  # the console's jog, before anything else this tick
     if st == MOVING or st == JOGGING or st == HOLDING:
         if core.session.active and pos.angle_ok and pos.angle_mdeg > core.cfg.head_down_mdeg:
             if _cap_due(core):
@@ -199,6 +201,15 @@ def _step_return(core, dt):
             core.enter(states.READY)
         else:
             start_homing(core)
+
+
+def _jog_keep(core, dt):
+    """The console's jog (commands.py): its keep-alive overdue, it is let go as a button
+    is, before the rest of the tick (a lift check under way included)."""
+    if core.phase != P_STOPPING:
+        core.jog_keep_ms -= dt
+        if core.jog_keep_ms < 0:
+            core.command(states.C_JOG_RELEASE)
 
 
 def _homed(core):

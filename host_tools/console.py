@@ -9,7 +9,10 @@
     python -m host_tools.console --port P --exec "status; goto 20"       (the same)
     python -m host_tools.console --sim --exec "consent; consent yes; goto 20; until HOLDING 60" \\
         --duration 30 --record build/run.csv --plot build/run.png
-    python -m host_tools.console --port P --live          live telemetry view (Ctrl-C ends)
+    python -m host_tools.console --port P --live          live view: telemetry, hold time
+                                                          left, session cap; keys s stop,
+                                                          r return, e estop, q leaves
+                                                          (host_tools/console_live.py)
     python -m host_tools.console --port P --export build/clinic [--patient ann]
                                     each patient's history: <name>.csv and a progress
                                     chart <name>_progress.png (host_tools/clinic.py)
@@ -43,6 +46,7 @@ import threading
 import time
 
 from host_tools import paths, telemetry, version
+from host_tools.console_live import live_view, tty_keys
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -128,6 +132,12 @@ class SimTransport:
 
 
 BANNER = "inversion table console"  # first words of the firmware's start-up line
+# What the client says when it finds MicroPython's prompt (the service mode, or a board
+# left there by mpremote) instead of the table's console.
+REPL_TEXT = ("the board is at the MicroPython prompt (the service mode, or left there by "
+             "mpremote), not the table's console: press Ctrl-D (soft reset) or the EN "
+             "button to start the firmware again; for the bring-up commands type "
+             "`import bringup; bringup.main()` there (hardware/bringup.md)")
 
 
 class ConsoleClient:
@@ -150,12 +160,15 @@ class ConsoleClient:
         self._banner_seen = False  # the firmware's start-up line: it has just restarted
         self._next_id = 1
         self.lock = threading.Lock()  # one user of the transport at a time
+        self.found_json = None  # the mode connect() found (restore() puts it back)
 
     def connect(self, set_clock=True):
-        """End any half line left on the port, switch to JSON, fetch the command table,
-        and set the table's clock to this computer's (UTC): the table has no network,
-        and its records are dated from this clock (firmware/wallclock.py)."""
+        """End any half line left on the port, note the mode the console is in, switch
+        to JSON, fetch the command table, and set the table's clock to this computer's
+        (UTC): the table has no network, and its records are dated from this clock
+        (firmware/wallclock.py)."""
         self.t.write(b"\n")
+        self.found_json = self._mode()
         r = self.request("json on")
         if not r.get("ok"):
             raise ClientError("the console refused JSON mode: %s" % r.get("error"))
@@ -163,6 +176,44 @@ class ConsoleClient:
         if set_clock and any(c.get("name") == "clock" for c in self.commands):
             self.clock = self.request("clock set %d" % int(time.time()))
         return self
+
+    def _mode(self):
+        """True if the console is in JSON mode, False in human mode: `json` alone
+        answers with the mode, as JSON in JSON mode and as text in human mode."""
+        self.t.write(b"json\n")
+        found = []
+        prev = self.on_text
+
+        def on_text(text):
+            if text.startswith("ok json:"):
+                found.append(False)
+            elif prev:
+                prev(text)
+
+        self.on_text = on_text
+        try:
+            end = time.monotonic() + self.timeout_s
+            while not found and time.monotonic() < end:
+                for obj in self._read_objects(0.05):
+                    if "json" in obj and "id" not in obj:
+                        found.append(bool(obj["json"]))
+                self._check_repl()
+        finally:
+            self.on_text = prev
+        if not found:
+            raise ClientError("no reply to 'json' within %g s" % self.timeout_s)
+        return found[0]
+
+    def restore(self):
+        """Put the console back in the mode connect() found (after --exec, a deploy)."""
+        if self.found_json is False:
+            self.request("json off")
+
+    def _check_repl(self):
+        """The MicroPython prompt instead of the console: say how to come back."""
+        tail = self._buf.decode("utf-8", "replace")
+        if tail.endswith(">>> "):  # the prompt has no line end: it stays in the buffer
+            raise ClientError(REPL_TEXT)
 
     def request(self, line, timeout_s=None):
         """Send one command line; its reply (a dict with "ok"). ClientError if none came."""
@@ -186,6 +237,7 @@ class ConsoleClient:
                     if "ok" in obj and obj.get("id") == rid:
                         return obj
                 wait_s -= 0.05
+                self._check_repl()
                 if (wait_s <= 0) if sim else (time.monotonic() > deadline):
                     if self._banner_seen and not retried:
                         # The firmware restarted while the request was on its way: a
@@ -239,6 +291,8 @@ class ConsoleClient:
             except ValueError:
                 obj = None
             if not isinstance(obj, dict):
+                if text.startswith(">>> ") or text.startswith("raw REPL"):
+                    raise ClientError(REPL_TEXT)
                 if text.startswith(BANNER):
                     self._banner_seen = True
                 if text and self.on_text:
@@ -371,86 +425,6 @@ def tel_text(s):
     return "tel %9.3f s %-16s angle %8.3f target %8.3f rate %7.3f deg/s fault %s" % (
         s["t_ms"] / 1000.0, s["state"], s["angle_mdeg"] / 1000.0, s["target_mdeg"] / 1000.0,
         s["rate_mdeg_s"] / 1000.0, s["fault"])
-
-
-def live_view(client, seconds=None, out=None):
-    """A live telemetry panel (rich) until Ctrl-C or `seconds` have passed."""
-    from rich.console import Console as RichConsole
-    from rich.live import Live
-
-    prev = client.on_telemetry
-    view = _LivePanel(prev)
-    client.on_telemetry = view.on_tel
-    end = None if seconds is None else time.monotonic() + seconds
-    try:
-        with Live(view.panel(), console=RichConsole(file=out) if out else None,
-                  refresh_per_second=10) as live:
-            while end is None or time.monotonic() < end:
-                client.poll(0.1)
-                live.update(view.panel())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.on_telemetry = prev
-    return view.count
-
-
-class _LivePanel:
-    """The latest telemetry and the angle's recent trail, as a rich table."""
-
-    def __init__(self, prev):
-        from collections import deque
-
-        self.prev = prev  # the client's own telemetry callback, still called
-        self.latest = {}
-        self.trail = deque(maxlen=60)
-        self.count = 0
-
-    def on_tel(self, sample):
-        if self.prev:
-            self.prev(sample)
-        self.latest.update(sample)
-        self.trail.append(sample["angle_mdeg"])
-        self.count += 1
-
-    def panel(self):
-        from rich.table import Table
-
-        tab = Table(title="inversion table - live", show_header=False, min_width=60)
-        tab.add_column("what", style="bold")
-        tab.add_column("value")
-        latest = self.latest
-        if not latest:
-            tab.add_row("waiting", "for telemetry...")
-            return tab
-        a = latest["angle_mdeg"] / 1000.0
-        tab.add_row("state", latest["state"])
-        tab.add_row("angle", "%8.3f deg  %s" % (a, _gauge(a)))
-        tab.add_row("target", "%8.3f deg" % (latest["target_mdeg"] / 1000.0))
-        tab.add_row("rate", "%8.3f deg/s" % (latest["rate_mdeg_s"] / 1000.0))
-        fault = latest["fault"]
-        tab.add_row("fault", "[red]%s[/red]" % fault if fault != "none" else fault)
-        tab.add_row("angle, last %d" % len(self.trail), _sparkline(self.trail))
-        tab.add_row("samples", str(self.count))
-        return tab
-
-
-def _gauge(angle_deg, width=37):
-    """-90 .. +90 deg as a bar with the horizontal marked."""
-    pos = int(round((max(-90.0, min(90.0, angle_deg)) + 90.0) / 180.0 * (width - 1)))
-    cells = ["-"] * width
-    cells[(width - 1) // 2] = "|"
-    cells[pos] = "#"
-    return "head-up [" + "".join(cells) + "] head-down"
-
-
-def _sparkline(values):
-    blocks = " .:-=+*#%@"
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1
-    return "".join(blocks[int((v - lo) * (len(blocks) - 1) / span)] for v in values)
 
 
 # ------------------------------------------------------------------ interactive
@@ -662,13 +636,19 @@ def _session(client, args, say, streaming):
         if args.export and status == EXIT_OK:
             status = _export(client, args, say)
         if args.live:
-            live_view(client, args.duration)
+            keys = tty_keys()
+            if keys is None:
+                live_view(client, args.duration)
+            else:
+                with keys as typed:
+                    live_view(client, args.duration, keys=typed)
         elif args.duration:
             client.pump(args.duration)
         elif not cmds:
             status = interactive(client, say)
         if streaming:
             client.request("stream off")
+        client.restore()
     except ClientError as e:
         say("error: %s" % e)
         status = EXIT_NO_LINK

@@ -488,7 +488,9 @@ def wait_firmware(port, timeout_s=30.0):
             continue
         try:
             client = ConsoleClient(t, timeout_s=2.0).connect()
-            return client.request("version")
+            reply = client.request("version")
+            client.restore()  # the console as the reset left it: human mode
+            return reply
         except ClientError as e:
             last = e
         finally:

@@ -50,6 +50,10 @@ def run(rd, wr):
             from app import App
 
             App(board).run()
+        else:
+            import bringup
+
+            bringup.BOARD = board  # `bringup.main()` at the prompt runs on this board
     except Exception as e:
         if type(e).__name__ == "LinkError":
             sys.exit(3)  # the vdev is gone: nothing to report to

@@ -186,10 +186,10 @@ class Rig:
     """
 
     def __init__(self, json_mode=False, fs_root=None, homed=False, consent=False,
-                 angle_mdeg=None, cause=3, boot=True):
+                 angle_mdeg=None, cause=3, boot=True, service=False):
         self.board = ConsoleBoard(fs_root, angle_mdeg, cause)
         self.plant = self.board.plant
-        self.app = App(self.board)
+        self.app = App(self.board, service)  # service: the bring-up loop (bringup.py)
         self.core = self.app.core
         self.con = self.app.console
         self.calls = []

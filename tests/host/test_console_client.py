@@ -16,7 +16,7 @@ import tty
 
 import pytest
 from console import COMMANDS
-from states import C_ESTOP, C_GOTO
+from states import C_ESTOP, C_GOTO, C_JOG_DOWN
 from test_console import PIN, Rig
 
 from host_tools import console as client_mod
@@ -40,10 +40,11 @@ TICK_MS = 10
 
 class FakeRunner:
     """The SimRunner interface (.board, .run_ms) over the console of the test Rig (a real
-    App, homed, consent given); run_ms runs the console alone (Rig.tick)."""
+    App, homed, consent given, the service mode's loop: the bring-up commands too);
+    run_ms runs the console alone (Rig.tick)."""
 
     def __init__(self):
-        self.rig = Rig(homed=True, consent=True)
+        self.rig = Rig(homed=True, consent=True, service=True)
         self.app = self.rig.app
         self.board = self.rig.board
         self.console = self.rig.con
@@ -97,11 +98,22 @@ FAKE_LINES = {
     "unlock": "unlock " + PIN,
     "reboot": "reboot",
     "maintenance": "maintenance " + PIN,
+    "drive": "drive on",
+    "imu": "imu",
+    "steps": "steps",
+    "switches": "switches",
+    "jog": "jog down",
+    "keep": "keep",
+    "freeze": "freeze 20",
 }
 
 
 def _moving(rig):
     rig.core.command(C_GOTO, 20000)
+
+
+def _console_jog(rig):
+    rig.core.command(C_JOG_DOWN, 0, 1)
 
 
 def _latched(rig):
@@ -111,7 +123,7 @@ def _latched(rig):
 
 # Commands the real core takes only while the table moves or is latched.
 _PREPARE = {"hold": _moving, "stop": _moving, "return": _moving, "discomfort": _moving,
-            "ack": _latched}
+            "ack": _latched, "keep": _console_jog}
 
 
 def test_every_command_round_trips_on_the_fake_app():
@@ -268,6 +280,8 @@ def test_every_command_round_trips_on_the_simulated_board(tmp_path):
     ok("faults")
     ok("log 30")
     ok("json on")
+    for line in ("drive on", "imu", "steps", "switches", "jog up", "keep", "freeze 20"):
+        refused(line, "service mode")  # the bring-up commands: the service mode's loop only
     ok("logout")
     for line in ("reboot", "maintenance " + PIN):
         seen.add(line.split()[0])
@@ -381,3 +395,41 @@ def test_serial_transport_over_a_pty():
         th.join(2.0)
         os.close(master)
         os.close(slave)
+
+
+def test_the_mode_found_is_put_back():
+    runner, client = fake_client()  # the console starts in human mode
+    assert client.found_json is False and runner.console.json is True
+    client.restore()
+    assert runner.console.json is False
+    runner.console.json = True  # a tool left it in JSON mode: it stays so
+    client = ConsoleClient(SimTransport(runner)).connect()
+    assert client.found_json is True
+    client.restore()
+    assert runner.console.json is True
+
+
+class _ReplPort:
+    """A board at MicroPython's prompt: whatever is sent, the prompt comes back."""
+
+    def __init__(self, prompt):
+        self.prompt = prompt
+        self.sent = b""
+
+    def write(self, data):
+        self.sent += data
+
+    def read(self, timeout_s):
+        out, self.prompt = self.prompt, b""
+        return out
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("prompt", [b"\r\n>>> ", b"raw REPL; CTRL-B to exit\r\n>"])
+def test_a_board_at_the_repl_is_recognised(prompt):
+    client = ConsoleClient(_ReplPort(prompt), timeout_s=0.5)
+    with pytest.raises(ClientError) as e:
+        client.connect()
+    assert "Ctrl-D" in str(e.value) and "MicroPython prompt" in str(e.value)
