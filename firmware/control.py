@@ -270,7 +270,10 @@ class Core:
     def command(self, cmd, a=0, b=0):
         """Ask for something; returns OK or a refusal reason (states.R_*). Never raises."""
         r = self._command(cmd, a, b)
-        self.log.add(self.now_ms, events.E_COMMAND, cmd, r)
+        if cmd != states.C_JOG_KEEP or r != states.OK:
+            # an accepted keep-alive (ten a second while a console jog runs) is not an
+            # event: logged, it would push the log's older events out
+            self.log.add(self.now_ms, events.E_COMMAND, cmd, r)
         return r
 
     def _command(self, cmd, a, b):

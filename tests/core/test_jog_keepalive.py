@@ -123,3 +123,20 @@ def test_driver_hold_ends_with_ready():
     r.run_until(lambda q: q.core.state == READY, 120000)
     r.tick()
     assert not r.out.enable  # back at READY the driver is off again
+
+
+def test_accepted_keep_alives_do_not_fill_the_event_log():
+    """Ten keep-alives a second would push the 96-event log's older events out within
+    ten seconds of jogging: an accepted one is not logged (a refused one is)."""
+    r = _jogging_down()
+    seq = r.core.log.seq
+    for _ in range(20):
+        r.tick(5)
+        assert r.core.command(C_JOG_KEEP) == OK
+    logged = [e for e in r.core.log.since(seq) if e[1] == E_COMMAND and e[2] == C_JOG_KEEP]
+    assert logged == []
+    r.core.command(C_JOG_RELEASE)
+    r.tick(50)
+    assert r.core.command(C_JOG_KEEP) == R_STATE
+    logged = [e for e in r.core.log.since(seq) if e[1] == E_COMMAND and e[2] == C_JOG_KEEP]
+    assert len(logged) == 1
