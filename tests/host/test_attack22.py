@@ -1,0 +1,137 @@
+"""Issue #22, an independent tester's attack on the ankle lock (branch attack22): each test
+here FAILS on main at 6f413d4 and reproduces one finding; the firmware is not fixed here.
+
+The acceptance under attack: no head-down motion with the lock open; opening it at depth
+returns to horizontal (not the loading position) and stays; nobody is left head-down;
+clear replies (does the user see the lock?). The core rig (tests/core/rig.py) holds
+SW_ANKLE_LOCK in Plant.force_switches for "the contact reads open" (lock open or wire
+cut: the pin reads the same); tests/core/test_console.py's Rig runs the real App.
+
+Covers: HZ-22
+"""
+
+import pytest
+from console_text import state_name
+from rig import Rig
+from signals import SW_ANKLE_LOCK
+from states import (
+    C_GOTO,
+    C_RECOVER,
+    C_RETURN,
+    EMERGENCY_RETURN,
+    HOLDING,
+    OK,
+    P_RESTING,
+    READY,
+    RECOVERY,
+)
+from test_console import Rig as ConsoleRig
+
+_TICK_MS = 10
+
+
+def _held(angle_mdeg, **cfg):
+    """Homed, the lock closed, holding still at angle_mdeg."""
+    r = Rig(**cfg)
+    r.ready_homed()
+    assert r.core.command(C_GOTO, angle_mdeg) == OK
+    r.state_is(HOLDING)
+    r.run_until(lambda x: x.core.plan.done(), 60000)
+    return r
+
+
+# --------------------------------------- F1: head-down, but under the head-down threshold
+
+
+@pytest.mark.parametrize("angle_mdeg,head_down_mdeg", [(1500, 2000), (9000, 10000)])
+def test_opened_while_holding_head_down_under_the_threshold_leaves_the_person_there(
+        angle_mdeg, head_down_mdeg):
+    """Setup: homed, lock closed, goto angle_mdeg (head-down of the rest angle, 0), HOLDING
+    still; head_down_mdeg is a legal setting (config.py: 0..10000, default 2000). Then
+    the lock opens and stays open for 5 s.
+    Seen on main: watch() reacts only beyond cfg.head_down_mdeg (or moving head-down, or
+    in a program), so the table stays HOLDING at 1.5 deg (default) or 9 deg (threshold
+    10 deg) head-down with the person unheld, indefinitely (300 s tried: still HOLDING).
+    Expected (issue #22: "nothing below horizontal" unless closed; "nobody is left
+    head-down"): the return to horizontal, as for any depth past the rest angle."""
+    r = _held(angle_mdeg, head_down_mdeg=head_down_mdeg)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.tick(500)
+    assert r.core.state == EMERGENCY_RETURN, (state_name(r.core.state), r.plant.angle_mdeg())
+    assert r.plant.angle_mdeg() <= r.cfg.rest_angle_mdeg + 100
+
+
+def test_recovery_return_under_the_threshold_with_the_lock_open_tips_to_loading():
+    """Setup: power-up at 9 deg head-down (head_down_mdeg 10000, legal), the lock open from
+    power-up, RECOVERY; the deliberate `recover` command.
+    Seen on main: a normal return, through horizontal on to the loading position (READY,
+    -60 deg): the unheld person is tipped feet-down. README "The ankle lock": "After a
+    reset ... its return, head-down with the lock open, becomes the emergency return to
+    horizontal" - true only beyond the threshold.
+    Expected: the emergency return to horizontal, latched there."""
+    r = Rig(angle_mdeg=9000, head_down_mdeg=10000)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.boot()
+    assert r.core.state == RECOVERY
+    assert r.core.command(C_RECOVER) == OK
+    r.tick(3000)
+    assert r.core.state == EMERGENCY_RETURN, (state_name(r.core.state), r.plant.angle_mdeg())
+    assert r.plant.angle_mdeg() >= r.cfg.rest_angle_mdeg - 100
+
+
+# ------------------------------------------------------ F2: chatter defeats the filter
+
+
+def test_a_mostly_open_chattering_contact_at_depth_is_never_seen_open():
+    """Setup: homed, holding at 20 deg head-down; then the contact chatters for 3 s: open
+    20 ms, closed 10 ms, repeated (a loose or half-cut wire, the lock itself open: open
+    2/3 of the time).
+    Seen on main: switches.Debounce resets its count on every closed sample, so ANKLE_SAMPLES
+    (3) consecutive open reads never come: ankle_open stays False, HOLDING at 20 deg.
+    Expected: a contact that reads open most of the time counts as open (an integrating
+    or asymmetric filter: closed only after a clean closed run), and the return starts."""
+    r = _held(20000)
+    for i in range(300):
+        r.plant.force_switches = 0 if i % 3 == 2 else SW_ANKLE_LOCK
+        r.tick()
+    assert r.core.state == EMERGENCY_RETURN, (state_name(r.core.state), r.plant.angle_mdeg())
+
+
+# ------------------------------ F3: opened in the rest pause, the return goes on to loading
+
+
+def test_opened_in_the_rest_pause_of_a_normal_return_the_table_goes_on_to_loading():
+    """Setup: homed, holding at 20 deg, `return`; at the pause at horizontal (P_RESTING)
+    the lock opens and stays open, 30 s.
+    Seen on main: no reaction (not head-down, not going head-down): the return goes on by
+    itself to the loading position (READY, -60 deg) with the person unheld - what the
+    README says the reaction must not do ("Not on to the loading position: tipping an
+    unheld person head-up, feet down, slides them down the bed unguided"); no command
+    was given after the lock opened.
+    Expected: it stays at horizontal (latched or holding) until a deliberate head-up
+    command."""
+    r = _held(20000)
+    assert r.core.command(C_RETURN) == OK
+    r.run_until(lambda x: x.core.phase == P_RESTING, 60000)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.tick(3000)
+    assert r.core.state != READY, r.plant.angle_mdeg()
+    assert r.plant.angle_mdeg() >= r.cfg.rest_angle_mdeg - 500
+
+
+# ------------------------------------------------- F4: the user cannot see the lock
+
+
+def test_status_and_selftest_show_the_ankle_lock():
+    """Setup: the real App (console, JSON mode), homed, the lock open 100 ms.
+    Seen on main: `goto 20` is refused clearly ("ankle lock not engaged: close it before
+    going head-down"), but neither `status` nor `selftest` says anything about the lock
+    (they show estop_open, home_switch, overtravel_switch): before a session the
+    operator cannot check the sensor, nor see why the table refuses.
+    Expected: a field naming the ankle lock (e.g. ankle_open true) in both."""
+    r = ConsoleRig(json_mode=True, homed=True, consent=True)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.step(10)
+    assert "ankle lock" in r.cmd("goto 20")["error"]
+    assert [k for k in r.cmd("status") if "ankle" in k]
+    assert [k for k in r.cmd("selftest") if "ankle" in k]
