@@ -18,12 +18,14 @@ from states import (
     C_GOTO,
     C_RECOVER,
     C_RETURN,
+    C_START,
     EMERGENCY_RETURN,
     HOLDING,
     OK,
     P_RESTING,
     READY,
     RECOVERY,
+    RETURNING,
 )
 from test_console import Rig as ConsoleRig
 
@@ -117,6 +119,70 @@ def test_opened_in_the_rest_pause_of_a_normal_return_the_table_goes_on_to_loadin
     r.tick(3000)
     assert r.core.state != READY, r.plant.angle_mdeg()
     assert r.plant.angle_mdeg() >= r.cfg.rest_angle_mdeg - 500
+
+
+def test_opened_on_a_programs_own_return_below_the_threshold_it_goes_on_to_loading():
+    """Setup: homed, lock closed, `start` (the beginner program, 20 deg); its hold ends and
+    the program's own return starts (no command: runner no longer active). At 1.5 deg
+    head-down on the way to horizontal (under head_down_mdeg, 2 deg) the lock opens, 30 s.
+    Seen on main: no reaction (not beyond the threshold, not going head-down, no program
+    running): RETURNING goes on through the rest pause to the loading position (READY,
+    -60 deg) with the person unheld, and nobody asked for it after the lock opened.
+    Expected: stop at horizontal and stay there (as when opened at depth)."""
+    r = Rig()
+    r.ready_homed()
+    assert r.core.command(C_START) == OK
+    r.run_until(lambda x: x.core.state == RETURNING and x.plant.angle_mdeg() < 1500, 600000)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.tick(3000)
+    assert r.core.state != READY, r.plant.angle_mdeg()
+    assert r.plant.angle_mdeg() >= r.cfg.rest_angle_mdeg - 500
+
+
+# ---------------------------------- F5: the reaction goes to the rest angle, not horizontal
+
+
+def test_with_the_rest_angle_below_horizontal_the_reaction_tips_the_person_feet_down():
+    """Setup: rest_angle_mdeg -10000 (legal: config.py allows -10000..0), homed, holding at
+    20 deg, the lock opens.
+    Seen on main: reactions.emergency returns to the rest angle: latched at -10 deg, the
+    unheld person tipped 10 deg feet-down, while the README's reason for the reaction
+    ("to horizontal ... flat they lie still", "tipping an unheld person head-up, feet
+    down, slides them down the bed") and the console's "back to horizontal" say 0 deg.
+    Expected: the ankle lock's return ends at horizontal (0 deg +- 1 deg)."""
+    r = _held(20000, rest_angle_mdeg=-10000)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.tick(2000)
+    assert r.core.state == EMERGENCY_RETURN
+    assert abs(r.plant.angle_mdeg()) <= 1000, r.plant.angle_mdeg()
+
+
+# ------------------------------------- F6: powered up head-down with the lock open
+
+
+def test_powered_up_head_down_with_the_lock_open_the_person_is_left_there_unsignalled():
+    """Setup: power-up at 20 deg head-down (a power cut mid-session), the lock open from
+    power-up (opened during the outage, or its wire cut); no command for 60 s.
+    Seen on main: RECOVERY at 20 deg for the whole minute, with the same LED and buzzer
+    as with the lock closed: the unheld person stays head-down and nothing tells anyone
+    that the lock is open. (The README's rule "after a reset nothing moves until the
+    deliberate command" is deliberate; this conflicts with the issue's "nobody is left
+    head-down": a decision for the lead - the UP button or `recover` do bring the table
+    to horizontal.)
+    Expected: the return to horizontal by itself, or at least a distinct alarm."""
+    r = Rig(angle_mdeg=20000)
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.boot()
+    assert r.core.state == RECOVERY
+    r.tick(6000)
+    led_open, buzzer_open = r.out.led, r.out.buzzer
+    closed = Rig(angle_mdeg=20000)
+    closed.boot()
+    closed.tick(10)
+    moved = r.plant.angle_mdeg() <= r.cfg.rest_angle_mdeg + 1000
+    signalled = (led_open, buzzer_open) != (closed.out.led, closed.out.buzzer)
+    assert moved or signalled, (state_name(r.core.state), r.plant.angle_mdeg(), led_open,
+                                buzzer_open)
 
 
 # ------------------------------------------------- F4: the user cannot see the lock
