@@ -12,8 +12,9 @@ Covers: HZ-22
 
 import pytest
 from console_text import state_name
+from events import E_COMMAND
 from rig import Rig
-from signals import SW_ANKLE_LOCK
+from signals import SW_ANKLE_LOCK, SW_START
 from states import (
     C_GOTO,
     C_RECOVER,
@@ -23,6 +24,7 @@ from states import (
     HOLDING,
     OK,
     P_RESTING,
+    R_ANKLE_LOCK,
     READY,
     RECOVERY,
     RETURNING,
@@ -201,3 +203,28 @@ def test_status_and_selftest_show_the_ankle_lock():
     assert "ankle lock" in r.cmd("goto 20")["error"]
     assert [k for k in r.cmd("status") if "ankle" in k]
     assert [k for k in r.cmd("selftest") if "ankle" in k]
+
+
+def test_a_start_press_refused_for_the_open_lock_shows_nothing_at_the_panel():
+    """Setup: homed, READY at the loading stop, the lock open; the person presses START
+    for 0.5 s (then lets go) and watches the panel 1 s.
+    Seen on main: the core refuses (R_ANKLE_LOCK, logged), but the LED and the buzzer
+    depend on the state alone (control._LED/_BUZZER): READY steady, silent, exactly as
+    before the press - at the table nothing says why the table does not start or that
+    the lock is open (the console's reply is clear, but the person may have no console).
+    Expected: some indication on the panel (a refusal chirp or blink) for the refusal."""
+    r = Rig()
+    r.ready_homed()
+    r.plant.force_switches = SW_ANKLE_LOCK
+    r.tick(10)
+    idle = (r.out.led, r.out.buzzer)
+    seen = set()
+    r.plant.buttons = SW_START
+    for i in range(150):
+        if i == 50:
+            r.plant.buttons = 0
+        r.tick()
+        seen.add((r.out.led, r.out.buzzer))
+    assert r.core.state == READY
+    assert (C_START, R_ANKLE_LOCK) in [(e[2], e[3]) for e in r.events(E_COMMAND)]
+    assert seen != {idle}, (idle, seen)
