@@ -11,19 +11,29 @@ signals.SW_ANKLE_LOCK, filtered in switches.py (Switches.ankle_open, ANKLE_SAMPL
    alike. The clamp (motion.Targets.clamp) also keeps every target at or head-up of the
    rest angle while it is open: a jog DOWN from the loading side stops at horizontal, and
    a program's next segment (which no command starts) goes no further.
-2. watch(): the lock is watched the whole time. Opening while the table is head-down
-   (beyond cfg.head_down_mdeg), on its way there (moving head-down toward a target past
-   the rest angle), or while a program runs, starts the emergency return at once
-   (reactions.emergency, E_ESTOP source ESTOP_ANKLE, after E_ANKLE_LOCK): to horizontal,
-   at emergency speed, then latched there with the alarm. Not to the loading position:
-   tipping an unheld person head-up, feet down, lets them slide down the bed onto the
-   footplate unguided; flat they lie still. The latch never moves the table by itself;
-   after `ack` (which leaves it standing at horizontal) only a deliberate head-up command
-   (UP, return, a goto head-up) takes the person to the loading position to get off, and
-   head-down motion again needs the lock closed.
-   Not in RECOVERY: after a reset nothing moves until a deliberate command (its return is
-   head-up only); not in the latched states (already going to horizontal), BOOT, READY or
-   HOMING (at or near the loading stop, where the lock is opened to get off).
+2. watch(): the lock is watched the whole time. Opening while the table is head-down of
+   horizontal (beyond HORIZONTAL_MARGIN_MDEG, not cfg.head_down_mdeg: an unheld person
+   is not to be left tipped at all), on its way there (moving head-down toward a target
+   past the rest angle), or while a program runs, starts the emergency return at once
+   (reactions.emergency, E_ESTOP source ESTOP_ANKLE, after E_ANKLE_LOCK): to horizontal
+   (0 deg, whatever the rest angle: a rest angle below horizontal would tip the person
+   feet-down), at emergency speed, then latched there with the alarm. Not to the
+   loading position: tipping an unheld person head-up, feet down, lets them slide down
+   the bed onto the footplate unguided; flat they lie still. Opening during a motion
+   toward the loading position at or head-up of horizontal (a return, its rest pause at
+   horizontal, any head-up motion; nobody asked for it with the lock open) stops the
+   table where it is, latched the same way. The latch never moves the table by itself;
+   after `ack` (which leaves it standing) only a deliberate head-up command (UP, return,
+   a goto head-up) takes the person to the loading position to get off, and head-down
+   motion again needs the lock closed.
+   After a reset (RECOVERY) nothing moves until a deliberate command; its return,
+   head-down with the lock open, becomes the emergency return to horizontal. Not in the
+   latched states (already stopping), BOOT, READY or HOMING (at or near the loading
+   stop, where the lock is opened to get off).
+3. signal(): the panel shows the lock. In RECOVERY head-down with the lock open the LED
+   and the buzzer give the alarm (nothing moves by itself, as after every reset; the
+   alarm calls someone); a command refused for the open lock (a START or DOWN press)
+   gives a short refusal signal, REFUSED_SIGNAL_MS, fast LED and beeps.
 
 Functions of the core (control.Core). Pure logic, allocation-free.
 """
@@ -31,6 +41,7 @@ Functions of the core (control.Core). Pure logic, allocation-free.
 import reactions
 from events import E_ANKLE_LOCK
 from micropython import const
+from signals import IND_ALARM, IND_FAST
 from states import (
     C_GOTO,
     C_JOG_DOWN,
@@ -39,37 +50,77 @@ from states import (
     JOGGING,
     MOVING,
     OK,
+    P_TO_REST,
     R_ANKLE_LOCK,
+    RECOVERY,
     RETURNING,
 )
 
 ESTOP_ANKLE = const(4)  # events.E_ESTOP source: the ankle lock opened
+HORIZONTAL_MDEG = const(0)  # where the reaction takes the person, whatever the rest angle
+# Head-down of horizontal by more than this counts as head-down: the return's stop at
+# horizontal may land a step or two off (a step is a few mdeg), and 0.1 deg is a fifth of
+# the calibrated IMU's 0.5 deg tolerance: nobody is left unheld measurably head-down.
+HORIZONTAL_MARGIN_MDEG = const(100)
+# The refusal signal's length: long enough to be seen and heard at the table, short
+# enough not to be taken for the alarm.
+REFUSED_SIGNAL_MS = const(600)
 
 
 def check(core, cmd, a):
     """OK, or R_ANKLE_LOCK if cmd (argument a) would move head-down of the rest angle
-    while the ankle lock is not engaged."""
+    while the ankle lock is not engaged (then the panel gives the refusal signal)."""
     if not core.switches.ankle_open:
         return OK
     rest = core.cfg.rest_angle_mdeg
-    if cmd == C_START or (cmd == C_GOTO and a > rest):
-        return R_ANKLE_LOCK
-    if cmd == C_JOG_DOWN and core.pos.angle_mdeg >= rest:
+    if (cmd == C_START or (cmd == C_GOTO and a > rest)
+            or (cmd == C_JOG_DOWN and core.pos.angle_mdeg >= rest)):
+        core.ankle_refused_ms = REFUSED_SIGNAL_MS
         return R_ANKLE_LOCK
     return OK
 
 
 def watch(core):
     """One tick with the lock open (the core calls it only then): the emergency return if
-    the person is, or is being taken, head-down (see the module doc). True if it started."""
+    the person is, or is being taken, head-down, or the stop if the lock opened on the
+    way to the loading position (see the module doc). True if it started."""
     st = core.state
     if st != MOVING and st != JOGGING and st != HOLDING and st != RETURNING:
         return False
-    cfg = core.cfg
     angle = core.pos.angle_mdeg
-    going = core.plan.vel_sps > 0 and core.targets.target_mdeg > cfg.rest_angle_mdeg
-    if angle > cfg.head_down_mdeg or going or core.runner.active:
+    vel = core.plan.vel_sps
+    going = vel > 0 and core.targets.target_mdeg > core.cfg.rest_angle_mdeg
+    # opened just now on the way to loading (a motion begun with the lock already open
+    # is a deliberate head-up command: it goes on)
+    leaving = core.switches.ankle_opened and st != HOLDING and (vel < 0 or st == RETURNING)
+    if angle > HORIZONTAL_MARGIN_MDEG or going or core.runner.active or leaving:
         core.log.add(core.now_ms, E_ANKLE_LOCK, st, angle)
         reactions.emergency(core, ESTOP_ANKLE)
+        if core.phase == P_TO_REST:
+            _to_horizontal(core, angle)
         return True
     return False
+
+
+def _to_horizontal(core, angle):
+    """The emergency return aims at the rest angle: to horizontal instead, or, head-up of
+    it already, stop where the table is (with the return's limits)."""
+    if angle > HORIZONTAL_MDEG:
+        core.targets.retarget(HORIZONTAL_MDEG)
+    else:
+        core.plan.stop()
+        core.targets.target_mdeg = angle
+
+
+def signal(core, out):
+    """The panel's part (the core calls it while the lock is open or a refusal signal
+    runs): the alarm in RECOVERY head-down, else the refusal signal."""
+    if (core.state == RECOVERY and core.switches.ankle_open
+            and core.pos.angle_mdeg > HORIZONTAL_MARGIN_MDEG):
+        out.led = IND_ALARM
+        out.buzzer = IND_ALARM
+    elif core.ankle_refused_ms > 0:
+        out.led = IND_FAST
+        out.buzzer = IND_FAST
+        t = core.ankle_refused_ms - core.dt_ms
+        core.ankle_refused_ms = t if t > 0 else 0

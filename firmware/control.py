@@ -114,6 +114,7 @@ class Core:
         self.started = False
         self.now_ms = 0
         self.dt_ms = 0
+        self.ankle_refused_ms = 0  # the panel's refusal signal still to run (anklelock.py)
         self.state = BOOT
         self.phase = P_NONE
         self.timer_ms = 0  # countdown of the current phase (boot window, rest pause, hold)
@@ -221,6 +222,8 @@ class Core:
         st = self.state
         out.led = _LED[st]
         out.buzzer = _BUZZER[st]
+        if self.switches.ankle_open or self.ankle_refused_ms:
+            anklelock.signal(self, out)  # the alarm, or a refusal's signal, at the panel
         out.feed_ok = True
 
     # -------------------------------------------------------------- measuring
@@ -286,9 +289,6 @@ class Core:
         r = commissioning.check(self.cfg, cmd, a, self.pos.angle_mdeg)
         if r != states.OK:
             return r  # every source too: no head-down motion before the IMU calibration
-        r = anklelock.check(self, cmd, a)
-        if r != states.OK:
-            return r  # and none while the ankle lock is not engaged (anklelock.py)
         st = self.state
         if not states.ALLOWED[st] & (1 << cmd):
             if st == EMERGENCY_RETURN:
@@ -296,6 +296,9 @@ class Core:
             if st == FAULT:
                 return states.R_FAULT
             return states.R_STATE
+        r = anklelock.check(self, cmd, a)
+        if r != states.OK:
+            return r  # and none while the ankle lock is not engaged (anklelock.py)
         return commands.run(self, st, cmd, a, b)
 
     # ------------------------------------------------------------ transitions

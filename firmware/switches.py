@@ -3,8 +3,8 @@ e-stop circuit.
 
 Owns: debouncing the home and over-travel switches (one `Debounce` filter each: a level
 counts once seen for cfg.switch_samples consecutive ticks) and the ankle lock (its own
-filter, ANKLE_SAMPLES; what it means is firmware/anklelock.py), and this tick's e-stop
-events: the circuit just opened (polled) or the ISR counted an edge; and the judgement
+filter, AnkleFilter: open time counts; what it means is firmware/anklelock.py), and this
+tick's e-stop events: the circuit just opened (polled) or the ISR counted an edge; and the judgement
 of the two limit switches against the angle (judge()): a switch is evidence, not truth.
 It only reports; the core decides what a switch means. update() and judge() allocate
 nothing.
@@ -37,13 +37,48 @@ SWITCH_TOL_MDEG = const(4000)
 # |(50, 80)| = 94 mg) reads up to 5.4 deg off (issue #18). The over-travel switch is
 # reached only homed (every first motion homes), on the step count.
 HOME_TOL_MDEG = const(6000)
-# The ankle lock counts as open, or closed again, once read so on this many consecutive
-# ticks (30 ms at 10 ms): a glitch (EMI on the cable, a contact chatter) shorter than
-# two tick periods (20 ms) is at most two samples and never counts. Fixed, not
-# cfg.switch_samples: that setting may be 1 (every glitch an emergency return) or 10
-# (100 ms, 0.35 deg more head-down at normal speed before the reaction); 30 ms is
-# 0.1 deg at normal speed.
+# The ankle lock counts as open once a clean open run of this many ticks (30 ms at 10 ms)
+# would have counted it, and closed again after this many consecutive closed ticks. A
+# glitch (EMI on the cable, a contact bounce) shorter than two tick periods (20 ms) is
+# at most two samples and never counts. Fixed, not cfg.switch_samples: that setting may
+# be 1 (every glitch an emergency return) or 10 (100 ms, 0.35 deg more head-down at
+# normal speed before the reaction); 30 ms is 0.1 deg at normal speed.
 ANKLE_SAMPLES = const(3)
+# Open time counts, not only open runs (AnkleFilter): an open sample adds this, a closed
+# one takes 1 away, and the lock counts as open at ANKLE_SAMPLES * ANKLE_OPEN_WEIGHT.
+# A contact open more than a third of the time therefore counts as open: open 20 ms /
+# closed 10 ms chatter after 50 ms, half open after 90 ms; a 20 ms glitch adds 4 of 6.
+ANKLE_OPEN_WEIGHT = const(2)
+
+
+class AnkleFilter:
+    """The ankle lock's level: open on enough open time (an up/down count: a loose or
+    half-cut wire that reads open most of the time counts as open, where a consecutive
+    count restarts at every closed sample), closed only after a clean closed run."""
+
+    def __init__(self):
+        self.level = True  # open until read closed (fail-safe)
+        self._n = 0  # closed: the open count; open: consecutive closed samples
+
+    def update(self, raw):
+        n = self._n
+        if not self.level:
+            if raw:
+                n += ANKLE_OPEN_WEIGHT
+                if n >= ANKLE_SAMPLES * ANKLE_OPEN_WEIGHT:
+                    self.level = True
+                    n = 0
+            elif n > 0:
+                n -= 1
+        elif raw:
+            n = 0
+        else:
+            n += 1
+            if n >= ANKLE_SAMPLES:
+                self.level = False
+                n = 0
+        self._n = n
+        return self.level
 
 
 class Debounce:
@@ -69,13 +104,13 @@ class Switches:
         self._cfg = cfg  # switch_samples is read live: a setting change applies at once
         self._home = Debounce()
         self._over = Debounce()
-        self._ankle = Debounce()
         # Until read closed ANKLE_SAMPLES times the lock counts as open (fail-safe): the
         # self-test window (BOOT) is much longer than that.
-        self._ankle.level = True
+        self._ankle = AnkleFilter()
         self.at_home_switch = False  # filtered: the table is at the loading stop
         self.overtravel = False  # filtered: the table is past the soft maximum
         self.ankle_open = True  # filtered: the ankle lock is not engaged (or its wire cut)
+        self.ankle_opened = False  # this tick: ankle_open became true
         self.estop_open = False  # the e-stop circuit reads open (pressed or wire cut)
         self.estop_opened = False  # this tick: the circuit opened since the last tick
         self.estop_edge = False  # this tick: the ISR counted a new edge
@@ -90,7 +125,9 @@ class Switches:
         n = self._cfg.switch_samples
         self.at_home_switch = self._home.update(sw & SW_HOME != 0, n)
         self.overtravel = self._over.update(sw & SW_OVERTRAVEL != 0, n)
-        self.ankle_open = self._ankle.update(sw & SW_ANKLE_LOCK != 0, ANKLE_SAMPLES)
+        was = self.ankle_open
+        self.ankle_open = self._ankle.update(sw & SW_ANKLE_LOCK != 0)
+        self.ankle_opened = self.ankle_open and not was
         edges = inp.estop_edges
         if not self._edges_init:
             self._edges_init = True  # edges counted before the first tick are no event

@@ -30,6 +30,7 @@ from states import (
     OK,
     P_LATCHED,
     R_ANKLE_LOCK,
+    R_STATE,
     READY,
     RECOVERY,
     RETURNING,
@@ -192,7 +193,8 @@ def test_after_a_reset_head_down_nothing_moves_by_itself_then_horizontal_not_loa
     assert r.core.state == RECOVERY
     r.tick(200)
     assert r.core.state == RECOVERY and not r.out.enable and not r.events(E_ANKLE_LOCK)
-    assert r.core.command(C_GOTO, 20000) == R_ANKLE_LOCK
+    # the state answers first (RECOVERY takes no goto), then the lock (issue #22 tester)
+    assert r.core.command(C_GOTO, 20000) == R_STATE
     assert r.core.command(C_RECOVER) == OK
     r.tick(ANKLE_SAMPLES)
     assert r.core.state == EMERGENCY_RETURN and len(r.events(E_ANKLE_LOCK)) == 1
@@ -232,3 +234,27 @@ def test_no_allocation_while_open_nor_in_the_reaction():
     r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 20000)
     assert r.core.command(C_ACK) == OK
     _check(r, HOLDING, 200)  # open, at horizontal: watched every tick
+
+
+def test_opened_on_the_way_to_loading_stops_there_until_a_deliberate_head_up_command():
+    """Issue #22 tester (F3): a return head-up of horizontal goes on to the loading
+    position by itself no more once the lock opens: it stops where it is, latched; after
+    `ack` a deliberate `return`, begun with the lock open, goes on to loading."""
+    r = Rig()
+    _held(r, 5000)
+    assert r.core.command(C_RETURN) == OK
+    r.run_until(lambda x: x.core.state == RETURNING and x.plant.angle_mdeg() < -20000, 120000)
+    _lock(r, False)
+    r.tick(ANKLE_SAMPLES)
+    assert r.core.state == EMERGENCY_RETURN and len(r.events(E_ANKLE_LOCK)) == 1
+    r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 20000)
+    stopped = r.plant.angle_mdeg()
+    assert -30000 < stopped < -20000  # braked where it was, not on to loading
+    r.tick(300)
+    assert r.plant.angle_mdeg() == stopped
+    assert r.core.command(C_ACK) == OK
+    r.tick(100)
+    assert r.plant.angle_mdeg() == stopped
+    assert r.core.command(C_RETURN) == OK
+    r.run_until(lambda x: x.core.state == READY, 120000)
+    assert len(r.events(E_ANKLE_LOCK)) == 1

@@ -1,11 +1,12 @@
-"""Switches: one debounce filter used for both limit switches; the e-stop's events.
+"""Switches: one debounce filter used for both limit switches; the ankle lock's filter;
+the e-stop's events.
 
 Defaults: switch_samples 3 (hardware/table_params.json via support.make_config).
 """
 
 from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL, Inputs
 from support import make_config
-from switches import Debounce, Switches
+from switches import ANKLE_SAMPLES, AnkleFilter, Debounce, Switches
 
 
 def test_debounce_changes_after_n_equal_samples_and_a_blip_restarts_the_count():
@@ -73,3 +74,36 @@ def test_isr_edges_counted_before_the_first_update_are_no_event():
     assert sw.estop_edge
     sw.update(inp)
     assert not sw.estop_edge
+
+
+def _ankle_opens_after(pattern, ticks):
+    """Tick number (1-based) at which the ankle filter first counts open, or 0: the raw
+    reading repeats pattern (True = open), from a lock read closed."""
+    f = AnkleFilter()
+    for _ in range(ANKLE_SAMPLES):
+        f.update(False)
+    assert not f.level
+    for i in range(ticks):
+        if f.update(pattern[i % len(pattern)]):
+            return i + 1
+    return 0
+
+
+def test_ankle_filter_counts_open_time_not_only_open_runs():
+    """Issue #22 tester: open 20 ms / closed 10 ms chatter defeated a consecutive count."""
+    assert _ankle_opens_after((True,), 10) == ANKLE_SAMPLES  # a clean opening: 30 ms
+    assert _ankle_opens_after((True, True, False), 100) == 5  # 2/3 open: 50 ms
+    assert _ankle_opens_after((True, False), 100) == 9  # half open: 90 ms
+    assert _ankle_opens_after((True, False, False), 1000) == 0  # a third: never
+    # a glitch of 20 ms (two samples) never counts, even every 60 ms (a third open);
+    # every 50 ms it is 40 % open, more than a third: it counts
+    assert _ankle_opens_after((True, True, False, False, False, False), 1000) == 0
+    assert _ankle_opens_after((True, True, False, False, False), 1000) == 12
+
+
+def test_ankle_filter_closes_only_after_a_clean_closed_run():
+    f = AnkleFilter()
+    assert f.level  # open until read closed (fail-safe)
+    for raw in (False, False, True, False, False):  # one open sample restarts the run
+        assert f.update(raw)
+    assert not f.update(False)
