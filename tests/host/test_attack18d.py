@@ -79,8 +79,8 @@ def test_head_down_threshold_at_its_allowed_1_deg_holds_0_94_deg_head_down_witho
     (PIN) sets `config set head_down_mdeg 1000` - accepted, fix18c's new range is 0..1 deg;
     `goto 0.95`.
     Happened: HOLDING at 0.939 deg true (core 0.950) for the 35 s the test runs (a minute
-    and more in a longer run; session head-down clock 0): under the threshold there is no hold timer, no cap, no
-    lift check - attack18c finding 2 (goto 1.9 with the old 2 deg threshold) again,
+    and more in a longer run; session head-down clock 0): under the threshold there is no
+    hold timer, no cap, no lift check - attack18c finding 2 (goto 1.9 with the old 2 deg threshold) again,
     half the size, inside the new range.
     Should: the brief's pass criterion counts > +0.5 deg as head-down, and issue #18 counts
     all the time below horizontal against the cap: the person is back at horizontal
@@ -110,8 +110,8 @@ def test_head_down_threshold_0_gives_a_false_runaway_at_the_end_of_a_normal_sess
     reactions.arrived_short (fix18c) judges it "short of rest by more than the threshold":
     IMU + its at-rest offset exceeds both the steps and the rest angle by more than 0
     mdeg - any noise does - so FAULT RUNAWAY (20) is raised at horizontal, and the table
-    is still latched FAULT (phase P_LATCHED) 70 s later (a 120 s run) instead of resting and going to
-    the loading position (seed 2 the same; seed 3 passed).
+    is still latched FAULT (phase P_LATCHED) 70 s later (a 120 s run) instead of resting
+    and going to the loading position (seed 2 the same; seed 3 passed).
     Should: no false fault in a normal session at any allowed setting: the arrival check
     needs a noise margin of its own (the IMU's calibrated tolerance), not the threshold."""
     h = _harness({"seed": 1})
