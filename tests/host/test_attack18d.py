@@ -80,8 +80,8 @@ def test_head_down_threshold_at_its_allowed_1_deg_holds_0_94_deg_head_down_witho
     `goto 0.95`.
     Happened: HOLDING at 0.939 deg true (core 0.950) for the 35 s the test runs (a minute
     and more in a longer run; session head-down clock 0): under the threshold there is no
-    hold timer, no cap, no lift check - attack18c finding 2 (goto 1.9 with the old 2 deg threshold) again,
-    half the size, inside the new range.
+    hold timer, no cap, no lift check - attack18c finding 2 (goto 1.9 with the old 2 deg
+    threshold) again, half the size, inside the new range.
     Should: the brief's pass criterion counts > +0.5 deg as head-down, and issue #18 counts
     all the time below horizontal against the cap: the person is back at horizontal
     within the cap whatever the setting (or the range stops at 0.5 deg).
