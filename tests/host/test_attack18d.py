@@ -126,3 +126,98 @@ def test_head_down_threshold_0_gives_a_false_runaway_at_the_end_of_a_normal_sess
         assert c.fault == 0 and c.state == S.READY, "normal session, threshold 0: " + _where(h)
     finally:
         h.close()
+
+
+def test_an_uncalibrated_imu_reading_1_deg_high_makes_homing_fail_after_a_power_cut():
+    """Setup: a new table (not commissioned), 80 kg, an MPU-6050 well inside the datasheet
+    tolerance (zero-g X -10 mg, Z +20 mg, no gyro bias: at -30 deg it reads -29.3, ~1.1 deg
+    toward head-down); `goto -30` (homes, goes, holds); power cut 400 ms
+    in the hold; back in RECOVERY, one UP tap (the recovery return).
+    Happened: not homed, the count is referenced on the IMU; the way to the loading stop
+    aims at the counted -60 deg, which is 1.1 deg further head-up: the table runs into the
+    frame stop at -61.0 deg (steps lost there). Homing then starts on the switch, brakes,
+    and retracts homing_retract_mdeg (2 deg) from the step count - which is ahead of the
+    table by the lost steps - so the retract ends at -59.000 deg, exactly on the switch's
+    edge: WHY_STUCK, FAULT HOMING (22) at the loading stop. With X -20/Z +30 mg, X -50/Z
+    +80 mg and X 0/Z +80 mg the same. (Same retract logic on main: not a fix18c
+    regression, but fix18c's retries do not cover it.)
+    Should: no false fault (homing included) with parts inside their tolerances; the
+    retract is measured from where the table stopped, or ends off the switch by more than
+    the lost steps can take, or is retried."""
+    h = _harness(commissioned=False)
+    h.board.imu.accel_bias_g = [-0.01, 0.0, 0.02]
+    h.board.imu.gyro_bias_dps = [0.0, 0.0, 0.0]
+    try:
+        h.run_ms(500)
+        h.act(("console", "goto -30"))
+        assert h.runner.run_until(lambda r: _in(S.HOLDING)(r) and r.app.core.plan.done(),
+                                  90000)
+        h.act(("power_cut", 3, 400, ()))
+        h.run_ms(1500)
+        assert h.core.state == S.RECOVERY
+        h.act(("tap", "UP", 150))
+        h.run_ms(25000)
+        c = h.core
+        assert c.fault == 0, "after the recovery return: %s, homing why %d" % (
+            _where(h), c.homing.why)
+    finally:
+        h.close()
+
+
+def test_an_imu_knocked_2_deg_is_measured_by_homing_then_trusted_to_rest_1_7_deg_head_down():
+    """Setup: commissioned table (calibrated IMU), 80 kg; the IMU board is knocked after
+    the calibration (mount 2 deg off: it now reads 2 deg low, toward head-up); `start`
+    (beginner, 20 deg). Homing sees the calibrated IMU disagree by ~2.3 deg, retracts,
+    the edge repeats, and it takes the switch (E_HOMED b logs the disagreement) - but the
+    IMU stays "calibrated" (imu_calibrated 1, trusted to 0.5 deg). Power cut 400 ms in the
+    hold; RECOVERY; one UP tap.
+    Happened: not homed, the core takes the knocked IMU: the recovery return "rests at
+    horizontal" at +1.71 deg true head-down (core -0.03) for the 30 s rest, then homing;
+    in the same state `stop` + `goto 0` holds at +1.21 deg true (clamped to -0.5 by the
+    IMU: the not-homed margin assumes the calibrated 0.5 deg) with no end.
+    Should: ends at horizontal (within 0.5 deg); a disagreement homing measured beyond the
+    calibrated tolerance is evidence the IMU (or the switch) moved: the IMU is no longer
+    trusted as calibrated (the 5.4 deg margin, or no head-down session, until `calibrate`
+    again) - it stays re-calibratable, which was fix18c's reason to take the edge."""
+    h = _harness()
+    try:
+        h.run_ms(500)
+        h.board.imu.mount_offset_mdeg = -2000.0
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        h.act(("power_cut", 3, 400, ()))
+        h.run_ms(1500)
+        assert h.core.state == S.RECOVERY
+        h.act(("tap", "UP", 150))
+        assert h.runner.run_until(_in(S.RETURNING, S.P_RESTING), 60000)
+        h.run_ms(2000)
+        a = h.board.true_angle_mdeg
+        assert a <= 500, "rests at horizontal by the knocked IMU: " + _where(h)
+    finally:
+        h.close()
+
+
+def test_a_home_switch_0_8_deg_off_is_taken_over_the_calibrated_imu_hold_0_79_deg_off():
+    """Setup: commissioned table (calibrated IMU, correct), 80 kg; the home switch's bracket
+    has moved 0.8 deg (it opens at -58.2 deg, not -59.0: knocked, or re-fitted after the
+    commissioning); `start` (beginner: 20 deg, hold 10 s).
+    Happened: homing's dwell sees the calibrated IMU disagree by ~0.7-0.8 deg (> 0.5),
+    retracts, the edge repeats within 0.1 deg, and the switch is taken (fix18c's "a
+    repeating edge is the switch"). Hold at 20.789 deg true, core 20.000 (error 789 mdeg),
+    IMU 21.1; the return then rests at +0.79 deg true head-down, and parks at -59.21.
+    With the switch 0.8 deg the other way: hold 19.19, rest at -0.81, park at -60.81.
+    Should: hold estimate within 0.5 deg calibrated (issue #18 acceptance). The firmware
+    cannot tell a moved switch from a moved IMU on one edge, but it has measured that one
+    of them moved: a head-down session on that evidence is the failure (see the knocked-IMU
+    test for the other side of the same decision)."""
+    h = _harness()
+    try:
+        h.run_ms(500)
+        h.board.switches.home_switch_mdeg = -58200
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        h.run_ms(3000)
+        err = h.core.angle_mdeg - h.board.true_angle_mdeg
+        assert abs(err) <= 500, "hold off by %d mdeg: %s" % (err, _where(h))
+    finally:
+        h.close()
