@@ -221,3 +221,40 @@ def test_a_home_switch_0_8_deg_off_is_taken_over_the_calibrated_imu_hold_0_79_de
         assert abs(err) <= 500, "hold off by %d mdeg: %s" % (err, _where(h))
     finally:
         h.close()
+
+
+def test_a_slide_early_in_the_hold_exceeds_the_documented_slowed_return_bound():
+    """Setup: commissioned table, the design user (150 kg at 150 mm), beginner program (20
+    deg, hold 10 s), session cap 30 s; 0.5 s into the hold the user slides on the bed to
+    640 mm (liftable only at the slowest speed: 689 mm; issue #18's acceptance names
+    "slides during holds").
+    Happened: nothing notices the slide while the table stands; the hold runs its full
+    10 s, the return at normal speed loses steps (RUNAWAY), and the lift path brings the
+    person up at 0.5 deg/s. Session head-down clock at the end: 57.96 s (cap 30 s); the
+    README's documented limit ("at most the clock at the slide plus the way from there to
+    0.5 deg at 0.5 deg/s plus about 4 s"): 6.53 + 38.98 + 4 = 49.51 s - exceeded by 8.5 s,
+    the rest of the hold. (The same 58 s the README quotes for a slide as the return
+    starts: the bound as written holds only for slides during the return.)
+    Should: head-down time within the cap, or within the documented slowed-return bound;
+    the bound (or the hold's budget once a slide is possible) has to cover a slide during
+    the hold."""
+    h = _harness({"mass_kg": 150, "offset_mm": 150, "cap_s": 30, "hold_s": 10})
+    try:
+        h.run_ms(500)
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 120000)
+        h.run_ms(500)
+        t0 = h.core.session.head_down_ms
+        a0 = h.board.true_angle_mdeg
+        cfg = h.core.cfg
+        h.act(("overload", 150, 640))
+        h.runner.run_until(lambda r: r.board.true_angle_mdeg <= cfg.head_down_mdeg
+                           and r.app.core.state != S.HOLDING, 90000)
+        h.run_ms(1000)
+        used = h.core.session.head_down_ms
+        bound = t0 + (a0 - cfg.head_down_mdeg) * 1000 // cfg.homing_slow_mdeg_s + 4000
+        assert used <= bound, (
+            "%.1f s head-down (cap 30 s; slide at %.1f s, %.2f deg): documented bound %.1f s;"
+            " now %s" % (used / 1000, t0 / 1000, a0 / 1000, bound / 1000, _where(h)))
+    finally:
+        h.close()
