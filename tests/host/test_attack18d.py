@@ -258,3 +258,41 @@ def test_a_slide_early_in_the_hold_exceeds_the_documented_slowed_return_bound():
             " now %s" % (used / 1000, t0 / 1000, a0 / 1000, bound / 1000, _where(h)))
     finally:
         h.close()
+
+
+def test_a_400_ms_home_wire_open_0_7_deg_before_the_edge_passes_both_homing_checks():
+    """Setup: commissioned table, 80 kg; the calibrated IMU reads 0.38 deg head-up of the
+    truth at the loading end (simulated as a 0.3 deg mount shift on the simulator's part:
+    inside the 0.5 deg the firmware itself allows a calibrated IMU,
+    commissioning.IMU_CAL_ERR_MDEG); `start`. In homing's slow approach, at true -58.30
+    deg (0.7 deg before the switch's edge at -59.0), the home NC wire opens for 300 ms (an
+    intermittent connector; the 30-40 ms glitch of attack18c, ten times longer).
+    Happened: the approach stops on the glitch, the "switch" holds 200 ms standing still
+    (the dwell), and the IMU says -58.68: 0.32 deg from the switch's -59.0, inside the
+    0.5 deg agreement window - so the edge is taken on the first try. Hold at 20.683 deg
+    true, core 20.000: error 683 mdeg (limit 500 calibrated); the rest at horizontal is
+    then ~0.7 deg head-down. Even the simulator's stock part (no shift; it reads 0.08 deg
+    low there) takes a 400 ms open at -58.42: 564 mdeg.
+    Should: hold estimate within 0.5 deg calibrated: two witnesses each allowed 0.5 deg
+    accept an edge up to 1 deg off - the agreement window has to be the reference's
+    tolerance minus the IMU's, or the edge confirmed by a second approach."""
+    h = _harness()
+    try:
+        h.run_ms(500)
+        h.board.imu.mount_offset_mdeg = -300.0
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOMING, S.H_SLOW), 60000)
+        n = 0
+        while h.board.true_angle_mdeg > -58300 and h.core.phase == S.H_SLOW and n < 10000:
+            h.run_ms(1)
+            n += 1
+        h.act(("switch_wire", "HOME", True))
+        h.run_ms(300)
+        h.act(("switch_wire", "HOME", False))
+        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        h.run_ms(2000)
+        err = h.core.angle_mdeg - h.board.true_angle_mdeg
+        assert abs(err) <= 500, "hold off by %d mdeg after %d approach(es): %s" % (
+            err, h.core.homing.tries, _where(h))
+    finally:
+        h.close()
