@@ -313,9 +313,15 @@ def test_a_jog_down_then_the_cap_return_ends_in_a_false_runaway_at_horizontal():
     ("errs the safe way") - but in the arrival check leaving it out adds it: IMU 0.263 +
     0.232 = 0.495 vs steps 0.03. The same part, `goto 6` from READY: 428 of the 500 mdeg
     used; seeds 2, 5, 6 of this jog leave 230-265 mdeg of the same gap.
-    Should: no false fault in a normal session with parts inside their tolerances: a
-    calibrated IMU may differ by up to 2 x 0.5 deg between the loading stop and
-    horizontal, which the arrival check has to allow for (or use the full base)."""
+    Plain `start` sessions on seeds 1-10 leave 69-502 mdeg (seed 9: 69).
+    Caveat: the simulator's "commissioned" part is not solved at these two points (a
+    documented two-point calibration at loading and horizontal would leave this gap near
+    0); a calibration at two other angles (allowed), a zero-g drift after it, or simply the
+    firmware's own contract (IMU_CAL_ERR_MDEG: 0.5 deg at every angle, so up to 1 deg of
+    change between the anchor and horizontal) give the same gap.
+    Should: no false fault in a normal session with parts inside their tolerances: the
+    arrival check has to allow for the offset's change along the travel (or use the full
+    base)."""
     h = _harness({"cap_s": 10, "hold_s": 10})
     try:
         h.run_ms(500)
