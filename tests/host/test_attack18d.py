@@ -230,7 +230,8 @@ def test_a_slide_early_in_the_hold_exceeds_the_documented_slowed_return_bound():
     "slides during holds").
     Happened: nothing notices the slide while the table stands; the hold runs its full
     10 s, the return at normal speed loses steps (RUNAWAY), and the lift path brings the
-    person up at 0.5 deg/s. Session head-down clock at the end: 57.96 s (cap 30 s); the
+    person up at 0.5 deg/s. Session head-down clock at the end: 57.96 s (cap 30 s; the
+    test stops 1 s past the bound); the
     README's documented limit ("at most the clock at the slide plus the way from there to
     0.5 deg at 0.5 deg/s plus about 4 s"): 6.53 + 38.98 + 4 = 49.51 s - exceeded by 8.5 s,
     the rest of the hold. (The same 58 s the README quotes for a slide as the return
@@ -248,11 +249,13 @@ def test_a_slide_early_in_the_hold_exceeds_the_documented_slowed_return_bound():
         a0 = h.board.true_angle_mdeg
         cfg = h.core.cfg
         h.act(("overload", 150, 640))
-        h.runner.run_until(lambda r: r.board.true_angle_mdeg <= cfg.head_down_mdeg
-                           and r.app.core.state != S.HOLDING, 90000)
-        h.run_ms(1000)
-        used = h.core.session.head_down_ms
         bound = t0 + (a0 - cfg.head_down_mdeg) * 1000 // cfg.homing_slow_mdeg_s + 4000
+        # up to horizontal, or 1 s past the bound (cheaper: the verdict is the same)
+        h.runner.run_until(lambda r: r.app.core.session.head_down_ms > bound + 1000 or (
+            r.board.true_angle_mdeg <= cfg.head_down_mdeg
+            and r.app.core.state != S.HOLDING), 90000)
+        h.run_ms(500)
+        used = h.core.session.head_down_ms
         assert used <= bound, (
             "%.1f s head-down (cap 30 s; slide at %.1f s, %.2f deg): documented bound %.1f s;"
             " now %s" % (used / 1000, t0 / 1000, a0 / 1000, bound / 1000, _where(h)))
