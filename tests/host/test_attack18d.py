@@ -85,11 +85,16 @@ def test_head_down_threshold_at_its_allowed_1_deg_holds_0_94_deg_head_down_witho
     Should: the brief's pass criterion counts > +0.5 deg as head-down, and issue #18 counts
     all the time below horizontal against the cap: the person is back at horizontal
     within the cap whatever the setting (or the range stops at 0.5 deg).
-    (The test: 35 s, counted in 5 s steps.)"""
+    (The test: 35 s, counted in 5 s steps.)
+    fix18d: the range now stops at 0.5 deg (config.py), so the 1 deg setting of the
+    finding is refused (asserted) and the test goes on with the largest one allowed."""
     h = _harness({"cap_s": 10, "hold_s": 10})
     try:
         h.run_ms(500)
-        _threshold(h, 1000)
+        for line in ("pin set 2468", "login 2468"):
+            assert "ok" in _say(h, line), line
+        assert "ok" not in _say(h, "config set head_down_mdeg 1000")
+        assert "ok" in _say(h, "config set head_down_mdeg 500")
         h.act(("console", "goto 0.95"))
         head_down_ms = 0
         for _ in range(7):
