@@ -22,14 +22,19 @@ A switch that holds at the same edge (within _REPEAT_MDEG) on two approaches whi
 IMU disagrees is the switch: a glitch does not repeat at one spot, an IMU remounted off
 since its calibration (scenario imu_mount_offset_calibration: 3 deg) does. That edge is
 taken, the disagreement logged (E_HOMED b), so that the IMU can be calibrated again:
-refusing it would leave no console way to re-commission the table.
+refusing it would leave no console way to re-commission the table. But one edge cannot
+tell a moved switch from a moved IMU (attack18d: a knocked IMU rested a person 1.7 deg
+head-down after a power cut; a switch bracket 0.8 deg off held 0.79 deg off), and two
+witnesses that disagree beyond the calibrated tolerance say that one of them moved: the
+IMU calibration mark is cleared (E_IMU_UNCALIBRATED; commissioning.py: no head-down
+motion, the start waiting for this homing included, until `calibrate` again).
 
 Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
 the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
 
 from commissioning import IMU_CAL_ERR_MDEG
-from events import E_HOMED
+from events import E_HOMED, E_IMU_UNCALIBRATED
 from micropython import const
 from states import H_APPROACH, H_BRAKE, H_DWELL, H_PARK, H_RETRACT, H_SEEK, H_SLOW
 from ticks import ticks_diff
@@ -201,6 +206,10 @@ class Homing:
         self._runaway.anchor()  # the steps are true here: the discrepancy is the IMU's
         self._plan.reset(pos.count + pos.offset)
         self._log.add(now_ms, E_HOMED, self._at_count, imu_off_mdeg)
+        if imu_off_mdeg:
+            # a plain attribute: the range is 0..1, and update() would allocate a dict
+            cfg.imu_calibrated = 0
+            self._log.add(now_ms, E_IMU_UNCALIBRATED, imu_off_mdeg, 0)
         self.phase = H_PARK
         tg = self._targets
         tg.go(cfg.loading_angle_mdeg, tg.v_home, tg.a_jog)

@@ -8,7 +8,7 @@ that differ from the hardware defaults; a fault goes into the fault history.
 
 import profiles
 import store
-from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END
+from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_IMU_UNCALIBRATED, E_SESSION_END
 
 SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
 
@@ -40,7 +40,7 @@ class Persistence:
             code = ev[1]
             if code == E_SESSION_END:
                 self._session_end(ev[2], ev[3])
-            elif code == E_CONSENT or code == E_CALIBRATED:
+            elif code == E_CONSENT or code == E_CALIBRATED or code == E_IMU_UNCALIBRATED:
                 self.save_profiles_and_settings()
             elif code == E_FAULT:
                 self._faultlog.add(ev[2], self._history.count)
