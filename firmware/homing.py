@@ -60,6 +60,11 @@ SLOW_TRIES = const(3)
 # Two held edges this close are one switch edge: the slow approach moves 5 mdeg a tick,
 # the switch filter takes 3 samples; a mechanical switch repeats to a few hundredths.
 _REPEAT_MDEG = const(100)
+# Further retracts (each homing_retract_mdeg more, head-down of the loading end) when a
+# retract ended with the switch still pressed through the dwell, before it is stuck:
+# lost steps can leave one retract ending on the edge; a stuck switch then faults within
+# 4 deg of the loading end, before the switch-evidence check (faults.HOME_SWITCH) would.
+RETRACT_TRIES = const(1)
 
 
 class Homing:
@@ -80,6 +85,7 @@ class Homing:
         self._still = False
         self.tries = 0  # slow approaches this homing
         self.why = WHY_NONE
+        self._retracts = 0  # further retracts this homing (RETRACT_TRIES)
         self._held_mdeg = 0  # the last edge that held but the IMU disagreed with
         self._held = False
 
@@ -87,6 +93,7 @@ class Homing:
         tg = self._targets
         self.phase = H_APPROACH
         self.tries = 0
+        self._retracts = 0
         self.why = WHY_NONE
         self._held = False
         tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
@@ -114,7 +121,7 @@ class Homing:
         elif ph == H_RETRACT:
             if plan.done():
                 if at_switch:
-                    return self._fail(WHY_STUCK)  # the switch never released
+                    return self._retract_pressed(now_ms)
                 self.phase = H_SLOW
                 self.tries += 1
                 self._seek(self._pressed_mdeg)
@@ -133,12 +140,29 @@ class Homing:
                 return DONE
         return RUNNING
 
+    def _retract_pressed(self, now_ms):
+        """The retract is done but the switch reads pressed: it must stay pressed for
+        DWELL_MS standing still (attack18d: a 20-40 ms open of the NC wire as the retract
+        ended was a HOMING fault at once); then back off further, RETRACT_TRIES times
+        (lost steps can leave a retract ending on the edge), then WHY_STUCK."""
+        if not self._still:
+            self._still = True
+            self._still_ms = now_ms
+        if ticks_diff(now_ms, self._still_ms) < DWELL_MS:
+            return RUNNING
+        if self._retracts >= RETRACT_TRIES:
+            return self._fail(WHY_STUCK)  # the switch never released
+        self._retracts += 1
+        self._retract()
+        return RUNNING
+
     def _fail(self, why):
         self.why = why
         return FAILED
 
     def _retract(self):
         self.phase = H_RETRACT
+        self._still = False
         tg = self._targets
         here = self._kin.mdeg_from_steps(self._plan.pos)
         # unclamped, as the seek: off the switch by homing_retract_mdeg, not on to a
