@@ -60,10 +60,11 @@ _FIELDS = (
     "\nrest_pause_ms 10000 0 120000"  # rest near horizontal before standing (dizziness)
     # above this the person counts as head-down: the session clock, the cap, the hold
     # timer and the lift check act beyond it (issue #18: 0.5 deg, the calibrated IMU's
-    # tolerance). At most 1 deg: a therapist's setting must not open a head-down hole
-    # with no cap and no lift check (attack18c: 10 deg); stored values above are
-    # clamped at load (migrate())
-    "\nhead_down_mdeg 500 0 1000"
+    # tolerance). At most that: a therapist's setting must not open a head-down hole
+    # with no cap and no lift check (attack18c: 10 deg; attack18d: 1 deg held 0.94 deg
+    # with no end, and issue #18 counts > 0.5 deg as head-down); stored values above
+    # are clamped at load (migrate())
+    "\nhead_down_mdeg 500 0 500"
     "\ndeep_angle_mdeg 60000 30000 80000"  # beyond about 60 deg only seconds
     "\ndeep_hold_max_ms 10000 0 30000"  # hold cap beyond deep_angle_mdeg
     "\narrive_tol_mdeg 500 50 3000"  # close enough to a target to call it reached
@@ -218,7 +219,7 @@ class Config:
 
 
 # Stored settings whose range was narrowed by a safety fix: at load a value outside the
-# new range is clamped to it (toward safety: the threshold 1 deg at most), not refused -
+# new range is clamped to it (toward safety: the threshold 0.5 deg at most), not refused -
 # a refusal would drop every stored setting (the IMU calibration with them) and latch a
 # fault; the table boots on the clamped value and says so (App.startup_errors).
 _MIGRATE = ("head_down_mdeg",)

@@ -153,6 +153,7 @@ class AppView:
             ("fault", faults.name(core.fault)),
             ("est_valid", bool(core.est.valid)),
             ("homed", bool(core.homed)),
+            ("imu_calibrated", bool(core.cfg.imu_calibrated)),
             ("estop_open", bool(core.switches.estop_open)),
             ("ankle_lock", "open" if core.switches.ankle_open else "closed"),
             ("timer_ms", core.timer_ms),

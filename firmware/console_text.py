@@ -104,6 +104,10 @@ def event_text(code, a, b):
     if code == e.E_LIFT_CHECK:
         return "%s: the table rose %s deg at the slowest speed" % (
             "passed" if a else "refused", fmt_milli(b))
+    if code == e.E_IMU_UNCALIBRATED:
+        return ("homing: the calibrated IMU is %s deg off the home switch: the switch or "
+                "the IMU moved; IMU calibration cleared, no head-down until `calibrate` "
+                "again (check both mounts)" % fmt_milli(a))
     if code == e.E_ANKLE_LOCK:
         return "ankle lock opened in %s at %s deg: back to horizontal" % (
             name(names_, a), fmt_milli(b))

@@ -31,6 +31,10 @@ E_LIFT_CHECK = const(20)  # liftcheck.py: a: 1 passed, 0 refused; b: the rise, m
 # anklelock.py: the ankle lock opened head-down (or on the way there, or in a program):
 # a: the state it opened in, b: the angle mdeg; the emergency return follows (E_ESTOP 4)
 E_ANKLE_LOCK = const(21)
+# homing took a repeating edge the calibrated IMU put a: mdeg off (beyond its tolerance):
+# one of the two moved since the commissioning, so the IMU calibration mark is cleared
+# (homing.py): no head-down until `calibrate` again
+E_IMU_UNCALIBRATED = const(22)
 
 
 

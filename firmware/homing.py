@@ -22,14 +22,19 @@ A switch that holds at the same edge (within _REPEAT_MDEG) on two approaches whi
 IMU disagrees is the switch: a glitch does not repeat at one spot, an IMU remounted off
 since its calibration (scenario imu_mount_offset_calibration: 3 deg) does. That edge is
 taken, the disagreement logged (E_HOMED b), so that the IMU can be calibrated again:
-refusing it would leave no console way to re-commission the table.
+refusing it would leave no console way to re-commission the table. But one edge cannot
+tell a moved switch from a moved IMU (attack18d: a knocked IMU rested a person 1.7 deg
+head-down after a power cut; a switch bracket 0.8 deg off held 0.79 deg off), and two
+witnesses that disagree beyond the calibrated tolerance say that one of them moved: the
+IMU calibration mark is cleared (E_IMU_UNCALIBRATED; commissioning.py: no head-down
+motion, the start waiting for this homing included, until `calibrate` again).
 
 Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
 the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
 
 from commissioning import IMU_CAL_ERR_MDEG
-from events import E_HOMED
+from events import E_HOMED, E_IMU_UNCALIBRATED
 from micropython import const
 from states import H_APPROACH, H_BRAKE, H_DWELL, H_PARK, H_RETRACT, H_SEEK, H_SLOW
 from ticks import ticks_diff
@@ -55,6 +60,11 @@ SLOW_TRIES = const(3)
 # Two held edges this close are one switch edge: the slow approach moves 5 mdeg a tick,
 # the switch filter takes 3 samples; a mechanical switch repeats to a few hundredths.
 _REPEAT_MDEG = const(100)
+# Further retracts (each homing_retract_mdeg more, head-down of the loading end) when a
+# retract ended with the switch still pressed through the dwell, before it is stuck:
+# lost steps can leave one retract ending on the edge; a stuck switch then faults within
+# 4 deg of the loading end, before the switch-evidence check (faults.HOME_SWITCH) would.
+RETRACT_TRIES = const(1)
 
 
 class Homing:
@@ -75,6 +85,7 @@ class Homing:
         self._still = False
         self.tries = 0  # slow approaches this homing
         self.why = WHY_NONE
+        self._retracts = 0  # further retracts this homing (RETRACT_TRIES)
         self._held_mdeg = 0  # the last edge that held but the IMU disagreed with
         self._held = False
 
@@ -82,6 +93,7 @@ class Homing:
         tg = self._targets
         self.phase = H_APPROACH
         self.tries = 0
+        self._retracts = 0
         self.why = WHY_NONE
         self._held = False
         tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
@@ -109,7 +121,7 @@ class Homing:
         elif ph == H_RETRACT:
             if plan.done():
                 if at_switch:
-                    return self._fail(WHY_STUCK)  # the switch never released
+                    return self._retract_pressed(now_ms)
                 self.phase = H_SLOW
                 self.tries += 1
                 self._seek(self._pressed_mdeg)
@@ -128,12 +140,29 @@ class Homing:
                 return DONE
         return RUNNING
 
+    def _retract_pressed(self, now_ms):
+        """The retract is done but the switch reads pressed: it must stay pressed for
+        DWELL_MS standing still (attack18d: a 20-40 ms open of the NC wire as the retract
+        ended was a HOMING fault at once); then back off further, RETRACT_TRIES times
+        (lost steps can leave a retract ending on the edge), then WHY_STUCK."""
+        if not self._still:
+            self._still = True
+            self._still_ms = now_ms
+        if ticks_diff(now_ms, self._still_ms) < DWELL_MS:
+            return RUNNING
+        if self._retracts >= RETRACT_TRIES:
+            return self._fail(WHY_STUCK)  # the switch never released
+        self._retracts += 1
+        self._retract()
+        return RUNNING
+
     def _fail(self, why):
         self.why = why
         return FAILED
 
     def _retract(self):
         self.phase = H_RETRACT
+        self._still = False
         tg = self._targets
         here = self._kin.mdeg_from_steps(self._plan.pos)
         # unclamped, as the seek: off the switch by homing_retract_mdeg, not on to a
@@ -201,6 +230,10 @@ class Homing:
         self._runaway.anchor()  # the steps are true here: the discrepancy is the IMU's
         self._plan.reset(pos.count + pos.offset)
         self._log.add(now_ms, E_HOMED, self._at_count, imu_off_mdeg)
+        if imu_off_mdeg:
+            # a plain attribute: the range is 0..1, and update() would allocate a dict
+            cfg.imu_calibrated = 0
+            self._log.add(now_ms, E_IMU_UNCALIBRATED, imu_off_mdeg, 0)
         self.phase = H_PARK
         tg = self._targets
         tg.go(cfg.loading_angle_mdeg, tg.v_home, tg.a_jog)

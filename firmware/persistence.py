@@ -14,7 +14,7 @@ is written when it latches, as before (issue #19's guard is the board's).
 
 import profiles
 import store
-from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_SESSION_END
+from events import E_CALIBRATED, E_CONSENT, E_FAULT, E_IMU_UNCALIBRATED, E_SESSION_END
 from wallclock import WallClock
 
 SETTINGS = "settings"  # stored overrides of config fields (validated like any input)
@@ -56,7 +56,7 @@ class Persistence:
                 p.consent_by = self.consent_by or "patient"
                 self.consent_by = ""
                 self.save_profiles_and_settings()
-            elif code == E_CALIBRATED:
+            elif code == E_CALIBRATED or code == E_IMU_UNCALIBRATED:
                 self.save_profiles_and_settings()
             elif code == E_FAULT:
                 self._faultlog.add(ev[2], self._history.count, self.now())

@@ -21,7 +21,9 @@ machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
+from commissioning import IMU_CAL_ERR_MDEG
 from events import E_ESTOP, E_FAULT, E_GAVE_UP
+from lift import PROGRESS_MIN_MDEG
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
 
@@ -198,19 +200,23 @@ def step_latch(core, st):
 
 def short_of_rest(core):
     """A return arrived by its steps, but the IMU (with the offset it took at rest,
-    RunawayCheck.safe_offset_mdeg) puts the table head-down of the steps and of the rest
-    angle by more than the head-down threshold (cfg.head_down_mdeg, 0.5 deg: the
-    calibrated IMU's tolerance): the return lost steps, and the person is still
-    head-down. Then it goes the lift path (a try at the slowest speed, give up with the
-    alarm if none moves it), never a plain latch: attack18c found a latch at 0.94 deg
-    head-down with the former 0.5/1 deg thresholds. A further try then has more than
-    that to show, and a try earns another at lift.PROGRESS_MIN_MDEG (0.5 deg) of it."""
+    RunawayCheck.safe_offset_mdeg) puts the table clearly head-down of the steps and of
+    the rest angle: the return lost steps, and the person is still head-down. Then it
+    goes the lift path (a try at the slowest speed, give up with the alarm if none moves
+    it), never a plain latch.
+
+    'Clearly' is a margin over the IMU's own error, never the head-down threshold
+    (attack18d: a threshold of 0 made IMU noise a RUNAWAY at horizontal): the offset was
+    taken at the anchor and the IMU reads here, each within IMU_CAL_ERR_MDEG of the
+    truth (head-down sessions need the calibration), so their difference may be twice
+    that from the rest angle; and lift.PROGRESS_MIN_MDEG from the steps, the progress a
+    further try must show."""
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
     a = est.angle_mdeg + core.sup.runaway.safe_offset_mdeg()
-    m = core.cfg.head_down_mdeg
-    return a - core.pos.steps_mdeg > m and a - core.cfg.rest_angle_mdeg > m
+    return (a - core.pos.steps_mdeg > PROGRESS_MIN_MDEG
+            and a - core.cfg.rest_angle_mdeg > 2 * IMU_CAL_ERR_MDEG)
 
 
 def arrived_short(core):

@@ -156,3 +156,24 @@ def test_an_uncalibrated_imu_is_no_witness_the_dwell_alone_judges():
     _to_slow_approach(rig)
     rig.run_until(lambda r: r.core.state == READY, 60000)
     assert rig.core.homed and rig.core.homing.tries == 1
+
+
+def test_a_switch_glitch_at_the_end_of_the_retract_is_waited_out():
+    """attack18d (1): the NC wire opens (reads pressed) for 80 ms as the first retract
+    arrives. The switch must stay pressed through the dwell to be stuck: it releases,
+    the slow approach follows and homing ends on the real edge, no fault."""
+    rig = Rig()
+    rig.boot()
+    assert rig.core.command(C_HOME) == OK
+    rig.run_until(lambda r: r.core.phase == H_RETRACT, 60000)
+    a0 = rig.plant.angle_mdeg()
+    rig.run_until(lambda r: r.plant.angle_mdeg() >= a0 + 1950 or r.core.phase != H_RETRACT,
+                  10000)
+    assert rig.core.phase == H_RETRACT
+    rig.plant.force_switches = SW_HOME
+    rig.tick(8)
+    ended_pressed = rig.core.plan.done() and rig.core.phase == H_RETRACT
+    rig.plant.force_switches = 0
+    rig.run_until(lambda r: r.core.state == READY or r.core.state == FAULT, 60000)
+    assert ended_pressed  # the glitch covered the retract's end
+    assert rig.core.homed and rig.core.fault == faults.NONE

@@ -9,6 +9,7 @@ plane (acc_s, acc_c; datasheet X/Y +-50 mg, Z +-80 mg).
 import faults
 import states
 from estimator import Estimator, sample_for_angle_into
+from events import E_IMU_UNCALIBRATED
 from imucal import ONE_POINT, TWO_POINTS, ImuCal
 from rig import Rig, add_acc_offsets
 from signals import Inputs
@@ -237,6 +238,11 @@ def _rig_with_offsets(off_s, off_c):
     r.plant.acc_off_s_mg = off_s
     r.plant.acc_off_c_mg = off_c
     r.ready_homed()
+    # homing saw this part disagree with the switch beyond the calibrated tolerance and
+    # cleared the commissioning mark (fix18d, homing.py); these tests are about the angle
+    # source and the calibration with offsets, not the commissioning rule: the rig's
+    # firmware keeps its mark as before
+    r.cfg.imu_calibrated = 1
     return r
 
 
@@ -313,3 +319,27 @@ def test_an_uncalibrated_imu_5_deg_off_at_the_loading_stop_boots_and_homes():
         r.run_until(lambda x: x.core.state == READY and x.core.plan.done(), 60000)
         assert r.core.homed and r.core.fault == faults.NONE, (bias, r.core.fault)
         assert abs(r.core.angle_mdeg - r.plant.angle_mdeg()) <= 100
+
+
+def test_homing_that_finds_the_calibrated_imu_off_the_switch_clears_the_mark():
+    """attack18d (5, 6): homing takes a repeating switch edge that the calibrated IMU
+    disagrees with beyond its tolerance (here an uncalibrated part, 50/-80 mg, under the
+    commissioning mark): one of the two moved, so the mark is cleared, logged
+    (E_IMU_UNCALIBRATED, a: the disagreement), and head-down is refused until
+    `calibrate` again; horizontal and the loading stop stay reachable. Covers: HZ-05"""
+    r = Rig()
+    r.plant.cfg = make_config()
+    r.plant.acc_off_s_mg = 50
+    r.plant.acc_off_c_mg = -80
+    assert r.cfg.imu_calibrated
+    r.ready_homed()
+    ev = r.events(E_IMU_UNCALIBRATED)
+    assert not r.cfg.imu_calibrated and len(ev) == 1 and abs(ev[0][2]) > 500
+    assert r.core.command(C_GOTO, 30000) == states.R_UNCALIBRATED
+    assert r.core.command(C_GOTO, 0) == OK
+
+
+def test_homing_that_finds_the_calibrated_imu_on_the_switch_keeps_the_mark():
+    r = Rig()
+    r.ready_homed()
+    assert r.cfg.imu_calibrated and not r.events(E_IMU_UNCALIBRATED)

@@ -189,26 +189,29 @@ def test_a_try_short_of_horizontal_that_can_still_move_goes_on_to_it():
     assert -1000 < p.angle_mdeg() < 1000
 
 
-def test_a_try_stuck_under_1_deg_head_down_gives_up_with_the_alarm_not_a_plain_latch():
-    """attack18c leftover: the former arrival thresholds (0.5 deg from the steps, 1 deg
-    from rest) latched a return stuck at 0.94 deg head-down without the lift path. Now
-    anything beyond the head-down threshold (0.5 deg) tries on and, stuck, gives up with
-    the alarm and the reason. Covers: HZ-05"""
+def test_a_try_stuck_1_4_deg_head_down_gives_up_with_the_alarm_not_a_plain_latch():
+    """attack18c leftover: a return stuck head-down past the arrival check's margin tries
+    on and, stuck, gives up with the alarm and the reason. The margin is the IMU's own
+    error (attack18d: 0.5 deg from the steps and 2 x 0.5 deg from rest, the calibrated
+    IMU's tolerance at the anchor and here), not the head-down threshold: under 1 deg
+    the IMU cannot tell a stuck table from its own error (fix18c's 0.9 deg case made
+    false RUNAWAYs at horizontal), so this table sticks at 1.4 deg. Covers: HZ-05"""
     r = Rig()
     _holding_at(r, 20000)
     assert r.core.command(C_RETURN) == 0
     run_heavy(r, 5000, 0)
     assert r.core.fault == faults.RUNAWAY and r.core.lift.slow
-    _return_sticking_below(r, 900, 120000)
+    _return_sticking_below(r, 1400, 120000)
     assert r.core.phase == P_LATCHED
-    assert 500 < r.plant.angle_mdeg() <= 1000
+    assert 1000 < r.plant.angle_mdeg() <= 1500
     assert r.core.lift.gave_up and len(_gave_up(r)) == 1
     assert r.out.buzzer == IND_ALARM
 
 
 def test_a_normal_return_arriving_short_by_its_steps_goes_the_lift_path_to_horizontal():
     """A slide in a hold: the normal return loses under the runaway tolerance (the
-    check never trips) and its steps arrive at rest with the table 0.9 deg head-down.
+    check never trips) and its steps arrive at rest with the table 1.4 deg head-down
+    (past the arrival check's 1 deg margin over the IMU's error; attack18d).
     The arrival is judged on the IMU: a runaway, and the fault's return at the slowest
     speed brings the person to horizontal (the table moves again once stopped)."""
     r = Rig()
@@ -218,11 +221,11 @@ def test_a_normal_return_arriving_short_by_its_steps_goes_the_lift_path_to_horiz
     stuck = [False]
 
     def lose_last_steps(x):
-        # the table sticks at 0.9 deg until the normal return has stopped by its steps
+        # the table sticks at 1.4 deg until the normal return has stopped by its steps
         return x.core.fault != faults.NONE
 
     for _ in range(900):
-        if not stuck[0] and p.angle_mdeg() <= 900:
+        if not stuck[0] and p.angle_mdeg() <= 1400:
             stuck[0] = True
         if stuck[0] and not lose_last_steps(r):
             run_heavy(r, 100, 0)

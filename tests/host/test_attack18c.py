@@ -141,11 +141,11 @@ def _heavy_goto(target, head_down_mdeg=None):
         for line in ("pin set 2468", "login 2468"):
             assert "ok" in _say(h, line)
         line = "config set head_down_mdeg %d" % head_down_mdeg
-        if head_down_mdeg > 1000:
-            # fix18c: the range is now 0..1000 (config.py): the 10 deg setting of the
-            # finding is refused, and the test goes on with the largest one allowed
+        if head_down_mdeg > 500:
+            # fix18c/fix18d: the range is now 0..500 (config.py): the 10 deg setting of
+            # the finding is refused, and the test goes on with the largest one allowed
             assert "ok" not in _say(h, line)
-            line = "config set head_down_mdeg 1000"
+            line = "config set head_down_mdeg 500"
         assert "ok" in _say(h, line)
     h.act(("console", "goto %s" % target))
     # fix18c: the lift check now runs for every target beyond 0.5 deg and refuses this
@@ -197,7 +197,8 @@ def test_head_down_threshold_at_its_10_deg_maximum_skips_the_cap_and_the_lift_ch
     kind of hole).
     fix18c: the range is now 0..1000 (the lead's decision 2), so the 10 deg setting is
     unreachable: the test asserts it is refused and goes on with the largest value
-    allowed (1 deg) and `goto 9.9`; the assertion is unchanged."""
+    allowed (1 deg; 0.5 deg since fix18d, attack18d finding 2) and `goto 9.9`; the
+    assertion is unchanged."""
     h = _heavy_goto("9.9", head_down_mdeg=10000)
     try:
         h.run_ms(30000)

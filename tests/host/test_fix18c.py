@@ -12,16 +12,17 @@ from tests.host.test_attack18 import _say
 
 def test_a_stored_threshold_outside_the_new_range_is_clamped_at_load_and_the_table_boots():
     """A settings file written before fix18c with head_down_mdeg 10000 (then allowed):
-    clamped to 1000 at load, said at start-up, the other stored settings kept, no fault:
-    the table boots usable and the threshold is no hole. Covers: HZ-01, HZ-10"""
+    clamped to 500 at load (1000 under fix18c, 500 since attack18d), said at start-up,
+    the other stored settings kept, no fault: the table boots usable and the threshold
+    is no hole. Covers: HZ-01, HZ-10"""
     runner = SimRunner()
     runner.run_ms(300)
     store.save(runner.app.fs, SETTINGS, {"head_down_mdeg": 10000, "rest_pause_ms": 5000})
     runner.board.hard_reset()
     runner.run_ms(600)
     app = runner.app
-    assert app.cfg.head_down_mdeg == 1000 and app.cfg.rest_pause_ms == 5000
-    assert any("head_down_mdeg=10000" in e and "clamped to 1000" in e
+    assert app.cfg.head_down_mdeg == 500 and app.cfg.rest_pause_ms == 5000
+    assert any("head_down_mdeg=10000" in e and "clamped to 500" in e
                for e in app.startup_errors), app.startup_errors
     assert app.core.fault == 0 and app.config_fault == 0
 

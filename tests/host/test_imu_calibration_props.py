@@ -41,9 +41,11 @@ def test_any_part_inside_the_tolerances_holds_within_1_deg_and_calibrated_within
 
 def test_the_uncalibrated_imu_alone_is_degrees_off_at_the_tolerance_corner():
     """The property above is not vacuous: at a corner of the tolerances the IMU alone is
-    several degrees off before the calibration, and within 0.5 deg after it."""
+    several degrees off before the calibration, and within 0.5 deg after it. (The
+    uncalibrated hold is at horizontal: homing clears the commissioning mark of a part
+    this far off the switch, fix18d, so it may not go head-down before the calibration.)"""
     res = bench_imu.run_session((-50, 50, -80), (20000, -20000, 20000), angle_deg=30,
-                                hold_ms=500)
+                                hold_ms=500, uncal_at_depth=False)
     assert not res.faults and not res.refusals
     assert res.uncal_est_max > 3000, res.uncal_est_max
     assert res.uncal_core_max <= UNCAL_MAX_MDEG
