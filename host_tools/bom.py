@@ -114,10 +114,13 @@ def checked_count(lines):
     return sum(1 for line in lines if line["checked"].strip())
 
 
+CHECKED_MARK = "**(checked)**"
+
+
 def _mpn(line):
     if not line["checked"]:
         return line["mpn"]
-    return "%s **(checked %s)**" % (line["mpn"], line["checked"])
+    return line["mpn"] + " " + CHECKED_MARK
 
 
 def _money(cents, currency):
@@ -152,8 +155,9 @@ def render(lines=None):
         " is the price, and its order number should be checked against the manufacturer's"
         " part number before ordering." % ", ".join(dates),
         "",
-        "A line marked **(checked)** has its manufacturer's part number confirmed against the"
-        " public source named after the mark, on the date given; an unmarked line's part"
+        "A part number marked " + CHECKED_MARK + " was confirmed against the public source"
+        " listed under [Checked part numbers](#checked-part-numbers), on the date given; an"
+        " unmarked line's part"
         " number follows the maker's naming scheme and was not looked up: check it before"
         " ordering.",
         "",
@@ -186,7 +190,15 @@ def render(lines=None):
         out.append("| %s | %s |" % (currency, _money(cents, currency)))
     out += ["", "Lines with quantity 0 (the brake decision) are not in the totals.", "",
             "Part numbers confirmed against a public source: %d of %d lines."
-            % (checked_count(lines), len(lines)), ""]
+            % (checked_count(lines), len(lines)), "",
+            "## Checked part numbers", "",
+            "Date and source for each line marked " + CHECKED_MARK + " (bom.csv column"
+            " `checked`). A distributor's order number counts as checked only where the"
+            " source says so.", ""]
+    for line in lines:
+        if line["checked"]:
+            out.append("- %s (%s): %s" % (line["designator"], line["mpn"], line["checked"]))
+    out.append("")
     return "\n".join(out)
 
 

@@ -96,8 +96,11 @@ def test_the_totals_count_the_checked_lines():
     text = bom.render()
     assert "confirmed against a public source: %d of %d lines" % (
         bom.checked_count(LINES), len(LINES)) in text
-    marked = text.count("**(checked ")
-    assert marked == bom.checked_count(LINES)
+    assert text.count(bom.CHECKED_MARK) - text.count("marked " + bom.CHECKED_MARK) == \
+        bom.checked_count(LINES)
+    for line in LINES:
+        if line["checked"]:
+            assert line["checked"] in text, line["designator"]
 
 
 def test_must_fail_a_designator_on_two_lines():
