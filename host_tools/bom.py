@@ -3,7 +3,8 @@
 Owns: reading the BOM data, the rules every line must keep (designators, quantity,
 manufacturer and part number, a distributor and its order number, an indicative price
 with currency and date, why the part; where the builder chooses, the rule and a second
-concrete part), and the rendered bom.md with totals per currency. Which parts exist in
+concrete part; whether, when and where the part number was confirmed), and the rendered
+bom.md with totals per currency and the count of confirmed lines. Which parts exist in
 the circuit is the netlist's business (host_tools/netlist.py); the tests compare the two.
 
     python -m host_tools.bom                 # check; print the markdown
@@ -21,7 +22,7 @@ from host_tools import paths
 BOM_CSV = os.path.join(paths.HARDWARE, "bom.csv")
 COLUMNS = ("designator", "qty", "group", "description", "manufacturer", "mpn",
            "distributor", "distributor_pn", "unit_price", "currency", "price_date", "why",
-           "choice_rule", "alt_part")
+           "choice_rule", "alt_part", "checked")
 GROUPS = (
     ("electronics", "Electronics (every line is a part of host_tools/netlist.py)"),
     ("board", "Carrier board"),
@@ -34,6 +35,10 @@ GROUPS = (
 CURRENCIES = ("EUR", "USD")
 # Words that mean an open item: the BOM has none (issue #22).
 OPEN_WORDS = ("to select", "not confirmed", "not selected", "tbd", "to be decided")
+# "checked": empty, or the date and the source (URL or catalogue) where the manufacturer's
+# part number (and the distributor's order number, if the source says so) was seen
+# (issue #22). Empty is allowed: it is the honest state of an unconfirmed line.
+_CHECKED = re.compile(r"\d{4}-\d\d-\d\d \S.*")
 _REQUIRED = ("designator", "qty", "group", "description", "manufacturer", "mpn",
              "distributor", "distributor_pn", "unit_price", "currency", "price_date", "why")
 
@@ -83,6 +88,8 @@ def problems(lines):
             out.append("%s: currency %r not in %s" % (where, line["currency"], CURRENCIES))
         if not re.fullmatch(r"\d{4}-\d\d-\d\d", line["price_date"]):
             out.append("%s: price_date %r is not YYYY-MM-DD" % (where, line["price_date"]))
+        if line["checked"] and not _CHECKED.fullmatch(line["checked"]):
+            out.append("%s: checked %r is not 'YYYY-MM-DD source'" % (where, line["checked"]))
         if bool(line["choice_rule"].strip()) != bool(line["alt_part"].strip()):
             out.append("%s: a builder's choice needs both the rule and a second part"
                        % where)
@@ -100,6 +107,20 @@ def totals(lines):
         cents = int(line["qty"]) * int(line["unit_price"].replace(".", ""))
         out[line["currency"]] = out.get(line["currency"], 0) + cents
     return out
+
+
+def checked_count(lines):
+    """How many lines have their part number confirmed (a non-empty checked column)."""
+    return sum(1 for line in lines if line["checked"].strip())
+
+
+CHECKED_MARK = "**(checked)**"
+
+
+def _mpn(line):
+    if not line["checked"]:
+        return line["mpn"]
+    return line["mpn"] + " " + CHECKED_MARK
 
 
 def _money(cents, currency):
@@ -134,6 +155,12 @@ def render(lines=None):
         " is the price, and its order number should be checked against the manufacturer's"
         " part number before ordering." % ", ".join(dates),
         "",
+        "A part number marked " + CHECKED_MARK + " was confirmed against the public source"
+        " listed under [Checked part numbers](#checked-part-numbers), on the date given; an"
+        " unmarked line's part"
+        " number follows the maker's naming scheme and was not looked up: check it before"
+        " ordering.",
+        "",
         "Where the builder chooses, the line gives the rule the part must meet and two"
         " concrete parts that meet it: the line's own part and the alternative.",
         "",
@@ -154,14 +181,24 @@ def render(lines=None):
             out.append("| %s | %s | %s | %s %s | %s %s | %s %s | %s |" % tuple(
                 _cell(x) for x in (
                     line["designator"], line["qty"], line["description"],
-                    line["manufacturer"], line["mpn"], line["distributor"],
+                    line["manufacturer"], _mpn(line), line["distributor"],
                     line["distributor_pn"], line["unit_price"], line["currency"], why)))
         out.append("")
     out += ["## Totals", "",
             "| Currency | Total of qty x unit price |", "|---|---|"]
     for currency, cents in sorted(totals(lines).items()):
         out.append("| %s | %s |" % (currency, _money(cents, currency)))
-    out += ["", "Lines with quantity 0 (the brake decision) are not in the totals.", ""]
+    out += ["", "Lines with quantity 0 (the brake decision) are not in the totals.", "",
+            "Part numbers confirmed against a public source: %d of %d lines."
+            % (checked_count(lines), len(lines)), "",
+            "## Checked part numbers", "",
+            "Date and source for each line marked " + CHECKED_MARK + " (bom.csv column"
+            " `checked`). A distributor's order number counts as checked only where the"
+            " source says so.", ""]
+    for line in lines:
+        if line["checked"]:
+            out.append("- %s (%s): %s" % (line["designator"], line["mpn"], line["checked"]))
+    out.append("")
     return "\n".join(out)
 
 

@@ -72,6 +72,37 @@ def test_must_fail_an_incomplete_line(changes, message):
     assert message in text
 
 
+@pytest.mark.parametrize("checked", [
+    "yes", "2026-12-03", "03.12.2026 mouser.com", "2026-12-03https://x", " 2026-12-03 x"])
+def test_must_fail_a_checked_mark_without_date_and_source(checked):
+    assert "is not 'YYYY-MM-DD source'" in "\n".join(bom.problems([_line(checked=checked)]))
+
+
+def test_a_checked_mark_with_date_and_source_and_an_empty_one_pass():
+    for checked in ("", "2026-12-03 https://www.mouser.com/ProductDetail/595-CD74HCT123E"):
+        assert bom.problems([_line(checked=checked)]) == []
+
+
+def test_every_checked_line_names_a_source_in_the_file():
+    for line in LINES:
+        if line["checked"]:
+            date, source = line["checked"].split(" ", 1)
+            assert date <= "2026-12-31" and len(source) > 5, line["designator"]
+
+
+def test_the_totals_count_the_checked_lines():
+    lines = [_line(checked=""), _line(checked="2026-12-03 Phoenix Contact catalogue")]
+    assert bom.checked_count(lines) == 1
+    text = bom.render()
+    assert "confirmed against a public source: %d of %d lines" % (
+        bom.checked_count(LINES), len(LINES)) in text
+    assert text.count(bom.CHECKED_MARK) - text.count("marked " + bom.CHECKED_MARK) == \
+        bom.checked_count(LINES)
+    for line in LINES:
+        if line["checked"]:
+            assert line["checked"] in text, line["designator"]
+
+
 def test_must_fail_a_designator_on_two_lines():
     assert "on two lines" in "\n".join(bom.problems([LINES[0], LINES[0]]))
 
