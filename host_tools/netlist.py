@@ -16,9 +16,13 @@ circuit and `erc()` runs SKiDL's electrical-rules check on it.
 """
 
 import argparse
+import atexit
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 P, IN, OUT, BI, PWI, PWO, NC = ("passive", "input", "output", "bidir", "pwrin", "pwrout",
                                 "nc")
@@ -237,11 +241,33 @@ def nets():
     return dict(sorted(out.items()))
 
 
+_PRIVATE_DIR = []  # this process's working directory for SKiDL (made on first use)
+
+
+@contextlib.contextmanager
+def _private_cwd():
+    """SKiDL opens its log files by a relative name (skidl_REPL.log) in the working
+    directory and removes them by that name when files are turned off; two pytest workers
+    sharing a directory then remove each other's file and one fails (FileNotFoundError in
+    skidl/logger.py). Each process gets a directory of its own for SKiDL's calls."""
+    if not _PRIVATE_DIR:
+        d = tempfile.mkdtemp(prefix="skidl-")
+        atexit.register(shutil.rmtree, d, True)
+        _PRIVATE_DIR.append(d)
+    old = os.getcwd()
+    os.chdir(_PRIVATE_DIR[0])
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def _quiet_skidl():
     # SKiDL warns at import that no KiCad library paths are set: the parts are ours.
     logging.disable(logging.WARNING)
     try:
-        import skidl
+        with _private_cwd():
+            import skidl
     finally:
         logging.disable(logging.NOTSET)
     return skidl
@@ -249,6 +275,11 @@ def _quiet_skidl():
 
 def circuit(parts_table=PARTS):
     """The SKiDL Circuit of a parts table (default PARTS); no files written."""
+    with _private_cwd():
+        return _circuit(parts_table)
+
+
+def _circuit(parts_table):
     skidl = _quiet_skidl()
     Pin = skidl.Pin
     kinds = {P: Pin.types.PASSIVE, IN: Pin.types.INPUT, OUT: Pin.types.OUTPUT,
@@ -283,7 +314,8 @@ def erc(circ=None):
     circ = circ or circuit()
     logging.disable(logging.NOTSET)  # the counts are what we report; no console noise
     try:
-        circ.ERC()
+        with _private_cwd():
+            circ.ERC()
     finally:
         logging.disable(logging.NOTSET)
     del skidl
