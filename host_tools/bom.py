@@ -212,11 +212,7 @@ def main(argv=None):
     except BomError as e:
         print(e, file=sys.stderr)
         return 1
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    paths.write_or_print(text, args.write)
     return 0
 
 

@@ -19,6 +19,7 @@ import math
 import sys
 
 from host_tools import params as params_mod
+from host_tools import paths
 from host_tools.paths import use_firmware
 from host_tools.physics import G_M_S2, TablePhysics
 
@@ -504,12 +505,7 @@ def main(argv=None):
     ap.add_argument("--params", metavar="JSON", help="another parameter file (what-if)")
     args = ap.parse_args(argv)
     text = render(params_mod.load(args.params))
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(text)
-        print("wrote %s" % args.write)
-    else:
-        sys.stdout.write(text)
+    paths.write_or_print(text, args.write)
     return 0
 
 

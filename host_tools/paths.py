@@ -41,3 +41,13 @@ def prog(module):
     (inversion-sim), else `python -m host_tools.NAME`."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return name if name.startswith("inversion-") else "python -m " + module
+
+
+def write_or_print(text, path=None):
+    """A generator's output (make hardware): to path, saying so, or to stdout."""
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
+        print("wrote %s" % path)
+    else:
+        sys.stdout.write(text)

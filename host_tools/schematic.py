@@ -14,7 +14,7 @@ import argparse
 import sys
 from xml.sax.saxutils import escape
 
-from host_tools import netlist
+from host_tools import netlist, paths
 
 SHEETS = (
     ("esp32", "ESP32 module, safe levels through reset, indicators"),
@@ -153,11 +153,7 @@ def main(argv=None):
     ap.add_argument("--write", help="write the SVG here instead of printing it")
     args = ap.parse_args(argv)
     svg = render()
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(svg)
-    else:
-        sys.stdout.write(svg)
+    paths.write_or_print(svg, args.write)
     return 0
 
 

@@ -323,12 +323,7 @@ def main(argv=None):
     ap.add_argument("--write", metavar="FILE", help="write the SVG to FILE")
     args = ap.parse_args(argv)
     text = render()
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(text)
-        print("wrote %s" % args.write)
-    else:
-        sys.stdout.write(text)
+    paths.write_or_print(text, args.write)
     return 0
 
 
