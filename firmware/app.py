@@ -102,17 +102,7 @@ class App:
             load_hardware(cfg, board.hw_params_path)
         except ConfigError as e:
             self._startup_error(faults.CONFIG, str(e))
-        # what a save compares against, taken once (rebuilding it per save cost 16 KB)
-        base_settings = cfg.as_dict()
-        settings, status = store.load(self.fs, SETTINGS, {})
-        if status == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
-        elif type(settings) is dict and settings:
-            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
-            try:
-                cfg.update(settings)
-            except ConfigError as e:
-                self._startup_error(faults.CONFIG, "stored settings refused: %s" % e)
+        base_settings = self._load_settings(cfg)
         self.profiles, status = profiles.load_profiles(self.fs, cfg)
         if status == store.CORRUPT:
             self._startup_error(faults.STORAGE, "profiles file damaged or missing; the "
@@ -149,6 +139,21 @@ class App:
         self.ticks = 0
         self.gc_collections = 0  # the loop's own collections (a figure for the bench)
         self._gc_idle = 0  # passes standing still (bounded: _collect_if_idle)
+
+    def _load_settings(self, cfg):
+        """The stored settings over the hardware's; returns what a save compares against
+        (the hardware's, taken once: rebuilding it per save cost 16 KB)."""
+        base_settings = cfg.as_dict()
+        settings, status = store.load(self.fs, SETTINGS, {})
+        if status == store.CORRUPT:
+            self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
+        elif type(settings) is dict and settings:
+            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
+            try:
+                cfg.update(settings)
+            except ConfigError as e:
+                self._startup_error(faults.CONFIG, "stored settings refused: %s" % e)
+        return base_settings
 
     def _load_records(self):
         """The session and fault histories (empty, with a startup error, if damaged)."""
