@@ -35,10 +35,16 @@ GROUPS = (
 CURRENCIES = ("EUR", "USD")
 # Words that mean an open item: the BOM has none (issue #22).
 OPEN_WORDS = ("to select", "not confirmed", "not selected", "tbd", "to be decided")
-# "checked": empty, or the date and the source (URL or catalogue) where the manufacturer's
-# part number (and the distributor's order number, if the source says so) was seen
-# (issue #22). Empty is allowed: it is the honest state of an unconfirmed line.
+# "checked" says, on every line, whether the part number was confirmed (issue #22):
+# - confirmed: the date, then the source where the manufacturer's part number was seen,
+#   with its URL (a reader must be able to open it), and what the source says of the
+#   distributor's order number ("order no. ... checked" or "... not checked");
+# - not confirmed: "not found: " and what was searched, so the next person does not
+#   repeat the same searches and a builder knows to check the number before ordering.
+# Empty is refused: a line whose status nobody wrote down reads as neither.
 _CHECKED = re.compile(r"\d{4}-\d\d-\d\d \S.*")
+_URL = re.compile(r"https?://\S+")
+NOT_FOUND = "not found: "
 _REQUIRED = ("designator", "qty", "group", "description", "manufacturer", "mpn",
              "distributor", "distributor_pn", "unit_price", "currency", "price_date", "why")
 
@@ -88,8 +94,7 @@ def problems(lines):
             out.append("%s: currency %r not in %s" % (where, line["currency"], CURRENCIES))
         if not re.fullmatch(r"\d{4}-\d\d-\d\d", line["price_date"]):
             out.append("%s: price_date %r is not YYYY-MM-DD" % (where, line["price_date"]))
-        if line["checked"] and not _CHECKED.fullmatch(line["checked"]):
-            out.append("%s: checked %r is not 'YYYY-MM-DD source'" % (where, line["checked"]))
+        out += ["%s: %s" % (where, msg) for msg in _checked_problems(line["checked"])]
         if bool(line["choice_rule"].strip()) != bool(line["alt_part"].strip()):
             out.append("%s: a builder's choice needs both the rule and a second part"
                        % where)
@@ -98,6 +103,27 @@ def problems(lines):
                 out.append("%s: designator %s on two lines" % (where, ref))
             seen.add(ref)
     return out
+
+
+def _checked_problems(text):
+    """What is wrong with one line's checked column; [] when it is well formed."""
+    if text.startswith(NOT_FOUND):
+        if len(text) - len(NOT_FOUND) < 10:
+            return ["checked %r does not say what was searched" % text]
+        return []
+    if not _CHECKED.fullmatch(text):
+        return ["checked %r is not 'YYYY-MM-DD source' or 'not found: ...'" % text]
+    out = []
+    if not _URL.search(text):
+        out.append("checked %r names no source URL" % text)
+    if "order no." not in text:
+        out.append("checked %r does not say whether the order no. was checked" % text)
+    return out
+
+
+def confirmed(line):
+    """True when the line's part number was confirmed against a source."""
+    return bool(_CHECKED.fullmatch(line["checked"]))
 
 
 def totals(lines):
@@ -110,15 +136,15 @@ def totals(lines):
 
 
 def checked_count(lines):
-    """How many lines have their part number confirmed (a non-empty checked column)."""
-    return sum(1 for line in lines if line["checked"].strip())
+    """How many lines have their part number confirmed (a dated source, not 'not found')."""
+    return sum(1 for line in lines if confirmed(line))
 
 
 CHECKED_MARK = "**(checked)**"
 
 
 def _mpn(line):
-    if not line["checked"]:
+    if not confirmed(line):
         return line["mpn"]
     return line["mpn"] + " " + CHECKED_MARK
 
@@ -157,9 +183,9 @@ def render(lines=None):
         "",
         "A part number marked " + CHECKED_MARK + " was confirmed against the public source"
         " listed under [Checked part numbers](#checked-part-numbers), on the date given; an"
-        " unmarked line's part"
-        " number follows the maker's naming scheme and was not looked up: check it before"
-        " ordering.",
+        " unmarked line's part number follows the maker's naming scheme and could not be"
+        " confirmed with the sources at hand ([Unconfirmed part numbers]"
+        "(#unconfirmed-part-numbers) says what was searched): check it before ordering.",
         "",
         "Where the builder chooses, the line gives the rule the part must meet and two"
         " concrete parts that meet it: the line's own part and the alternative.",
@@ -196,7 +222,13 @@ def render(lines=None):
             " `checked`). A distributor's order number counts as checked only where the"
             " source says so.", ""]
     for line in lines:
-        if line["checked"]:
+        if confirmed(line):
+            out.append("- %s (%s): %s" % (line["designator"], line["mpn"], line["checked"]))
+    out += ["", "## Unconfirmed part numbers", "",
+            "No public source at hand showed these part numbers; each says what was searched."
+            " Check them on the maker's or the distributor's site before ordering.", ""]
+    for line in lines:
+        if not confirmed(line):
             out.append("- %s (%s): %s" % (line["designator"], line["mpn"], line["checked"]))
     out.append("")
     return "\n".join(out)

@@ -73,34 +73,57 @@ def test_must_fail_an_incomplete_line(changes, message):
 
 
 @pytest.mark.parametrize("checked", [
-    "yes", "2026-12-03", "03.12.2026 mouser.com", "2026-12-03https://x", " 2026-12-03 x"])
-def test_must_fail_a_checked_mark_without_date_and_source(checked):
-    assert "is not 'YYYY-MM-DD source'" in "\n".join(bom.problems([_line(checked=checked)]))
+    "yes", "", "2026-12-03", "03.12.2026 mouser.com", "2026-12-03https://x", " 2026-12-03 x",
+    "Not found: x"])
+def test_must_fail_a_checked_column_of_neither_form(checked):
+    assert "is not 'YYYY-MM-DD source' or 'not found: ...'" in "\n".join(
+        bom.problems([_line(checked=checked)]))
 
 
-def test_a_checked_mark_with_date_and_source_and_an_empty_one_pass():
-    for checked in ("", "2026-12-03 https://www.mouser.com/ProductDetail/595-CD74HCT123E"):
+@pytest.mark.parametrize("checked, message", [
+    ("2026-12-03 Phoenix Contact catalogue (order no. not checked)", "names no source URL"),
+    ("2026-12-03 https://www.ti.com/product/CD74HCT123", "whether the order no. was checked"),
+    ("not found: ", "does not say what was searched"),
+    ("not found: x", "does not say what was searched"),
+])
+def test_must_fail_a_confirmation_without_url_or_order_no_or_a_bare_not_found(checked, message):
+    assert message in "\n".join(bom.problems([_line(checked=checked)]))
+
+
+def test_a_dated_confirmation_with_url_and_a_not_found_with_searches_pass():
+    for checked in (
+            "2026-12-03 https://www.mouser.com/ProductDetail/595-CD74HCT123E (order no. checked)",
+            "not found: 'CD74HCT123E' in the pages corpus, no TI page returned"):
         assert bom.problems([_line(checked=checked)]) == []
 
 
-def test_every_checked_line_names_a_source_in_the_file():
+def test_every_line_says_whether_its_part_number_was_confirmed():
     for line in LINES:
-        if line["checked"]:
+        assert line["checked"].startswith(bom.NOT_FOUND) or bom.confirmed(line), \
+            line["designator"]
+
+
+def test_every_confirmed_line_names_a_dated_source_url_in_the_file():
+    for line in LINES:
+        if bom.confirmed(line):
             date, source = line["checked"].split(" ", 1)
-            assert date <= "2026-12-31" and len(source) > 5, line["designator"]
+            assert date <= "2026-12-31" and "http" in source, line["designator"]
 
 
-def test_the_totals_count_the_checked_lines():
-    lines = [_line(checked=""), _line(checked="2026-12-03 Phoenix Contact catalogue")]
+def test_the_totals_count_the_confirmed_lines_only():
+    lines = [_line(checked="not found: 'GY-521' in the pages corpus"),
+             _line(checked="2026-12-03 https://www.phoenixcontact.com/ (order no. checked)")]
     assert bom.checked_count(lines) == 1
     text = bom.render()
     assert "confirmed against a public source: %d of %d lines" % (
         bom.checked_count(LINES), len(LINES)) in text
     assert text.count(bom.CHECKED_MARK) - text.count("marked " + bom.CHECKED_MARK) == \
         bom.checked_count(LINES)
+    # Each line's status, confirmed or not, reaches bom.md, under its own heading.
+    confirmed_part, unconfirmed_part = text.split("## Unconfirmed part numbers")
     for line in LINES:
-        if line["checked"]:
-            assert line["checked"] in text, line["designator"]
+        where = confirmed_part if bom.confirmed(line) else unconfirmed_part
+        assert line["checked"] in where, line["designator"]
 
 
 def test_must_fail_a_designator_on_two_lines():
