@@ -34,6 +34,9 @@ def moved(con, what, requested=None):
     st = view.state()
     target = view.target_mdeg()
     state = state_name(st)
+    if not con.out.js():
+        con.out.ok("ok %s: %s" % (what, going(view, st, target, requested)))
+        return
     obj = {"state": state, "target_mdeg": target}
     note = ""
     if st == states.HOMING and what != "home":
@@ -46,11 +49,43 @@ def moved(con, what, requested=None):
                 " home first (`home`) to go further" % fmt_milli(view.unhomed_limit()[1]))
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
-    text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))
     if note:
         obj["note"] = note
-        text += " (" + note + ")"
-    con.out.ok(text, obj)
+    con.out.ok(None, obj)
+
+
+def going(view, st, target, want):
+    """Where the table goes, in words: "MOVING, target 30.000 deg, clamped from 45.000:
+    profile max". Homing first (a move waits for it): the target it will then have."""
+    if st == states.HOMING and want is not None:
+        target = view.clamp_mdeg(want)  # the core's clamp as it will be, homed
+        text = "HOMING first, then target %s deg" % fmt_milli(target)
+    else:
+        text = "%s, target %s deg" % (state_name(st), fmt_milli(target))
+    if want is None or want == target:
+        return text
+    if want < target == view.setting("rest_angle_mdeg") and st != states.HOMING:
+        return text + " (the rest at horizontal first, then on to %s)" % fmt_milli(want)
+    return text + ", clamped from %s: %s" % (fmt_milli(want), clamp_why(view, want, target))
+
+
+def clamp_why(view, want, t):
+    """The limit that holds a target t that is not the angle asked for (want)."""
+    if t > want:
+        if t == view.setting("loading_angle_mdeg"):
+            return "the loading stop"
+        return "a rest at horizontal is owed first"
+    lim, err = view.unhomed_limit()
+    if t == lim and not view.homed() and view.state() != states.HOMING:
+        return ("not homed: the IMU alone may be %s deg off; `home` to go further"
+                % fmt_milli(err))
+    top = view.profile().max_mdeg
+    soft = view.setting("soft_max_mdeg")
+    if t == top and top <= soft:
+        return "profile max"
+    if t == soft:
+        return "table soft max"
+    return "no head-down now (consent, IMU calibration, ankle lock)"
 
 
 def c_goto(con, a):
@@ -59,8 +94,13 @@ def c_goto(con, a):
 
 
 def c_hold(con, ms):
-    if con.core(states.C_HOLD, ms):
-        con.out.ok("ok hold: %s s (capped by the profile)" % fmt_milli(ms), {"hold_ms": ms})
+    if not con.core(states.C_HOLD, ms):
+        return
+    got = con.view.hold_ms()
+    text = "ok hold: %s s" % fmt_milli(got)
+    if got != ms:
+        text += ", capped from %s: the profile's hold max at this angle" % fmt_milli(ms)
+    con.out.ok(text, {"hold_ms": ms})
 
 
 def c_program(con, pid):
@@ -81,8 +121,10 @@ def c_start(con, a, b):
     state = state_name(view.state())
     target = view.target_mdeg()
     steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
-    text = "ok start %s: %s, target %s deg; plan %s" % (prog, state, fmt_milli(target),
-                                                        steps or "-")
+    st = view.state()
+    head = "HOMING first" if st == states.HOMING else going(view, st, target, None)
+    text = "ok start %s: %s; plan %s%s" % (prog, head, steps or "-", (
+        " (clamped to the profile's limits)" if view.plan_clamped() else ""))
     obj = {"program": prog, "state": state, "target_mdeg": target, "plan": plan}
     cut = view.cap_hold_ms()
     if cut >= 0:
@@ -103,12 +145,13 @@ def c_consent(con, yes, who):
         for c in items:
             lines.append("  - " + c)
         lines.append("profile '%s' consent: %s" % (p.name, "yes" if p.consent else "no"))
-        lines.append("If none of these applies, type: consent yes")
+        lines.append("If none of these applies, type as the very next line: consent yes")
         con.out.ok(lines, {"contraindications": items, "profile": p.name,
                            "consent": bool(p.consent), "confirm": "consent yes"})
         return
     if not con.consent_shown:
-        raise ParseError("read the list first: consent, then consent yes")
+        raise ParseError("read the list first: `consent`, then `consent yes` as the very"
+                         " next line")
     con.consent_shown = False
     if who is None:
         who = "therapist" if con.view.auth.is_authorised(con.now_ms, False) else "patient"

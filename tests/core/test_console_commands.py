@@ -234,7 +234,7 @@ def test_faults_log_and_history():
     assert o["sessions"][0]["deepest_mdeg"] == 20000 and o["sessions"][0]["ended"] == "completed"
     r.send("json off")
     text = r.send("log 40")
-    assert "%s state HOLDING -> FAULT" % fmt_milli(ev[0]) in text
+    assert "%s s  state         HOLDING -> FAULT" % fmt_milli(ev[0]) in text
     assert "latched: %s (state FAULT)" % faults.name(code) in r.send("faults")
 
 
