@@ -160,7 +160,9 @@ class AppView:
         p = core.profile
         target = ("target_mdeg", core.target_mdeg)
         st = core.state
-        if human and not core.homed and st != states.HOMING and st <= states.READY:
+        if human and st == states.HOLDING:
+            target = ("target", "none (holding)")  # a stop's: where it was going
+        elif human and not core.homed and st != states.HOMING and st <= states.READY:
             target = ("target", "none (not homed yet)")  # standing, nothing planned
         return (
             ("state", state_name(core.state)),

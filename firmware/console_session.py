@@ -60,12 +60,18 @@ def going(view, st, target, want):
     if st == states.HOMING and want is not None:
         target = view.clamp_mdeg(want)  # the core's clamp as it will be, homed
         text = "HOMING first, then target %s deg" % fmt_milli(target)
+    elif st == states.HOLDING:
+        # the target of the move that ended (a stop's is where it was going): the angle
+        return "HOLDING, now at %s deg" % fmt_milli(view.angle_mdeg())
     else:
         text = "%s, target %s deg" % (state_name(st), fmt_milli(target))
     if want is None or want == target:
         return text
     if want < target == view.setting("rest_angle_mdeg") and st != states.HOMING:
-        return text + " (the rest at horizontal first, then on to %s)" % fmt_milli(want)
+        low = view.setting("loading_angle_mdeg")
+        then = want if want > low else low
+        return text + " (the rest at horizontal first, then on to %s deg%s)" % (
+            fmt_milli(then), "" if then == want else ", the loading stop")
     return text + ", clamped from %s: %s" % (fmt_milli(want), clamp_why(view, want, target))
 
 

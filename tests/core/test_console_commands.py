@@ -300,7 +300,7 @@ def test_stream_sends_one_line_per_period():
     h.send("stream 50")
     for _ in range(10):
         h.tick()
-    assert "tel t=" in bytes(h.board.out).decode()
+    assert " deg target " in bytes(h.board.out).decode()  # human: units beside the values
 
 
 def test_reboot_and_maintenance_only_in_ready_after_the_reply():
