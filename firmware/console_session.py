@@ -22,6 +22,11 @@ CORE_COMMANDS = {
 }
 
 
+# Not homed, a target is clamped short of horizontal (commissioning.unhomed_max_mdeg).
+_UNHOMED = ("not homed, the angle is the IMU's alone, which may be %s deg off; home first"
+            " (`home`) to go further")
+
+
 def core_command(con, name):
     """A command of CORE_COMMANDS."""
     if con.core(CORE_COMMANDS[name]):
@@ -45,8 +50,7 @@ def moved(con, what, requested=None):
         note = "the rest at horizontal first, then on"
     elif requested is not None and target < requested and not view.homed() and (
             target == view.unhomed_limit()[0]):
-        note = ("clamped: not homed, the angle is the IMU's alone, which may be %s deg off;"
-                " home first (`home`) to go further" % fmt_milli(view.unhomed_limit()[1]))
+        note = "clamped: " + _UNHOMED % fmt_milli(view.unhomed_limit()[1])
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
     if note:
@@ -78,13 +82,10 @@ def going(view, st, target, want):
 def clamp_why(view, want, t):
     """The limit that holds a target t that is not the angle asked for (want)."""
     if t > want:
-        if t == view.setting("loading_angle_mdeg"):
-            return "the loading stop"
-        return "a rest at horizontal is owed first"
+        return "the loading stop"  # (a rest owed head-up of it: going() says so)
     lim, err = view.unhomed_limit()
     if t == lim and not view.homed() and view.state() != states.HOMING:
-        return ("not homed: the IMU alone may be %s deg off; `home` to go further"
-                % fmt_milli(err))
+        return _UNHOMED % fmt_milli(err)
     top = view.profile().max_mdeg
     soft = view.setting("soft_max_mdeg")
     if t == top and top <= soft:
