@@ -55,6 +55,12 @@ durations: $(STAMP) ## Measure each pytest test's CPU into tests/durations.json 
 	  --dist worksteal
 	$(BIN)/python -m host_tools.durations $(CURDIR)/build/test_cpu/cpu
 
+# The console's replies as people read them, one file per command (tests/transcripts/,
+# host_tools/transcript.py): rewritten from what the firmware answers now; review with
+# git diff tests/transcripts before committing (tests/host/test_transcripts.py compares)
+transcripts: $(STAMP) ## Rewrite tests/transcripts/*.txt from the firmware's replies (then: git diff)
+	$(BIN)/python -m host_tools.transcript --write
+
 test-mpy: $(STAMP) ## The core tests again under the MicroPython unix port (same test files)
 	$(BIN)/micropython -X heapsize=2M tests/mpy_runner.py
 
@@ -145,5 +151,5 @@ clean: ## Remove build/ (keeps .venv)
 distclean: clean ## Remove build/ and .venv
 	rm -rf $(VENV)
 
-.PHONY: help venv lint typecheck mpy pytest durations test-mpy mpy32 test-mpy32 test coverage-board sim bench soak vdev \
+.PHONY: help venv lint typecheck mpy pytest durations test-mpy transcripts mpy32 test-mpy32 test coverage-board sim bench soak vdev \
 	deploy console flash-micropython graphviz hardware clean distclean

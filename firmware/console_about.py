@@ -16,6 +16,8 @@ from console_text import event_text
 from micropython import const
 
 _LOG_DEFAULT = const(20)
+_HELP_COL = const(23)  # `help`: the usage column's width (the longest short usage is 21)
+_HELP_WIDTH = const(57)  # and the help's, so that a row fits 80 columns
 
 
 def c_help(con, name):
@@ -71,7 +73,7 @@ def event_row(ev, js):
         text = event_text(code, a, b)
     if js:
         return [t, ename, a, b, text]
-    return "%s %s %s" % (fmt_milli(t), ename, text)
+    return "%10s s  %-13s %s" % (fmt_milli(t), ename, text)
 
 
 def help_row(c, js):
@@ -80,4 +82,16 @@ def help_row(c, js):
     assert c is not None
     if js:
         return {"name": c[0], "usage": c[1], "help": c[2]}
-    return "%-40s %s" % (c[1], c[2])
+    # the usage in a column, the help wrapped beside it: 80 columns; a long usage
+    # (config, profile) has its help on the lines below
+    usage = c[1]
+    pad = _HELP_COL - len(usage)
+    lines = [usage + " " * pad if pad > 0 else usage + "\n" + " " * _HELP_COL]
+    n = 0
+    for w in c[2].split():
+        if n and n + len(w) >= _HELP_WIDTH:
+            lines.append("\n" + " " * _HELP_COL)
+            n = 0
+        lines.append(w if not n else " " + w)
+        n += len(w) + (1 if n else 0)
+    return "".join(lines)

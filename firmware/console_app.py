@@ -99,6 +99,19 @@ class AppView:
         """The running program's [[target_mdeg, hold_ms], ...]."""
         return [[t, h] for t, h in self._core.runner.plan()]
 
+    def plan_clamped(self):
+        """True if the program's plan reduced an angle or a hold to a limit."""
+        return self._core.runner.clamped
+
+    def hold_ms(self):
+        """The hold `hold` set: the one running in HOLDING, else the next one."""
+        core = self._core
+        return core.timer_ms if core.state == states.HOLDING else core.hold_ms_next
+
+    def clamp_mdeg(self, target_mdeg):
+        """The target a move to target_mdeg gets once homed (the core's own clamp)."""
+        return self._core.targets.clamp(target_mdeg, True)
+
     def cap_hold_ms(self):
         """The hold the program shortened to fit the session cap (-1: none)."""
         return self._core.runner.cap_hold_ms
@@ -142,14 +155,20 @@ class AppView:
             return core.fault
         return 0
 
-    def status_pairs(self, therapist):
+    def status_pairs(self, therapist, human=False):
         core = self._core
         p = core.profile
+        target = ("target_mdeg", core.target_mdeg)
+        st = core.state
+        if human and st == states.HOLDING:
+            target = ("target", "none (holding)")  # a stop's: where it was going
+        elif human and not core.homed and st != states.HOMING and st <= states.READY:
+            target = ("target", "none (not homed yet)")  # standing, nothing planned
         return (
             ("state", state_name(core.state)),
             ("phase", states.phase_name(core.phase)),
             ("angle_mdeg", core.angle_mdeg),
-            ("target_mdeg", core.target_mdeg),
+            target,
             ("fault", faults.name(core.fault)),
             ("est_valid", bool(core.est.valid)),
             ("homed", bool(core.homed)),

@@ -13,7 +13,7 @@ PROTOCOL = const(1)  # bumped when a reply's shape changes incompatibly
 
 def c_status(con):
     therapist = con.view.auth.is_authorised(con.now_ms, False)
-    con.out.ok(None, pairs=con.view.status_pairs(therapist))
+    con.out.ok(None, pairs=con.view.status_pairs(therapist, not con.out.js()))
 
 
 def c_stream(con, hz):

@@ -52,6 +52,12 @@ class Output:
         """The replies from now on answer the request req_id (None: untagged)."""
         self.req_id = req_id
 
+    def js(self):
+        """True if the reply about to start is JSON. A request tagged with an id comes
+        from a machine client: answered in JSON whatever the mode, so a restarted board
+        (back in human mode) stays readable."""
+        return self.json or self.req_id is not None
+
     def queue(self, data):
         tx = self.tx
         # small pieces join the last one (not the one half written): fewer writes per tick
@@ -72,9 +78,7 @@ class Output:
             return
         if self.req_id is not None:
             obj["id"] = self.req_id
-        # A request tagged with an id comes from a machine client: answer it in JSON
-        # whatever the mode, so a restarted board (back in human mode) stays readable.
-        js = self._js = self.json or self.req_id is not None
+        js = self._js = self.js()
         if js:
             self.queue(json.dumps(obj)[:-1].encode())  # '{"ok": ...' - closed by more()
         elif text is not None:

@@ -55,7 +55,9 @@ def c_clock(con, t):
     obj = {"clock_set": now >= 0, "date": civil.iso(now),
            "unix_s": civil.unix_s(now) if now >= 0 else None,
            "uptime_s": -now - 1 if now < 0 else None}
-    con.out.ok("%s clock: %s" % ("ok" if t is not None else "the", civil.text(now)), obj)
+    text = civil.text(now) if now >= 0 else "not set (uptime %d s); the client sets it" % (
+        -now - 1)
+    con.out.ok("%s: %s" % ("ok clock" if t is not None else "clock", text), obj)
 
 
 def fault_row(e, js):
@@ -74,6 +76,6 @@ def session_row(e, js, who):
                 "time": civil.text(t), "program": program_name(e[1]), "level": e[2],
                 "deepest_mdeg": e[3], "head_down_ms": e[4],
                 "ended": profiles.ended_name(e[5])}
-    return "#%-4d %-23s %-11s level %d  deepest %7s deg  head-down %8s s  %s" % (
+    return "#%-4d %-27s %-11s level %d  deepest %7s deg  head-down %8s s  %s" % (
         e[0], civil.text(t), program_name(e[1]), e[2], fmt_milli(e[3]),
         fmt_milli(e[4]), profiles.ended_name(e[5]))

@@ -22,6 +22,11 @@ CORE_COMMANDS = {
 }
 
 
+# Not homed, a target is clamped short of horizontal (commissioning.unhomed_max_mdeg).
+_UNHOMED = ("not homed, the angle is the IMU's alone, which may be %s deg off; home first"
+            " (`home`) to go further")
+
+
 def core_command(con, name):
     """A command of CORE_COMMANDS."""
     if con.core(CORE_COMMANDS[name]):
@@ -34,6 +39,9 @@ def moved(con, what, requested=None):
     st = view.state()
     target = view.target_mdeg()
     state = state_name(st)
+    if not con.out.js():
+        con.out.ok("ok %s: %s" % (what, going(view, st, target, requested)))
+        return
     obj = {"state": state, "target_mdeg": target}
     note = ""
     if st == states.HOMING and what != "home":
@@ -42,15 +50,49 @@ def moved(con, what, requested=None):
         note = "the rest at horizontal first, then on"
     elif requested is not None and target < requested and not view.homed() and (
             target == view.unhomed_limit()[0]):
-        note = ("clamped: not homed, the angle is the IMU's alone, which may be %s deg off;"
-                " home first (`home`) to go further" % fmt_milli(view.unhomed_limit()[1]))
+        note = "clamped: " + _UNHOMED % fmt_milli(view.unhomed_limit()[1])
     elif requested is not None and target != requested:
         note = "clamped to the profile and table limits"
-    text = "ok %s: %s, target %s deg" % (what, state, fmt_milli(target))
     if note:
         obj["note"] = note
-        text += " (" + note + ")"
-    con.out.ok(text, obj)
+    con.out.ok(None, obj)
+
+
+def going(view, st, target, want):
+    """Where the table goes, in words: "MOVING, target 30.000 deg, clamped from 45.000:
+    profile max". Homing first (a move waits for it): the target it will then have."""
+    if st == states.HOMING and want is not None:
+        target = view.clamp_mdeg(want)  # the core's clamp as it will be, homed
+        text = "HOMING first, then target %s deg" % fmt_milli(target)
+    elif st == states.HOLDING:
+        # the target of the move that ended (a stop's is where it was going): the angle
+        return "HOLDING, now at %s deg" % fmt_milli(view.angle_mdeg())
+    else:
+        text = "%s, target %s deg" % (state_name(st), fmt_milli(target))
+    if want is None or want == target:
+        return text
+    if want < target == view.setting("rest_angle_mdeg") and st != states.HOMING:
+        low = view.setting("loading_angle_mdeg")
+        then = want if want > low else low
+        return text + " (the rest at horizontal first, then on to %s deg%s)" % (
+            fmt_milli(then), "" if then == want else ", the loading stop")
+    return text + ", clamped from %s: %s" % (fmt_milli(want), clamp_why(view, want, target))
+
+
+def clamp_why(view, want, t):
+    """The limit that holds a target t that is not the angle asked for (want)."""
+    if t > want:
+        return "the loading stop"  # (a rest owed head-up of it: going() says so)
+    lim, err = view.unhomed_limit()
+    if t == lim and not view.homed() and view.state() != states.HOMING:
+        return _UNHOMED % fmt_milli(err)
+    top = view.profile().max_mdeg
+    soft = view.setting("soft_max_mdeg")
+    if t == top and top <= soft:
+        return "profile max"
+    if t == soft:
+        return "table soft max"
+    return "no head-down now (consent, IMU calibration, ankle lock)"
 
 
 def c_goto(con, a):
@@ -59,8 +101,13 @@ def c_goto(con, a):
 
 
 def c_hold(con, ms):
-    if con.core(states.C_HOLD, ms):
-        con.out.ok("ok hold: %s s (capped by the profile)" % fmt_milli(ms), {"hold_ms": ms})
+    if not con.core(states.C_HOLD, ms):
+        return
+    got = con.view.hold_ms()
+    text = "ok hold: %s s" % fmt_milli(got)
+    if got != ms:
+        text += ", capped from %s: the profile's hold max at this angle" % fmt_milli(ms)
+    con.out.ok(text, {"hold_ms": ms})
 
 
 def c_program(con, pid):
@@ -81,8 +128,10 @@ def c_start(con, a, b):
     state = state_name(view.state())
     target = view.target_mdeg()
     steps = ", ".join(["%s deg for %s s" % (fmt_milli(t), fmt_milli(h)) for t, h in plan])
-    text = "ok start %s: %s, target %s deg; plan %s" % (prog, state, fmt_milli(target),
-                                                        steps or "-")
+    st = view.state()
+    head = "HOMING first" if st == states.HOMING else going(view, st, target, None)
+    text = "ok start %s: %s; plan %s%s" % (prog, head, steps or "-", (
+        " (clamped to the profile's limits)" if view.plan_clamped() else ""))
     obj = {"program": prog, "state": state, "target_mdeg": target, "plan": plan}
     cut = view.cap_hold_ms()
     if cut >= 0:
@@ -103,12 +152,13 @@ def c_consent(con, yes, who):
         for c in items:
             lines.append("  - " + c)
         lines.append("profile '%s' consent: %s" % (p.name, "yes" if p.consent else "no"))
-        lines.append("If none of these applies, type: consent yes")
+        lines.append("If none of these applies, type as the very next line: consent yes")
         con.out.ok(lines, {"contraindications": items, "profile": p.name,
                            "consent": bool(p.consent), "confirm": "consent yes"})
         return
     if not con.consent_shown:
-        raise ParseError("read the list first: consent, then consent yes")
+        raise ParseError("read the list first: `consent`, then `consent yes` as the very"
+                         " next line")
     con.consent_shown = False
     if who is None:
         who = "therapist" if con.view.auth.is_authorised(con.now_ms, False) else "patient"

@@ -11,7 +11,7 @@ import profiles
 import store
 from cmdparse import ParseError, fmt_milli, is_fixed
 from config import ConfigError, field, field_at, field_count
-from console_text import setting_row
+from console_text import SETTINGS_HEAD, setting_row
 
 
 def save_warning(status):
@@ -52,7 +52,7 @@ def config_get(con, name):
         return setting_row(f, view.setting(f[0]), is_fixed(f[0]), js)
 
     if name is None:
-        con.out.ok(None, {"fields": ["name", "value", "min", "max", "fixed"]},
+        con.out.ok(SETTINGS_HEAD, {"fields": ["name", "value", "min", "max", "fixed"]},
                    key="config", rows=range(field_count()), row=row)
         return
     f = field(name)

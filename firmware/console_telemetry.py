@@ -19,7 +19,7 @@ _JSON = (
     '{"tel": {"t_ms": %d, "state": "%s", "angle_mdeg": %d, "target_mdeg": %d, '
     '"rate_mdeg_s": %d, "fault": "%s"}}\n'
 )
-_TEXT = "tel t=%s s state=%s angle=%s target=%s rate=%s fault=%s\n"
+_TEXT = "tel %s s %s angle %s deg target %s deg rate %s deg/s fault %s\n"
 
 
 class Telemetry:

@@ -49,7 +49,9 @@ def human(key, v):
         text = "-"
     elif type(v) is int:
         text = str(v)
-        if key.endswith("_mdeg_s"):
+        if key.endswith("_mdeg_s2"):
+            label, text = key[:-8], fmt_milli(v) + " deg/s2"
+        elif key.endswith("_mdeg_s"):
             label, text = key[:-7], fmt_milli(v) + " deg/s"
         elif key.endswith("_mdeg"):
             label, text = key[:-5], fmt_milli(v) + " deg"
@@ -124,4 +126,10 @@ def setting_row(f, v, fixed, js):
     """A config field f (name, default, lo, hi) with its value v."""
     if js:
         return [f[0], v, f[2], f[3], fixed]
-    return "%s = %d  [%d, %d]%s" % (f[0], v, f[2], f[3], "  (fixed)" if fixed else "")
+    shown = human(f[0], v)[1]
+    return "%-24s %7d %-13s [%d, %d]%s" % (f[0], v, "" if shown == str(v) else "= " + shown,
+                                          f[2], f[3], " fixed" if fixed else "")
+
+
+# `config get`'s head line: the columns of setting_row.
+SETTINGS_HEAD = "%-24s %7s %-13s %s" % ("setting (its unit)", "value", "", "[min, max]")

@@ -3,9 +3,10 @@ progress chart over the weeks.
 
 Owns reading the history from the table (the console's `profile list` and
 `history <name> <n>`, JSON mode, through host_tools/console.py's ConsoleClient), the
-CSV layout, and the progress chart (level, deepest angle and head-down time against the
-date; matplotlib, Agg backend). The client's --export DIR writes DIR/<name>.csv and
-DIR/<name>_progress.png for every patient (or the one --patient names).
+CSV layout, and the progress chart's data (level, deepest angle and head-down time
+against the date; drawn by host_tools/plotting.py, the one plotting module). The
+client's --export DIR writes DIR/<name>.csv and DIR/<name>_progress.png for every
+patient (or the one --patient names).
 
 Sessions recorded before the table's clock was set have no date: they are in the CSV
 (date empty, the firmware's "clock not set, uptime ..." in the time column) but not on
@@ -66,36 +67,17 @@ def _date(iso):
 def plot_progress(sessions, path, name):
     """Level, deepest angle (deg) and head-down time (min) against the date, one
     patient; a PNG. Returns the number of dated sessions plotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from host_tools import plotting
 
     dated = [s for s in sessions if s["date"]]
     undated = len(sessions) - len(dated)
-    t = [_date(s["date"]) for s in dated]
-    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(9, 7))
-    series = (
-        ([s["level"] for s in dated], "level", "o-"),
-        ([s["deepest_mdeg"] / 1000.0 for s in dated], "deepest angle (deg)", "s-"),
-        ([s["head_down_ms"] / 60000.0 for s in dated], "head-down (min)", "^-"),
-    )
-    for ax, (y, label, style) in zip(axes, series):
-        ax.plot(t, y, style)
-        ax.set_ylabel(label)
-        ax.grid(True, linewidth=0.3)
-    axes[0].set_ylim(-0.5, 7.5)
-    axes[2].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    axes[2].set_xlabel("date (UTC)")
-    title = "progress of %s: %d sessions" % (name, len(dated))
+    rows = ([s["level"] for s in dated], [s["deepest_mdeg"] / 1000.0 for s in dated],
+            [s["head_down_ms"] / 60000.0 for s in dated])
+    subtitle = "%d sessions" % len(dated)
     if undated:
-        title += " (%d more without a date: the table's clock was not set)" % undated
-    axes[0].set_title(title)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+        subtitle += " (%d more without a date: the table's clock was not set)" % undated
+    plotting.progress([_date(s["date"]) for s in dated], rows, path,
+                      "progress of %s" % name, subtitle)
     return len(dated)
 
 

@@ -1,11 +1,14 @@
-"""The one plot of a run of the table against time, as a PNG: the simulator's (a trace,
-host_tools/trace.py) and the console client's --plot (the telemetry it received,
-host_tools/telemetry.py) draw the same chart.
+"""Every chart the host tools draw, as PNGs in one style: a run of the table against time
+(the simulator's trace, host_tools/trace.py, and the console client's --plot of the
+telemetry it received, host_tools/telemetry.py, draw the same chart) and a patient's
+progress over the weeks (the client's --export, host_tools/clinic.py).
 
-Owns the figure: the angles and the target on top, the state as coloured bands, power
-gaps hatched, event markers (e-stops, faults, resets, inputs) with short labels, and
-below the drive's rate and, when any were lost, the lost steps. A Chart is what a
-source hands in; each source builds its own from what it recorded.
+Owns the figures. A run: the angles and the target on top, the state as coloured bands,
+power gaps hatched, event markers (e-stops, faults, resets, inputs) with short labels,
+and below the drive's rate and, when any were lost, the lost steps; a Chart is what a
+source hands in, each source builds its own from what it recorded. Progress: level,
+deepest angle and head-down time against the date (progress()). The data and its units
+stay with the callers; matplotlib (Agg backend) is imported only to draw.
 """
 
 # One colour per state: calm greens/blues for standing, warm for moving, red for alarms.
@@ -65,13 +68,24 @@ class Chart:
         self.rate_label = rate_label
 
 
-def plot(chart, path, title, subtitle=""):
-    """Write the chart as a PNG (matplotlib, Agg backend: no display needed)."""
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _titles(fig, ax, title, subtitle):
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    if subtitle:
+        ax.set_title(subtitle, fontsize=9.5, color="#333333")
+
+
+def plot(chart, path, title, subtitle=""):
+    """Write the chart as a PNG."""
+    plt = _pyplot()
     if not chart.t:
         raise ValueError("nothing to plot: no samples")
     fig, (ax, ax2) = plt.subplots(
@@ -82,9 +96,37 @@ def plot(chart, path, title, subtitle=""):
     kinds_seen = _event_markers(ax, ax2, chart)
     _angle_legend(ax, kinds_seen, seen_states, chart)
     _drive_axes(ax2, chart)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    if subtitle:
-        ax.set_title(subtitle, fontsize=9.5, color="#333333")
+    _titles(fig, ax, title, subtitle)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# The progress chart's rows: (label, marker); the level's axis spans the levels 0-7
+# (firmware/profiles.py LEVEL_ANGLE_MDEG).
+PROGRESS_ROWS = (("level", "o"), ("deepest angle (deg)", "s"), ("head-down (min)", "^"))
+LEVELS = 8
+
+
+def progress(dates, rows, path, title, subtitle=""):
+    """A patient's sessions over the weeks as a PNG: rows (level, deepest angle in deg,
+    head-down time in min; each a list beside dates, datetimes in UTC) one above the
+    other, the run chart's colours and titles."""
+    import matplotlib.dates as mdates
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(PROGRESS_ROWS), 1, sharex=True, figsize=(10, 7),
+                             constrained_layout=True)
+    for ax, y, (label, marker) in zip(axes, rows, PROGRESS_ROWS):
+        ax.set_facecolor(STATE_COLOURS["READY"] + "55")
+        ax.plot(dates, y, color=MAIN[0], lw=1.6, marker=marker, ms=5)
+        ax.set_ylabel(label)
+        ax.grid(True, color="white", lw=0.9, alpha=0.9)
+    axes[0].set_ylim(-0.5, LEVELS - 0.5)
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    axes[-1].set_xlabel("date (UTC)")
+    fig.autofmt_xdate()
+    _titles(fig, axes[0], title, subtitle)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

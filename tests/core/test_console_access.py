@@ -22,7 +22,9 @@ def test_config_get():
     assert o["value"] == 10000 and o["min"] == 0 and o["max"] == 120000
     assert o["fixed"] is False
     assert r.cmd("config get tick_ms")["fixed"] is True
-    assert "rest_pause_ms = 10000  [0, 120000]" in Rig().send("config get rest_pause_ms")
+    # human: the value as `config set` takes it, in seconds beside it, the range
+    assert Rig().send("config get rest_pause_ms").split() == [
+        "rest_pause_ms", "10000", "=", "10.000", "s", "[0,", "120000]"]
 
 
 def test_config_set_needs_a_therapist_session_and_ready():

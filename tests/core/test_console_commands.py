@@ -234,7 +234,7 @@ def test_faults_log_and_history():
     assert o["sessions"][0]["deepest_mdeg"] == 20000 and o["sessions"][0]["ended"] == "completed"
     r.send("json off")
     text = r.send("log 40")
-    assert "%s state HOLDING -> FAULT" % fmt_milli(ev[0]) in text
+    assert "%s s  state         HOLDING -> FAULT" % fmt_milli(ev[0]) in text
     assert "latched: %s (state FAULT)" % faults.name(code) in r.send("faults")
 
 
@@ -300,7 +300,7 @@ def test_stream_sends_one_line_per_period():
     h.send("stream 50")
     for _ in range(10):
         h.tick()
-    assert "tel t=" in bytes(h.board.out).decode()
+    assert " deg target " in bytes(h.board.out).decode()  # human: units beside the values
 
 
 def test_reboot_and_maintenance_only_in_ready_after_the_reply():
