@@ -246,17 +246,19 @@ def _clip(text):
 
 
 def split(text):
-    """(request id or None, words) of a printable-ASCII line, lower-cased.
+    """(request id or None, for a person, words) of a printable-ASCII line, lower-cased.
 
-    A first word '#<n>' is a request id (0-999999999), echoed in JSON replies.
+    A first word '#<n>' is a request id (0-999999999), echoed in JSON replies; '%<n>'
+    is one whose reply is for a person (True): the human text, then its end line
+    (firmware/console_out.py).
     """
     words = text.lower().split()
-    if not words or words[0][0] != "#":
-        return None, words
+    if not words or words[0][0] not in "#%":
+        return None, False, words
     req = parse_int(words[0][1:], 0, _REQ_ID_MAX, "request id")
     if len(words) == 1:
         raise ParseError("request id without a command")
-    return req, words[1:]
+    return req, words[0][0] == "%", words[1:]
 
 
 def parse(words):

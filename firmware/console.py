@@ -52,7 +52,9 @@ Lines
   the line holding them is discarded. No byte on the serial line reaches a REPL;
   deploy and file access need the service mode (firmware/powerup.py).
 - Words are separated by spaces; the line is case-insensitive. A first word `#<n>`
-  (0-999999999) is a request id, echoed as "id" in JSON replies.
+  (0-999999999) is a request id, echoed as "id" in JSON replies. `%<n>` tags a request
+  from a client that shows the reply to a person (host_tools/console.py): the human
+  text, whatever the mode, then the line {"ok": true|false, "id": n} that ends it.
 
 Replies: exactly one per non-empty line. Human mode (the default): text; errors start
 with "error: ". `json on`: every reply is one JSON object on one line, {"ok": true,
@@ -283,8 +285,8 @@ class Console:
 
     def _execute(self, text):
         try:
-            req_id, words = split(text)
-            self.out.answer(req_id)
+            req_id, person, words = split(text)
+            self.out.answer(req_id, person)
             if not words:
                 return
             if words[0] != "consent":

@@ -3,12 +3,15 @@ wait in.
 
 Owns the reply format (firmware/console.py's docstring states it): one reply per
 command, human text or one JSON object per line; a tagged request (`#<n>`) is answered
-in JSON whatever the mode. A reply's head is queued at once and its fields and rows a
-few per tick (more()), only while less than TX_HIGH bytes wait, so a long listing never
-stretches a tick or grows the queue past about 1 KB. An alert raised while a reply line
-is open waits for its end. drain() writes at most _TX_CHUNK bytes per tick; a port that
-takes less keeps the rest for later, a port that is gone drops it. Nothing allocates
-while the queue is empty and no reply is open.
+in JSON whatever the mode, one tagged for a person (`%<n>`) in human text whatever the
+mode, closed by an end line {"ok": true|false, "id": n}: a client then shows people the
+firmware's own words and still knows where the reply ends and whether it failed. A
+reply's head is queued at once and its fields and rows a few per tick (more()), only
+while less than TX_HIGH bytes wait, so a long listing never stretches a tick or grows
+the queue past about 1 KB. An alert raised while a reply line is open waits for its end.
+drain() writes at most _TX_CHUNK bytes per tick; a port that takes less keeps the rest
+for later, a port that is gone drops it. Nothing allocates while the queue is empty and
+no reply is open.
 """
 
 import json
@@ -33,6 +36,8 @@ class Output:
         self.board = board
         self.json = False  # JSON mode (`json on`)
         self.req_id = None  # of the command being answered
+        self.person = False  # its reply is for a person (`%<n>`): text, then the end line
+        self._end = None  # that end line (bytes), queued once the reply is complete
         # pieces of lines (bytes), written _TX_CHUNK bytes per tick
         self.tx = []
         self._tx_off = 0
@@ -48,15 +53,17 @@ class Output:
         self._row = None
         self._alerts = []  # alerts raised while a reply line was open
 
-    def answer(self, req_id):
-        """The replies from now on answer the request req_id (None: untagged)."""
+    def answer(self, req_id, person=False):
+        """The replies from now on answer the request req_id (None: untagged); person:
+        it was tagged `%<n>`."""
         self.req_id = req_id
+        self.person = person
 
     def js(self):
         """True if the reply about to start is JSON. A request tagged with an id comes
         from a machine client: answered in JSON whatever the mode, so a restarted board
-        (back in human mode) stays readable."""
-        return self.json or self.req_id is not None
+        (back in human mode) stays readable; one tagged for a person gets the text."""
+        return (self.json or self.req_id is not None) and not self.person
 
     def queue(self, data):
         tx = self.tx
@@ -79,6 +86,10 @@ class Output:
         if self.req_id is not None:
             obj["id"] = self.req_id
         js = self._js = self.js()
+        self._end = None
+        if self.person:
+            self._end = ('{"ok": %s, "id": %d}\n' % ("true" if obj["ok"] else "false",
+                                                     self.req_id)).encode()
         if js:
             self.queue(json.dumps(obj)[:-1].encode())  # '{"ok": ...' - closed by more()
         elif text is not None:
@@ -115,6 +126,9 @@ class Output:
                 self.queue(b"]}\n")
             else:
                 self.queue((', "%s": []}\n' % self._key).encode())
+        elif self._end is not None:
+            self.queue(self._end)
+            self._end = None
         self.busy = False
         self._pairs = self._rows = ()
         self._row = None

@@ -17,11 +17,17 @@
                                     each patient's history: <name>.csv and a progress
                                     chart <name>_progress.png (host_tools/clinic.py)
 
-Underneath, the client always speaks the console's JSON mode (firmware/console.py): it
-sends `#<id> <command>` and waits for the one reply that carries that id; telemetry
-and alerts arriving meanwhile go to their own handlers (recorder, live view, screen).
-At connect it also sets the table's clock (`clock set <unix s>`) to this computer's,
-so that sessions, faults and consents are dated (--no-clock leaves it).
+What a person types (the prompt, --exec) is sent as `%<id> <command>`: the console
+answers with its own human reply, the same words as on a terminal, then an end line
+{"ok": ..., "id": <id>} (firmware/console_out.py); the client prints the text as it
+came, so there is one wording and one unit conversion, the firmware's. What the client
+reads as data (the command table, `status` for `until` and the live view, the history
+for --export, the clock) is sent as `#<id> <command>` and answered in JSON (--json
+prints those). Telemetry and alerts arriving meanwhile go to their own handlers: with
+--live, --record or --plot the console is in JSON mode and the samples are parsed;
+otherwise it is in human mode and its `tel ...` and `alert: ...` lines are shown as
+they are. At connect the client also sets the table's clock (`clock set <unix s>`) to
+this computer's, so that sessions, faults and consents are dated (--no-clock leaves it).
 Two words are the client's own, for scripts, and are not sent: `wait <s>` lets time
 pass (telemetry keeps being recorded) and `until <STATE> [<timeout_s>]` polls `status`
 until the table is in that state.
@@ -141,11 +147,12 @@ REPL_TEXT = ("the board is at the MicroPython prompt (the service mode, or left 
 
 
 class ConsoleClient:
-    """Request/reply over a transport, in the console's JSON mode.
+    """Request/reply over a transport: replies as JSON (request()) or as the firmware's
+    human text (request(..., person=True)).
 
-    on_telemetry(sample) gets every telemetry sample (a dict of telemetry.FIELDS),
-    on_alert(text) the console's alerts, on_text(line) anything that is not JSON (the
-    start-up banner)."""
+    on_telemetry(sample) gets every telemetry sample in JSON mode (a dict of
+    telemetry.FIELDS), on_alert(text) the console's alerts, on_text(line) the other
+    lines that are no reply (the start-up banner; in human mode, telemetry)."""
 
     def __init__(self, transport, timeout_s=5.0, on_telemetry=None, on_alert=None,
                  on_text=None):
@@ -161,17 +168,21 @@ class ConsoleClient:
         self._next_id = 1
         self.lock = threading.Lock()  # one user of the transport at a time
         self.found_json = None  # the mode connect() found (restore() puts it back)
+        self._said = None  # the text lines of the reply for a person being awaited
+        self.json_mode = True  # the mode connect() put the console in
 
-    def connect(self, set_clock=True):
+    def connect(self, set_clock=True, json_mode=True):
         """End any half line left on the port, note the mode the console is in, switch
-        to JSON, fetch the command table, and set the table's clock to this computer's
-        (UTC): the table has no network, and its records are dated from this clock
-        (firmware/wallclock.py)."""
+        to JSON (json_mode: telemetry and alerts parsed) or to human mode (shown as
+        they come), fetch the command table, and set the table's clock to this
+        computer's (UTC): the table has no network, and its records are dated from
+        this clock (firmware/wallclock.py)."""
         self.t.write(b"\n")
         self.found_json = self._mode()
-        r = self.request("json on")
+        r = self.request("json on" if json_mode else "json off")
         if not r.get("ok"):
             raise ClientError("the console refused JSON mode: %s" % r.get("error"))
+        self.json_mode = json_mode
         self.commands = self.request("help").get("commands", [])
         if set_clock and any(c.get("name") == "clock" for c in self.commands):
             self.clock = self.request("clock set %d" % int(time.time()))
@@ -206,8 +217,8 @@ class ConsoleClient:
 
     def restore(self):
         """Put the console back in the mode connect() found (after --exec, a deploy)."""
-        if self.found_json is False:
-            self.request("json off")
+        if self.found_json is not None and self.found_json != self.json_mode:
+            self.request("json on" if self.found_json else "json off")
 
     def _check_repl(self):
         """The MicroPython prompt instead of the console: say how to come back."""
@@ -215,15 +226,18 @@ class ConsoleClient:
         if tail.endswith(">>> "):  # the prompt has no line end: it stays in the buffer
             raise ClientError(REPL_TEXT)
 
-    def request(self, line, timeout_s=None):
-        """Send one command line; its reply (a dict with "ok"). ClientError if none came."""
+    def request(self, line, timeout_s=None, person=False):
+        """Send one command line; its reply, a dict with "ok": the JSON reply, or with
+        person the firmware's human reply as "text" (its lines joined by newlines).
+        ClientError if none came."""
         bad = check_line(line)
         if bad:
             return {"ok": False, "error": bad, "local": True}
         with self.lock:
             rid = self._next_id
             self._next_id += 1
-            data = ("#%d %s\n" % (rid, line)).encode("ascii")
+            data = ("%s%d %s\n" % ("%" if person else "#", rid, line)).encode("ascii")
+            said = self._said = [] if person else None
             self.t.write(data)
             wait0 = self.timeout_s if timeout_s is None else timeout_s
             wait_s = wait0
@@ -235,6 +249,9 @@ class ConsoleClient:
             while True:
                 for obj in self._read_objects(0.05):
                     if "ok" in obj and obj.get("id") == rid:
+                        self._said = None
+                        if said is not None:
+                            obj["text"] = "\n".join(said)
                         return obj
                 wait_s -= 0.05
                 self._check_repl()
@@ -244,10 +261,13 @@ class ConsoleClient:
                         # board drops unread input at a reset, so it never ran. Once.
                         retried = True
                         self._banner_seen = False
+                        if said is not None:
+                            del said[:]  # what came before the restart was no reply
                         self.t.write(data)
                         wait_s = wait0
                         deadline = time.monotonic() + wait_s
                         continue
+                    self._said = None
                     raise ClientError("no reply to %r within %g s" % (line, wait0))
 
     def poll(self, timeout_s=0.05):
@@ -295,6 +315,13 @@ class ConsoleClient:
                     raise ClientError(REPL_TEXT)
                 if text.startswith(BANNER):
                     self._banner_seen = True
+                elif text.startswith("alert: "):  # human mode's alerts
+                    if self.on_alert:
+                        self.on_alert(text[7:])
+                    continue
+                elif self._said is not None and not text.startswith("tel "):
+                    self._said.append(text)  # a line of the reply for a person
+                    continue
                 if text and self.on_text:
                     self.on_text(text)
                 continue
@@ -310,14 +337,15 @@ class ConsoleClient:
 
     # -------------------------------------------------------------- scripts
 
-    def run(self, line):
-        """One script step: a console command, or the client's wait/until. A reply dict."""
+    def run(self, line, person=False):
+        """One script step: a console command, or the client's wait/until. A reply dict
+        (person: the console's reply as its human "text", see request())."""
         words = line.split()
         if words and words[0].lower() == "wait":
             return self._wait(words)
         if words and words[0].lower() == "until":
             return self._until(words)
-        return self.request(line)
+        return self.request(line, person=person)
 
     def _wait(self, words):
         try:
@@ -375,56 +403,19 @@ def split_commands(execs):
 # ------------------------------------------------------------------ display
 
 
-def _human(key, v):
-    """(label, text) like the firmware's human mode: mdeg as deg, ms as s."""
-    if isinstance(v, bool):
-        return key.replace("_", " "), "yes" if v else "no"
-    if v is None:
-        return key.replace("_", " "), "-"
-    if isinstance(v, int):
-        for suffix, unit in (("_mdeg_s", "deg/s"), ("_mdeg", "deg"), ("_ms", "s")):
-            if key.endswith(suffix):
-                return key[: -len(suffix)].replace("_", " "), "%.3f %s" % (v / 1000.0, unit)
-    if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
-        return key.replace("_", " "), ", ".join(str(x) for x in v) or "none"
-    return key.replace("_", " "), str(v)
-
-
 def render(reply):
-    """A reply as text for a person."""
+    """A reply as text for a person: the firmware's own words for a reply to a request
+    for a person ("text"); the client's for its own replies (wait, until, a line it
+    would not send) and for a JSON reply (--json prints those as they are)."""
+    if "text" in reply:
+        return reply["text"]
     if not reply.get("ok"):
         return "error: %s" % reply.get("error", "?")
-    lines = []
-    fields = reply.get("fields")
-    for k, v in reply.items():
-        if k in ("ok", "id", "local", "fields"):
-            continue
-        if isinstance(v, list) and v and all(isinstance(x, str) for x in v) and (
-            len(v) > 3 or any("," in x for x in v)
-        ):
-            lines.append("%s:" % k)
-            lines.extend("  - " + x for x in v)
-        elif isinstance(v, list) and v and isinstance(v[0], (dict, list)):
-            lines.append("%s:" % k)
-            for item in v:
-                if isinstance(item, list) and fields:
-                    item = dict(zip(fields, item))
-                if isinstance(item, dict) and "text" in item and "t_ms" in item:
-                    lines.append("  %9.3f %s %s" % (item["t_ms"] / 1000.0, item.get("event", ""),
-                                                    item["text"]))
-                elif isinstance(item, dict):
-                    lines.append("  " + ", ".join("%s %s" % _human(a, b) for a, b in item.items()))
-                else:
-                    lines.append("  " + " ".join(str(x) for x in item))
-        else:
-            lines.append("%s: %s" % _human(k, v))
-    return "\n".join(lines) or "ok"
-
-
-def tel_text(s):
-    return "tel %9.3f s %-16s angle %8.3f target %8.3f rate %7.3f deg/s fault %s" % (
-        s["t_ms"] / 1000.0, s["state"], s["angle_mdeg"] / 1000.0, s["target_mdeg"] / 1000.0,
-        s["rate_mdeg_s"] / 1000.0, s["fault"])
+    if "state" in reply and reply.get("local"):
+        return "ok until: %s after %g s" % (reply["state"], reply["waited_s"])
+    if "waited_s" in reply:
+        return "ok wait: %g s" % reply["waited_s"]
+    return "ok"
 
 
 # ------------------------------------------------------------------ interactive
@@ -492,7 +483,7 @@ def _prompt_loop(session, client, say):
         if line.lower() in ("quit", "exit"):
             break
         try:
-            reply = client.run(line)
+            reply = client.run(line, person=True)
         except ClientError as e:
             say("error: %s" % e)
             status = EXIT_NO_LINK
@@ -604,8 +595,6 @@ def main(argv=None, out=None):
     def on_tel(sample):
         if recorder is not None:
             recorder.add(sample)
-        if not args.live and not args.exec and not args.duration:
-            say(tel_text(sample))  # interactive: show it
 
     client = ConsoleClient(transport, timeout_s=args.timeout, on_telemetry=on_tel,
                            on_alert=lambda a: say("alert: %s" % a),
@@ -626,7 +615,8 @@ def _session(client, args, say, streaming):
     Returns (exit status, False if it stopped before it began: the stream refused)."""
     cmds = split_commands(args.exec)
     try:
-        client.connect(set_clock=not args.no_clock)
+        # JSON mode where telemetry is parsed; else the console's own lines are shown
+        client.connect(set_clock=not args.no_clock, json_mode=streaming)
         if streaming:
             r = client.request("stream %d" % args.stream_hz)
             if not r.get("ok"):
@@ -662,7 +652,7 @@ def _run_commands(client, cmds, args, say):
     """--exec's commands in order (stopping at a failure unless --keep-going)."""
     status = EXIT_OK
     for line in cmds:
-        reply = client.run(line)
+        reply = client.run(line, person=not args.json)
         if args.json:
             say(json.dumps(reply))
         else:

@@ -126,7 +126,7 @@ def live_view(client, seconds=None, out=None, keys=None, clock=time.monotonic):
                     break
                 line = jog.due(clock())
                 if line:
-                    view.said(line, client.request(line))
+                    view.said(line, client.request(line, person=True))
                 client.poll(0.05)
                 live.update(view.panel())
     except KeyboardInterrupt:
@@ -144,11 +144,11 @@ def _act(client, view, jog, typed, now):
         if ch == "q":
             return False
         if ch in KEYS:
-            view.said(KEYS[ch], client.request(KEYS[ch]))
+            view.said(KEYS[ch], client.request(KEYS[ch], person=True))
         elif ch in JOG_KEYS:
             line = jog.press(JOG_KEYS[ch], now)
             if line:
-                view.said(line, client.request(line))
+                view.said(line, client.request(line, person=True))
     return True
 
 
@@ -176,9 +176,12 @@ class LivePanel:
             self.status = reply
 
     def said(self, line, reply):
+        """A key's command and the console's reply to it, in the firmware's words."""
         if line == "keep" and reply.get("ok"):
             return  # the keep-alives are not news
-        self.last = "%s: %s" % (line, "ok" if reply.get("ok") else reply.get("error"))
+        text = reply.get("text") or ("ok" if reply.get("ok") else "error: %s"
+                                     % reply.get("error"))
+        self.last = "%s: %s" % (line, text)
 
     def panel(self):
         from rich.table import Table
@@ -204,7 +207,9 @@ class LivePanel:
         for k, v in self.status_rows():
             tab.add_row(k, v)
         if self.last:
-            tab.add_row("last key", self.last)
+            from rich.markup import escape
+
+            tab.add_row("last key", escape(self.last))  # the console's text, not markup
         return tab
 
     def status_rows(self):

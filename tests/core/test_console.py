@@ -534,6 +534,26 @@ def test_request_ids_are_echoed():
     assert json.loads(h.send("#44 version"))["id"] == 44
 
 
+def test_a_request_for_a_person_is_answered_in_words_then_its_end_line():
+    # `%<n>`: the human reply whatever the mode, closed by {"ok", "id"} (a client shows
+    # people the firmware's own words: host_tools/console.py)
+    for json_mode in (False, True):
+        r = Rig(json_mode=json_mode, homed=True, consent=True)
+        human = Rig(homed=True, consent=True).send("goto 45")
+        out = r.send("%7 goto 45")
+        assert out == human + '{"ok": true, "id": 7}\n', (json_mode, out)
+        assert human.startswith("ok goto: MOVING, target 30.000 deg, clamped from 45.000")
+        out = r.send("%8 goto nan").split("\n")
+        assert out[0].startswith("error: angle (deg) must be a number") and out[2:] == [""]
+        assert json.loads(out[1]) == {"ok": False, "id": 8}
+        # a reply with fields and rows: every line of it, then the end line
+        human = Rig(homed=True, consent=True).send("config get")
+        assert human.startswith("setting (its unit)") and human.count("\n") > 40
+        assert r.send("%9 config get") == human + '{"ok": true, "id": 9}\n'
+        assert r.con.json is json_mode  # the mode stays as it was
+    assert json.loads(Rig().send("#10 version"))["id"] == 10  # `#<n>` stays JSON
+
+
 def test_json_mode_every_reply_is_one_json_line():
     r = Rig(json_mode=True, homed=True, consent=True)
     r.login()

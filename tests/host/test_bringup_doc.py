@@ -60,7 +60,7 @@ def test_each_console_command_parses(span):
     text = span
     for k, v in _PLACEHOLDERS.items():
         text = text.replace(k, v)
-    _, words = split(text)
+    _, _, words = split(text)
     if len(words) == 1 and command(words[0]) is not None:
         return  # named without its arguments (`goto`, `calibrate`): it exists
     try:
@@ -80,4 +80,4 @@ def test_an_unknown_command_would_fail():
     # the check itself: a span naming no command is classified as one and refused
     assert _kind("wobble 500") == "console"
     with pytest.raises(ParseError):
-        parse(split("wobble 500")[1])
+        parse(split("wobble 500")[2])

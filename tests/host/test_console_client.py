@@ -174,11 +174,13 @@ def test_split_commands_and_render():
         "status", "goto 20", "stop", "log 5"]
     assert split_commands(None) == []
     assert render({"ok": False, "error": "x"}) == "error: x"
-    text = render({"ok": True, "angle_mdeg": -1250, "hold_ms": 1500, "homed": True})
-    assert "angle: -1.250 deg" in text and "hold: 1.500 s" in text and "homed: yes" in text
-    text = render({"ok": True, "fields": ["t_ms", "event", "a", "b", "text"],
-                   "events": [[5000, "state", 3, 4, "READY -> MOVING"]]})
-    assert "5.000 state READY -> MOVING" in text
+    # the firmware's words pass as they came; the client words only its own replies
+    said = "ok goto: MOVING, target 30.000 deg, clamped from 45.000: profile max"
+    assert render({"ok": True, "id": 3, "text": said}) == said
+    assert render({"ok": False, "id": 4, "text": "error: x y"}) == "error: x y"
+    assert render({"ok": True, "waited_s": 1.5, "local": True}) == "ok wait: 1.5 s"
+    assert render({"ok": True, "state": "READY", "waited_s": 0.4, "local": True}) == (
+        "ok until: READY after 0.4 s")
 
 
 def test_wait_and_until_are_the_clients_own():
