@@ -20,7 +20,7 @@ from states import C_ESTOP, C_GOTO, C_JOG_DOWN
 from test_console import PIN, Rig
 
 from host_tools import console as client_mod
-from host_tools import telemetry
+from host_tools import telemetry, transcript
 from host_tools.console import (
     EXIT_FAILED,
     EXIT_NO_LINK,
@@ -308,6 +308,61 @@ def test_exec_exit_codes(tmp_path):
     assert client_mod.main(["--port", str(tmp_path / "no-such-port"), "--exec", "status"],
                            io.StringIO()) == EXIT_NO_LINK
     assert client_mod.main(["--exec", "status"], io.StringIO()) == EXIT_NO_LINK
+
+
+def _typed(name):
+    """A transcript (tests/transcripts/<name>.txt: the firmware's human replies) as the
+    client's --exec lines and the output a person should see for them."""
+    with open(os.path.join(transcript.DIR, name + ".txt")) as f:
+        text = f.read()
+    cmds, want = [], []
+    for line in text.splitlines():
+        if line.startswith("> "):
+            cmds.append(line[2:])
+            want.append(line)
+        elif line.startswith("@ "):  # time passing: the client's `wait`
+            n = line.split()[1]
+            cmds.append("wait " + n)
+            want += ["> wait " + n, "ok wait: %s s" % n]
+        elif cmds and (line.startswith("< ") or line == "<"):
+            want.append(line[2:])
+    return cmds, want
+
+
+# Transcripts whose replies do not depend on the millisecond a line arrives (the client
+# sends its own lines at connect, so the table's clock runs a little apart): the clamp
+# and its reason, an aligned table with units, help as text, a capped hold
+@pytest.mark.parametrize("name", ["goto", "config", "help", "hold"])
+def test_typed_commands_show_the_firmwares_human_replies(tmp_path, name):
+    cmds, want = _typed(name)
+    out = io.StringIO()
+    client_mod.main(["--sim", "--sim-fs", str(tmp_path / "fs"), "--no-clock",
+                     "--keep-going", "--exec", "; ".join(cmds)], out)
+    assert out.getvalue().splitlines() == want
+
+
+def test_the_prompt_shows_the_firmwares_words_and_its_telemetry_lines(tmp_path):
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    runner = FakeRunner()
+    client = ConsoleClient(SimTransport(runner)).connect(json_mode=False)
+    said = []
+    with create_pipe_input() as inp:
+        inp.send_text("goto 45\rquit\r")
+        code = client_mod.interactive(client, said.append, str(tmp_path / "h"), inp,
+                                      DummyOutput())
+    assert code == EXIT_OK
+    assert said == ["ok goto: MOVING, target 30.000 deg, clamped from 45.000: profile max"]
+    # human mode: telemetry is the console's own line, shown as it came
+    client.on_text = said.append
+    assert client.request("stream 5", person=True)["text"] == "ok stream: 5 Hz"
+    client.pump(0.5)
+    client.request("stream off")
+    tel = [line for line in said if line.startswith("tel ")]
+    assert tel and " deg target 30.000 deg rate " in tel[0] and "deg/s fault" in tel[0]
+    client.restore()
+    assert runner.console.json is False
 
 
 def test_record_and_plot_a_session(tmp_path):
