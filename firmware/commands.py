@@ -37,6 +37,9 @@ _CAL_TOL_MDEG = const(500)
 # held, so one lost or late line (USB latency, a busy host) does not stop it, and a
 # dropped link stops the table after at most this plus one tick at jog speed.
 JOG_KEEP_MS = const(200)
+# `calibrate`'s refusal when the typed angle is not the step count's: the console adds
+# that angle in its unit (console_session.c_calibrate), the core words no numbers
+CAL_STEPS_WHY = "the step count says the table is at"
 
 
 def run(core, st, cmd, a, b):
@@ -255,7 +258,7 @@ def _calibrate(core, st, a, b):
         return states.R_ARG
     d = a - pos.steps_mdeg
     if not -_CAL_TOL_MDEG <= d <= _CAL_TOL_MDEG:
-        cal.why = "the step count says %d mdeg" % pos.steps_mdeg
+        cal.why = CAL_STEPS_WHY
         return states.R_ARG
     try:
         # solved on the step count, exact to the backlash while homed: the typed angle

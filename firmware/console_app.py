@@ -155,15 +155,26 @@ class AppView:
             return core.fault
         return 0
 
+    def no_target(self):
+        """Why the table has no target now, for people ("" or the reason), or None if
+        it has one: standing with nothing planned (READY, an ack's included; BOOT and
+        RECOVERY: not homed yet), or HOLDING (the target of the move that ended, a
+        stop's too, was only where it was going). The JSON replies keep target_mdeg."""
+        core = self._core
+        st = core.state
+        if st == states.HOLDING:
+            return "holding"
+        if st <= states.READY and st != states.HOMING:
+            return "" if core.homed else "not homed yet"
+        return None
+
     def status_pairs(self, therapist, human=False):
         core = self._core
         p = core.profile
         target = ("target_mdeg", core.target_mdeg)
-        st = core.state
-        if human and st == states.HOLDING:
-            target = ("target", "none (holding)")  # a stop's: where it was going
-        elif human and not core.homed and st != states.HOMING and st <= states.READY:
-            target = ("target", "none (not homed yet)")  # standing, nothing planned
+        why = self.no_target() if human else None
+        if why is not None:
+            target = ("target", "none (%s)" % why if why else "none")
         return (
             ("state", state_name(core.state)),
             ("phase", states.phase_name(core.phase)),

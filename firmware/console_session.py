@@ -9,6 +9,7 @@ import profiles
 import programs
 import states
 from cmdparse import ParseError, fmt_milli
+from commands import CAL_STEPS_WHY
 from console_text import program_name, state_name
 
 # Commands that are one core command without arguments.
@@ -64,9 +65,9 @@ def going(view, st, target, want):
     if st == states.HOMING and want is not None:
         target = view.clamp_mdeg(want)  # the core's clamp as it will be, homed
         text = "HOMING first, then target %s deg" % fmt_milli(target)
-    elif st == states.HOLDING:
-        # the target of the move that ended (a stop's is where it was going): the angle
-        return "HOLDING, now at %s deg" % fmt_milli(view.angle_mdeg())
+    elif view.no_target() is not None:
+        # standing, nothing planned (a stop's target was where it was going): the angle
+        return "%s, now at %s deg" % (state_name(st), fmt_milli(view.angle_mdeg()))
     else:
         text = "%s, target %s deg" % (state_name(st), fmt_milli(target))
     if want is None or want == target:
@@ -192,6 +193,8 @@ def c_calibrate(con, a):
     r = view.command(states.C_CALIBRATE, a, 1 if given else 0)
     if r != states.OK:
         why = cal.why
+        if why == CAL_STEPS_WHY:
+            why += " %s deg" % fmt_milli(view.step_counts()[2])
         con.out.error("refused: %s%s" % (states.reason_name(r), (": " + why) if why else ""),
                       {"reason": r, "why": why})
         return

@@ -19,7 +19,7 @@ _JSON = (
     '{"tel": {"t_ms": %d, "state": "%s", "angle_mdeg": %d, "target_mdeg": %d, '
     '"rate_mdeg_s": %d, "fault": "%s"}}\n'
 )
-_TEXT = "tel %s s %s angle %s deg target %s deg rate %s deg/s fault %s\n"
+_TEXT = "tel %s s %s angle %s deg target %s rate %s deg/s fault %s\n"
 
 
 class Telemetry:
@@ -65,6 +65,8 @@ class Telemetry:
         if out.json:
             line = _JSON % (now, state, angle, target, rate, fault)
         else:
-            line = _TEXT % (fmt_milli(now), state, fmt_milli(angle), fmt_milli(target),
-                            fmt_milli(rate), fault)
+            # none where there is none (AppView.no_target), as `status` says
+            shown = "none" if view.no_target() is not None else fmt_milli(target) + " deg"
+            line = _TEXT % (fmt_milli(now), state, fmt_milli(angle), shown, fmt_milli(rate),
+                            fault)
         out.queue(line.encode())
