@@ -19,7 +19,9 @@ authorised command (is_authorised() refreshes it), and at every reset.
 
 Child lock (kept here, with the other access state): when on, the table's buttons
 except the emergency return are disabled - the core enforces that. Anyone may turn
-it on (the safe direction); turning it off needs a therapist session, or no PIN set.
+it on (the safe direction); turning it off needs a therapist session, so a PIN: with
+none set, the first `pin set` (open to anyone at the console) comes first. The lock
+then still keeps the buttons off for whoever has no console.
 
 Fails closed (issue #21). A table is new only while no security record was ever
 stored: firmware/setupmarks.py keeps that fact in the chip's NVS (and a second copy in
@@ -342,14 +344,17 @@ class Auth:
         return status
 
     def set_child_lock(self, locked, now_ms):
-        """Turn the child lock on (anyone) or off (therapist session, or no PIN set).
+        """Turn the child lock on (anyone) or off (therapist session: a PIN is set).
         Returns the store status of the write (DEFERRED while moving: flashgate.py).
         AuthError if unlocking is refused (also while moving) or its write failed (the
         lock then stays on)."""
         if not locked:
             if self.lockdown:
                 raise AuthError(LOCKDOWN_TEXT)
-            if not self.is_authorised(now_ms) and self.has_pin:
+            if not self.has_pin:
+                raise AuthError("unlocking the child lock needs the therapist PIN: none is"
+                                " set yet (pin set <new>)")
+            if not self.is_authorised(now_ms):
                 raise AuthError("unlocking the child lock needs the therapist PIN")
             if self._moving():
                 raise AuthError(MOVING_TEXT)

@@ -88,4 +88,8 @@ def _lock_reply(con, status):
         warn = ("not stored (%s): the table locks down at the next reset"
                 % store.status_name(status))
         text += "; " + warn
+    if on and not con.view.auth.has_pin:
+        # the lock keeps the buttons off; at the console it is only as good as the PIN
+        warn = "no therapist PIN yet: anyone at the console may set one and unlock"
+        text += "; " + warn
     con.out.ok(text, {"child_lock": on, "warning": warn})

@@ -379,8 +379,12 @@ def test_child_lock_anyone_locks_only_the_therapist_unlocks():
     assert b.login(PIN, 0)
     b.set_child_lock(False, 10)
     assert not Auth(MemFS(files)).child_locked
-    c = Auth(MemFS())  # no PIN set: the lock guards against accidents only
+    c = Auth(MemFS())  # no PIN set: on for anyone; off only once a PIN is set
     c.set_child_lock(True, 0)
+    e = raises(AuthError, c.set_child_lock, False, 0)
+    assert "pin set" in str(e) and c.child_locked
+    c.set_pin(None, PIN, 0)
+    assert c.login(PIN, 0)
     c.set_child_lock(False, 0)
     assert not c.child_locked
 

@@ -170,7 +170,14 @@ def test_child_lock_on_for_anyone_off_with_the_pin():
     # persisted: the next boot starts locked
     r2 = Rig(fs_root=r.board.fs_root)
     assert r2.core.child_lock is True
-    assert "ok child lock: off" in Rig().send("unlock")  # no PIN set: anyone may
+    # no PIN set: the lock says so, and unlocking needs one (set first, open to anyone)
+    r3 = Rig(json_mode=True)
+    o = r3.cmd("lock")
+    assert o["ok"] is True and "no therapist PIN" in o["warning"]
+    o = r3.cmd("unlock")
+    assert o["ok"] is False and "pin set <new>" in o["error"] and r3.core.child_lock is True
+    assert r3.cmd("pin set %s" % PIN)["ok"] is True
+    assert r3.cmd("unlock %s" % PIN)["child_lock"] is False
 
 
 def test_the_child_lock_reaches_the_core_through_its_command():
@@ -183,5 +190,6 @@ def test_the_child_lock_reaches_the_core_through_its_command():
     r.step(10)
     assert any(reason == R_LOCKED for _, reason in r.commands_logged())
     assert r.core.state == READY  # nothing moved
-    r.cmd("unlock")
+    r.cmd("pin set %s" % PIN)
+    r.cmd("unlock %s" % PIN)
     assert r.calls[-1] == (C_CHILD_LOCK, 0, 0) and r.core.child_lock is False
