@@ -63,6 +63,7 @@ Lines the console sends by itself: telemetry (`stream`), {"tel": {...}} in JSON 
 (human text, before anyone could ask for JSON).
 """
 
+import gc
 import sys
 
 import states
@@ -100,11 +101,39 @@ _ON_DEMAND = ("console_records", "civil", "console_patients", "patients", "conso
               "console_access", "console_about")
 
 
+# Importing reads the module from flash (milliseconds) and takes heap: only in a pass
+# where the table cannot be moving (app.standing_still, the flash gate's rule), so that
+# no import lands in a moving tick. Every command that must run while it moves (stop,
+# return, estop, ack, discomfort, status, goto, ...) is resident.
+_MOVING_TEXT = ("'%s' runs only while the table stands still (its code is loaded on "
+                "demand); stop, return, estop, discomfort, ack and status always run")
+_MEMORY_TEXT = "not enough memory for '%s' now; try again (the table is not affected)"
+
+
 def _unload():
     mods = sys.modules
     for m in _ON_DEMAND:
         if m in mods:
             del mods[m]
+
+
+def load(con, module):
+    """The module a command runs from, imported on demand (its names: _ON_DEMAND,
+    console_service). ParseError, nothing changed, if the table may be moving; a
+    MemoryError only if the heap has no room for it even after a collection (allowed
+    then: the table stands still)."""
+    mods = sys.modules
+    if module in mods:
+        return mods[module]
+    if not con.view.still():
+        raise ParseError(_MOVING_TEXT % con.command_name)
+    try:
+        return __import__(module)
+    except MemoryError:
+        pass
+    _unload()  # whatever the failed import left; then the garbage, once
+    gc.collect()
+    return __import__(module)
 
 __all__ = ("CORE_COMMANDS", "PROTOCOL", "Console", "event_text")
 
@@ -123,18 +152,14 @@ def c_reboot(con):
 def c_bringup(con, *values):
     # The bring-up commands (service mode): one handler each in console_service.py, of
     # the command's name, imported on the first one - never in normal operation.
-    import console_service
-
-    getattr(console_service, con.command_name)(con, *values)
+    getattr(load(con, "console_service"), con.command_name)(con, *values)
 
 
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
     con.need_ready("maintenance")
-    import console_access  # on demand (_ON_DEMAND)
-
-    console_access.login(con, pin)
+    load(con, "console_access").login(con, pin)
     con.restart(con.board.enter_maintenance, "maintenance")
 
 
@@ -296,10 +321,13 @@ class Console:
             else:
                 h = HANDLERS[name]
                 if type(h) is str:  # a module imported on demand: its c_<name>
-                    h = getattr(__import__(h), "c_" + name)
+                    h = getattr(load(self, h), "c_" + name)
                 h(self, *values)
         except ParseError as e:
             self.out.error(str(e))
+        except MemoryError:  # importing a handler, or its reply: the loop goes on
+            _unload()
+            self.out.error(_MEMORY_TEXT % self.command_name)
         except Exception as e:  # one bad command must not stop the console
             self.out.error("internal error: %s %s" % (type(e).__name__, e))
         _unload()
