@@ -75,3 +75,61 @@ def test_a_memory_error_while_importing_is_a_reply_and_the_loop_goes_on():
         del console.__import__
     lines = [json.loads(x) for x in r.send("faults").split("\n") if x]
     assert lines[0]["ok"] is True
+
+
+def _stream_alloc(json_mode, hz):
+    """Bytes allocated by 100 passes of the whole loop while the table moves and
+    telemetry streams at hz, and the lines those passes wrote (MicroPython only: None
+    on CPython)."""
+    import gc
+
+    r = Rig(json_mode=json_mode, homed=True, consent=True)
+    r.send("goto 20")
+    r.send("stream %d" % hz)
+    r.step(60)  # under way, the output queue in its steady state
+    assert r.core.state == MOVING
+    written = [0]
+
+    def port(data):  # the host end: takes everything, keeps only the count
+        written[0] += len(data)
+        return len(data)
+
+    r.board.console_write = port
+    r.step(40)
+    if not hasattr(gc, "mem_alloc"):
+        return None, written[0]
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        r.step(100)
+        after = gc.mem_alloc()
+    finally:
+        gc.enable()
+    assert r.core.state == MOVING
+    return after - before, written[0]
+
+
+def test_streaming_telemetry_allocates_nothing_while_moving():
+    # the loop never collects while the table moves (firmware/app.py): a line's garbage
+    # would pile up for a whole move (at 50 Hz more than the chip's heap)
+    for js in (False, True):
+        for hz in (50, 10):
+            alloc, written = _stream_alloc(js, hz)
+            assert written > 140 * 1 * hz // 10, (js, hz, written)  # the lines went out
+            assert alloc in (None, 0), (js, hz, alloc)
+
+
+def test_telemetry_numbers_are_written_as_fmt_milli_and_percent_d():
+    from cmdparse import fmt_milli
+    from console_telemetry import put_int, put_milli
+
+    buf = bytearray()
+    for v in (0, 1, -1, 9, 10, 999, 1000, -1000, 1250, -1250, 20000, -60000, 123456789,
+              -999999999, 1073741823):
+        buf[0:] = b""
+        put_int(buf, v)
+        assert bytes(buf) == ("%d" % v).encode(), v
+        buf[0:] = b""
+        put_milli(buf, v)
+        assert bytes(buf) == fmt_milli(v).encode(), v
