@@ -67,6 +67,7 @@ import gc
 import sys
 
 import states
+import store
 from cmdparse import ParseError, commands, parse, split
 from console_app import AppView
 from console_info import (
@@ -155,6 +156,29 @@ def c_bringup(con, *values):
     getattr(load(con, "console_service"), con.command_name)(con, *values)
 
 
+def c_lock(con):
+    # Resident, not on demand: the safe direction works while the table moves too (its
+    # write waits for the standstill: firmware/auth.py, flashgate.py).
+    status = con.view.auth.set_child_lock(True, con.now_ms)
+    con.view.command(states.C_CHILD_LOCK, 1)
+    lock_reply(con, status)
+
+
+def lock_reply(con, status):
+    """The reply to `lock` and `unlock` (console_access.py)."""
+    on = con.view.child_lock()
+    warn = None
+    text = "ok child lock: %s" % ("on" if on else "off")
+    if status == store.DEFERRED:
+        warn = "stored when the table stands still (firmware/flashgate.py)"
+        text += "; " + warn
+    elif status != store.OK:
+        warn = ("not stored (%s): the table locks down at the next reset"
+                % store.status_name(status))
+        text += "; " + warn
+    con.out.ok(text, {"child_lock": on, "warning": warn})
+
+
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
@@ -189,7 +213,7 @@ HANDLERS = {
     "login": "console_access",
     "logout": "console_access",
     "pin": "console_access",
-    "lock": "console_access",
+    "lock": c_lock,
     "unlock": "console_access",
     "reboot": c_reboot,
     "maintenance": c_maintenance,

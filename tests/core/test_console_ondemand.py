@@ -38,6 +38,9 @@ def test_an_on_demand_command_while_moving_is_refused_and_loads_nothing():
     assert snapshot(r) == before
     o = r.cmd("status")  # resident: always answered
     assert o["ok"] is True and o["state"] == "MOVING"
+    o = r.cmd("lock")  # the safe direction is resident: on at once, stored once still
+    assert o["ok"] is True and o["child_lock"] is True and "stands still" in o["warning"]
+    assert r.core.child_lock and "console_access" not in sys.modules
     # standing still (HOLDING, the driver holding): the same command runs
     r.step_until(lambda x: x.core.state == HOLDING and x.app.gate.still, 60000)
     r.run()
