@@ -106,8 +106,9 @@ _ON_DEMAND = ("console_records", "civil", "console_patients", "patients", "conso
 # where the table cannot be moving (app.standing_still, the flash gate's rule), so that
 # no import lands in a moving tick. Every command that must run while it moves (stop,
 # return, estop, ack, discomfort, status, goto, ...) is resident.
-_MOVING_TEXT = ("'%s' runs only while the table stands still (its code is loaded on "
-                "demand); stop, return, estop, discomfort, ack and status always run")
+_MOVING_TEXT = ("refused while the table moves: '%s' is loaded on demand, only where it "
+                "stands still; stop, return, estop, discomfort, ack, status and lock "
+                "always run")
 _MEMORY_TEXT = "not enough memory for '%s' now; try again (the table is not affected)"
 
 

@@ -32,7 +32,7 @@ def test_an_on_demand_command_while_moving_is_refused_and_loads_nothing():
     before = snapshot(r)
     for line in ("history", "faults", "log", "help", "config get", "login 2468"):
         o = r.cmd(line)
-        assert o["ok"] is False and "only while the table stands still" in o["error"], o
+        assert o["ok"] is False and "refused while the table moves" in o["error"], o
         for m in console._ON_DEMAND:
             assert m not in sys.modules, (line, m)
     assert snapshot(r) == before
