@@ -99,7 +99,7 @@ _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle se
 # lives on the heap only while its reply is written (the reply's row formatters keep
 # them until then). A next use loads them again (a few ms, at a console command).
 _ON_DEMAND = ("console_records", "civil", "console_patients", "patients", "console_settings",
-              "console_access", "console_about")
+              "console_access", "console_about", "cmdhelp")
 
 
 # Importing reads the module from flash (milliseconds) and takes heap: only in a pass

@@ -8,6 +8,7 @@ when its turn comes.
 
 import sys
 
+import cmdhelp
 import events
 import faults
 from cmdparse import command, command_at, command_count, fmt_milli
@@ -78,6 +79,7 @@ def help_row(c, js):
     if type(c) is int:
         c = command_at(c)
     assert c is not None
+    what = cmdhelp.text(c[0])
     if js:
-        return {"name": c[0], "usage": c[1], "help": c[2]}
-    return "%-40s %s" % (c[1], c[2])
+        return {"name": c[0], "usage": c[1], "help": what}
+    return "%-40s %s" % (c[1], what)

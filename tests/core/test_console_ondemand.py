@@ -136,3 +136,19 @@ def test_telemetry_numbers_are_written_as_fmt_milli_and_percent_d():
         buf[0:] = b""
         put_milli(buf, v)
         assert bytes(buf) == fmt_milli(v).encode(), v
+
+
+def test_the_help_table_names_every_command_of_the_grammar_in_its_order():
+    import cmdhelp
+    from cmdparse import command_at, command_count
+
+    names = [command_at(k)[0] for k in range(command_count())]
+    assert cmdhelp.names() == names
+    for n in names:
+        assert cmdhelp.text(n), n
+    assert cmdhelp.text("frob") is None and cmdhelp.text("goto|") is None
+    r = Rig(json_mode=True)
+    o = r.cmd("help goto")
+    assert o["commands"] == [{"name": "goto", "usage": "goto <deg>",
+                              "help": cmdhelp.text("goto")}]
+    assert "cmdhelp" in console._ON_DEMAND  # dropped after each use
