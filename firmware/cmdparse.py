@@ -114,8 +114,12 @@ def commands():
     the help from firmware/cmdhelp.py)."""
     import cmdhelp
 
-    return tuple([c + (cmdhelp.text(c[0]),) for c in
-                  [command_at(k) for k in range(command_count())]])
+    out = []
+    for k in range(command_count()):
+        c = command_at(k)
+        assert c is not None
+        out.append(c + (cmdhelp.text(c[0]),))
+    return tuple(out)
 
 
 def __getattr__(name):
