@@ -2,7 +2,8 @@
 
 Owns start-up (loading the hardware parameters, stored settings, profiles and the
 selected one, history, the wall clock (firmware/wallclock.py) and the PIN state, each
-falling back to safe defaults with a reported fault), the fixed-rate main loop,
+falling back to safe defaults with a reported fault: firmware/appboot.py, a module
+of its own that is dropped once the loop runs), the fixed-rate main loop,
 overrun counting (Inputs.overrun, filled here before each tick), and the watchdog
 policy. The core's events become stored records in
 firmware/persistence.py.
@@ -31,21 +32,19 @@ the power fails first, that record is lost: the files keep the previous records
 """
 
 import gc
+import sys
 
 import faults
-import manifest
 import profiles
 import store
-from auth import Auth
-from config import Config, ConfigError, load_hardware, migrate
+from config import Config
 from console import Console
 from control import Core
 from eventlog import EventLog
 from events import E_FAULT
 from flashgate import FlashGate
-from history import FaultLog, History
 from micropython import const
-from persistence import SETTINGS, Persistence
+from persistence import Persistence
 from signals import Inputs, Outputs, safe_outputs
 from states import C_CHILD_LOCK
 from ticks import ticks_add, ticks_diff
@@ -97,25 +96,15 @@ class App:
         self.cfg = cfg = Config()
         self.config_fault = faults.NONE
         self.startup_errors = []  # human-readable, shown by the console at connect/status
-        self.build = self._check_firmware(board.code_root)  # first: its fault wins
-        try:
-            load_hardware(cfg, board.hw_params_path)
-        except ConfigError as e:
-            self._startup_error(faults.CONFIG, str(e))
-        base_settings = self._load_settings(cfg)
-        self.profiles, status = profiles.load_profiles(self.fs, cfg)
-        if status == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "profiles file damaged or missing; the "
-                                "lowest limits are in use until a therapist sets them")
-        elif status == store.MISSING:
-            # a new table: store its beginner profile now, so that a profiles file
-            # missing at a later boot is known to be damage (profiles._used_before)
-            profiles.save_profiles(self.fs, self.profiles)
-        self._load_records()
-        self.auth = Auth(self.fs, getattr(board, "nvs", None))  # no NVS: setupmarks.py
-        if self.auth.lockdown:
-            self._startup_error(faults.STORAGE, "PIN or lock state damaged or missing; "
-                                "locked down until the physical reset at the table")
+        # the loading, the checks and their startup errors, in a module dropped after
+        # them: a stock ESP32 image holds every loaded module's code in the heap
+        loaded = "appboot" in sys.modules
+        import appboot
+
+        (self.build, self.profiles, self.history, self.faultlog, self.auth,
+         base_settings) = appboot.load(self, board)
+        if not loaded:
+            del sys.modules["appboot"]
         self.log = EventLog(_LOG_SIZE)
         # the profile selected when the table was last used: the buttons act on it
         sel = profiles.selected_index(self.fs, self.profiles)
@@ -139,48 +128,6 @@ class App:
         self.ticks = 0
         self.gc_collections = 0  # the loop's own collections (a figure for the bench)
         self._gc_idle = 0  # passes standing still (bounded: _collect_if_idle)
-
-    def _load_settings(self, cfg):
-        """The stored settings over the hardware's; returns what a save compares against
-        (the hardware's, taken once: rebuilding it per save cost 16 KB)."""
-        base_settings = cfg.as_dict()
-        settings, status = store.load(self.fs, SETTINGS, {})
-        if status == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "settings file corrupt; safe defaults in use")
-        elif type(settings) is dict and settings:
-            self.startup_errors.extend(migrate(settings))  # narrowed ranges: clamped, said
-            try:
-                cfg.update(settings)
-            except ConfigError as e:
-                self._startup_error(faults.CONFIG, "stored settings refused: %s" % e)
-        return base_settings
-
-    def _load_records(self):
-        """The session and fault histories (empty, with a startup error, if damaged)."""
-        self.history = History(self.fs)
-        if self.history.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "session history corrupt; started afresh")
-        self.faultlog = FaultLog(self.fs)
-        if self.faultlog.load() == store.CORRUPT:
-            self._startup_error(faults.STORAGE, "fault history corrupt; started afresh")
-        self.faultlog.new_boot()
-
-    def _check_firmware(self, code_root):
-        """The build identity from the manifest; a mismatch is a startup error with the
-        fault that allows only the slow return (firmware/manifest.py). code_root None:
-        the firmware is imported from the source tree (the simulator): nothing to check."""
-        if code_root is None:
-            return manifest.NOT_DEPLOYED
-        build, problem = manifest.check(store.DirFS(code_root), store.DirFS(manifest.ROM))
-        if problem is not None:
-            self._startup_error(faults.MANIFEST, "firmware manifest: %s. Nothing moves but "
-                                "the slow return; deploy again" % problem)
-        return build if build is not None else "unknown"
-
-    def _startup_error(self, code, text):
-        if self.config_fault == faults.NONE:
-            self.config_fault = code
-        self.startup_errors.append(text)
 
     @property
     def profile(self):

@@ -32,75 +32,64 @@ _LIST_MAX = const(999)  # log/history n: more than is kept just shows all of it
 STREAM_MAX_HZ = const(50)  # 20 ms: two 10 ms ticks per line at most
 _FREEZE_MAX_MS = const(10000)  # past the longest watchdog timeout (8 s: config.py)
 
-# name|usage|what it does, one command per line: drives parsing, `help` and the host
-# client's completion. One string, not a tuple per command: code run in place (frozen,
-# ROMFS) then keeps it out of the RAM heap; command() and commands() read it on demand.
+# name|usage, one command per line: drives parsing and the host client's completion;
+# what each command does is firmware/cmdhelp.py's table (loaded for `help` only). One
+# string, not a tuple per command: code run in place (frozen, ROMFS) then keeps it out
+# of the RAM heap; command() and commands() read it on demand.
 _TABLE = (
-    "\nhelp|help [command]|list the commands, or one command's usage"
-    "\nstatus|status|state, angle, target, fault, session, profile, access"
-    "\ngoto|goto <deg>|move to an angle (clamped to the profile max and soft max)"
-    "\nhold|hold <s>|hold time at the target (capped by the profile)"
-    "\nprogram|program [name|id]|show or select: beginner progression interval custom"
-    "\nstart|start [<deg> <s>]|start the selected program (custom/interval: angle, hold)"
-    "\nstop|stop|decelerate and hold here"
-    "\nreturn|return|normal return: rest at horizontal, then the loading position"
-    "\nestop|estop|emergency return, latched until 'ack'"
-    "\nack|ack|acknowledge the emergency latch or a fault (never moves by itself)"
-    "\ndiscomfort|discomfort|the person feels unwell: return at once"
-    "\nconsent|consent [yes [<who>]]|show the contraindications; 'consent yes' confirms"
-    " none apply (who: default therapist when logged in, else patient)"
-    "\nhome|home|find the loading switch and set the step reference"
-    "\ncalibrate|calibrate [<deg>]|IMU calibration at a known angle (READY: the loading"
-    " stop; HOLDING: standing still); two points 20 deg apart also take the offsets"
-    "\nfaults|faults|the latched fault and the fault history kept across resets"
-    "\nlog|log [n]|the last n events (default 20)"
-    "\nhistory|history [<name>] [n]|the last n sessions (default 10) of the selected"
-    " profile, or of the one named"
-    "\nclock|clock [set <unix s>]|the date and time records are stamped with (UTC); the"
-    " client sets it when it connects"
-    "\nconfig|config get [name] | config set <name> <value>|settings (set: login, READY)"
+    "\nhelp|help [command]"
+    "\nstatus|status"
+    "\ngoto|goto <deg>"
+    "\nhold|hold <s>"
+    "\nprogram|program [name|id]"
+    "\nstart|start [<deg> <s>]"
+    "\nstop|stop"
+    "\nreturn|return"
+    "\nestop|estop"
+    "\nack|ack"
+    "\ndiscomfort|discomfort"
+    "\nconsent|consent [yes [<who>]]"
+    "\nhome|home"
+    "\ncalibrate|calibrate [<deg>]"
+    "\nfaults|faults"
+    "\nlog|log [n]"
+    "\nhistory|history [<name>] [n]"
+    "\nclock|clock [set <unix s>]"
+    "\nconfig|config get [name] | config set <name> <value>"
     "\nprofile|profile [set <field> <value>] | profile list | profile new|select|remove"
-    " <name> | profile rename <old> <new>|the selected profile (patient); list all; set"
-    " (max_deg hold_s cap_s advance_after), new, select, rename, remove: login, READY"
-    "\nselftest|selftest|boot self-test result, reset cause and the live checks"
-    "\nstream|stream <hz>|off|telemetry lines at 1-50 Hz"
-    "\njson|json [on|off]|machine mode: every reply one JSON object per line"
-    "\nversion|version|firmware and protocol version"
-    "\nlogin|login <pin>|open a therapist session (5 wrong PINs lock out)"
-    "\nlogout|logout|close the therapist session"
-    "\npin|pin set [<old>] <new>|set the therapist PIN, 4-8 digits (first one: no old)"
-    "\nlock|lock|child lock on: nothing starts motion, from the buttons or here; stop,"
-    " return, estop, discomfort, ack and the recovery return still work"
-    "\nunlock|unlock [<pin>]|child lock off (therapist PIN)"
-    "\nreboot|reboot|reset the controller (READY only)"
-    "\nmaintenance|maintenance <pin>|restart into service mode (REPL, files, deploy; the"
-    " table does not move): therapist PIN, READY only"
-    "\ndrive|drive on|off|bring-up (service mode, login): the driver energised at rest,"
-    " no motion; off de-energises it"
-    "\nimu|imu|bring-up: the raw accelerometer (mg), gyro (mdps) and the part's WHO_AM_I"
-    "\nsteps|steps|bring-up: the step count, commanded and counted (PCNT)"
-    "\nswitches|switches|bring-up: the e-stop, home, over-travel, ankle-lock and button inputs"
-    "\njog|jog up|down|stop|bring-up hold-to-run: moves only while 'keep' arrives at least"
-    " every 200 ms"
-    "\nkeep|keep|bring-up: the jog's keep-alive (the client sends it while a key is held)"
-    "\nfreeze|freeze <ms>|bring-up: block the loop for 1-10000 ms (the heartbeat gate and"
-    " watchdog tests)"
+    " <name> | profile rename <old> <new>"
+    "\nselftest|selftest"
+    "\nstream|stream <hz>|off"
+    "\njson|json [on|off]"
+    "\nversion|version"
+    "\nlogin|login <pin>"
+    "\nlogout|logout"
+    "\npin|pin set [<old>] <new>"
+    "\nlock|lock"
+    "\nunlock|unlock [<pin>]"
+    "\nreboot|reboot"
+    "\nmaintenance|maintenance <pin>"
+    "\ndrive|drive on|off"
+    "\nimu|imu"
+    "\nsteps|steps"
+    "\nswitches|switches"
+    "\njog|jog up|down|stop"
+    "\nkeep|keep"
+    "\nfreeze|freeze <ms>"
     "\n"
 )
 
 
 def _line(start):
-    # (name, usage, help) of the table line starting at start (just after its \n). The
-    # usage may hold '|' itself ("program [name|id]"): the name is up to the first '|',
-    # the help after the last one.
+    # (name, usage) of the table line starting at start (just after its \n). The usage
+    # may hold '|' itself ("program [name|id]"): the name is up to the first '|'.
     end = _TABLE.find("\n", start)
     a = _TABLE.find("|", start)
-    b = _TABLE.rfind("|", start, end)
-    return _TABLE[start:a], _TABLE[a + 1:b], _TABLE[b + 1:end]
+    return _TABLE[start:a], _TABLE[a + 1:end]
 
 
 def command(name):
-    """(name, usage, help) of a command, or None if there is no such command."""
+    """(name, usage) of a command, or None if there is no such command."""
     if "|" in name or "\n" in name:
         return None
     i = _TABLE.find("\n%s|" % name)
@@ -108,7 +97,7 @@ def command(name):
 
 
 def command_at(k):
-    """The k-th command's (name, usage, help), or None past the last one."""
+    """The k-th command's (name, usage), or None past the last one."""
     i = 1
     while k > 0 and i > 0:
         i = _TABLE.find("\n", i) + 1
@@ -121,8 +110,16 @@ def command_count():
 
 
 def commands():
-    """Every command's (name, usage, help), in table order."""
-    return tuple([command_at(k) for k in range(command_count())])
+    """Every command's (name, usage, help), in table order (the host tools and tests;
+    the help from firmware/cmdhelp.py)."""
+    import cmdhelp
+
+    out = []
+    for k in range(command_count()):
+        c = command_at(k)
+        assert c is not None
+        out.append(c + (cmdhelp.text(c[0]),))
+    return tuple(out)
 
 
 def __getattr__(name):

@@ -65,9 +65,11 @@ Lines the console sends by itself: telemetry (`stream`), {"tel": {...}} in JSON 
 (human text, before anyone could ask for JSON).
 """
 
+import gc
 import sys
 
 import states
+import store
 from cmdparse import ParseError, commands, parse, split
 from console_app import AppView
 from console_info import (
@@ -99,7 +101,17 @@ _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle se
 # lives on the heap only while its reply is written (the reply's row formatters keep
 # them until then). A next use loads them again (a few ms, at a console command).
 _ON_DEMAND = ("console_records", "civil", "console_patients", "patients", "console_settings",
-              "console_access", "console_about")
+              "console_access", "console_about", "cmdhelp")
+
+
+# Importing reads the module from flash (milliseconds) and takes heap: only in a pass
+# where the table cannot be moving (app.standing_still, the flash gate's rule), so that
+# no import lands in a moving tick. Every command that must run while it moves (stop,
+# return, estop, ack, discomfort, status, goto, ...) is resident.
+_MOVING_TEXT = ("refused while the table moves: '%s' is loaded on demand, only where it "
+                "stands still; stop, return, estop, discomfort, ack, status and lock "
+                "always run")
+_MEMORY_TEXT = "not enough memory for '%s' now; try again (the table is not affected)"
 
 
 def _unload():
@@ -107,6 +119,25 @@ def _unload():
     for m in _ON_DEMAND:
         if m in mods:
             del mods[m]
+
+
+def load(con, module):
+    """The module a command runs from, imported on demand (its names: _ON_DEMAND,
+    console_service). ParseError, nothing changed, if the table may be moving; a
+    MemoryError only if the heap has no room for it even after a collection (allowed
+    then: the table stands still)."""
+    mods = sys.modules
+    if module in mods:
+        return mods[module]
+    if not con.view.still():
+        raise ParseError(_MOVING_TEXT % con.command_name)
+    try:
+        return __import__(module)
+    except MemoryError:
+        pass
+    _unload()  # whatever the failed import left; then the garbage, once
+    gc.collect()
+    return __import__(module)
 
 __all__ = ("CORE_COMMANDS", "PROTOCOL", "Console", "event_text")
 
@@ -125,18 +156,42 @@ def c_reboot(con):
 def c_bringup(con, *values):
     # The bring-up commands (service mode): one handler each in console_service.py, of
     # the command's name, imported on the first one - never in normal operation.
-    import console_service
+    getattr(load(con, "console_service"), con.command_name)(con, *values)
 
-    getattr(console_service, con.command_name)(con, *values)
+
+def c_lock(con):
+    # Resident, not on demand: the safe direction works while the table moves too (its
+    # write waits for the standstill: firmware/auth.py, flashgate.py).
+    status = con.view.auth.set_child_lock(True, con.now_ms)
+    con.view.command(states.C_CHILD_LOCK, 1)
+    lock_reply(con, status)
+
+
+def lock_reply(con, status):
+    """The reply to `lock` and `unlock` (console_access.py)."""
+    on = con.view.child_lock()
+    warn = None
+    text = "ok child lock: %s" % ("on" if on else "off")
+    if status == store.DEFERRED:
+        warn = "stored when the table stands still (firmware/flashgate.py)"
+        text += "; " + warn
+    elif status != store.OK:
+        warn = ("not stored (%s): the table locks down at the next reset"
+                % store.status_name(status))
+        text += "; " + warn
+    if on and not con.view.auth.has_pin:
+        # the lock keeps the buttons off; at the console it is only as good as the PIN
+        note = "no PIN yet: anyone at the console may set one, then unlock"
+        warn = warn + "; " + note if warn else note
+        text += "; " + note
+    con.out.ok(text, {"child_lock": on, "warning": warn})
 
 
 def c_maintenance(con, pin):
     # The service mode opens the REPL and the files: the therapist PIN, in READY (the
     # table at the loading stop); checked in that order, so a wrong state costs no try.
     con.need_ready("maintenance")
-    import console_access  # on demand (_ON_DEMAND)
-
-    console_access.login(con, pin)
+    load(con, "console_access").login(con, pin)
     con.restart(con.board.enter_maintenance, "maintenance")
 
 
@@ -166,7 +221,7 @@ HANDLERS = {
     "login": "console_access",
     "logout": "console_access",
     "pin": "console_access",
-    "lock": "console_access",
+    "lock": c_lock,
     "unlock": "console_access",
     "reboot": c_reboot,
     "maintenance": c_maintenance,
@@ -298,10 +353,13 @@ class Console:
             else:
                 h = HANDLERS[name]
                 if type(h) is str:  # a module imported on demand: its c_<name>
-                    h = getattr(__import__(h), "c_" + name)
+                    h = getattr(load(self, h), "c_" + name)
                 h(self, *values)
         except ParseError as e:
             self.out.error(str(e))
+        except MemoryError:  # importing a handler, or its reply: the loop goes on
+            _unload()
+            self.out.error(_MEMORY_TEXT % self.command_name)
         except Exception as e:  # one bad command must not stop the console
             self.out.error("internal error: %s %s" % (type(e).__name__, e))
         _unload()

@@ -8,6 +8,7 @@ when its turn comes.
 
 import sys
 
+import cmdhelp
 import events
 import faults
 from cmdparse import command, command_at, command_count, fmt_milli
@@ -80,15 +81,16 @@ def help_row(c, js):
     if type(c) is int:
         c = command_at(c)
     assert c is not None
+    what = cmdhelp.text(c[0]) or ""  # every command has one (tests); pyright: Optional
     if js:
-        return {"name": c[0], "usage": c[1], "help": c[2]}
+        return {"name": c[0], "usage": c[1], "help": what}
     # the usage in a column, the help wrapped beside it: 80 columns; a long usage
     # (config, profile) has its help on the lines below
     usage = c[1]
     pad = _HELP_COL - len(usage)
     lines = [usage + " " * pad if pad > 0 else usage + "\n" + " " * _HELP_COL]
     n = 0
-    for w in c[2].split():
+    for w in what.split():
         if n and n + len(w) >= _HELP_WIDTH:
             lines.append("\n" + " " * _HELP_COL)
             n = 0

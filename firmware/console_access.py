@@ -5,12 +5,13 @@ The PIN rules, the lockout and the session live in firmware/auth.py; the child l
 stored there and given to the core as a core command (C_CHILD_LOCK), the only way it
 changes. Anyone may turn the lock on; turning it off needs the PIN (or a session), and
 nothing of this works in lockdown (a damaged security record: firmware/auth.py).
+Turning it on is resident (firmware/console.py c_lock): it works while the table moves.
 """
 
 import states
-import store
 from auth import LOCKDOWN_TEXT, AuthError
 from cmdparse import ParseError
+from console import lock_reply
 
 
 def login(con, pin):
@@ -60,12 +61,6 @@ def c_pin(con, old, new):
     con.out.ok("ok pin: set", {"pin": True})
 
 
-def c_lock(con):
-    status = con.view.auth.set_child_lock(True, con.now_ms)
-    con.view.command(states.C_CHILD_LOCK, 1)
-    _lock_reply(con, status)
-
-
 def c_unlock(con, pin):
     if pin is not None:
         login(con, pin)
@@ -74,22 +69,4 @@ def c_unlock(con, pin):
     except AuthError as e:
         raise ParseError(str(e))
     con.view.command(states.C_CHILD_LOCK, 0)
-    _lock_reply(con, status)
-
-
-def _lock_reply(con, status):
-    on = con.view.child_lock()
-    warn = None
-    text = "ok child lock: %s" % ("on" if on else "off")
-    if status == store.DEFERRED:
-        warn = "stored when the table stands still (firmware/flashgate.py)"
-        text += "; " + warn
-    elif status != store.OK:
-        warn = ("not stored (%s): the table locks down at the next reset"
-                % store.status_name(status))
-        text += "; " + warn
-    if on and not con.view.auth.has_pin:
-        # the lock keeps the buttons off; at the console it is only as good as the PIN
-        warn = "no therapist PIN yet: anyone at the console may set one and unlock"
-        text += "; " + warn
-    con.out.ok(text, {"child_lock": on, "warning": warn})
+    lock_reply(con, status)

@@ -69,6 +69,11 @@ class AppView:
     def state(self):
         return self._core.state
 
+    def still(self):
+        """The table cannot be moving this pass (app.standing_still, set before the
+        console runs): where the console may import a module on demand."""
+        return self._app.gate.still
+
     def angle_mdeg(self):
         return self._core.angle_mdeg
 

@@ -9,7 +9,7 @@ firmware's own words and still knows where the reply ends and whether it failed.
 reply's head is queued at once and its fields and rows a few per tick (more()), only
 while less than TX_HIGH bytes wait, so a long listing never stretches a tick or grows
 the queue past about 1 KB. An alert raised while a reply line is open waits for its end.
-drain() writes at most _TX_CHUNK bytes per tick; a port that takes less keeps the rest
+drain() writes at most TX_CHUNK bytes per tick; a port that takes less keeps the rest
 for later, a port that is gone drops it. Nothing allocates while the queue is empty and
 no reply is open.
 """
@@ -21,7 +21,7 @@ from micropython import const
 
 # Output written per tick at most: 9.6 KB/s at 100 Hz, below the 11.5 KB/s of 115200
 # baud, so a write never waits for the UART and a long reply never stretches a tick.
-_TX_CHUNK = const(96)
+TX_CHUNK = const(96)
 # A reply's fields and rows are formatted this many per tick (a JSON row or an event
 # text costs the ESP32 about as much as the rest of the console's tick), and only
 # while less than TX_HIGH bytes wait to be written; a new line is taken only then
@@ -38,7 +38,8 @@ class Output:
         self.req_id = None  # of the command being answered
         self.person = False  # its reply is for a person (`%<n>`): text, then the end line
         self._end = None  # that end line (bytes), queued once the reply is complete
-        # pieces of lines (bytes), written _TX_CHUNK bytes per tick
+        # pieces of lines (bytes; telemetry's bytearrays: queue()), written TX_CHUNK
+        # bytes per tick
         self.tx = []
         self._tx_off = 0
         self.pending = 0  # bytes queued and not yet written
@@ -52,6 +53,7 @@ class Output:
         self._open = False
         self._row = None
         self._alerts = []  # alerts raised while a reply line was open
+        self._scratch = bytearray(TX_CHUNK)  # _part()
 
     def answer(self, req_id, person=False):
         """The replies from now on answer the request req_id (None: untagged); person:
@@ -66,9 +68,13 @@ class Output:
         return (self.json or self.req_id is not None) and not self.person
 
     def queue(self, data):
+        """data: bytes, or a bytearray that its owner fills again once it left tx
+        (console_telemetry.py): written from where it is, never sliced (drain())."""
         tx = self.tx
-        # small pieces join the last one (not the one half written): fewer writes per tick
-        if tx and len(tx[-1]) + len(data) <= _TX_CHUNK and (len(tx) > 1 or not self._tx_off):
+        # small pieces join the last one (not the one half written): fewer writes per tick;
+        # never a bytearray, which its owner reuses
+        if (tx and type(tx[-1]) is bytes and len(tx[-1]) + len(data) <= TX_CHUNK
+                and (len(tx) > 1 or not self._tx_off)):
             tx[-1] += data
         else:
             tx.append(data)
@@ -182,7 +188,7 @@ class Output:
             self.queue(data)
 
     def drain(self):
-        budget = _TX_CHUNK
+        budget = TX_CHUNK
         tx = self.tx
         while budget > 0 and tx:
             first = tx[0]
@@ -190,7 +196,10 @@ class Output:
             n = len(first) - off
             if n > budget:
                 n = budget
-            chunk = first if off == 0 and n == len(first) else first[off:off + n]
+            if type(first) is bytearray:  # its written bytes are cut off: off stays 0
+                chunk = first if n == len(first) else self._part(first, n)
+            else:
+                chunk = first if off == 0 and n == len(first) else first[off:off + n]
             try:
                 w = self.board.console_write(chunk)
             except OSError:
@@ -210,4 +219,16 @@ class Output:
             if off >= len(first):
                 tx.pop(0)
                 off = 0
+            elif type(first) is bytearray:
+                first[0:off] = b""  # in place: a slice of the rest would allocate
+                off = 0
             self._tx_off = off
+
+    def _part(self, buf, n):
+        # buf's first n bytes in the reused scratch buffer, copied byte by byte: a slice
+        # would allocate in a moving pass (console_telemetry.py)
+        part = self._scratch
+        part[0:] = b""
+        for i in range(n):
+            part.append(buf[i])
+        return part

@@ -55,6 +55,22 @@ def _halt(board, text):
         board.wait_until(ticks_add(board.ticks_ms(), 10))  # pyright: ignore[reportPossiblyUnbound]
 
 
+# Run once before the application: off the heap before it is imported (a stock
+# ESP32_GENERIC loads every module's code into the heap; README "Benchmarks"). App
+# imports manifest again for its own check and drops it after (firmware/app.py).
+_BOOT_ONLY = ("powerup", "servicelog", "secreset", "manifest")
+
+
+def _drop_boot_modules():
+    import gc
+    import sys
+
+    for m in _BOOT_ONLY:
+        if m in sys.modules:
+            del sys.modules[m]
+    gc.collect()  # standing still: the driver is off until the control loop runs
+
+
 def main():
     try:
         import board_esp32
@@ -64,6 +80,7 @@ def main():
     board = board_esp32.Esp32Board()
     if not powerup.boot(board):
         return  # the service mode: the REPL takes the console
+    powerup = None
     try:
         import manifest
         import store
@@ -71,6 +88,8 @@ def main():
         problem = manifest.check(store.DirFS(board.code_root), store.DirFS(manifest.ROM))[1]
     except ImportError as e:
         problem = "cannot be checked: %s" % e
+    manifest = None
+    _drop_boot_modules()
     try:
         from app import App
     except ImportError as e:  # the app reports a mismatch itself, when it can run

@@ -27,7 +27,7 @@ import events as fw_events  # noqa: E402  (firmware/, importable once use_firmwa
 import faults  # noqa: E402
 import profiles as fw_profiles  # noqa: E402
 import store  # noqa: E402
-from app import SETTINGS  # noqa: E402
+from persistence import SETTINGS  # noqa: E402
 from states import COMMAND_NAMES, STATE_NAMES  # noqa: E402
 
 from host_tools.runner import SimRunner  # noqa: E402  (after use_firmware: imports app)

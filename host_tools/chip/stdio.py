@@ -9,6 +9,8 @@ mp_sched_keyboard_interrupt() - a KeyboardInterrupt raised at the VM's next pend
 check - and queues every other byte for stdin.
 """
 
+import sys
+
 _FIFO = 128  # SOC_UART_FIFO_LEN on the ESP32
 _RTOS_TICK_US = 10000  # CONFIG_FREERTOS_HZ = 100
 _BAUD = 115200
@@ -105,6 +107,8 @@ class SysModule:
     def __init__(self, uart):
         self.stdin = Stdin(uart)
         self.stdout = Stdout(uart)
+        # the firmware's modules are the host's: main.py drops its boot-only ones here
+        self.modules = sys.modules
 
     def print_exception(self, e):
         import traceback

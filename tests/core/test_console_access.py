@@ -173,7 +173,7 @@ def test_child_lock_on_for_anyone_off_with_the_pin():
     # no PIN set: the lock says so, and unlocking needs one (set first, open to anyone)
     r3 = Rig(json_mode=True)
     o = r3.cmd("lock")
-    assert o["ok"] is True and "no therapist PIN" in o["warning"]
+    assert o["ok"] is True and "no PIN yet" in o["warning"]
     o = r3.cmd("unlock")
     assert o["ok"] is False and "pin set <new>" in o["error"] and r3.core.child_lock is True
     assert r3.cmd("pin set %s" % PIN)["ok"] is True

@@ -182,7 +182,7 @@ def test_screw_dead_point_in_the_travel_is_refused():
 
 
 def test_screw_that_shortens_head_down_is_mirrored():
-    from kinematics import _Screw
+    from screw import Screw as _Screw
 
     class Geo:  # 270 deg offset is outside the config bounds; the mirror code is generic
         motor_steps_per_rev = 200
