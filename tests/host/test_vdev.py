@@ -214,7 +214,10 @@ def test_deploy_then_a_session_through_the_console(vdev):
         _ok(c.request("stream 10"))
         _ok(c.request("consent"))
         _ok(c.request("consent yes"))
-        _ok(c.request("goto 20"))
+        # typed by a person: the firmware's own words (a %<id> request), on the unix port
+        typed = _ok(c.run("goto 20", person=True))
+        assert typed["text"].startswith("ok goto: ") and "target 20.000 deg" in typed[
+            "text"], typed
         _ok(c.run("until HOLDING 60"))
         c.pump(10.0 / SPEED)  # 10 s of holding
         holding = _ok(c.request("status"))
@@ -450,7 +453,10 @@ def test_no_repl_over_usb_at_the_loading_stop_or_at_depth(vdev21):
         c = ConsoleClient(t, timeout_s=10).connect()
         _ok(c.request("consent"))
         _ok(c.request("consent yes"))
-        _ok(c.request("goto 20"))
+        # typed by a person: the firmware's own words (a %<id> request), on the unix port
+        typed = _ok(c.run("goto 20", person=True))
+        assert typed["text"].startswith("ok goto: ") and "target 20.000 deg" in typed[
+            "text"], typed
         _ok(c.run("until HOLDING 60"))
     finally:
         t.close()
