@@ -176,11 +176,12 @@ class AppView:
     def status_pairs(self, therapist, human=False):
         core = self._core
         p = core.profile
-        target = ("target_mdeg", core.target_mdeg)
-        why = self.no_target() if human else None
-        if why is not None:
-            target = ("target", "none (%s)" % why if why else "none")
-        return (
+        why = self.no_target()
+        none = None if why is None else ("none (%s)" % why if why else "none")
+        target = ("target", none) if human and none else ("target_mdeg", core.target_mdeg)
+        # JSON keeps target_mdeg and adds the words as no_target (null where there is a
+        # target): the client's live view shows them as `status` does
+        pairs = (
             ("state", state_name(core.state)),
             ("phase", states.phase_name(core.phase)),
             ("angle_mdeg", core.angle_mdeg),
@@ -204,6 +205,7 @@ class AppView:
             ("therapist", therapist),
             ("startup_errors", list(self.startup_errors)),
         )
+        return pairs if human else pairs + (("no_target", none),)
 
     def selftest_pairs(self, result):
         """The `selftest` reply's fields after result: the reset cause and live checks."""

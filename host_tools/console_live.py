@@ -198,7 +198,7 @@ class LivePanel:
             a = latest["angle_mdeg"] / 1000.0
             tab.add_row("state", latest["state"])
             tab.add_row("angle", "%8.3f deg  %s" % (a, _gauge(a)))
-            tab.add_row("target", "%8.3f deg" % (latest["target_mdeg"] / 1000.0))
+            tab.add_row("target", self.target_text())
             tab.add_row("rate", "%8.3f deg/s" % (latest["rate_mdeg_s"] / 1000.0))
             fault = latest["fault"]
             tab.add_row("fault", "[red]%s[/red]" % fault if fault != "none" else fault)
@@ -211,6 +211,15 @@ class LivePanel:
 
             tab.add_row("last key", escape(self.last))  # the console's text, not markup
         return tab
+
+    def target_text(self):
+        """The telemetry's target, or the firmware's words where there is none (`status`'s
+        no_target, while its state is still the telemetry's)."""
+        latest = self.latest
+        st = self.status
+        if st.get("no_target") and st.get("state") == latest["state"]:
+            return st["no_target"]
+        return "%8.3f deg" % (latest["target_mdeg"] / 1000.0)
 
     def status_rows(self):
         """(name, text) of the hold time left and the session cap, from `status`."""

@@ -201,9 +201,16 @@ def test_status_human_and_json():
         assert key in o, key
     assert o["state"] == "READY" and o["fault"] == "none" and o["homed"] is False
     assert o["angle_mdeg"] == r.core.angle_mdeg and abs(o["angle_mdeg"] + 60000) < 1000
+    # no target before homing: target_mdeg stays, no_target says it in words
+    assert o["no_target"] == "none (not homed yet)" and "target_mdeg" in o
     h = Rig()
     text = h.send("status")
     assert "state: READY" in text and "session cap: 180.000 s" in text
+    assert "target: none (not homed yet)" in text and "no target" not in text
+    m = Rig(json_mode=True, homed=True, consent=True)
+    m.cmd("goto 20")
+    o = m.cmd("status")
+    assert o["state"] == "MOVING" and o["no_target"] is None and o["target_mdeg"] == 20000
     assert "angle: %s deg" % fmt_milli(h.core.angle_mdeg) in text
 
 

@@ -84,3 +84,15 @@ def test_live_keys_jog_while_held_then_estop_and_show_the_cap():
     assert rig.core.state == EMERGENCY_RETURN
     text = buf.getvalue()
     assert "session" in text and "head-down (cap)" in text and "hold left" in text
+
+
+def test_the_target_row_says_none_in_the_firmwares_words_where_status_does():
+    panel = console_live.LivePanel(None)
+    panel.on_tel({"t_ms": 0, "state": "READY", "angle_mdeg": -60000, "target_mdeg": 0,
+                  "rate_mdeg_s": 0, "fault": "none"})
+    assert panel.target_text() == "   0.000 deg"  # no status yet: the number
+    panel.on_status({"ok": True, "state": "READY", "no_target": "none (not homed yet)"})
+    assert panel.target_text() == "none (not homed yet)"
+    panel.on_tel({"t_ms": 100, "state": "MOVING", "angle_mdeg": -59900, "target_mdeg": 20000,
+                  "rate_mdeg_s": 1000, "fault": "none"})
+    assert panel.target_text() == "  20.000 deg"  # the status is older than the move
