@@ -21,6 +21,7 @@ import liftcheck
 import programs
 import reactions
 import states
+from commissioning import imu_err_mdeg
 from micropython import const
 from restguard import NO_TARGET
 from signals import SW_DOWN, SW_UP
@@ -194,8 +195,7 @@ def _step_return(core, dt):
     elif ph == P_RESTING:
         core.timer_ms -= dt
         if core.timer_ms <= 0 and not core.targets.rest.owed:
-            core.phase = P_TO_LOADING
-            _return_to(core, core.cfg.loading_angle_mdeg)
+            _to_loading(core)
     elif ph == P_TO_LOADING:
         if core.pos.homed:
             core.enter(states.READY)
@@ -305,8 +305,24 @@ def start_return(core):
         core.phase = P_TO_REST
         _return_to(core, cfg.rest_angle_mdeg)
     else:
-        core.phase = P_TO_LOADING
+        _to_loading(core)
+
+
+def _to_loading(core):
+    """The return's last leg. Not homed, the count is the IMU's (after a power cut): an
+    uncalibrated part 3 deg off put the counted loading angle past the frame stop, 1 deg
+    beyond it (attack18d 4). So the leg ends the IMU's worst error short of the switch,
+    and homing's approach, which stops on the switch, goes the rest of the way."""
+    cfg = core.cfg
+    core.phase = P_TO_LOADING
+    if core.pos.homed:
         _return_to(core, cfg.loading_angle_mdeg)
+        return
+    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
+    if core.pos.angle_mdeg <= t + cfg.arrive_tol_mdeg:
+        start_homing(core)  # already there (a stop on the way up)
+    else:
+        _return_to(core, t)
 
 
 def _return_to(core, target_mdeg):

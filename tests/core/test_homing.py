@@ -13,6 +13,7 @@ from states import (
     C_CALIBRATE,
     C_GOTO,
     C_HOME,
+    C_RECOVER,
     FAULT,
     H_APPROACH,
     H_BRAKE,
@@ -24,6 +25,8 @@ from states import (
     HOMING,
     OK,
     READY,
+    RECOVERY,
+    RETURNING,
 )
 
 
@@ -214,3 +217,25 @@ def test_an_edge_is_taken_only_when_a_second_approach_meets_it_again():
     rig.run_until(lambda r: r.core.state == READY, 60000)
     assert rig.core.homed and rig.core.homing.tries == 2
 
+
+def test_not_homed_the_return_seeks_the_switch_instead_of_the_counted_loading_angle():
+    """attack18d (4): after a power cut the count is referenced on the IMU alone; an
+    uncalibrated part reading 3 deg head-down of the truth (inside its 5.4 deg) put the
+    counted -60 deg at a true -63, past the frame stop 1 deg beyond loading. Not homed,
+    the return aims no further than the IMU's worst error head-down of the switch, and
+    homing's approach, which stops on the switch, does the rest."""
+    rig = Rig(angle_mdeg=20000, imu_calibrated=0)
+    rig.plant.imu_bias_mdeg = 3000
+    rig.boot()
+    assert rig.core.state == RECOVERY and not rig.core.homed
+    assert rig.core.command(C_RECOVER) == OK
+    lowest = rig.plant.angle_mdeg()
+    seen_homing = False
+    while rig.core.state == RETURNING or rig.core.state == HOMING:
+        lowest = min(lowest, rig.plant.angle_mdeg())
+        seen_homing = seen_homing or rig.core.state == HOMING
+        rig.tick(5)
+    assert rig.core.state == READY and rig.core.homed and rig.core.fault == faults.NONE
+    assert seen_homing
+    # the frame stop is 1 deg head-up of loading: the table never went past loading
+    assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
