@@ -421,7 +421,8 @@ class Targets:
         self.aim(self.clamp(target_mdeg, True), vmax, amax)
 
     def aim(self, target_mdeg, vmax, amax):
-        """Plan the move to target_mdeg as given (homing's seek and retract alone skip the
+        """Plan the move to target_mdeg as given (homing's seek and retract, and the
+        further try of a return ending short, reactions._end_at_rest, alone skip the
         clamp)."""
         self.target_mdeg = target_mdeg
         plan = self._plan
