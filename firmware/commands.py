@@ -48,7 +48,7 @@ def run(core, st, cmd, a, b):
             core.boot_estop = True
             core.log.add(core.now_ms, events.E_ESTOP, 3)
         elif st != states.EMERGENCY_RETURN:
-            reactions.emergency(core, 3)
+            reactions.emergency(core, 3, core.cfg.rest_angle_mdeg)
         return states.OK
     if cmd == states.C_CHILD_LOCK:
         core.child_lock = a != 0  # the console checked the PIN before an unlock

@@ -373,6 +373,9 @@ class Targets:
         self._profile = profile  # max_mdeg and consent are read live
         self._plan = plan
         self.target_mdeg = 0  # last target planned
+        # where the safe return under way goes (reactions.py): the rest angle, or
+        # horizontal for the ankle lock's emergency return; its arrival is judged there
+        self.return_mdeg = cfg.rest_angle_mdeg
         self.rest = RestGuard(cfg)
         self.configure(cfg, kin)
 

@@ -124,7 +124,7 @@ def boot_step(core, dt, inp):
         reactions.raise_fault(core, code)
         return
     if core.boot_estop:
-        reactions.emergency(core, 3)
+        reactions.emergency(core, 3, core.cfg.rest_angle_mdeg)
         return
     if core.switches.at_home_switch:
         core.enter(states.READY)
