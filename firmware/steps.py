@@ -319,6 +319,8 @@ def _to_loading(core):
         _return_to(core, cfg.loading_angle_mdeg)
         return
     t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
+    if t > cfg.rest_angle_mdeg:
+        t = cfg.rest_angle_mdeg  # a switch set within 5.4 deg of rest: never head-down
     if core.pos.angle_mdeg <= t + cfg.arrive_tol_mdeg:
         start_homing(core)  # already there (a stop on the way up)
     else:
