@@ -156,6 +156,11 @@ def _motion(core, st, cmd, a, b=0):
         core.session.program = core.program_id  # a program after a manual move: it ran
     if cmd == states.C_GOTO:
         core.runner.stop()
+        if not core.pos.homed and a <= steps.unhomed_loading_mdeg(core.cfg):
+            # not homed (HOLDING after a stopped recovery return): the way to the
+            # loading position is the return's, homing on the switch (attack18d 4)
+            steps.start_return(core)
+            return states.OK
         core.hold_ms_next = -1  # manual: hold for the cap at the reached depth
         steps.move(core, a)
     elif cmd == states.C_START:

@@ -318,9 +318,7 @@ def _to_loading(core):
     if core.pos.homed:
         _return_to(core, cfg.loading_angle_mdeg)
         return
-    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
-    if t > cfg.rest_angle_mdeg:
-        t = cfg.rest_angle_mdeg  # a switch set within 5.4 deg of rest: never head-down
+    t = unhomed_loading_mdeg(cfg)
     if core.pos.angle_mdeg <= t + cfg.arrive_tol_mdeg:
         start_homing(core)  # already there (a stop on the way up)
     else:
@@ -333,6 +331,14 @@ def _return_to(core, target_mdeg):
         tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
     else:
         tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
+
+
+def unhomed_loading_mdeg(cfg):
+    """Not homed, the counted angle a way to the loading position may aim at: the IMU's
+    worst error short of the home switch (the switch, by homing, says the rest)."""
+    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
+    # a switch set within that error of the rest angle: never aim head-down of rest
+    return t if t < cfg.rest_angle_mdeg else cfg.rest_angle_mdeg
 
 
 def start_homing(core):

@@ -14,6 +14,7 @@ from states import (
     C_GOTO,
     C_HOME,
     C_RECOVER,
+    C_STOP,
     FAULT,
     H_APPROACH,
     H_BRAKE,
@@ -22,6 +23,7 @@ from states import (
     H_RETRACT,
     H_SEEK,
     H_SLOW,
+    HOLDING,
     HOMING,
     OK,
     READY,
@@ -239,3 +241,27 @@ def test_not_homed_the_return_seeks_the_switch_instead_of_the_counted_loading_an
     assert seen_homing
     # the frame stop is 1 deg head-up of loading: the table never went past loading
     assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
+
+
+def test_not_homed_a_goto_to_the_loading_position_seeks_the_switch_too():
+    """The same part, the recovery return stopped on the way up (HOLDING, not homed),
+    then `goto -60`: the way to the loading position is the return's (rest, then
+    homing on the switch), not a move to the counted -60 (a true -63)."""
+    rig = Rig(angle_mdeg=20000, imu_calibrated=0)
+    rig.plant.imu_bias_mdeg = 3000
+    rig.boot()
+    assert rig.core.command(C_RECOVER) == OK
+    rig.run_until(lambda r: r.plant.angle_mdeg() < -20000, 120000)
+    assert rig.core.command(C_STOP) == OK
+    rig.run_until(lambda r: r.core.state == HOLDING and r.core.plan.done(), 20000)
+    assert not rig.core.homed
+    assert rig.core.command(C_GOTO, rig.cfg.loading_angle_mdeg) == OK
+    lowest = rig.plant.angle_mdeg()
+    for _ in range(12000):
+        if rig.core.state == READY or rig.core.state == FAULT:
+            break
+        lowest = min(lowest, rig.plant.angle_mdeg())
+        rig.tick(5)
+    assert rig.core.state == READY and rig.core.homed and rig.core.fault == faults.NONE
+    assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
+
