@@ -219,7 +219,7 @@ def test_checker_catches_an_emergency_return_that_does_not_happen(monkeypatch):
     """An e-stop the firmware ignores breaks I2 (the deadline of the return)."""
     h = _harness(start_mdeg=30000)
     try:
-        monkeypatch.setattr(reactions, "emergency", lambda core, source: None)
+        monkeypatch.setattr(reactions, "emergency", lambda core, source, goal_mdeg: None)
         h.core.command = lambda *a: 0
         with pytest.raises(invariants.Violation) as e:
             h.act(("estop_press",))
