@@ -6,6 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?=
+# Compiled bytecode is kept under build/pycache even where the shell sets
+# PYTHONDONTWRITEBYTECODE (this machine's does): without it every pytest worker and every
+# Python subprocess a test starts compiled the project's modules and re-rewrote every
+# test file's asserts again (pytest's collection: 6.8 CPU s a process instead of 1.7)
+export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
+unexport PYTHONDONTWRITEBYTECODE
 # pytest workers (pytest-xdist): one per core by default; PYTEST_JOBS=0 runs in-process
 PYTEST_JOBS ?= auto
 FIRMWARE := $(wildcard firmware/*.py)

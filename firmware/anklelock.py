@@ -50,7 +50,6 @@ from states import (
     JOGGING,
     MOVING,
     OK,
-    P_TO_REST,
     R_ANKLE_LOCK,
     RECOVERY,
     RETURNING,
@@ -95,21 +94,10 @@ def watch(core):
     leaving = core.switches.ankle_opened and st != HOLDING and (vel < 0 or st == RETURNING)
     if angle > HORIZONTAL_MARGIN_MDEG or going or core.runner.active or leaving:
         core.log.add(core.now_ms, E_ANKLE_LOCK, st, angle)
-        reactions.emergency(core, ESTOP_ANKLE)
-        if core.phase == P_TO_REST:
-            _to_horizontal(core, angle)
+        # to horizontal, not the rest angle; head-up of it already, it stops there
+        reactions.emergency(core, ESTOP_ANKLE, HORIZONTAL_MDEG)
         return True
     return False
-
-
-def _to_horizontal(core, angle):
-    """The emergency return aims at the rest angle: to horizontal instead, or, head-up of
-    it already, stop where the table is (with the return's limits)."""
-    if angle > HORIZONTAL_MDEG:
-        core.targets.retarget(HORIZONTAL_MDEG)
-    else:
-        core.plan.stop()
-        core.targets.target_mdeg = angle
 
 
 def signal(core, out):

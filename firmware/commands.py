@@ -51,7 +51,7 @@ def run(core, st, cmd, a, b):
             core.boot_estop = True
             core.log.add(core.now_ms, events.E_ESTOP, 3)
         elif st != states.EMERGENCY_RETURN:
-            reactions.emergency(core, 3)
+            reactions.emergency(core, 3, core.cfg.rest_angle_mdeg)
         return states.OK
     if cmd == states.C_CHILD_LOCK:
         core.child_lock = a != 0  # the console checked the PIN before an unlock
@@ -159,6 +159,11 @@ def _motion(core, st, cmd, a, b=0):
         core.session.program = core.program_id  # a program after a manual move: it ran
     if cmd == states.C_GOTO:
         core.runner.stop()
+        if not core.pos.homed and a <= steps.unhomed_loading_mdeg(core.cfg):
+            # not homed (HOLDING after a stopped recovery return): the way to the
+            # loading position is the return's, homing on the switch (attack18d 4)
+            steps.start_return(core)
+            return states.OK
         core.hold_ms_next = -1  # manual: hold for the cap at the reached depth
         steps.move(core, a)
     elif cmd == states.C_START:

@@ -210,7 +210,8 @@ class Core:
             # until a command.
             sw = self.switches
             if (sw.estop_opened or sw.estop_edge) and self.state != EMERGENCY_RETURN:
-                reactions.emergency(self, 1 if sw.estop_opened else 2)
+                reactions.emergency(self, 1 if sw.estop_opened else 2,
+                                    self.cfg.rest_angle_mdeg)
             if sw.ankle_open:
                 anklelock.watch(self)  # opened head-down: back to horizontal at once
             self._supervise(dt, inp)

@@ -35,6 +35,11 @@ E_ANKLE_LOCK = const(21)
 # one of the two moved since the commissioning, so the IMU calibration mark is cleared
 # (homing.py): no head-down until `calibrate` again
 E_IMU_UNCALIBRATED = const(22)
+# reactions.py: a fault's or the e-stop's return arrived at rest by its steps while the IMU
+# puts the table 0.5-1 deg head-down of it (inside the two readings' error: it cannot tell
+# a stuck table from its own error); one further try at the slowest speed follows.
+# a: fault code, b: how far head-down of rest by the IMU, mdeg
+E_SHORT_END = const(23)
 
 
 

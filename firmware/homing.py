@@ -11,23 +11,25 @@ and `why` says which (WHY_*).
 
 The reference is evidence-checked (attack18c: a 30-40 ms open of the NC wire during the
 slow approach was taken as the edge, 1 deg off, and a calibration then solved on it):
-stopped where the switch closed, the switch must stay closed for DWELL_MS standing still
-and, on a calibrated IMU, the IMU must put the table within its calibrated tolerance
-(commissioning.IMU_CAL_ERR_MDEG) of the switch's angle. Otherwise the retract and the
-slow approach are tried again, SLOW_TRIES times in all, then FAILED (WHY_UNSTABLE): at
-the loading end, so a stop there is not head-down. Only a verified reference sets
-`homed` - and the IMU calibration requires `homed` (commands._calibrate).
+stopped where the switch closed, the switch must stay closed for DWELL_MS standing still,
+and the same edge (within _REPEAT_MDEG by the step count) must hold again on a further
+retract and slow approach. The dwell alone let a 300-400 ms open within 1 deg of the edge
+through, and the IMU, allowed 0.5 deg itself (commissioning.IMU_CAL_ERR_MDEG), agreed with
+it (attack18d 8): a glitch does not repeat at one spot to 0.1 deg, the switch's edge does.
+An edge that does not repeat is tried again, SLOW_TRIES approaches in all, then FAILED
+(WHY_UNSTABLE): at the loading end, so a stop there is not head-down. Only a verified
+reference sets `homed` - and the IMU calibration requires `homed` (commands._calibrate).
+The cost: one retract and one slow approach more on every homing (about 5 s).
 
-A switch that holds at the same edge (within _REPEAT_MDEG) on two approaches while the
-IMU disagrees is the switch: a glitch does not repeat at one spot, an IMU remounted off
-since its calibration (scenario imu_mount_offset_calibration: 3 deg) does. That edge is
-taken, the disagreement logged (E_HOMED b), so that the IMU can be calibrated again:
-refusing it would leave no console way to re-commission the table. But one edge cannot
-tell a moved switch from a moved IMU (attack18d: a knocked IMU rested a person 1.7 deg
-head-down after a power cut; a switch bracket 0.8 deg off held 0.79 deg off), and two
-witnesses that disagree beyond the calibrated tolerance say that one of them moved: the
-IMU calibration mark is cleared (E_IMU_UNCALIBRATED; commissioning.py: no head-down
-motion, the start waiting for this homing included, until `calibrate` again).
+A repeated edge the calibrated IMU puts more than its tolerance away is still the switch
+(an IMU remounted off since its calibration, scenario imu_mount_offset_calibration: 3 deg,
+repeats too): it is taken, the disagreement logged (E_HOMED b), so that the IMU can be
+calibrated again: refusing it would leave no console way to re-commission the table. But
+one edge cannot tell a moved switch from a moved IMU (attack18d: a knocked IMU rested a
+person 1.7 deg head-down after a power cut; a switch bracket 0.8 deg off held 0.79 deg
+off), and two witnesses that disagree beyond the calibrated tolerance say that one of them
+moved: the IMU calibration mark is cleared (E_IMU_UNCALIBRATED; commissioning.py: no
+head-down motion, the start waiting for this homing included, until `calibrate` again).
 
 Moves go through Targets.go (clamped, as every target) and Targets.aim (unclamped: only
 the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
@@ -54,11 +56,12 @@ WHY_UNSTABLE = const(3)  # the switch did not stay closed, or the IMU disagreed,
 # filter) ends well inside it; 200 ms is 0.1 deg at the slow approach's speed, and adds
 # only this much to every homing.
 DWELL_MS = const(200)
-# Slow approaches (each after a retract) before homing gives up: one glitch, and one more
-# for luck; a third disagreement is a fault of the switch or of its mounting.
-SLOW_TRIES = const(3)
+# Slow approaches (each after a retract) before homing gives up: two that meet the same
+# edge, and room for two glitches among them; more is a fault of the switch or its wiring.
+SLOW_TRIES = const(4)
 # Two held edges this close are one switch edge: the slow approach moves 5 mdeg a tick,
 # the switch filter takes 3 samples; a mechanical switch repeats to a few hundredths.
+# A held glitch would have to start within 0.2 s of travel of the first one.
 _REPEAT_MDEG = const(100)
 # Further retracts (each homing_retract_mdeg more, head-down of the loading end) when a
 # retract ended with the switch still pressed through the dwell, before it is stuck:
@@ -86,8 +89,9 @@ class Homing:
         self.tries = 0  # slow approaches this homing
         self.why = WHY_NONE
         self._retracts = 0  # further retracts this homing (RETRACT_TRIES)
-        self._held_mdeg = 0  # the last edge that held but the IMU disagreed with
-        self._held = False
+        # the edges that held through the dwell this homing (one per slow approach)
+        self._held_mdeg = [0] * SLOW_TRIES
+        self._n_held = 0
 
     def start(self):
         tg = self._targets
@@ -95,7 +99,7 @@ class Homing:
         self.tries = 0
         self._retracts = 0
         self.why = WHY_NONE
-        self._held = False
+        self._n_held = 0
         tg.go(self._cfg.loading_angle_mdeg, tg.v_jog, tg.a_jog)
 
     def step(self, now_ms):
@@ -172,7 +176,8 @@ class Homing:
 
     def _dwell(self, now_ms, at_switch):
         """Stopped where the slow approach met the switch: the switch must hold, standing
-        still, for DWELL_MS, and a calibrated IMU agree; else try again, or fail."""
+        still, for DWELL_MS, at an edge an earlier approach held at too; else try again,
+        or fail."""
         if at_switch and not self._plan.done():
             return RUNNING
         if at_switch and not self._still:
@@ -181,19 +186,25 @@ class Homing:
         if at_switch and ticks_diff(now_ms, self._still_ms) < DWELL_MS:
             return RUNNING
         if at_switch:
-            d = self._imu_disagrees_mdeg()
             edge = self._kin.mdeg_from_steps(self._at_count + self._pos.offset)
-            if d == 0 or (self._held and -_REPEAT_MDEG <= edge - self._held_mdeg
-                          <= _REPEAT_MDEG):
-                self._reference(now_ms, d)
+            if self._repeats(edge):
+                self._reference(now_ms, self._imu_disagrees_mdeg())
                 return RUNNING
-            self._held = True  # held, but the IMU puts the table elsewhere
-            self._held_mdeg = edge
-        # released (a glitch, not the edge), or the IMU puts the table elsewhere
+            self._held_mdeg[self._n_held] = edge  # held: check it on the next approach
+            self._n_held += 1
+        # released (a glitch, not the edge), or held once and not yet met again
         if self.tries >= SLOW_TRIES:
             return self._fail(WHY_UNSTABLE)
         self._retract()
         return RUNNING
+
+    def _repeats(self, edge_mdeg):
+        """True if an earlier approach of this homing held at this edge too."""
+        held = self._held_mdeg
+        for i in range(self._n_held):
+            if -_REPEAT_MDEG <= edge_mdeg - held[i] <= _REPEAT_MDEG:
+                return True
+        return False
 
     def _imu_disagrees_mdeg(self):
         """0, or how far a calibrated, valid IMU puts the table from the switch's angle

@@ -35,6 +35,8 @@ class Lift:
         self.from_mdeg = 0  # the IMU angle where the current try started
         self.tries = 0  # tries started (each after a re-reference on the IMU)
         self.gave_up = False  # the table could not be moved even at the slowest speed
+        # the one further try a return ending 0.5-1 deg short by the IMU gets (reactions)
+        self.tried_end = False
 
     def start_try(self, imu_mdeg):
         self.from_mdeg = imu_mdeg

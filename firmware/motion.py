@@ -373,6 +373,9 @@ class Targets:
         self._profile = profile  # max_mdeg and consent are read live
         self._plan = plan
         self.target_mdeg = 0  # last target planned
+        # where the safe return under way goes (reactions.py): the rest angle, or
+        # horizontal for the ankle lock's emergency return; its arrival is judged there
+        self.return_mdeg = cfg.rest_angle_mdeg
         self.rest = RestGuard(cfg)
         self.configure(cfg, kin)
 
@@ -421,7 +424,8 @@ class Targets:
         self.aim(self.clamp(target_mdeg, True), vmax, amax)
 
     def aim(self, target_mdeg, vmax, amax):
-        """Plan the move to target_mdeg as given (homing's seek and retract alone skip the
+        """Plan the move to target_mdeg as given (homing's seek and retract, and the
+        further try of a return ending short, reactions._end_at_rest, alone skip the
         clamp)."""
         self.target_mdeg = target_mdeg
         plan = self._plan

@@ -14,7 +14,10 @@ long as each try makes progress toward horizontal by the IMU; a try without prog
 the slowest speed gives up: latched, driver off (the self-locking worm holds), the alarm,
 events.E_GAVE_UP logged and the hand-crank instructions on the console (lift.py). A try
 that arrives by its steps while the IMU shows the table still clearly head-down (steps
-lost under the runaway tolerance, _short_of_rest) counts as one that lost steps again.
+lost under the runaway tolerance, _short_of_rest) counts as one that lost steps again;
+one arriving with the IMU 0.5-1 deg head-down of rest (inside the IMU's own error, where
+that check cannot call it short) gets one further bounded try, then gives up with the
+alarm (_end_at_rest).
 
 Functions of the core (control.Core): the state, phase and fault are the state
 machine's; these decide the reaction. Allocation-free.
@@ -22,7 +25,7 @@ machine's; these decide the reaction. Allocation-free.
 
 import faults
 from commissioning import IMU_CAL_ERR_MDEG
-from events import E_ESTOP, E_FAULT, E_GAVE_UP
+from events import E_ESTOP, E_FAULT, E_GAVE_UP, E_SHORT_END
 from lift import PROGRESS_MIN_MDEG
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
@@ -30,9 +33,12 @@ from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
 _SAFE_RETURN_TRIES = const(3)  # automatic safe-return attempts before standing still
 
 
-def emergency(core, source):
-    """The e-stop (source: 1 circuit opened, 2 ISR edge, 3 console): return to rest."""
+def emergency(core, source, goal_mdeg):
+    """The e-stop (source: 1 circuit opened, 2 ISR edge, 3 console, 4 the ankle lock):
+    return to goal_mdeg - the rest angle, or horizontal for the ankle lock (anklelock.py:
+    a rest angle below horizontal would tip the unheld person feet-down)."""
     core.log.add(core.now_ms, E_ESTOP, source)
+    core.lift.tried_end = False  # a new return: its own further try (_end_at_rest)
     core.runner.stop()
     if core.session.active:
         core.session.emergency = True
@@ -40,6 +46,7 @@ def emergency(core, source):
     core.enter(EMERGENCY_RETURN)
     core.phase = P_TO_REST
     tg = core.targets
+    tg.return_mdeg = goal_mdeg
     return_to_rest(core, tg.v_emergency, tg.a_emergency)
 
 
@@ -70,6 +77,7 @@ def raise_fault(core, code):
         core.fault = code
     if not returning:
         lift.reset()  # a new fault episode
+        core.targets.return_mdeg = core.cfg.rest_angle_mdeg  # (its return's goal)
     if code == faults.RUNAWAY:
         lift.active = True
         # lost on the way up: the load is heavy; the return goes on at the slowest speed
@@ -123,7 +131,8 @@ def fault_return(core):
 
 
 def return_to_rest(core, vmax, amax):
-    """Head-down of the rest angle: go there. Head-up of it: stop where we are."""
+    """Head-down of the return's goal (Targets.return_mdeg: the rest angle, or horizontal
+    for the ankle lock's): go there. Head-up of it: stop where we are."""
     tg = core.targets
     if core.fault != faults.NONE and vmax > tg.v_jog:
         vmax = tg.v_jog  # degraded: never faster than jog speed
@@ -132,11 +141,15 @@ def return_to_rest(core, vmax, amax):
         latch(core)
         return
     angle = core.pos.angle_mdeg
-    rest = core.cfg.rest_angle_mdeg
-    if angle > rest:
-        tg.go_back(rest, vmax, amax)
-    else:
+    goal = tg.return_mdeg
+    if angle <= goal:
         tg.stay(angle, vmax, amax)
+    elif goal == core.cfg.rest_angle_mdeg:
+        tg.go_back(goal, vmax, amax)
+    else:
+        # horizontal over a rest angle below it: with the lock open the clamp would hold
+        # every target at the rest angle
+        tg.aim(goal, vmax, amax)
 
 
 def latch(core):
@@ -185,7 +198,7 @@ def step_latch(core, st):
         if st == FAULT and not can_move(core):
             latch(core)
         elif core.plan.done():
-            if short_of_rest(core):
+            if short_of_rest(core, core.targets.return_mdeg):
                 # the return lost steps too few for the runaway check to see (under its
                 # tolerance), a heavy load at the e-stop's or a fault's speed: take the
                 # steps from the IMU again and try on, or give up
@@ -195,13 +208,14 @@ def step_latch(core, st):
                 else:
                     raise_fault(core, faults.RUNAWAY)
             else:
-                core.phase = P_LATCHED
+                _end_at_rest(core)
 
 
-def short_of_rest(core):
+def short_of_rest(core, goal_mdeg):
     """A return arrived by its steps, but the IMU (with the offset it took at rest,
     RunawayCheck.safe_offset_mdeg) puts the table clearly head-down of the steps and of
-    the rest angle: the return lost steps, and the person is still head-down. Then it
+    the return's goal_mdeg (the rest angle; horizontal for the ankle lock's): the return
+    lost steps, and the person is still head-down. Then it
     goes the lift path (a try at the slowest speed, give up with the alarm if none moves
     it), never a plain latch.
 
@@ -209,20 +223,57 @@ def short_of_rest(core):
     (attack18d: a threshold of 0 made IMU noise a RUNAWAY at horizontal): the offset was
     taken at the anchor and the IMU reads here, each within IMU_CAL_ERR_MDEG of the
     truth (head-down sessions need the calibration), so their difference may be twice
-    that from the rest angle; and lift.PROGRESS_MIN_MDEG from the steps, the progress a
+    that from the goal; and lift.PROGRESS_MIN_MDEG from the steps, the progress a
     further try must show."""
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
     a = est.angle_mdeg + core.sup.runaway.safe_offset_mdeg()
     return (a - core.pos.steps_mdeg > PROGRESS_MIN_MDEG
-            and a - core.cfg.rest_angle_mdeg > 2 * IMU_CAL_ERR_MDEG)
+            and a - goal_mdeg > 2 * IMU_CAL_ERR_MDEG)
+
+
+def _end_at_rest(core):
+    """A fault's or the e-stop's return arrived at its goal (the rest angle, or
+    horizontal for the ankle lock's), not short by short_of_rest's margins - yet the IMU
+    may put the table 0.5-1 deg head-down of it. The evidence
+    cannot tell a table stuck there from the two IMU readings' own error, so it earns
+    one further try (logged): head-up by what the IMU says is missing, at most 1 deg, at
+    the slowest speed (the most torque). Wrong, it leaves the table that much head-up of
+    the goal, harmless; still short after it, the return gives up: latched with the alarm,
+    the reason logged (E_GAVE_UP), the crank instructions - never a silent latch."""
+    lift = core.lift
+    d = _imu_head_down_of_rest(core)
+    if d > IMU_CAL_ERR_MDEG:
+        if not lift.tried_end:
+            lift.tried_end = True
+            core.log.add(core.now_ms, E_SHORT_END, core.fault, d)
+            if d > 2 * IMU_CAL_ERR_MDEG:
+                d = 2 * IMU_CAL_ERR_MDEG
+            tg = core.targets
+            # unclamped: the rest owed would clamp it to the rest angle; at most 1 deg
+            # head-up of rest is inside the travel whatever the rest angle
+            tg.aim(tg.return_mdeg - d, tg.v_home, tg.a_jog)
+            return  # P_TO_REST: judged again on arrival
+        if not lift.gave_up:
+            lift.gave_up = True
+            core.log.add(core.now_ms, E_GAVE_UP, core.fault, core.est.angle_mdeg)
+    core.phase = P_LATCHED
+
+
+def _imu_head_down_of_rest(core):
+    """How far the IMU (with the offset it took at rest) puts the table head-down of the
+    return's goal; 0 without a trusted IMU."""
+    est = core.est
+    if not (core.pos.imu_trusted and est.valid):
+        return 0
+    return est.angle_mdeg + core.sup.runaway.safe_offset_mdeg() - core.targets.return_mdeg
 
 
 def arrived_short(core):
     """The normal return's arrival at the rest angle (steps.py): short of it by the IMU,
     the steps are taken as lost and the fault's return takes over (the lift path)."""
-    if not short_of_rest(core):
+    if not short_of_rest(core, core.cfg.rest_angle_mdeg):
         return False
     core.pos.steps_trusted = False
     raise_fault(core, faults.RUNAWAY)

@@ -21,6 +21,7 @@ import liftcheck
 import programs
 import reactions
 import states
+from commissioning import imu_err_mdeg
 from micropython import const
 from restguard import NO_TARGET
 from signals import SW_DOWN, SW_UP
@@ -123,7 +124,7 @@ def boot_step(core, dt, inp):
         reactions.raise_fault(core, code)
         return
     if core.boot_estop:
-        reactions.emergency(core, 3)
+        reactions.emergency(core, 3, core.cfg.rest_angle_mdeg)
         return
     if core.switches.at_home_switch:
         core.enter(states.READY)
@@ -194,8 +195,7 @@ def _step_return(core, dt):
     elif ph == P_RESTING:
         core.timer_ms -= dt
         if core.timer_ms <= 0 and not core.targets.rest.owed:
-            core.phase = P_TO_LOADING
-            _return_to(core, core.cfg.loading_angle_mdeg)
+            _to_loading(core)
     elif ph == P_TO_LOADING:
         if core.pos.homed:
             core.enter(states.READY)
@@ -305,8 +305,24 @@ def start_return(core):
         core.phase = P_TO_REST
         _return_to(core, cfg.rest_angle_mdeg)
     else:
-        core.phase = P_TO_LOADING
+        _to_loading(core)
+
+
+def _to_loading(core):
+    """The return's last leg. Not homed, the count is the IMU's (after a power cut): an
+    uncalibrated part 3 deg off put the counted loading angle past the frame stop, 1 deg
+    beyond it (attack18d 4). So the leg ends the IMU's worst error short of the switch,
+    and homing's approach, which stops on the switch, goes the rest of the way."""
+    cfg = core.cfg
+    core.phase = P_TO_LOADING
+    if core.pos.homed:
         _return_to(core, cfg.loading_angle_mdeg)
+        return
+    t = unhomed_loading_mdeg(cfg)
+    if core.pos.angle_mdeg <= t + cfg.arrive_tol_mdeg:
+        start_homing(core)  # already there (a stop on the way up)
+    else:
+        _return_to(core, t)
 
 
 def _return_to(core, target_mdeg):
@@ -315,6 +331,14 @@ def _return_to(core, target_mdeg):
         tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
     else:
         tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
+
+
+def unhomed_loading_mdeg(cfg):
+    """Not homed, the counted angle a way to the loading position may aim at: the IMU's
+    worst error short of the home switch (the switch, by homing, says the rest)."""
+    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
+    # a switch set within that error of the rest angle: never aim head-down of rest
+    return t if t < cfg.rest_angle_mdeg else cfg.rest_angle_mdeg
 
 
 def start_homing(core):

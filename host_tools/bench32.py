@@ -121,10 +121,10 @@ def build(work_dir):
 
 
 def tick_bench(fw_dir, work_dir, quick):
-    n, warm = (300, 50) if quick else (2000, 200)
+    n, warm, deep = (300, 50, 20000) if quick else (2000, 200, 60000)  # bench.tick_script
     rig_dir = os.path.join(paths.ROOT, "tests", "core")
     code = ("import sys\nsys.path[:0] = [%r, %r, %r]\nimport bench32_mpy\n"
-            "bench32_mpy.tick_main(%d, %d)\n" % (HERE, fw_dir, rig_dir, n, warm))
+            "bench32_mpy.tick_main(%d, %d, %d)\n" % (HERE, fw_dir, rig_dir, n, warm, deep))
     # a small heap: the allocation pass's gc.mem_alloc() walks all of it, twice a tick
     return run_mpy32(code, [fw_dir, rig_dir, paths.TABLE_PARAMS,
                             os.path.join(HERE, "bench_mpy.py"),

@@ -515,7 +515,7 @@ def _import_steps(r, fw_dir, order):
         r["modules"][name] = _live() - before
 
 
-def tick_main(n, warm):
+def tick_main(n, warm, deep_mdeg=60000):
     """host_tools/bench_mpy.py tick_main(), its two passes as two steps: the 32-bit port
     collects the timing pass's garbage (its clock reads) before the allocation pass, whose
     gc.mem_alloc() calls walk the whole heap."""
@@ -525,9 +525,9 @@ def tick_main(n, warm):
 
     def timing():
         yield
-        r["tb"] = bench_mpy._pass(n, warm, False)
+        r["tb"] = bench_mpy._pass(n, warm, False, deep_mdeg)
         yield
-        r["ta"] = bench_mpy._pass(n, warm, True)
+        r["ta"] = bench_mpy._pass(n, warm, True, deep_mdeg)
 
     def report():
         tb, ta = r["tb"], r["ta"]

@@ -2,7 +2,7 @@
 
 Started by host_tools/bench.py as a subprocess; each prints one line `BENCH_JSON {...}`.
 
-tick_main(n, warm)
+tick_main(n, warm, deep_mdeg)
     The cost and the heap allocation of one Core.tick (core state machine, estimator,
     safety checks; no I/O) per state, on the kinematic stand-in of tests/core/rig.py.
     Runs unchanged on the MicroPython unix port and on CPython. The stand-in prepares
@@ -13,7 +13,8 @@ tick_main(n, warm)
     separate, because gc.mem_alloc() walks the heap and would evict the caches of the
     tick it is timing. A tick counts for a state when state and phase are the same
     before and after it (steady state); the first `warm` such ticks of each state are
-    left out. The script visits every state: boot, homing, ready, moving to 60 deg,
+    left out. The script visits every state: boot, homing, ready, moving to deep_mdeg
+    (60 deg; the quick run's 20 deg: the same states in about 3/4 of the ticks),
     holding, emergency return and its latch, the normal return, jogging, a fault with
     its reduced-speed return and latch, recovery.
 
@@ -183,7 +184,7 @@ def _labels():
     return t
 
 
-def _script(tb, n):
+def _script(tb, n, deep_mdeg):
     """Visit every state until moving, holding and emergency have n samples each."""
     from rig import Rig
 
@@ -195,8 +196,8 @@ def _script(tb, n):
     while not all(tb.bin(k).full() for k in main):
         cycles += 1
         assert cycles < 50, "the script does not reach every state"
-        _deep_cycle(tb, rig, n)
-    _fault_and_recovery(tb, n)
+        _deep_cycle(tb, rig, n, deep_mdeg)
+    _fault_and_recovery(tb, n, deep_mdeg)
 
 
 _BIG = 600000  # a bound on any single leg, in ticks (never reached by a working core)
@@ -223,15 +224,15 @@ def _boot_and_home(tb, rig, n):
     assert rig.core.homed and rig.core.fault == faults.NONE, "homing failed"
 
 
-def _deep_cycle(tb, rig, n):
-    """To 60 deg, hold, e-stop, the emergency return and its latch, ack, return; then a
+def _deep_cycle(tb, rig, n, deep_mdeg):
+    """To deep_mdeg, hold, e-stop, the emergency return and its latch, ack, return; then a
     jog down and its stop."""
     from signals import SW_DOWN
     from states import C_ACK, C_ESTOP, C_GOTO, C_RETURN, EMERGENCY_RETURN, HOLDING, READY
 
-    rig.core.command(C_GOTO, 60000)
-    tb.run(rig, _state_is(HOLDING), _BIG)  # moving (about 30 s)
-    tb.run(rig, _never, min(n + tb.warm, 3000))  # holding at 60 deg
+    rig.core.command(C_GOTO, deep_mdeg)
+    tb.run(rig, _state_is(HOLDING), _BIG)  # moving (about 30 s to 60 deg)
+    tb.run(rig, _never, min(n + tb.warm, 3000))  # holding there
     assert rig.core.state == HOLDING, rig.core.state
     rig.core.command(C_ESTOP)
     tb.run(rig, lambda r: r.core.phase == 4, _BIG)  # emergency return to horizontal
@@ -250,17 +251,18 @@ def _deep_cycle(tb, rig, n):
     tb.run(rig, _state_is(READY), _BIG)
 
 
-def _fault_and_recovery(tb, n):
-    """A fault during a move: the reduced-speed return and the latch (its own rig, as
-    the IMU stays untrusted afterwards); then a boot away from the loading position."""
+def _fault_and_recovery(tb, n, deep_mdeg):
+    """A fault during a move (to 2/3 of deep_mdeg, the IMU lost past half of it): the
+    reduced-speed return and the latch (its own rig, as the IMU stays untrusted
+    afterwards); then a boot away from the loading position."""
     from rig import Rig
     from states import C_GOTO, FAULT, RECOVERY
 
     rig = Rig()
     rig.ready_homed()
     rig.profile.max_mdeg = 60000
-    rig.core.command(C_GOTO, 40000)
-    tb.run(rig, lambda r: r.plant.angle_mdeg() > 30000, _BIG)
+    rig.core.command(C_GOTO, deep_mdeg * 2 // 3)
+    tb.run(rig, lambda r: r.plant.angle_mdeg() > deep_mdeg // 2, _BIG)
     rig.plant.imu_error = 19  # ENODEV: the IMU is gone
     tb.run(rig, _state_is(FAULT), 2000)
     tb.run(rig, lambda r: r.core.phase == 4, _BIG)
@@ -300,12 +302,12 @@ def _us(v):
     return v if MPY else v / 1000.0
 
 
-def _pass(n, warm, alloc):
+def _pass(n, warm, alloc, deep_mdeg=60000):
     tb = _TickBench(n, warm, alloc)
     gc.collect()
     gc.disable()
     try:
-        _script(tb, n)
+        _script(tb, n, deep_mdeg)
     finally:
         gc.enable()
     return tb
@@ -325,10 +327,10 @@ def _alloc_probe():
     return (a1 - a0) if x else 0
 
 
-def tick_main(n=3000, warm=200):
+def tick_main(n=3000, warm=200, deep_mdeg=60000):
     """Measure; print BENCH_JSON with per-state and pooled figures."""
-    tb = _pass(n, warm, False)  # timing
-    ta = _pass(n, warm, True) if MPY else None  # allocation (MicroPython only)
+    tb = _pass(n, warm, False, deep_mdeg)  # timing
+    ta = _pass(n, warm, True, deep_mdeg) if MPY else None  # allocation (MicroPython only)
     per_state = {}
     pooled = []
     worst_alloc = 0 if MPY else None
@@ -515,4 +517,4 @@ if __name__ == "__main__":
     sys.path.insert(0, _here + "/../tests/core")
     sys.path.insert(0, _here + "/../firmware")
     if sys.argv[1] == "tick":
-        tick_main(int(sys.argv[2]), int(sys.argv[3]))
+        tick_main(*[int(a) for a in sys.argv[2:5]])

@@ -55,9 +55,10 @@ class RecoveryProbe:
             t += c.rest_pause_ms
         t += invariants.trapezoid_ms(min(angle_mdeg, c.rest_angle_mdeg) - c.loading_angle_mdeg,
                                      v, a)
-        # homing: approach, brake, retract, slow approach over the retract, park
-        t += 2 * invariants.trapezoid_ms(c.homing_retract_mdeg, v, a)
-        t += 1000.0 * (c.homing_retract_mdeg + 1000) / c.homing_slow_mdeg_s
+        # homing: approach, brake, and twice (the edge must repeat, homing.py) a retract
+        # and a slow approach over it; park
+        t += 3 * invariants.trapezoid_ms(c.homing_retract_mdeg, v, a)
+        t += 2000.0 * (c.homing_retract_mdeg + 1000) / c.homing_slow_mdeg_s
         return t + 10000.0  # margin: ticks, ramps, the switch's debounce samples
 
     def _fail_recovery(self, text):

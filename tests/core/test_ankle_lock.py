@@ -13,7 +13,7 @@ Covers: HZ-22
 import faults
 import programs
 from anklelock import ESTOP_ANKLE
-from events import E_ANKLE_LOCK, E_COMMAND, E_ESTOP
+from events import E_ANKLE_LOCK, E_COMMAND, E_ESTOP, E_SHORT_END
 from rig import Rig
 from signals import IND_ALARM, SW_ANKLE_LOCK, SW_DOWN, SW_START, SW_UP
 from states import (
@@ -258,3 +258,20 @@ def test_opened_on_the_way_to_loading_stops_there_until_a_deliberate_head_up_com
     assert r.core.command(C_RETURN) == OK
     r.run_until(lambda x: x.core.state == READY, 120000)
     assert len(r.events(E_ANKLE_LOCK)) == 1
+
+
+def test_with_the_rest_angle_below_horizontal_the_return_is_judged_at_horizontal():
+    """rest_angle_mdeg -10000: the ankle lock's emergency return goes to horizontal, and
+    its arrival is judged there (the return's own goal), not at the rest angle: 10 deg
+    "head-down of rest" at horizontal is no shortfall, no further try toward -10 deg."""
+    r = Rig(rest_angle_mdeg=-10000)
+    _held(r, 20000)
+    _lock(r, False)
+    r.tick(ANKLE_SAMPLES)
+    assert r.core.state == EMERGENCY_RETURN and r.core.targets.return_mdeg == 0
+    r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 20000)
+    r.tick(300)
+    assert r.core.phase == P_LATCHED and not r.out.enable
+    assert abs(r.plant.angle_mdeg()) <= 200, r.plant.angle_mdeg()
+    assert not r.events(E_SHORT_END) and not r.core.lift.gave_up
+

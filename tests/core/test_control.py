@@ -670,7 +670,8 @@ def test_de_energised_outputs_are_the_safe_outputs():
 
 def test_home_on_a_table_not_yet_homed_homes_once():
     """`home` in READY before any homing started homing and also left itself pending,
-    so the table homed a second time after parking (about 12.5 s instead of 6)."""
+    so the table homed a second time after parking (then about 12.5 s instead of 6; one
+    homing now takes 10.8 s: the edge is met on two slow approaches, attack18d 8)."""
     rig = Rig()
     rig.boot()
     assert rig.core.command(C_HOME) == OK
@@ -678,4 +679,4 @@ def test_home_on_a_table_not_yet_homed_homes_once():
     rig.tick(50)
     assert rig.core.state == READY and rig.core.homed
     assert len(rig.events(E_HOMED)) == 1
-    assert took < 9000, took
+    assert took < 13000, took

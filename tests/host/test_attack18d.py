@@ -7,7 +7,6 @@ criterion names). The docstring says the setup, what happened, what should happe
 the numbers. They are meant to fail until the firmware is fixed; not regression tests yet.
 """
 
-import pytest
 import states as S
 from events import E_IMU_UNCALIBRATED
 
@@ -298,10 +297,6 @@ def test_a_slide_early_in_the_hold_exceeds_the_documented_slowed_return_bound():
         h.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue #18, open: a home-wire open of 300-400 ms within "
-                   "about 1 deg of the edge passes the 200 ms dwell and the IMU's 0.5 deg "
-                   "agreement; the planned fix (the edge must repeat on a second slow approach, "
-                   "about 5 s more per homing) is not built yet")
 def test_a_400_ms_home_wire_open_0_7_deg_before_the_edge_passes_both_homing_checks():
     """Setup: commissioned table, 80 kg; the calibrated IMU reads 0.38 deg head-up of the
     truth at the loading end (simulated as a 0.3 deg mount shift on the simulator's part:

@@ -288,7 +288,7 @@ _genuine.App(board_vdev.current).run()
 """
 
 
-def test_vdev_an_unlisted_directory_is_the_manifest_fault(tmp_path):
+def test_vdev_an_unlisted_directory_is_the_manifest_fault(tmp_path, code_dir):
     """F2 end to end: a directory app/ (no __init__) put in the board's root in the
     service mode. Its code still runs at import (a deliberate change is outside the
     manifest: README), but the firmware it starts finds app/ and latches the MANIFEST
@@ -297,7 +297,7 @@ def test_vdev_an_unlisted_directory_is_the_manifest_fault(tmp_path):
     (fs / "app").mkdir(parents=True)
     (fs / "app" / "App.py").write_text(_APP_SHADOW)
     v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal",
-             "exit")
+             "exit", mpy_dir=code_dir)
     try:
         v.wait_state(("running",), timeout_s=60)
         t = SerialTransport(v.port)

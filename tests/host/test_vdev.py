@@ -156,14 +156,6 @@ def _ok(reply):
     return reply
 
 
-@pytest.fixture(scope="session")
-def code_dir(tmp_path_factory):
-    """Where every vdev of this pytest process compiles the firmware: the first vdev
-    compiles it, the others find it up to date (about 2 CPU s saved per vdev started).
-    Per process, so pytest-xdist workers never write the same files."""
-    return str(tmp_path_factory.mktemp("vdev_code") / "mpy")
-
-
 def _running_vdev(tmp_path_factory, name, heap, code_dir):
     """A virtual device running until its fixture's tests are done; it must stop cleanly
     and leave no process and no port symlink behind."""

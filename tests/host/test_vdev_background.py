@@ -22,9 +22,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MICROPYTHON),
                                 reason="needs .venv's micropython (make venv)")
 
 
-def _vdev_cmd(d):
+def _vdev_cmd(d, mpy_dir):
     return [sys.executable, "-m", "host_tools.vdev", "--port", os.path.join(d, "ttyV"),
-            "--fs", os.path.join(d, "fs"), "--mpy-dir", os.path.join(d, "mpy"),
+            "--fs", os.path.join(d, "fs"), "--mpy-dir", mpy_dir,
             "--state", os.path.join(d, "state.json"), "--speed", "10"]
 
 
@@ -85,12 +85,12 @@ def _proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]  # R, S, T (stopped)...
 
 
-def test_a_background_job_leaves_the_terminal_alone_and_takes_it_back_at_fg(tmp_path):
+def test_a_background_job_leaves_the_terminal_alone_and_takes_it_back_at_fg(tmp_path, code_dir):
     d = str(tmp_path)
     log = os.path.join(d, "log")
     term = Terminal(["bash", "--norc", "--noprofile", "-i"])
     try:
-        term.type(" ".join(_vdev_cmd(d)) + " >%s 2>&1 & echo BGPID=$!\n" % log)
+        term.type(" ".join(_vdev_cmd(d, code_dir)) + " >%s 2>&1 & echo BGPID=$!\n" % log)
         assert term.read_until(lambda t: b"BGPID=" in t.out.replace(b"BGPID=$!", b""), 20), (
             term.out)
         pid = int(term.out.replace(b"BGPID=$!", b"").split(b"BGPID=")[1].split()[0])

@@ -13,9 +13,9 @@ from host_tools.console import ClientError, ConsoleClient, SerialTransport
 PIN = "2468"
 
 
-def test_the_bringup_console_from_the_service_mode(tmp_path):
+def test_the_bringup_console_from_the_service_mode(tmp_path, code_dir):
     v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
-             "--service-boot")
+             "--service-boot", mpy_dir=code_dir)
     try:
         v.wait_state(("maintenance",), timeout_s=60)
         t = SerialTransport(v.port)

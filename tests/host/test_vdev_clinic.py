@@ -14,7 +14,7 @@ import io
 import os
 
 import pytest
-from test_vdev import MICROPYTHON, MPREMOTE, SESSION_HEAP, Vdev, code_dir  # noqa: F401
+from test_vdev import MICROPYTHON, MPREMOTE, SESSION_HEAP, Vdev
 
 from host_tools import console
 
@@ -35,7 +35,7 @@ def _client(port, *args):
     return rc, out.getvalue()
 
 
-def test_a_clinic_day(tmp_path, code_dir):  # noqa: F811 (test_vdev's fixture)
+def test_a_clinic_day(tmp_path, code_dir):
     v = Vdev(tmp_path, "--heapsize", SESSION_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
              mpy_dir=code_dir)
     try:

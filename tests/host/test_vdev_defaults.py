@@ -15,10 +15,11 @@ pytestmark = pytest.mark.skipif(
     reason="needs .venv's micropython and mpremote (make venv)")
 
 
-def test_the_vdev_runs_with_its_default_heap(tmp_path, monkeypatch):
+def test_the_vdev_runs_with_its_default_heap(tmp_path, monkeypatch, code_dir):
     monkeypatch.delenv("VDEV_HEAPSIZE", raising=False)
     monkeypatch.delenv("VDEV_CODE", raising=False)  # the vdev process inherits these
-    v = Vdev(tmp_path, "--speed", "10", "--on-fatal", "exit")  # no --heapsize, no --code
+    # no --heapsize, no --code; the firmware compiled once per pytest process (code_dir)
+    v = Vdev(tmp_path, "--speed", "10", "--on-fatal", "exit", mpy_dir=code_dir)
     try:
         st = v.wait_state(("running", "fatal"), timeout_s=60)
         assert st["state"] == "running", st.get("fatal")

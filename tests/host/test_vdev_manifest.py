@@ -35,9 +35,9 @@ class _CutBoard(deploy.Board):
 
 
 def test_a_deploy_cut_after_its_first_file_boots_into_the_manifest_fault(tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch, code_dir):
     v = Vdev(tmp_path, "--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
-             "--service-boot")
+             "--service-boot", mpy_dir=code_dir)
     try:
         v.wait_state(("maintenance",), timeout_s=60)
         with open(os.path.join(v.fs, "manifest.txt")) as f:  # the factory's, at start
