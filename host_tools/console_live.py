@@ -119,7 +119,10 @@ def live_view(client, seconds=None, out=None, keys=None, clock=time.monotonic):
                   refresh_per_second=10) as live:
             while end is None or clock() < end:
                 now = clock()
-                if now >= next_status:
+                # not while a jog key is held: the console writes status's two dozen
+                # fields over about 12 ticks before it takes the next line, which would
+                # hold the keep-alive back past the firmware's 200 ms and stop the jog
+                if now >= next_status and jog.direction is None:
                     next_status = now + STATUS_S
                     view.on_status(client.request("status"))
                 if keys is not None and not _act(client, view, jog, keys(), now):
