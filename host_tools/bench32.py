@@ -30,23 +30,24 @@ small ints, 16-byte GC blocks, 4-byte pointers, boxed floats.
   tick before or the pass's own commanded pulses; firmware/app.py standing_still()) over
   the same session, on the supported board: the ESP32_GENERIC-SPIRAM image on an
   ESP32-WROVER-E, whose heap starts at 56 KB in PSRAM and doubles when a collection
-  leaves too little room (SPIRAM_HEAP_FIRST .. SPIRAM_HEAP_MAX).
-  gc_in_moving_ticks_wroom_stock: the same on the stock image of a board without PSRAM
-  (ESP32_HEAP_CAP, no growth past it): missed, the heap after boot is above it.
-  gc_ms_estimate_psram: a collection's stall on the supported board, every block of the
+  leaves too little room (SPIRAM_HEAP_FIRST .. SPIRAM_HEAP_MAX). This port collects
+  only between steps (README "The 32-bit MicroPython"), so it cannot show one: the
+  figure is py/gc.c's rule applied to what it measured (bench32_mpy._Session._model):
+  the threshold is off (firmware/app.py), so a collection lands in the pass whose
+  allocation takes the heap in use past the heap's capacity, and the loop's own
+  collections (only where the table stands still) bring it back to the live heap.
+- gc_in_moving_ticks_wroom_stock: the same rule on the stock image of a board without
+  PSRAM (ESP32_HEAP_CAP, no growth past it): missed, the heap after boot is above it.
+  details.mpy32.gc_unix has the same session on the 64-bit unix port with its real GC
+  (bench32_mpy.gc_main), in a heap with twice the stock model's free room after boot
+  (objects there take about twice the room), or more where importing needs it (grown
+  16 KB at a time; heap_free_boot_bytes says what it got), collections seen as drops of
+  the heap in use: a cross-check of the model with a real collector.
+- gc_ms_estimate_psram: a collection's stall on the supported board, every block of the
   heap its model ends with at GC_PSRAM_US_PER_BLOCK (a published ESP32 SPIRAM figure,
-  cited there); held against the heartbeat's shortest hold time (24 ms) here, and
-  against the watchdog in tests/host/test_board_esp32_gc.py. This port collects only between steps (README "The 32-bit
-  MicroPython"), so it cannot show one: the figure is py/gc.c's rule applied to what it
-  measured (bench32_mpy._Session._model): the threshold is off (firmware/app.py), so a
-  collection lands in the pass whose allocation takes the heap in use past the chip's
-  capacity (ESP32_HEAP_CAP), and the loop's own collections (only where the table
-  stands still) bring it back to the live heap. details.mpy32.gc_unix has the same
-  session on the 64-bit unix port with its real GC (bench32_mpy.gc_main), in a heap
-  with twice the model's free room after boot (objects there take about twice the
-  room), or more where importing needs it (grown 16 KB at a time; heap_free_boot_bytes
-  says what it got), collections seen as drops of the heap in use: a cross-check of
-  the model with a real collector.
+  cited there; details.mpy32.gc_psram has the basis); held against the heartbeat's
+  shortest hold time (24 ms) here, and the loop's collections on the chip model against
+  the watchdog in tests/host/test_board_esp32_gc.py.
 """
 
 import json
