@@ -86,14 +86,16 @@ ESP32_HEAP_CAP = 140 * 1024
 GC_BLOCK_BYTES = 16  # BYTES_PER_BLOCK, 4-byte words (py/gc.c)
 SPIRAM_HEAP_FIRST = 56 * 1024 * 128 // 131
 SPIRAM_HEAP_MAX = 4 * 1024 * 1024 * 128 // 131
-# A collection's cost per block of a PSRAM heap: 286 ms (gc.collect() timed with
-# ticks_us) on an ESP32 with SPIRAM in 2022 (github.com/peterhinch/micropython-micro-gui
-# issue 10, 2022-03-24; MicroPython 1.18, whose ports/esp32/main.c made the whole 4 MB of
-# PSRAM the heap and whose sweep visited every block: the sweep stops at the last used
-# block since 1.21, commit 2dcd745434), over 4 MB / 16 = 262,144 blocks: 1.09 us a block,
-# marking included (a small live heap there). The same issue: 2 ms without SPIRAM (about
-# 110 KB of internal RAM, 0.3 us a block). Used on every block of the heap the model
-# ends with (an upper bound for 1.27, which sweeps up to the last used block only).
+# A collection's cost per block of a PSRAM heap: 286 ms on an ESP32 with SPIRAM
+# (github.com/peterhinch/micropython-micro-gui issue 10, 2022-03-24), timed with ticks_us
+# around gc.collect() and gc.threshold(gc.mem_free() // 4 + gc.mem_alloc()) - two more
+# walks of the allocation table, so an upper bound for the collection - on MicroPython
+# of then (1.18: ports/esp32/main.c made the whole PSRAM the heap, 4 MB on a WROVER, and
+# the sweep visited every block; it stops at the last used block since 1.21, commit
+# 2dcd745434): 4 MB / 16 = 262,144 blocks, 1.09 us a block, marking included (a small
+# live heap there). The same thread: 2 ms without SPIRAM. Used on every block of the heap
+# the model ends with (an upper bound again for 1.27). Had that heap been 2 MB, the
+# figure doubles (README "The supported board: PSRAM").
 GC_PSRAM_US_PER_BLOCK = 286475 / (4 * 1024 * 1024 // GC_BLOCK_BYTES)
 # What a collection's stall is held against (firmware/app.py collects only where the
 # table stands still): the heartbeat monostable's hold time, 37 ms nominal and 24 ms for
