@@ -129,7 +129,7 @@ deploy: $(STAMP) mpy ## Compile and copy changed firmware to a board: make deplo
 console: $(STAMP) ## Open the console client: make console PORT=/dev/ttyUSB0 (or build/ttyV)
 	$(BIN)/python -m host_tools.console --port "$(PORT)"
 
-flash-micropython: $(STAMP) ## Put MicroPython on a new ESP32: make flash-micropython PORT=... FW=file.bin
+flash-micropython: $(STAMP) ## Put MicroPython on a new ESP32: make flash-micropython PORT=... FW=ESP32_GENERIC-SPIRAM-...bin
 	$(BIN)/python -m host_tools.flash --port "$(PORT)" --firmware "$(FW)"
 
 # Graphviz (dot) draws the harness; a Debian package, pinned to the version the

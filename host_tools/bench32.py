@@ -28,17 +28,26 @@ small ints, 16-byte GC blocks, 4-byte pointers, boxed floats.
   added to the heap. This port's heap grows on demand: it measures, it never refuses.
 - gc_in_moving_ticks: garbage collections in loop passes where the table was moving (the
   tick before or the pass's own commanded pulses; firmware/app.py standing_still()) over
-  the same session. This port collects only between steps (README "The 32-bit
-  MicroPython"), so it cannot show one: the figure is py/gc.c's rule applied to what it
-  measured (bench32_mpy._Session._model): the threshold is off (firmware/app.py), so a
-  collection lands in the pass whose allocation takes the heap in use past the chip's
-  capacity (ESP32_HEAP_CAP), and the loop's own collections (only where the table
-  stands still) bring it back to the live heap. details.mpy32.gc_unix has the same
-  session on the 64-bit unix port with its real GC (bench32_mpy.gc_main), in a heap
-  with twice the model's free room after boot (objects there take about twice the
-  room), or more where importing needs it (grown 16 KB at a time; heap_free_boot_bytes
-  says what it got), collections seen as drops of the heap in use: a cross-check of
-  the model with a real collector.
+  the same session, on the supported board: the ESP32_GENERIC-SPIRAM image on an
+  ESP32-WROVER-E, whose heap starts at 56 KB in PSRAM and doubles when a collection
+  leaves too little room (SPIRAM_HEAP_FIRST .. SPIRAM_HEAP_MAX). This port collects
+  only between steps (README "The 32-bit MicroPython"), so it cannot show one: the
+  figure is py/gc.c's rule applied to what it measured (bench32_mpy._Session._model):
+  the threshold is off (firmware/app.py), so a collection lands in the pass whose
+  allocation takes the heap in use past the heap's capacity, and the loop's own
+  collections (only where the table stands still) bring it back to the live heap.
+- gc_in_moving_ticks_wroom_stock: the same rule on the stock image of a board without
+  PSRAM (ESP32_HEAP_CAP, no growth past it): missed, the heap after boot is above it.
+  details.mpy32.gc_unix has the same session on the 64-bit unix port with its real GC
+  (bench32_mpy.gc_main), in a heap with twice the stock model's free room after boot
+  (objects there take about twice the room), or more where importing needs it (grown
+  16 KB at a time; heap_free_boot_bytes says what it got), collections seen as drops of
+  the heap in use: a cross-check of the model with a real collector.
+- gc_ms_estimate_psram: a collection's stall on the supported board, every block of the
+  heap its model ends with at GC_PSRAM_US_PER_BLOCK (a published ESP32 SPIRAM figure,
+  cited there; details.mpy32.gc_psram has the basis); held against the heartbeat's
+  shortest hold time (24 ms) here, and the loop's collections on the chip model against
+  the watchdog in tests/host/test_board_esp32_gc.py.
 """
 
 import json
@@ -63,6 +72,38 @@ ESP32_MHZ = 240
 # the largest free IDF block, about 30 KB (shared/reference/micropython-esp32.md)
 ESP32_HEAP_CAP = 140 * 1024
 
+# The supported board (issue #20): ESP32_GENERIC-SPIRAM on an ESP32-WROVER-E (8 MB PSRAM).
+# MicroPython 1.27 (ports/esp32/main.c, mpconfigport.h) starts the GC heap with one area
+# of MICROPY_GC_INITIAL_HEAP_SIZE (56 KB on the ESP32) from malloc(), which that image
+# serves from PSRAM (boards/sdkconfig.spiram: SPIRAM_USE_MALLOC, and anything over
+# SPIRAM_MALLOC_ALWAYSINTERNAL = 8 KB tries PSRAM first, commit 98fd784), and
+# MICROPY_GC_SPLIT_HEAP_AUTO adds an area when a collection leaves too little room:
+# py/gc.c gc_try_add_heap() doubles the total each time, up to the largest free block
+# (gccollect.c gc_get_max_new_split): about the 4 MB of PSRAM the original ESP32 maps
+# (ESP-IDF api-guides/external-ram.rst "up to 4 MB"; an 8 MB part's upper half only
+# through the himem API). An area costs 1/64 + 1/128 of its size in allocation and
+# finaliser tables (py/gc.c gc_setup_area): usable = raw x 128 / 131.
+GC_BLOCK_BYTES = 16  # BYTES_PER_BLOCK, 4-byte words (py/gc.c)
+SPIRAM_HEAP_FIRST = 56 * 1024 * 128 // 131
+SPIRAM_HEAP_MAX = 4 * 1024 * 1024 * 128 // 131
+# A collection's cost per block of a PSRAM heap: 286 ms on an ESP32 with SPIRAM
+# (github.com/peterhinch/micropython-micro-gui issue 10, 2022-03-24), timed with ticks_us
+# around gc.collect() and gc.threshold(gc.mem_free() // 4 + gc.mem_alloc()) - two more
+# walks of the allocation table, so an upper bound for the collection - on MicroPython
+# of then (1.18: ports/esp32/main.c made the whole PSRAM the heap, 4 MB on a WROVER, and
+# the sweep visited every block; it stops at the last used block since 1.21, commit
+# 2dcd745434): 4 MB / 16 = 262,144 blocks, 1.09 us a block, marking included (a small
+# live heap there). The same thread: 2 ms without SPIRAM. Used on every block of the heap
+# the model ends with (an upper bound again for 1.27). Had that heap been 2 MB, the
+# figure doubles (README "The supported board: PSRAM").
+GC_PSRAM_US_PER_BLOCK = 286475 / (4 * 1024 * 1024 // GC_BLOCK_BYTES)
+# What a collection's stall is held against (firmware/app.py collects only where the
+# table stands still): the heartbeat monostable's hold time, 37 ms nominal and 24 ms for
+# a low-tolerance part (hardware/safety_wiring.md), and the shortest watchdog timeout
+# table_params may set (firmware/config.py wdt_timeout_ms 200..8000).
+HEARTBEAT_HOLD_MS = (24, 37)
+WDT_MIN_MS = 200
+
 # (key, comparison, target, unit), as host_tools/bench.py's TARGETS (issue #20)
 TARGETS = (
     ("tick_alloc_bytes_32bit", "==", 0, "B"),
@@ -71,6 +112,8 @@ TARGETS = (
     ("heap_boot_bytes_32bit", "<=", 81920, "B"),
     ("heap_peak_bytes_32bit", "<=", 98304, "B"),
     ("gc_in_moving_ticks", "==", 0, ""),
+    ("gc_in_moving_ticks_wroom_stock", "==", 0, ""),
+    ("gc_ms_estimate_psram", "<=", HEARTBEAT_HOLD_MS[0], "ms"),
 )
 KEYS = tuple(t[0] for t in TARGETS)
 
@@ -141,9 +184,9 @@ def session_bench(fw_dir, work_dir, quick):
     rig_dir = os.path.join(paths.ROOT, "tests", "core")
     fs_root = "/tmp/bench32-fs"  # inside the port's own in-memory filesystem
     code = ("import os\nos.mkdir(%r)\nimport sys\nsys.path.insert(0, %r)\n"
-            "import bench32_mpy\nbench32_mpy.session_main(%r, %r, %r, %r, %r, %d)\n"
+            "import bench32_mpy\nbench32_mpy.session_main(%r, %r, %r, %r, %r, %d, %r)\n"
             % (fs_root, HERE, fw_dir, rig_dir, paths.TABLE_PARAMS, fs_root, bool(quick),
-               ESP32_HEAP_CAP))
+               ESP32_HEAP_CAP, (SPIRAM_HEAP_FIRST, SPIRAM_HEAP_MAX)))
     return run_mpy32(code, [fw_dir, rig_dir, paths.TABLE_PARAMS,
                             os.path.join(HERE, "bench32_mpy.py")], work_dir)
 
@@ -187,6 +230,20 @@ def imports_bench(fw_dir, work_dir, order):
     code = ("import sys\nsys.path.insert(0, %r)\nimport bench32_mpy\n"
             "bench32_mpy.imports_main(%r, %r)\n" % (HERE, fw_dir, list(order)))
     return run_mpy32(code, [fw_dir, os.path.join(HERE, "bench32_mpy.py")], work_dir)
+
+
+def gc_estimate_psram(heap_bytes):
+    """A collection's stall on the supported board: every block of a PSRAM heap of
+    heap_bytes (usable) at GC_PSRAM_US_PER_BLOCK, with what it is held against."""
+    blocks = heap_bytes // GC_BLOCK_BYTES
+    ms = round(blocks * GC_PSRAM_US_PER_BLOCK / 1000.0, 1)
+    return {"heap_bytes": heap_bytes, "blocks": blocks,
+            "us_per_block": round(GC_PSRAM_US_PER_BLOCK, 3), "gc_ms_estimate": ms,
+            "heartbeat_hold_ms": list(HEARTBEAT_HOLD_MS), "wdt_min_ms": WDT_MIN_MS,
+            "whole_psram_heap_ms": round(SPIRAM_HEAP_MAX // GC_BLOCK_BYTES
+                                         * GC_PSRAM_US_PER_BLOCK / 1000.0, 1),
+            "basis": "blocks x us_per_block; us_per_block: 286 ms for a 4 MB SPIRAM heap, "
+                     "MicroPython 1.18 (peterhinch/micropython-micro-gui issue 10)"}
 
 
 def measure(quick=False, work_dir=OUT_DIR, say=lambda msg: None, fw_dir=None):
@@ -247,7 +304,11 @@ def _session(fw_dir, tmp, quick, res, details):
         raise Bench32Error("the session stopped: %s" % s["error"])
     res["heap_boot_bytes_32bit"] = s["heap_boot_bytes"]
     res["heap_peak_bytes_32bit"] = s["heap_peak_bytes"]
-    res["gc_in_moving_ticks"] = s["gc_model"]["gc_in_moving_ticks"]
+    stock, psram = s["gc_models"]
+    res["gc_in_moving_ticks"] = psram["gc_in_moving_ticks"]
+    res["gc_in_moving_ticks_wroom_stock"] = stock["gc_in_moving_ticks"]
+    details["gc_psram"] = gc_psram = gc_estimate_psram(psram["heap_cap_bytes"])
+    res["gc_ms_estimate_psram"] = gc_psram["gc_ms_estimate"]
     free = max(ESP32_HEAP_CAP - s["heap_boot_bytes"], 0)
     if quick:  # tests/host/test_gc_policy.py runs it; `make bench` in full does here
         return

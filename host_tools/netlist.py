@@ -28,7 +28,11 @@ P, IN, OUT, BI, PWI, PWO, NC = ("passive", "input", "output", "bidir", "pwrin", 
                                 "nc")
 
 # ESP32-DevKitC V4 headers (Espressif ESP32-DevKitC V4 getting-started guide, J2 and J3),
-# named by GPIO; pins 1-19 are J2, 20-38 are J3. GPIO34-39 are input-only.
+# named by GPIO; pins 1-19 are J2, 20-38 are J3. GPIO34-39 are input-only. The board is
+# the ESP32-DevKitC-VE (ESP32-WROVER-E module, 8 MB PSRAM: the heap the firmware needs,
+# README "Benchmarks"): the same guide says GPIO16 and GPIO17 are "reserved for internal
+# use" on the WROVER boards (the PSRAM's chip select and clock), so they are no-connect
+# pins here (_WROVER_RESERVED), like the flash pins 6-11 the firmware never names.
 _DEVKIT = (
     ["3V3", "EN", "IO36", "IO39", "IO34", "IO35", "IO32", "IO33", "IO25", "IO26", "IO27",
      "IO14", "IO12", "GND", "IO13", "IO9", "IO10", "IO11", "5V"]
@@ -36,7 +40,12 @@ _DEVKIT = (
        "IO16", "IO4", "IO0", "IO2", "IO15", "IO8", "IO7", "IO6"])
 
 
+_WROVER_RESERVED = ("IO16", "IO17")
+
+
 def _devkit_type(name):
+    if name in _WROVER_RESERVED:
+        return NC
     if name == "3V3":
         return PWO  # the module's on-board LDO
     if name in ("5V", "GND"):
@@ -53,7 +62,7 @@ def _switch(*nums):
 
 # type -> (reference prefix, [(pin name, electrical type)]); pins numbered from 1
 PART_TYPES = {
-    "ESP32-DevKitC-32E": ("U", [(n, _devkit_type(n)) for n in _DEVKIT]),
+    "ESP32-DevKitC-VE": ("U", [(n, _devkit_type(n)) for n in _DEVKIT]),
     # MC74ACT132 (onsemi data sheet): pin 1 1A ... 14 VCC
     "MC74ACT132": ("U", [("1A", IN), ("1B", IN), ("1Y", OUT), ("2A", IN), ("2B", IN),
                          ("2Y", OUT), ("GND", PWI), ("3Y", OUT), ("3A", IN), ("3B", IN),
@@ -108,7 +117,7 @@ CONNECTORS = {
 # Net names that are pinout.csv roles are the ESP32 signals of that role.
 PARTS = (
     # --- ESP32 module: the GPIO nets are the roles of hardware/pinout.csv ---
-    ("U1", "ESP32-DevKitC-32E", "ESP32-DevKitC-32E", {
+    ("U1", "ESP32-DevKitC-VE", "ESP32-DevKitC-VE", {
         "IO25": "STEP", "IO26": "DIR", "IO27": "ENABLE", "IO18": "STEP_SENSE",
         "IO21": "SDA", "IO22": "SCL", "IO4": "UP", "IO13": "DOWN", "IO23": "START",
         "IO34": "ESTOP", "IO35": "OVERTRAVEL", "IO36": "HOME", "IO39": "ANKLE_LOCK",
@@ -283,7 +292,8 @@ def _circuit(parts_table):
     skidl = _quiet_skidl()
     Pin = skidl.Pin
     kinds = {P: Pin.types.PASSIVE, IN: Pin.types.INPUT, OUT: Pin.types.OUTPUT,
-             BI: Pin.types.BIDIR, PWI: Pin.types.PWRIN, PWO: Pin.types.PWROUT}
+             BI: Pin.types.BIDIR, PWI: Pin.types.PWRIN, PWO: Pin.types.PWROUT,
+             NC: Pin.types.NOCONNECT}
     circ = skidl.Circuit()
     circ.no_files = True
     templates = {}

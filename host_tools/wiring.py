@@ -105,7 +105,7 @@ def _power_boxes(add):
         left=("+48 V",), style="optional")
     # controller
     add("esp", _ESP_X, 200, _ESP_W, 580, "ESP32-DevKitC V4",
-        ("ESP32-WROOM-32E, 3.3 V logic", "5V pin from PSU2; USB for the console"))
+        ("ESP32-WROVER-E (PSRAM), 3.3 V logic", "5V pin from PSU2; USB for the console"))
 
 
 def _column_boxes(add):

@@ -18,7 +18,8 @@ Layout:
     imu.py        IMU clones at register level (MPU-6500) beside imu_model's MPU-6050.
     stdio.py      UART0: the 128-byte TX FIFO that blocks, stdin with Ctrl-C, select.
     flash.py      the filesystem's writes, which stall the CPU (cache off).
-    modules.py    esp32, esp, micropython, time: the small modules.
+    modules.py    esp32, esp, micropython, time, gc: the small modules (gc: a
+                  collection holds the CPU for its time on a heap of a given size).
     board.py      the board around the chip (step gate, monostable, STEP_SENSE) and
                   loading the real firmware on top of a chip.
     rig.py        the tests' set-up: chip, gate, IMU, switches, a rigid table, events.

@@ -1,4 +1,4 @@
-"""The small modules of the chip: `esp32` (NVS), `esp` (osdebug), `micropython`, `time`.
+"""The small modules of the chip: `esp32` (NVS), `esp` (osdebug), `micropython`, `time`, `gc`.
 
 Owns their behaviour on the chip model (core.current). Each is a class whose instance
 is put in sys.modules under the MicroPython name while the firmware is loaded
@@ -112,3 +112,39 @@ class TimeModule:
 
     def time(self):
         return core.current.now_us // 1000000
+
+
+class GcModule:
+    """MicroPython's gc on a chip whose heap holds heap_bytes: collect() holds the CPU for
+    the collection, a C call (gc_collect: the ISRs run, no soft callback until it
+    returns: core.block), us_per_block for each of its 16-byte blocks (py/gc.c
+    BYTES_PER_BLOCK; the figures: host_tools/bench32.py GC_PSRAM_US_PER_BLOCK).
+    threshold() as py/modgc.c (-1: off). `stalls` records each collection as (start us,
+    length us) for the tests."""
+
+    def __init__(self, heap_bytes, us_per_block):
+        self.heap_bytes = heap_bytes
+        self.collect_us = int(heap_bytes // 16 * us_per_block)
+        self._threshold = -1
+        self._enabled = True
+        self.stalls = []
+
+    def collect(self):
+        c = core.current
+        self.stalls.append((c.now_us, self.collect_us))
+        c.block(self.collect_us)
+
+    def threshold(self, amount=None):
+        if amount is None:
+            return self._threshold
+        self._threshold = amount if amount >= 0 else -1
+        return None
+
+    def enable(self):
+        self._enabled = True
+
+    def disable(self):
+        self._enabled = False
+
+    def isenabled(self):
+        return self._enabled

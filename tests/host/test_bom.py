@@ -60,7 +60,7 @@ def _line(**changes):
 @pytest.mark.parametrize("changes, message", [
     ({"distributor_pn": ""}, "distributor_pn is empty"),
     ({"why": "part to select later"}, "open item 'to select'"),
-    ({"choice_rule": "any 10k"}, "needs both the rule and a second part"),
+    ({"choice_rule": "any 10k", "alt_part": ""}, "needs both the rule and a second part"),
     ({"qty": "2"}, "qty 2 but 1 designators"),
     ({"unit_price": "10"}, "is not 0.00"),
     ({"currency": "GBP"}, "currency 'GBP'"),

@@ -148,7 +148,7 @@ def _image(tmp_path, name, size=1_600_000, magic=b"\xe9"):
 
 
 def test_flash_commands_erase_then_write_at_0x1000(tmp_path):
-    img = _image(tmp_path, "ESP32_GENERIC-20250101-v1.27.0.bin")
+    img = _image(tmp_path, "ESP32_GENERIC-SPIRAM-20250101-v1.27.0.bin")
     out = []
     cmds = flash.flash("/dev/ttyUSB0", img, dry_run=True, say=out.append, python="py")
     assert cmds[0] == ["py", "-m", "esptool", "--chip", "esp32", "--port", "/dev/ttyUSB0",
@@ -159,26 +159,39 @@ def test_flash_commands_erase_then_write_at_0x1000(tmp_path):
 
 def test_flash_refuses_an_old_or_wrong_image(tmp_path):
     with pytest.raises(flash.FlashError, match="1.27 or newer"):
-        flash.check_image(_image(tmp_path, "ESP32_GENERIC-20240602-v1.23.0.bin"))
+        flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-20240602-v1.23.0.bin"))
     with pytest.raises(flash.FlashError, match="magic"):
-        flash.check_image(_image(tmp_path, "ESP32_GENERIC-v1.27.0.uf2", magic=b"U"))
+        flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-v1.27.0.uf2", magic=b"U"))
     with pytest.raises(flash.FlashError, match="not a MicroPython"):
-        flash.check_image(_image(tmp_path, "ESP32_GENERIC-v1.27.0.bin", size=1000))
+        flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-v1.27.0.bin", size=1000))
     with pytest.raises(flash.FlashError, match="no such file"):
         flash.check_image(str(tmp_path / "missing.bin"))
     with pytest.raises(flash.FlashError, match="FW="):
         flash.check_image("")
 
 
+def test_flash_refuses_the_plain_image_the_firmware_does_not_fit(tmp_path):
+    """The supported board is the WROVER (PSRAM): the plain image's heap (about 140 KB)
+    is smaller than what the firmware takes after boot, so it would reset in a loop."""
+    for name in ("ESP32_GENERIC-20250101-v1.27.0.bin", "esp32_generic-v1.28.0.bin",
+                 "ESP32_GENERIC-OTA-20250101-v1.27.0.bin"):
+        with pytest.raises(flash.FlashError, match="not the SPIRAM variant"):
+            flash.check_image(_image(tmp_path, name))
+        with pytest.raises(flash.FlashError, match="SPIRAM"):
+            flash.flash("/dev/ttyUSB0", _image(tmp_path, name), dry_run=True,
+                        say=lambda s: None)
+    assert flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-20250101-v1.27.0.bin")) == []
+
+
 def test_flash_warns_about_other_variants(tmp_path):
-    w = flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-20250101-v1.27.0.bin"))
-    assert any("SPIRAM" in x for x in w)
-    w = flash.check_image(_image(tmp_path, "ESP32_GENERIC_S3-20250101-v1.27.0.bin"))
+    w = flash.check_image(_image(tmp_path, "ESP32_GENERIC-SPIRAM-OTA-20250101-v1.27.0.bin"))
+    assert any("OTA" in x for x in w)
+    w = flash.check_image(_image(tmp_path, "ESP32_GENERIC_S3-SPIRAM-20250101-v1.27.0.bin"))
     assert any("S3" in x for x in w)
 
 
 def test_flash_asks_before_erasing(tmp_path):
-    img = _image(tmp_path, "ESP32_GENERIC-20250101-v1.27.0.bin")
+    img = _image(tmp_path, "ESP32_GENERIC-SPIRAM-20250101-v1.27.0.bin")
     with pytest.raises(flash.FlashError, match="--yes"):
         flash.flash("/dev/ttyUSB0", img, interactive=False, say=lambda s: None)
     with pytest.raises(flash.FlashError, match="not confirmed"):

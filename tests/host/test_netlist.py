@@ -43,11 +43,14 @@ def test_every_esp32_pin_matches_pinout_csv_and_pins_py():
 
 
 def test_unlisted_esp32_pins_are_not_connected():
-    names = [n for n, _k in netlist.PART_TYPES["ESP32-DevKitC-32E"][1]]
+    types = dict(netlist.PART_TYPES["ESP32-DevKitC-VE"][1])
     power = {"3V3", "5V", "GND"}
     used = {"IO%d" % g for g in _gpio_nets()} | power
     assert set(CONN["U1"]) == used
-    assert {"IO6", "IO7", "IO8", "IO9", "IO10", "IO11"} <= set(names) - used  # flash
+    assert {"IO6", "IO7", "IO8", "IO9", "IO10", "IO11"} <= set(types) - used  # flash
+    # the WROVER-E's PSRAM (chip select, clock): no-connect pins of the part, not used
+    assert {"IO16", "IO17"} <= set(types) - used
+    assert types["IO16"] == types["IO17"] == netlist.NC
 
 
 def test_every_electronics_bom_line_is_in_the_netlist_and_back():

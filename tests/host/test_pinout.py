@@ -1,6 +1,6 @@
 """The pin table (hardware/pinout.csv), the firmware's pin map (firmware/pins.py) and the
 generated wiring diagram (hardware/wiring.svg) agree, and the pin choices are legal on an
-ESP32-WROOM-32."""
+ESP32 module, the supported board's ESP32-WROVER-E (PSRAM) included."""
 
 import ast
 import os
@@ -20,6 +20,11 @@ FLASH = set(range(6, 12))  # wired to the module's SPI flash
 STRAPPING = {0, 2, 5, 12, 15}  # sampled at reset: a load there can stop the boot
 INPUT_ONLY = set(range(34, 40))  # no output driver, no internal pull resistors
 UART0 = {1, 3}  # the USB console (REPL, mpremote)
+# The supported board's ESP32-WROVER-E wires GPIO16/17 to its PSRAM (chip select, clock):
+# "reserved for internal use" on the WROVER boards (Espressif's ESP32-DevKitC V4 guide,
+# esp-idf docs/en/hw-reference/esp32/get-started-devkitc.rst). A signal there would fight
+# the PSRAM, which holds the MicroPython heap on the SPIRAM image.
+WROVER_RESERVED = FLASH | {16, 17}
 LEVELS = {"high": 1, "low": 0}
 
 
@@ -65,6 +70,22 @@ def test_pins_are_legal_on_the_esp32():
             assert r["direction"] == "in", "%s: GPIO%d is input-only" % (r["role"], g)
             assert "int" not in r["pull"], "%s: GPIO%d has no internal pull" % (r["role"], g)
             assert r["pull"].startswith("ext-"), "%s needs an external pull" % r["role"]
+
+
+def reserved_pins_used(table, consts):
+    """The WROVER's reserved GPIOs that pinout.csv rows or pins.py constants assign."""
+    used = {int(r["gpio"]) for r in table}
+    used |= {v for k, v in consts.items() if not k.endswith("_ACTIVE")}
+    return sorted(used & WROVER_RESERVED)
+
+
+def test_no_pin_on_the_wrovers_psram_or_flash():
+    assert reserved_pins_used(rows(), pin_constants()) == []
+    # the check sees an assignment to either pin, in either file
+    bad = {"gpio": "16", "role": "SPARE", "direction": "out", "pull": "none",
+           "active_level": "high", "connects_to": "", "notes": "x"}
+    assert reserved_pins_used(rows() + [bad], pin_constants()) == [16]
+    assert reserved_pins_used(rows(), dict(pin_constants(), SPARE=17)) == [17]
 
 
 def test_pins_py_matches_the_csv_both_ways():
