@@ -27,9 +27,12 @@ signals.SW_ANKLE_LOCK, filtered in switches.py (Switches.ankle_open, ANKLE_SAMPL
    a goto head-up) takes the person to the loading position to get off, and head-down
    motion again needs the lock closed.
    After a reset (RECOVERY) nothing moves until a deliberate command; its return,
-   head-down with the lock open, becomes the emergency return to horizontal. Not in the
-   latched states (already stopping), BOOT, READY or HOMING (at or near the loading
-   stop, where the lock is opened to get off).
+   head-down with the lock open, becomes the emergency return to horizontal. A safe
+   return already under way while the lock is open (the e-stop's, a fault's: they go to
+   the rest angle) takes horizontal as its goal instead of a rest angle below it, at its
+   own speed (reactions.regoal); head-up of horizontal already, it stops where it is.
+   Nothing in BOOT, READY or HOMING (at or near the loading stop, where the lock is
+   opened to get off), nor once latched (the latch never moves the table by itself).
 3. signal(): the panel shows the lock. In RECOVERY head-down with the lock open the LED
    and the buzzer give the alarm (nothing moves by itself, as after every reset; the
    alarm calls someone); a command refused for the open lock (a START or DOWN press)
@@ -46,10 +49,13 @@ from states import (
     C_GOTO,
     C_JOG_DOWN,
     C_START,
+    EMERGENCY_RETURN,
+    FAULT,
     HOLDING,
     JOGGING,
     MOVING,
     OK,
+    P_LATCHED,
     R_ANKLE_LOCK,
     RECOVERY,
     RETURNING,
@@ -84,6 +90,15 @@ def watch(core):
     the person is, or is being taken, head-down, or the stop if the lock opened on the
     way to the loading position (see the module doc). True if it started."""
     st = core.state
+    if st == EMERGENCY_RETURN or st == FAULT:
+        # a safe return already under way (the e-stop's, a fault's) keeps its speed but
+        # not a goal head-up of horizontal: a rest angle below it tips the person
+        # feet-down unheld (with -10 deg, the e-stop's return went on to -10 deg)
+        if core.targets.return_mdeg < HORIZONTAL_MDEG and core.phase != P_LATCHED:
+            core.log.add(core.now_ms, E_ANKLE_LOCK, st, core.pos.angle_mdeg)
+            reactions.regoal(core, HORIZONTAL_MDEG)
+            return True
+        return False
     if st != MOVING and st != JOGGING and st != HOLDING and st != RETURNING:
         return False
     angle = core.pos.angle_mdeg

@@ -176,11 +176,27 @@ def _motion(core, st, cmd, a, b=0):
         core.jog_keep_ms = JOG_KEEP_MS
         cfg = core.cfg
         tg = core.targets
-        tg.go(cfg.loading_angle_mdeg if cmd == states.C_JOG_UP else cfg.soft_max_mdeg,
-              tg.v_jog, tg.a_jog)
+        end = cfg.soft_max_mdeg
+        if cmd == states.C_JOG_UP:
+            end = _jog_up_end(core)
+        tg.go(end, tg.v_jog, tg.a_jog)
         # the hold cap of the clamped end of the jog, should it be held there
         core.timer_ms = programs.hold_cap_ms(tg.target_mdeg, core.profile, cfg)
     return states.OK
+
+
+def _jog_up_end(core):
+    """Where a jog UP ends: the loading angle; not homed (the count is the IMU's after a
+    power cut), the IMU's worst error short of the home switch, as the return's last leg
+    (attack18d 4: an uncalibrated part 3 deg off took the counted loading angle to a true
+    -63 deg, past the frame stop). A START press (the return) or `home` goes the rest of
+    the way, homing on the switch; the jog never moves head-down to reach that end."""
+    cfg = core.cfg
+    if core.pos.homed:
+        return cfg.loading_angle_mdeg
+    end = steps.unhomed_loading_mdeg(cfg)
+    angle = core.pos.angle_mdeg
+    return end if end < angle else angle
 
 
 def _session_begin(core, program_id):

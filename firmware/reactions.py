@@ -130,6 +130,24 @@ def fault_return(core):
         latch(core)
 
 
+def regoal(core, goal_mdeg):
+    """The safe return under way (EMERGENCY_RETURN or FAULT) goes to goal_mdeg from now
+    on, at its own speed, and is judged there: the ankle lock opened during it
+    (anklelock.watch), horizontal instead of a rest angle below it. Head-up of the new
+    goal already, it stops where it is; re-referencing first (P_REREF), it aims there
+    once moving; latched, it stands (the latch never moves the table by itself)."""
+    tg = core.targets
+    tg.return_mdeg = goal_mdeg
+    if core.phase != P_TO_REST:
+        return
+    angle = core.pos.angle_mdeg
+    if angle > goal_mdeg:
+        tg.retarget(goal_mdeg)  # unclamped, as the ankle lock's own return (aim)
+    else:
+        core.plan.stop()
+        tg.target_mdeg = angle
+
+
 def return_to_rest(core, vmax, amax):
     """Head-down of the return's goal (Targets.return_mdeg: the rest angle, or horizontal
     for the ankle lock's): go there. Head-up of it: stop where we are."""

@@ -18,6 +18,7 @@ from rig import Rig
 from signals import IND_ALARM, SW_ANKLE_LOCK, SW_DOWN, SW_START, SW_UP
 from states import (
     C_ACK,
+    C_ESTOP,
     C_GOTO,
     C_JOG_DOWN,
     C_RECOVER,
@@ -274,4 +275,48 @@ def test_with_the_rest_angle_below_horizontal_the_return_is_judged_at_horizontal
     assert r.core.phase == P_LATCHED and not r.out.enable
     assert abs(r.plant.angle_mdeg()) <= 200, r.plant.angle_mdeg()
     assert not r.events(E_SHORT_END) and not r.core.lift.gave_up
+
+
+def test_opening_during_an_estop_return_to_a_rest_angle_below_horizontal_stops_it_there():
+    """fix18f (2): rest_angle_mdeg -10000, the e-stop at 30 deg: its return goes to -10 deg.
+    The lock opening at 15 deg on the way (the e-stop's return already under way, so no
+    new reaction started) kept that goal: the unheld person went on to -10 deg, feet-down.
+    The return now passes horizontal as its goal, and is judged there."""
+    r = Rig(rest_angle_mdeg=-10000)
+    _held(r, 30000)
+    assert r.core.command(C_ESTOP) == OK
+    assert r.core.state == EMERGENCY_RETURN and r.core.targets.return_mdeg == -10000
+    r.run_until(lambda x: x.plant.angle_mdeg() < 15000, 20000)
+    _lock(r, False)
+    r.tick(ANKLE_SAMPLES)
+    lowest = r.plant.angle_mdeg()
+    while not (r.core.phase == P_LATCHED and r.core.plan.done()):
+        assert r.t_ms < 600000
+        r.tick()
+        lowest = min(lowest, r.plant.angle_mdeg())
+    r.tick(300)
+    lowest = min(lowest, r.plant.angle_mdeg())
+    assert r.core.phase == P_LATCHED and not r.out.enable
+    assert lowest >= -200, lowest  # never feet-down of horizontal
+    assert r.core.state == EMERGENCY_RETURN and r.core.targets.return_mdeg == 0
+    assert len(r.events(E_ANKLE_LOCK)) == 1
+    assert abs(r.plant.angle_mdeg()) <= 200, r.plant.angle_mdeg()
+    assert not r.events(E_SHORT_END) and not r.core.lift.gave_up
+
+
+def test_opening_during_an_estop_return_head_up_of_horizontal_stops_it_where_it_is():
+    """The same return, the lock opening at -5 deg (head-up of horizontal, on the way to
+    the -10 deg rest angle): as on any way up nobody asked for with the lock open, the
+    table stops where it is, latched; it goes no further feet-down."""
+    r = Rig(rest_angle_mdeg=-10000)
+    _held(r, 30000)
+    assert r.core.command(C_ESTOP) == OK
+    r.run_until(lambda x: x.plant.angle_mdeg() < -5000, 30000)
+    _lock(r, False)
+    r.tick(ANKLE_SAMPLES)
+    r.run_until(lambda x: x.core.phase == P_LATCHED and x.core.plan.done(), 20000)
+    r.tick(300)
+    assert r.core.phase == P_LATCHED and r.core.state == EMERGENCY_RETURN
+    # braking from emergency speed after the 30 ms filter: well short of -10 deg
+    assert r.plant.angle_mdeg() > -7000, r.plant.angle_mdeg()
 

@@ -8,7 +8,7 @@ import faults
 import homing
 from events import E_HOMED
 from rig import Rig
-from signals import SW_HOME
+from signals import SW_HOME, SW_START, SW_UP
 from states import (
     C_CALIBRATE,
     C_GOTO,
@@ -25,11 +25,13 @@ from states import (
     H_SLOW,
     HOLDING,
     HOMING,
+    JOGGING,
     OK,
     READY,
     RECOVERY,
     RETURNING,
 )
+from steps import unhomed_loading_mdeg
 
 
 def _phases_until_ready(rig, max_ms=60000):
@@ -265,3 +267,43 @@ def test_not_homed_a_goto_to_the_loading_position_seeks_the_switch_too():
     assert rig.core.state == READY and rig.core.homed and rig.core.fault == faults.NONE
     assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
 
+
+
+def test_not_homed_a_jog_up_stops_short_of_the_switch_and_a_start_press_homes():
+    """The same part, the recovery return stopped on the way up (HOLDING, not homed),
+    then UP held: the jog aimed at the counted -60 (a true -63, 2 deg past the frame
+    stop). It now stops the IMU's worst error short of the switch (steps.
+    unhomed_loading_mdeg) and stays there while UP is held; released, it stands; a
+    START press (the return) homes on the switch."""
+    rig = Rig(angle_mdeg=20000, imu_calibrated=0)
+    rig.plant.imu_bias_mdeg = 3000
+    rig.boot()
+    assert rig.core.command(C_RECOVER) == OK
+    rig.run_until(lambda r: r.plant.angle_mdeg() < -20000, 120000)
+    assert rig.core.command(C_STOP) == OK
+    rig.run_until(lambda r: r.core.state == HOLDING and r.core.plan.done(), 20000)
+    assert not rig.core.homed
+    rig.plant.buttons = SW_UP
+    lowest = rig.plant.angle_mdeg()
+    for _ in range(600):  # 30 s held: longer than the 40 deg to loading at jog speed (2 deg/s)
+        rig.tick(5)
+        lowest = min(lowest, rig.plant.angle_mdeg())
+    assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
+    assert rig.core.state == JOGGING and rig.core.plan.done()
+    # there, not short of it: the IMU's worst error, uncalibrated, above the switch
+    assert rig.core.targets.target_mdeg == unhomed_loading_mdeg(rig.cfg)
+    assert abs(rig.core.pos.angle_mdeg - unhomed_loading_mdeg(rig.cfg)) <= 100
+    rig.plant.buttons = 0
+    rig.run_until(lambda r: r.core.state == HOLDING and r.core.plan.done(), 5000)
+    rig.plant.buttons = SW_START  # a short press: HOLDING's return
+    rig.tick(10)
+    rig.plant.buttons = 0
+    rig.tick(10)
+    assert rig.core.state == HOMING
+    for _ in range(6000):
+        if rig.core.state == READY or rig.core.state == FAULT:
+            break
+        lowest = min(lowest, rig.plant.angle_mdeg())
+        rig.tick(5)
+    assert rig.core.state == READY and rig.core.homed and rig.core.fault == faults.NONE
+    assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
