@@ -13,7 +13,7 @@ SimTransport. What passed is listed in the branch's report, not repeated here.
 import json
 
 import console_out
-from states import MOVING
+from states import MOVING, READY
 from test_console import Rig
 
 from host_tools.console import ClientError, ConsoleClient, SimTransport
@@ -181,3 +181,28 @@ def test_the_client_never_shows_a_late_reply_as_the_next_commands():
     text = client.request("status", person=True)["text"]
     assert text.startswith("state: READY"), text[:300]
     assert "goto <deg>" not in text, text[:300]
+
+
+# ------------------------- F6: connecting runs a half line an earlier terminal left
+
+
+def test_connecting_the_client_never_runs_a_half_line_left_on_the_port():
+    """Setup: homed, consent given, READY; an earlier terminal session (screen, mpremote,
+    a person's typing) left `goto 20` on the port without its line end; the firmware's
+    LineReader keeps a half line for as long as it takes (no timeout). Then the client
+    connects (as `make console` does).
+    Happened: the table starts MOVING to 20 deg head-down: ConsoleClient.connect()
+    writes b"\\n" "to end any half line", which completes the line and runs it; nobody
+    at the client typed a command.
+    Expected: connecting moves nothing: the half line is discarded (a byte that
+    poisons it, e.g. a control byte, before the line end: the firmware then answers
+    "line discarded"), never run."""
+    run = _Runner()
+    rig = run.rig
+    rig.send("consent")
+    assert rig.send("consent yes").startswith("ok consent")
+    rig.board.host_send(b"goto 20")  # no line end: it waits in the line buffer
+    rig.step(10)
+    assert rig.core.state == READY
+    ConsoleClient(SimTransport(run)).connect(json_mode=False, set_clock=False)
+    assert rig.core.state == READY, (rig.core.state, rig.core.target_mdeg)
