@@ -2,8 +2,9 @@
 
 Owns the line discipline (firmware/console.py's docstring states it): line ends \\n,
 \\r\\n and \\r; at most LINE_MAX bytes; printable ASCII only (tab = space, backspace
-and DEL delete); a bad byte or an over-long line poisons the line up to its end; and
-Ctrl-C (0x03), raised as KeyboardInterrupt between ticks for the app to obey or refuse.
+and DEL delete, Ctrl-U the whole line); a bad byte or an over-long line poisons the
+line up to its end; and Ctrl-C (0x03), which drops the line and is reported to the
+console (take()), which raises it once its pass is done.
 
 One chunk of at most _RX_CHUNK bytes is read when the last one is used up, and bytes
 are taken up to the end of one line per call: a tick's work stays bounded. Reading and
@@ -19,6 +20,8 @@ LINE_MAX = const(120)  # longest command line; the longest real one ("pin set ..
 LINE = const(1)  # a line is complete: text() has it
 TOO_LONG = const(2)  # a line ended that was longer than LINE_MAX: discarded
 BAD_BYTE = const(3)  # a line ended that held a byte other than printable ASCII: discarded
+INTERRUPT = const(4)  # Ctrl-C (0x03): the line so far is dropped
+KILLED = const(5)  # Ctrl-U (0x15): the line so far is dropped, no reply
 
 
 class LineReader:
@@ -44,8 +47,9 @@ class LineReader:
                 self._rx_len = n if n < _RX_CHUNK else _RX_CHUNK
 
     def take(self):
-        """Take bytes up to the end of one line: LINE, TOO_LONG, BAD_BYTE, or 0 when the
-        chunk ran out first. Raises KeyboardInterrupt on Ctrl-C (dropping the line)."""
+        """Take bytes up to the end of one line: LINE, TOO_LONG, BAD_BYTE, INTERRUPT at a
+        Ctrl-C or KILLED at a Ctrl-U (either drops the line so far), or 0 when the chunk
+        ran out first."""
         rx = self._rx
         line = self._line
         i = self._rx_pos
@@ -66,7 +70,13 @@ class LineReader:
             if c == 3:
                 self._rx_pos = i
                 self.drop()
-                raise KeyboardInterrupt
+                return INTERRUPT
+            if c == 21:
+                # Ctrl-U, a terminal's "kill line": a client clears a half line an
+                # earlier session left (host_tools/console.py connect()), never runs it
+                self._rx_pos = i
+                self.drop()
+                return KILLED
             if self._discard:
                 continue
             if c == 8 or c == 127:
