@@ -13,7 +13,12 @@ taking allocate nothing (the buffers are made once); only text() makes the line'
 
 from micropython import const
 
-_RX_CHUNK = const(64)  # bytes read per tick at most: bounds the work of one pass
+# Bytes read per tick at most: bounds the work of one pass. Below the line's rate (64 B
+# a 10 ms pass vs 115 B at 115200 baud), and no read at all while a long reply is out:
+# MicroPython's stdin ring buffer on the ESP32 (260 bytes, ports/esp32/mphalport.c)
+# then fills and drops what follows, silently. Safe for a client that waits for each
+# reply (host_tools/console.py); a sender that streams lines unpaced can lose bytes.
+_RX_CHUNK = const(64)
 LINE_MAX = const(120)  # longest command line; the longest real one ("pin set ...") is ~30
 
 # What take() found (0: no line end yet).
