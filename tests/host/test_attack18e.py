@@ -1,0 +1,70 @@
+"""Issue #18, fifth tester attack (branch attack18e, on fix18e): reproductions that FAIL.
+
+Each test is one finding of the acceptance tester (cases of my own, not in the suite or
+the earlier rounds' files), run on the real firmware in the simulator
+(host_tools/faultinject.Harness, the invariant checker off: each test judges the one
+number the issue's acceptance or the brief's pass criterion names). The docstring says
+the setup, what happened, what should happen, and the numbers. They are meant to fail
+until the firmware is fixed (or the lead decides otherwise); not regression tests yet.
+"""
+
+import states as S
+
+from host_tools import faultinject as fi
+
+
+def _harness(setup=None, commissioned=True):
+    s = {"seed": 9, "mass_kg": 80, "offset_mm": 20, "hold_s": 10, "max_deg": 30,
+         "consent": True}
+    s.update(setup or {})
+    return fi.Harness(s, check=False, commissioned=commissioned)
+
+
+def _in(state, phase=None):
+    def pred(r):
+        c = r.app.core
+        return c.state == state and (phase is None or c.phase == phase)
+
+    return pred
+
+
+def _where(h):
+    c = h.core
+    return "%s (phase %d, fault %d) at %.3f deg true, core %.3f, IMU %.3f, homed %s" % (
+        S.STATE_NAMES[c.state], c.phase, c.fault, h.board.true_angle_mdeg / 1000,
+        c.angle_mdeg / 1000, c.est.angle_mdeg / 1000, bool(c.homed))
+
+
+def test_a_home_switch_moved_0_6_deg_since_commissioning_holds_0_59_deg_off():
+    """Setup: commissioned table, the simulator's stock calibrated part (seed 9, no shift:
+    it reads ~0.1 deg low at the loading end, well inside the 0.5 deg the firmware allows
+    a calibrated IMU, commissioning.IMU_CAL_ERR_MDEG), 80 kg; the home switch's bracket
+    has moved 0.6 deg head-down since commissioning (it opens at -58.4 deg, not -59.0);
+    `start` (beginner: 20 deg, hold 10 s).
+    Happened: homing's two slow approaches meet the moved edge at the same count (fix18e
+    A: it repeats, as a real edge does) and the calibrated IMU puts the table 0.49 deg
+    from the configured -59.0: inside its 0.5 deg, so E_HOMED b = 0, no disagreement, the
+    calibration mark kept. Hold at 20.589 deg true, core 20.000: error 589 mdeg; the
+    return then rests at +0.589 deg true head-down (core 0.000). At 0.7 deg the IMU
+    disagrees (610 mdeg) and the mark is cleared (attack18d 6's fix): the gap is the
+    band where the switch's move and the IMU's own allowed error add up. With the IMU
+    0.3 deg off the other way (mount -0.3 deg, still inside 0.5) a switch moved 0.9 deg
+    holds 889 mdeg off, calibration kept (moved 0.5-0.6 deg the other way, IMU +0.3:
+    511-611 mdeg).
+    Should: hold estimate within 0.5 deg calibrated (issue #18 acceptance); a switch
+    edge moved after commissioning is in the brief's list. Two witnesses each allowed
+    0.5 deg confirm a reference only to 1 deg: the agreement window for keeping the
+    calibration has to be the hold tolerance minus the IMU's (or the edge checked against
+    the commissioning record's count, or the calibration re-checked at horizontal)."""
+    h = _harness()
+    try:
+        h.board.switches.home_switch_mdeg = -58400
+        h.run_ms(500)
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 60000)
+        h.run_ms(2000)
+        err = h.core.angle_mdeg - h.board.true_angle_mdeg
+        assert abs(err) <= 500, "hold off by %d mdeg, IMU calibration kept %d: %s" % (
+            err, h.core.cfg.imu_calibrated, _where(h))
+    finally:
+        h.close()
