@@ -68,3 +68,38 @@ def test_a_home_switch_moved_0_6_deg_since_commissioning_holds_0_59_deg_off():
             err, h.core.cfg.imu_calibrated, _where(h))
     finally:
         h.close()
+
+
+def test_imu_bus_lost_after_a_slide_in_the_hold_latches_the_person_8_deg_head_down():
+    """Setup: commissioned table, the design user (150 kg at 150 mm), beginner program (20
+    deg), hold 30 s; 1 s into the hold the user slides on the bed to 500 mm (issue #18:
+    "slides during holds"; liftable at the slowest speed up to 689 mm, at jog speed only
+    to 477 mm - host_tools.mechanics), and 200 ms later the IMU's I2C wire is cut (the
+    MPU-6050 stops answering: imu no_response; the brief's "wires cut at any moment").
+    Happened: FAULT IMU_BUS (10) is raised in the hold; its return goes at jog speed (the
+    degraded cap in reactions.return_to_rest), loses steps under the 500 mm load, and
+    with the IMU gone nothing sees it: the count "arrives" at 0.000, the fault latches
+    there (P_LATCHED) with the true table at 8.457 deg head-down; no E_GAVE_UP, no alarm,
+    no crank instructions. IMU cut first, slide 200 ms later: 6.645 deg; slides to 600 and
+    680 mm: 12.3 and 19.7 deg head-down. (Slides up to 400 mm: back at horizontal.)
+    Should: no fault latched head-down unless physics made any motion impossible at the
+    slowest speed, and then with the alarm and the reason logged. With no IMU the return
+    cannot see lost steps, so it has to go at the speed that lifts every liftable load
+    (the lift path's slowest speed) - or at least give the alarm and the crank
+    instructions, since it cannot know it arrived."""
+    h = _harness({"mass_kg": 150, "offset_mm": 150, "cap_s": 60, "hold_s": 30, "seed": 7})
+    try:
+        h.run_ms(500)
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        h.run_ms(1000)
+        h.act(("overload", 150, 500))
+        h.run_ms(200)
+        h.act(("imu", "no_response", True))
+        h.runner.run_until(lambda r: r.app.core.phase == S.P_LATCHED, 60000)
+        h.run_ms(2000)
+        t = h.board.true_angle_mdeg
+        assert t <= 500 or h.core.lift.gave_up, (
+            "latched %.3f deg head-down, no alarm: %s" % (t / 1000, _where(h)))
+    finally:
+        h.close()
