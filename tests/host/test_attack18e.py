@@ -11,6 +11,7 @@ until the firmware is fixed (or the lead decides otherwise); not regression test
 import states as S
 
 from host_tools import faultinject as fi
+from tests.host.test_attack18 import _say
 
 
 def _harness(setup=None, commissioned=True):
@@ -138,5 +139,40 @@ def test_a_30_ms_home_wire_glitch_on_the_way_to_loading_leaves_the_person_latche
         h.run_ms(1000)
         t = h.board.true_angle_mdeg
         assert abs(t) <= 500 or t <= -58500, "a 30 ms glitch: %s" % _where(h)
+    finally:
+        h.close()
+
+
+def test_the_ankle_lock_opening_in_a_faults_return_lets_it_go_on_to_a_rest_angle_of_minus_10():
+    """Setup: commissioned table, 80 kg (seed 3), the therapist sets `config set
+    rest_angle_mdeg -10000` (allowed: 0..-10 deg); `start` (20 deg, hold 30 s); 1 s into
+    the hold the IMU stops answering (I2C wire cut: FAULT IMU_BUS, its return at jog
+    speed to the rest angle); as the table passes +3 deg the person opens the ankle lock.
+    Happened: the fault's return goes on to -10.011 deg true and latches there: the
+    unheld person tipped 10 deg feet-down (a frozen IMU the same; opening at +10, 0 or
+    -3 deg the same). fix18e D gave the ankle lock's own emergency return the goal
+    horizontal, and names as a known gap an e-stop return already under way; a fault's
+    return is the same gap in the FAULT state (anklelock.watch skips the latched
+    states), not named.
+    Should: anklelock.py's rule: with the lock open the person is taken to horizontal,
+    never below it (a rest angle below horizontal would tip the unheld person feet-down):
+    the fault's return stops at horizontal (the lowest true angle here: >= -0.5 deg)."""
+    h = _harness({"seed": 3, "cap_s": 60, "hold_s": 30})
+    try:
+        h.run_ms(500)
+        for line in ("pin set 2468", "login 2468", "config set rest_angle_mdeg -10000"):
+            assert "ok" in _say(h, line), line
+        h.act(("console", "start"))
+        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        h.run_ms(1000)
+        h.act(("imu", "no_response", True))
+        assert h.runner.run_until(lambda r: r.board.true_angle_mdeg <= 3000, 30000)
+        h.board.switches.ankle_lock("open")
+        low = h.board.true_angle_mdeg
+        for _ in range(40):
+            h.run_ms(250)
+            low = min(low, h.board.true_angle_mdeg)
+        assert low >= -500, "lock open at +3 deg, lowest %.3f deg: %s" % (low / 1000,
+                                                                            _where(h))
     finally:
         h.close()
