@@ -25,7 +25,7 @@ machine's; these decide the reaction. Allocation-free.
 
 import faults
 from commissioning import IMU_CAL_ERR_MDEG
-from events import E_ESTOP, E_FAULT, E_GAVE_UP, E_SHORT_END
+from events import E_ESTOP, E_FAULT, E_GAVE_UP, E_SHORT_END, E_UNCONFIRMED
 from lift import PROGRESS_MIN_MDEG
 from micropython import const
 from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
@@ -38,7 +38,10 @@ def emergency(core, source, goal_mdeg):
     return to goal_mdeg - the rest angle, or horizontal for the ankle lock (anklelock.py:
     a rest angle below horizontal would tip the unheld person feet-down)."""
     core.log.add(core.now_ms, E_ESTOP, source)
-    core.lift.tried_end = False  # a new return: its own further try (_end_at_rest)
+    lift = core.lift
+    lift.tried_end = False  # a new return: its own further try (_end_at_rest)
+    lift.blind = False  # ... and its own witness (return_to_rest)
+    lift.unconfirmed = False
     core.runner.stop()
     if core.session.active:
         core.session.emergency = True
@@ -127,7 +130,7 @@ def fault_return(core):
         core.plan.set_limits(tg.v_jog, tg.a_jog)
         core.plan.stop()
     else:
-        latch(core)
+        latch_unknown(core)
 
 
 def regoal(core, goal_mdeg):
@@ -156,13 +159,21 @@ def return_to_rest(core, vmax, amax):
         vmax = tg.v_jog  # degraded: never faster than jog speed
         amax = tg.a_jog
     if not can_move(core):
-        latch(core)
+        latch_unknown(core)
         return
     angle = core.pos.angle_mdeg
     goal = tg.return_mdeg
+    witnessed = imu_witness(core)
+    if not witnessed and vmax > tg.v_home:
+        # no IMU: steps lost under load cannot be seen, so the return runs at the speed
+        # with the most torque (the lift path's, lift.py), which lifts every liftable load
+        vmax = tg.v_home
     if angle <= goal:
         tg.stay(angle, vmax, amax)
-    elif goal == core.cfg.rest_angle_mdeg:
+        return
+    if not witnessed:
+        core.lift.blind = True  # its end cannot be called arrived (_end_at_rest)
+    if goal == core.cfg.rest_angle_mdeg:
         tg.go_back(goal, vmax, amax)
     else:
         # horizontal over a rest angle below it: with the lock open the clamp would hold
@@ -174,6 +185,29 @@ def latch(core):
     """Stand still, latched: the drive is de-energised once the plan has stopped."""
     core.plan.stop()
     core.phase = P_LATCHED
+
+
+def latch_unknown(core):
+    """Latch where no angle source may be trusted: where the table stands is unknown,
+    head-down perhaps, so the latch is announced (_unconfirmed), never silent."""
+    latch(core)
+    if not core.pos.angle_ok or core.lift.blind:
+        _unconfirmed(core)
+
+
+def imu_witness(core):
+    """True if the IMU can witness the drive (confirm its moves, see lost steps)."""
+    return core.pos.imu_trusted and core.est.valid
+
+
+def _unconfirmed(core):
+    """Nothing confirms the table is at horizontal: logged once (E_UNCONFIRMED); the
+    console asks for the angle to be checked and gives the crank instructions (app.py);
+    the FAULT state's alarm stays on."""
+    lift = core.lift
+    if not lift.unconfirmed:
+        lift.unconfirmed = True
+        core.log.add(core.now_ms, E_UNCONFIRMED, core.fault, core.pos.steps_mdeg)
 
 
 def can_move(core):
@@ -204,7 +238,7 @@ def step_latch(core, st):
     ph = core.phase
     if ph == P_REREF:
         if not (core.pos.imu_trusted and core.est.valid):
-            core.phase = P_LATCHED
+            latch_unknown(core)
         elif core.plan.done():
             reference_from_imu(core)
             core.phase = P_TO_REST
@@ -214,7 +248,7 @@ def step_latch(core, st):
             return_to_rest(core, tg.v_home if lift.slow else tg.v_jog, tg.a_jog)
     elif ph == P_TO_REST:
         if st == FAULT and not can_move(core):
-            latch(core)
+            latch_unknown(core)
         elif core.plan.done():
             if short_of_rest(core, core.targets.return_mdeg):
                 # the return lost steps too few for the runaway check to see (under its
@@ -261,6 +295,10 @@ def _end_at_rest(core):
     the goal, harmless; still short after it, the return gives up: latched with the alarm,
     the reason logged (E_GAVE_UP), the crank instructions - never a silent latch."""
     lift = core.lift
+    if lift.blind and not imu_witness(core):
+        _unconfirmed(core)  # arrived by its steps alone: nothing saw steps lost on the way
+        core.phase = P_LATCHED
+        return
     d = _imu_head_down_of_rest(core)
     if d > IMU_CAL_ERR_MDEG:
         if not lift.tried_end:
