@@ -42,9 +42,9 @@ E_IMU_UNCALIBRATED = const(22)
 E_SHORT_END = const(23)
 # reactions.py: a fault's or the e-stop's return latched with nothing to confirm the table
 # is at horizontal: it moved head-up on its steps alone (the IMU lost: steps lost under
-# load cannot be seen), or no angle source is trusted at all. The alarm stays on and the
-# console asks for the angle to be checked (the crank if not horizontal).
-# a: fault code, b: the steps' angle mdeg (what the count says; unconfirmed)
+# load cannot be seen), no angle source is trusted at all, or it stopped head-down after
+# its tries. The alarm stays on and the console asks for the angle to be checked (the
+# crank if not horizontal). a: fault code, b: the best angle known, mdeg (unconfirmed)
 E_UNCONFIRMED = const(24)
 
 

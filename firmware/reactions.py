@@ -24,7 +24,7 @@ machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
-from commissioning import IMU_CAL_ERR_MDEG
+from commissioning import IMU_CAL_ERR_MDEG, unhomed_max_mdeg
 from events import E_ESTOP, E_FAULT, E_GAVE_UP, E_SHORT_END, E_UNCONFIRMED
 from lift import PROGRESS_MIN_MDEG
 from micropython import const
@@ -38,6 +38,8 @@ def emergency(core, source, goal_mdeg):
     return to goal_mdeg - the rest angle, or horizontal for the ankle lock (anklelock.py:
     a rest angle below horizontal would tip the unheld person feet-down)."""
     core.log.add(core.now_ms, E_ESTOP, source)
+    if goal_mdeg == core.cfg.rest_angle_mdeg:
+        goal_mdeg = rest_goal(core)
     lift = core.lift
     lift.tried_end = False  # a new return: its own further try (_end_at_rest)
     lift.blind = False  # ... and its own witness (return_to_rest)
@@ -71,7 +73,7 @@ def raise_fault(core, code):
         # return may retry.
         core.retries += 1
         if core.retries >= _SAFE_RETURN_TRIES or not can_move(core):
-            latch(core)
+            latch_unknown(core)
         else:
             fault_return(core)
         return
@@ -80,7 +82,7 @@ def raise_fault(core, code):
         core.fault = code
     if not returning:
         lift.reset()  # a new fault episode
-        core.targets.return_mdeg = core.cfg.rest_angle_mdeg  # (its return's goal)
+        core.targets.return_mdeg = rest_goal(core)  # (its return's goal)
     if code == faults.RUNAWAY:
         lift.active = True
         # lost on the way up: the load is heavy; the return goes on at the slowest speed
@@ -95,8 +97,10 @@ def raise_fault(core, code):
         fault_return(core)
         return
     core.enter(FAULT)
-    if st == BOOT or core.fault_at_boot:
-        latch(core)
+    if st == BOOT or (core.fault_at_boot and core.phase == P_LATCHED):
+        latch(core)  # standing since boot: the press that starts the return is awaited
+    elif core.fault_at_boot:
+        latch_unknown(core)  # a new fault stopped the return a press started: announced
     else:
         fault_return(core)
 
@@ -181,6 +185,18 @@ def return_to_rest(core, vmax, amax):
         tg.aim(goal, vmax, amax)
 
 
+def rest_goal(core):
+    """The goal of a fault's or the e-stop's return: the rest angle; not homed with an
+    uncalibrated IMU, the IMU's worst error head-up of it (commissioning.unhomed_max_mdeg):
+    the count is then the IMU's, up to 5.4 deg off (attack18e 6: a fault's return that
+    ended at 0 by such a count latched the person 3.1 deg head-down). A calibrated IMU's
+    0.5 deg is the hold tolerance: its goal stays the rest angle."""
+    cfg = core.cfg
+    if core.pos.homed or cfg.imu_calibrated:
+        return cfg.rest_angle_mdeg
+    return unhomed_max_mdeg(cfg)
+
+
 def latch(core):
     """Stand still, latched: the drive is de-energised once the plan has stopped."""
     core.plan.stop()
@@ -188,10 +204,12 @@ def latch(core):
 
 
 def latch_unknown(core):
-    """Latch where no angle source may be trusted: where the table stands is unknown,
-    head-down perhaps, so the latch is announced (_unconfirmed), never silent."""
+    """Latch a return before its goal: with no trusted angle source (where the table
+    stands is unknown), after a move no IMU witnessed, or head-down (a fault's retries
+    used up) the latch is announced (_unconfirmed), never silent."""
     latch(core)
-    if not core.pos.angle_ok or core.lift.blind:
+    pos = core.pos
+    if not pos.angle_ok or core.lift.blind or pos.angle_mdeg > core.cfg.head_down_mdeg:
         _unconfirmed(core)
 
 
@@ -207,7 +225,7 @@ def _unconfirmed(core):
     lift = core.lift
     if not lift.unconfirmed:
         lift.unconfirmed = True
-        core.log.add(core.now_ms, E_UNCONFIRMED, core.fault, core.pos.steps_mdeg)
+        core.log.add(core.now_ms, E_UNCONFIRMED, core.fault, core.pos.angle_mdeg)
 
 
 def can_move(core):
@@ -280,7 +298,7 @@ def short_of_rest(core, goal_mdeg):
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return False
-    a = est.angle_mdeg + core.sup.runaway.safe_offset_mdeg()
+    a = est.angle_mdeg + _imu_offset(core)
     return (a - core.pos.steps_mdeg > PROGRESS_MIN_MDEG
             and a - goal_mdeg > 2 * IMU_CAL_ERR_MDEG)
 
@@ -323,7 +341,24 @@ def _imu_head_down_of_rest(core):
     est = core.est
     if not (core.pos.imu_trusted and est.valid):
         return 0
-    return est.angle_mdeg + core.sup.runaway.safe_offset_mdeg() - core.targets.return_mdeg
+    return est.angle_mdeg + _imu_offset(core) - core.targets.return_mdeg
+
+
+def _imu_offset(core):
+    """The IMU's offset from the steps to judge an arrival with. Calibrated, the part of
+    it seen at rest (RunawayCheck.safe_offset_mdeg: the part followed during a move may
+    hold steps lost). Uncalibrated, the whole of it (base_mdeg): the offset's error then
+    changes with the angle by up to 0.094 deg per degree (commissioning.py), 2 deg along a
+    40 deg return, which the runaway check's base follows as the evidence rule of issue
+    #18 allows (smooth and angle-dependent: the IMU's; faster: lost steps, judged);
+    leaving it out read that change as lost steps (attack18e 6: a false RUNAWAY whose
+    return latched 3 deg head-down). What that gives up: steps lost at under 0.1 deg per
+    degree travelled look like the offset there - a stepper that loses sync stalls, far
+    faster, and the runaway check trips."""
+    rw = core.sup.runaway
+    if core.cfg.imu_calibrated:
+        return rw.safe_offset_mdeg()
+    return rw.base_mdeg
 
 
 def arrived_short(core):
