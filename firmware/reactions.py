@@ -19,6 +19,13 @@ one arriving with the IMU 0.5-1 deg head-down of rest (inside the IMU's own erro
 that check cannot call it short) gets one further bounded try, then gives up with the
 alarm (_end_at_rest).
 
+No IMU to witness the drive (lost or frozen: fix18g), the return runs at the slowest
+speed and its end by the steps alone is not called arrived: latched, announced
+(E_UNCONFIRMED, lift.unconfirmed: the console asks for the angle to be checked), as is
+any latch short of the goal with no trusted angle, or head-down (latch_unknown). Not
+homed with an uncalibrated IMU the return aims the IMU's worst error head-up of rest
+(rest_goal).
+
 Functions of the core (control.Core): the state, phase and fault are the state
 machine's; these decide the reaction. Allocation-free.
 """
