@@ -1,0 +1,181 @@
+"""How fast the chip-model rig runs the real firmware, against the simulator's twin.
+
+    python -m host_tools.chip_bench [--seconds 60] [--profile] [--only chip|twin|null]
+
+Owns the measurement of issue #19 phase 2's speed question: simulated seconds per wall
+(and CPU) second of bench.session_script (consent, then the beginner and interval
+programs from the console) on
+- chip: the real board code (firmware/board_esp32.py, stepgen.py) on host_tools/chip
+  with rig.RigidTable as the world;
+- twin: SimRunner on host_tools/simboard.py (what `make bench` calls sim_realtime_factor);
+- null: the lower bound - the same App and board code on a chip that does nothing but
+  count time (NullChip below): no peripheral model, no world, no IMU registers beyond
+  one cached sample. What the board code itself costs per tick on CPython; no chip model
+  can make the rig faster than this.
+--profile prints cProfile's top functions by own time, grouped by file.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+
+from host_tools import paths
+
+paths.use_firmware()
+
+# before any rig: the chip puts its own `select` in sys.modules, which subprocess needs
+from host_tools.bench import session_script  # noqa: E402
+
+
+class _ChipBoardView:
+    """What bench.session_script reads of a runner's board: now_ms."""
+
+    def __init__(self, chip):
+        self._chip = chip
+
+    @property
+    def now_ms(self):
+        return self._chip.now_us // 1000
+
+
+class ChipRunner:
+    """The App on the real board code on a chip rig, with SimRunner's script interface
+    (step, send, receive, core, app, board.now_ms). No resets are expected here."""
+
+    def __init__(self, rig):
+        from app import App
+
+        self.rig = rig
+        b = rig.board()
+        b.code_root = None  # imported from the source tree: no deploy manifest
+        self.app = App(b)
+        self.app.start()
+        self.board = _ChipBoardView(rig.chip)
+
+    @property
+    def core(self):
+        return self.app.core
+
+    def step(self):
+        return self.app.step()
+
+    def send(self, line):
+        self.rig.chip.uart.host_send(line.encode() + b"\n")
+
+    def receive(self):
+        return self.rig.chip.uart.host_receive().decode("utf-8", "replace")
+
+
+def _in_tmp(fn):
+    """Run fn() in a fresh commissioned filesystem root (the chip's flash)."""
+    from host_tools.simboard import commission
+
+    root = tempfile.mkdtemp(prefix="chip-bench-")
+    cwd = os.getcwd()
+    try:
+        shutil.copy(paths.TABLE_PARAMS, os.path.join(root, "table_params.json"))
+        os.chdir(root)
+        commission(".", "table_params.json")
+        return fn()
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _timed(runner, ms, prof):
+    w0, c0 = time.perf_counter(), time.process_time()
+    if prof is not None:
+        prof.enable()
+    started, ended, errors = session_script(runner, ms)
+    if prof is not None:
+        prof.disable()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return {"simulated_s": ms / 1000.0, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "factor_wall": round(ms / 1000.0 / wall, 1), "factor_cpu": round(ms / 1000.0 / cpu, 1),
+            "sessions": started, "ended": ended, "errors": errors[:3]}
+
+
+def run_chip(ms, prof=None):
+    from host_tools.chip.rig import Rig
+
+    def go():
+        rig = Rig(table=True)
+        try:
+            r = ChipRunner(rig)
+            res = _timed(r, ms, prof)
+            res["pulses"] = rig.gate.pulses
+            return res
+        finally:
+            rig.close()
+
+    return _in_tmp(go)
+
+
+def run_twin(ms, prof=None):
+    from host_tools.runner import SimRunner
+
+    def go():
+        return _timed(SimRunner(fs_root="."), ms, prof)
+
+    return _in_tmp(go)
+
+
+def run_null(ms, prof=None):
+    from host_tools.chip import null
+
+    def go():
+        rig = null.NullRig()
+        try:
+            return _timed(ChipRunner(rig), ms, prof)
+        finally:
+            rig.close()
+
+    return _in_tmp(go)
+
+
+def _print_profile(prof, top):
+    st = pstats.Stats(prof)
+    by_file = {}
+    rows = []
+    for (fname, line, func), (_cc, nc, tt, _ct, _callers) in st.stats.items():
+        short = fname.replace(os.getcwd() + os.sep, "")
+        for mark in ("firmware/", "host_tools/"):
+            i = fname.find(mark)
+            if i >= 0:
+                short = fname[i:]
+        by_file[short] = by_file.get(short, 0.0) + tt
+        rows.append((tt, nc, "%s:%d %s" % (short, line, func)))
+    total = sum(by_file.values())
+    print("own time by file (%.2f s total under cProfile):" % total)
+    for f, tt in sorted(by_file.items(), key=lambda e: -e[1])[:top]:
+        print("  %6.2f s %5.1f%%  %s" % (tt, 100 * tt / total, f))
+    print("top functions by own time:")
+    for tt, nc, name in sorted(rows, reverse=True)[:top]:
+        print("  %6.2f s %9d calls  %s" % (tt, nc, name))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=60, help="simulated seconds per run")
+    ap.add_argument("--only", choices=("chip", "twin", "null"), action="append")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--top", type=int, default=25)
+    a = ap.parse_args(argv)
+    runs = {"chip": run_chip, "twin": run_twin, "null": run_null}
+    for name in a.only or ("twin", "chip", "null"):
+        prof = cProfile.Profile() if a.profile else None
+        res = runs[name](a.seconds * 1000, prof)
+        print("%-5s %s" % (name, res))
+        sys.stdout.flush()
+        if prof is not None:
+            _print_profile(prof, a.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
