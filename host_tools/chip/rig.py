@@ -127,11 +127,25 @@ class RigidTable(Events):
                            else 1 - pins.OVERTRAVEL_ACTIVE)
 
     def sync(self, chip):
-        """The truth now, for the IMU the bus is about to read."""
+        """The truth now, for the IMU the bus is about to read: the angle, and the rate of
+        the pulses passing the gate now (the gyro sees a rigid table turn; a still table,
+        0). A stepper's table vibrates while it turns."""
         a = self._kin.mdeg_from_steps(self._steps0 + self._gate.pulses)
         self.angle_mdeg = a
         if self._imu is not None:
-            self._imu.update(chip.now_us // 1000, float(a), 0.0, False)
+            rate = self._rate_mdeg_s(chip)
+            self._imu.update(chip.now_us // 1000, float(a), rate, rate != 0.0)
+
+    def _rate_mdeg_s(self, chip):
+        ch = chip.ledc.get(pins.STEP)
+        per = ch.period_ns() if ch is not None else None
+        if per is None or not self._gate.gate_open(chip.now_us):
+            return 0.0
+        head_down = chip.pin(pins.DIR).level() == pins.DIR_ACTIVE
+        if head_down and chip.pin(pins.OVERTRAVEL).level() == pins.OVERTRAVEL_ACTIVE:
+            return 0.0
+        sps = 1e9 / per
+        return (sps if head_down else -sps) * self._kin.den / self._kin.num
 
 
 class StopRun(Exception):
