@@ -87,7 +87,32 @@ def _in_tmp(fn):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _timed(runner, ms, prof):
+_BOARD_CALLS = ("ticks_ms", "read_inputs", "apply_outputs", "console_read_into",
+                "console_write", "wdt_feed", "wait_until")
+
+
+def _time_board(board):
+    """Wrap the board interface's methods on this instance; returns [CPU s inside]."""
+    spent = [0.0]
+    clock = time.process_time
+
+    def wrap(fn):
+        def timed(*a):
+            t = clock()
+            try:
+                return fn(*a)
+            finally:
+                spent[0] += clock() - t
+
+        return timed
+
+    for name in _BOARD_CALLS:
+        setattr(board, name, wrap(getattr(board, name)))
+    return spent
+
+
+def _timed(runner, ms, prof, split=False):
+    spent = _time_board(runner.app.board) if split else None
     w0, c0 = time.perf_counter(), time.process_time()
     if prof is not None:
         prof.enable()
@@ -95,19 +120,25 @@ def _timed(runner, ms, prof):
     if prof is not None:
         prof.disable()
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    return {"simulated_s": ms / 1000.0, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-            "factor_wall": round(ms / 1000.0 / wall, 1), "factor_cpu": round(ms / 1000.0 / cpu, 1),
-            "sessions": started, "ended": ended, "errors": errors[:3]}
+    res = {"simulated_s": ms / 1000.0, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+           "factor_wall": round(ms / 1000.0 / wall, 1), "factor_cpu": round(ms / 1000.0 / cpu, 1),
+           "ticks": runner.app.ticks, "sessions": started, "ended": ended,
+           "errors": errors[:3]}
+    if spent is not None:
+        res["board_cpu_s"] = round(spent[0], 3)
+        res["board_us_per_tick"] = round(spent[0] / runner.app.ticks * 1e6, 1)
+        res["rest_us_per_tick"] = round((cpu - spent[0]) / runner.app.ticks * 1e6, 1)
+    return res
 
 
-def run_chip(ms, prof=None):
+def run_chip(ms, prof=None, split=False):
     from host_tools.chip.rig import Rig
 
     def go():
         rig = Rig(table=True)
         try:
             r = ChipRunner(rig)
-            res = _timed(r, ms, prof)
+            res = _timed(r, ms, prof, split)
             res["pulses"] = rig.gate.pulses
             return res
         finally:
@@ -116,26 +147,61 @@ def run_chip(ms, prof=None):
     return _in_tmp(go)
 
 
-def run_twin(ms, prof=None):
+def run_twin(ms, prof=None, split=False):
     from host_tools.runner import SimRunner
 
     def go():
-        return _timed(SimRunner(fs_root="."), ms, prof)
+        return _timed(SimRunner(fs_root="."), ms, prof, split)
 
     return _in_tmp(go)
 
 
-def run_null(ms, prof=None):
-    from host_tools.chip import null
+def board_ticks(kind, ticks=3000, rate_sps=1500):
+    """CPU us per tick of the board interface alone, as App.step calls it (read_inputs,
+    apply_outputs, console_read_into, wdt_feed, wait_until), with the drive running at
+    rate_sps and reversing every second. kind: "null" (board_esp32 + stepgen on the
+    do-nothing chip; the dead-man's two timer callbacks called here), "chip" (on the chip
+    model with RigidTable), "twin" (SimBoard, its physics included)."""
+    from signals import Inputs, Outputs
 
     def go():
-        rig = null.NullRig()
-        try:
-            return _timed(ChipRunner(rig), ms, prof)
-        finally:
-            rig.close()
+        rig = None
+        if kind == "twin":
+            from host_tools.simboard import SimBoard
 
-    return _in_tmp(go)
+            b = SimBoard(fs_root=".")
+        else:
+            if kind == "null":
+                from host_tools.chip.null import NullRig
+
+                rig = NullRig()
+            else:
+                from host_tools.chip.rig import Rig
+
+                rig = Rig(table=True)
+            b = rig.board()
+        try:
+            inp, out, buf = Inputs(), Outputs(), bytearray(64)
+            out.limit_lo, out.limit_hi, out.enable = -10**7, 10**7, True
+            deadman = b.stepgen._deadman if kind == "null" else None
+            c0 = time.process_time()
+            for i in range(ticks):
+                out.rate_sps = rate_sps if (i // 100) % 2 else -rate_sps
+                t = b.ticks_ms()
+                b.read_inputs(inp)
+                b.apply_outputs(out)
+                b.console_read_into(buf)
+                b.wdt_feed()
+                if deadman is not None:
+                    deadman(None)
+                    deadman(None)
+                b.wait_until(t + 10)
+            return (time.process_time() - c0) / ticks * 1e6
+        finally:
+            if rig is not None:
+                rig.close()
+
+    return round(_in_tmp(go), 1)
 
 
 def _print_profile(prof, top):
@@ -162,14 +228,21 @@ def _print_profile(prof, top):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=60, help="simulated seconds per run")
-    ap.add_argument("--only", choices=("chip", "twin", "null"), action="append")
+    ap.add_argument("--only", choices=("chip", "twin", "ticks"), action="append")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--split", action="store_true",
+                    help="also time the board interface's calls (board + world) apart")
     ap.add_argument("--top", type=int, default=25)
     a = ap.parse_args(argv)
-    runs = {"chip": run_chip, "twin": run_twin, "null": run_null}
-    for name in a.only or ("twin", "chip", "null"):
+    runs = {"chip": run_chip, "twin": run_twin}
+    for name in a.only or ("twin", "chip", "ticks"):
+        if name == "ticks":
+            for kind in ("null", "chip", "twin"):
+                print("board interface alone, %s: %s CPU us per 10 ms tick"
+                      % (kind, board_ticks(kind)))
+            continue
         prof = cProfile.Profile() if a.profile else None
-        res = runs[name](a.seconds * 1000, prof)
+        res = runs[name](a.seconds * 1000, prof, a.split)
         print("%-5s %s" % (name, res))
         sys.stdout.flush()
         if prof is not None:
