@@ -111,8 +111,17 @@ def _time_board(board):
     return spent
 
 
-def _timed(runner, ms, prof, split=False):
+def _timed(runner, ms, prof, split=False, trace=None):
     spent = _time_board(runner.app.board) if split else None
+    if trace is not None:
+        runner_step = runner.step
+
+        def step():
+            r = runner_step()
+            trace.append((runner.board.now_ms, runner.core.state, trace.angle()))
+            return r
+
+        runner.step = step
     w0, c0 = time.perf_counter(), time.process_time()
     if prof is not None:
         prof.enable()
@@ -147,11 +156,39 @@ def run_chip(ms, prof=None, split=False):
     return _in_tmp(go)
 
 
-def run_twin(ms, prof=None, split=False):
+def run_phys(ms, prof=None, split=False, trace=None):
+    """The chip rig with the simulator's world (host_tools/chip/world.PhysicsTable)."""
+    from host_tools.chip.rig import Rig
+    from host_tools.chip.world import PhysicsTable
+
+    def go():
+        rig = Rig(imu=None)
+        rig.events = rig.chip.world = PhysicsTable(rig.chip, rig.gate, rig.params)
+        rig.imu = rig.events.imu
+        try:
+            r = ChipRunner(rig)
+            if trace is not None:
+                trace.angle = lambda: rig.events.true_angle_mdeg
+            res = _timed(r, ms, prof, split, trace)
+            res["pulses"] = rig.gate.pulses
+            res["angle_mdeg"] = round(rig.events.true_angle_mdeg)
+            return res
+        finally:
+            rig.close()
+
+    return _in_tmp(go)
+
+
+def run_twin(ms, prof=None, split=False, trace=None):
     from host_tools.runner import SimRunner
 
     def go():
-        return _timed(SimRunner(fs_root="."), ms, prof, split)
+        r = SimRunner(fs_root=".")
+        if trace is not None:
+            trace.angle = lambda: r.board.true_angle_mdeg
+        res = _timed(r, ms, prof, split, trace)
+        res["angle_mdeg"] = round(r.board.true_angle_mdeg)
+        return res
 
     return _in_tmp(go)
 
@@ -204,6 +241,37 @@ def board_ticks(kind, ticks=3000, rate_sps=1500):
     return round(_in_tmp(go), 1)
 
 
+class _Trace(list):
+    """(t_ms, core state, true angle mdeg) after every tick."""
+
+    angle = None
+
+
+def compare(ms):
+    """The session on the twin and on the chip rig with the simulator's world: how far
+    the true angles and the core's states are apart, tick by tick at the same times."""
+    tw, ch = _Trace(), _Trace()
+    run_twin(ms, trace=tw)
+    run_phys(ms, trace=ch)
+    # the chip's ticks are offset from the twin's (its boot runs the ~50 ms step-generator
+    # self-test first): each 10 ms slot's tick is compared
+    at = {t // 10: (s, a) for t, s, a in ch}
+    worst = (0.0, None)
+    same_state = both = 0
+    for t, s, a in tw:
+        c = at.get(t // 10)
+        if c is None:
+            continue
+        both += 1
+        same_state += s == c[0]
+        if abs(a - c[1]) > worst[0]:
+            worst = (abs(a - c[1]), t)
+    return {"ticks_compared": both, "same_state": same_state,
+            "max_angle_diff_mdeg": round(worst[0], 1), "at_ms": worst[1],
+            "final_angle_mdeg": (round(tw[-1][2]), round(ch[-1][2])),
+            "tick_offset_ms": (ch[0][0] - tw[0][0]) % 10}
+
+
 def _print_profile(prof, top):
     st = pstats.Stats(prof)
     by_file = {}
@@ -228,13 +296,18 @@ def _print_profile(prof, top):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=60, help="simulated seconds per run")
-    ap.add_argument("--only", choices=("chip", "twin", "ticks"), action="append")
+    ap.add_argument("--only", choices=("chip", "phys", "twin", "ticks"), action="append")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--compare", action="store_true",
+                    help="twin vs chip + the simulator's world: true angle and state per tick")
     ap.add_argument("--split", action="store_true",
                     help="also time the board interface's calls (board + world) apart")
     ap.add_argument("--top", type=int, default=25)
     a = ap.parse_args(argv)
-    runs = {"chip": run_chip, "twin": run_twin}
+    if a.compare:
+        print("compare", compare(a.seconds * 1000))
+        return 0
+    runs = {"chip": run_chip, "phys": run_phys, "twin": run_twin}
     for name in a.only or ("twin", "chip", "ticks"):
         if name == "ticks":
             for kind in ("null", "chip", "twin"):
