@@ -156,14 +156,15 @@ def run_chip(ms, prof=None, split=False):
     return _in_tmp(go)
 
 
-def run_phys(ms, prof=None, split=False, trace=None):
+def run_phys(ms, prof=None, split=False, trace=None, every_ms=False):
     """The chip rig with the simulator's world (host_tools/chip/world.PhysicsTable)."""
     from host_tools.chip.rig import Rig
     from host_tools.chip.world import PhysicsTable
 
     def go():
         rig = Rig(imu=None)
-        rig.events = rig.chip.world = PhysicsTable(rig.chip, rig.gate, rig.params)
+        rig.events = rig.chip.world = PhysicsTable(rig.chip, rig.gate, rig.params,
+                                                   every_ms=every_ms)
         rig.imu = rig.events.imu
         try:
             r = ChipRunner(rig)

@@ -43,6 +43,7 @@ class StepGate:
         self.pulses = 0  # signed: what the driver received, + head-down
         self.drops = 0  # pulses the monostable held back
         self.last_pulse_us = None
+        self.listener = None  # fn(first pulse's start ns, period ns, signed count)
         chip.board = self
 
     def gate_open(self, t_us):
@@ -71,6 +72,9 @@ class StepGate:
         if passed:
             self.pulses += passed if head_down else -passed
             self.last_pulse_us = t1_us
+            if self.listener is not None:  # the driver's side: when each pulse came
+                ch = chip.ledc[gpio]
+                self.listener(ch.first_ns, ch.period_ns(), passed if head_down else -passed)
         return ((pins.STEP, n), (pins.STEP_SENSE, passed))
 
 

@@ -36,6 +36,7 @@ class Ledc:
         self._pend_freq = freq_hz
         self._pend_duty = duty_u16
         self._on = self._pulsing(freq_hz, duty_u16)  # cached: pulses() runs every step
+        self.first_ns = 0
         self.emitted = 0
 
     def _boundary(self, t_ns):
@@ -79,7 +80,9 @@ class Ledc:
         self._counted_ns = hi
         if not self._on:
             return 0
-        n = (self._boundary(hi) - self._boundary(lo)) // self._period_ns
+        first = self._boundary(lo)
+        n = (self._boundary(hi) - first) // self._period_ns
+        self.first_ns = first  # the n pulses start at first + i * period (a world bins them)
         self.emitted += n
         return n
 

@@ -28,17 +28,43 @@ _INPUTS = ((SW_HOME, pins.HOME, pins.HOME_ACTIVE),
            (SW_ESTOP, pins.ESTOP, pins.ESTOP_ACTIVE))
 
 
+# While head-down pulses pass this close to the over-travel contact, the world is stepped
+# at every ms boundary: the contact gates those pulses (U3), so it must change in the ms
+# it is crossed. Elsewhere a span between chip events (at most the dead-man timer's 5 ms)
+# moves the table well under a degree (30000 sps at most).
+_OVER_MARGIN_MDEG = 5000
+
+
 class _GateFeed:
     """What TablePhysics reads of its drive (physics.StepGenerator's fields), from the
-    chip: energised from the ENABLE pin, the pulses the gate delivered since the last ms."""
+    chip: energised from the ENABLE pin; tick() gives the pulses the gate delivered in
+    the ms being stepped, binned by their start time (LEDC's period boundaries, as the
+    gate reports each train: StepGate.listener)."""
 
     def __init__(self, chip, gate):
         self._chip = chip
         self._gate = gate
-        self._taken = 0
+        self._bins = {}  # ms index (start ms) -> signed pulses that started in it
+        self.next_ms = 0  # the ms the next tick() steps
         self.limit_lo = self.limit_hi = 0
         self.block_head_down = False  # the chip's gate applies the over-travel itself
         self._acc = 0
+        gate.listener = self._train
+
+    def _train(self, first_ns, period_ns, n):
+        """n pulses (signed) starting at first_ns + i * period_ns: binned by ms."""
+        sign = 1 if n > 0 else -1
+        k = n * sign
+        i = 0
+        bins = self._bins
+        while i < k:
+            m = (first_ns + i * period_ns) // 1000000
+            end_ns = (m + 1) * 1000000
+            j = -((first_ns - end_ns) // period_ns)  # pulses starting before end_ns
+            if j > k:
+                j = k
+            bins[m] = bins.get(m, 0) + sign * (j - i)
+            i = j
 
     @property
     def enabled(self):
@@ -46,8 +72,8 @@ class _GateFeed:
 
     @property
     def rate_sps(self):
-        """Non-zero while pulses may come this ms (physics only asks whether)."""
-        return 1 if self.pulsing() or self._gate.pulses != self._taken else 0
+        """Non-zero while pulses may come in the ms stepped (physics only asks whether)."""
+        return 1 if self._bins or self.pulsing() else 0
 
     @property
     def count(self):
@@ -59,13 +85,17 @@ class _GateFeed:
             self._gate.gate_open(self._chip.now_us)
 
     def tick(self):
-        n = self._gate.pulses - self._taken
-        self._taken = self._gate.pulses
-        return n
+        m = self.next_ms
+        self.next_ms = m + 1
+        return self._bins.pop(m, 0) if self._bins else 0
 
 
 class PhysicsTable(Events):
-    def __init__(self, chip, gate, prm, rng=None, angle_mdeg=None, bias_scale=0.1):
+    """The world; every_ms=True steps it at every ms boundary (the reference the lazy
+    stepping must equal: tests/host/test_chip_world.py)."""
+
+    def __init__(self, chip, gate, prm, rng=None, angle_mdeg=None, bias_scale=0.1,
+                 every_ms=False):
         Events.__init__(self)
         rng = rng if rng is not None else random.Random(0)
         if angle_mdeg is None:
@@ -77,6 +107,7 @@ class PhysicsTable(Events):
         self.imu = imu_model.Mpu6050Model(prm, random.Random(rng.getrandbits(64)),
                                           bias_scale, 0.0)
         chip.bus.attach(self.imu)
+        self.every_ms = every_ms
         self._chip = chip
         self._ms = 0
         self._bits = None
@@ -87,11 +118,15 @@ class PhysicsTable(Events):
         return self.physics.theta * physics.RAD_TO_MDEG
 
     def _busy(self):
-        """The world must be stepped at each ms boundary: pulses pass the gate (they are
-        handed to the physics in the ms they came in), or a contact bounces (each ms
-        draws from the rng and may flip a level the firmware reads)."""
-        return (self.feed.pulsing() or self.feed.rate_sps
-                or not self.switches.settled_for(self._angle()))
+        """The world must be stepped at each ms boundary: a contact bounces (each ms
+        draws from the rng and may flip a level the firmware reads), or head-down pulses
+        pass near the over-travel contact that gates them."""
+        sw = self.switches
+        if self.every_ms or not sw.settled_for(self._angle()):
+            return True
+        chip = self._chip
+        return (self._angle() >= sw.overtravel_mdeg - _OVER_MARGIN_MDEG
+                and chip.pin(pins.DIR).level() == pins.DIR_ACTIVE and self.feed.pulsing())
 
     def next_event_us(self, now_us):
         t = Events.next_event_us(self, now_us)
@@ -101,6 +136,9 @@ class PhysicsTable(Events):
         return t
 
     def chip_advance(self, chip, t0_us, t1_us):
+        """The world up to the last ms boundary at or before t1_us. The milliseconds the
+        chip stepped over saw no observer (no firmware ran, no contact gates a pulse
+        there: _busy), so they are stepped now, in order, with the pulses of each."""
         Events.chip_advance(self, chip, t0_us, t1_us)
         ms = t1_us // 1000
         d = ms - self._ms
@@ -109,13 +147,14 @@ class PhysicsTable(Events):
         self._ms = ms
         ph = self.physics
         sw = self.switches
+        feed = self.feed
         tried = False
         while d > 0:
-            # No pulse came in the milliseconds the chip stepped over (_busy), so the
-            # table moves by itself there (a drive coming to rest, a settling load) and no
-            # one looks: stepped at once, up to a contact change (advance() stops after
-            # the ms that crosses), as SimBoard's fast path does.
-            if not self.feed.rate_sps and sw.settled_for(self._angle()):
+            feed.next_ms = ms - d  # physics ticks the feed only while pulses may come
+            if not sw.settled_for(self._angle()):
+                ph.step()  # a contact bounces: every ms samples it
+                n = 1
+            elif not feed.rate_sps:
                 if ph.at_rest():
                     ph.coast(d)
                     break
@@ -124,15 +163,13 @@ class PhysicsTable(Events):
                     ph.step_settled()
                     n = 1
                 else:
-                    n, _crossed = ph.advance(d, sw.home_switch_mdeg, sw.overtravel_mdeg,
-                                             not tried)
-                    if n == 0:  # still: try for rest
+                    n = ph.advance(d, sw.home_switch_mdeg, sw.overtravel_mdeg, not tried)[0]
+                    if n == 0:  # a still table: try for rest
                         tried = True
                         ph.step_settled()
                         n = 1
             else:
-                ph.step()
-                n = 1
+                n = ph.advance(d, sw.home_switch_mdeg, sw.overtravel_mdeg, False)[0]
             sw.tick(self._angle())
             d -= n
         self._pins(chip)
