@@ -84,6 +84,14 @@ class _GateFeed:
         return ch is not None and ch.period_ns() is not None and \
             self._gate.gate_open(self._chip.now_us)
 
+    def forget_before(self, m):
+        """Pulses of milliseconds stepped without a tick (a de-energised driver: physics
+        ignores them, as physics.StepGenerator gives none) are gone."""
+        bins = self._bins
+        if bins:
+            for k in [k for k in bins if k < m]:
+                del bins[k]
+
     def tick(self):
         m = self.next_ms
         self.next_ms = m + 1
@@ -172,6 +180,7 @@ class PhysicsTable(Events):
                 n = ph.advance(d, sw.home_switch_mdeg, sw.overtravel_mdeg, False)[0]
             sw.tick(self._angle())
             d -= n
+        feed.forget_before(ms)
         self._pins(chip)
 
     def _pins(self, chip):
