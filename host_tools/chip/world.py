@@ -121,6 +121,7 @@ class PhysicsTable(Events):
         self._bits = None
         self.switches.settle(self.physics.true_angle_mdeg)
         self._pins(chip)
+        self._stepped()
 
     def _angle(self):
         return self.physics.theta * physics.RAD_TO_MDEG
@@ -128,13 +129,19 @@ class PhysicsTable(Events):
     def _busy(self):
         """The world must be stepped at each ms boundary: a contact bounces (each ms
         draws from the rng and may flip a level the firmware reads), or head-down pulses
-        pass near the over-travel contact that gates them."""
-        sw = self.switches
-        if self.every_ms or not sw.settled_for(self._angle()):
+        pass near the over-travel contact that gates them. (_settled and _near_over only
+        change where the world is stepped: kept from the last step.)"""
+        if self.every_ms or not self._settled:
             return True
         chip = self._chip
-        return (self._angle() >= sw.overtravel_mdeg - _OVER_MARGIN_MDEG
-                and chip.pin(pins.DIR).level() == pins.DIR_ACTIVE and self.feed.pulsing())
+        return (self._near_over and chip.pin(pins.DIR).level() == pins.DIR_ACTIVE
+                and self.feed.pulsing())
+
+    def _stepped(self):
+        a = self._angle()
+        sw = self.switches
+        self._settled = sw.settled_for(a)
+        self._near_over = a >= sw.overtravel_mdeg - _OVER_MARGIN_MDEG
 
     def next_event_us(self, now_us):
         t = Events.next_event_us(self, now_us)
@@ -147,7 +154,8 @@ class PhysicsTable(Events):
         """The world up to the last ms boundary at or before t1_us. The milliseconds the
         chip stepped over saw no observer (no firmware ran, no contact gates a pulse
         there: _busy), so they are stepped now, in order, with the pulses of each."""
-        Events.chip_advance(self, chip, t0_us, t1_us)
+        if self._due:
+            Events.chip_advance(self, chip, t0_us, t1_us)
         ms = t1_us // 1000
         d = ms - self._ms
         if d <= 0:
@@ -182,6 +190,7 @@ class PhysicsTable(Events):
             d -= n
         feed.forget_before(ms)
         self._pins(chip)
+        self._stepped()
 
     def _pins(self, chip):
         bits = self.switches.bits
