@@ -103,3 +103,40 @@ def test_the_ring_holds_259_bytes_and_drops_what_comes_when_full(app):
     uart = app.rig.chip.uart
     uart.host_send(b"x" * (RX_RING + 5))
     assert len(uart.rx) == 259 and uart.rx_lost == 5
+
+
+def test_estop_behind_a_queue_of_status_lines_runs_within_a_bound(app):
+    """Setup: the table homing (moving); a script streams 30 `status` lines, then
+    `estop`, back to back at the line's rate, waiting for nothing (human mode: a status
+    reply is ~350 bytes, formatted two fields a pass: ~11 passes each).
+    Expected: every line is queued (none dropped: 216 bytes fit the 256-byte queue) and
+    `estop` acts once the 30 replies before it are formatted: within 4 s here
+    (measured 3.31 s, 331 passes; main at 6b1ff0f: 3.34 s). A line never overtakes
+    the ones before it, so the bound is the replies ahead of it: at most 256 bytes of
+    lines (the queue's size), each taken once the previous reply is formatted and
+    under 512 bytes wait."""
+    from states import C_GOTO, EMERGENCY_RETURN, HOMING
+
+    for _ in range(150):
+        app.step()
+    assert app.core.command(C_GOTO, -20000) == 0  # homes first
+    for _ in range(60):
+        app.step()
+    assert app.core.state == HOMING
+    uart = app.rig.chip.uart
+    data = b"status\n" * 30 + b"estop\n"
+    t0 = app.rig.chip.now_us
+    out = b""
+    passes = 0
+    i = 0
+    while app.core.state == HOMING and passes < 1000:
+        if i < len(data):
+            uart.host_send(data[i:i + _BYTES_PER_PASS])
+            i += _BYTES_PER_PASS
+        app.step()
+        passes += 1
+        out += uart.host_receive()
+    waited_ms = (app.rig.chip.now_us - t0) // 1000
+    assert app.core.state == EMERGENCY_RETURN, app.core.state
+    assert b"input overflow" not in out and uart.rx_lost == 0
+    assert waited_ms < 4000, (waited_ms, len(out), passes)
