@@ -85,42 +85,84 @@ class LineReader:
             self._overflow()
 
     def _feed(self, n):
+        # Text and line ends keep the state in locals (a per-byte attribute access costs
+        # most on the ESP32: 259 bytes a pass at worst); other bytes go to _other().
         rx = self._rx
+        q = self._q
+        k = self._n
+        d = self._discard
+        cr = self._after_cr
+        room = _Q_SIZE - self._used - k
+        w = (self._head + self._used + k) % _Q_SIZE
         i = 0
         while i < n:
             c = rx[i]
             i += 1
-            if c == 10 or c == 13:
-                if c == 10 and self._after_cr:
-                    self._after_cr = False  # the \n of a \r\n
+            if 32 <= c <= 126 or c == 9:
+                cr = False
+                if d:
                     continue
-                self._after_cr = c == 13
-                if self._discard:
-                    self._put(self._discard)
-                elif self._n:
-                    self._put(_END)
+                if k >= LINE_MAX:
+                    d = TOO_LONG
+                elif room < 3:
+                    # no room for it, its line's end and one more entry
+                    room += k
+                    k = 0
+                    d = OVERFLOW
+                else:
+                    q[w] = 32 if c == 9 else c
+                    w += 1
+                    if w == _Q_SIZE:
+                        w = 0
+                    k += 1
+                    room -= 1
                 continue
-            self._after_cr = False
-            if c == 3 or c == 21:
-                # Ctrl-U, a terminal's "kill line": a client clears a half line an
-                # earlier session left (host_tools/console.py connect()), never runs it
-                self.drop()
-                self._put(INTERRUPT if c == 3 else KILLED)
+            if c == 10 and cr:
+                cr = False  # the \n of a \r\n
                 continue
+            cr = c == 13
+            if (c == 10 or cr) and not d:
+                if k and room >= 2:  # the line is an entry; a byte stays for OVERFLOW
+                    q[w] = _END
+                    w += 1
+                    if w == _Q_SIZE:
+                        w = 0
+                    self._used += k + 1
+                    k = 0
+                    room -= 1
+                    continue
+                if not k:
+                    continue  # an empty line: nothing asked
+            self._n = k
+            self._discard = d
+            self._other(c)
+            k = self._n
+            d = self._discard
+            room = _Q_SIZE - self._used - k
+            w = (self._head + self._used + k) % _Q_SIZE
+        self._n = k
+        self._discard = d
+        self._after_cr = cr
+
+    def _other(self, c):
+        """A byte other than the line's text: a line end or a control byte."""
+        if c == 10 or c == 13:
             if self._discard:
-                continue
-            if c == 8 or c == 127:
-                if self._n:
-                    self._n -= 1
-            elif (c < 32 and c != 9) or c > 126:
-                self._discard = BAD_BYTE
-            elif self._n >= LINE_MAX:
-                self._discard = TOO_LONG
-            elif _Q_SIZE - self._used - self._n < 3:
-                self._overflow()  # no room for it, its line's end and one more entry
-            else:
-                self._q[(self._head + self._used + self._n) % _Q_SIZE] = 32 if c == 9 else c
-                self._n += 1
+                self._put(self._discard)
+            elif self._n:
+                self._put(_END)
+        elif c == 3 or c == 21:
+            # Ctrl-U, a terminal's "kill line": a client clears a half line an
+            # earlier session left (host_tools/console.py connect()), never runs it
+            self.drop()
+            self._put(INTERRUPT if c == 3 else KILLED)
+        elif self._discard:
+            pass
+        elif c == 8 or c == 127:
+            if self._n:
+                self._n -= 1
+        else:
+            self._discard = BAD_BYTE
 
     def _overflow(self):
         self._n = 0
