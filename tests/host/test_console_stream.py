@@ -140,3 +140,42 @@ def test_estop_behind_a_queue_of_status_lines_runs_within_a_bound(app):
     assert app.core.state == EMERGENCY_RETURN, app.core.state
     assert b"input overflow" not in out and uart.rx_lost == 0
     assert waited_ms < 4000, (waited_ms, len(out), passes)
+
+
+def test_a_stall_that_fills_the_ring_never_joins_the_lines_around_the_gap(app):
+    """Setup: JSON mode; `lock` (stored at once: the table stands still; the flash
+    writes stall the CPU ~80 ms each) followed at once by 60 tagged `status` lines
+    (\r\n ends), the bytes arriving on the chip's clock at 115200 baud. During the
+    stall the rest of the batch arrives: the ring keeps 259 bytes and drops the rest.
+    Expected: no line the console takes is pieces of two, and the loss is said
+    ("input overflow: line dropped": here the console's own queue takes the 259 bytes
+    and cannot hold them all; a whole-ring read with room left is
+    tests/core/test_console_lines.py's case). Lines lost whole in the ring get no
+    reply: a tagged client sees their ids missing. On main: no error is said."""
+    for _ in range(20):
+        app.step()
+    chip = app.rig.chip
+    uart = chip.uart
+    uart.host_send(b"json on\n")
+    for _ in range(5):
+        app.step()
+    uart.host_receive()
+    taken = _taken(app)
+    sent = ["#%d status%s" % (k, " " * (k % 7)) for k in range(1, 61)]
+    data = ("lock\r\n" + "".join(x + "\r\n" for x in sent)).encode()
+    byte_us = 10 * 1000000 // 115200
+    t0 = chip.now_us
+    i = 0
+    writes = len(chip.flash.writes)
+    out = b""
+    for _ in range(1000):
+        due = min(len(data), (chip.now_us - t0) // byte_us + 1)
+        uart.host_send(data[i:due])
+        i = due
+        app.step()
+        out += uart.host_receive()
+    assert len(chip.flash.writes) > writes and uart.rx_lost > 0  # the stall, the loss
+    joined = [t for t in taken if t not in sent and t != "lock"]
+    assert not joined, "lines joined from pieces of two: %r" % joined[:3]
+    replies = _replies(out)
+    assert any(r.get("error") == "input overflow: line dropped" for r in replies)
