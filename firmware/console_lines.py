@@ -77,12 +77,21 @@ class LineReader:
                 break
             if n > _RX_MAX:
                 n = _RX_MAX
-            self._feed(n)
             total += n
+            if n == 1 and rx[0] == 3 and self._after_interrupt():
+                continue  # a Ctrl-C flood: one entry, at the cost of the board's read
+            self._feed(n)
             if rx[n - 1] != 3:
                 break
         if self._ring and total >= self._ring:
             self._overflow()
+
+    def _after_interrupt(self):
+        """True when the last entry is a Ctrl-C's and nothing came since: another one
+        would drop nothing more (the console refuses each the same way)."""
+        used = self._used
+        return (not self._n and not self._discard and used > 0
+                and self._q[(self._head + used - 1) % _Q_SIZE] == INTERRUPT)
 
     def _feed(self, n):
         # Text and line ends keep the state in locals (a per-byte attribute access costs

@@ -98,3 +98,9 @@ def test_a_read_short_of_the_ring_loses_nothing():
     lr.read(Source(b"\n" * 252 + b"goto 2"))  # 258: the ring was never full
     lr.read(Source(b"0\n"))
     assert _all(lr) == ["goto 20"]
+
+
+def test_a_ctrl_c_flood_is_one_entry_until_something_else_comes():
+    lr = LineReader()
+    lr.read(Source(b"goto 2" + b"\x03" * 200 + b"stop\n" + b"\x03" * 3))
+    assert _all(lr) == [INTERRUPT, "stop", INTERRUPT]
