@@ -124,6 +124,9 @@ class Esp32Board:
     hw_params_path = "table_params.json"
     fs_root = ""
     code_root = ""  # deploy's files and its manifest, checked at boot (firmware/manifest.py)
+    # stdin's ring (ports/esp32/mphalport.c stdin_ringbuf_array[260], one slot kept
+    # free): the UART ISR drops bytes while it is full (firmware/console_lines.py)
+    CONSOLE_RX_RING = 259
 
     def __init__(self):
         import json

@@ -8,12 +8,14 @@ handlers: console_session.py, console_info.py, and, imported only while one of t
 commands runs (_ON_DEMAND), console_settings.py, console_access.py, console_records.py.
 
 The app calls `service(now_ms)` once per tick after the
-core's tick; it reads at most 64 bytes (`board.console_read_into`), runs at most one
-complete command line, formats at most two fields or rows of a long reply, writes at
-most 96 bytes (`board.console_write`) and, when streaming, queues one telemetry line
-per period. A new line is taken only once the previous reply is formatted and less
-than 512 bytes wait, so a tick's work and the output queue stay small; nothing is
-ever dropped. When no byte arrived and nothing is pending it allocates nothing.
+core's tick; it drains what the board holds (`board.console_read_into`, at most 259
+bytes, the ESP32's stdin ring) into its own queue of lines (console_lines.py), runs at
+most one complete command line, formats at most two fields or rows of a long reply,
+writes at most 96 bytes (`board.console_write`) and, when streaming, queues one
+telemetry line per period. A new line is taken only once the previous reply is
+formatted and less than 512 bytes wait, so a tick's work and the output queue stay
+small; the bytes are read whatever the output's state, so the board's ring never fills
+at 115200 baud. When no byte arrived and nothing is pending it allocates nothing.
 
 The grammar (the command table, arguments, strict numbers) is firmware/cmdparse.py:
 a line runs only once all of it parsed, and each handler checks the table's state and
@@ -55,6 +57,10 @@ Lines
   raw-paste (0x05 A 0x01), Ctrl-D (0x04) and Ctrl-B (0x02) bytes are control bytes:
   the line holding them is discarded. No byte on the serial line reaches a REPL;
   deploy and file access need the service mode (firmware/powerup.py).
+- A line that finds the console's input queue full (256 bytes: a sender that streams
+  lines without waiting for the replies) is discarded up to its end and answered with
+  "error: input overflow: line dropped"; so is the line in which the board's ring may
+  have dropped bytes. Pieces of two lines never join into one.
 - `consent yes` counts only as the very next line after `consent`'s list: any line
   between, even one refused before it was parsed or cut off by Ctrl-C/Ctrl-U, ends it.
 - Words are separated by spaces; the line is case-insensitive. A first word `#<n>`
@@ -85,7 +91,16 @@ from console_info import (
     c_status,
     c_stream,
 )
-from console_lines import BAD_BYTE, INTERRUPT, KILLED, LINE, LINE_MAX, TOO_LONG, LineReader
+from console_lines import (
+    BAD_BYTE,
+    INTERRUPT,
+    KILLED,
+    LINE,
+    LINE_MAX,
+    OVERFLOW,
+    TOO_LONG,
+    LineReader,
+)
 from console_out import TX_HIGH, Output
 from console_session import (
     CORE_COMMANDS,
@@ -260,7 +275,8 @@ class Console:
         self.board = app.board
         self.view = AppView(app)
         self.now_ms = 0
-        self.lines = LineReader()
+        # the board's stdin ring, where it drops bytes when full (board_esp32: 259)
+        self.lines = LineReader(getattr(self.board, "CONSOLE_RX_RING", 0))
         self.out = Output(self.board)
         self.tel = Telemetry()
         self.consent_shown = False  # `consent yes` only right after the list was shown
@@ -283,15 +299,15 @@ class Console:
         if self._action is not None and not out.tx:
             self._run_action()  # its reply went out last tick; nothing new ran since
         got = 0
+        lines = self.lines
+        # drained every pass, whatever the output's state: the board's ring drops what
+        # comes when full (console_lines.py); the reply's backlog paces the lines taken
+        lines.read(self.board)
         if out.busy:
             out.more()
-        elif out.pending <= TX_HIGH:
-            lines = self.lines
-            lines.read(self.board)
-            if lines.pending():
-                got = lines.take()
-                if got:
-                    self._end_line(got)
+        elif out.pending <= TX_HIGH and lines.pending():
+            got = lines.take()
+            self._end_line(got)
         if self.selftest is None:
             self.selftest = self.view.boot_result()
         if self.tel.period_ms:
@@ -368,11 +384,12 @@ class Console:
             return
         if got == INTERRUPT or got == KILLED:
             return  # the line is dropped already; Ctrl-C is refused after this pass
-        self.lines.drop()
         if got == TOO_LONG:
             self.out.error("line too long (at most %d bytes)" % LINE_MAX)
         elif got == BAD_BYTE:
             self.out.error("line discarded: a byte that is not printable ASCII")
+        elif got == OVERFLOW:
+            self.out.error("input overflow: line dropped")
 
     def _execute(self, text, consent_shown):
         ran = False

@@ -6,7 +6,14 @@ TX: mp_hal_stdout_tx_strn -> uart_stdout_tx_strn (ports/esp32/uart.c) fills the
 (ulTaskNotifyTake(pdFALSE, 1): 10 ms) at a time: a long write blocks the loop.
 RX: the UART ISR (uart_irq_handler) turns the interrupt character into
 mp_sched_keyboard_interrupt() - a KeyboardInterrupt raised at the VM's next pending
-check - and queues every other byte for stdin.
+check - and queues every other byte for stdin with ringbuf_put() (ports/esp32/uart.c,
+uart_irq_handler: `ringbuf_put(&stdin_ringbuf, rbuf[i]);`, its result unchecked). The
+ring is `static uint8_t stdin_ringbuf_array[260];` (ports/esp32/mphalport.c) and
+ringbuf_put() (py/ringbuf.h) keeps one slot free: `if (iput_new == r->iget) return -1;`.
+So it holds 259 bytes, and a byte arriving while it is full is lost, silently (micropython
+at 1c3c201). The DevKitC's USB goes through a UART bridge (CP2102/CH340) to UART0: this
+path. (Boards whose USB is the chip's own USB-serial-JTAG or TinyUSB CDC read only
+ringbuf_free() bytes and leave the rest in the USB FIFO: no loss there.)
 """
 
 import sys
@@ -14,6 +21,7 @@ import sys
 _FIFO = 128  # SOC_UART_FIFO_LEN on the ESP32
 _RTOS_TICK_US = 10000  # CONFIG_FREERTOS_HZ = 100
 _BAUD = 115200
+RX_RING = 259  # stdin_ringbuf_array[260], one slot kept free by ringbuf_put()
 
 
 class Uart:
@@ -23,7 +31,8 @@ class Uart:
         self._fifo = bytearray()
         self._t = 0  # time the FIFO was last drained to
         self.sent = bytearray()  # on the wire: what the host has received
-        self.rx = bytearray()  # waiting for stdin
+        self.rx = bytearray()  # waiting for stdin: the ring, at most RX_RING bytes
+        self.rx_lost = 0  # bytes the ISR dropped with the ring full
         self.blocked_us = 0  # time the CPU spent waiting for FIFO room
 
     def _drain(self):
@@ -61,12 +70,16 @@ class Uart:
         return out
 
     def host_send(self, data):
+        """data arrives now, as the ISR handles it (a caller paces it at the baud rate:
+        115 bytes a 10 ms pass at most)."""
         chip = self._chip
         for b in data:
             if b == chip.kbd_char:
                 chip.kbd_pending = True
-            else:
+            elif len(self.rx) < RX_RING:
                 self.rx.append(b)
+            else:
+                self.rx_lost += 1  # ringbuf_put() returned -1: no one is told
 
 
 class _Buffer:
