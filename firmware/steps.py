@@ -325,6 +325,29 @@ def _to_loading(core):
         _return_to(core, t)
 
 
+def to_loading(core):
+    """True if the table is on its way to the loading position: the return's last leg,
+    or homing."""
+    st = core.state
+    return st == HOMING or (st == RETURNING and core.phase == P_TO_LOADING)
+
+
+def on_to_loading(core):
+    """A home switch fault (faults.HOME_SWITCH, just raised) met on the way to the
+    loading position: the person is feet-down, on the way there, and the steps and the
+    IMU still agree (issue #18: the return goes on with the sources that agree; it
+    stopped at -20 deg, attack18e 3). The fault's return goes on to the loading angle
+    by the count if homed; not homed (the reference is the IMU's, in doubt) the IMU's
+    worst error short of the switch, as _to_loading. It latches there: homing, which
+    would believe the lying switch, is not tried; acknowledging needs the switch to
+    agree again (commands.py)."""
+    if core.state != FAULT or core.fault != faults.HOME_SWITCH:
+        return  # a fault already latched, or an e-stop's return: theirs to decide
+    cfg = core.cfg
+    goal = cfg.loading_angle_mdeg if core.pos.homed else unhomed_loading_mdeg(cfg)
+    reactions.regoal(core, goal)
+
+
 def _return_to(core, target_mdeg):
     tg = core.targets
     if core.reduced:

@@ -18,6 +18,11 @@ closed home switch reads "at the loading stop" at 25 deg; a cut over-travel wire
 "past the over-travel switch" at 20 deg; a welded one reads "not past" at 73 deg.
 `at_loading` - what READY and "at the loading stop" rest on - is the home switch AND
 every trusted source agreeing (and at least one trusted): never the switch alone.
+A home switch's contradiction counts once it has lasted HOME_LIE_MS (attack18e 3: a 30 ms
+open of the NC wire on the way to the loading position passed the 3-sample filter and
+latched FAULT HOME_SWITCH at -20 deg, the return stopped there): while it lasts nothing
+rests on it (at_loading needs the angles to agree), so a glitch that ends is filtered as
+homing's dwell filters it, and one that stays is the fault.
 Within SWITCH_TOL_MDEG (HOME_TOL_MDEG for the home switch) of a switch's point the
 firmware cannot tell a lying switch from a true one (an uncalibrated IMU may be 5.4 deg
 off, the steps up to the runaway tolerance): a home wire cut between the loading stop
@@ -37,6 +42,12 @@ SWITCH_TOL_MDEG = const(4000)
 # |(50, 80)| = 94 mg) reads up to 5.4 deg off (issue #18). The over-travel switch is
 # reached only homed (every first motion homes), on the step count.
 HOME_TOL_MDEG = const(6000)
+# The home switch contradicting every trusted angle is a switch fault once it has done so
+# this long without a break: a glitch of the NC wire (a loose crimp: 30 ms to 1 s seen,
+# attack18c-e) ends well inside it as a rule, as in homing's dwell (homing.DWELL_MS, the
+# same figure). Nothing acts on the lie meanwhile (at_loading needs the angles to agree);
+# a cut wire is the fault 200 ms later, 0.7 deg at normal speed, on its way back anyway.
+HOME_LIE_MS = const(200)
 # The ankle lock counts as open once a clean open run of this many ticks (30 ms at 10 ms)
 # would have counted it, and closed again after this many consecutive closed ticks. A
 # glitch (EMI on the cable, a contact bounce) shorter than two tick periods (20 ms) is
@@ -116,7 +127,8 @@ class Switches:
         self.estop_edge = False  # this tick: the ISR counted a new edge
         self.edges_seen = 0  # the ISR's edge count at the last update
         self.at_loading = False  # the home switch, and every trusted angle agrees (judge)
-        self.home_lies = False  # the home switch contradicts every trusted angle
+        self.home_lies = False  # the home switch contradicts every trusted angle (HOME_LIE_MS)
+        self._home_lie_ms = 0  # how long it has, without a break
         self.over_lies = False  # the over-travel switch contradicts every trusted angle
         self._edges_init = False
 
@@ -160,6 +172,11 @@ class Switches:
             past += imu_mdeg > hi
         h = self.at_home_switch
         self.at_loading = h and n > 0 and off_home == 0
-        self.home_lies = h and n > 0 and off_home == n
+        if h and n > 0 and off_home == n:
+            if self._home_lie_ms < HOME_LIE_MS:
+                self._home_lie_ms += cfg.tick_ms
+        else:
+            self._home_lie_ms = 0
+        self.home_lies = self._home_lie_ms >= HOME_LIE_MS
         o = self.overtravel
         self.over_lies = n > 0 and ((o and short == n) or (not o and past == n))
