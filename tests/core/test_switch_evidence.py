@@ -10,10 +10,9 @@ Hand-worked on the core rig: a cut home wire at every phase, a cut over-travel w
 import faults
 from events import E_FAULT
 from rig import TICK_MS, Rig
-from switches import HOME_LIE_MS
 from signals import SW_HOME, SW_OVERTRAVEL
 from states import C_ACK, C_GOTO, C_RETURN, FAULT, HOLDING, P_RESTING, R_CAUSE, READY, RETURNING
-
+from switches import HOME_LIE_MS
 
 # a cut home wire: debounced (switch_samples ticks), then a lie for HOME_LIE_MS
 _LIE_TICKS = 5 + HOME_LIE_MS // TICK_MS
