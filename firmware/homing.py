@@ -35,7 +35,7 @@ Moves go through Targets.go (clamped, as every target) and Targets.aim (unclampe
 the seek past the counted loading angle, toward the mechanical stop). Allocation-free.
 """
 
-from commissioning import IMU_CAL_ERR_MDEG
+from commissioning import IMU_CAL_ERR_MDEG, imu_err_mdeg
 from events import E_HOMED, E_IMU_UNCALIBRATED
 from micropython import const
 from states import H_APPROACH, H_BRAKE, H_DWELL, H_PARK, H_RETRACT, H_SEEK, H_SLOW
@@ -68,6 +68,16 @@ _REPEAT_MDEG = const(100)
 # lost steps can leave one retract ending on the edge; a stuck switch then faults within
 # 4 deg of the loading end, before the switch-evidence check (faults.HOME_SWITCH) would.
 RETRACT_TRIES = const(1)
+# Not homed, the first seek goes at least the IMU's worst error (commissioning.
+# imu_err_mdeg: the count's boot reference is the IMU's) and this margin past the
+# switch's angle by the count: the filter's 3 samples and the brake at the slow speed
+# are 0.02 deg; 1 deg is the noise and a switch set a little off. Uncalibrated that is
+# 6.4 deg past the switch, 5.4 past loading: if the count is right and the switch is
+# dead, the table meets the frame's head-up stop 1 deg past loading and the stepper
+# stalls against it at the slow speed (0.5 deg/s: at most 8.8 s, lost steps, no harm:
+# feet-down at the loading end, the runaway check off while homing), then FAULT HOMING
+# (WHY_NO_SWITCH) stands there. Calibrated (0.5 deg) the usual seek already covers it.
+SEEK_MARGIN_MDEG = const(1000)
 
 
 class Homing:
@@ -220,7 +230,8 @@ class Homing:
     def _seek(self, pressed_mdeg=None):
         """Toward the head-up side, past the step-counted loading angle by up to
         homing_travel_mdeg - the switch, not the steps, says where loading is. Head-up
-        is the safe direction; the mechanical stop is 1 deg past loading. After the
+        is the safe direction; the mechanical stop is 1 deg past loading. Not homed, at
+        least the IMU's worst error and SEEK_MARGIN_MDEG past the switch's angle. After the
         retract, also at least that far past where the switch was pressed: counted from
         a boot reference on an uncalibrated IMU (up to 5.4 deg off, issue #18) the
         loading angle can lie short of the switch's edge."""
@@ -229,6 +240,12 @@ class Homing:
         target = cfg.loading_angle_mdeg - cfg.homing_travel_mdeg
         if pressed_mdeg is not None and pressed_mdeg - cfg.homing_travel_mdeg < target:
             target = pressed_mdeg - cfg.homing_travel_mdeg
+        elif pressed_mdeg is None and not self._pos.homed:
+            # the count is the IMU's (a power-up): it may put the switch its worst error
+            # further (attack18e 7: 4 deg off, the seek ended 27 mdeg short of it)
+            far = cfg.home_switch_mdeg - imu_err_mdeg(cfg) - SEEK_MARGIN_MDEG
+            if far < target:
+                target = far
         tg.aim(target, tg.v_home, tg.a_jog)
 
     def _reference(self, now_ms, imu_off_mdeg):

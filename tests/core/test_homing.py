@@ -6,6 +6,7 @@ head-up of home_switch_mdeg (-59 deg), one degree off the loading angle (-60 deg
 
 import faults
 import homing
+from commissioning import IMU_UNCAL_ERR_MDEG
 from events import E_HOMED
 from rig import Rig
 from signals import SW_HOME, SW_START, SW_UP
@@ -307,3 +308,39 @@ def test_not_homed_a_jog_up_stops_short_of_the_switch_and_a_start_press_homes():
         rig.tick(5)
     assert rig.core.state == READY and rig.core.homed and rig.core.fault == faults.NONE
     assert lowest >= rig.cfg.loading_angle_mdeg - 200, lowest
+
+
+def test_not_homed_the_seek_covers_the_uncalibrated_imus_worst_error():
+    """attack18e 7: powered up uncalibrated, the count is referenced on an IMU that may be
+    5.4 deg off (commissioning.IMU_UNCAL_ERR_MDEG). Here it reads 5 deg low: the counted
+    loading angle is a true -55 deg, and a seek of homing_travel_mdeg (3 deg) past it
+    stopped at a true -58, short of the switch at -59: FAULT HOMING on a good table.
+    Not homed, the seek goes on to the IMU's worst error and a margin past the switch
+    (homing.SEEK_MARGIN_MDEG) by the count; on the real table the frame's head-up stop
+    (1 deg past loading) ends it first if the count is right and the switch is dead."""
+    rig = Rig(angle_mdeg=20000, imu_calibrated=0)
+    rig.plant.imu_bias_mdeg = -5000
+    rig.boot()
+    assert rig.core.state == RECOVERY and not rig.core.homed
+    assert rig.core.command(C_RECOVER) == OK
+    seen = []
+    rig.run_until(lambda r: seen.append(r.core.phase) or r.core.state == FAULT
+                  or (r.core.state == READY and r.core.homed), 240000)
+    assert rig.core.fault == faults.NONE and rig.core.homed, (rig.core.homing.why, seen)
+    assert H_SEEK in seen  # the switch was met on the extended seek
+    assert abs(rig.plant.angle_mdeg() - rig.cfg.loading_angle_mdeg) <= 200
+
+
+def test_not_homed_a_dead_switch_ends_the_seek_at_its_bound():
+    """The extended seek is bounded: no switch within the IMU's worst error and the
+    margin past the switch's angle (by the count) is FAULT HOMING, at the loading end."""
+    rig = Rig(angle_mdeg=-20000, imu_calibrated=0)
+    rig.boot()
+    assert not rig.core.homed
+    rig.plant.home_disconnected = True
+    rig.tick(5)
+    assert rig.core.command(C_RECOVER) == OK  # the way to loading, then homing
+    rig.run_until(lambda r: r.core.state == FAULT, 120000)
+    assert rig.core.fault == faults.HOMING and rig.core.homing.why == homing.WHY_NO_SWITCH
+    bound = rig.cfg.home_switch_mdeg - IMU_UNCAL_ERR_MDEG - homing.SEEK_MARGIN_MDEG
+    assert bound - 200 <= rig.plant.angle_mdeg() <= bound + 200, rig.plant.angle_mdeg()
