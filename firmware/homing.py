@@ -74,8 +74,9 @@ RETRACT_TRIES = const(1)
 # are 0.02 deg; 1 deg is the noise and a switch set a little off. Uncalibrated that is
 # 6.4 deg past the switch, 5.4 past loading: if the count is right and the switch is
 # dead, the table meets the frame's head-up stop 1 deg past loading and the stepper
-# stalls against it at the slow speed (0.5 deg/s: at most 8.8 s, lost steps, no harm:
-# feet-down at the loading end, the runaway check off while homing), then FAULT HOMING
+# stalls against it at the slow speed (0.5 deg/s: 4.4 deg of steps, 8.8 s; 9.8 deg, 19.6 s
+# with the count 5.4 deg high; lost steps, no harm: feet-down at the loading end, the
+# runaway check off while homing), then FAULT HOMING
 # (WHY_NO_SWITCH) stands there. Calibrated (0.5 deg) the usual seek already covers it.
 SEEK_MARGIN_MDEG = const(1000)
 
