@@ -68,6 +68,18 @@ _REPEAT_MDEG = const(100)
 # lost steps can leave one retract ending on the edge; a stuck switch then faults within
 # 4 deg of the loading end, before the switch-evidence check (faults.HOME_SWITCH) would.
 RETRACT_TRIES = const(1)
+# The calibrated IMU's worst error at the home switch, standing on it after the slow
+# approach and the dwell: the two-point calibration takes one point at the loading stop
+# (1 deg away), so it is far below the 0.5 deg it is allowed elsewhere. Measured (fix18h,
+# bench_imu's sweep of parts at the datasheet corners and 6 drawn inside them, calibrated
+# by `calibrate 0` and `calibrate -60`, then homed twice): at most 138 mdeg; 150.
+CAL_AT_SWITCH_ERR_MDEG = const(150)
+# How far a calibrated IMU may put the switch's edge from its configured angle and the
+# calibration still stand: the hold's tolerance (IMU_CAL_ERR_MDEG, issue #18: 0.5 deg)
+# minus the IMU's own error there, so a switch moved since commissioning is taken only
+# within what keeps every hold within 0.5 deg (attack18e 1: a 0.5 deg window kept the
+# mark with a switch moved 0.6 deg, holds 0.59 deg off).
+AGREE_MDEG = const(IMU_CAL_ERR_MDEG - CAL_AT_SWITCH_ERR_MDEG)
 # Not homed, the first seek goes at least the IMU's worst error (commissioning.
 # imu_err_mdeg: the count's boot reference is the IMU's) and this margin past the
 # switch's angle by the count: the filter's 3 samples and the brake at the slow speed
@@ -219,14 +231,14 @@ class Homing:
 
     def _imu_disagrees_mdeg(self):
         """0, or how far a calibrated, valid IMU puts the table from the switch's angle
-        beyond its calibrated tolerance allows (uncalibrated it may be 5.4 deg off: no
+        beyond AGREE_MDEG (uncalibrated it may be 5.4 deg off: no
         witness; the dwell alone then judges)."""
         cfg = self._cfg
         est = self._est
         if est is None or not cfg.imu_calibrated or not (self._pos.imu_trusted and est.valid):
             return 0
         d = est.angle_mdeg - cfg.home_switch_mdeg
-        return 0 if -IMU_CAL_ERR_MDEG <= d <= IMU_CAL_ERR_MDEG else d
+        return 0 if -AGREE_MDEG <= d <= AGREE_MDEG else d
 
     def _seek(self, pressed_mdeg=None):
         """Toward the head-up side, past the step-counted loading angle by up to
