@@ -6,7 +6,7 @@ head-up of home_switch_mdeg (-59 deg), one degree off the loading angle (-60 deg
 
 import faults
 import homing
-from commissioning import IMU_UNCAL_ERR_MDEG
+from commissioning import IMU_CAL_ERR_MDEG, IMU_UNCAL_ERR_MDEG
 from events import E_HOMED, E_IMU_UNCALIBRATED
 from rig import Rig
 from signals import SW_HOME, SW_START, SW_UP
@@ -372,4 +372,4 @@ def test_the_agreement_window_at_the_switch_leaves_the_holds_tolerance():
         assert rig.core.homed
         assert bool(rig.core.cfg.imu_calibrated) == kept, (bias, moved)
         assert bool(rig.events(E_IMU_UNCALIBRATED)) != kept, (bias, moved)
-    assert homing.AGREE_MDEG + homing.CAL_AT_SWITCH_ERR_MDEG <= 500
+    assert homing.AGREE_MDEG + homing.CAL_AT_SWITCH_ERR_MDEG <= IMU_CAL_ERR_MDEG
