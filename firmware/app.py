@@ -72,6 +72,14 @@ CRANK_TEXT = ("the drive cannot lift the table even at its slowest speed: it sta
               " held by the self-locking worm (driver off, alarm on). Bring the person up by"
               " hand: fit the crank K1 on the motor's rear shaft and turn it head-up,"
               " about 1.7 turns per degree (100 turns from the deep angle to horizontal)")
+# What the console says when a fault's return latched with nothing to confirm the table
+# reached horizontal (reactions.latch_unknown, reactions._end_at_rest).
+UNCONFIRMED_TEXT = ("the table stands latched (alarm on) where nothing confirms it is at"
+                    " horizontal: the IMU is lost and the return ran on its step count"
+                    " alone, or no angle source is left, or the return stopped after its"
+                    " tries. Check the table's angle now; if it is not at horizontal, bring"
+                    " the person up by hand: fit the crank K1 on the motor's rear shaft and"
+                    " turn it head-up, about 1.7 turns per degree")
 # What the console says when the lift check refused the load (liftcheck.py).
 LIFT_REFUSED_TEXT = ("refused: the drive could not lift this load at its slowest speed (a"
                      " 1 deg lift near horizontal did not raise the table); the table"
@@ -121,6 +129,7 @@ class App:
                                        self.history, self.faultlog, self.core, self.clock)
         self.crashed = False
         self._crank_told = False  # the crank instructions are on the console
+        self._unconfirmed_told = False  # the unconfirmed-end message is on the console
         self._lift_refusals = 0  # the lift check's refusals told on the console
         self.started = False
         self.next_ms = 0
@@ -183,6 +192,10 @@ class App:
             self._crank_told = self.core.lift.gave_up
             if self._crank_told:
                 self.console.out.alert(CRANK_TEXT)
+        if self.core.lift.unconfirmed != self._unconfirmed_told:
+            self._unconfirmed_told = self.core.lift.unconfirmed
+            if self._unconfirmed_told:
+                self.console.out.alert(UNCONFIRMED_TEXT)
         if self.core.liftcheck.refusals != self._lift_refusals:
             self._lift_refusals = self.core.liftcheck.refusals
             self.console.out.alert(LIFT_REFUSED_TEXT)

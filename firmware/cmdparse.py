@@ -242,19 +242,21 @@ def _clip(text):
 # ------------------------------------------------------------------ lines
 
 
+NO_COMMAND = "request id without a command"
+
+
 def split(text):
     """(request id or None, for a person, words) of a printable-ASCII line, lower-cased.
 
     A first word '#<n>' is a request id (0-999999999), echoed in JSON replies; '%<n>'
     is one whose reply is for a person (True): the human text, then its end line
-    (firmware/console_out.py).
+    (firmware/console_out.py). A tag alone gives no words: the caller answers it under
+    its tag (its client waits for that id), with NO_COMMAND.
     """
     words = text.lower().split()
     if not words or words[0][0] not in "#%":
         return None, False, words
     req = parse_int(words[0][1:], 0, _REQ_ID_MAX, "request id")
-    if len(words) == 1:
-        raise ParseError("request id without a command")
     return req, words[0][0] == "%", words[1:]
 
 

@@ -42,17 +42,24 @@ Lines
 - End with \\n, \\r\\n or \\r. At most 120 bytes: a longer line is discarded up to its
   end and answered with an error. Only printable ASCII (tab = space; backspace and DEL
   delete the previous byte); a line with any other byte (NUL, control bytes, invalid
-  UTF-8, binary noise) is discarded and answered with an error.
-- Byte 0x03 (Ctrl-C) raises KeyboardInterrupt out of service(), between ticks, never
-  inside one: the boards turn MicroPython's own keyboard interrupt off
-  (micropython.kbd_intr(-1)) and the unix-port virtual device's pty is raw, so the
-  byte arrives here. The app never leaves its loop for it, in any state and at any
-  angle: it calls refuse_interrupt(), answered with an alert. The raw-REPL (0x01),
+  UTF-8, binary noise) is discarded and answered with an error. Ctrl-U (0x15) drops
+  the line typed so far without a reply (a terminal's kill-line; the client sends it
+  at connect, so a half line an earlier session left is never completed and run).
+- Byte 0x03 (Ctrl-C) drops the line so far and raises KeyboardInterrupt out of
+  service() at the end of its pass (its telemetry and output written: a flood of them
+  never silences the console), between ticks, never inside one: the boards turn
+  MicroPython's own keyboard interrupt off (micropython.kbd_intr(-1)) and the
+  unix-port virtual device's pty is raw, so the byte arrives here. The app never
+  leaves its loop for it, in any state and at any angle: it calls refuse_interrupt(),
+  answered with an alert (one a second at most). The raw-REPL (0x01),
   raw-paste (0x05 A 0x01), Ctrl-D (0x04) and Ctrl-B (0x02) bytes are control bytes:
   the line holding them is discarded. No byte on the serial line reaches a REPL;
   deploy and file access need the service mode (firmware/powerup.py).
+- `consent yes` counts only as the very next line after `consent`'s list: any line
+  between, even one refused before it was parsed or cut off by Ctrl-C/Ctrl-U, ends it.
 - Words are separated by spaces; the line is case-insensitive. A first word `#<n>`
-  (0-999999999) is a request id, echoed as "id" in JSON replies. `%<n>` tags a request
+  (0-999999999) is a request id, echoed as "id" in JSON replies (a tag alone is
+  answered under it with an error). `%<n>` tags a request
   from a client that shows the reply to a person (host_tools/console.py): the human
   text, whatever the mode, then the line {"ok": true|false, "id": n} that ends it.
 
@@ -70,7 +77,7 @@ import sys
 
 import states
 import store
-from cmdparse import ParseError, commands, parse, split
+from cmdparse import NO_COMMAND, ParseError, commands, parse, split
 from console_app import AppView
 from console_info import (
     PROTOCOL,
@@ -78,7 +85,7 @@ from console_info import (
     c_status,
     c_stream,
 )
-from console_lines import BAD_BYTE, LINE, LINE_MAX, TOO_LONG, LineReader
+from console_lines import BAD_BYTE, INTERRUPT, KILLED, LINE, LINE_MAX, TOO_LONG, LineReader
 from console_out import TX_HIGH, Output
 from console_session import (
     CORE_COMMANDS,
@@ -96,6 +103,9 @@ from micropython import const
 from ticks import ticks_diff
 
 _AUTH_POLL_MS = const(1000)  # auth.is_authorised() now and then ends an idle session
+# Refused Ctrl-C bytes are answered with one alert per this time at most: a person's
+# press gets its answer, a tool's flood about 110 bytes a second.
+_CTRL_C_ALERT_MS = const(1000)
 # Modules a rarely used command imports when it runs (HANDLERS' module names, and what
 # they and console_settings.c_profile import): unloaded once it ran, so that their code
 # lives on the heap only while its reply is written (the reply's row formatters keep
@@ -112,6 +122,10 @@ _MOVING_TEXT = ("refused while the table moves: '%s' is loaded on demand, only w
                 "stands still; stop, return, estop, discomfort, ack, status and lock "
                 "always run")
 _MEMORY_TEXT = "not enough memory for '%s' now; try again (the table is not affected)"
+# A MemoryError once the handler was called: it may have acted (a core command taken, a
+# PIN stored) before its reply ran out of heap, so nothing may be promised either way.
+_MEMORY_RAN_TEXT = ("not enough memory to finish '%s': it may have taken effect (its reply "
+                    "could not be built); check status before trying again")
 
 
 def _unload():
@@ -124,8 +138,8 @@ def _unload():
 def load(con, module):
     """The module a command runs from, imported on demand (its names: _ON_DEMAND,
     console_service). ParseError, nothing changed, if the table may be moving; a
-    MemoryError only if the heap has no room for it even after a collection (allowed
-    then: the table stands still)."""
+    ParseError too (nothing changed) if the heap has no room for it even after a
+    collection (allowed then: the table stands still)."""
     mods = sys.modules
     if module in mods:
         return mods[module]
@@ -137,7 +151,13 @@ def load(con, module):
         pass
     _unload()  # whatever the failed import left; then the garbage, once
     gc.collect()
-    return __import__(module)
+    try:
+        return __import__(module)
+    except MemoryError:
+        # a handler that loads its module (c_bringup, c_maintenance) acts only after it
+        # is loaded: nothing changed, which the handler's caller cannot know
+        _unload()
+        raise ParseError(_MEMORY_TEXT % con.command_name)
 
 __all__ = ("CORE_COMMANDS", "PROTOCOL", "Console", "event_text")
 
@@ -247,6 +267,7 @@ class Console:
         self.selftest = None  # the boot self-test's fault code (0 passed) once known
         self._action = None  # (board method, name) to call once the reply is out
         self._auth_ms = 0
+        self._ctrl_c_ms = None  # when the last Ctrl-C alert was queued (refuse_interrupt())
         self.command_name = ""  # the command running (the bring-up handlers' dispatch)
         self.out.queue(("inversion table console, protocol %d: 'help' lists the commands\n"
                         % PROTOCOL).encode())
@@ -261,6 +282,7 @@ class Console:
         out = self.out
         if self._action is not None and not out.tx:
             self._run_action()  # its reply went out last tick; nothing new ran since
+        got = 0
         if out.busy:
             out.more()
         elif out.pending <= TX_HIGH:
@@ -280,6 +302,10 @@ class Console:
         if d >= _AUTH_POLL_MS or d < 0:
             self._auth_ms = now_ms
             self.view.auth.is_authorised(now_ms, False)  # ends a session idle for too long
+        if got == INTERRUPT:
+            # raised only now, after this pass's telemetry and output: a flood of Ctrl-C
+            # bytes must not silence the console while the table moves
+            raise KeyboardInterrupt
 
     def internal_error(self, exc):
         """Report an exception from service() or a crashed tick (the app calls this)."""
@@ -291,9 +317,12 @@ class Console:
             pass
 
     def refuse_interrupt(self):
-        """Ctrl-C arrived: the loop never leaves for the REPL (the app calls this). One
-        alert per burst: a tool hammering Ctrl-C must not fill the output queue."""
-        if self.out.pending == 0:
+        """Ctrl-C arrived: the loop never leaves for the REPL (the app calls this). At
+        most one alert per _CTRL_C_ALERT_MS: a tool hammering Ctrl-C must neither fill
+        the output queue nor go without an answer."""
+        last = self._ctrl_c_ms
+        if last is None or ticks_diff(self.now_ms, last) >= _CTRL_C_ALERT_MS:
+            self._ctrl_c_ms = self.now_ms
             self.out.alert("Ctrl-C refused: no REPL in normal operation; the service mode "
                            "is a maintenance boot (README: Service mode)")
 
@@ -329,37 +358,49 @@ class Console:
 
     def _end_line(self, got):
         self.out.answer(None)
+        # `consent yes` counts only as the very next line after the list: any line that
+        # came, run, refused at any stage or cut off (Ctrl-C, Ctrl-U), ends that chance
+        # (c_consent sets it again)
+        shown = self.consent_shown
+        self.consent_shown = False
         if got == LINE:
-            self._execute(self.lines.text())
+            self._execute(self.lines.text(), shown)
             return
+        if got == INTERRUPT or got == KILLED:
+            return  # the line is dropped already; Ctrl-C is refused after this pass
         self.lines.drop()
         if got == TOO_LONG:
             self.out.error("line too long (at most %d bytes)" % LINE_MAX)
         elif got == BAD_BYTE:
             self.out.error("line discarded: a byte that is not printable ASCII")
 
-    def _execute(self, text):
+    def _execute(self, text, consent_shown):
+        ran = False
         try:
             req_id, person, words = split(text)
             self.out.answer(req_id, person)
             if not words:
-                return
-            if words[0] != "consent":
-                self.consent_shown = False
+                if req_id is None:
+                    return  # spaces only: nothing asked
+                raise ParseError(NO_COMMAND)
             name, values = parse(words)
+            if name == "consent":
+                self.consent_shown = consent_shown
             self.command_name = name
             if name in CORE_COMMANDS:
-                core_command(self, name)
+                h = core_command
+                values = (name,)
             else:
                 h = HANDLERS[name]
                 if type(h) is str:  # a module imported on demand: its c_<name>
                     h = getattr(load(self, h), "c_" + name)
-                h(self, *values)
+            ran = True  # from here on the command may have acted
+            h(self, *values)
         except ParseError as e:
             self.out.error(str(e))
-        except MemoryError:  # importing a handler, or its reply: the loop goes on
+        except MemoryError:  # the loop goes on; the reply says only what is known
             _unload()
-            self.out.error(_MEMORY_TEXT % self.command_name)
+            self.out.error((_MEMORY_RAN_TEXT if ran else _MEMORY_TEXT) % self.command_name)
         except Exception as e:  # one bad command must not stop the console
             self.out.error("internal error: %s %s" % (type(e).__name__, e))
         _unload()

@@ -106,6 +106,9 @@ def event_text(code, a, b):
     if code == e.E_SHORT_END:
         return "%s: the return ended %s deg head-down of rest by the IMU: one more try" % (
             faults.name(a), fmt_milli(b))
+    if code == e.E_UNCONFIRMED:
+        return "%s: latched, nothing confirms horizontal (the steps say %s deg)" % (
+            faults.name(a), fmt_milli(b))
     if code == e.E_LIFT_CHECK:
         return "%s: the table rose %s deg at the slowest speed" % (
             "passed" if a else "refused", fmt_milli(b))

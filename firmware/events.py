@@ -40,6 +40,12 @@ E_IMU_UNCALIBRATED = const(22)
 # a stuck table from its own error); one further try at the slowest speed follows.
 # a: fault code, b: how far head-down of rest by the IMU, mdeg
 E_SHORT_END = const(23)
+# reactions.py: a fault's or the e-stop's return latched with nothing to confirm the table
+# is at horizontal: it moved head-up on its steps alone (the IMU lost: steps lost under
+# load cannot be seen), no angle source is trusted at all, or it stopped head-down after
+# its tries. The alarm stays on and the console asks for the angle to be checked (the
+# crank if not horizontal). a: fault code, b: the best angle known, mdeg (unconfirmed)
+E_UNCONFIRMED = const(24)
 
 
 

@@ -37,6 +37,12 @@ class Lift:
         self.gave_up = False  # the table could not be moved even at the slowest speed
         # the one further try a return ending 0.5-1 deg short by the IMU gets (reactions)
         self.tried_end = False
+        # the return moved head-up with no IMU to witness it (reactions.return_to_rest):
+        # lost steps could not be seen, so its end cannot be called arrived
+        self.blind = False
+        # latched where nothing confirms the table is at horizontal (a blind return's end,
+        # or no trusted angle at all): the console asks for the angle to be checked
+        self.unconfirmed = False
 
     def start_try(self, imu_mdeg):
         self.from_mdeg = imu_mdeg

@@ -21,7 +21,7 @@ import liftcheck
 import programs
 import reactions
 import states
-from commissioning import imu_err_mdeg, unhomed_max_mdeg
+from commissioning import imu_err_mdeg
 from micropython import const
 from restguard import NO_TARGET
 from signals import SW_DOWN, SW_UP
@@ -234,7 +234,7 @@ def _rest_first(core, st):
         if tg.rest.then_mdeg == NO_TARGET:
             tg.rest.then_mdeg = tg.target_mdeg
     elif st == RETURNING:
-        t = return_rest_mdeg(core)
+        t = reactions.rest_goal(core)
         if t != core.cfg.rest_angle_mdeg:
             if tg.target_mdeg < t:
                 core.phase = P_TO_REST
@@ -309,26 +309,15 @@ def start_return(core):
     cfg = core.cfg
     if core.targets.rest.owed or core.pos.angle_mdeg > cfg.rest_angle_mdeg + cfg.arrive_tol_mdeg:
         core.phase = P_TO_REST
-        t = return_rest_mdeg(core)
+        # not homed and uncalibrated, the IMU's worst error head-up of the rest angle by
+        # the count (attack18e 7: a part 4 deg low rested a true +4.03 deg head-down)
+        t = reactions.rest_goal(core)
         if t == cfg.rest_angle_mdeg:
             _return_to(core, t)
         else:
             _aim_back(core, t)
     else:
         _to_loading(core)
-
-
-def return_rest_mdeg(core):
-    """Where the normal return rests. Not homed and uncalibrated the count is the IMU's,
-    up to 5.4 deg off (attack18e 7: a part 4 deg low rested a true +4.03 deg head-down
-    for the pause): the IMU's worst error head-up of the rest angle by the count
-    (commissioning.unhomed_max_mdeg), surely not head-down, as the last leg stops short
-    of the switch (unhomed_loading_mdeg). Calibrated, the rest angle: the IMU's 0.5 deg
-    is the hold's own tolerance (issue #18)."""
-    cfg = core.cfg
-    if core.pos.homed or cfg.imu_calibrated:
-        return cfg.rest_angle_mdeg
-    return unhomed_max_mdeg(cfg)
 
 
 def _aim_back(core, target_mdeg):

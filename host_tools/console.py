@@ -26,7 +26,10 @@ for --export, the clock) is sent as `#<id> <command>` and answered in JSON (--js
 prints those). Telemetry and alerts arriving meanwhile go to their own handlers: with
 --live, --record or --plot the console is in JSON mode and the samples are parsed;
 otherwise it is in human mode and its `tel ...` and `alert: ...` lines are shown as
-they are. At connect the client also sets the table's clock (`clock set <unix s>`) to
+they are. A reply for a person that comes after its request timed out is shown as
+"(late reply to request <id>) ...", never as the next request's. At connect the client
+first sends Ctrl-U (firmware/console.py: it drops a half line an earlier terminal left,
+which a bare line end would run), and also sets the table's clock (`clock set <unix s>`) to
 this computer's, so that sessions, faults and consents are dated (--no-clock leaves it).
 Two words are the client's own, for scripts, and are not sent: `wait <s>` lets time
 pass (telemetry keeps being recorded) and `until <STATE> [<timeout_s>]` polls `status`
@@ -169,6 +172,9 @@ class ConsoleClient:
         self.lock = threading.Lock()  # one user of the transport at a time
         self.found_json = None  # the mode connect() found (restore() puts it back)
         self._said = None  # the text lines of the reply for a person being awaited
+        # ids of person requests that timed out, oldest first: the text lines that come
+        # before such a request's end line are its late reply, never the next request's
+        self._late = []
         self.json_mode = True  # the mode connect() put the console in
 
     def connect(self, set_clock=True, json_mode=True):
@@ -177,7 +183,10 @@ class ConsoleClient:
         they come), fetch the command table, and set the table's clock to this
         computer's (UTC): the table has no network, and its records are dated from
         this clock (firmware/wallclock.py)."""
-        self.t.write(b"\n")
+        # Ctrl-U drops a half line an earlier session left, never completing it (a bare
+        # line end would run it: `goto 20` typed without Enter); a firmware without
+        # Ctrl-U discards that line as holding a control byte, ended by the line end.
+        self.t.write(b"\x15\n")
         self.found_json = self._mode()
         r = self.request("json on" if json_mode else "json off")
         if not r.get("ok"):
@@ -250,6 +259,7 @@ class ConsoleClient:
                 for obj in self._read_objects(0.05):
                     if "ok" in obj and obj.get("id") == rid:
                         self._said = None
+                        del self._late[:]  # replies come in order: none is still due
                         if said is not None:
                             obj["text"] = "\n".join(said)
                         return obj
@@ -268,6 +278,8 @@ class ConsoleClient:
                         deadline = time.monotonic() + wait_s
                         continue
                     self._said = None
+                    if person:
+                        self._late.append(rid)
                     raise ClientError("no reply to %r within %g s" % (line, wait0))
 
     def poll(self, timeout_s=0.05):
@@ -315,9 +327,14 @@ class ConsoleClient:
                     raise ClientError(REPL_TEXT)
                 if text.startswith(BANNER):
                     self._banner_seen = True
+                    del self._late[:]  # a restart answers nothing that came before it
                 elif text.startswith("alert: "):  # human mode's alerts
                     if self.on_alert:
                         self.on_alert(text[7:])
+                    continue
+                elif self._late and not text.startswith("tel "):
+                    if self.on_text:  # shown for what it is, never as the next reply
+                        self.on_text("(late reply to request %d) %s" % (self._late[0], text))
                     continue
                 elif self._said is not None and not text.startswith("tel "):
                     self._said.append(text)  # a line of the reply for a person
@@ -332,6 +349,10 @@ class ConsoleClient:
                 if self.on_alert:
                     self.on_alert(obj["alert"])
             else:
+                rid = obj.get("id")
+                if "ok" in obj and rid in self._late:
+                    # a late request's end line: it and the ones before it are closed
+                    del self._late[:self._late.index(rid) + 1]
                 out.append(obj)
         return out
 

@@ -77,7 +77,7 @@ _FW_SHOWN = {
     fw_events.E_CONSENT, fw_events.E_HOMED, fw_events.E_STUCK_BUTTON, fw_events.E_RECOVERY,
     fw_events.E_DISCOMFORT, fw_events.E_SEGMENT, fw_events.E_OVERRUN, fw_events.E_CALIBRATED,
     fw_events.E_GAVE_UP, fw_events.E_LIFT_CHECK, fw_events.E_ANKLE_LOCK,
-    fw_events.E_SHORT_END,
+    fw_events.E_SHORT_END, fw_events.E_UNCONFIRMED,
 }
 
 

@@ -23,6 +23,15 @@ Layout:
     board.py      the board around the chip (step gate, monostable, STEP_SENSE) and
                   loading the real firmware on top of a chip.
     rig.py        the tests' set-up: chip, gate, IMU, switches, a rigid table, events.
+    world.py      phase 2's prototype: the simulator's physics, switches and IMU driven
+                  by the step gate's pulses (PhysicsTable), stepped lazily.
+    null.py       a do-nothing chip, for measuring the board code's own cost only
+                  (host_tools/chip_bench.py).
+
+Speed (host_tools/chip_bench.py): time moves in steps between events (timers, LEDC
+latches, the gate's monostable, C calls, sleeps' ends); the worlds add a step only where
+what the chip sees can change (a contact crossing, a bounce), never one per millisecond
+of motion: pulses are counted in closed form per step and binned by millisecond.
 
 The interface a world (phase 2: host_tools/physics.py) drives:
     world -> chip   chip.set_input(gpio, level), the IMU registers (i2cbus devices),

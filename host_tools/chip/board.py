@@ -43,6 +43,7 @@ class StepGate:
         self.pulses = 0  # signed: what the driver received, + head-down
         self.drops = 0  # pulses the monostable held back
         self.last_pulse_us = None
+        self.listener = None  # fn(first pulse's start ns, period ns, signed count)
         chip.board = self
 
     def gate_open(self, t_us):
@@ -71,6 +72,9 @@ class StepGate:
         if passed:
             self.pulses += passed if head_down else -passed
             self.last_pulse_us = t1_us
+            if self.listener is not None:  # the driver's side: when each pulse came
+                ch = chip.ledc[gpio]
+                self.listener(ch.first_ns, ch.period_ns(), passed if head_down else -passed)
         return ((pins.STEP, n), (pins.STEP_SENSE, passed))
 
 
@@ -83,19 +87,22 @@ class FirmwareOnChip:
     the chip's flash model (store's and board_esp32's open). close() puts everything back.
     Files live in the working directory (the chip's filesystem root)."""
 
-    def __init__(self, chip):
+    def __init__(self, chip, mods=None, time_mod=None, sys_mod=None):
+        """mods, time_mod, sys_mod: other modules than the chip model's (host_tools/chip/
+        null.py's do-nothing chip: the board code's own cost)."""
         from host_tools.chip import machine, modules, stdio
 
         self.chip = chip.install()
-        self.time = modules.TimeModule()
-        self.sys = stdio.SysModule(chip.uart)
-        mods = {
-            "machine": machine,
-            "esp32": modules.Esp32Module(),
-            "esp": modules.EspModule(),
-            "micropython": modules.MicropythonModule(),
-            "select": stdio.SelectModule(),
-        }
+        self.time = modules.TimeModule() if time_mod is None else time_mod
+        self.sys = stdio.SysModule(chip.uart) if sys_mod is None else sys_mod
+        if mods is None:
+            mods = {
+                "machine": machine,
+                "esp32": modules.Esp32Module(),
+                "esp": modules.EspModule(),
+                "micropython": modules.MicropythonModule(),
+                "select": stdio.SelectModule(),
+            }
         self._saved = {}
         for name in tuple(mods) + _FIRMWARE_MODULES:
             self._saved[name] = sys.modules.pop(name, None)

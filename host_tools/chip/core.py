@@ -209,12 +209,13 @@ class Chip:
         self.sleep_us(us)
 
     def _next_event(self, end):
+        now = self.now_us
         t = end
         for tm in self.timers:
             if tm.next_us < t:
                 t = tm.next_us
         for ch in self.ledc.values():
-            n = ch.next_change_us(self.now_us)
+            n = ch.next_change_us(now)
             if n < t:
                 t = n
         if self.wdt_timeout_us is not None:
@@ -222,14 +223,14 @@ class Chip:
             if n < t:
                 t = n
         if self.board is not None:
-            n = self.board.next_event_us(self.now_us)
+            n = self.board.next_event_us(now)
             if n < t:
                 t = n
         if self.world is not None:
-            n = self.world.next_event_us(self.now_us)
+            n = self.world.next_event_us(now)
             if n < t:
                 t = n
-        return t if t > self.now_us else self.now_us + 1
+        return t if t > now else now + 1
 
     def _advance_to(self, t):
         t0 = self.now_us

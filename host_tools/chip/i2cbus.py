@@ -73,7 +73,11 @@ class Bus:
         return dev
 
     def read(self, addr, reg, buf):
-        buf[:] = self._device(addr, len(buf)).read(reg, len(buf))
+        dev = self._device(addr, len(buf))
+        sync = getattr(self._chip.world, "sync", None)
+        if sync is not None:
+            sync(self._chip)  # a lazy world brings the device's truth up to now
+        buf[:] = dev.read(reg, len(buf))
 
     def write(self, addr, reg, buf):
         self._device(addr, len(buf)).write(reg, bytes(buf))

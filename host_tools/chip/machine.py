@@ -21,7 +21,8 @@ _INPUT_ONLY = (34, 35, 36, 37, 38, 39)  # ESP32 GPIO34-39: input only, no pull r
 
 def _chip():
     c = core.current
-    c.pending()
+    if c._queue or c.kbd_pending:  # what pending() would act on (it is called 15x a tick)
+        c.pending()
     return c
 
 

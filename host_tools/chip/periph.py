@@ -35,6 +35,8 @@ class Ledc:
         self._pend_ns = None  # boundary at which the pending values apply
         self._pend_freq = freq_hz
         self._pend_duty = duty_u16
+        self._on = self._pulsing(freq_hz, duty_u16)  # cached: pulses() runs every step
+        self.first_ns = 0
         self.emitted = 0
 
     def _boundary(self, t_ns):
@@ -44,7 +46,7 @@ class Ledc:
 
     def running(self):
         """A pulse can start (now, or at the pending boundary)."""
-        return self._pulsing(self.freq, self.duty) or (
+        return self._on or (
             self._pend_ns is not None and self._pulsing(self._pend_freq, self._pend_duty))
 
     @staticmethod
@@ -76,9 +78,11 @@ class Ledc:
         if hi <= lo:
             return 0
         self._counted_ns = hi
-        if not self._pulsing(self.freq, self.duty):
+        if not self._on:
             return 0
-        n = (self._boundary(hi) - self._boundary(lo)) // self._period_ns
+        first = self._boundary(lo)
+        n = (self._boundary(hi) - first) // self._period_ns
+        self.first_ns = first  # the n pulses start at first + i * period (a world bins them)
         self.emitted += n
         return n
 
@@ -92,6 +96,11 @@ class Ledc:
             self.freq = self._pend_freq
             self.duty = self._pend_duty
             self._period_ns = 1000000000 // self.freq
+            self._on = self._pulsing(self.freq, self.duty)
+
+    def period_ns(self):
+        """The running period while pulses start, else None (for a world's forecast)."""
+        return self._period_ns if self._on else None
 
 
 class Pcnt:

@@ -38,8 +38,16 @@ class Events:
 
 class RigidTable(Events):
     """A table that follows the drive's pulses exactly (no load, lash or slip: phase 2
-    puts host_tools/physics.py here): its angle feeds the IMU every millisecond and
-    opens the home and over-travel contacts where hardware/table_params.json puts them."""
+    puts host_tools/physics.py here): its angle feeds the IMU and opens the home and
+    over-travel contacts where hardware/table_params.json puts them.
+
+    Lazy, with what a per-millisecond world would show: the contacts are sampled at
+    millisecond boundaries (a contact changes at the first boundary after the pulse that
+    crosses its angle), but only at the boundaries where one can change - the forecast
+    (next_event_us) is the first boundary at which the pulses, at the STEP channel's
+    running period, could have reached the nearer switch. Between those, time passes
+    without the world. The IMU gets the truth when the bus reads it (sync()): the angle
+    of the pulses delivered by then and the rate of the pulses passing."""
 
     def __init__(self, chip, gate, imu, prm):
         Events.__init__(self)
@@ -52,16 +60,54 @@ class RigidTable(Events):
         self._chip = chip
         self._gate = gate
         self._imu = imu
-        self._home_mdeg = prm.frame.home_switch_mdeg
-        self._over_mdeg = prm.frame.overtravel_mdeg
         self._steps0 = self._kin.steps_from_mdeg(prm.frame.loading_angle_mdeg)
+        # the switches' angles as step counts (the kinematics is monotonic): home reads
+        # active at pulses <= _home_p, over-travel at pulses >= _over_p
+        self._home_p = self._last_steps(prm.frame.home_switch_mdeg) - self._steps0
+        self._over_p = self._last_steps(prm.frame.overtravel_mdeg - 1) + 1 - self._steps0
         self._ms = -1
+        self._home = None
+        self._over = None
         self.angle_mdeg = prm.frame.loading_angle_mdeg
+
+    def _last_steps(self, mdeg):
+        """The largest step count whose angle is <= mdeg."""
+        lo, hi = -self._kin.steps_span - 1, self._kin.steps_span + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._kin.mdeg_from_steps(mid) <= mdeg:
+                lo = mid
+            else:
+                hi = mid
+        return lo
 
     def next_event_us(self, now_us):
         t = Events.next_event_us(self, now_us)
-        nxt = (now_us // 1000 + 1) * 1000  # every millisecond
+        if self._ms < 0:
+            return now_us  # the first sample
+        p = self._gate.pulses
+        ch = self._chip.ledc.get(pins.STEP)
+        per = ch.period_ns() if ch is not None else None
+        if per is None or not self._gate.gate_open(now_us):
+            return t  # no pulse passes until the next chip event changes that
+        k = self._pulses_to_a_contact(p, self._chip.pin(pins.DIR).level() == pins.DIR_ACTIVE)
+        if k is None:
+            return t  # head-down held at the over-travel gate, or no switch that way
+        # k pulses take at least (k - 1) periods; the contact is sampled at the boundary
+        nxt = ((now_us * 1000 + (k - 1) * per) // 1000000 + 1) * 1000
         return nxt if nxt < t else t
+
+    def _pulses_to_a_contact(self, p, head_down):
+        """Pulses (>= 1) until a contact changes, moving from p that way; None: never."""
+        if head_down:
+            ks = (self._over_p - p, self._home_p + 1 - p)
+        else:
+            ks = (p - self._home_p, p - self._over_p + 1)
+        k = None
+        for n in ks:
+            if n > 0 and (k is None or n < k):
+                k = n
+        return k
 
     def chip_advance(self, chip, t0_us, t1_us):
         Events.chip_advance(self, chip, t0_us, t1_us)
@@ -69,14 +115,37 @@ class RigidTable(Events):
         if ms == self._ms:
             return
         self._ms = ms
+        p = self._gate.pulses
+        home = p <= self._home_p
+        over = p >= self._over_p
+        if home != self._home:
+            self._home = home
+            chip.set_input(pins.HOME, pins.HOME_ACTIVE if home else 1 - pins.HOME_ACTIVE)
+        if over != self._over:
+            self._over = over
+            chip.set_input(pins.OVERTRAVEL, pins.OVERTRAVEL_ACTIVE if over
+                           else 1 - pins.OVERTRAVEL_ACTIVE)
+
+    def sync(self, chip):
+        """The truth now, for the IMU the bus is about to read: the angle, and the rate of
+        the pulses passing the gate now (the gyro sees a rigid table turn; a still table,
+        0). A stepper's table vibrates while it turns."""
         a = self._kin.mdeg_from_steps(self._steps0 + self._gate.pulses)
         self.angle_mdeg = a
         if self._imu is not None:
-            self._imu.update(ms, float(a), 0.0, False)
-        chip.set_input(pins.HOME, pins.HOME_ACTIVE if a <= self._home_mdeg
-                       else 1 - pins.HOME_ACTIVE)
-        chip.set_input(pins.OVERTRAVEL, pins.OVERTRAVEL_ACTIVE if a >= self._over_mdeg
-                       else 1 - pins.OVERTRAVEL_ACTIVE)
+            rate = self._rate_mdeg_s(chip)
+            self._imu.update(chip.now_us // 1000, float(a), rate, rate != 0.0)
+
+    def _rate_mdeg_s(self, chip):
+        ch = chip.ledc.get(pins.STEP)
+        per = ch.period_ns() if ch is not None else None
+        if per is None or not self._gate.gate_open(chip.now_us):
+            return 0.0
+        head_down = chip.pin(pins.DIR).level() == pins.DIR_ACTIVE
+        if head_down and chip.pin(pins.OVERTRAVEL).level() == pins.OVERTRAVEL_ACTIVE:
+            return 0.0
+        sps = 1e9 / per
+        return (sps if head_down else -sps) * self._kin.den / self._kin.num
 
 
 class StopRun(Exception):

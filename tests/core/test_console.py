@@ -479,6 +479,26 @@ def test_ctrl_c_raises_keyboard_interrupt_and_the_console_recovers():
     assert r.calls == [(C_GOTO, 30000, 0)] and r.core.target_mdeg == 30000
 
 
+def test_ctrl_u_drops_a_half_line_without_a_reply():
+    # issue #23 F6: the client's connect clears a half line an earlier session left
+    r = Rig(homed=True, consent=True)
+    assert r.send(b"goto 20\x15") == ""  # killed: nothing runs, nothing to answer
+    assert r.send(b"\n") == "" and r.calls == []
+    assert r.send(b"x" * 130 + b"\x15goto 2\n").startswith("ok ")  # a discard ends too
+    assert r.calls == [(C_GOTO, 2000, 0)]
+
+
+def test_consent_yes_is_refused_after_a_ctrl_c_or_ctrl_u():
+    for cut in (b"\x03", b"\x15"):
+        r = Rig()
+        r.send("consent")
+        try:
+            r.send(cut)
+        except KeyboardInterrupt:
+            pass
+        assert r.send("consent yes").startswith("error: read the list first"), cut
+
+
 def test_the_app_never_leaves_its_loop_on_ctrl_c_or_repl_bytes():
     # issue #21: at the loading stop with the driver off, and moving, every way mpremote
     # and the REPL use to take the console is refused and the loop keeps ticking
@@ -490,6 +510,7 @@ def test_the_app_never_leaves_its_loop_on_ctrl_c_or_repl_bytes():
         r.board.host_send(t)
         assert r.app.run(5) is None and r.app.ticks == ticks + 5, t
         assert r.core.state == READY
+    r.step(100)  # one alert a second at most: the takeovers' Ctrl-C had theirs
     r.board.out = bytearray()
     r.board.host_send(b"\x03")
     r.step(5)

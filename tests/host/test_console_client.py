@@ -169,6 +169,23 @@ def test_stale_replies_and_noise_are_skipped():
     assert "banner text" in texts
 
 
+def test_a_late_reply_for_a_person_is_labelled_never_the_next_ones():
+    # issue #23 F5: a request that timed out is answered later; its lines are shown
+    # as its late reply and the next request gets only its own
+    runner, client = fake_client()
+    client.json_mode = False
+    texts = []
+    client.on_text = texts.append
+    client.timeout_s = 0.01  # one pass: `help goto` is not answered within it
+    with pytest.raises(ClientError):
+        client.request("help goto", person=True)
+    client.timeout_s = 5.0
+    text = client.request("version", person=True)["text"]
+    assert "goto" not in text and texts, (text, texts)
+    assert all(t.startswith("(late reply to request ") for t in texts), texts
+    assert client.request("version", person=True)["text"] == text  # in step again
+
+
 def test_split_commands_and_render():
     assert split_commands(["status; goto 20", " stop ;;", "log 5"]) == [
         "status", "goto 20", "stop", "log 5"]
