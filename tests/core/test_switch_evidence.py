@@ -3,8 +3,9 @@
 The home and over-travel switches are checked against the trusted angles every tick. A
 switch contradicted by both the steps and the IMU is a switch fault: latched, logged, and
 the return goes on by the sources that agree (to horizontal; on the way to the loading
-position, there). The home switch's lie counts after HOME_LIE_MS (a glitch is filtered). READY (and anything that
-rests on "at the loading stop") needs the angle to agree, never the switch alone.
+position, there). The home switch's lie counts after HOME_LIE_MS (a glitch is filtered).
+READY (and anything that rests on "at the loading stop") needs the angle to agree, never
+the switch alone.
 Hand-worked on the core rig: a cut home wire at every phase, a cut over-travel wire.
 """
 
