@@ -259,7 +259,11 @@ class Core:
                 # and nothing moves (the worm holds; manual release).
                 pos.steps_trusted = False
                 self.drive_ok = False
-            reactions.raise_fault(self, sup.code)
+            if sup.code == faults.HOME_SWITCH and steps.to_loading(self):
+                reactions.raise_fault(self, sup.code)
+                steps.on_to_loading(self)  # the switch lied: on by the angles
+            else:
+                reactions.raise_fault(self, sup.code)
             k = sup.check(dt, inp, self.state, k)
 
     def _session_clock(self, dt):

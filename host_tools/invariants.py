@@ -14,7 +14,8 @@ injected fault). The firmware's own reports are used only (a) as *revocations*, 
 only make a check stricter (READY reached), (b) as the firmware's answer to a user
 command (an accepted E_COMMAND licenses motion only if a user input really happened in
 the last USER_WINDOW_MS), and (c) to tell the automatic, allowed reactions apart
-(E_FAULT starts a safe return toward horizontal).
+(E_FAULT starts a safe return toward horizontal; a HOME_SWITCH fault logged on the way
+to the loading position, head-up of the rest angle, one that goes on there).
 
 Angles in mdeg from horizontal, positive head-down (firmware convention); times in ms
 of virtual time (board.now_ms, which never wraps).
@@ -640,7 +641,13 @@ class Checker:
             self._fail("I4", "fault %s logged but the state is %s" % (
                 name, S.STATE_NAMES[core.state]))
         if e[3] != S.BOOT and not app.core.fault_at_boot:
-            self._grant_to_rest()
+            if (e[2] == faults.HOME_SWITCH and e[3] in (S.RETURNING, S.HOMING)
+                    and self.board.true_angle_mdeg < self.lim.rest):
+                # a lying home switch on the way to the loading position: the fault's
+                # return goes on there by the angles (firmware/steps.py on_to_loading)
+                self._grant_head_up()
+            else:
+                self._grant_to_rest()
         self._fault_during_obligation(now)
         self.lost_obligation = None
 

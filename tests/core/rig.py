@@ -54,6 +54,7 @@ class Plant:
         self.estop = False
         self.estop_edges = 0
         self.home_disconnected = False  # the home switch never reads active
+        self.home_moved_mdeg = 0  # the switch's bracket moved since commissioning (+: head-down)
         self.imu_error = 0
         self.imu_bias_mdeg = 0  # the IMU reads this much deeper than the truth
         # zero-g offsets of the accelerometer's in-plane axes, mg (estimator.py: acc_s,
@@ -80,7 +81,7 @@ class Plant:
         sw = self.buttons | self.force_switches
         if self.estop:
             sw |= SW_ESTOP
-        if a <= self.cfg.home_switch_mdeg and not self.home_disconnected:
+        if a <= self.cfg.home_switch_mdeg + self.home_moved_mdeg and not self.home_disconnected:
             sw |= SW_HOME
         if a >= self.cfg.overtravel_mdeg:
             sw |= SW_OVERTRAVEL

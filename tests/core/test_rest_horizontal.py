@@ -6,6 +6,7 @@ power cut head-down, a fault's return. Each checks the ms the table spent standi
 within a degree of horizontal before it went on head-up.
 """
 
+from commissioning import IMU_UNCAL_ERR_MDEG
 from rig import TICK_MS, Rig
 from signals import SW_UP
 from states import (
@@ -18,6 +19,7 @@ from states import (
     FAULT,
     HOLDING,
     P_LATCHED,
+    P_RESTING,
     READY,
     RECOVERY,
 )
@@ -236,3 +238,28 @@ def test_goto_reply_says_the_rest_comes_first():
     o = r.cmd("goto -60")
     assert o["ok"] is True and o["target_mdeg"] == 0
     assert o["note"] == "the rest at horizontal first, then on"
+
+
+def test_not_homed_and_uncalibrated_the_return_rests_short_of_horizontal():
+    """attack18e 7: powered up uncalibrated at 20 deg, the count is referenced on an IMU
+    reading 4 deg low: the return rested at horizontal by the count, a true +4.03 deg
+    head-down, for the whole pause. Not homed and uncalibrated, the return's rest is the
+    IMU's worst error head-up of the rest angle by the count (commissioning.
+    unhomed_max_mdeg: -5.4 deg), so the table is surely not head-down there; the pause
+    is kept, then the way to loading and homing."""
+    r = Rig(angle_mdeg=20000, imu_calibrated=0)
+    r.plant.imu_bias_mdeg = -4000
+    r.boot()
+    assert r.core.state == RECOVERY and not r.core.homed
+    assert r.core.command(C_RECOVER) == 0
+    r.run_until(lambda x: x.core.phase == P_RESTING, 120000)
+    highest = r.plant.angle_mdeg()
+    rested = 0
+    while r.core.phase == P_RESTING:
+        highest = max(highest, r.plant.angle_mdeg())
+        rested += TICK_MS
+        r.tick()
+    assert highest <= 0, highest  # not head-down during the rest (true -1.4 deg)
+    assert highest >= -IMU_UNCAL_ERR_MDEG, highest  # and near horizontal
+    assert rested >= r.cfg.rest_pause_ms - TICK_MS
+    r.run_until(lambda x: x.core.state == READY and x.core.homed, 240000)

@@ -2,8 +2,10 @@
 
 The home and over-travel switches are checked against the trusted angles every tick. A
 switch contradicted by both the steps and the IMU is a switch fault: latched, logged, and
-the return goes on to horizontal on the sources that agree. READY (and anything that
-rests on "at the loading stop") needs the angle to agree, never the switch alone.
+the return goes on by the sources that agree (to horizontal; on the way to the loading
+position, there). The home switch's lie counts after HOME_LIE_MS (a glitch is filtered).
+READY (and anything that rests on "at the loading stop") needs the angle to agree, never
+the switch alone.
 Hand-worked on the core rig: a cut home wire at every phase, a cut over-travel wire.
 """
 
@@ -12,6 +14,10 @@ from events import E_FAULT
 from rig import TICK_MS, Rig
 from signals import SW_HOME, SW_OVERTRAVEL
 from states import C_ACK, C_GOTO, C_RETURN, FAULT, HOLDING, P_RESTING, R_CAUSE, READY, RETURNING
+from switches import HOME_LIE_MS
+
+# a cut home wire: debounced (switch_samples ticks), then a lie for HOME_LIE_MS
+_LIE_TICKS = 5 + HOME_LIE_MS // TICK_MS
 
 
 def _holding_at(r, angle_mdeg):
@@ -76,7 +82,7 @@ def test_home_wire_cut_moving_down_is_home_switch_fault_logged_once():
     assert r.core.command(C_GOTO, 25000) == 0
     r.run_until(lambda x: x.plant.angle_mdeg() > 10000, 60000)
     r.plant.force_switches |= SW_HOME
-    r.tick(5)  # debounced over switch_samples ticks, then judged at once
+    r.tick(_LIE_TICKS)  # debounced over switch_samples ticks, then HOME_LIE_MS
     assert r.core.state == FAULT and r.core.fault == faults.HOME_SWITCH
     _ends_latched_at_horizontal(r)
     assert len(_switch_faults(r, faults.HOME_SWITCH)) == 1
@@ -93,7 +99,7 @@ def test_home_wire_cut_holding_returns_to_horizontal_never_ready():
     r = Rig()
     _holding_at(r, 30000)
     r.plant.force_switches |= SW_HOME
-    r.tick(5)
+    r.tick(_LIE_TICKS)
     assert r.core.fault == faults.HOME_SWITCH
     _ends_latched_at_horizontal(r)
 
@@ -110,22 +116,42 @@ def test_home_wire_cut_returning_and_resting_at_horizontal():
             r.run_until(lambda x: x.core.phase == P_RESTING, 60000)
         assert r.core.state == RETURNING
         r.plant.force_switches |= SW_HOME
-        r.tick(5)
+        r.tick(_LIE_TICKS)
         assert r.core.fault == faults.HOME_SWITCH, phase_of_cut
         _ends_latched_at_horizontal(r)
 
 
-def test_home_wire_cut_head_up_of_horizontal_stops_there_never_ready():
-    """On the way to loading, 20 deg head-up: the switch still contradicts both sources
-    (more than 4 deg off the home switch at -59 deg); the table stops, head-up."""
+def test_home_wire_cut_head_up_of_horizontal_goes_on_to_loading_never_ready():
+    """Covers: HZ-05. On the way to loading, 20 deg head-up: the switch still contradicts
+    both sources (more than 6 deg off the home switch at -59 deg): a switch fault, and
+    the return goes on to the loading angle by the count (homed), latched there, never
+    READY (attack18e 3: it stopped at -20 deg)."""
     r = Rig()
     _holding_at(r, 10000)
     assert r.core.command(C_RETURN) == 0
     r.run_until(lambda x: x.plant.angle_mdeg() < -20000, 120000)
     r.plant.force_switches |= SW_HOME
     _never_ready_away_from_loading(r, 20000)
-    assert r.core.fault == faults.HOME_SWITCH
-    assert r.plant.angle_mdeg() < 0 and not r.out.enable
+    assert r.core.fault == faults.HOME_SWITCH and r.core.state == FAULT
+    assert abs(r.plant.angle_mdeg() - r.cfg.loading_angle_mdeg) < 300, r.plant.angle_mdeg()
+    assert not r.out.enable
+    assert len(_switch_faults(r, faults.HOME_SWITCH)) == 1
+
+
+def test_a_home_wire_glitch_on_the_way_to_loading_is_filtered():
+    """attack18e 3: an open of the NC wire shorter than HOME_LIE_MS (after the 3-sample
+    filter) is no switch fault: the return goes on to READY at the loading stop."""
+    for glitch_ms in (30, 60, HOME_LIE_MS - 50):
+        r = Rig()
+        _holding_at(r, 10000)
+        assert r.core.command(C_RETURN) == 0
+        r.run_until(lambda x: x.plant.angle_mdeg() < -20000, 120000)
+        r.plant.force_switches |= SW_HOME
+        r.tick(glitch_ms // TICK_MS)
+        r.plant.force_switches = 0
+        r.run_until(lambda x: x.core.state == READY or x.core.fault, 60000)
+        assert r.core.fault == faults.NONE and r.core.state == READY, glitch_ms
+        assert r.plant.angle_mdeg() < r.cfg.home_switch_mdeg + 1000
 
 
 def test_home_wire_cut_near_the_loading_stop_cannot_be_told():
@@ -145,7 +171,7 @@ def test_a_cut_home_wire_with_the_table_resting_at_horizontal_is_a_fault_too():
     r = Rig()
     _holding_at(r, 0)
     r.plant.force_switches |= SW_HOME
-    r.tick(5)
+    r.tick(_LIE_TICKS)
     assert r.core.state == FAULT and r.core.fault == faults.HOME_SWITCH
 
 

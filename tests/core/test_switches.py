@@ -4,9 +4,17 @@ the e-stop's events.
 Defaults: switch_samples 3 (hardware/table_params.json via support.make_config).
 """
 
+from commissioning import IMU_UNCAL_ERR_MDEG
 from signals import SW_ESTOP, SW_HOME, SW_OVERTRAVEL, Inputs
 from support import make_config
-from switches import ANKLE_SAMPLES, AnkleFilter, Debounce, Switches
+from switches import (
+    ANKLE_SAMPLES,
+    OVER_TOL_MARGIN_MDEG,
+    SWITCH_TOL_MDEG,
+    AnkleFilter,
+    Debounce,
+    Switches,
+)
 
 
 def test_debounce_changes_after_n_equal_samples_and_a_blip_restarts_the_count():
@@ -107,3 +115,37 @@ def test_ankle_filter_closes_only_after_a_clean_closed_run():
     for raw in (False, False, True, False, False):  # one open sample restarts the run
         assert f.update(raw)
     assert not f.update(False)
+
+
+def _judged_over(cfg, sw, inp, pressed, imu_mdeg):
+    """The over-travel switch read `pressed`, judged with the IMU alone at imu_mdeg (not
+    homed: the steps are the IMU's, and only the IMU is passed)."""
+    inp.switches = SW_OVERTRAVEL if pressed else 0
+    for _ in range(cfg.switch_samples):
+        sw.update(inp)
+    sw.judge(False, 0, True, imu_mdeg)
+    return sw.over_lies
+
+
+def test_the_overtravel_switch_is_judged_beyond_the_witness_worst_error():
+    """attack18e 5: uncalibrated, an MPU-6050 at the datasheet corner reads 5.2 deg high
+    at 70 deg: leaving the switch (68 deg) it read 73 deg, 5 deg past it, and a 4 deg
+    tolerance made the released switch a liar (FAULT latched at 67.9 deg head-down). The
+    tolerance is the witness's worst error (commissioning.imu_err_mdeg) plus a margin,
+    never under SWITCH_TOL_MDEG (the steps' runaway tolerance and more)."""
+    cases = (  # calibrated, pressed, IMU reads, lies?
+        (0, False, 73000, False),  # the attack: released, 5 deg past by the IMU
+        (0, False, 68000 + OVER_TOL_MARGIN_MDEG + IMU_UNCAL_ERR_MDEG - 1, False),
+        (0, False, 68000 + OVER_TOL_MARGIN_MDEG + IMU_UNCAL_ERR_MDEG + 1, True),
+        (0, True, 62700, False),  # the other corner: pressed, the IMU 5.3 deg low
+        (0, True, 68000 - OVER_TOL_MARGIN_MDEG - IMU_UNCAL_ERR_MDEG - 1, True),
+        (1, False, 68000 + SWITCH_TOL_MDEG - 1, False),  # calibrated: 4 deg, as before
+        (1, False, 68000 + SWITCH_TOL_MDEG + 1, True),
+        (1, True, 68000 - SWITCH_TOL_MDEG - 1, True),  # a cut wire short of it
+    )
+    for cal, pressed, imu_mdeg, lies in cases:
+        cfg = make_config(imu_calibrated=cal)
+        assert cfg.overtravel_mdeg == 68000
+        sw = Switches(cfg)
+        assert _judged_over(cfg, sw, Inputs(), pressed, imu_mdeg) == lies, (
+            cal, pressed, imu_mdeg)

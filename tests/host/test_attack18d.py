@@ -312,7 +312,16 @@ def test_a_400_ms_home_wire_open_0_7_deg_before_the_edge_passes_both_homing_chec
     low there) takes a 400 ms open at -58.42: 564 mdeg.
     Should: hold estimate within 0.5 deg calibrated: two witnesses each allowed 0.5 deg
     accept an edge up to 1 deg off - the agreement window has to be the reference's
-    tolerance minus the IMU's, or the edge confirmed by a second approach."""
+    tolerance minus the IMU's, or the edge confirmed by a second approach.
+    fix18h (attack18e 1): the window is now that (homing.AGREE_MDEG, 0.35 deg: the
+    calibration leaves the IMU within 138 mdeg at the switch, bench_imu): the IMU
+    remounted 0.3 deg since its calibration reads 0.38 deg off at the real edge, beyond
+    it, so the calibration mark is cleared and by commissioning.py's rule the start
+    waiting for that homing goes nowhere head-down until `calibrate` again; the
+    assertion that it reaches HOLDING was wrong by that rule. Either outcome passes: a
+    hold within 0.5 deg, or the mark cleared (E_IMU_UNCALIBRATED) and never head-down."""
+    import events
+
     h = _harness()
     try:
         h.run_ms(500)
@@ -326,7 +335,18 @@ def test_a_400_ms_home_wire_open_0_7_deg_before_the_edge_passes_both_homing_chec
         h.act(("switch_wire", "HOME", True))
         h.run_ms(300)
         h.act(("switch_wire", "HOME", False))
-        assert h.runner.run_until(_in(S.HOLDING), 90000)
+        highest = [h.board.true_angle_mdeg]
+
+        def holding(r):
+            highest[0] = max(highest[0], r.board.true_angle_mdeg)
+            return _in(S.HOLDING)(r)
+
+        if not h.runner.run_until(holding, 90000):
+            assert not h.core.cfg.imu_calibrated, _where(h)
+            assert any(e[1] == events.E_IMU_UNCALIBRATED for e in h.core.log.since(0)), (
+                _where(h))
+            assert highest[0] <= 500, "head-down %d mdeg: %s" % (highest[0], _where(h))
+            return
         h.run_ms(2000)
         err = h.core.angle_mdeg - h.board.true_angle_mdeg
         assert abs(err) <= 500, "hold off by %d mdeg after %d approach(es): %s" % (

@@ -56,13 +56,33 @@ def test_a_home_switch_moved_0_6_deg_since_commissioning_holds_0_59_deg_off():
     edge moved after commissioning is in the brief's list. Two witnesses each allowed
     0.5 deg confirm a reference only to 1 deg: the agreement window for keeping the
     calibration has to be the hold tolerance minus the IMU's (or the edge checked against
-    the commissioning record's count, or the calibration re-checked at horizontal)."""
+    the commissioning record's count, or the calibration re-checked at horizontal).
+    fix18h: the window is now homing.AGREE_MDEG (0.35 deg: 0.5 minus the calibrated IMU's
+    worst error at the switch, 138 mdeg measured over bench_imu's parts): the mark is
+    cleared, so by the rule this file's first version asserted against (commissioning.py:
+    nothing head-down until `calibrate` again, the start waiting for that homing
+    included) the session cannot reach HOLDING. The assertion that it reaches HOLDING was
+    wrong by that spec; the test now takes either outcome: a hold within 0.5 deg, or the
+    calibration mark cleared (E_IMU_UNCALIBRATED logged) and the table never head-down."""
+    import events
+
     h = _harness()
     try:
         h.board.switches.home_switch_mdeg = -58400
         h.run_ms(500)
         h.act(("console", "start"))
-        assert h.runner.run_until(_in(S.HOLDING), 60000)
+        highest = [h.board.true_angle_mdeg]
+
+        def holding_or_idle(r):
+            highest[0] = max(highest[0], r.board.true_angle_mdeg)
+            return _in(S.HOLDING)(r)
+
+        if not h.runner.run_until(holding_or_idle, 60000):
+            assert not h.core.cfg.imu_calibrated, _where(h)
+            assert any(e[1] == events.E_IMU_UNCALIBRATED for e in h.core.log.since(0)), (
+                _where(h))
+            assert highest[0] <= 500, "head-down %d mdeg: %s" % (highest[0], _where(h))
+            return
         h.run_ms(2000)
         err = h.core.angle_mdeg - h.board.true_angle_mdeg
         assert abs(err) <= 500, "hold off by %d mdeg, IMU calibration kept %d: %s" % (
