@@ -155,6 +155,7 @@ class _Session:
         self.line = "(boot)"
         self.passes = 0
         self.said = []  # error and alert lines of the console
+        self.alerts = []  # alert lines that answer a world event of the session
         self.trace = []  # (pass, console line, live heap) every 500 passes
         self.every = 1  # while waiting, a step (a collection) every this many passes
         self.collected = True  # no allocation since the last collection
@@ -235,7 +236,11 @@ class _Session:
             self.board.out = bytearray()  # the host read it: not the firmware's heap
             text = bytes(out).decode()
             for ln in text.split("\n"):
-                if ln.startswith("error") or ln.startswith("alert"):
+                if ln.startswith("alert") and self.line.startswith("(") and self.line != "(boot)":
+                    # the firmware's word on a fault the session caused on purpose (a
+                    # world event, in parentheses): expected, kept apart
+                    self.alerts.append("%s -> %s" % (self.line, ln[:120]))
+                elif ln.startswith("error") or ln.startswith("alert"):
                     self.said.append("%s -> %s" % (self.line, ln[:120]))
 
     def until(self, pred, max_ms):
@@ -356,6 +361,7 @@ def gc_main(fw_dir, rig_dir, params_path, fs_root, quick=False, boot_only=False)
         "heap_free_min_bytes": s.free_min,
         "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
         "console_errors": s.said,
+        "console_alerts": s.alerts,
         "final_state": a.core.state,
         "version": sys.version,
     })
@@ -502,6 +508,7 @@ def _session_report(r, imports):
             "passes": s.passes,
             "virtual_ms": s.passes * TICK_MS,
             "console_errors": s.said,
+            "console_alerts": s.alerts,
             "live_trace": s.trace,
             "final_state": s.app.core.state if s.app is not None else None,
         })

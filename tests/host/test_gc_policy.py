@@ -82,6 +82,9 @@ def test_no_collection_in_a_moving_pass_on_the_unix_port(tmp_path):
     r = bench32.gc_unix(fw_dir, str(tmp_path), True, free)
     assert r["error"] is None, r["error"]
     assert r["console_errors"] == []
+    # the IMU's loss is answered: the return latched where nothing confirms horizontal
+    assert any("IMU stops answering" in a and "latched" in a for a in r["console_alerts"]), \
+        r["console_alerts"]
     assert r["loop_collections"] > 0  # the loop did collect, where it may
     assert r["collections_seen_in_loop_gc"] > 0  # and the drop rule sees a collection
     assert r["loop_collections_in_moving_passes"] == 0
