@@ -4,6 +4,7 @@ start-up fallbacks."""
 import os
 
 import faults
+import switches
 from states import C_GOTO, HOLDING, READY, RECOVERY
 
 from host_tools.runner import SimRunner
@@ -90,6 +91,8 @@ def test_ctrl_c_needs_the_angle_to_agree_with_the_home_switch():
 
     board.read_inputs = cut_home_wire
     runner.run_ms(100)
+    assert app.core.fault == 0  # a contradiction counts after switches.HOME_LIE_MS (fix18h)
+    runner.run_ms(switches.HOME_LIE_MS)
     assert app.core.fault == faults.HOME_SWITCH
     assert runner.run_until(lambda r: not r.app.outputs.enable, 60000)
     assert app.core.switches.at_home_switch and not app.core.switches.at_loading
