@@ -203,7 +203,7 @@ class Scenario:
         self.duration_ms = int(DEFAULT_DURATION_S * 1000)
         self.until = "duration"
         self.user = {}  # mass_kg, height_mm, com_offset_mm (absent: table_params defaults)
-        self.table = {"start_angle_mdeg": None, "imu_bias_scale": 0.1, "seed": 0,
+        self.table = {"start_angle_mdeg": None, "imu_bias_scale": None, "seed": 0,
                       "bounce_max_ms": None, "imu_mount_offset_mdeg": 0.0,
                       "ticks_at_boot": 0}
         self.profile = {}  # firmware Profile fields

@@ -87,7 +87,7 @@ import store  # noqa: E402  (firmware/store.py: the commissioning record on the 
 from config import Config, load_hardware  # noqa: E402
 
 # What a commissioned table's flash holds (issue #18, firmware/commissioning.py): the
-# two-point calibration's mark. The IMU model's default offsets (bias_scale 0.1) are what
+# two-point calibration's mark. The IMU model's default offsets (CALIBRATED_BIAS_SCALE) are what
 # that calibration leaves; a table built with commissioned=False is a fresh one.
 COMMISSIONED_SETTINGS = {"imu_calibrated": 1}
 
@@ -156,7 +156,7 @@ class SimBoard:
         angle_mdeg=None,
         fs_root=None,
         hw_params_path=None,
-        bias_scale=0.1,
+        bias_scale=None,
         mount_offset_mdeg=0.0,
         bounce_max_ms=switches_model.DEFAULT_BOUNCE_MAX_MS,
         ticks_at_boot=0,
