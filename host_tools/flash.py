@@ -7,7 +7,7 @@ Which image: the supported controller is an ESP32-DevKitC-VE (ESP32-WROVER-E mod
 original ESP32, 4 MB flash, 8 MB PSRAM; hardware/bom.csv U1), so the image is
 ESP32_GENERIC, SPIRAM variant ("Support for SPIRAM / WROVER", ports/esp32/boards/
 ESP32_GENERIC/board.json), version 1.27 or newer. The firmware's code is loaded into the
-GC heap (the stock images have no ROMFS partition) and needs about 145 KB of it after
+GC heap (the stock images have no ROMFS partition) and needs 145-152 KB of it after
 boot: more than the plain image's heap can reach without PSRAM (about 140 KB, README
 "Benchmarks"), so the plain image is refused - it would reset in a loop on MemoryError.
 Download the .bin from https://micropython.org/download/ESP32_GENERIC/ ("Firmware
@@ -84,7 +84,7 @@ def check_image(path):
         raise FlashError("%s is not the SPIRAM variant: the supported board (ESP32-WROVER-E, "
                          "8 MB PSRAM) needs ESP32_GENERIC-SPIRAM-...bin; the plain image's "
                          "heap (about 140 KB at most) is too small for the firmware (about "
-                         "145 KB after boot), which would reset in a loop on MemoryError"
+                         "145-152 KB after boot), which would reset in a loop on MemoryError"
                          % os.path.basename(path))
     m = re.search(r"V(\d+)\.(\d+)", name)
     if m is None:
