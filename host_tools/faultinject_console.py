@@ -142,8 +142,8 @@ class _ConsoleFuzz:
     def _answer(self, data, apps):
         """The complete lines the console wrote for the input; F1 if the loop died."""
         h = self.h
-        # the console reads 64 bytes a tick and runs one line a tick: wait until it
-        # has been idle for as many ticks as the input needs to be read
+        # the console reads up to 259 bytes a tick (console_lines: 64 before the drain)
+        # and runs one line a tick: waiting len/64 + 3 idle ticks leaves it time to spare
         need = len(data) // 64 + 3
         idle = 0
         for _ in range(600):
