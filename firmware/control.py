@@ -259,11 +259,10 @@ class Core:
                 # and nothing moves (the worm holds; manual release).
                 pos.steps_trusted = False
                 self.drive_ok = False
-            if sup.code == faults.HOME_SWITCH and steps.to_loading(self):
-                reactions.raise_fault(self, sup.code)
+            lied_on_the_way = sup.code == faults.HOME_SWITCH and steps.to_loading(self)
+            reactions.raise_fault(self, sup.code)
+            if lied_on_the_way:
                 steps.on_to_loading(self)  # the switch lied: on by the angles
-            else:
-                reactions.raise_fault(self, sup.code)
             k = sup.check(dt, inp, self.state, k)
 
     def _session_clock(self, dt):

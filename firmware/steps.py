@@ -324,10 +324,8 @@ def _aim_back(core, target_mdeg):
     """A return to a rest head-up of the rest angle: unclamped (while the rest is owed
     the clamp holds every target at the rest angle), inside the travel (-5.4 deg)."""
     tg = core.targets
-    if core.reduced:
-        tg.aim(target_mdeg, tg.v_jog, tg.a_jog)
-    else:
-        tg.aim(target_mdeg, tg.v_normal, tg.a_normal)
+    v, a = _return_speed(core)
+    tg.aim(target_mdeg, v, a)
 
 
 def _to_loading(core):
@@ -371,11 +369,16 @@ def on_to_loading(core):
 
 
 def _return_to(core, target_mdeg):
+    v, a = _return_speed(core)
+    core.targets.go_back(target_mdeg, v, a)
+
+
+def _return_speed(core):
+    """(speed, acceleration) of a return's leg: jog's when the drive is reduced."""
     tg = core.targets
     if core.reduced:
-        tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
-    else:
-        tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
+        return tg.v_jog, tg.a_jog
+    return tg.v_normal, tg.a_normal
 
 
 def unhomed_loading_mdeg(cfg):
