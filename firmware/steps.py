@@ -324,8 +324,10 @@ def _aim_back(core, target_mdeg):
     """A return to a rest head-up of the rest angle: unclamped (while the rest is owed
     the clamp holds every target at the rest angle), inside the travel (-5.4 deg)."""
     tg = core.targets
-    v, a = _return_speed(core)
-    tg.aim(target_mdeg, v, a)
+    if core.reduced:
+        tg.aim(target_mdeg, tg.v_jog, tg.a_jog)
+    else:
+        tg.aim(target_mdeg, tg.v_normal, tg.a_normal)
 
 
 def _to_loading(core):
@@ -369,16 +371,14 @@ def on_to_loading(core):
 
 
 def _return_to(core, target_mdeg):
-    v, a = _return_speed(core)
-    core.targets.go_back(target_mdeg, v, a)
-
-
-def _return_speed(core):
-    """(speed, acceleration) of a return's leg: jog's when the drive is reduced."""
+    # jog's speed when the drive is reduced. Written out here and in _aim_back, not as a
+    # helper returning (speed, acceleration): a tuple is 32 heap bytes on MicroPython and
+    # these run inside a tick (tests/host/test_bench.py measures a transition's bytes)
     tg = core.targets
     if core.reduced:
-        return tg.v_jog, tg.a_jog
-    return tg.v_normal, tg.a_normal
+        tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
+    else:
+        tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
 
 
 def unhomed_loading_mdeg(cfg):
