@@ -74,12 +74,15 @@ CRANK_TEXT = ("the drive cannot lift the table even at its slowest speed: it sta
               " about 1.7 turns per degree (100 turns from the deep angle to horizontal)")
 # What the console says when a fault's return latched with nothing to confirm the table
 # reached horizontal (reactions.latch_unknown, reactions._end_at_rest).
-UNCONFIRMED_TEXT = ("the table stands latched (alarm on) where nothing confirms it is at"
-                    " horizontal: the IMU is lost and the return ran on its step count"
-                    " alone, or no angle source is left, or the return stopped after its"
-                    " tries. Check the table's angle now; if it is not at horizontal, bring"
-                    " the person up by hand: fit the crank K1 on the motor's rear shaft and"
-                    " turn it head-up, about 1.7 turns per degree")
+# The return may have gone to the loading position (reactions.fault_goal): the crank is
+# for a person still head-down only.
+UNCONFIRMED_TEXT = ("the table stands latched (alarm on) where nothing confirms its angle:"
+                    " the IMU is lost and the return ran on its step count alone (to"
+                    " horizontal, or on to the loading position if it was on its way"
+                    " there), or no angle source is left, or the return stopped after its"
+                    " tries. Check the table's angle now; if the person's head is below"
+                    " their feet, bring them up by hand: fit the crank K1 on the motor's"
+                    " rear shaft and turn it head-up, about 1.7 turns per degree")
 # What the console says when the lift check refused the load (liftcheck.py).
 LIFT_REFUSED_TEXT = ("refused: the drive could not lift this load at its slowest speed (a"
                      " 1 deg lift near horizontal did not raise the table); the table"

@@ -41,6 +41,14 @@ def unhomed_max_mdeg(cfg):
     return cfg.rest_angle_mdeg - imu_err_mdeg(cfg)
 
 
+def unhomed_loading_mdeg(cfg):
+    """Not homed, the counted angle a way to the loading position may aim at: the IMU's
+    worst error short of the home switch (the switch, by homing, says the rest)."""
+    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
+    # a switch set within that error of the rest angle: never aim head-down of rest
+    return t if t < cfg.rest_angle_mdeg else cfg.rest_angle_mdeg
+
+
 def check(cfg, cmd, a, angle_mdeg):
     """OK, or R_UNCALIBRATED if cmd (argument a) would move head-down of the rest angle
     on a table whose IMU is not calibrated (angle_mdeg: where the table is)."""

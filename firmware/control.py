@@ -259,10 +259,7 @@ class Core:
                 # and nothing moves (the worm holds; manual release).
                 pos.steps_trusted = False
                 self.drive_ok = False
-            lied_on_the_way = sup.code == faults.HOME_SWITCH and steps.to_loading(self)
             reactions.raise_fault(self, sup.code)
-            if lied_on_the_way:
-                steps.on_to_loading(self)  # the switch lied: on by the angles
             k = sup.check(dt, inp, self.state, k)
 
     def _session_clock(self, dt):

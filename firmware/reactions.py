@@ -26,16 +26,30 @@ any latch short of the goal with no trusted angle, or head-down (latch_unknown).
 homed with an uncalibrated IMU the return aims the IMU's worst error head-up of rest
 (rest_goal).
 
+A fault on the way to the loading position, the person feet-down, returns to the
+loading position, not back up to the rest angle (fault_goal): a lying home switch, the
+IMU lost (then at the slowest speed, unconfirmed); the drive's own faults stand there.
+
 Functions of the core (control.Core): the state, phase and fault are the state
 machine's; these decide the reaction. Allocation-free.
 """
 
 import faults
-from commissioning import IMU_CAL_ERR_MDEG, unhomed_max_mdeg
+from commissioning import IMU_CAL_ERR_MDEG, unhomed_loading_mdeg, unhomed_max_mdeg
 from events import E_ESTOP, E_FAULT, E_GAVE_UP, E_SHORT_END, E_UNCONFIRMED
 from lift import PROGRESS_MIN_MDEG
 from micropython import const
-from states import BOOT, EMERGENCY_RETURN, FAULT, P_LATCHED, P_REREF, P_TO_REST
+from states import (
+    BOOT,
+    EMERGENCY_RETURN,
+    FAULT,
+    HOMING,
+    P_LATCHED,
+    P_REREF,
+    P_TO_LOADING,
+    P_TO_REST,
+    RETURNING,
+)
 
 _SAFE_RETURN_TRIES = const(3)  # automatic safe-return attempts before standing still
 
@@ -89,7 +103,7 @@ def raise_fault(core, code):
         core.fault = code
     if not returning:
         lift.reset()  # a new fault episode
-        core.targets.return_mdeg = rest_goal(core)  # (its return's goal)
+        core.targets.return_mdeg = fault_goal(core)  # (its return's goal)
     if code == faults.RUNAWAY:
         lift.active = True
         # lost on the way up: the load is heavy; the return goes on at the slowest speed
@@ -190,6 +204,36 @@ def return_to_rest(core, vmax, amax):
         # horizontal over a rest angle below it: with the lock open the clamp would hold
         # every target at the rest angle
         tg.aim(goal, vmax, amax)
+
+
+def fault_goal(core):
+    """The goal of a new fault episode's return. On the way to the loading position
+    (the return's last leg, or homing) head-up of the rest angle, the loading position:
+    the person is feet-down, on the way off the table (attack18f 1: the IMU lost at
+    -20 deg latched them there, the rest angle's goal being behind them; a home switch
+    that lies on the way, fix18h). Homed, the loading angle by the count; not homed, the
+    IMU's worst error short of the switch (commissioning.unhomed_loading_mdeg: homing,
+    which would stop on the switch, is not tried in a fault). Only with the steps
+    trusted: the drive's own faults stand there. Never head-down of rest_goal, which it
+    is otherwise."""
+    goal = rest_goal(core)
+    st = core.state
+    if not (st == HOMING or (st == RETURNING and core.phase == P_TO_LOADING)):
+        return goal  # not on the way to the loading position
+    cfg = core.cfg
+    if core.pos.angle_mdeg >= cfg.rest_angle_mdeg:
+        return goal  # head-down still: the rest at horizontal comes first
+    if not core.pos.steps_trusted:
+        # the drive in doubt (lost steps, a jam: the lift check's refusal): the person is
+        # feet-down, not at risk; it stands, latched, rather than try on toward the stop
+        return goal
+    t = cfg.loading_angle_mdeg if core.pos.homed else unhomed_loading_mdeg(cfg)
+    return t if t < goal else goal
+
+
+def to_loading_goal(core):
+    """True if the return under way goes to the loading position (fault_goal)."""
+    return core.targets.return_mdeg < rest_goal(core)
 
 
 def rest_goal(core):
@@ -322,6 +366,11 @@ def _end_at_rest(core):
     lift = core.lift
     if lift.blind and not imu_witness(core):
         _unconfirmed(core)  # arrived by its steps alone: nothing saw steps lost on the way
+        core.phase = P_LATCHED
+        return
+    if to_loading_goal(core):
+        # at the loading position (feet-down): short of it is harmless, and a further
+        # try past it would push toward the frame's stop
         core.phase = P_LATCHED
         return
     d = _imu_head_down_of_rest(core)

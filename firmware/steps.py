@@ -21,7 +21,7 @@ import liftcheck
 import programs
 import reactions
 import states
-from commissioning import imu_err_mdeg
+from commissioning import unhomed_loading_mdeg
 from micropython import const
 from restguard import NO_TARGET
 from signals import SW_DOWN, SW_UP
@@ -347,29 +347,6 @@ def _to_loading(core):
         _return_to(core, t)
 
 
-def to_loading(core):
-    """True if the table is on its way to the loading position: the return's last leg,
-    or homing."""
-    st = core.state
-    return st == HOMING or (st == RETURNING and core.phase == P_TO_LOADING)
-
-
-def on_to_loading(core):
-    """A home switch fault (faults.HOME_SWITCH, just raised) met on the way to the
-    loading position: the person is feet-down, on the way there, and the steps and the
-    IMU still agree (issue #18: the return goes on with the sources that agree; it
-    stopped at -20 deg, attack18e 3). The fault's return goes on to the loading angle
-    by the count if homed; not homed (the reference is the IMU's, in doubt) the IMU's
-    worst error short of the switch, as _to_loading. It latches there: homing, which
-    would believe the lying switch, is not tried; acknowledging needs the switch to
-    agree again (commands.py)."""
-    if core.state != FAULT or core.fault != faults.HOME_SWITCH:
-        return  # a fault already latched, or an e-stop's return: theirs to decide
-    cfg = core.cfg
-    goal = cfg.loading_angle_mdeg if core.pos.homed else unhomed_loading_mdeg(cfg)
-    reactions.regoal(core, goal)
-
-
 def _return_to(core, target_mdeg):
     # jog's speed when the drive is reduced. Written out here and in _aim_back, not as a
     # helper returning (speed, acceleration): a tuple is 32 heap bytes on MicroPython and
@@ -379,14 +356,6 @@ def _return_to(core, target_mdeg):
         tg.go_back(target_mdeg, tg.v_jog, tg.a_jog)
     else:
         tg.go_back(target_mdeg, tg.v_normal, tg.a_normal)
-
-
-def unhomed_loading_mdeg(cfg):
-    """Not homed, the counted angle a way to the loading position may aim at: the IMU's
-    worst error short of the home switch (the switch, by homing, says the rest)."""
-    t = cfg.home_switch_mdeg + imu_err_mdeg(cfg)
-    # a switch set within that error of the rest angle: never aim head-down of rest
-    return t if t < cfg.rest_angle_mdeg else cfg.rest_angle_mdeg
 
 
 def start_homing(core):

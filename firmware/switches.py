@@ -20,11 +20,12 @@ loading stop" at 25 deg; a cut over-travel wire reads "past the over-travel swit
 20 deg; a welded one reads "not past" at 75 deg.
 `at_loading` - what READY and "at the loading stop" rest on - is the home switch AND
 every trusted source agreeing (and at least one trusted): never the switch alone.
-A home switch's contradiction counts once it has lasted HOME_LIE_MS (attack18e 3: a 30 ms
-open of the NC wire on the way to the loading position passed the 3-sample filter and
-latched FAULT HOME_SWITCH at -20 deg, the return stopped there): while it lasts nothing
-rests on it (at_loading needs the angles to agree), so a glitch that ends is filtered as
-homing's dwell filters it, and one that stays is the fault.
+A home switch's contradiction counts once it has lasted longer than HOME_LIE_MS
+(attack18e 3: a 30 ms open of the NC wire on the way to the loading position passed the
+3-sample filter and latched FAULT HOME_SWITCH at -20 deg, the return stopped there);
+the fault's return then goes on to the loading position (reactions.fault_goal). While
+it lasts nothing rests on it (at_loading needs the angles to agree), so a glitch that
+ends is filtered as homing's dwell filters it, and one that stays is the fault.
 Within its tolerance of a switch's point the firmware cannot tell a lying switch from a
 true one (an uncalibrated IMU may be 5.4 deg off, the steps up to the runaway
 tolerance): a home wire cut between the loading stop and 6 deg above the home switch
@@ -59,6 +60,10 @@ OVER_TOL_MARGIN_MDEG = const(600)
 # attack18c-e) ends well inside it as a rule, as in homing's dwell (homing.DWELL_MS, the
 # same figure). Nothing acts on the lie meanwhile (at_loading needs the angles to agree);
 # a cut wire is the fault 200 ms later, 0.7 deg at normal speed, on its way back anyway.
+# Counted in ticks of the debounced level, which holds an open exactly as many ticks as
+# it was sampled open: an open shorter than HOME_LIE_MS is sampled at most HOME_LIE_MS /
+# tick times (20 at 10 ms, by the sampling's phase), so it counts from one tick more
+# (attack18f 2: counted from 20 ticks, a 195-200 ms open latched the fault).
 HOME_LIE_MS = const(200)
 # The ankle lock counts as open once a clean open run of this many ticks (30 ms at 10 ms)
 # would have counted it, and closed again after this many consecutive closed ticks. A
@@ -188,10 +193,10 @@ class Switches:
         h = self.at_home_switch
         self.at_loading = h and n > 0 and off_home == 0
         if h and n > 0 and off_home == n:
-            if self._home_lie_ms < HOME_LIE_MS:
+            if self._home_lie_ms <= HOME_LIE_MS:
                 self._home_lie_ms += cfg.tick_ms
         else:
             self._home_lie_ms = 0
-        self.home_lies = self._home_lie_ms >= HOME_LIE_MS
+        self.home_lies = self._home_lie_ms > HOME_LIE_MS
         o = self.overtravel
         self.over_lies = n > 0 and ((o and short == n) or (not o and past == n))

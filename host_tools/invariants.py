@@ -641,10 +641,10 @@ class Checker:
             self._fail("I4", "fault %s logged but the state is %s" % (
                 name, S.STATE_NAMES[core.state]))
         if e[3] != S.BOOT and not app.core.fault_at_boot:
-            if (e[2] == faults.HOME_SWITCH and e[3] in (S.RETURNING, S.HOMING)
+            if (e[3] in (S.RETURNING, S.HOMING)
                     and self.board.true_angle_mdeg < self.lim.rest):
-                # a lying home switch on the way to the loading position: the fault's
-                # return goes on there by the angles (firmware/steps.py on_to_loading)
+                # a fault on the way to the loading position: its return goes on there
+                # (firmware/reactions.py fault_goal)
                 self._grant_head_up()
             else:
                 self._grant_to_rest()

@@ -11,7 +11,7 @@ import faults
 from events import E_UNCONFIRMED
 from rig import Rig, run_heavy
 from signals import IND_ALARM
-from states import C_GOTO, FAULT, HOLDING, P_LATCHED, READY
+from states import C_GOTO, C_RETURN, FAULT, HOLDING, P_LATCHED, P_TO_LOADING, READY, RETURNING
 
 _IMU_FIELDS = ("acc_x_mg", "acc_y_mg", "acc_z_mg", "gyro_x_mdps", "gyro_y_mdps",
                "gyro_z_mdps")
@@ -81,3 +81,26 @@ def test_imu_lost_at_the_loading_position_moves_nothing_and_claims_nothing():
     assert c.state == FAULT and c.phase == P_LATCHED and c.fault == faults.IMU_BUS
     assert r.plant.angle_mdeg() == a  # head-up of horizontal already: no blind move
     assert not c.lift.unconfirmed and not r.events(E_UNCONFIRMED)
+
+
+def test_imu_lost_on_the_way_to_loading_goes_on_to_loading_unconfirmed():
+    """Covers: HZ-06. attack18f 1: the IMU lost (wire cut, or frozen) on the return's last
+    leg, feet-down at -20 deg, latched the person there. The fault's return goes on to
+    the loading position (reactions.fault_goal) by the steps at the slowest speed, its
+    end announced unconfirmed with the alarm, never READY."""
+    for lose, code in ((lambda x: setattr(x.plant, "imu_error", 110), faults.IMU_BUS),
+                       (_freeze_imu, faults.IMU_FROZEN)):
+        r = Rig()
+        _holding_at(r, 10000)
+        assert r.core.command(C_RETURN) == 0
+        r.run_until(lambda x: x.plant.angle_mdeg() < -20000, 120000)
+        assert r.core.state == RETURNING and r.core.phase == P_TO_LOADING
+        lose(r)
+        r.run_until(lambda x: x.core.phase == P_LATCHED, 150000)
+        r.tick(100)
+        c = r.core
+        assert c.state == FAULT and c.fault == code, (c.state, c.fault)
+        a = r.plant.angle_mdeg()
+        assert abs(a - r.cfg.loading_angle_mdeg) <= 300, a
+        assert c.lift.unconfirmed and len(r.events(E_UNCONFIRMED)) == 1
+        assert r.out.buzzer == IND_ALARM and not r.out.enable
