@@ -39,7 +39,11 @@ def load(app, board):
         # missing at a later boot is known to be damage (profiles._used_before)
         profiles.save_profiles(app.fs, profs)
     history, faultlog = _load_records(app)
-    auth = Auth(app.fs, getattr(board, "nvs", None))  # no NVS: setupmarks.py
+    # no NVS: setupmarks.py. The first PIN's window (auth.py): the boot after the
+    # physical reset (powerup.py sets pin_setup), or the service mode's bring-up loop,
+    # which only presence at the table or the PIN reaches
+    setup = app.service or getattr(board, "pin_setup", False)
+    auth = Auth(app.fs, getattr(board, "nvs", None), setup)
     if auth.lockdown:
         _startup_error(app, faults.STORAGE, "PIN or lock state damaged or missing; "
                        "locked down until the physical reset at the table")

@@ -17,11 +17,20 @@ call after boot that passes the time: power-cycling never shortens a lockout.
 Therapist session: login() opens it; it ends on logout(), after 5 min without an
 authorised command (is_authorised() refreshes it), and at every reset.
 
+The first PIN (issue #23): a table without a PIN takes `pin set <new>` only in the
+setup window - the boot that followed the physical reset at the table (START and DOWN
+held 10 s at power-up at the loading stop: firmware/powerup.py sets the board's
+pin_setup), or the service mode's bring-up loop (reached only at the table or with
+the PIN; firmware/bringup.py) - for SETUP_WINDOW_MS from the console's first pass,
+until a PIN is set. Anyone on the USB cable could otherwise set the first PIN of a new
+table (or of one whose PIN was reset) and lock the clinic out or raise the limits; the
+window needs someone at the table, as the physical reset itself does, and the table's
+three buttons are all it needs. It is never stored: a reset closes it.
+
 Child lock (kept here, with the other access state): when on, the table's buttons
 except the emergency return are disabled - the core enforces that. Anyone may turn
-it on (the safe direction); turning it off needs a therapist session, so a PIN: with
-none set, the first `pin set` (open to anyone at the console) comes first. The lock
-then still keeps the buttons off for whoever has no console.
+it on (the safe direction); turning it off needs a therapist session, so a PIN, which
+only someone at the table can set first (above).
 
 Fails closed (issue #21). A table is new only while no security record was ever
 stored: firmware/setupmarks.py keeps that fact in the chip's NVS (and a second copy in
@@ -75,6 +84,9 @@ _LOCK_MAX_MS = const(960000)  # 16 min (30 s doubled 5 times): bounded, a therap
 _IDLE_MS = const(300000)  # 5 min without a therapist command ends the session
 _SALT_BYTES = const(16)  # 128-bit salt: no two devices share a hash for the same PIN
 _DOMAIN = b"ITC-PIN"  # hash domain: this hash is for nothing else
+# The first PIN's window after the physical reset: time to walk from the table to the
+# laptop and type it; a therapist who walks away leaves it open to a visitor no longer.
+SETUP_WINDOW_MS = const(600000)
 # now_ms - then_ms like time.ticks_diff for a 2**30 period (negative if earlier)
 elapsed_ms = ticks_diff
 
@@ -82,6 +94,9 @@ elapsed_ms = ticks_diff
 MOVING_TEXT = ("refused while the table moves: PIN entry is stored before it is checked,"
                " and no flash write runs while the drive may pulse; try again when it"
                " stands still")
+SETUP_TEXT = ("the first PIN is set at the table: power off, hold START and DOWN, power on"
+              " at the loading stop, hold 10 s (the physical reset: README, Setting the"
+              " first PIN), then pin set <new> within 10 min")
 LOCKDOWN_TEXT = ("security records damaged or missing: locked down until the physical "
                  "reset at the table (README: Physical reset)")
 
@@ -129,9 +144,11 @@ def _same(a, b):
 class Auth:
     """PIN check, lockout, therapist session and child lock, persisted in fs.
 
-    nvs: the board's NVS (setupmarks.py), or None on a board without one."""
+    nvs: the board's NVS (setupmarks.py), or None on a board without one.
+    pin_setup: this boot followed the physical reset (firmware/powerup.py sets the
+    board's `pin_setup`): the first PIN may be set (SETUP_WINDOW_MS)."""
 
-    def __init__(self, fs, nvs=None):
+    def __init__(self, fs, nvs=None, pin_setup=False):
         self.fs = fs
         self.marks = Marks(fs, nvs)
         self._salt = b""
@@ -141,6 +158,8 @@ class Auth:
         self.storage_warning = None  # the last security write that failed, as text
         self._logged_in = False
         self._last_ms = 0
+        self._setup_ms = SETUP_WINDOW_MS if pin_setup else 0
+        self._setup_start_ms = None  # the window starts counting at the first call
         self.pin_status = self._load_pin()
         self.state_status = self._load_state()
         if self.lockdown:
@@ -244,6 +263,27 @@ class Auth:
             return 0
         return min(left, self._lock_ms)  # a clock seen going backwards never extends it
 
+    def pin_setup_left_ms(self, now_ms):
+        """How long `pin set <new>` stays open without an old PIN (0: closed). Counted
+        from the first call (the console calls it every second from its first pass);
+        closed for good once a PIN is set, the time is up, or in lockdown."""
+        if self._setup_ms <= 0 or self.has_pin or self.lockdown:
+            return 0
+        if self._setup_start_ms is None:
+            self._setup_start_ms = now_ms
+        left = self._setup_ms - elapsed_ms(now_ms, self._setup_start_ms)
+        if left <= 0:
+            self._setup_ms = 0
+            return 0
+        return min(left, self._setup_ms)  # a clock seen going backwards never extends it
+
+    def first_pin_text(self, now_ms):
+        """How the first PIN is set, for a reply: now, or at the table."""
+        left = self.pin_setup_left_ms(now_ms)
+        if left > 0:
+            return "pin set <new> now (open %d s more)" % ((left + 999) // 1000)
+        return SETUP_TEXT
+
     def _check(self, pin, now_ms):
         """True if pin is right. The attempt is stored as a wrong one first; AuthError if
         that write fails (the PIN is then not checked at all)."""
@@ -294,9 +334,10 @@ class Auth:
         return True
 
     def set_pin(self, old_pin, new_pin, now_ms):
-        """Set the PIN: old_pin None only when no PIN is set yet. AuthError if refused
-        (bad format, wrong old PIN - which counts as a failed attempt -, locked out,
-        locked down, or the write failed; the old PIN then stays)."""
+        """Set the PIN: old_pin None only when no PIN is set yet, and then only in the
+        setup window (pin_setup_left_ms). AuthError if refused (bad format, wrong old
+        PIN - which counts as a failed attempt -, locked out, locked down, no PIN and
+        the window closed, or the write failed; the old PIN then stays)."""
         if not valid_pin(new_pin):
             raise AuthError("PIN must be %d-%d digits" % (_MIN_DIGITS, _MAX_DIGITS))
         if self.lockdown:
@@ -311,6 +352,8 @@ class Auth:
                 raise AuthError("wrong PIN")
         elif old_pin is not None:
             raise AuthError("no PIN is set yet: give None as the old PIN")
+        elif self.pin_setup_left_ms(now_ms) <= 0:
+            raise AuthError(SETUP_TEXT)
         salt = os.urandom(_SALT_BYTES)
         digest = _digest(salt, new_pin)
         rec = {"salt": binascii.hexlify(salt).decode(), "hash": binascii.hexlify(digest).decode()}
@@ -318,6 +361,7 @@ class Auth:
             raise AuthError("could not store the PIN; the old one stays")
         self._salt = salt
         self._hash = digest
+        self._setup_ms = 0  # the window served its one PIN
         if self.marks.add(MARK_PIN) != store.OK:
             self.storage_warning = "the setup mark was not stored"
         if not self.marks.has(MARK_STATE):
@@ -353,7 +397,7 @@ class Auth:
                 raise AuthError(LOCKDOWN_TEXT)
             if not self.has_pin:
                 raise AuthError("unlocking the child lock needs the therapist PIN: none is"
-                                " set yet (pin set <new>)")
+                                " set yet; " + self.first_pin_text(now_ms))
             if not self.is_authorised(now_ms):
                 raise AuthError("unlocking the child lock needs the therapist PIN")
             if self._moving():

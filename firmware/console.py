@@ -35,9 +35,11 @@ way back is (firmware/childlock.py).
 Changing limits (`config set`, `profile set`), turning the child lock off and the
 service mode (`maintenance <pin>`) need the PIN (firmware/auth.py:
 salted sha256, 5 wrong PINs lock out, the lockout survives a reset). A new device has
-no PIN: `pin set <new>` sets the first one without an old PIN; until then no one can
-log in, so no limit can be changed. The PIN does not protect against someone with the
-USB cable and a flasher (esptool erases and rewrites the chip): that needs the
+no PIN: `pin set <new>` sets the first one without an old PIN, only in the boot after
+the physical reset at the table or in the service mode's loop (auth.py: the setup
+window; nobody on the cable alone sets it); until then no one can log in, so no limit
+can be changed. The PIN does not protect against someone with the USB cable and a
+flasher (esptool erases and rewrites the chip): that needs the
 enclosure; it does protect against the REPL, which the console never offers.
 
 Lines
@@ -67,7 +69,9 @@ Lines
   (0-999999999) is a request id, echoed as "id" in JSON replies (a tag alone is
   answered under it with an error). `%<n>` tags a request
   from a client that shows the reply to a person (host_tools/console.py): the human
-  text, whatever the mode, then the line {"ok": true|false, "id": n} that ends it.
+  text, whatever the mode, then the line {"ok": true|false, "id": n} that ends it
+  (protocol 2; `version` and the start-up banner give the protocol, and the client
+  checks it at connect).
 
 Replies: exactly one per non-empty line. Human mode (the default): text; errors start
 with "error: ". `json on`: every reply is one JSON object on one line, {"ok": true,
@@ -215,8 +219,8 @@ def lock_reply(con, status):
                 % store.status_name(status))
         text += "; " + warn
     if on and not con.view.auth.has_pin:
-        # the lock keeps the buttons off; at the console it is only as good as the PIN
-        note = "no PIN yet: anyone at the console may set one, then unlock"
+        # no one can unlock it yet: the first PIN needs someone at the table (auth.py)
+        note = "no PIN yet: only a PIN set at the table (the physical reset) unlocks it"
         warn = warn + "; " + note if warn else note
         text += "; " + note
     con.out.ok(text, {"child_lock": on, "warning": warn})
@@ -317,7 +321,9 @@ class Console:
         d = ticks_diff(now_ms, self._auth_ms)
         if d >= _AUTH_POLL_MS or d < 0:
             self._auth_ms = now_ms
-            self.view.auth.is_authorised(now_ms, False)  # ends a session idle for too long
+            auth = self.view.auth
+            auth.is_authorised(now_ms, False)  # ends a session idle for too long
+            auth.pin_setup_left_ms(now_ms)  # the first PIN's window counts from boot
         if got == INTERRUPT:
             # raised only now, after this pass's telemetry and output: a flood of Ctrl-C
             # bytes must not silence the console while the table moves

@@ -22,7 +22,7 @@ def login(con, pin):
     if auth.lockdown:
         raise ParseError(LOCKDOWN_TEXT)
     if not auth.has_pin:
-        raise ParseError("no PIN is set: pin set <new>")
+        raise ParseError("no PIN is set; " + auth.first_pin_text(now))
     left = auth.lockout_remaining_ms(now)
     if left <= 0:
         try:

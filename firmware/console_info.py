@@ -8,7 +8,11 @@ and a row formatter, so each row is read and worded only when its turn comes.
 
 from micropython import const
 
-PROTOCOL = const(1)  # bumped when a reply's shape changes incompatibly
+# The console protocol (firmware/console.py states it), bumped when a client of one
+# version cannot work with a firmware of another: 2 added the `%<n>` request (the human
+# text, then an end line {"ok", "id"}), which a protocol-1 firmware leaves unanswered
+# under that id, so a client sending it would wait for a reply that never comes.
+PROTOCOL = const(2)
 
 
 def c_status(con):

@@ -10,7 +10,10 @@ Physical presence at the table, read from the buttons as the board powers up:
 - START and DOWN held for 10 s with the table at the loading stop (home switch made):
   the physical reset (RESET_BUTTONS, RESET_HOLD_MS; firmware/secreset.py). Let go
   earlier, or off the loading stop, and it is a normal boot. The LED/console say when
-  it is done; the boot then waits for both buttons to be let go.
+  it is done; the boot then waits for both buttons to be let go. A reset that was
+  stored sets the board's `pin_setup`: the control loop that follows takes the first
+  `pin set` for a while (firmware/auth.py, the setup window). A new table gets its
+  first PIN this way too: a PIN is only ever set first by someone at the table.
 The console's `maintenance <pin>` (therapist PIN, READY) reaches the service mode too:
 it leaves the board's flag file and resets (board.maintenance_requested()).
 
@@ -83,8 +86,11 @@ def _physical_reset(board, fs, inp):
     status = reset_security(fs, cfg, getattr(board, "nvs", None))
     servicelog.add(fs, "reset", "buttons", board.reset_cause())
     if status == store.OK:
-        board.console_write(b"physical reset done: no PIN, child lock off, beginner "
-                            b"profile, no consent. Let go of the buttons.\r\n")
+        board.pin_setup = True  # RAM only: this boot's console takes the first PIN
+        board.console_write(b"physical reset done: no PIN, child lock off; the profiles "
+                            b"back to beginner without consent, unless no PIN was ever "
+                            b"set. Let go of the buttons, then set the PIN within 10 min: "
+                            b"pin set <new>\r\n")
     else:
         board.console_write(b"physical reset: a write failed; do it again\r\n")
     while _switches(board, inp) & RESET_BUTTONS:

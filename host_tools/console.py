@@ -141,12 +141,25 @@ class SimTransport:
 
 
 BANNER = "inversion table console"  # first words of the firmware's start-up line
+# The console protocol this client speaks (firmware/console_info.py PROTOCOL, from
+# `version`): 2 has the `%<n>` request the prompt and --exec use for people's replies;
+# a protocol-1 firmware leaves it unanswered, so the client would only time out.
+PROTOCOL = 2
 # What the client says when it finds MicroPython's prompt (the service mode, or a board
 # left there by mpremote) instead of the table's console.
 REPL_TEXT = ("the board is at the MicroPython prompt (the service mode, or left there by "
              "mpremote), not the table's console: press Ctrl-D (soft reset) or the EN "
              "button to start the firmware again; for the bring-up commands type "
              "`import bringup; bringup.main()` there (hardware/bringup.md)")
+
+
+def protocol_text(found):
+    """Why this client cannot work with a firmware speaking protocol `found`."""
+    if isinstance(found, int) and found > PROTOCOL:
+        return ("the firmware speaks console protocol %d, this client %d: update the host "
+                "tools (git pull; pip install .)" % (found, PROTOCOL))
+    return ("the firmware speaks console protocol %s, this client %d: deploy this "
+            "checkout's firmware (make deploy PORT=...)" % (found, PROTOCOL))
 
 
 class ConsoleClient:
@@ -176,11 +189,14 @@ class ConsoleClient:
         # before such a request's end line are its late reply, never the next request's
         self._late = []
         self.json_mode = True  # the mode connect() put the console in
+        self.protocol = None  # the firmware's console protocol, after connect()
 
-    def connect(self, set_clock=True, json_mode=True):
+    def connect(self, set_clock=True, json_mode=True, check_protocol=True):
         """End any half line left on the port, note the mode the console is in, switch
         to JSON (json_mode: telemetry and alerts parsed) or to human mode (shown as
-        they come), fetch the command table, and set the table's clock to this
+        they come), check the firmware's console protocol (check_protocol: ClientError
+        unless it is PROTOCOL; deploy, which may bring an older firmware up to date,
+        checks nothing), fetch the command table, and set the table's clock to this
         computer's (UTC): the table has no network, and its records are dated from
         this clock (firmware/wallclock.py)."""
         # Ctrl-U drops a half line an earlier session left, never completing it (a bare
@@ -192,6 +208,9 @@ class ConsoleClient:
         if not r.get("ok"):
             raise ClientError("the console refused JSON mode: %s" % r.get("error"))
         self.json_mode = json_mode
+        self.protocol = self.request("version").get("protocol")
+        if check_protocol and self.protocol != PROTOCOL:
+            raise ClientError(protocol_text(self.protocol))
         self.commands = self.request("help").get("commands", [])
         if set_clock and any(c.get("name") == "clock" for c in self.commands):
             self.clock = self.request("clock set %d" % int(time.time()))
@@ -556,7 +575,7 @@ def open_transport(args):
         kwargs = {}
         if args.sim_fs:
             kwargs["fs_root"] = args.sim_fs
-        runner = SimRunner(**kwargs)
+        runner = SimRunner(pin_setup=args.sim_reset, **kwargs)
         # by hand or watching, the simulation keeps pace with the clock; scripts run fast
         realtime = args.live or not (args.exec or args.duration)
         return SimTransport(runner, realtime=realtime)
@@ -574,6 +593,9 @@ def build_parser():
     ap.add_argument("--sim", action="store_true",
                     help="run the firmware on the simulated board in this process")
     ap.add_argument("--sim-fs", help="with --sim: keep the board's files in this directory")
+    ap.add_argument("--sim-reset", action="store_true",
+                    help="with --sim: power up with START and DOWN held (the physical reset "
+                    "at the table), whose boot takes the first `pin set <new>`")
     ap.add_argument("--exec", action="append", metavar="CMDS",
                     help="run these commands ('a; b' or repeat --exec) and exit")
     ap.add_argument("--keep-going", action="store_true",

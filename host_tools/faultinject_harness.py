@@ -74,7 +74,8 @@ class Harness(RecoveryProbe):
     """The real firmware on the simulated board, the outside world's bookkeeping, and the
     invariant checker. `act(action)` applies one action; `Violation` escapes on failure."""
 
-    def __init__(self, setup=None, check=True, files_from=None, damage=(), commissioned=True):
+    def __init__(self, setup=None, check=True, files_from=None, damage=(), commissioned=True,
+                 pin_setup=False):
         s = dict(SETUP_DEFAULTS)
         if setup:
             s.update(setup)
@@ -99,7 +100,8 @@ class Harness(RecoveryProbe):
         self.actions = []
         self._sched = []  # (t_ms, fn) run from the ms hook
         board.ms_hooks.append(self._on_ms)
-        self.runner = SimRunner(board)
+        # pin_setup: booted after the physical reset at the table, for the first PIN
+        self.runner = SimRunner(board, pin_setup)
         self.checker = None
         if check:
             self.checker = invariants.Checker(self)

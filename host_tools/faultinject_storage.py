@@ -25,7 +25,7 @@ import states as S  # noqa: E402  (firmware/)
 def populated_files(seed=0):
     """A filesystem with every stored file kind: a completed session (history, profiles
     with progress), a fault history, settings and a PIN with its access state."""
-    h = Harness({"seed": seed, "consent": True, "hold_s": 10})
+    h = Harness({"seed": seed, "consent": True, "hold_s": 10}, pin_setup=True)
     try:
         h.run_ms(500)
         for line in ("pin set 1234", "login 1234", "config set rest_pause_ms 5000",

@@ -14,21 +14,53 @@ use_firmware()
 
 from app import App  # noqa: E402  (firmware/, importable once use_firmware() ran)
 
+# The physical reset (firmware/powerup.py): START and DOWN held 10 s at power-up at the
+# loading stop; let go at 11 s, as the virtual device's `secreset` does.
+_RESET_BUTTONS = ("START", "DOWN")
+_RESET_HOLD_MS = 11000
+
 
 class SimRunner:
-    def __init__(self, board=None, **board_kwargs):
+    """pin_setup: the first boot is a power-up with the physical reset's buttons held,
+    through firmware/powerup.py as main.py runs it: its console takes the first PIN."""
+
+    def __init__(self, board=None, pin_setup=False, **board_kwargs):
         self.board = board if board is not None else SimBoard(**board_kwargs)
         self.app = None
         self.boots = 0
         self.reset_causes = []
         self.tick_hooks = []  # hook(runner) after every firmware tick
+        self._power_up = pin_setup
         self._boot()
 
     def _boot(self):
-        self.app = App(self.board)
+        board = self.board
+        board.pin_setup = False  # RAM: what powerup.py set at an earlier boot is gone
+        if self._power_up:
+            self._power_up = False
+            self._physical_reset()
+        self.app = self._new_app(board)
         self.app.start()
         self.boots += 1
         self.reset_causes.append(self.board.reset_cause())
+
+    def _new_app(self, board):
+        return App(board)
+
+    def _physical_reset(self):
+        import powerup  # firmware/: only this boot runs it (a normal boot's trace stays)
+
+        board = self.board
+
+        def let_go(b):
+            for name in _RESET_BUTTONS:
+                b.release(name)
+
+        for name in _RESET_BUTTONS:
+            board.press(name)
+        board.advance(50)  # held before the power came on: the contacts have settled
+        board.call_at(board.now_ms + _RESET_HOLD_MS, let_go)
+        assert powerup.boot(board) and board.pin_setup, "the physical reset did not happen"
 
     @property
     def core(self):

@@ -6,7 +6,10 @@ SimBoard, through SimRunner) and writing the replies back into the file. One fil
 console command, tests/transcripts/<command>.txt; each line starts with its kind:
 
     # a comment (what the transcript shows)
-    ! service          first line only: boot into the service mode's loop (bringup.py)
+    ! service          boot into the service mode's loop (bringup.py)
+    ! physical reset   power up with START and DOWN held 11 s: the physical reset, whose
+                       boot takes the first `pin set` (firmware/auth.py); options come
+                       first, before any other line
     > goto 20          a line typed at the console; the table runs until the console
                        has answered and written everything (at most 10 s)
     @ 40 s             the table runs 40 simulated seconds
@@ -42,6 +45,9 @@ BOARD_PLATFORM = "esp32"
 BOARD_PYTHON = ("micropython", (1, 29, 0))
 
 
+OPTIONS = ("! service", "! physical reset")
+
+
 class TranscriptError(Exception):
     """A transcript file that is not in the format (a line of no known kind)."""
 
@@ -52,19 +58,15 @@ class _Runner(SimRunner):
     REPL (powerup.py), where `import bringup; bringup.main()` starts this loop. Any
     other reset boots normally, as on the board."""
 
-    def __init__(self, service):
+    def __init__(self, service, pin_setup=False):
         self._service = service
-        super().__init__()
+        super().__init__(pin_setup=pin_setup)
 
-    def _boot(self):
-        board = self.board
+    def _new_app(self, board):
         service = self._service or board.maintenance_requested()
         board.maintenance = False  # powerup.py consumes the flag at the boot
-        self.app = App(board, service)
         self._service = False
-        self.app.start()
-        self.boots += 1
-        self.reset_causes.append(self.board.reset_cause())
+        return App(board, service)
 
 
 @contextlib.contextmanager
@@ -91,8 +93,10 @@ def steps(text):
         if kind not in ("# ", "> ", "@ ", "! ") and line != "#":
             raise TranscriptError("line %d: starts with none of '# ', '> ', '@ ', '! ', "
                                   "'< ': %r" % (n, line))
-        if kind == "! " and (line != "! service" or out):
-            raise TranscriptError("line %d: '! service' is the only option, on line 1" % n)
+        if kind == "! " and (line not in OPTIONS or line in out
+                             or any(o not in OPTIONS for o in out)):
+            raise TranscriptError("line %d: the options are %s, each once, before any other "
+                                  "line" % (n, " and ".join(repr(o) for o in OPTIONS)))
         if kind == "@ ":
             _seconds(line, n)
         out.append(line)
@@ -115,17 +119,17 @@ def run(text):
     """Run a transcript's input lines on a fresh simulated table; the transcript with the
     console's output in its `<` lines."""
     lines = steps(text)
-    service = bool(lines) and lines[0] == "! service"
-    out = []
+    options = []
+    while lines and lines[0] in OPTIONS:
+        options.append(lines.pop(0))
+    out = list(options)
 
     def got(runner):
         for reply in runner.receive().splitlines():
             out.append("< " + reply if reply else "<")
 
     with _board_identity():
-        runner = _Runner(service)
-        if service:
-            out.append(lines.pop(0))
+        runner = _Runner("! service" in options, "! physical reset" in options)
         runner.run_ms(BOOT_MS)
         got(runner)
         for n, line in enumerate(lines, 1):

@@ -16,7 +16,7 @@ PIN = "4821"
 
 def _with_pin(files=None):
     files = {} if files is None else files
-    a = Auth(MemFS(files))
+    a = Auth(MemFS(files), pin_setup=True)  # the boot after the physical reset
     a.set_pin(None, PIN, 0)
     return a, files
 
@@ -48,7 +48,7 @@ def test_pin_is_stored_salted_and_hashed_never_in_clear():
 
 
 def test_wrong_format_pins_are_refused():
-    a = Auth(MemFS())
+    a = Auth(MemFS(), pin_setup=True)
     for bad in ("123", "123456789", 1234, "12a4", "", None, " 1234", "12.4"):
         e = raises(AuthError, a.set_pin, None, bad, 0)
         assert "4-8 digits" in str(e)
@@ -153,7 +153,8 @@ def test_corrupt_pin_refuses_everything_until_the_physical_reset():
     raises(AuthError, b.set_pin, None, "2468", 0)
     raises(AuthError, b.set_pin, PIN, "2468", 0)
     b.physical_reset()  # the button combination at the table (secreset.py)
-    b.set_pin(None, "2468", 0)
+    raises(AuthError, b.set_pin, None, "2468", 0)  # its boot goes on to the window's
+    Auth(MemFS(files), pin_setup=True).set_pin(None, "2468", 0)
     assert Auth(MemFS(files)).login("2468", 0)
 
 
@@ -178,7 +179,7 @@ def test_failed_pin_write_keeps_the_old_pin():
 def _set_up(nvs_values, lock=False, failures=0):
     """A table set up by a therapist: PIN, maybe the child lock and wrong tries."""
     files = {}
-    a = Auth(MemFS(files), MemNVS(nvs_values))
+    a = Auth(MemFS(files), MemNVS(nvs_values), True)
     a.set_pin(None, PIN, 0)
     if lock:
         a.set_child_lock(True, 0)
@@ -242,7 +243,7 @@ def test_every_damaged_or_missing_security_record_locks_down_over_reboots():
                 _assert_locked_down(files, nvs, "%s %s boot %d" % (name, what, boot))
             # only the physical reset ends it: a new table, first PIN again
             reset_security(MemFS(files), make_config(), MemNVS(nvs))
-            c = Auth(MemFS(files), MemNVS(nvs))
+            c = Auth(MemFS(files), MemNVS(nvs), True)  # the boot that follows it
             assert not c.lockdown and not c.has_pin and not c.child_locked, (name, what)
             c.set_pin(None, "2468", 0)
             assert Auth(MemFS(files), MemNVS(nvs)).login("2468", 0), (name, what)
@@ -379,10 +380,10 @@ def test_child_lock_anyone_locks_only_the_therapist_unlocks():
     assert b.login(PIN, 0)
     b.set_child_lock(False, 10)
     assert not Auth(MemFS(files)).child_locked
-    c = Auth(MemFS())  # no PIN set: on for anyone; off only once a PIN is set
+    c = Auth(MemFS(), pin_setup=True)  # no PIN set: on for anyone; off only with one
     c.set_child_lock(True, 0)
     e = raises(AuthError, c.set_child_lock, False, 0)
-    assert "pin set" in str(e) and c.child_locked
+    assert "pin set <new> now" in str(e) and c.child_locked  # the window is open
     c.set_pin(None, PIN, 0)
     assert c.login(PIN, 0)
     c.set_child_lock(False, 0)
@@ -392,7 +393,7 @@ def test_child_lock_anyone_locks_only_the_therapist_unlocks():
 def test_state_persists_on_a_real_directory():
     fs = scratch_fs("auth")
     try:
-        a = Auth(fs)
+        a = Auth(fs, pin_setup=True)
         a.set_pin(None, "97531", 0)
         a.set_child_lock(True, 0)
         _fail(a, 5, 0)
@@ -403,3 +404,46 @@ def test_state_persists_on_a_real_directory():
         assert sorted(fs.listdir()) == ["authmark", "authstate", "pin"]
     finally:
         remove_scratch(fs)
+
+
+# --------------------------------------------------------------- the first PIN (#23)
+
+
+def test_the_first_pin_only_in_the_window_after_the_physical_reset():
+    # a new table and a reset one alike: no PIN from the cable alone, in any boot
+    nvs = {}
+    files = {}
+    for boot in range(3):
+        a = Auth(MemFS(files), MemNVS(nvs))
+        e = raises(AuthError, a.set_pin, None, PIN, 10 ** 6 * boot)
+        assert "at the table" in str(e) and a.pin_setup_left_ms(0) == 0
+        assert not a.has_pin and not a.login(PIN, 0)
+    assert "pin" not in files and not nvs.get(setupmarks.NVS_KEY)
+    reset_security(MemFS(files), make_config(), MemNVS(nvs))
+    b = Auth(MemFS(files), MemNVS(nvs), True)  # the physical reset's boot
+    assert b.pin_setup_left_ms(1000) == auth.SETUP_WINDOW_MS  # counts from here
+    b.set_pin(None, PIN, 1000 + auth.SETUP_WINDOW_MS - 1)
+    assert b.pin_setup_left_ms(1000 + auth.SETUP_WINDOW_MS - 1) == 0  # one PIN per window
+    assert Auth(MemFS(files), MemNVS(nvs), True).login(PIN, 0)
+    raises(AuthError, b.set_pin, None, "2468", 0)  # a PIN is set: the old one is needed
+
+
+def test_the_window_closes_after_its_time_and_stays_closed():
+    a = Auth(MemFS(), pin_setup=True)
+    t0 = (1 << 30) - 1000  # the window's clock wraps like ticks_ms
+    assert a.pin_setup_left_ms(t0) == auth.SETUP_WINDOW_MS
+    assert a.pin_setup_left_ms(t0 - 5000) == auth.SETUP_WINDOW_MS  # never extended
+    end = (t0 + auth.SETUP_WINDOW_MS) & ((1 << 30) - 1)
+    assert a.pin_setup_left_ms(end - 1) == 1
+    e = raises(AuthError, a.set_pin, None, PIN, end)
+    assert "at the table" in str(e) and a.pin_setup_left_ms(end - 1) == 0
+    assert not a.has_pin
+
+
+def test_no_window_in_lockdown():
+    a, files = _with_pin()
+    files["pin"][20] ^= 1
+    b = Auth(MemFS(files), pin_setup=True)  # damage is not undone by a window
+    assert b.lockdown and b.pin_setup_left_ms(0) == 0
+    e = raises(AuthError, b.set_pin, None, "2468", 0)
+    assert "locked down" in str(e)

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 
+import powerup
 import profiles
 import store
 from cmdparse import ParseError, fmt_milli, parse_int, parse_milli
@@ -40,7 +41,7 @@ from states import (
     READY,
     RETURNING,
 )
-from signals import SW_DOWN
+from signals import SW_DOWN, SW_START
 from support import TABLE_PARAMS, make_config, raises
 from ticks import ticks_add, ticks_diff
 
@@ -117,8 +118,10 @@ class ConsoleBoard:
         self.writes = []  # length of every console_write, to check the per-tick bound
         self.resets = 0
         self.maintenance = 0
+        self._maintenance_flag = False  # the flag file enter_maintenance() leaves
         self.rearms = 0
         self._outputs = None
+        self._release_ms = None  # when the buttons held at power-up are let go
 
     def ticks_ms(self):
         return self.now_ms
@@ -129,6 +132,20 @@ class ConsoleBoard:
             if self._outputs is not None:
                 self.plant.apply(self._outputs, dt)
             self.now_ms = t_ms
+        if self._release_ms is not None and ticks_diff(self.now_ms, self._release_ms) >= 0:
+            self.plant.buttons = 0
+            self._release_ms = None
+
+    def hold_at_power_up(self, buttons, hold_ms):
+        """Hold buttons (SW_* bits) now; let go after hold_ms of the board's time (as
+        host_tools/vdev_link.py's hold for the virtual device)."""
+        self.plant.buttons = buttons
+        self._release_ms = ticks_add(self.now_ms, hold_ms)
+
+    def maintenance_requested(self):
+        flag = self._maintenance_flag
+        self._maintenance_flag = False
+        return flag
 
     def read_inputs(self, inp):
         self.plant.fill(inp)
@@ -153,6 +170,7 @@ class ConsoleBoard:
 
     def enter_maintenance(self):
         self.maintenance += 1
+        self._maintenance_flag = True
 
     def console_read_into(self, buf):
         n = min(len(buf), len(self.rx))
@@ -177,18 +195,31 @@ class ConsoleBoard:
         return out
 
 
+def physical_reset(board):
+    """Power up as firmware/main.py does, with START and DOWN held 11 s at the loading
+    stop: the physical reset, whose boot takes the first PIN (board.pin_setup)."""
+    board.hold_at_power_up(SW_START | SW_DOWN, 11000)
+    assert powerup.boot(board), "not a normal boot"
+    assert getattr(board, "pin_setup", False), board.host_receive()
+    board.out = bytearray()
+
+
 class Rig:
     """The real App on a ConsoleBoard, booted; send() returns what came back.
 
     homed: the table has found its loading switch (a `home` run to the end);
     consent: `consent` then `consent yes` were typed. Both through the console.
     calls: every core.command(cmd, a, b), recorded on its way to the real core.
+    pin_setup: powered up with START and DOWN held 11 s (the physical reset, through
+    firmware/powerup.py as main.py runs it): the first `pin set` is open (auth.py).
     """
 
     def __init__(self, json_mode=False, fs_root=None, homed=False, consent=False,
-                 angle_mdeg=None, cause=3, boot=True, service=False):
+                 angle_mdeg=None, cause=3, boot=True, service=False, pin_setup=False):
         self.board = ConsoleBoard(fs_root, angle_mdeg, cause)
         self.plant = self.board.plant
+        if pin_setup:
+            physical_reset(self.board)
         self.app = App(self.board, service)  # service: the bring-up loop (bringup.py)
         self.core = self.app.core
         self.con = self.app.console
@@ -265,10 +296,11 @@ class Rig:
         return replies[0]
 
     def login(self):
+        """A therapist session; a rig without a PIN needs pin_setup (the first PIN)."""
         auth = self.app.auth
         if not auth.has_pin:
             auth.set_pin(None, PIN, self.now_ms)
-        auth.login(PIN, self.now_ms)
+        assert auth.login(PIN, self.now_ms)
 
     def to_ready(self, max_ms=120000):
         """Bring the table back to READY the way a user would: return, or acknowledge."""
@@ -576,7 +608,7 @@ def test_a_request_for_a_person_is_answered_in_words_then_its_end_line():
 
 
 def test_json_mode_every_reply_is_one_json_line():
-    r = Rig(json_mode=True, homed=True, consent=True)
+    r = Rig(json_mode=True, homed=True, consent=True, pin_setup=True)
     r.login()
     lines = ("help", "status", "goto 20", "stop", "faults", "log", "history", "config get",
              "config get tick_ms", "profile", "selftest", "version", "program", "consent",
@@ -612,7 +644,7 @@ def test_output_is_written_in_bounded_chunks():
     o = json.loads(lines[0])
     assert o["ok"] is True and len(o["events"]) == 40
     assert o["events"][-1] == [1990, "state", READY, MOVING, "READY -> MOVING"]
-    assert json.loads(lines[1])["protocol"] == 1  # the next command waited its turn
+    assert json.loads(lines[1])["protocol"] == 2  # the next command waited its turn
 
 
 def test_a_backlog_delays_the_next_command_and_drops_nothing():
@@ -686,17 +718,22 @@ def test_idle_service_allocates_nothing():
 
     if not hasattr(gc, "mem_alloc"):
         return  # CPython: measured on the MicroPython unix port
-    r = Rig()
-    r.login()  # the once-a-second session check runs too
-    con = r.con
-    now = r.now_ms
-    con.service(now)
-    gc.collect()
-    before = gc.mem_alloc()
-    for i in range(1000):
-        con.service(now + i * 10)
-    assert gc.mem_alloc() - before == 0, gc.mem_alloc() - before
-    assert r.app.auth.is_authorised(now + 9990, False)
+    for login in (True, False):
+        r = Rig(pin_setup=True)
+        if login:
+            r.login()  # the once-a-second session check runs too
+        con = r.con
+        now = r.now_ms
+        con.service(now)
+        gc.collect()
+        before = gc.mem_alloc()
+        for i in range(1000):
+            con.service(now + i * 10)
+        assert gc.mem_alloc() - before == 0, (login, gc.mem_alloc() - before)
+        if login:
+            assert r.app.auth.is_authorised(now + 9990, False)
+        else:  # the first PIN's window counted down all along
+            assert 0 < r.app.auth.pin_setup_left_ms(now + 9990) < 600000 - 9000
 
 
 def test_refused_ctrl_c_is_answered_with_an_alert():

@@ -28,7 +28,7 @@ def test_config_get():
 
 
 def test_config_set_needs_a_therapist_session_and_ready():
-    r = Rig(json_mode=True, homed=True)
+    r = Rig(json_mode=True, homed=True, pin_setup=True)
     app = r.app
     before = r.stored("settings")  # the commissioning record (test_console.ConsoleBoard)
     o = r.cmd("config set rest_pause_ms 20000")
@@ -55,7 +55,7 @@ def test_config_set_needs_a_therapist_session_and_ready():
 
 
 def test_config_set_refusals_leave_the_config_alone():
-    r = Rig(json_mode=True)
+    r = Rig(json_mode=True, pin_setup=True)
     r.login()
     before = snapshot(r)
     for line in ("config set normal_speed_mdeg_s 1000",  # below jog speed: cross-field rule
@@ -71,7 +71,7 @@ def test_config_set_refusals_leave_the_config_alone():
 
 
 def test_profile_show_and_set():
-    r = Rig(json_mode=True, homed=True)
+    r = Rig(json_mode=True, homed=True, pin_setup=True)
     p = r.core.profile
     o = r.cmd("profile")
     assert o["max_mdeg"] == 30000 and o["level"] == 0 and o["consent"] is False
@@ -102,15 +102,38 @@ def test_profile_show_and_set():
 
 
 def test_the_profile_max_is_what_goto_clamps_to():
-    r = Rig(json_mode=True, homed=True, consent=True)
+    r = Rig(json_mode=True, homed=True, consent=True, pin_setup=True)
     r.login()
     assert r.cmd("profile set max_deg 22")["ok"] is True
     o = r.cmd("goto 40")
     assert o["target_mdeg"] == 22000 and "clamped" in o["note"]
 
 
-def test_pin_first_set_login_logout():
+def test_the_first_pin_needs_the_physical_reset_at_the_table():
+    # issue #23: anyone on the cable could set a new table's first PIN, then lock the
+    # clinic out or raise the limits
     r = Rig(json_mode=True)
+    assert r.cmd("pin set 1111 2222")["ok"] is False
+    o = r.cmd("pin set 1234")
+    assert o["ok"] is False and not r.app.auth.has_pin, o
+    assert "at the table" in o["error"] and "START and DOWN" in o["error"]
+    o = r.cmd("login 1234")
+    assert o["ok"] is False and "no PIN" in o["error"] and "at the table" in o["error"]
+    text = Rig().send("pin set 1234")
+    assert text.startswith("error: the first PIN is set at the table"), text
+    # the physical reset's boot: open 10 min from its first pass, then closed
+    r = Rig(json_mode=True, pin_setup=True)
+    for _ in range(600 * 1000 // TICK_MS):
+        r.tick()
+    o = r.cmd("pin set 1234")
+    assert o["ok"] is False and "at the table" in o["error"] and not r.app.auth.has_pin
+    # a reset closes it too: the window is this boot's, never stored
+    r2 = Rig(json_mode=True, fs_root=Rig(pin_setup=True).board.fs_root)
+    assert r2.cmd("pin set 1234")["ok"] is False
+
+
+def test_pin_first_set_login_logout():
+    r = Rig(json_mode=True, pin_setup=True)
     o = r.cmd("login 1234")
     assert o["ok"] is False and "no PIN" in o["error"]
     assert r.cmd("pin set 1111 2222")["ok"] is False  # no old PIN exists yet
@@ -126,7 +149,7 @@ def test_pin_first_set_login_logout():
 
 
 def test_session_ends_after_idle_time():
-    r = Rig(json_mode=True)
+    r = Rig(json_mode=True, pin_setup=True)
     r.login()
     assert r.cmd("status")["therapist"] is True
     for _ in range(301 * 1000 // TICK_MS):
@@ -136,7 +159,7 @@ def test_session_ends_after_idle_time():
 
 
 def test_lockout_after_five_wrong_pins_survives_a_reset():
-    r = Rig(json_mode=True)
+    r = Rig(json_mode=True, pin_setup=True)
     r.cmd("pin set %s" % PIN)
     for i in range(4):
         o = r.cmd("login 0000")
@@ -156,7 +179,7 @@ def test_lockout_after_five_wrong_pins_survives_a_reset():
 
 
 def test_child_lock_on_for_anyone_off_with_the_pin():
-    r = Rig(json_mode=True)
+    r = Rig(json_mode=True, pin_setup=True)
     core = r.core
     r.cmd("pin set %s" % PIN)
     o = r.cmd("lock")
@@ -170,10 +193,10 @@ def test_child_lock_on_for_anyone_off_with_the_pin():
     # persisted: the next boot starts locked
     r2 = Rig(fs_root=r.board.fs_root)
     assert r2.core.child_lock is True
-    # no PIN set: the lock says so, and unlocking needs one (set first, open to anyone)
-    r3 = Rig(json_mode=True)
+    # no PIN set: the lock says so, and unlocking needs one, set first at the table
+    r3 = Rig(json_mode=True, pin_setup=True)
     o = r3.cmd("lock")
-    assert o["ok"] is True and "no PIN yet" in o["warning"]
+    assert o["ok"] is True and "no PIN yet" in o["warning"] and "at the table" in o["warning"]
     o = r3.cmd("unlock")
     assert o["ok"] is False and "pin set <new>" in o["error"] and r3.core.child_lock is True
     assert r3.cmd("pin set %s" % PIN)["ok"] is True
@@ -181,7 +204,7 @@ def test_child_lock_on_for_anyone_off_with_the_pin():
 
 
 def test_the_child_lock_reaches_the_core_through_its_command():
-    r = Rig(json_mode=True, homed=True, consent=True)
+    r = Rig(json_mode=True, homed=True, consent=True, pin_setup=True)
     r.cmd("lock")
     assert r.calls[-1] == (C_CHILD_LOCK, 1, 0)
     r.plant.buttons = SW_START  # a press of START on the table is refused by the core

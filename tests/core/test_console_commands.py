@@ -251,7 +251,7 @@ def test_selftest_and_version():
     assert o["selftest"] == "passed" and o["reset_cause"] == "watchdog"
     assert o["imu_valid"] is True and o["home_switch"] is True and o["stuck_buttons"] == 0
     o = r.cmd("version")
-    assert o["protocol"] == 1 and o["firmware"] == r.app.version
+    assert o["protocol"] == 2 and o["firmware"] == r.app.version
     # a boot whose self-test failed is reported as failed, with its fault
     bad = Rig(json_mode=True, boot=False)
     bad.plant.imu_error = 19
@@ -311,7 +311,7 @@ def test_stream_sends_one_line_per_period():
 
 
 def test_reboot_and_maintenance_only_in_ready_after_the_reply():
-    r = Rig(json_mode=True, homed=True)
+    r = Rig(json_mode=True, homed=True, pin_setup=True)
     board = r.board
     r.cmd("goto -40")
     assert r.core.state == MOVING

@@ -14,7 +14,7 @@ _BRINGUP = ("drive on", "drive off", "imu", "steps", "switches", "jog up", "jog 
 
 
 def test_bringup_commands_only_in_the_service_mode():
-    r = Rig(json_mode=True)
+    r = Rig(json_mode=True, pin_setup=True)
     r.login()
     for line in _BRINGUP:
         rep = r.cmd(line)

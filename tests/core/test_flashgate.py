@@ -16,7 +16,7 @@ PIN = "4821"
 def _gated(files, nvs=None):
     fs = MemFS(files)
     fs.gate = FlashGate()
-    return fs, Auth(fs, nvs)
+    return fs, Auth(fs, nvs, True)  # the boot after the physical reset: a first PIN
 
 
 def test_a_save_while_moving_waits_for_standstill_as_its_newest_snapshot():

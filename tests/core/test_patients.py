@@ -21,7 +21,7 @@ T0 = 1796313600  # 2026-12-03 16:00:00 UTC
 
 
 def _clinic(homed=True):
-    r = Rig(json_mode=True, homed=homed)
+    r = Rig(json_mode=True, homed=homed, pin_setup=True)
     r.login()
     assert r.cmd("clock set %d" % T0)["date"] == "2026-12-03T16:00:00Z"
     return r

@@ -23,11 +23,12 @@ from host_tools import invariants
 CORNER_C1 = {"acc": [50, 0, 80], "gyro": [0, 20000, 0]}  # reads ~4 deg low at 20 deg
 
 
-def _harness(setup, imu, commissioned=True, files_from=None):
+def _harness(setup, imu, commissioned=True, files_from=None, pin_setup=False):
     s = {"seed": 9, "mass_kg": 80, "offset_mm": 20, "hold_s": 10, "max_deg": 30,
          "consent": True}
     s.update(setup)
-    h = fi.Harness(s, check=False, commissioned=commissioned, files_from=files_from)
+    h = fi.Harness(s, check=False, commissioned=commissioned, files_from=files_from,
+                   pin_setup=pin_setup)  # the physical reset's boot: a first `pin set`
     h.board.imu.accel_bias_g = [x / 1000.0 for x in imu["acc"]]
     h.board.imu.gyro_bias_dps = [x / 1000.0 for x in imu["gyro"]]
     return h

@@ -12,11 +12,11 @@ import states as S
 from host_tools import faultinject as fi
 
 
-def _harness(setup=None, check=False):
+def _harness(setup=None, check=False, pin_setup=False):
     s = {"seed": 9, "mass_kg": 80, "offset_mm": 20, "hold_s": 10, "max_deg": 30,
          "consent": True}
     s.update(setup or {})
-    return fi.Harness(s, check=check)
+    return fi.Harness(s, check=check, pin_setup=pin_setup)  # pin_setup: a first PIN
 
 
 def _in(state, phase=None):
@@ -135,7 +135,8 @@ def _heavy_goto(target, head_down_mdeg=None):
     then `goto <target>` and the hold there."""
     from tests.host.test_attack18 import _say
 
-    h = _harness({"mass_kg": 150, "offset_mm": 800, "cap_s": 10, "hold_s": 10})
+    h = _harness({"mass_kg": 150, "offset_mm": 800, "cap_s": 10, "hold_s": 10},
+                 pin_setup=head_down_mdeg is not None)
     h.run_ms(500)
     if head_down_mdeg is not None:
         for line in ("pin set 2468", "login 2468"):

@@ -14,11 +14,12 @@ from host_tools import faultinject as fi
 from tests.host.test_attack18 import _say
 
 
-def _harness(setup=None, commissioned=True):
+def _harness(setup=None, commissioned=True, pin_setup=False):
     s = {"seed": 9, "mass_kg": 80, "offset_mm": 20, "hold_s": 10, "max_deg": 30,
          "consent": True}
     s.update(setup or {})
-    return fi.Harness(s, check=False, commissioned=commissioned)
+    # pin_setup: booted after the physical reset, so the first `pin set` works
+    return fi.Harness(s, check=False, commissioned=commissioned, pin_setup=pin_setup)
 
 
 def _in(state, phase=None):
@@ -103,7 +104,7 @@ def test_head_down_threshold_at_its_allowed_1_deg_holds_0_94_deg_head_down_witho
     (The test: 35 s, counted in 5 s steps.)
     fix18d: the range now stops at 0.5 deg (config.py), so the 1 deg setting of the
     finding is refused (asserted) and the test goes on with the largest one allowed."""
-    h = _harness({"cap_s": 10, "hold_s": 10})
+    h = _harness({"cap_s": 10, "hold_s": 10}, pin_setup=True)
     try:
         h.run_ms(500)
         for line in ("pin set 2468", "login 2468"):
@@ -134,7 +135,7 @@ def test_head_down_threshold_0_gives_a_false_runaway_at_the_end_of_a_normal_sess
     and going to the loading position (seed 2 the same; seed 3 passed).
     Should: no false fault in a normal session at any allowed setting: the arrival check
     needs a noise margin of its own (the IMU's calibrated tolerance), not the threshold."""
-    h = _harness({"seed": 1})
+    h = _harness({"seed": 1}, pin_setup=True)
     try:
         h.run_ms(500)
         _threshold(h, 0)

@@ -14,11 +14,12 @@ from host_tools import faultinject as fi
 from tests.host.test_attack18 import _say
 
 
-def _harness(setup=None, commissioned=True):
+def _harness(setup=None, commissioned=True, pin_setup=False):
     s = {"seed": 9, "mass_kg": 80, "offset_mm": 20, "hold_s": 10, "max_deg": 30,
          "consent": True}
     s.update(setup or {})
-    return fi.Harness(s, check=False, commissioned=commissioned)
+    # pin_setup: booted after the physical reset, so the first `pin set` works
+    return fi.Harness(s, check=False, commissioned=commissioned, pin_setup=pin_setup)
 
 
 def _in(state, phase=None):
@@ -179,7 +180,7 @@ def test_the_ankle_lock_opening_in_a_faults_return_lets_it_go_on_to_a_rest_angle
     the fault's return stops at horizontal (the lowest true angle here: >= -0.5 deg).
     fix18g: passes on main + attack18e (fix18f's reactions.regoal); the wait for +3 deg is
     60 s since the IMU-lost return runs at the slowest speed (attack18e 2)."""
-    h = _harness({"seed": 3, "cap_s": 60, "hold_s": 30})
+    h = _harness({"seed": 3, "cap_s": 60, "hold_s": 30}, pin_setup=True)
     try:
         h.run_ms(500)
         for line in ("pin set 2468", "login 2468", "config set rest_angle_mdeg -10000"):

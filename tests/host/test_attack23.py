@@ -98,7 +98,7 @@ def test_a_memory_error_in_the_reply_does_not_say_nothing_changed():
     reply = r.send("goto 20")
     assert r.core.state == MOVING and r.core.target_mdeg == 20000
     assert "not affected" not in reply, reply
-    r = Rig()
+    r = Rig(pin_setup=True)  # the boot after the physical reset: a first PIN
     _short_of_memory_once(r)
     reply = r.send("%3 pin set 1234")
     assert r.app.auth.has_pin

@@ -27,11 +27,25 @@ def rig(tmp_path, monkeypatch):
     r.close()
 
 
-def make_app(rig):
+def make_app(rig, pin_setup=False):
+    """pin_setup: power up first with START and DOWN held 11 s (the physical reset,
+    firmware/powerup.py as main.py runs it): the first `pin set` is open."""
     from app import App
 
     board = rig.board()
     board.code_root = None  # the firmware is imported from the source tree: no manifest
+    if pin_setup:
+        import powerup
+
+        rig.press("START")
+        rig.press("DOWN")
+
+        def let_go(chip):
+            rig.press("START", False)
+            rig.press("DOWN", False)
+
+        rig.events.at(rig.chip.now_us + 11000000, let_go)
+        assert powerup.boot(board) and board.pin_setup
     app = App(board)
     app.start()  # the core booted, the watchdog armed
     return app
@@ -175,7 +189,7 @@ def test_a_session_with_console_use_while_moving_writes_no_flash_while_pulsing(r
     settings, profile, calibrate, PIN, login, lock, unlock, history), and a fault on the
     way. No flash write (file or NVS) overlaps a pulse, and what was accepted is stored
     once the table stands still."""
-    app = make_app(rig)
+    app = make_app(rig, pin_setup=True)
     for _ in range(100):
         app.step()
     _say(rig, app, "pin set 1234")

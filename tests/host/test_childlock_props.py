@@ -25,7 +25,7 @@ _TOLERANCE_MDEG = 5  # the plant rounds steps to mdeg: a rounding step is not a 
 
 
 def _locked_rig(at_depth):
-    r = Rig(json_mode=True, homed=True, consent=True)
+    r = Rig(json_mode=True, homed=True, consent=True, pin_setup=True)
     assert r.cmd("pin set 4821")["ok"]
     if at_depth:
         assert r.cmd("goto 20")["ok"]

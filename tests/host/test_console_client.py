@@ -232,14 +232,30 @@ def test_no_reply_is_a_client_error():
 # ------------------------------------------------------------------ the real firmware
 
 
-def sim_client(tmp_path):
-    runner = SimRunner(fs_root=str(tmp_path / "fs"))
+def sim_client(tmp_path, pin_setup=False):
+    # pin_setup: the board powers up with the physical reset's buttons (the first PIN)
+    runner = SimRunner(fs_root=str(tmp_path / "fs"), pin_setup=pin_setup)
     client = ConsoleClient(SimTransport(runner), timeout_s=5.0).connect()
     return runner, client
 
 
+def test_the_client_checks_the_firmwares_console_protocol(tmp_path, monkeypatch):
+    import console_info  # firmware/: `version` reports its PROTOCOL
+
+    assert sim_client(tmp_path)[1].protocol == client_mod.PROTOCOL == 2
+    for found, says in ((1, "deploy this checkout's firmware"), (3, "update the host tools")):
+        monkeypatch.setattr(console_info, "PROTOCOL", found)  # a firmware of another version
+        runner = SimRunner(fs_root=str(tmp_path / ("fs%d" % found)))
+        with pytest.raises(ClientError) as e:
+            ConsoleClient(SimTransport(runner)).connect()
+        assert "protocol %d" % found in str(e.value) and says in str(e.value)
+        # deploy, which brings an older firmware up to date, connects all the same
+        c = ConsoleClient(SimTransport(runner)).connect(check_protocol=False)
+        assert c.protocol == found and c.request("status")["ok"]
+
+
 def test_every_command_round_trips_on_the_simulated_board(tmp_path):
-    runner, client = sim_client(tmp_path)
+    runner, client = sim_client(tmp_path, pin_setup=True)
     seen = set()
 
     def ok(line):
@@ -329,12 +345,15 @@ def test_exec_exit_codes(tmp_path):
 
 def _typed(name):
     """A transcript (tests/transcripts/<name>.txt: the firmware's human replies) as the
-    client's --exec lines and the output a person should see for them."""
+    client's --exec lines, the output a person should see for them, and the client's
+    options for the transcript's own."""
     with open(os.path.join(transcript.DIR, name + ".txt")) as f:
         text = f.read()
-    cmds, want = [], []
+    cmds, want, opts = [], [], []
     for line in text.splitlines():
-        if line.startswith("> "):
+        if line == "! physical reset":
+            opts.append("--sim-reset")  # the power-up the transcript starts with
+        elif line.startswith("> "):
             cmds.append(line[2:])
             want.append(line)
         elif line.startswith("@ "):  # time passing: the client's `wait`
@@ -343,7 +362,7 @@ def _typed(name):
             want += ["> wait " + n, "ok wait: %s s" % n]
         elif cmds and (line.startswith("< ") or line == "<"):
             want.append(line[2:])
-    return cmds, want
+    return cmds, want, opts
 
 
 # Transcripts whose replies do not depend on the millisecond a line arrives (the client
@@ -351,10 +370,10 @@ def _typed(name):
 # and its reason, an aligned table with units, help as text, a capped hold
 @pytest.mark.parametrize("name", ["goto", "config", "help", "hold"])
 def test_typed_commands_show_the_firmwares_human_replies(tmp_path, name):
-    cmds, want = _typed(name)
+    cmds, want, opts = _typed(name)
     out = io.StringIO()
     client_mod.main(["--sim", "--sim-fs", str(tmp_path / "fs"), "--no-clock",
-                     "--keep-going", "--exec", "; ".join(cmds)], out)
+                     "--keep-going", "--exec", "; ".join(cmds)] + opts, out)
     assert out.getvalue().splitlines() == want
 
 
@@ -433,7 +452,7 @@ def test_serial_transport_over_a_pty():
     master, slave = os.openpty()
     tty.setraw(slave)
     name = os.ttyname(slave)
-    rig = Rig(homed=True, consent=True)
+    rig = Rig(homed=True, consent=True, pin_setup=True)
     app = rig.app
     con = rig.con
     stop = threading.Event()

@@ -60,7 +60,7 @@ def same_except_pin_effects(line, before, after, refused=False):
 
 
 def rig(logged_in):
-    r = Rig(json_mode=True, consent=True)
+    r = Rig(json_mode=True, consent=True, pin_setup=logged_in)  # the first PIN's boot
     if logged_in:
         r.login()  # so that the therapist-only paths are reached too
     return r

@@ -14,7 +14,7 @@ IMU = {"acc": [50, 0, -80], "gyro": [0, 0, 0]}
 
 
 def test_uncommissioned_table_cannot_go_head_down_by_moving_the_rest_angle():
-    h = _harness({"seed": 9}, IMU, commissioned=False)
+    h = _harness({"seed": 9}, IMU, commissioned=False, pin_setup=True)
     try:
         h.run_ms(500)
         for line in ("pin set 2468", "login 2468"):
@@ -34,7 +34,7 @@ def test_estop_on_a_commissioned_table_latches_at_horizontal_whatever_the_rest_a
     """`config set rest_angle_mdeg 10000` (therapist, READY) was accepted; an e-stop in the
     hold then latched at +10 deg head-down (the rest angle is the e-stop's target)."""
     from tests.host.test_attack18 import CORNER_C1, _calibrate
-    h = _harness({"seed": 6, "max_deg": 30}, CORNER_C1)
+    h = _harness({"seed": 6, "max_deg": 30}, CORNER_C1, pin_setup=True)
     try:
         _calibrate(h)
         _say(h, "return")

@@ -52,7 +52,7 @@ def test_transcript(name):
 
 
 def test_a_wrong_reply_is_a_difference():
-    text = ("< inversion table console, protocol 1: 'help' lists the commands\n"
+    text = ("< inversion table console, protocol 2: 'help' lists the commands\n"
             "> json\n< ok json: on\n")
     have = transcript.run(text)
     assert have.endswith("> json\n< ok json: off\n")
@@ -64,7 +64,9 @@ def test_a_wrong_reply_is_a_difference():
     "json\n",  # no kind
     "> json\n@ soon\n",
     "> json\n@ 1.5 s\n",
-    "> json\n! service\n",  # the option only on line 1
+    "> json\n! service\n",  # options come first
+    "# a comment\n! physical reset\n",
+    "! physical reset\n! physical reset\n",  # each once
     "! reboot\n",
 ])
 def test_a_malformed_transcript_is_refused(text):

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from host_tools import deploy, paths
-from host_tools.console import ConsoleClient, SerialTransport
+from host_tools.console import PROTOCOL, ConsoleClient, SerialTransport
 
 # Virtual time costs CPU (every 10 ms tick runs the firmware and the physics): about 0.03
 # CPU s per virtual second. A test's waits on the wall clock (mpremote's 10 s of trying,
@@ -156,13 +156,26 @@ def _ok(reply):
     return reply
 
 
+# START and DOWN are let go 11 s (virtual) after power-up (vdev.HOLDS), 50 ms after the
+# world starts; then 3 s for the firmware to act on the release
+RESET_BOOT_MS = 50 + 11000 + 3000
+
+
+def reset_boot(v):
+    """Wait for a vdev started with --security-reset (the physical reset, whose boot
+    takes the first `pin set`: firmware/auth.py) to be through it."""
+    v.wait_state(("running",), timeout_s=60)
+    v.wait_virtual_ms(RESET_BOOT_MS)
+
+
 def _running_vdev(tmp_path_factory, name, heap, code_dir):
     """A virtual device running until its fixture's tests are done; it must stop cleanly
-    and leave no process and no port symlink behind."""
+    and leave no process and no port symlink behind. Powered up with the physical reset,
+    so that a test may set the first PIN."""
     v = Vdev(tmp_path_factory.mktemp(name), "--heapsize", heap, "--speed", str(SPEED),
-             "--on-fatal", "exit", mpy_dir=code_dir)
+             "--on-fatal", "exit", "--security-reset", mpy_dir=code_dir)
     try:
-        v.wait_state(("running",), timeout_s=60)
+        reset_boot(v)
         yield v
     finally:
         rc, left = v.shut_down()
@@ -191,7 +204,7 @@ def test_deploy_then_a_session_through_the_console(vdev):
     # running in place
     assert summary["copied"] == ["boot.py", "main.py"], summary
     assert "app.mpy" in summary["in_rom"] and "console.mpy" in summary["in_rom"]
-    assert summary["reset"] and summary["version"]["protocol"] == 1
+    assert summary["reset"] and summary["version"]["protocol"] == PROTOCOL
     # the firmware restarted: power-on, maintenance boot, boot after the deploy
     st = vdev.wait_state(("running",))
     assert st["reset_causes"][-3:] == [1, 5, 5], st
@@ -351,9 +364,9 @@ def test_service_boot_with_the_buttons_mpremote_and_deploy(tmp_path, code_dir):
 
 def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_path, code_dir):
     args = ("--heapsize", ISSUE21_HEAP, "--speed", str(SPEED), "--on-fatal", "exit")
-    v = Vdev(tmp_path, *args, mpy_dir=code_dir)
+    v = Vdev(tmp_path, *(args + ("--security-reset",)), mpy_dir=code_dir)
     try:
-        v.wait_state(("running",), timeout_s=60)
+        reset_boot(v)
         assert all(r["ok"] for r in console(v, "pin set 4821", "lock"))
     finally:
         assert v.stop() == 0, v.output()
@@ -380,10 +393,7 @@ def test_a_damaged_pin_record_stays_locked_down_until_the_physical_reset(tmp_pat
             assert v.stop() == 0, v.output()
     v = Vdev(tmp_path, *(args + ("--security-reset",)), mpy_dir=code_dir)
     try:
-        v.wait_state(("running",), timeout_s=60)
-        # START and DOWN are let go 11 s (virtual) after power-up (vdev.HOLDS), 50 ms
-        # after the world starts; then 3 s for the firmware to act on the release
-        v.wait_virtual_ms(50 + 11000 + 3000)
+        reset_boot(v)
         st, new_pin = console(v, "status", "pin set 2468")
         assert st["child_lock"] is False and new_pin["ok"], (st, new_pin)
     finally:
@@ -491,7 +501,7 @@ def test_service_mode_with_the_pin_then_deploy_then_no_repl_again(vdev21):
     summary = deploy.deploy(vdev.port, say=said.append, pin="4821")
     assert "firmware: PIN accepted, restarting into the service mode" in said
     assert sorted(summary["copied"]) == ["boot.py", "main.py"], summary
-    assert summary["reset"] and summary["version"]["protocol"] == 1
+    assert summary["reset"] and summary["version"]["protocol"] == PROTOCOL
     st = vdev.wait_state(("running",))
     assert st["boots"] == boots + 2 and st["reset_causes"][-2:] == [5, 5], st
     import store

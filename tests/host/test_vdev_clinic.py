@@ -14,7 +14,7 @@ import io
 import os
 
 import pytest
-from test_vdev import MICROPYTHON, MPREMOTE, SESSION_HEAP, Vdev
+from test_vdev import MICROPYTHON, MPREMOTE, SESSION_HEAP, Vdev, reset_boot
 
 from host_tools import console
 
@@ -36,10 +36,11 @@ def _client(port, *args):
 
 
 def test_a_clinic_day(tmp_path, code_dir):
+    # powered up with the physical reset at the table: its boot takes the first PIN
     v = Vdev(tmp_path, "--heapsize", SESSION_HEAP, "--speed", str(SPEED), "--on-fatal", "exit",
-             mpy_dir=code_dir)
+             "--security-reset", mpy_dir=code_dir)
     try:
-        v.wait_state(("running",), timeout_s=60)
+        reset_boot(v)
         # no rest at horizontal on the way back: only the cost of this test, not the point
         day = ["pin set 4821", "login 4821", "config set rest_pause_ms 0", "home",
                "until READY 60", "program custom"]
